@@ -1,0 +1,205 @@
+/* store.h — the one interface to persistent state: queues, leases, blobs.
+ *
+ * Theory of operation
+ * -------------------
+ * Every process (API, worker, builder, health checker, CLI local runs) opens its
+ * own `store` (one SQLite connection in WAL mode with a busy timeout; prepared
+ * statements cached per connection). A `store` is used by one thread at a time.
+ * No SQL exists outside common/store*.c: a PostgreSQL implementation can stand
+ * behind this header later.
+ *
+ * Queues. Submissions and dependency sets are rows with a state and a lease
+ * (`lease_owner`, `lease_expires_at`, ms since the epoch). A claim picks the
+ * best queued row (priority DESC, then FIFO by insertion sequence) and sets the
+ * lease in one write transaction (BEGIN IMMEDIATE), so each row goes to exactly
+ * one claimant however many processes claim at once. Every later write of the
+ * holder (renew, event, test result, finish, release) names the owner and
+ * succeeds only while the lease is still that owner's: otherwise -ESTALE, and
+ * the caller must drop the work without writing.
+ *
+ * Submission states: queued -> waiting_deps -> queued -> running -> finished |
+ * compile_error | deps_failed | cancelled | internal_error. A claim never hands
+ * out a submission whose dependency set is not ready: inside the claim
+ * transaction such rows are parked in waiting_deps (set building/queued) or
+ * ended as deps_failed (set failed, its log attached). Marking a set ready
+ * moves its waiting submissions back to queued.
+ *
+ * Dependency sets: key = SHA-256 of the canonical spec; states queued ->
+ * building -> ready | failed. Enqueueing a submission inserts its set row if the
+ * key is new (deduplicated), all in the submission's transaction.
+ *
+ * Expired leases are requeued by store_requeue_expired() (the health checkers)
+ * with attempts + 1; an item that was claimed max_attempts times ends as
+ * internal_error (submission) or failed (set) with the reason recorded.
+ *
+ * Wake-up. Writes that make work claimable ring a doorbell: a datagram to every
+ * UNIX socket bound in <state_dir>/doorbell/<role>-*.sock. A claimer waits on
+ * its own socket with store_wait(), falling back to polling; a claimer on
+ * another machine just polls (or long-polls the API).
+ *
+ * Errors: functions return >= 0 on success, -errno on failure; where a person
+ * needs a sentence they take (char *err, size_t errlen), filled only on failure.
+ * -ESTALE: the lease is not the caller's. -ENOENT: no such row. -EBUSY: locked
+ * past the busy timeout. -EROFS/-EACCES: read-only file. -EPROTO: corrupt file
+ * or a database newer than this binary (the message says which). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+typedef struct store store;
+
+/* Opens (creating if missing) the database at path and applies the migrations
+ * in schema/ that are newer than its PRAGMA user_version. state_dir is where the
+ * doorbell sockets live (may be NULL: no doorbell). The caller owns *out. */
+int store_open(const char *path, const char *state_dir, store **out, char *err, size_t errlen);
+void store_close(store *s);
+/* Schema version this binary knows and the file's version. */
+int store_schema_version(void);
+int store_file_version(store *s);
+
+int64_t store_now_ms(void);
+
+/* ---- blobs: content-addressed by SHA-256 hex, stored once ---- */
+typedef struct {
+    char sha256[65]; /* filled by the caller or, when empty, by the store */
+    const void *data;
+    size_t len;
+} store_blob;
+int store_blob_put(store *s, store_blob *b);
+/* *data is malloc'd and owned by the caller (NUL-terminated for convenience). */
+int store_blob_get(store *s, const char *sha256, void **data, size_t *len);
+
+/* ---- dependency sets ---- */
+typedef struct {
+    char key[65];
+    const char *spec_json; /* canonical spec: {"packages":[...]} or {"expr":"..."} */
+} store_depset_ref;
+
+/* ---- submissions ---- */
+typedef struct {
+    char id[33];              /* out: filled by the store (random 128-bit hex) unless set */
+    int priority;             /* higher is claimed first; wait=true jobs get a bonus */
+    const char *request_json; /* normalized request: contents replaced by blob sha256s */
+    const store_depset_ref *depset; /* required */
+    store_blob *blobs;        /* every blob the request references */
+    size_t n_blobs;
+    int n_tests;
+    int max_attempts;         /* 0: the default given to store_open's config (3) */
+    const char *token_id;     /* may be NULL */
+    const char *callback_url; /* may be NULL */
+    const char *cache_key;    /* may be NULL; an identical earlier submission's key */
+} store_submission_new;
+
+/* One transaction: blobs, the set row (if new), the submission row and its
+ * events' first entry ("queued"). Rings the worker doorbell. */
+int store_submission_enqueue(store *s, store_submission_new *sub, char *err, size_t errlen);
+/* Same for many; all or nothing. */
+int store_submission_enqueue_batch(store *s, store_submission_new *subs, size_t n, char *err,
+                                   size_t errlen);
+
+typedef struct {
+    char id[33];
+    char depset_key[65];
+    char *request_json;   /* owned; free with store_claimed_done */
+    char *depset_json;    /* owned; the ready set: out_paths, closure, closure_bytes */
+    int attempts;         /* including this claim */
+    int64_t lease_expires_at;
+} store_claimed;
+void store_claimed_done(store_claimed *c);
+
+/* Returns 1 and fills *out when a submission was claimed for owner, 0 when none
+ * is claimable, <0 on error. Parks rows whose set is not ready on the way. */
+int store_submission_claim(store *s, const char *owner, int64_t lease_ms, store_claimed *out);
+/* -ESTALE if not the owner's; -ECANCELED if a cancel was requested (the lease
+ * is still renewed: the worker then stops and finishes as cancelled). */
+int store_submission_renew(store *s, const char *id, const char *owner, int64_t lease_ms);
+/* Gives the row back to the queue without counting an attempt (graceful stop). */
+int store_submission_release(store *s, const char *id, const char *owner);
+/* Appends an event {type, data} for the SSE stream; owner-checked when owner != NULL. */
+int store_submission_event(store *s, const char *id, const char *owner, const char *type,
+                           json_t *data /* borrowed */);
+/* Stores one test's result (JSON object), owner-checked. Appends a "test" event. */
+int store_submission_test_result(store *s, const char *id, const char *owner, int index,
+                                 json_t *result /* borrowed */);
+/* Ends a running submission: state is one of the terminal states, verdict may be
+ * NULL, result is the full result object (compile stage, tests...). Owner-checked.
+ * Appends a "state" event. Releases the set hold taken by the claim. */
+int store_submission_finish(store *s, const char *id, const char *owner, const char *state,
+                            const char *verdict, json_t *result /* borrowed */);
+/* Cancels: queued/waiting_deps -> cancelled at once (returns 1); running ->
+ * cancel requested, the holder sees -ECANCELED at its next renew (returns 0);
+ * terminal -> -EALREADY. */
+int store_submission_cancel(store *s, const char *id);
+/* The whole submission as the API shows it: id, state, verdict, request,
+ * result, tests, depset {key, state}, timestamps, attempts, error. New reference. */
+int store_submission_get(store *s, const char *id, json_t **out);
+/* Events with seq > after_seq, oldest first: [{seq, type, data, at}]. */
+int store_submission_events(store *s, const char *id, int64_t after_seq, json_t **out);
+/* A finished submission with the same cache key, if any (id copied out): 1/0/<0. */
+int store_submission_find_cached(store *s, const char *cache_key, char id_out[33]);
+
+/* ---- dependency sets (builder side) ---- */
+typedef struct {
+    char key[65];
+    char *spec_json; /* owned */
+    int attempts;
+} store_depset_claimed;
+void store_depset_claimed_done(store_depset_claimed *c);
+
+/* Inserts the set if new (state queued); returns 1 if inserted, 0 if it existed. */
+int store_depset_ensure(store *s, const store_depset_ref *ref);
+int store_depset_claim(store *s, const char *owner, int64_t lease_ms, store_depset_claimed *out);
+int store_depset_renew(store *s, const char *key, const char *owner, int64_t lease_ms);
+/* Marks ready (owner-checked): out_paths and closure are JSON arrays of store
+ * paths; root is the GC root's path. Requeues the waiting submissions. */
+int store_depset_ready(store *s, const char *key, const char *owner, json_t *out_paths,
+                       json_t *closure, int64_t closure_bytes, const char *root, const char *log);
+/* Marks failed with the log tail; waiting submissions end deps_failed with it. */
+int store_depset_fail(store *s, const char *key, const char *owner, const char *log);
+/* key, spec, state, out_paths, closure, closure_bytes, root, log, holders,
+ * last_used_at, attempts, timestamps. New reference. */
+int store_depset_get(store *s, const char *key, json_t **out);
+int store_depset_list(store *s, json_t **out);
+/* Holds keep a ready set from eviction; a submission claim takes one and its
+ * finish (or requeue) drops it. Explicit forms for local runs. */
+int store_depset_hold(store *s, const char *key);
+int store_depset_release(store *s, const char *key);
+/* Ready, unheld sets, least recently used first: [{key, closure_bytes, root, last_used_at}]. */
+int store_depset_eviction_candidates(store *s, json_t **out);
+/* Deletes the row if (and only if) it is still unheld; 1 deleted, 0 held. */
+int store_depset_evict(store *s, const char *key);
+/* Sum of closure_bytes of ready sets. */
+int store_depset_total_bytes(store *s, int64_t *out);
+
+/* ---- health ---- */
+typedef struct {
+    int submissions_requeued;
+    int submissions_failed; /* past max_attempts */
+    int depsets_requeued;
+    int depsets_failed;
+} store_requeue_counts;
+int store_requeue_expired(store *s, int64_t now_ms, store_requeue_counts *out);
+int store_heartbeat(store *s, const char *id, const char *role, const char *host, int pid,
+                    const char *current_item);
+int store_heartbeat_remove(store *s, const char *id);
+/* [{id, role, host, pid, started_at, last_seen_at, current_item}] */
+int store_heartbeats(store *s, json_t **out);
+/* {"queued": n, "waiting_deps": n, ...} for submissions and sets. */
+int store_queue_depths(store *s, json_t **out);
+
+/* ---- settings (e.g. "accepting" = "false" while draining) ---- */
+int store_setting_get(store *s, const char *key, char **value /* owned, NULL if unset */);
+int store_setting_set(store *s, const char *key, const char *value);
+
+/* ---- wake-up ---- */
+typedef enum { STORE_ROLE_WORKER, STORE_ROLE_BUILDER, STORE_ROLE_EVENTS } store_role;
+/* Binds this process's doorbell socket for role (idempotent). */
+int store_doorbell_listen(store *s, store_role role);
+/* Waits until a doorbell of the listened role rings or timeout_ms passes;
+ * 1 rung, 0 timeout, <0 error. Drains pending rings. */
+int store_wait(store *s, int timeout_ms);
+/* Rings every listener of role (done by the store itself after enqueue etc.). */
+void store_ring(store *s, store_role role);
