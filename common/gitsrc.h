@@ -1,0 +1,66 @@
+/* gitsrc.h — git sources for submissions: `source: {git: {url, rev, subdir}}`.
+ *
+ * Theory of operation
+ * -------------------
+ * Every URL gets one bare mirror under <state_dir>/git/<sha256(url)>.git, made
+ * with libgit2. A checkout first looks the rev up in the mirror; only when it is
+ * missing does it fetch (all branches and tags, "+refs/*:refs/*"), then looks
+ * again. So a farm that runs the same commit a thousand times fetches once, and
+ * a pinned commit id never touches the network after the first fetch.
+ *
+ * Accepted URLs: file:// URLs, absolute local paths of a repository (bare or a
+ * work tree), http:// and https://. Anything else (ssh, git://, relative paths)
+ * is refused with -EPROTONOSUPPORT, because the farm carries no ssh keys and a
+ * relative path means nothing to a daemon.
+ *
+ * A checkout writes the tree of rev (or of its subdir) into dest_dir, which must
+ * exist and should be empty: regular files (0644, or 0755 when executable in
+ * git), directories and symlinks (kept as links, never followed, so a link
+ * cannot make the farm write outside dest_dir). Submodules are skipped. The sum
+ * of blob sizes is checked against max_bytes before anything is written, so a
+ * huge tree fails fast and leaves dest_dir as it was.
+ *
+ * Concurrency: several processes may check out from one mirror at once; fetches
+ * into one mirror are serialized with an flock on <mirror>.lock.
+ *
+ * Errors (negative errno, with a sentence in err that names the URL or rev):
+ *   -ENOENT          the rev (branch, tag, commit id, or "HEAD") is not in the
+ *                    repository even after a fetch, or subdir is not a directory
+ *                    at that rev
+ *   -EHOSTUNREACH    the URL cannot be reached (no such path, DNS, refused, HTTP
+ *                    404/5xx)
+ *   -EACCES          the remote asks for credentials
+ *   -EFBIG           the tree (or subdir) is larger than max_bytes
+ *   -EPROTONOSUPPORT the URL scheme is not one of the above
+ *   -EINVAL          empty URL/rev, a subdir with "..", or a bad dest_dir
+ *   -EIO             anything else libgit2 reports (its message is in err)
+ *
+ * Config keys used: state_dir, git.fetch_timeout_ms, git.max_checkout_bytes
+ * (see config_keys.def). Library code: nothing here logs. */
+#pragma once
+
+#include <stddef.h>
+#include "config.h"
+
+/* Checks out rev (+ subdir, may be NULL or "") of url into dest_dir, fetching
+ * into the URL's mirror only when rev is missing there. max_bytes <= 0 means no
+ * limit. Returns 0 on success or one of the errors above. Called by the worker
+ * for submissions with a git source. Safe to call from several processes at
+ * once. */
+int gitsrc_checkout(const config *cfg, const char *url, const char *rev, const char *subdir,
+                    const char *dest_dir, long long max_bytes, char *err, size_t errlen);
+
+/* Resolves rev of url to a full commit id (40 hex + NUL), fetching only when
+ * missing, like gitsrc_checkout. For cache keys and for the API to reject an
+ * unknown rev early. 0 or the errors above. */
+int gitsrc_resolve(const config *cfg, const char *url, const char *rev, char commit_out[41],
+                   char *err, size_t errlen);
+
+/* Checks the form of a git source without touching the network: non-empty url
+ * with a supported scheme, non-empty rev, subdir relative without "..".
+ * 0 or -EINVAL/-EPROTONOSUPPORT with a sentence naming the field
+ * ("source.git.url", "source.git.rev", "source.git.subdir"). For the API. */
+int gitsrc_validate(const char *url, const char *rev, const char *subdir, char *err, size_t errlen);
+
+/* The mirror directory for url (<state_dir>/git/<sha256(url)>.git); caller frees. */
+char *gitsrc_mirror_path(const config *cfg, const char *url);
