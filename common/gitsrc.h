@@ -4,7 +4,7 @@
  * -------------------
  * Every URL gets one bare mirror under <state_dir>/git/<sha256(url)>.git, made
  * with libgit2. A checkout first looks the rev up in the mirror; only when it is
- * missing does it fetch (all branches and tags, "+refs/*:refs/*"), then looks
+ * missing does it fetch (all branches and tags), then looks
  * again. So a farm that runs the same commit a thousand times fetches once, and
  * a pinned commit id never touches the network after the first fetch.
  *
