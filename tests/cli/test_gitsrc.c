@@ -1,0 +1,362 @@
+/* test_gitsrc.c — git sources against local repositories made by the test:
+ * checkout at a commit, branch, tag and HEAD, subdir, size limit, bad rev,
+ * unreachable URL, credentials asked, fetch only when the rev is missing. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../common/config.h"
+#include "../../common/gitsrc.h"
+
+static char tmp[256];
+static char repo[300];
+static char state[300];
+static config *cfg;
+static char commit1[41], commit2[41];
+
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int r = system(cmd);
+    ck_assert_msg(r == 0, "command failed: %s", cmd);
+}
+
+static void capture(char *out, size_t len, const char *cmd)
+{
+    FILE *f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(out, (int)len, f));
+    pclose(f);
+    out[strcspn(out, "\n")] = '\0';
+}
+
+static char *slurp(const char *path)
+{
+    static char buf[4096];
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+#define GIT "git -c user.name=t -c user.email=t@t -c init.defaultBranch=main -C %s "
+
+static void setup(void)
+{
+    snprintf(tmp, sizeof tmp, "/tmp/farm-gitsrc-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmp));
+    snprintf(repo, sizeof repo, "%s/repo", tmp);
+    snprintf(state, sizeof state, "%s/state", tmp);
+    mkdir(state, 0755);
+    sh("git -c init.defaultBranch=main init -q %s", repo);
+    sh("cd %s && printf 'one\\n' > a.txt && mkdir -p sub/deep && printf 'b\\n' > sub/b.txt && "
+       "printf 'd\\n' > sub/deep/d.txt && printf '#!/bin/sh\\necho hi\\n' > run.sh && "
+       "chmod +x run.sh && ln -s a.txt link",
+       repo);
+    sh(GIT "add -A && " GIT "commit -q -m one && " GIT "tag v1", repo, repo, repo);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "git -C %s rev-parse HEAD", repo);
+    capture(commit1, sizeof commit1, cmd);
+    sh("cd %s && printf 'two\\n' > a.txt", repo);
+    sh(GIT "commit -q -am two", repo);
+    capture(commit2, sizeof commit2, cmd);
+
+    char err[256];
+    ck_assert_int_eq(config_new_default(&cfg, err, sizeof err), 0);
+    ck_assert_int_eq(config_set(cfg, "state_dir", state, err, sizeof err), 0);
+}
+
+static void teardown(void)
+{
+    config_free(cfg);
+    cfg = NULL;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    (void)!system(cmd);
+}
+
+static void mkbox(char *out, size_t len, const char *name)
+{
+    snprintf(out, len, "%s/%s", tmp, name);
+    ck_assert_int_eq(mkdir(out, 0755), 0);
+}
+
+static int count_entries(const char *dir)
+{
+    char cmd[512], out[64];
+    snprintf(cmd, sizeof cmd, "ls -A %s | wc -l", dir);
+    capture(out, sizeof out, cmd);
+    return atoi(out);
+}
+
+START_TEST(checkout_at_commit_writes_tree_modes_and_links)
+{
+    char box[300], err[512] = "", p[400];
+    mkbox(box, sizeof box, "box");
+    ck_assert_int_eq(gitsrc_checkout(cfg, repo, commit1, NULL, box, 0, err, sizeof err), 0);
+    snprintf(p, sizeof p, "%s/a.txt", box);
+    ck_assert_str_eq(slurp(p), "one\n");
+    snprintf(p, sizeof p, "%s/sub/deep/d.txt", box);
+    ck_assert_str_eq(slurp(p), "d\n");
+    struct stat sb;
+    snprintf(p, sizeof p, "%s/run.sh", box);
+    ck_assert_int_eq(stat(p, &sb), 0);
+    ck_assert(sb.st_mode & S_IXUSR);
+    snprintf(p, sizeof p, "%s/a.txt", box);
+    ck_assert_int_eq(stat(p, &sb), 0);
+    ck_assert(!(sb.st_mode & S_IXUSR));
+    snprintf(p, sizeof p, "%s/link", box);
+    ck_assert_int_eq(lstat(p, &sb), 0);
+    ck_assert(S_ISLNK(sb.st_mode));
+    char target[64] = "";
+    ck_assert_int_eq(readlink(p, target, sizeof target - 1), 5);
+    ck_assert_str_eq(target, "a.txt");
+    /* The mirror is bare and lives under state_dir/git. */
+    char *m = gitsrc_mirror_path(cfg, repo);
+    ck_assert_ptr_nonnull(strstr(m, "/git/"));
+    snprintf(p, sizeof p, "%s/HEAD", m);
+    ck_assert_int_eq(access(p, F_OK), 0);
+    free(m);
+}
+END_TEST
+
+START_TEST(checkout_by_branch_tag_head_and_short_id)
+{
+    char box[300], err[512] = "", p[400];
+    const char *revs[] = {"main", "v1", "HEAD", NULL};
+    const char *want[] = {"two\n", "one\n", "two\n"};
+    for (int i = 0; revs[i]; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "box%d", i);
+        mkbox(box, sizeof box, name);
+        ck_assert_msg(gitsrc_checkout(cfg, repo, revs[i], "", box, 0, err, sizeof err) == 0,
+                      "%s: %s", revs[i], err);
+        snprintf(p, sizeof p, "%s/a.txt", box);
+        ck_assert_str_eq(slurp(p), want[i]);
+    }
+    char shortid[9];
+    memcpy(shortid, commit1, 8);
+    shortid[8] = '\0';
+    char full[41];
+    ck_assert_int_eq(gitsrc_resolve(cfg, repo, shortid, full, err, sizeof err), 0);
+    ck_assert_str_eq(full, commit1);
+    ck_assert_int_eq(gitsrc_resolve(cfg, repo, "v1", full, err, sizeof err), 0);
+    ck_assert_str_eq(full, commit1);
+}
+END_TEST
+
+START_TEST(file_url_and_subdir)
+{
+    char box[300], err[512] = "", url[400], p[400];
+    snprintf(url, sizeof url, "file://%s", repo);
+    mkbox(box, sizeof box, "box");
+    ck_assert_msg(gitsrc_checkout(cfg, url, commit2, "sub", box, 0, err, sizeof err) == 0, "%s",
+                  err);
+    snprintf(p, sizeof p, "%s/b.txt", box);
+    ck_assert_str_eq(slurp(p), "b\n");
+    snprintf(p, sizeof p, "%s/deep/d.txt", box);
+    ck_assert_str_eq(slurp(p), "d\n");
+    ck_assert_int_eq(count_entries(box), 2);
+
+    char box2[300];
+    mkbox(box2, sizeof box2, "box2");
+    ck_assert_int_eq(gitsrc_checkout(cfg, url, commit2, "nope", box2, 0, err, sizeof err), -ENOENT);
+    ck_assert_ptr_nonnull(strstr(err, "source.git.subdir"));
+    ck_assert_int_eq(gitsrc_checkout(cfg, url, commit2, "a.txt", box2, 0, err, sizeof err),
+                     -ENOENT);
+    ck_assert_int_eq(count_entries(box2), 0);
+}
+END_TEST
+
+START_TEST(unknown_rev_is_enoent_with_sentence)
+{
+    char box[300], err[512] = "";
+    mkbox(box, sizeof box, "box");
+    ck_assert_int_eq(gitsrc_checkout(cfg, repo, "no-such-branch", NULL, box, 0, err, sizeof err),
+                     -ENOENT);
+    ck_assert_ptr_nonnull(strstr(err, "source.git.rev"));
+    ck_assert_ptr_nonnull(strstr(err, "no-such-branch"));
+    ck_assert_int_eq(gitsrc_checkout(cfg, repo, "0123456789abcdef0123456789abcdef01234567", NULL,
+                                     box, 0, err, sizeof err),
+                     -ENOENT);
+    ck_assert_int_eq(count_entries(box), 0);
+}
+END_TEST
+
+START_TEST(size_limit_refuses_before_writing)
+{
+    char box[300], err[512] = "";
+    sh("head -c 100000 /dev/urandom > %s/big.bin", repo);
+    sh(GIT "add big.bin && " GIT "commit -q -m big", repo, repo);
+    mkbox(box, sizeof box, "box");
+    ck_assert_int_eq(gitsrc_checkout(cfg, repo, "main", NULL, box, 50000, err, sizeof err), -EFBIG);
+    ck_assert_ptr_nonnull(strstr(err, "50000"));
+    ck_assert_int_eq(count_entries(box), 0);
+    ck_assert_int_eq(gitsrc_checkout(cfg, repo, "main", NULL, box, 200000, err, sizeof err), 0);
+}
+END_TEST
+
+START_TEST(unreachable_url_is_ehostunreach)
+{
+    char box[300], err[512] = "", url[400];
+    mkbox(box, sizeof box, "box");
+    snprintf(url, sizeof url, "%s/does-not-exist", tmp);
+    ck_assert_int_eq(gitsrc_checkout(cfg, url, "main", NULL, box, 0, err, sizeof err),
+                     -EHOSTUNREACH);
+    ck_assert_ptr_nonnull(strstr(err, "does-not-exist"));
+    /* A refused TCP port: bind, learn the port, close, then connect there. */
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    getsockname(s, (struct sockaddr *)&a, &al);
+    close(s);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/x.git", ntohs(a.sin_port));
+    ck_assert_int_eq(gitsrc_checkout(cfg, url, "main", NULL, box, 0, err, sizeof err),
+                     -EHOSTUNREACH);
+    /* No mirror is left behind for a URL that never answered. */
+    char *m = gitsrc_mirror_path(cfg, url);
+    ck_assert_int_ne(access(m, F_OK), 0);
+    free(m);
+}
+END_TEST
+
+/* A server that answers every request with 401 Basic, like a private forge. */
+static pid_t start_401_server(int *port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(s, 8), 0);
+    getsockname(s, (struct sockaddr *)&a, &al);
+    *port = ntohs(a.sin_port);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        alarm(30);
+        for (;;) {
+            int c = accept(s, NULL, NULL);
+            if (c < 0)
+                _exit(0);
+            char buf[4096];
+            (void)!read(c, buf, sizeof buf);
+            const char *resp = "HTTP/1.1 401 Unauthorized\r\n"
+                               "WWW-Authenticate: Basic realm=\"git\"\r\n"
+                               "Content-Length: 0\r\nConnection: close\r\n\r\n";
+            (void)!write(c, resp, strlen(resp));
+            close(c);
+        }
+    }
+    close(s);
+    return pid;
+}
+
+START_TEST(credentials_needed_is_eacces)
+{
+    char box[300], err[512] = "", url[400];
+    mkbox(box, sizeof box, "box");
+    int port;
+    pid_t pid = start_401_server(&port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/private.git", port);
+    int r = gitsrc_checkout(cfg, url, "main", NULL, box, 0, err, sizeof err);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    ck_assert_msg(r == -EACCES, "r=%d err=%s", r, err);
+    ck_assert_ptr_nonnull(strstr(err, "credentials"));
+}
+END_TEST
+
+START_TEST(fetches_only_when_rev_is_missing)
+{
+    char box[300], err[512] = "", moved[400], p[400];
+    mkbox(box, sizeof box, "b1");
+    ck_assert_int_eq(gitsrc_checkout(cfg, repo, commit1, NULL, box, 0, err, sizeof err), 0);
+    /* With the origin gone, a commit the mirror holds still checks out: no fetch. */
+    snprintf(moved, sizeof moved, "%s/moved", tmp);
+    ck_assert_int_eq(rename(repo, moved), 0);
+    mkbox(box, sizeof box, "b2");
+    ck_assert_msg(gitsrc_checkout(cfg, repo, commit2, NULL, box, 0, err, sizeof err) == 0, "%s",
+                  err);
+    ck_assert_int_eq(rename(moved, repo), 0);
+    /* A new commit is missing from the mirror: that one fetches. */
+    sh("cd %s && printf 'three\\n' > a.txt", repo);
+    sh(GIT "commit -q -am three", repo);
+    char c3[41], cmd[512];
+    snprintf(cmd, sizeof cmd, "git -C %s rev-parse HEAD", repo);
+    capture(c3, sizeof c3, cmd);
+    mkbox(box, sizeof box, "b3");
+    ck_assert_msg(gitsrc_checkout(cfg, repo, c3, NULL, box, 0, err, sizeof err) == 0, "%s", err);
+    snprintf(p, sizeof p, "%s/a.txt", box);
+    ck_assert_str_eq(slurp(p), "three\n");
+}
+END_TEST
+
+START_TEST(validate_names_the_field)
+{
+    char err[256];
+    ck_assert_int_eq(gitsrc_validate("git@github.com:a/b.git", "main", NULL, err, sizeof err),
+                     -EPROTONOSUPPORT);
+    ck_assert_ptr_nonnull(strstr(err, "source.git.url"));
+    ck_assert_int_eq(gitsrc_validate("relative/path", "main", NULL, err, sizeof err),
+                     -EPROTONOSUPPORT);
+    ck_assert_int_eq(gitsrc_validate("", "main", NULL, err, sizeof err), -EINVAL);
+    ck_assert_int_eq(gitsrc_validate("https://example.org/x.git", "", NULL, err, sizeof err),
+                     -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "source.git.rev"));
+    ck_assert_int_eq(
+        gitsrc_validate("https://example.org/x.git", "main", "a/../..", err, sizeof err), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "source.git.subdir"));
+    ck_assert_int_eq(gitsrc_validate("https://example.org/x.git", "main", "/etc", err, sizeof err),
+                     -EINVAL);
+    ck_assert_int_eq(gitsrc_validate("https://example.org/x.git", "main", "a/b", err, sizeof err),
+                     0);
+    ck_assert_int_eq(gitsrc_validate("/srv/git/x", "v1.0", "", err, sizeof err), 0);
+    ck_assert_int_eq(gitsrc_validate("file:///srv/git/x", "v1.0", "", err, sizeof err), 0);
+}
+END_TEST
+
+static Suite *gitsrc_suite(void)
+{
+    Suite *s = suite_create("gitsrc");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, checkout_at_commit_writes_tree_modes_and_links);
+    tcase_add_test(tc, checkout_by_branch_tag_head_and_short_id);
+    tcase_add_test(tc, file_url_and_subdir);
+    tcase_add_test(tc, unknown_rev_is_enoent_with_sentence);
+    tcase_add_test(tc, size_limit_refuses_before_writing);
+    tcase_add_test(tc, unreachable_url_is_ehostunreach);
+    tcase_add_test(tc, credentials_needed_is_eacces);
+    tcase_add_test(tc, fetches_only_when_rev_is_missing);
+    tcase_add_test(tc, validate_names_the_field);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(gitsrc_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
