@@ -56,6 +56,16 @@ typedef struct store store;
  * doorbell sockets live (may be NULL: no doorbell). The caller owns *out. */
 int store_open(const char *path, const char *state_dir, store **out, char *err, size_t errlen);
 void store_close(store *s);
+/* store_open with a busy timeout (ms, 0: 5000) and the max_attempts given to
+ * submissions that do not set theirs (0: 3). */
+int store_open_opts(const char *path, const char *state_dir, int busy_timeout_ms,
+                    int default_max_attempts, store **out, char *err, size_t errlen);
+/* Opens the store a config names: db_path (default <state_dir>/farm.db),
+ * state_dir, db.busy_timeout_ms, queue.max_attempts. Creates missing parents. */
+typedef struct config config;
+int store_open_config(const config *cfg, store **out, char *err, size_t errlen);
+/* The sentence describing the last failure on s (for callers without err). */
+const char *store_last_error(store *s);
 /* Schema version this binary knows and the file's version. */
 int store_schema_version(void);
 int store_file_version(store *s);
@@ -80,11 +90,11 @@ typedef struct {
 
 /* ---- submissions ---- */
 typedef struct {
-    char id[33];              /* out: filled by the store (random 128-bit hex) unless set */
-    int priority;             /* higher is claimed first; wait=true jobs get a bonus */
-    const char *request_json; /* normalized request: contents replaced by blob sha256s */
+    char id[33];                    /* out: filled by the store (random 128-bit hex) unless set */
+    int priority;                   /* higher is claimed first; wait=true jobs get a bonus */
+    const char *request_json;       /* normalized request: contents replaced by blob sha256s */
     const store_depset_ref *depset; /* required */
-    store_blob *blobs;        /* every blob the request references */
+    store_blob *blobs;              /* every blob the request references */
     size_t n_blobs;
     int n_tests;
     int max_attempts;         /* 0: the default given to store_open's config (3) */
@@ -103,9 +113,9 @@ int store_submission_enqueue_batch(store *s, store_submission_new *subs, size_t 
 typedef struct {
     char id[33];
     char depset_key[65];
-    char *request_json;   /* owned; free with store_claimed_done */
-    char *depset_json;    /* owned; the ready set: out_paths, closure, closure_bytes */
-    int attempts;         /* including this claim */
+    char *request_json; /* owned; free with store_claimed_done */
+    char *depset_json;  /* owned; the ready set: out_paths, closure, closure_bytes */
+    int attempts;       /* including this claim */
     int64_t lease_expires_at;
 } store_claimed;
 void store_claimed_done(store_claimed *c);

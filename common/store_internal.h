@@ -1,0 +1,117 @@
+/* store_internal.h — what the store_*.c files share: the connection struct, the
+ * prepared-statement cache, transactions and sqlite -> errno mapping.
+ *
+ * Only common/store*.c include this. Pattern for a query:
+ *
+ *   _cleanup_stmt_ sqlite3_stmt *st = store_stmt(s, "SELECT ... WHERE id = ?1");
+ *   if (!st)
+ *       return store_err(s);
+ *   sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+ *   int rc = sqlite3_step(st);   // SQLITE_ROW / SQLITE_DONE / error
+ *   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+ *       return store_fail(s, rc);
+ *
+ * Statements are cached per connection and only reset (never finalized) at
+ * scope exit, which also ends their implicit read transaction.
+ * Writes that span statements use store_tx_begin() / store_tx_commit() (BEGIN
+ * IMMEDIATE, so two writers never deadlock on a lock upgrade) and
+ * _cleanup_tx_ to roll back on any early return. */
+#pragma once
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cleanup.h"
+#include "store.h"
+
+#define STORE_STMT_CACHE 256 /* open-addressed, power of two */
+#define STORE_N_ROLES 3
+
+typedef struct {
+    const char *sql; /* the caller's string literal (pointer is the fast key) */
+    sqlite3_stmt *stmt;
+} store_stmt_slot;
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    char *state_dir;    /* NULL: no doorbell */
+    char *doorbell_dir; /* <state_dir>/doorbell */
+    int busy_timeout_ms;
+    int default_max_attempts;
+    int tx_depth;        /* 1 inside store_tx_begin .. commit/rollback */
+    unsigned ring_after; /* bit per store_role, rung at commit */
+    int listen_fd[STORE_N_ROLES];
+    char *listen_path[STORE_N_ROLES];
+    int send_fd;
+    int last_err;     /* -errno of the last failure */
+    char errmsg[512]; /* last error sentence (store_last_error) */
+    store_stmt_slot stmts[STORE_STMT_CACHE];
+};
+
+/* ---- migrations (generated store_schema_embed.c) ---- */
+typedef struct {
+    int version;
+    const char *name;
+    const char *sql;
+} store_migration;
+extern const store_migration store_migrations[];
+extern const size_t store_n_migrations;
+int store_migrate(store *s, char *err, size_t errlen); /* store_migrate.c */
+
+/* ---- statements ---- */
+/* A cached, reset statement for sql (a string literal); NULL on error with
+ * s->errmsg set (store_err(s) gives the -errno). */
+sqlite3_stmt *store_stmt(store *s, const char *sql);
+static inline void store_stmt_resetp(sqlite3_stmt **st)
+{
+    if (*st) {
+        sqlite3_reset(*st);
+        sqlite3_clear_bindings(*st);
+    }
+}
+#define _cleanup_stmt_ _cleanup_(store_stmt_resetp)
+
+/* Runs one statement with no result rows through the cache, binding text
+ * parameters ?1..?n (NULL binds NULL). Returns changes() >= 0 or -errno. */
+int store_exec(store *s, const char *sql, int n, ...);
+
+/* ---- errors ---- */
+/* Maps an sqlite result code to -errno and records the message in s->errmsg. */
+int store_fail(store *s, int rc);
+/* -errno of the last failure recorded by store_fail/store_stmt. */
+int store_err(store *s);
+int store_errno_of(int rc);
+
+/* ---- transactions ---- */
+int store_tx_begin(store *s);  /* BEGIN IMMEDIATE */
+int store_tx_commit(store *s); /* COMMIT, then rings the doorbells asked for */
+void store_tx_rollback(store *s);
+static inline void store_tx_rollbackp(store **s)
+{
+    if (*s && (*s)->tx_depth)
+        store_tx_rollback(*s);
+}
+/* store *tx = s after store_tx_begin(s) succeeded: rolls back unless committed. */
+#define _cleanup_tx_ _cleanup_(store_tx_rollbackp)
+
+/* Rings role after the current transaction commits (at once when none is open). */
+void store_ring_later(store *s, store_role role);
+
+/* ---- column helpers ---- */
+/* Copies a text column into a malloc'd string (NULL for SQL NULL). */
+char *store_col_strdup(sqlite3_stmt *st, int col);
+/* A JSON column parsed into a new reference (json_null() for NULL or junk). */
+json_t *store_col_json(sqlite3_stmt *st, int col);
+/* Integer column or JSON null for SQL NULL. New reference. */
+json_t *store_col_int_or_null(sqlite3_stmt *st, int col);
+json_t *store_col_str_or_null(sqlite3_stmt *st, int col);
+
+/* Closes the doorbell sockets and unlinks this process's socket files. */
+void store_doorbell_close(store *s);
+
+/* Appends an event to a submission inside the caller's transaction. */
+int store_event_append(store *s, const char *id, const char *type, json_t *data /* borrowed */,
+                       int64_t now);
