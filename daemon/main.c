@@ -1,0 +1,282 @@
+/* main.c — farmd: parse the command line, load the config, and run the chosen
+ * roles under the supervisor (daemon/supervisor.h), or the `token` verb.
+ *
+ *   farmd [--config FILE] [--role api,worker,builder,health,webhooks]
+ *         [--set key=value]... [--workers N] [--builders M]
+ *   farmd [--config FILE] token create|list|revoke ...
+ *
+ * Roles that are not compiled in yet (their sources are listed in
+ * daemon/meson.build by the people who write them) are reported and skipped,
+ * so the binary links and runs while the project grows. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "farm-build-config.h"
+#include "../common/cleanup.h"
+#include "../common/config.h"
+#include "../common/log.h"
+#include "roles.h"
+#include "supervisor.h"
+#ifdef FARM_HAVE_AUTH
+#include "auth.h"
+#endif
+
+#define MAX_SETS 64
+#define MAX_CHILDREN 1024
+
+static const char *arg_config;
+static const char *arg_roles = "all";
+static const char *arg_sets[MAX_SETS];
+static int arg_n_sets;
+static const char *arg_workers;
+static const char *arg_builders;
+
+static void help(void)
+{
+    printf("Usage: farmd [OPTIONS]\n"
+           "       farmd [--config FILE] token create|list|revoke ...\n\n"
+           "Runs the nixfarm daemon: HTTP API, workers, cache-builders, health checker\n"
+           "and webhook sender, each role in its own supervised process.\n\n"
+           "  -c, --config FILE    JSON config file (default: $FARM_CONFIG, else none)\n"
+           "  -r, --role LIST      comma-separated: api,worker,builder,health,webhooks\n"
+           "                       or all (default)\n"
+           "  -s, --set KEY=VALUE  override one config key (repeatable)\n"
+           "  -w, --workers N      worker processes (workers.count; 0 = one per CPU)\n"
+           "  -b, --builders M     cache-builder processes (builder.count)\n"
+           "  -h, --help           this text\n"
+           "  -V, --version        print the version\n");
+}
+
+/* Returns 1 go on, 0 done (help/version), <0 bad usage. */
+static int parse_argv(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},   {"role", required_argument, NULL, 'r'},
+        {"set", required_argument, NULL, 's'},      {"workers", required_argument, NULL, 'w'},
+        {"builders", required_argument, NULL, 'b'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},        {0, 0, 0, 0},
+    };
+    int c;
+
+    /* '+': stop at the first non-option, so `farmd token create --scope x`
+     * leaves the verb's own options alone. */
+    while ((c = getopt_long(argc, argv, "+c:r:s:w:b:hV", opts, NULL)) >= 0) {
+        switch (c) {
+        case 'c':
+            arg_config = optarg;
+            break;
+        case 'r':
+            arg_roles = optarg;
+            break;
+        case 's':
+            if (arg_n_sets >= MAX_SETS || !strchr(optarg, '=')) {
+                fprintf(stderr, "farmd: --set takes KEY=VALUE (at most %d times): %s\n", MAX_SETS,
+                        optarg);
+                return -EINVAL;
+            }
+            arg_sets[arg_n_sets++] = optarg;
+            break;
+        case 'w':
+            arg_workers = optarg;
+            break;
+        case 'b':
+            arg_builders = optarg;
+            break;
+        case 'h':
+            help();
+            return 0;
+        case 'V':
+            printf("farmd %s\n", FARM_VERSION);
+            return 0;
+        default:
+            return -EINVAL;
+        }
+    }
+    return 1;
+}
+
+static int apply_overrides(config *cfg)
+{
+    char err[256];
+
+    for (int i = 0; i < arg_n_sets; i++) {
+        _cleanup_free_ char *key = strdup(arg_sets[i]);
+        char *eq;
+
+        if (!key)
+            return -ENOMEM;
+        eq = strchr(key, '=');
+        *eq = '\0';
+        if (config_set(cfg, key, eq + 1, err, sizeof(err)) < 0) {
+            fprintf(stderr, "farmd: --set %s: %s\n", arg_sets[i], err);
+            return -EINVAL;
+        }
+    }
+    if (arg_workers && config_set(cfg, "workers.count", arg_workers, err, sizeof(err)) < 0) {
+        fprintf(stderr, "farmd: --workers: %s\n", err);
+        return -EINVAL;
+    }
+    if (arg_builders && config_set(cfg, "builder.count", arg_builders, err, sizeof(err)) < 0) {
+        fprintf(stderr, "farmd: --builders: %s\n", err);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The weak-free way to run a role that may not be compiled in yet: the meson
+ * file defines FARM_HAVE_<ROLE> when the role's sources exist. */
+static int run_role(const config *cfg, const char *role, int slot, volatile sig_atomic_t *stop)
+{
+    if (strcmp(role, "worker") == 0)
+        return worker_run(cfg, slot, stop);
+#ifdef FARM_HAVE_API
+    if (strcmp(role, "api") == 0)
+        return api_run(cfg, stop);
+#endif
+#ifdef FARM_HAVE_BUILDER
+    if (strcmp(role, "builder") == 0)
+        return builder_run(cfg, slot, stop);
+#endif
+#ifdef FARM_HAVE_HEALTH
+    if (strcmp(role, "health") == 0)
+        return health_run(cfg, stop);
+#endif
+#ifdef FARM_HAVE_WEBHOOKS
+    if (strcmp(role, "webhooks") == 0)
+        return webhook_run(cfg, stop);
+#endif
+    log_warn("role-not-built role=%s", role);
+    return -ENOSYS;
+}
+
+static int add_children(supervisor_child *out, size_t *n, const char *role, long long count)
+{
+    for (long long i = 0; i < count; i++) {
+        if (*n >= MAX_CHILDREN)
+            return -E2BIG;
+        out[*n].role = role;
+        out[*n].slot = (int)i;
+        (*n)++;
+    }
+    return 0;
+}
+
+/* Expands --role into child specs; the role names are static strings. */
+static int plan_children(const config *cfg, supervisor_child *out, size_t *n)
+{
+    static const char *const known[] = {"api", "worker", "builder", "health", "webhooks"};
+    _cleanup_free_ char *list = strdup(arg_roles);
+    long long workers = config_int(cfg, "workers.count");
+    long long builders = config_int(cfg, "builder.count");
+    char *save = NULL;
+    bool want[5] = {false};
+    int r;
+
+    if (!list)
+        return -ENOMEM;
+    if (workers <= 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        workers = cpus > 0 ? cpus : 1;
+    }
+    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        bool found = false;
+
+        if (strcmp(tok, "all") == 0) {
+            for (size_t k = 0; k < 5; k++)
+                want[k] = true;
+            continue;
+        }
+        for (size_t k = 0; k < 5; k++) {
+            if (strcmp(tok, known[k]) == 0) {
+                want[k] = true;
+                found = true;
+            }
+        }
+        if (!found) {
+            fprintf(stderr,
+                    "farmd: --role: unknown role \"%s\" (api, worker, builder, health, "
+                    "webhooks or all)\n",
+                    tok);
+            return -EINVAL;
+        }
+    }
+    *n = 0;
+    if ((want[0] && (r = add_children(out, n, "api", 1)) < 0) ||
+        (want[1] && (r = add_children(out, n, "worker", workers)) < 0) ||
+        (want[2] && (r = add_children(out, n, "builder", builders)) < 0) ||
+        (want[3] && (r = add_children(out, n, "health", 1)) < 0) ||
+        (want[4] && (r = add_children(out, n, "webhooks", 1)) < 0)) {
+        fprintf(stderr, "farmd: too many processes (at most %d)\n", MAX_CHILDREN);
+        return r;
+    }
+    return 0;
+}
+
+static int token_verb(const config *cfg, int argc, char **argv)
+{
+#ifdef FARM_HAVE_AUTH
+    return auth_token_command(cfg, argc, argv);
+#else
+    (void)cfg;
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "farmd: token: auth is not built into this farmd\n");
+    return 1;
+#endif
+}
+
+int main(int argc, char **argv)
+{
+    static supervisor_child children[MAX_CHILDREN];
+    config *cfg = NULL;
+    char err[512];
+    size_t n = 0;
+    int r, level;
+
+    r = parse_argv(argc, argv);
+    if (r <= 0)
+        return r < 0 ? 2 : 0;
+    if (config_load(arg_config, &cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "farmd: config: %s\n", err);
+        return 2;
+    }
+    if (apply_overrides(cfg) < 0) {
+        config_free(cfg);
+        return 2;
+    }
+    level = log_level_from_string(config_str(cfg, "log.level"));
+    if (level >= 0)
+        log_set_level(level);
+
+    if (optind < argc) {
+        if (strcmp(argv[optind], "token") == 0) {
+            r = token_verb(cfg, argc - optind, argv + optind);
+            config_free(cfg);
+            return r;
+        }
+        fprintf(stderr, "farmd: unknown argument \"%s\" (try --help)\n", argv[optind]);
+        config_free(cfg);
+        return 2;
+    }
+
+    log_set_role("supervisor");
+    if (plan_children(cfg, children, &n) < 0) {
+        config_free(cfg);
+        return 2;
+    }
+    log_info("starting version=%s roles=%s children=%zu state_dir=%s", FARM_VERSION, arg_roles, n,
+             config_str(cfg, "state_dir"));
+    r = supervisor_run(cfg, children, n, run_role);
+    config_free(cfg);
+    if (r < 0) {
+        log_error("supervisor-failed errno=%d msg=\"%s\"", -r, strerror(-r));
+        return 1;
+    }
+    return r;
+}

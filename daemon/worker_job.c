@@ -1,0 +1,1 @@
+/* worker_job.c — being written (pipeline work). */

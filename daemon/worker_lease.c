@@ -1,0 +1,181 @@
+/* worker_lease.c — the lease renewer thread; see worker_lease.h. */
+#include "worker_lease.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../common/log.h"
+#include "../common/store.h"
+
+struct worker_lease {
+    store *st;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool quit;
+    bool active;
+    char id[33];
+    char owner[128];
+    int64_t lease_ms;
+    int64_t renew_ms;
+    int state;
+    unsigned generation; /* bumps at every begin, so a late result of an old
+                            lease never lands on the next one */
+    worker_lease_abort_fn abort_fn;
+    void *userdata;
+};
+
+static void deadline_in(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
+static void *renewer_main(void *arg)
+{
+    worker_lease *l = arg;
+
+    pthread_mutex_lock(&l->mu);
+    while (!l->quit) {
+        struct timespec ts;
+        char id[33], owner[128];
+        int64_t lease_ms;
+        unsigned gen;
+        int r;
+
+        if (!l->active || l->state < 0) {
+            pthread_cond_wait(&l->cv, &l->mu);
+            continue;
+        }
+        deadline_in(&ts, l->renew_ms);
+        gen = l->generation;
+        while (!l->quit && l->active && l->generation == gen &&
+               pthread_cond_timedwait(&l->cv, &l->mu, &ts) != ETIMEDOUT)
+            ;
+        if (l->quit || !l->active || l->generation != gen)
+            continue;
+        memcpy(id, l->id, sizeof(id));
+        memcpy(owner, l->owner, sizeof(owner));
+        lease_ms = l->lease_ms;
+        pthread_mutex_unlock(&l->mu);
+
+        r = store_submission_renew(l->st, id, owner, lease_ms);
+
+        pthread_mutex_lock(&l->mu);
+        if (l->generation != gen || !l->active)
+            continue;
+        if (r == -ECANCELED || r == -ESTALE || r == -ENOENT) {
+            l->state = r == -ENOENT ? -ESTALE : r;
+            log_info("lease-lost id=%s reason=%s", id, r == -ECANCELED ? "cancelled" : "stale");
+            if (l->abort_fn)
+                l->abort_fn(l->userdata);
+        } else if (r < 0) {
+            log_warn("lease-renew-failed id=%s errno=%d msg=\"%s\"", id, -r, strerror(-r));
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+int worker_lease_new(const config *cfg, worker_lease **out, char *err, size_t errlen)
+{
+    worker_lease *l = calloc(1, sizeof(*l));
+    pthread_condattr_t ca;
+    char *db = NULL;
+    const char *path = config_str(cfg, "db_path");
+    int r;
+
+    if (!l)
+        return -ENOMEM;
+    if (!path || !*path)
+        path = db = config_state_path(cfg, "farm.db");
+    r = store_open(path, NULL, &l->st, err, errlen);
+    free(db);
+    if (r < 0) {
+        free(l);
+        return r;
+    }
+    l->renew_ms = config_int(cfg, "lease.renew_ms");
+    if (l->renew_ms <= 0)
+        l->renew_ms = 1000;
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    r = pthread_create(&l->thread, NULL, renewer_main, l);
+    if (r != 0) {
+        store_close(l->st);
+        pthread_cond_destroy(&l->cv);
+        pthread_mutex_destroy(&l->mu);
+        free(l);
+        return -r;
+    }
+    *out = l;
+    return 0;
+}
+
+void worker_lease_free(worker_lease *l)
+{
+    if (!l)
+        return;
+    pthread_mutex_lock(&l->mu);
+    l->quit = true;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    pthread_join(l->thread, NULL);
+    store_close(l->st);
+    pthread_cond_destroy(&l->cv);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+}
+
+void worker_lease_begin(worker_lease *l, const char *id, const char *owner, int64_t lease_ms,
+                        worker_lease_abort_fn abort_fn, void *userdata)
+{
+    pthread_mutex_lock(&l->mu);
+    snprintf(l->id, sizeof(l->id), "%s", id);
+    snprintf(l->owner, sizeof(l->owner), "%s", owner);
+    l->lease_ms = lease_ms;
+    l->state = 0;
+    l->active = true;
+    l->generation++;
+    l->abort_fn = abort_fn;
+    l->userdata = userdata;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+int worker_lease_end(worker_lease *l)
+{
+    int st;
+
+    pthread_mutex_lock(&l->mu);
+    st = l->state;
+    l->active = false;
+    l->generation++;
+    l->abort_fn = NULL;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    return st;
+}
+
+int worker_lease_state(worker_lease *l)
+{
+    int st;
+
+    pthread_mutex_lock(&l->mu);
+    st = l->state;
+    pthread_mutex_unlock(&l->mu);
+    return st;
+}
