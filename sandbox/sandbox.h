@@ -1,0 +1,259 @@
+/* sandbox.h — run one untrusted program in a fresh, limited, measured sandbox.
+ *
+ * A config goes in, a result comes out. The library is standalone (it includes
+ * no other nixfarm header) and is used by the worker for every compile and test
+ * step and by `farm-sandbox`, the command-line runner.
+ *
+ * Theory of operation (details in sandbox/run.c and docs/sandbox.md):
+ *
+ *   supervisor (the caller's thread, real root)
+ *     │ pool: per-slot network namespace (held by an fd), per-slot cgroups
+ *     │ beneath the caller's own cgroup, a compiled seccomp filter, a host uid
+ *     │ per slot — all made once in sandbox_pool_new().
+ *     └─ clone(NEWPID|NEWNS|NEWIPC|NEWUTS) inside the slot's network namespace
+ *          "keeper", PID 1 of the sandbox: joins the slot cgroups, builds an
+ *          empty tmpfs root (store paths ro, /box, /tmp, /dev, /proc), pivots.
+ *          └─ fork: "target": setsid, rlimits, drops to the slot's host uid,
+ *             new user namespace (uid 1000 inside), no capabilities,
+ *             no_new_privs, seccomp, exec argv[0].
+ *   When the target exits (or a limit is hit and the supervisor kills the
+ *   keeper), the kernel kills every process of the PID namespace, the mount
+ *   namespace and its tmpfs go with the last process, and the supervisor checks
+ *   that the slot cgroup is empty before the slot is used again.
+ *
+ * Thread-safety: one pool per process. sandbox_run() on *different* slots of
+ * one pool may be called from different threads at the same time; one slot is
+ * never used by two calls at once. The worker runs one slot per process and
+ * gives each process its own first_uid, so nothing is shared between them.
+ *
+ * Errors: functions return >= 0 on success and -errno on failure, and write a
+ * sentence into err (if not NULL) only on failure. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*** Configuration of one run ***/
+
+/* An extra bind: host path src appears at dst inside (absolute). Read-only
+ * unless writable. dst's parents are created in the sandbox's tmpfs root. */
+struct sandbox_bind {
+    const char *src;
+    const char *dst;
+    bool writable;
+};
+
+/* An extra writable tmpfs at dst inside (e.g. a scratch dir beside a
+ * read-only /box), capped at bytes (0 = the /tmp default). */
+struct sandbox_tmpfs {
+    const char *dst;
+    uint64_t bytes;
+};
+
+/* Limits; 0 means "no limit" for every field except tmp_bytes and box_bytes,
+ * where 0 means the default (64 MiB). */
+struct sandbox_limits {
+    uint64_t cpu_ms;       /* user+sys of the whole process tree */
+    uint64_t wall_ms;      /* measured and enforced by the supervisor */
+    uint64_t memory_kib;   /* whole tree (cgroup); RLIMIT_AS per process without cgroups */
+    uint32_t processes;    /* processes + threads of the whole tree */
+    uint64_t output_bytes; /* per stream; more output kills the run (limit OUTPUT) */
+    uint64_t file_bytes;   /* largest file the program may write (RLIMIT_FSIZE) */
+    uint32_t open_files;   /* RLIMIT_NOFILE */
+    uint64_t stack_kib;    /* RLIMIT_STACK; 0 = 8 MiB */
+    uint64_t tmp_bytes;    /* size of the /tmp tmpfs (and of extra tmpfs by default) */
+    uint64_t box_bytes;    /* size of /box when box_dir is NULL (a fresh tmpfs) */
+};
+
+enum sandbox_stdin_kind {
+    SANDBOX_STDIN_NULL = 0, /* /dev/null */
+    SANDBOX_STDIN_FD,       /* stdin_fd, a host fd the caller keeps owning */
+    SANDBOX_STDIN_BUFFER,   /* stdin_buf/stdin_len, copied before the run */
+};
+
+struct sandbox_config {
+    /* argv[0] is an absolute path inside the sandbox; NULL-terminated. */
+    const char *const *argv;
+    /* "KEY=VALUE" strings, NULL-terminated; NULL = empty. Nothing of the
+     * host's environment is passed. */
+    const char *const *env;
+    const char *cwd; /* inside; NULL = "/box" */
+
+    enum sandbox_stdin_kind stdin_kind;
+    int stdin_fd;
+    const void *stdin_buf;
+    size_t stdin_len;
+
+    /* Store paths ("/nix/store/<hash>-name", NULL-terminated), bound read-only
+     * at the same place inside; the host copy is <store_root><path>.
+     * store_root NULL = "/" (the real store); a chroot store works too. */
+    const char *store_root;
+    const char *const *store_paths;
+
+    /* Host directory bound at /box (writable unless box_readonly). NULL = a
+     * fresh tmpfs of limits.box_bytes that disappears with the run. A writable
+     * box_dir is chowned to the slot's host uid at the start of the run. */
+    const char *box_dir;
+    bool box_readonly;
+
+    const struct sandbox_bind *binds;
+    size_t n_binds;
+    const struct sandbox_tmpfs *tmpfs;
+    size_t n_tmpfs;
+
+    const char *hostname; /* NULL = "sandbox" */
+    /* false (default): the slot's empty network namespace (lo down, no
+     * interfaces). true: share the supervisor's network — for trusted steps. */
+    bool network;
+
+    struct sandbox_limits limits;
+};
+
+/* Zeroes c and fills the defaults (store_root "/", cwd "/box", stdin null). */
+void sandbox_config_init(struct sandbox_config *c);
+
+/*** Result of one run ***/
+
+enum sandbox_status {
+    SANDBOX_OK = 0,         /* exited with code 0, no limit hit */
+    SANDBOX_PROGRAM_FAILED, /* non-zero exit, signal, or a limit: a verdict */
+    SANDBOX_INTERNAL_ERROR, /* we failed; message says why */
+};
+
+enum sandbox_limit {
+    SANDBOX_LIMIT_NONE = 0,
+    SANDBOX_LIMIT_CPU,
+    SANDBOX_LIMIT_WALL,
+    SANDBOX_LIMIT_MEMORY,
+    SANDBOX_LIMIT_OUTPUT,
+    SANDBOX_LIMIT_FILE_SIZE,
+    SANDBOX_LIMIT_PROCESSES,
+};
+
+enum sandbox_accounting {
+    SANDBOX_ACCT_AUTO = 0, /* only as a pool option: v2, else v1, else rlimits */
+    SANDBOX_ACCT_CGROUP_V2,
+    SANDBOX_ACCT_CGROUP_V1,
+    SANDBOX_ACCT_RLIMITS,
+};
+
+/* Where a run's setup time went (nanoseconds), for the benchmark. */
+enum sandbox_step {
+    SANDBOX_STEP_CLONE = 0, /* supervisor: clone of the keeper with new namespaces */
+    SANDBOX_STEP_CGROUP,    /* keeper: joining the slot cgroups + cgroup namespace */
+    SANDBOX_STEP_MOUNTS,    /* keeper: tmpfs root, binds, /dev, /proc, pivot_root */
+    SANDBOX_STEP_FORK,      /* keeper: fork of the target */
+    SANDBOX_STEP_USERNS,    /* target: uid drop, user namespace, capabilities */
+    SANDBOX_STEP_SECCOMP,   /* target: loading the precompiled filter */
+    SANDBOX_STEP_TEARDOWN,  /* supervisor: from the target's end to a clean slot */
+    SANDBOX_STEP_COUNT,
+};
+
+struct sandbox_result {
+    enum sandbox_status status;
+    int exit_code; /* when exited; -1 when killed by a signal */
+    int signal;    /* signal number that killed the target, 0 if it exited */
+    enum sandbox_limit limit;
+
+    uint64_t cpu_ms;     /* user+sys, whole tree */
+    uint64_t wall_ms;    /* from the start of the target to its end */
+    uint64_t memory_kib; /* peak, whole tree (cgroup); largest process's RSS under rlimits */
+
+    /* Captured output, malloc'd and NUL-terminated (the NUL is not counted),
+     * capped at limits.output_bytes; *_total counts every byte produced. */
+    char *stdout_buf;
+    size_t stdout_len;
+    uint64_t stdout_total;
+    bool stdout_truncated;
+    char *stderr_buf;
+    size_t stderr_len;
+    uint64_t stderr_total;
+    bool stderr_truncated;
+
+    enum sandbox_accounting accounting; /* the mechanism that was in force */
+    /* Internal errors, and "execve ... failed" (reported as exit code 127). */
+    char message[256];
+    uint64_t step_ns[SANDBOX_STEP_COUNT];
+};
+
+/* Frees the output buffers (not r itself); r is zeroed. Accepts NULL. */
+void sandbox_result_free(struct sandbox_result *r);
+
+const char *sandbox_status_name(enum sandbox_status s);         /* "ok", "failed", "internal" */
+const char *sandbox_limit_name(enum sandbox_limit l);           /* "none", "cpu", "wall", ... */
+const char *sandbox_accounting_name(enum sandbox_accounting a); /* "cgroup-v2", ... */
+
+/*** The resident supervisor ***/
+
+struct sandbox_pool;
+
+struct sandbox_pool_options {
+    unsigned slots;                     /* number of slots; default 1 */
+    uid_t first_uid;                    /* host uid (and gid) of slot 0; slot i gets first_uid + i.
+                                         * default 62000. Give each worker process its own range. */
+    enum sandbox_accounting accounting; /* default AUTO */
+};
+
+void sandbox_pool_options_init(struct sandbox_pool_options *o);
+
+/* Prepares every slot once: compiles the seccomp filter, makes a network
+ * namespace per slot (held by an fd, so it dies with the process) and cgroups
+ * <own cgroup>/nixfarm-sandbox-<pid>/slot-<n> in each hierarchy used.
+ * Needs root. On success *ret owns the pool; free it with sandbox_pool_free(). */
+int sandbox_pool_new(const struct sandbox_pool_options *o, struct sandbox_pool **ret, char *err,
+                     size_t errlen);
+
+/* Kills anything still running in the pool's slots and removes its cgroups.
+ * Accepts NULL. */
+void sandbox_pool_free(struct sandbox_pool *p);
+
+enum sandbox_accounting sandbox_pool_accounting(const struct sandbox_pool *p);
+unsigned sandbox_pool_slots(const struct sandbox_pool *p);
+uid_t sandbox_pool_slot_uid(const struct sandbox_pool *p, unsigned slot);
+
+/* Runs cfg in slot and waits for it. Returns 0 when the program ran (r->status
+ * is OK or PROGRAM_FAILED, the verdict), <0 when we failed (r->status is
+ * INTERNAL_ERROR, r->message and err say why). r is always filled and must be
+ * released with sandbox_result_free(). Blocks the calling thread. */
+int sandbox_run(struct sandbox_pool *p, unsigned slot, const struct sandbox_config *cfg,
+                struct sandbox_result *r, char *err, size_t errlen);
+
+/*** Boxes: host directories bound at /box ***/
+
+/* Makes directory path (parents must exist) and mounts a tmpfs capped at bytes
+ * on it (mode 0755, root-owned; sandbox_run chowns a writable box to the slot
+ * uid). An existing empty directory is fine. */
+int sandbox_box_create(const char *path, uint64_t bytes, char *err, size_t errlen);
+
+/* Unmounts (lazily) whatever is mounted on path, removes what remains under it
+ * without following symlinks, and removes path. A missing path is success. */
+int sandbox_box_destroy(const char *path, char *err, size_t errlen);
+
+/* Opens relpath beneath box for reading the way an output must be collected:
+ * openat2 with RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS,
+ * refusing anything that is not a regular file, has more than one link, or
+ * lives on another device than box. Returns an O_RDONLY|O_CLOEXEC fd. */
+int sandbox_box_open(const char *box, const char *relpath, char *err, size_t errlen);
+
+/* Reads at most max_bytes of such a file into a malloc'd, NUL-terminated
+ * *data (caller frees); *len is the bytes read, *truncated whether there
+ * was more. */
+int sandbox_box_read(const char *box, const char *relpath, size_t max_bytes, char **data,
+                     size_t *len, bool *truncated, char *err, size_t errlen);
+
+/* For a restarted supervisor: removes every box under box_root (unmounting
+ * and deleting each entry; box_root itself stays; NULL = skip), and every
+ * nixfarm-sandbox-<pid> cgroup beneath this process's cgroups whose pid is no
+ * longer alive, killing what still runs in it. Returns the number of things
+ * removed, or -errno. */
+int sandbox_cleanup_stale(const char *box_root, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
