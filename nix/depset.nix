@@ -1,0 +1,38 @@
+# One dependency set: nix-build nix/depset.nix --argstr names "python3 gcc"
+# builds ONE store path with bin/<name> links to every package's binaries
+# and a file `closure` listing every store path needed at run time (one per
+# line, sorted, including this output itself).
+#
+# `names` is only ever a string of attribute names (separated by blanks):
+# the caller never passes Nix code. Unknown names fail evaluation with a
+# message naming them.
+{ names }:
+let
+  inherit (builtins) filter isString split map sort concatStringsSep
+    attrNames genList length elemAt lessThan;
+  set = import ./lib/set.nix { };
+  pkgs = set.packages;
+
+  wanted = filter (n: isString n && n != "") (split "[[:space:]]+" names);
+  unknown = filter (n: !(pkgs ? ${n})) wanted;
+  # Lower priority first, so that e.g. bash's `sh` replaces busybox's applet.
+  ordered = sort (a: b:
+    let pa = pkgs.${a}.farmPriority; pb = pkgs.${b}.farmPriority;
+    in if pa == pb then lessThan a b else lessThan pa pb) wanted;
+  chosen = map (n: pkgs.${n}) ordered;
+in
+if wanted == [ ] then throw "depset: no package names given"
+else if unknown != [ ] then
+  throw "depset: unknown package(s): ${concatStringsSep " " unknown}; known: ${concatStringsSep " " (attrNames pkgs)}"
+else
+  derivation {
+    name = "nixfarm-depset";
+    system = "x86_64-linux";
+    builder = set.busybox;
+    args = [ "sh" "-e" ./lib/depset-builder.sh ];
+    # "<store path> <bin>..." per package, in link order.
+    links = concatStringsSep "\n" (map (p: "${p} ${concatStringsSep " " p.farmBins}") chosen);
+    exportReferencesGraph = builtins.concatLists
+      (genList (i: [ "graph${toString i}" (elemAt chosen i) ]) (length chosen));
+    graphs = genList (i: "graph${toString i}") (length chosen);
+  }

@@ -1,0 +1,99 @@
+# Build one package of the offline set: copy an imported Debian tree into $out
+# and relink it into the store. Runs under busybox-static sh (its applets come
+# before PATH, which is empty in the sandbox).
+#
+# Why patchelf: Debian binaries look for /lib64/ld-linux-x86-64.so.2 and
+# /usr/lib; a closure-only root has neither. Every ELF gets the store glibc
+# as interpreter and a RUNPATH over its own and its dependencies' lib dirs;
+# because $out then contains those store paths, Nix records the references.
+#
+# Inputs (env): src, glibcSrc, patchelfSrc (unpatched imports that run
+# patchelf), glibc (store glibc; empty when building glibc), deps (store paths
+# of the transitive dependencies), elfs ("<flags> <path>" lines, i = has an
+# interpreter, n = has DT_NEEDED), ldscripts, aliases ("name=target" words),
+# applets (1: link busybox applets), script (extra build step, or empty).
+set -eu
+
+pe() {
+	"$glibcSrc/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" \
+		--library-path "$glibcSrc/usr/lib/x86_64-linux-gnu:$patchelfSrc/usr/lib/x86_64-linux-gnu" \
+		"$patchelfSrc/usr/bin/patchelf" "$@"
+}
+
+mkdir -p "$out"
+cp -RP "$src/usr/." "$out/"
+chmod -R u+w "$out"
+
+libc=${glibc:-$out}
+interp=$libc/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2
+
+rpath=
+for d in "$out" $deps; do
+	if [ -d "$d/lib/x86_64-linux-gnu" ]; then
+		rpath=${rpath:+$rpath:}$d/lib/x86_64-linux-gnu
+	fi
+done
+
+# Host path (Debian, merged /usr) -> the same file in $out or a dependency.
+store_file() {
+	rel=$1
+	case $rel in
+	/usr/*) rel=${rel#/usr} ;;
+	esac
+	for d in "$out" $deps; do
+		if [ -e "$d$rel" ] || [ -L "$d$rel" ]; then
+			echo "$d$rel"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# Absolute symlinks (libfoo.so -> /lib/x86_64-linux-gnu/libfoo.so.1) would
+# point outside the closure.
+find "$out" -type l | sort | while read -r link; do
+	target=$(readlink "$link")
+	case $target in
+	/*)
+		if new=$(store_file "$target"); then
+			ln -sfn "$new" "$link"
+		fi
+		;;
+	esac
+done
+
+echo "$elfs" | while read -r flags path; do
+	[ -n "$path" ] || continue
+	f=$out${path#/usr}
+	set --
+	case $flags in *i*) set -- "$@" --set-interpreter "$interp" ;; esac
+	case $flags in *n*) set -- "$@" --set-rpath "$rpath" ;; esac
+	pe "$@" "$f"
+done
+
+# GNU ld scripts (libc.so, libm.so) name absolute host paths.
+for path in $ldscripts; do
+	f=$out${path#/usr}
+	map=
+	for word in $(grep -o '/[A-Za-z0-9_.+-][A-Za-z0-9_./+-]*' "$f" | sort -u); do
+		if s=$(store_file "$word"); then map="$map $word=$s"; fi
+	done
+	awk -v map="$map" 'BEGIN { n = split(map, kv, " ");
+		for (i = 1; i <= n; i++) { j = index(kv[i], "="); m[substr(kv[i], 1, j - 1)] = substr(kv[i], j + 1) } }
+		{ for (i = 1; i <= NF; i++) if ($i in m) $i = m[$i]; print }' "$f" >"$f.tmp"
+	mv "$f.tmp" "$f"
+done
+
+if [ -n "$applets" ]; then
+	for a in $("$out/bin/busybox" --list); do
+		[ -e "$out/bin/$a" ] || ln -s busybox "$out/bin/$a"
+	done
+fi
+
+for al in $aliases; do
+	ln -sfn "${al#*=}" "$out/bin/${al%%=*}"
+done
+
+if [ -n "$script" ]; then
+	. "$script"
+fi

@@ -1,0 +1,58 @@
+# The offline package set: every manifest in nix/manifests (written by
+# nix/regen) becomes a derivation built by busybox-static from the imported
+# Debian tree. Returns { packages (user-facing attributes), all, srcs, busybox }.
+{ }:
+let
+  inherit (builtins) attrNames filter listToAttrs map readDir readFile fromJSON
+    substring stringLength concatStringsSep genericClosure removeAttrs;
+
+  dir = ../manifests;
+  jsonFiles = filter (f: substring (stringLength f - 5) 5 f == ".json")
+    (attrNames (readDir dir));
+  manifests = listToAttrs (map (f: {
+    name = substring 0 (stringLength f - 5) f;
+    value = fromJSON (readFile (dir + "/${f}"));
+  }) jsonFiles);
+
+  srcs = builtins.mapAttrs (_: m: import ./import.nix { manifest = m; }) manifests;
+
+  # A store copy of busybox-static runs every build; its file name must stay
+  # "busybox" so that busybox recognises itself.
+  busybox = "${srcs.busybox}/usr/bin/busybox";
+
+  depNames = name: filter (n: n != name) (map (x: x.key) (genericClosure {
+    startSet = [{ key = name; }];
+    operator = x: map (d: { key = d; }) manifests.${x.key}.deps;
+  }));
+
+  mkPkg = name: m: derivation {
+    name = m.store_name;
+    system = "x86_64-linux";
+    builder = busybox;
+    args = [ "sh" "-e" ./builder.sh ];
+    src = srcs.${name};
+    glibcSrc = srcs.glibc;
+    patchelfSrc = srcs.patchelf-src;
+    glibc = if name == "glibc" then "" else all.glibc;
+    deps = map (d: all.${d}) (depNames name);
+    elfs = concatStringsSep "\n" m.elfs;
+    ldscripts = m.ldscripts;
+    aliases = map (a: "${a}=${m.aliases.${a}}") (attrNames m.aliases);
+    applets = if m.applets then "1" else "";
+    script = if m.script == "" then "" else ../scripts + "/${m.script}";
+  } // {
+    # Not part of the derivation: read by depset.nix.
+    farmBins = m.bins;
+    farmPriority = m.priority;
+    farmVersion = m.version;
+  };
+
+  all = builtins.mapAttrs mkPkg (removeAttrs manifests
+    (filter (n: manifests.${n}.raw) (attrNames manifests)));
+
+  packages = listToAttrs (map (n: { name = n; value = all.${n}; })
+    (filter (n: manifests.${n}.section == "packages") (attrNames manifests)));
+in
+{
+  inherit packages all srcs busybox manifests;
+}
