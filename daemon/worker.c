@@ -1,1 +1,153 @@
-/* worker.c — being written (pipeline work). */
+/* worker.c — worker_run(): the claim loop of one worker process. The pipeline
+ * of one submission is in worker_job.c; the theory of operation is in
+ * worker.h and docs/architecture.md. */
+#include "worker.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/cleanup.h"
+#include "../common/log.h"
+#include "roles.h"
+
+/* How often an idle worker refreshes its heartbeat row. */
+#define WORKER_HEARTBEAT_MS 5000
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+    _cleanup_free_ char *p = strdup(path);
+
+    if (!p)
+        return -ENOMEM;
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+            return -errno;
+        *s = '/';
+    }
+    if (mkdir(p, mode) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+static int worker_open_store(const config *cfg, store **out, char *err, size_t errlen)
+{
+    _cleanup_free_ char *db = NULL;
+    const char *path = config_str(cfg, "db_path");
+    const char *state = config_str(cfg, "state_dir");
+    int r;
+
+    r = mkdir_p(state, 0755);
+    if (r < 0) {
+        snprintf(err, errlen, "cannot make state_dir %s: %s", state, strerror(-r));
+        return r;
+    }
+    if (!path || !*path)
+        path = db = config_state_path(cfg, "farm.db");
+    if (!path)
+        return -ENOMEM;
+    return store_open(path, state, out, err, errlen);
+}
+
+static void worker_teardown(worker *w)
+{
+    if (w->st)
+        store_heartbeat_remove(w->st, w->owner);
+    worker_job_done(w);
+    worker_lease_free(w->lease);
+    store_close(w->st);
+    w->lease = NULL;
+    w->st = NULL;
+}
+
+int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
+{
+    worker w = {.cfg = cfg, .slot = slot, .stop = stop};
+    _cleanup_free_ char *boxes = NULL;
+    char host[64] = "localhost", err[512] = "";
+    int64_t poll_ms = config_int(cfg, "queue.poll_ms"), last_beat = 0;
+    int r;
+
+    log_set_role("worker");
+    gethostname(host, sizeof(host) - 1);
+    snprintf(w.owner, sizeof(w.owner), "%s:%d:worker-%d", host, (int)getpid(), slot);
+    w.lease_ms = config_int(cfg, "lease.ms");
+    if (poll_ms <= 0)
+        poll_ms = 500;
+
+    r = worker_open_store(cfg, &w.st, err, sizeof(err));
+    if (r < 0) {
+        log_error("store-open-failed msg=\"%s\"", err);
+        return r;
+    }
+    boxes = config_state_path(cfg, "boxes");
+    if (!boxes || (r = mkdir_p(boxes, 0711)) < 0) {
+        log_error("boxes-dir-failed errno=%d", boxes ? -r : ENOMEM);
+        worker_teardown(&w);
+        return boxes ? r : -ENOMEM;
+    }
+    snprintf(w.boxes_dir, sizeof(w.boxes_dir), "%s", boxes);
+    if ((r = worker_lease_new(cfg, &w.lease, err, sizeof(err))) < 0 ||
+        (r = worker_job_init(&w, err, sizeof(err))) < 0) {
+        log_error("worker-init-failed errno=%d msg=\"%s\"", -r, err);
+        worker_teardown(&w);
+        return r;
+    }
+    worker_lease_watch_stop(w.lease, stop, config_int(cfg, "worker.stop_grace_ms"));
+    r = store_doorbell_listen(w.st, STORE_ROLE_WORKER);
+    if (r < 0)
+        log_warn("doorbell-unavailable errno=%d msg=\"polling every %lld ms\"", -r,
+                 (long long)poll_ms);
+    log_info("worker-ready slot=%d owner=%s", slot, w.owner);
+
+    while (!*stop) {
+        store_claimed c = {0};
+        int64_t now = mono_ms();
+
+        if (now - last_beat >= WORKER_HEARTBEAT_MS) {
+            store_heartbeat(w.st, w.owner, "worker", host, (int)getpid(), NULL);
+            last_beat = now;
+        }
+        r = store_submission_claim(w.st, w.owner, w.lease_ms, &c);
+        if (r < 0) {
+            log_warn("claim-failed errno=%d msg=\"%s\"", -r, strerror(-r));
+            store_wait(w.st, (int)poll_ms);
+            continue;
+        }
+        if (r == 0) {
+            /* Ring or timeout, both mean "look again"; an error (no
+             * doorbell) falls back to sleeping for the poll interval. */
+            if (store_wait(w.st, (int)poll_ms) < 0 && !*stop)
+                usleep((useconds_t)poll_ms * 1000);
+            continue;
+        }
+        store_heartbeat(w.st, w.owner, "worker", host, (int)getpid(), c.id);
+        r = worker_job_run(&w, &c);
+        store_claimed_done(&c);
+        w.jobs++;
+        last_beat = 0;
+        if (r < 0) {
+            log_error("worker-broken errno=%d msg=\"%s\"", -r, strerror(-r));
+            worker_teardown(&w);
+            return r;
+        }
+    }
+    log_info("worker-stopped slot=%d jobs=%llu", slot, w.jobs);
+    worker_teardown(&w);
+    return 0;
+}

@@ -1,1 +1,779 @@
-/* worker_job.c — being written (pipeline work). */
+/* worker_job.c — the pipeline of one claimed submission: box, one compile,
+ * every test in a fresh sandbox, verdicts, lease-checked writes, box removal.
+ * See worker.h for the theory of operation.
+ *
+ * Commands. A command is run without a shell when it is plain words (no
+ * quoting, no $, no redirections...): argv[0] is then looked up in the set's
+ * bin/ on the host (the store is the same path inside) and exec'd directly,
+ * which saves a shell start per test. Anything else runs as `sh -c`, with the
+ * set's own sh if it has one, else the host's static busybox bound read-only
+ * at /.farm/sh. A test's args follow the command's words (or "$@").
+ *
+ * Inside every step: cwd /box; PATH=<set>/bin; HOME and TMPDIR point at
+ * writable places; the request's env on top. The compile step gets /box
+ * writable; a test gets /box read-only and a fresh writable /scratch. */
+#include "worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common/cleanup.h"
+#include "../common/jsonutil.h"
+#include "../common/log.h"
+#include "../sandbox/sandbox.h"
+#include "box.h"
+#include "verdict.h"
+
+#define HOST_BUSYBOX "/bin/busybox"
+#define SHELL_INSIDE "/.farm/sh"
+#define MAX_ARGV 512
+#define MAX_ENV 256
+
+struct worker_sandbox {
+    struct sandbox_pool *pool;
+    bool have_host_busybox;
+};
+
+/* Everything one submission's run needs; freed by job_done. */
+typedef struct {
+    worker *w;
+    const store_claimed *c;
+    json_t *req;
+    json_t *set;
+    char box[PATH_MAX];
+    bool box_made;
+    const char **store_paths; /* borrowed strings from set.closure, NULL-terminated */
+    char bin_dir[PATH_MAX];
+    char path_env[PATH_MAX + 8];
+    verdict_compare_mode compare;
+    size_t store_cap; /* most bytes of one stream kept in the result */
+} job;
+
+/* ---- sandbox pool ---- */
+
+int worker_job_init(worker *w, char *err, size_t errlen)
+{
+    struct sandbox_pool_options o;
+    worker_sandbox *sb = calloc(1, sizeof(*sb));
+    int r;
+
+    if (!sb)
+        return -ENOMEM;
+    sandbox_pool_options_init(&o);
+    o.slots = 1;
+    o.first_uid = (uid_t)(config_int(w->cfg, "worker.first_uid") + w->slot);
+    r = sandbox_pool_new(&o, &sb->pool, err, errlen);
+    if (r < 0) {
+        free(sb);
+        return r;
+    }
+    sb->have_host_busybox = access(HOST_BUSYBOX, X_OK) == 0;
+    log_info("sandbox-pool-ready uid=%u accounting=%s", (unsigned)o.first_uid,
+             sandbox_accounting_name(sandbox_pool_accounting(sb->pool)));
+    w->sb = sb;
+    return 0;
+}
+
+void worker_job_done(worker *w)
+{
+    if (!w->sb)
+        return;
+    sandbox_pool_free(w->sb->pool);
+    free(w->sb);
+    w->sb = NULL;
+}
+
+/* Lease lost, cancelled or grace over: kill the sandbox step in flight. The
+ * only children of the worker's main thread are sandbox keepers (PID 1 of
+ * their namespace), so killing them ends the whole step at once. Runs in the
+ * renewer thread. */
+static void job_abort_step(void *userdata)
+{
+    char path[64], buf[512];
+    ssize_t n;
+    int fd;
+
+    (void)userdata;
+    snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    for (char *p = buf; *p;) {
+        char *end;
+        long pid = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        if (pid > 1)
+            kill((pid_t)pid, SIGKILL);
+        p = end;
+    }
+}
+
+/* ---- commands ---- */
+
+static bool needs_shell(const char *cmd)
+{
+    const char *first_end = cmd + strcspn(cmd, " \t");
+
+    for (const char *p = cmd; *p; p++) {
+        if (strchr("|&;<>()$`\\\"'*?[#~{}\n", *p))
+            return true;
+        if (*p == '=' && p < first_end)
+            return true; /* VAR=value cmd */
+    }
+    return false;
+}
+
+typedef struct {
+    const char *argv[MAX_ARGV + 1];
+    char *owned[MAX_ARGV + 1]; /* strings to free */
+    size_t n, n_owned;
+    bool host_shell; /* needs the host busybox bound at SHELL_INSIDE */
+} job_argv;
+
+static void job_argv_done(job_argv *a)
+{
+    for (size_t i = 0; i < a->n_owned; i++)
+        free(a->owned[i]);
+    a->n_owned = a->n = 0;
+}
+
+static int argv_push(job_argv *a, const char *s, bool own)
+{
+    if (a->n >= MAX_ARGV)
+        return -E2BIG;
+    if (own) {
+        char *d = strdup(s);
+        if (!d)
+            return -ENOMEM;
+        a->owned[a->n_owned++] = d;
+        s = d;
+    }
+    a->argv[a->n++] = s;
+    a->argv[a->n] = NULL;
+    return 0;
+}
+
+/* Where argv[0] lives inside: a path as given (relative to /box), or the
+ * set's bin/ entry when it exists on the host. */
+static int resolve_program(const job *j, const char *word, job_argv *a)
+{
+    char buf[PATH_MAX];
+
+    if (word[0] == '/')
+        return argv_push(a, word, true);
+    if (strchr(word, '/')) {
+        if ((size_t)snprintf(buf, sizeof(buf), "/box/%s", word) >= sizeof(buf))
+            return -ENAMETOOLONG;
+        return argv_push(a, buf, true);
+    }
+    if ((size_t)snprintf(buf, sizeof(buf), "%s/%s", j->bin_dir, word) >= sizeof(buf))
+        return -ENAMETOOLONG;
+    return argv_push(a, buf, true);
+}
+
+/* Builds argv for cmd with extra args (a JSON array of strings, may be NULL). */
+static int build_argv(const job *j, const char *cmd, const json_t *args, job_argv *a)
+{
+    size_t i;
+    json_t *v;
+    int r;
+
+    if (!needs_shell(cmd)) {
+        _cleanup_free_ char *copy = strdup(cmd);
+        char *save = NULL;
+        bool first = true;
+
+        if (!copy)
+            return -ENOMEM;
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+            r = first ? resolve_program(j, w, a) : argv_push(a, w, true);
+            if (r < 0)
+                return r;
+            first = false;
+        }
+        if (first)
+            return -EINVAL; /* empty command */
+    } else {
+        char sh[PATH_MAX];
+        _cleanup_free_ char *script = NULL;
+        struct stat st;
+
+        if ((size_t)snprintf(sh, sizeof(sh), "%s/sh", j->bin_dir) < sizeof(sh) &&
+            stat(sh, &st) == 0) {
+            r = argv_push(a, sh, true);
+        } else {
+            if (!j->w->sb->have_host_busybox)
+                return -ENOENT;
+            a->host_shell = true;
+            r = argv_push(a, SHELL_INSIDE, false);
+        }
+        if (r < 0)
+            return r;
+        if (asprintf(&script, "%s \"$@\"", cmd) < 0)
+            return -ENOMEM;
+        if ((r = argv_push(a, "-c", false)) < 0 || (r = argv_push(a, script, true)) < 0 ||
+            (r = argv_push(a, "sh", false)) < 0)
+            return r;
+    }
+    json_array_foreach(args, i, v)
+    {
+        if (json_is_string(v) && (r = argv_push(a, json_string_value(v), true)) < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* ---- environment ---- */
+
+typedef struct {
+    const char *env[MAX_ENV + 1];
+    char *owned[MAX_ENV + 1];
+    size_t n;
+} job_env;
+
+static void job_env_done(job_env *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        free(e->owned[i]);
+    e->n = 0;
+}
+
+static int env_put(job_env *e, const char *key, const char *value)
+{
+    size_t klen = strlen(key);
+    char *kv;
+
+    for (size_t i = 0; i < e->n; i++) {
+        if (strncmp(e->owned[i], key, klen) == 0 && e->owned[i][klen] == '=') {
+            if (asprintf(&kv, "%s=%s", key, value) < 0)
+                return -ENOMEM;
+            free(e->owned[i]);
+            e->owned[i] = kv;
+            e->env[i] = kv;
+            return 0;
+        }
+    }
+    if (e->n >= MAX_ENV)
+        return -E2BIG;
+    if (asprintf(&kv, "%s=%s", key, value) < 0)
+        return -ENOMEM;
+    e->owned[e->n] = kv;
+    e->env[e->n++] = kv;
+    e->env[e->n] = NULL;
+    return 0;
+}
+
+static int build_env(const job *j, bool compile, job_env *e)
+{
+    json_t *env = json_object_get(j->req, "env");
+    const char *k;
+    json_t *v;
+    int r;
+
+    if ((r = env_put(e, "PATH", j->bin_dir)) < 0 || (r = env_put(e, "LANG", "C.UTF-8")) < 0 ||
+        (r = env_put(e, "HOME", compile ? "/box" : "/scratch")) < 0 ||
+        (r = env_put(e, "TMPDIR", "/tmp")) < 0)
+        return r;
+    json_object_foreach(env, k, v)
+    {
+        /* PATH stays ours: the set decides what runs. */
+        if (json_is_string(v) && strcmp(k, "PATH") != 0 && !strchr(k, '=') &&
+            (r = env_put(e, k, json_string_value(v))) < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* ---- limits ---- */
+
+static uint64_t lim(const json_t *o, const char *key)
+{
+    json_int_t v = json_integer_value(json_object_get(o, key));
+    return v > 0 ? (uint64_t)v : 0;
+}
+
+static void fill_limits(struct sandbox_limits *l, const json_t *o, uint64_t scratch)
+{
+    l->cpu_ms = lim(o, "cpu_ms");
+    l->wall_ms = lim(o, "wall_ms");
+    l->memory_kib = lim(o, "memory_kib");
+    l->processes = (uint32_t)lim(o, "processes");
+    l->output_bytes = lim(o, "output_bytes");
+    l->file_bytes = lim(o, "file_bytes");
+    l->open_files = (uint32_t)lim(o, "open_files");
+    l->stack_kib = lim(o, "stack_kib");
+    l->tmp_bytes = scratch;
+}
+
+static verdict_limit map_limit(enum sandbox_limit l)
+{
+    switch (l) {
+    case SANDBOX_LIMIT_CPU:
+        return VERDICT_LIMIT_CPU;
+    case SANDBOX_LIMIT_WALL:
+        return VERDICT_LIMIT_WALL;
+    case SANDBOX_LIMIT_MEMORY:
+        return VERDICT_LIMIT_MEMORY;
+    case SANDBOX_LIMIT_OUTPUT:
+        return VERDICT_LIMIT_OUTPUT;
+    case SANDBOX_LIMIT_FILE_SIZE:
+        return VERDICT_LIMIT_FILE_SIZE;
+    case SANDBOX_LIMIT_PROCESSES:
+        return VERDICT_LIMIT_PROCESSES;
+    case SANDBOX_LIMIT_NONE:
+    default:
+        return VERDICT_LIMIT_NONE;
+    }
+}
+
+/* ---- one step ---- */
+
+typedef struct {
+    const char *cmd;
+    const json_t *args;
+    const json_t *limits;
+    const void *stdin_data;
+    size_t stdin_len;
+    bool compile;
+} job_step;
+
+/* Runs one step; fills res (caller frees with sandbox_result_free). Returns
+ * 0 when the program ran, <0 when we failed (message in err). */
+static int run_step(job *j, const job_step *st, struct sandbox_result *res, char *err,
+                    size_t errlen)
+{
+    struct sandbox_config cfg;
+    struct sandbox_bind bind = {.src = HOST_BUSYBOX, .dst = SHELL_INSIDE, .writable = false};
+    struct sandbox_tmpfs scratch = {.dst = "/scratch", .bytes = 0};
+    job_argv a = {.n = 0};
+    job_env e = {.n = 0};
+    uint64_t scratch_bytes = (uint64_t)config_int(j->w->cfg, "worker.scratch_bytes");
+    int r;
+
+    memset(res, 0, sizeof(*res));
+    r = build_argv(j, st->cmd, st->args, &a);
+    if (r >= 0)
+        r = build_env(j, st->compile, &e);
+    if (r < 0) {
+        snprintf(err, errlen, "cannot prepare command \"%s\": %s", st->cmd,
+                 r == -ENOENT ? "no shell in the set and none on the host" : strerror(-r));
+        job_argv_done(&a);
+        job_env_done(&e);
+        res->status = SANDBOX_INTERNAL_ERROR;
+        return r;
+    }
+    sandbox_config_init(&cfg);
+    cfg.argv = a.argv;
+    cfg.env = e.env;
+    cfg.cwd = "/box";
+    cfg.store_paths = j->store_paths;
+    cfg.box_dir = j->box;
+    cfg.box_readonly = !st->compile;
+    if (st->stdin_len > 0) {
+        cfg.stdin_kind = SANDBOX_STDIN_BUFFER;
+        cfg.stdin_buf = st->stdin_data;
+        cfg.stdin_len = st->stdin_len;
+    }
+    if (a.host_shell) {
+        cfg.binds = &bind;
+        cfg.n_binds = 1;
+    }
+    if (!st->compile) {
+        scratch.bytes = scratch_bytes;
+        cfg.tmpfs = &scratch;
+        cfg.n_tmpfs = 1;
+    }
+    fill_limits(&cfg.limits, st->limits, scratch_bytes);
+    r = sandbox_run(j->w->sb->pool, 0, &cfg, res, err, errlen);
+    job_argv_done(&a);
+    job_env_done(&e);
+    return r;
+}
+
+/* The stage/test object of a run, as docs/contracts.md "Result" shows. */
+static json_t *step_json(const job *j, const struct sandbox_result *res, bool internal,
+                         const char *internal_msg)
+{
+    _cleanup_json_ json_t *o = json_object();
+    size_t out_len = res->stdout_len < j->store_cap ? res->stdout_len : j->store_cap;
+    size_t err_len = res->stderr_len < j->store_cap ? res->stderr_len : j->store_cap;
+    const char *sig = verdict_signal_name(res->signal);
+    _cleanup_free_ char *err_text = NULL;
+    const char *err_buf = res->stderr_buf ? res->stderr_buf : "";
+
+    if (!o)
+        return NULL;
+    /* "execve failed" and our own failures read best where a person looks:
+     * appended to stderr. */
+    if ((internal || (res->exit_code == 127 && res->message[0])) &&
+        (internal_msg || res->message[0])) {
+        if (asprintf(&err_text, "%.*s%s%s\n", (int)err_len, err_buf, err_len ? "\n" : "",
+                     internal_msg ? internal_msg : res->message) < 0)
+            return NULL;
+        err_buf = err_text;
+        err_len = strlen(err_text);
+    }
+    json_object_set_new(o, "exit_code", internal ? json_null() : json_integer(res->exit_code));
+    json_object_set_new(o, "signal", sig ? json_string(sig) : json_null());
+    json_object_set_new(o, "cpu_ms", json_integer((json_int_t)res->cpu_ms));
+    json_object_set_new(o, "wall_ms", json_integer((json_int_t)res->wall_ms));
+    json_object_set_new(o, "memory_kib", json_integer((json_int_t)res->memory_kib));
+    if (verdict_set_output(o, res->stdout_buf ? res->stdout_buf : "", out_len, err_buf, err_len) <
+        0)
+        return NULL;
+    json_object_set_new(o, "stdout_truncated",
+                        json_boolean(res->stdout_truncated || res->stdout_len > out_len));
+    json_object_set_new(o, "stderr_truncated",
+                        json_boolean(res->stderr_truncated || res->stderr_len > err_len));
+    json_object_set_new(o, "limit",
+                        jsonutil_str_or_null(verdict_limit_name(map_limit(res->limit))));
+    return steal_pointer(&o);
+}
+
+/* ---- the job ---- */
+
+static void job_done(job *j)
+{
+    char err[256];
+
+    if (j->box_made && sandbox_box_destroy(j->box, err, sizeof(err)) < 0)
+        log_warn("box-remove-failed id=%s msg=\"%s\"", j->c->id, err);
+    free(j->store_paths);
+    json_decref(j->req);
+    json_decref(j->set);
+}
+
+static int job_prepare_set(job *j, char *err, size_t errlen)
+{
+    json_t *closure = json_object_get(j->set, "closure");
+    json_t *outs = json_object_get(j->set, "out_paths");
+    const char *env_path = json_string_value(json_object_get(j->set, "env_path"));
+    size_t i, n = json_array_size(closure);
+    json_t *v;
+
+    if (env_path && *env_path) {
+        snprintf(j->bin_dir, sizeof(j->bin_dir), "%s", env_path);
+    } else if (json_array_size(outs) > 0 && json_is_string(json_array_get(outs, 0))) {
+        snprintf(j->bin_dir, sizeof(j->bin_dir), "%s/bin",
+                 json_string_value(json_array_get(outs, 0)));
+    } else {
+        snprintf(err, errlen, "dependency set %s has no out path", j->c->depset_key);
+        return -EPROTO;
+    }
+    j->store_paths = calloc(n + 1, sizeof(*j->store_paths));
+    if (!j->store_paths)
+        return -ENOMEM;
+    n = 0;
+    json_array_foreach(closure, i, v)
+    {
+        if (json_is_string(v))
+            j->store_paths[n++] = json_string_value(v);
+    }
+    return 0;
+}
+
+static int job_event(job *j, const char *stage, json_t *extra /* stolen, may be NULL */)
+{
+    _cleanup_json_ json_t *d = extra ? extra : json_object();
+
+    if (!d)
+        return -ENOMEM;
+    json_object_set_new(d, "stage", json_string(stage));
+    return store_submission_event(j->w->st, j->c->id, j->w->owner, "stage", d);
+}
+
+/* Ends the submission, lease-checked; logs and drops on -ESTALE. */
+static int job_finish(job *j, const char *state, const char *verdict, json_t *result)
+{
+    int r = store_submission_finish(j->w->st, j->c->id, j->w->owner, state, verdict, result);
+
+    if (r == -ESTALE) {
+        log_info("dropped id=%s msg=\"lease no longer ours; result not written\"", j->c->id);
+        return 0;
+    }
+    if (r < 0) {
+        log_error("finish-failed id=%s errno=%d msg=\"%s\"", j->c->id, -r, strerror(-r));
+        return 0; /* the lease will expire and the row be requeued */
+    }
+    log_info("finished id=%s state=%s verdict=%s", j->c->id, state, verdict ? verdict : "-");
+    return 0;
+}
+
+static int job_internal_error(job *j, json_t *result, const char *msg)
+{
+    json_object_set_new(result, "error", json_string(msg));
+    log_warn("internal-error id=%s msg=\"%s\"", j->c->id, msg);
+    return job_finish(j, "internal_error", "internal_error", result);
+}
+
+/* Acts on a lost lease: 1 when the job must end now (already handled). */
+static int job_check_lease(job *j, json_t *result)
+{
+    int st = worker_lease_state(j->w->lease);
+
+    if (st == 0)
+        return 0;
+    worker_lease_end(j->w->lease);
+    if (st == -ECANCELED) {
+        json_object_set_new(result, "error", json_string("cancelled by request"));
+        job_finish(j, "cancelled", NULL, result);
+    } else if (st == -EINTR) {
+        int r = store_submission_release(j->w->st, j->c->id, j->w->owner);
+        log_info("released id=%s r=%d msg=\"stopping\"", j->c->id, r);
+    } else {
+        log_info("dropped id=%s msg=\"lease lost\"", j->c->id);
+    }
+    return 1;
+}
+
+static int job_get_blob(job *j, const json_t *o, const char *field, void **data, size_t *len,
+                        char *err, size_t errlen)
+{
+    const char *sha = json_string_value(json_object_get(o, field));
+    int r;
+
+    *data = NULL;
+    *len = 0;
+    if (!sha)
+        return 0;
+    r = store_blob_get(j->w->st, sha, data, len);
+    if (r < 0)
+        snprintf(err, errlen, "%s blob %s: %s", field, sha, strerror(-r));
+    return r;
+}
+
+/* Compile stage. Returns 1 when the job ended (compile error, internal error,
+ * lost lease), 0 to go on to the tests. */
+static int job_compile(job *j, const char *cmd, json_t *result)
+{
+    json_t *limits = json_object_get(json_object_get(j->req, "limits"), "compile");
+    job_step st = {.cmd = cmd, .limits = limits, .compile = true};
+    struct sandbox_result res;
+    char err[512] = "";
+    json_t *stage;
+    int r;
+
+    job_event(j, "compiling", NULL);
+    r = run_step(j, &st, &res, err, sizeof(err));
+    if (job_check_lease(j, result)) {
+        sandbox_result_free(&res);
+        return 1;
+    }
+    stage = step_json(j, &res, r < 0, r < 0 ? err : NULL);
+    if (!stage) {
+        sandbox_result_free(&res);
+        job_internal_error(j, result, "out of memory");
+        return 1;
+    }
+    json_object_set_new(result, "compile", stage);
+    if (r < 0) {
+        sandbox_result_free(&res);
+        job_internal_error(j, result, err);
+        return 1;
+    }
+    job_event(j, "compiled",
+              json_pack("{s:O?,s:O?}", "exit_code", json_object_get(stage, "exit_code"), "signal",
+                        json_object_get(stage, "signal")));
+    if (res.status != SANDBOX_OK) {
+        sandbox_result_free(&res);
+        json_object_set_new(result, "tests", json_array());
+        json_object_set_new(result, "verdict", json_null());
+        job_finish(j, "compile_error", NULL, result);
+        return 1;
+    }
+    sandbox_result_free(&res);
+    return 0;
+}
+
+/* One test; returns its verdict (static string) or NULL when the job ended. */
+static const char *job_test(job *j, size_t k, size_t n, const json_t *t, json_t *tests,
+                            json_t *result)
+{
+    const char *run = json_string_value(json_object_get(j->req, "run"));
+    const json_t *limits = json_object_get(t, "limits");
+    _cleanup_free_ void *in = NULL;
+    _cleanup_free_ void *expected = NULL;
+    size_t in_len = 0, exp_len = 0;
+    struct sandbox_result res;
+    char err[512] = "";
+    verdict_input vi = {0};
+    const char *verdict;
+    const char *name = json_string_value(json_object_get(t, "name"));
+    char name_buf[32];
+    json_t *o;
+    int r;
+
+    if (!json_is_object(limits))
+        limits = json_object_get(json_object_get(j->req, "limits"), "run");
+    if (!name) {
+        snprintf(name_buf, sizeof(name_buf), "%zu", k + 1);
+        name = name_buf;
+    }
+    job_event(
+        j, "testing",
+        json_pack("{s:I,s:I,s:s}", "test", (json_int_t)(k + 1), "of", (json_int_t)n, "name", name));
+    r = job_get_blob(j, t, "stdin_blob", &in, &in_len, err, sizeof(err));
+    if (r >= 0)
+        r = job_get_blob(j, t, "expected_blob", &expected, &exp_len, err, sizeof(err));
+    if (r >= 0) {
+        job_step st = {.cmd = run ? run : "",
+                       .args = json_object_get(t, "args"),
+                       .limits = limits,
+                       .stdin_data = in,
+                       .stdin_len = in_len};
+        r = run_step(j, &st, &res, err, sizeof(err));
+    } else {
+        memset(&res, 0, sizeof(res));
+    }
+    if (job_check_lease(j, result)) {
+        sandbox_result_free(&res);
+        return NULL;
+    }
+    vi.sandbox_failed = r < 0 || res.status == SANDBOX_INTERNAL_ERROR;
+    vi.limit = map_limit(res.limit);
+    vi.exit_code = res.exit_code;
+    vi.signal = res.signal;
+    vi.has_expected = json_is_string(json_object_get(t, "expected_blob"));
+    if (vi.has_expected)
+        vi.output_matches =
+            verdict_output_matches(res.stdout_buf ? res.stdout_buf : "", res.stdout_len,
+                                   expected ? expected : "", exp_len, j->compare);
+    verdict = verdict_decide(&vi);
+    o = step_json(j, &res, vi.sandbox_failed, vi.sandbox_failed ? err : NULL);
+    sandbox_result_free(&res);
+    if (!o) {
+        job_internal_error(j, result, "out of memory");
+        return NULL;
+    }
+    json_object_set_new(o, "name", json_string(name));
+    json_object_set_new(o, "verdict", json_string(verdict));
+    if (vi.sandbox_failed)
+        log_warn("test-internal-error id=%s test=%zu msg=\"%s\"", j->c->id, k + 1, err);
+    r = store_submission_test_result(j->w->st, j->c->id, j->w->owner, (int)k, o);
+    json_array_append_new(tests, o);
+    if (r == -ESTALE) {
+        worker_lease_end(j->w->lease);
+        log_info("dropped id=%s msg=\"lease lost at test %zu\"", j->c->id, k + 1);
+        return NULL;
+    }
+    if (r < 0)
+        log_warn("test-result-failed id=%s test=%zu errno=%d", j->c->id, k + 1, -r);
+    return verdict;
+}
+
+int worker_job_run(worker *w, const store_claimed *c)
+{
+    job j = {.w = w, .c = c};
+    _cleanup_json_ json_t *result = json_object();
+    json_t *tests_in, *tests_out, *git;
+    const char *compile, *first_fail = NULL;
+    char err[1024] = "";
+    bool stop_first;
+    size_t k, n;
+    int r;
+
+    if (!result)
+        return -ENOMEM;
+    j.store_cap = (size_t)config_int(w->cfg, "worker.max_output_store_bytes");
+    log_info("claimed id=%s attempts=%d", c->id, c->attempts);
+    worker_lease_begin(w->lease, c->id, w->owner, w->lease_ms, job_abort_step, NULL);
+    json_object_set_new(result, "compile", json_null());
+
+    if (jsonutil_parse(c->request_json, &j.req, err, sizeof(err)) < 0 || !json_is_object(j.req) ||
+        jsonutil_parse(c->depset_json, &j.set, err, sizeof(err)) < 0 || !json_is_object(j.set)) {
+        worker_lease_end(w->lease);
+        job_internal_error(&j, result, err[0] ? err : "request or set is not a JSON object");
+        job_done(&j);
+        return 0;
+    }
+    if ((r = job_prepare_set(&j, err, sizeof(err))) < 0)
+        goto internal;
+    j.compare =
+        verdict_compare_mode_from_string(json_string_value(json_object_get(j.req, "compare")));
+    stop_first = json_is_true(json_object_get(j.req, "stop_on_first_failure"));
+
+    /* The pid in the name keeps a worker that lost its lease (and may still
+     * be cleaning up) apart from the new holder on the same host. */
+    if ((size_t)snprintf(j.box, sizeof(j.box), "%s/%s.%d", w->boxes_dir, c->id, (int)getpid()) >=
+        sizeof(j.box)) {
+        r = -ENAMETOOLONG;
+        goto internal;
+    }
+    sandbox_box_destroy(j.box, NULL, 0);
+    r = sandbox_box_create(j.box, (uint64_t)config_int(w->cfg, "worker.box_bytes"), err,
+                           sizeof(err));
+    if (r < 0)
+        goto internal;
+    j.box_made = true;
+    git = json_object_get(json_object_get(j.req, "source"), "git");
+    if (json_is_object(git)) {
+        r = box_checkout_git(w->cfg, j.box, git, 0, err, sizeof(err));
+        if (r < 0)
+            goto internal;
+    }
+    r = box_write_files(w->st, j.box, json_object_get(j.req, "files"), err, sizeof(err));
+    if (r < 0)
+        goto internal;
+
+    compile = json_string_value(json_object_get(j.req, "compile"));
+    if (compile && *compile && job_compile(&j, compile, result)) {
+        worker_lease_end(w->lease);
+        job_done(&j);
+        return 0;
+    }
+
+    tests_in = json_object_get(j.req, "tests");
+    n = json_array_size(tests_in);
+    tests_out = json_array();
+    json_object_set_new(result, "tests", tests_out);
+    for (k = 0; k < n; k++) {
+        const char *v;
+
+        if (job_check_lease(&j, result)) {
+            job_done(&j);
+            return 0;
+        }
+        v = job_test(&j, k, n, json_array_get(tests_in, k), tests_out, result);
+        if (!v) {
+            worker_lease_end(w->lease);
+            job_done(&j);
+            return 0;
+        }
+        if (strcmp(v, "accepted") != 0 && !first_fail) {
+            first_fail = v;
+            if (stop_first)
+                break;
+        }
+    }
+    if (job_check_lease(&j, result)) {
+        job_done(&j);
+        return 0;
+    }
+    worker_lease_end(w->lease);
+    json_object_set_new(result, "verdict", json_string(first_fail ? first_fail : "accepted"));
+    job_finish(&j, "finished", first_fail ? first_fail : "accepted", result);
+    job_done(&j);
+    return 0;
+
+internal:
+    worker_lease_end(w->lease);
+    if (!err[0])
+        snprintf(err, sizeof(err), "%s", strerror(-r));
+    job_internal_error(&j, result, err);
+    job_done(&j);
+    return 0;
+}

@@ -12,6 +12,8 @@
 #include "../common/log.h"
 #include "../common/store.h"
 
+#define WORKER_LEASE_TICK_MS 100
+
 struct worker_lease {
     store *st;
     pthread_t thread;
@@ -24,6 +26,10 @@ struct worker_lease {
     int64_t lease_ms;
     int64_t renew_ms;
     int state;
+    int64_t last_renew_at; /* monotonic ms */
+    volatile sig_atomic_t *stop;
+    int64_t stop_seen_at;
+    int64_t grace_ms;
     unsigned generation; /* bumps at every begin, so a late result of an old
                             lease never lands on the next one */
     worker_lease_abort_fn abort_fn;
@@ -41,6 +47,23 @@ static void deadline_in(struct timespec *ts, int64_t ms)
     }
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Marks the lease lost with reason r and aborts the step in flight. Called
+ * with the mutex held. */
+static void lose(worker_lease *l, int r)
+{
+    l->state = r;
+    if (l->abort_fn)
+        l->abort_fn(l->userdata);
+}
+
 static void *renewer_main(void *arg)
 {
     worker_lease *l = arg;
@@ -49,7 +72,7 @@ static void *renewer_main(void *arg)
     while (!l->quit) {
         struct timespec ts;
         char id[33], owner[128];
-        int64_t lease_ms;
+        int64_t lease_ms, now;
         unsigned gen;
         int r;
 
@@ -57,12 +80,26 @@ static void *renewer_main(void *arg)
             pthread_cond_wait(&l->cv, &l->mu);
             continue;
         }
-        deadline_in(&ts, l->renew_ms);
+        /* Tick often enough to notice a stop request (set by a signal
+         * handler, which cannot signal a condition variable). */
+        deadline_in(&ts, WORKER_LEASE_TICK_MS);
         gen = l->generation;
         while (!l->quit && l->active && l->generation == gen &&
                pthread_cond_timedwait(&l->cv, &l->mu, &ts) != ETIMEDOUT)
             ;
-        if (l->quit || !l->active || l->generation != gen)
+        if (l->quit || !l->active || l->generation != gen || l->state < 0)
+            continue;
+        now = mono_ms();
+        if (l->stop && *l->stop) {
+            if (!l->stop_seen_at)
+                l->stop_seen_at = now;
+            if (now - l->stop_seen_at >= l->grace_ms) {
+                log_info("grace-over id=%s msg=\"stopping: giving the lease back\"", l->id);
+                lose(l, -EINTR);
+                continue;
+            }
+        }
+        if (now - l->last_renew_at < l->renew_ms)
             continue;
         memcpy(id, l->id, sizeof(id));
         memcpy(owner, l->owner, sizeof(owner));
@@ -72,13 +109,12 @@ static void *renewer_main(void *arg)
         r = store_submission_renew(l->st, id, owner, lease_ms);
 
         pthread_mutex_lock(&l->mu);
-        if (l->generation != gen || !l->active)
+        if (l->generation != gen || !l->active || l->state < 0)
             continue;
+        l->last_renew_at = now;
         if (r == -ECANCELED || r == -ESTALE || r == -ENOENT) {
-            l->state = r == -ENOENT ? -ESTALE : r;
             log_info("lease-lost id=%s reason=%s", id, r == -ECANCELED ? "cancelled" : "stale");
-            if (l->abort_fn)
-                l->abort_fn(l->userdata);
+            lose(l, r == -ENOENT ? -ESTALE : r);
         } else if (r < 0) {
             log_warn("lease-renew-failed id=%s errno=%d msg=\"%s\"", id, -r, strerror(-r));
         }
@@ -148,6 +184,7 @@ void worker_lease_begin(worker_lease *l, const char *id, const char *owner, int6
     snprintf(l->owner, sizeof(l->owner), "%s", owner);
     l->lease_ms = lease_ms;
     l->state = 0;
+    l->last_renew_at = mono_ms();
     l->active = true;
     l->generation++;
     l->abort_fn = abort_fn;
@@ -168,6 +205,14 @@ int worker_lease_end(worker_lease *l)
     pthread_cond_broadcast(&l->cv);
     pthread_mutex_unlock(&l->mu);
     return st;
+}
+
+void worker_lease_watch_stop(worker_lease *l, volatile sig_atomic_t *stop, int64_t grace_ms)
+{
+    pthread_mutex_lock(&l->mu);
+    l->stop = stop;
+    l->grace_ms = grace_ms;
+    pthread_mutex_unlock(&l->mu);
 }
 
 int worker_lease_state(worker_lease *l)

@@ -10,9 +10,15 @@
  *               hold it): the worker drops the work without writing anything.
  * On either, the renewer calls the abort hook (the worker uses it to kill the
  * sandbox step in flight), so a cancelled long test does not run to its wall
- * limit. */
+ * limit.
+ *
+ * Graceful stop: once *stop (set by SIGTERM) has been seen for grace_ms while
+ * a lease is held, the state becomes -EINTR and the abort hook runs: the
+ * worker then gives the lease back (store_submission_release) instead of
+ * finishing. */
 #pragma once
 
+#include <signal.h>
 #include <stdint.h>
 #include "../common/config.h"
 
@@ -33,7 +39,9 @@ void worker_lease_begin(worker_lease *l, const char *id, const char *owner, int6
                         worker_lease_abort_fn abort_fn, void *userdata);
 /* Stops renewing (before finish or release). Returns the lease state. */
 int worker_lease_end(worker_lease *l);
-/* 0 while the lease is held, -ECANCELED or -ESTALE once lost (sticky until
+/* Watches *stop (see above); grace_ms from worker.stop_grace_ms. */
+void worker_lease_watch_stop(worker_lease *l, volatile sig_atomic_t *stop, int64_t grace_ms);
+/* 0 while the lease is held, -ECANCELED, -ESTALE or -EINTR once lost (sticky until
  * worker_lease_end). Other renew errors (a busy database) are retried at the
  * next tick and do not count. */
 int worker_lease_state(worker_lease *l);

@@ -1,0 +1,52 @@
+/* worker.h — one worker process: the claim loop (worker.c) and the pipeline
+ * of one submission (worker_job.c). worker_run() itself is declared in
+ * roles.h; this header is what the two files share, and what tests/pipeline
+ * uses to drive one submission without the loop.
+ *
+ * Theory of operation (the whole loop, see also docs/architecture.md)
+ * ------------------------------------------------------------------
+ *   heartbeat -> claim (lease) -> [renewer thread keeps the lease]
+ *     -> box: files from blobs / git checkout
+ *     -> compile once (box writable, set closure read-only, PATH=<set>/bin)
+ *     -> every test in a fresh sandbox (box read-only, scratch writable)
+ *        each result persisted as it ends (lease-checked) + event
+ *     -> finish (lease-checked) -> remove the box -> heartbeat -> claim ...
+ *   nothing claimable: wait on the worker doorbell (queue.poll_ms fallback).
+ *
+ * Every write after the claim names the lease owner; the store refuses it
+ * (-ESTALE) once the lease is no longer ours, and the worker then drops the
+ * work without writing: whoever holds the lease now owns the result. That is
+ * what makes "finishes exactly once" hold across kill -9 and requeues. */
+#pragma once
+
+#include <signal.h>
+#include <stdint.h>
+#include "../common/config.h"
+#include "../common/store.h"
+#include "worker_lease.h"
+
+typedef struct worker_sandbox worker_sandbox; /* worker_job.c's resident sandbox state */
+
+typedef struct {
+    const config *cfg;
+    store *st;
+    worker_lease *lease;
+    worker_sandbox *sb;
+    char owner[160]; /* lease owner and heartbeat id: host:pid:worker-slot */
+    char boxes_dir[4096];
+    int slot;
+    int64_t lease_ms;
+    volatile sig_atomic_t *stop;
+    unsigned long long jobs; /* submissions run by this process */
+} worker;
+
+/* Sets up the resident sandbox state of this worker process (compiled filter,
+ * per-slot namespaces...). 0 or -errno with err filled. */
+int worker_job_init(worker *w, char *err, size_t errlen);
+void worker_job_done(worker *w);
+
+/* Runs one claimed submission to its end: finishes it (lease-checked), or
+ * releases it on a graceful stop past the grace period, or drops it when the
+ * lease was lost. Returns 0 in all those cases, <0 only when the worker
+ * itself is broken (and should exit). */
+int worker_job_run(worker *w, const store_claimed *c);
