@@ -10,7 +10,7 @@
 # Inputs (env): src, glibcSrc, patchelfSrc (unpatched imports that run
 # patchelf), glibc (store glibc; empty when building glibc), deps (store paths
 # of the transitive dependencies), elfs ("<flags> <path>" lines, i = has an
-# interpreter, n = has DT_NEEDED), ldscripts, aliases ("name=target" words),
+# interpreter, n = has DT_NEEDED), ldscripts, symlinks, aliases ("name=target" words),
 # applets (1: link busybox applets), script (extra build step, or empty).
 set -eu
 
@@ -49,17 +49,14 @@ store_file() {
 	return 1
 }
 
-# Absolute symlinks (libfoo.so -> /lib/x86_64-linux-gnu/libfoo.so.1) would
-# point outside the closure.
-find "$out" -type l | sort | while read -r link; do
-	target=$(readlink "$link")
-	case $target in
-	/*)
-		if new=$(store_file "$target"); then
-			ln -sfn "$new" "$link"
-		fi
-		;;
-	esac
+# Symlinks that are absolute or leave the tree ("<link> <host target>" from
+# nix/regen, e.g. libfoo.so -> /lib/x86_64-linux-gnu/libfoo.so.1) would point
+# outside the closure: point them at the same file in $out or a dependency.
+echo "$symlinks" | while read -r link target; do
+	[ -n "$link" ] || continue
+	if new=$(store_file "$target"); then
+		ln -sfn "$new" "$out${link#/usr}"
+	fi
 done
 
 echo "$elfs" | while read -r flags path; do

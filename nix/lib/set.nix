@@ -37,6 +37,7 @@ let
     deps = map (d: all.${d}) (depNames name);
     elfs = concatStringsSep "\n" m.elfs;
     ldscripts = m.ldscripts;
+    symlinks = concatStringsSep "\n" m.symlinks;
     aliases = map (a: "${a}=${m.aliases.${a}}") (attrNames m.aliases);
     applets = if m.applets then "1" else "";
     script = if m.script == "" then "" else ../scripts + "/${m.script}";
