@@ -217,6 +217,16 @@ void store_ring_later(store *s, store_role role)
         store_ring(s, role);
 }
 
+char *store_strdupf(const char *fmt, ...)
+{
+    char *p = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&p, fmt, ap);
+    va_end(ap);
+    return n < 0 ? NULL : p;
+}
+
 /* ---- columns ---- */
 
 char *store_col_strdup(sqlite3_stmt *st, int col)

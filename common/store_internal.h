@@ -100,6 +100,9 @@ static inline void store_tx_rollbackp(store **s)
 /* Rings role after the current transaction commits (at once when none is open). */
 void store_ring_later(store *s, store_role role);
 
+/* malloc'd formatted string, NULL on ENOMEM. */
+char *store_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* ---- column helpers ---- */
 /* Copies a text column into a malloc'd string (NULL for SQL NULL). */
 char *store_col_strdup(sqlite3_stmt *st, int col);
@@ -111,6 +114,22 @@ json_t *store_col_str_or_null(sqlite3_stmt *st, int col);
 
 /* Closes the doorbell sockets and unlinks this process's socket files. */
 void store_doorbell_close(store *s);
+
+/* ---- dependency sets, shared with store_submissions.c ---- */
+/* Inserts the set row if its key is new (inside the caller's transaction);
+ * 1 inserted (rings the builders after commit), 0 existed. */
+int store_depset_insert(store *s, const store_depset_ref *ref, int64_t now);
+/* Drops one hold (a running submission ended or went back to the queue). */
+int store_depset_unhold(store *s, const char *key, int64_t now);
+/* Ends every queued or waiting submission of a failed set as deps_failed with
+ * the log; returns how many. */
+int store_depset_fail_waiting(store *s, const char *key, const char *log, int64_t now);
+/* The columns store_depset_row_json reads, in order. */
+#define STORE_DEPSET_COLS                                                                          \
+    "key, spec, state, out_paths, closure, closure_bytes, root, log, holders, last_used_at, "      \
+    "attempts, max_attempts, lease_owner, lease_expires_at, error, created_at, started_at, "       \
+    "finished_at"
+json_t *store_depset_row_json(sqlite3_stmt *st);
 
 /* Appends an event to a submission inside the caller's transaction. */
 int store_event_append(store *s, const char *id, const char *type, json_t *data /* borrowed */,

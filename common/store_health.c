@@ -1,0 +1,289 @@
+/* store_health.c — what the health checkers need: requeue of expired leases
+ * (submissions for the WorkerHealthChecker, dependency sets for the
+ * CacheBuilderHealthChecker), heartbeat rows, and queue depths for /v1/health
+ * and /metrics.
+ *
+ * Attempts are counted at claim time, so a row whose lease expires after its
+ * max_attempts-th claim is ended here (internal_error / failed) with the reason
+ * recorded, and a poison item cannot loop. */
+#include "store_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jsonutil.h"
+
+typedef struct {
+    char id[65];
+    char owner[128];
+    char key[65];
+    int attempts, max_attempts;
+    bool holds;
+} store_expired;
+
+/* Reads the expired rows of one query into a malloc'd array. */
+static int store_collect_expired(store *s, const char *sql, int64_t now, store_expired **out,
+                                 size_t *n)
+{
+    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(s, sql);
+    if (!st)
+        return store_err(s);
+    sqlite3_bind_int64(st, 1, now);
+    _cleanup_free_ store_expired *v = NULL;
+    size_t cap = 0, len = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            store_expired *nv = realloc(v, nc * sizeof(*v));
+            if (!nv)
+                return -ENOMEM;
+            v = nv;
+            cap = nc;
+        }
+        store_expired *e = &v[len++];
+        memset(e, 0, sizeof(*e));
+        snprintf(e->id, sizeof(e->id), "%s", (const char *)sqlite3_column_text(st, 0));
+        const char *o = (const char *)sqlite3_column_text(st, 1);
+        snprintf(e->owner, sizeof(e->owner), "%s", o ? o : "");
+        const char *k = (const char *)sqlite3_column_text(st, 2);
+        snprintf(e->key, sizeof(e->key), "%s", k ? k : "");
+        e->attempts = sqlite3_column_int(st, 3);
+        e->max_attempts = sqlite3_column_int(st, 4);
+        e->holds = sqlite3_column_int(st, 5) != 0;
+    }
+    if (rc != SQLITE_DONE)
+        return store_fail(s, rc);
+    *out = steal_pointer(&v);
+    *n = len;
+    return 0;
+}
+
+/* WorkerHealthChecker half: running submissions whose lease ran out. */
+static int store_requeue_submissions(store *s, int64_t now, store_requeue_counts *c)
+{
+    _cleanup_free_ store_expired *v = NULL;
+    size_t n = 0;
+    int r = store_collect_expired(
+        s,
+        "SELECT id, lease_owner, depset_key, attempts, max_attempts, holds_depset "
+        "FROM submissions WHERE state = 'running' AND lease_expires_at < ?1",
+        now, &v, &n);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < n; i++) {
+        store_expired *e = &v[i];
+        if (e->holds && (r = store_depset_unhold(s, e->key, now)) < 0 && r != -ENOENT)
+            return r;
+        bool give_up = e->attempts >= e->max_attempts;
+        _cleanup_free_ char *why =
+            give_up ? store_strdupf("lease of %s expired on attempt %d of %d: giving up (the "
+                                    "worker died or hung each time)",
+                                    e->owner, e->attempts, e->max_attempts)
+                    : store_strdupf("lease of %s expired on attempt %d of %d", e->owner,
+                                    e->attempts, e->max_attempts);
+        if (!why)
+            return -ENOMEM;
+        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+            s, "UPDATE submissions SET state = ?2, error = ?3, lease_owner = NULL, "
+               "lease_expires_at = NULL, holds_depset = 0, "
+               "queued_at = CASE WHEN ?2 = 'queued' THEN ?4 ELSE queued_at END, "
+               "finished_at = CASE WHEN ?2 = 'queued' THEN NULL ELSE ?4 END WHERE id = ?1");
+        if (!st)
+            return store_err(s);
+        sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, give_up ? "internal_error" : "queued", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, why, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, now);
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE)
+            return store_fail(s, rc);
+        _cleanup_json_ json_t *d =
+            json_pack("{s:s,s:s,s:s}", "state", give_up ? "internal_error" : "queued", "reason",
+                      "lease_expired", "error", why);
+        if ((r = store_event_append(s, e->id, "state", d, now)) < 0)
+            return r;
+        if (give_up)
+            c->submissions_failed++;
+        else
+            c->submissions_requeued++;
+    }
+    if (c->submissions_requeued)
+        store_ring_later(s, STORE_ROLE_WORKER);
+    return 0;
+}
+
+/* CacheBuilderHealthChecker half: building sets whose lease ran out. */
+static int store_requeue_depsets(store *s, int64_t now, store_requeue_counts *c)
+{
+    _cleanup_free_ store_expired *v = NULL;
+    size_t n = 0;
+    int r = store_collect_expired(s,
+                                  "SELECT key, lease_owner, key, attempts, max_attempts, 0 "
+                                  "FROM depsets WHERE state = 'building' AND lease_expires_at < ?1",
+                                  now, &v, &n);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < n; i++) {
+        store_expired *e = &v[i];
+        bool give_up = e->attempts >= e->max_attempts;
+        _cleanup_free_ char *why =
+            store_strdupf("builder lease of %s expired on attempt %d of %d%s", e->owner,
+                          e->attempts, e->max_attempts, give_up ? ": giving up" : "");
+        if (!why)
+            return -ENOMEM;
+        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+            s, "UPDATE depsets SET state = ?2, error = ?3, "
+               "log = CASE WHEN ?2 = 'failed' THEN ?3 ELSE log END, lease_owner = NULL, "
+               "lease_expires_at = NULL, "
+               "finished_at = CASE WHEN ?2 = 'failed' THEN ?4 ELSE NULL END WHERE key = ?1");
+        if (!st)
+            return store_err(s);
+        sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, give_up ? "failed" : "queued", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, why, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, now);
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE)
+            return store_fail(s, rc);
+        if (give_up) {
+            if ((r = store_depset_fail_waiting(s, e->id, why, now)) < 0)
+                return r;
+            c->depsets_failed++;
+        } else {
+            c->depsets_requeued++;
+        }
+    }
+    if (c->depsets_requeued)
+        store_ring_later(s, STORE_ROLE_BUILDER);
+    return 0;
+}
+
+int store_requeue_expired(store *s, int64_t now_ms, store_requeue_counts *out)
+{
+    store_requeue_counts c = {0};
+    int r = store_tx_begin(s);
+    if (r < 0)
+        return r;
+    store *tx _cleanup_tx_ = s;
+    if ((r = store_requeue_submissions(s, now_ms, &c)) < 0 ||
+        (r = store_requeue_depsets(s, now_ms, &c)) < 0)
+        return r;
+    if ((r = store_tx_commit(s)) < 0)
+        return r;
+    if (out)
+        *out = c;
+    return 0;
+}
+
+/* ---- heartbeats ---- */
+
+int store_heartbeat(store *s, const char *id, const char *role, const char *host, int pid,
+                    const char *current_item)
+{
+    if (!id || !role)
+        return -EINVAL;
+    char hostbuf[256] = "";
+    if (!host) {
+        if (gethostname(hostbuf, sizeof(hostbuf) - 1) < 0)
+            hostbuf[0] = '\0';
+        host = hostbuf;
+    }
+    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+        s, "INSERT INTO heartbeats (id, role, host, pid, started_at, last_seen_at, current_item) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) ON CONFLICT (id) DO UPDATE SET "
+           "role = excluded.role, host = excluded.host, pid = excluded.pid, "
+           "last_seen_at = excluded.last_seen_at, current_item = excluded.current_item, "
+           "started_at = CASE WHEN heartbeats.pid IS excluded.pid THEN heartbeats.started_at "
+           "ELSE excluded.started_at END");
+    if (!st)
+        return store_err(s);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, host, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, pid);
+    sqlite3_bind_int64(st, 5, store_now_ms());
+    sqlite3_bind_text(st, 6, current_item, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    return rc == SQLITE_DONE ? 0 : store_fail(s, rc);
+}
+
+int store_heartbeat_remove(store *s, const char *id)
+{
+    int r = store_exec(s, "DELETE FROM heartbeats WHERE id = ?1", 1, id);
+    return r < 0 ? r : r == 0 ? -ENOENT : 0;
+}
+
+int store_heartbeats(store *s, json_t **out)
+{
+    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+        s, "SELECT id, role, host, pid, started_at, last_seen_at, current_item FROM heartbeats "
+           "ORDER BY role, id");
+    if (!st)
+        return store_err(s);
+    _cleanup_json_ json_t *arr = json_array();
+    if (!arr)
+        return -ENOMEM;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(
+            arr, json_pack("{s:o,s:o,s:o,s:i,s:I,s:I,s:o}", "id", store_col_str_or_null(st, 0),
+                           "role", store_col_str_or_null(st, 1), "host",
+                           store_col_str_or_null(st, 2), "pid", sqlite3_column_int(st, 3),
+                           "started_at", (json_int_t)sqlite3_column_int64(st, 4), "last_seen_at",
+                           (json_int_t)sqlite3_column_int64(st, 5), "current_item",
+                           store_col_str_or_null(st, 6)));
+    if (rc != SQLITE_DONE)
+        return store_fail(s, rc);
+    *out = steal_pointer(&arr);
+    return 0;
+}
+
+/* ---- queue depths ---- */
+
+static int store_count_states(store *s, const char *sql, const char *const *states, size_t n,
+                              json_t **out)
+{
+    _cleanup_json_ json_t *o = json_object();
+    if (!o)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(o, states[i], json_integer(0));
+    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(s, sql);
+    if (!st)
+        return store_err(s);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_object_set_new(o, (const char *)sqlite3_column_text(st, 0),
+                            json_integer(sqlite3_column_int64(st, 1)));
+    if (rc != SQLITE_DONE)
+        return store_fail(s, rc);
+    *out = steal_pointer(&o);
+    return 0;
+}
+
+int store_queue_depths(store *s, json_t **out)
+{
+    static const char *const sub_states[] = {"queued",    "waiting_deps",  "running",
+                                             "finished",  "compile_error", "deps_failed",
+                                             "cancelled", "internal_error"};
+    static const char *const set_states[] = {"queued", "building", "ready", "failed"};
+    json_t *subs = NULL, *sets = NULL;
+    int r = store_count_states(s, "SELECT state, COUNT(*) FROM submissions GROUP BY state",
+                               sub_states, 8, &subs);
+    if (r < 0)
+        return r;
+    r = store_count_states(s, "SELECT state, COUNT(*) FROM depsets GROUP BY state", set_states, 4,
+                           &sets);
+    if (r < 0) {
+        json_decref(subs);
+        return r;
+    }
+    json_t *o = json_pack("{s:o,s:o}", "submissions", subs, "depsets", sets);
+    if (!o)
+        return -ENOMEM;
+    *out = o;
+    return 0;
+}

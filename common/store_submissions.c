@@ -1,0 +1,589 @@
+/* store_submissions.c — the submission queue: enqueue, claim with a lease,
+ * renew, owner-checked writes (events, test results, finish), release, cancel,
+ * and the API's view of one submission.
+ *
+ * Lease rule: every write of a worker names its owner string and runs in one
+ * BEGIN IMMEDIATE transaction that first checks state = 'running' AND
+ * lease_owner = owner. Once the health checker has requeued a row (and maybe
+ * another worker has claimed it), the old owner gets -ESTALE and writes
+ * nothing. See store.h for the state machine. */
+#include "store_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hash.h"
+#include "jsonutil.h"
+
+static const char *const store_terminal_states[] = {
+    "finished", "compile_error", "deps_failed", "cancelled", "internal_error",
+};
+
+static bool store_state_is_terminal(const char *state)
+{
+    for (size_t i = 0; i < sizeof(store_terminal_states) / sizeof(*store_terminal_states); i++)
+        if (strcmp(state, store_terminal_states[i]) == 0)
+            return true;
+    return false;
+}
+
+int store_event_append(store *s, const char *id, const char *type, json_t *data, int64_t now)
+{
+    _cleanup_free_ char *d = data ? jsonutil_dump(data) : NULL;
+    if (data && !d)
+        return -ENOMEM;
+    _cleanup_stmt_ sqlite3_stmt *st =
+        store_stmt(s, "INSERT INTO submission_events (submission_id, seq, type, data, at) "
+                      "SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4 FROM submission_events "
+                      "WHERE submission_id = ?1");
+    if (!st)
+        return store_err(s);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+    if (d)
+        sqlite3_bind_text(st, 3, d, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, now);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        return store_fail(s, rc);
+    store_ring_later(s, STORE_ROLE_EVENTS);
+    return 0;
+}
+
+/* A "state" event: {"state": state, ...extra (borrowed, may be NULL)}. */
+static int store_state_event(store *s, const char *id, const char *state, json_t *extra,
+                             int64_t now)
+{
+    _cleanup_json_ json_t *d = extra ? json_deep_copy(extra) : json_object();
+    if (!d || json_object_set_new(d, "state", json_string(state)) < 0)
+        return -ENOMEM;
+    return store_event_append(s, id, "state", d, now);
+}
+
+/* ---- enqueue ---- */
+
+/* Inside the caller's transaction; failures leave the sentence in s->errmsg. */
+static int store_enqueue_insert(store *s, store_submission_new *sub, int64_t now)
+{
+    int r = store_depset_insert(s, sub->depset, now);
+    if (r < 0)
+        return r;
+    _cleanup_stmt_ sqlite3_stmt *st =
+        store_stmt(s, "INSERT INTO submissions (id, state, priority, request, depset_key, n_tests, "
+                      "max_attempts, token_id, callback_url, cache_key, created_at, queued_at) "
+                      "VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)");
+    if (!st)
+        return store_err(s);
+    sqlite3_bind_text(st, 1, sub->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, sub->priority);
+    sqlite3_bind_text(st, 3, sub->request_json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, sub->depset->key, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, sub->n_tests);
+    sqlite3_bind_int(st, 6, sub->max_attempts > 0 ? sub->max_attempts : s->default_max_attempts);
+    sqlite3_bind_text(st, 7, sub->token_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, sub->callback_url, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, sub->cache_key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 10, now);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        r = store_fail(s, rc);
+        if (r == -EEXIST)
+            snprintf(s->errmsg, sizeof(s->errmsg), "submission id %s already exists", sub->id);
+        return r;
+    }
+    r = store_state_event(s, sub->id, "queued", NULL, now);
+    if (r < 0)
+        return r;
+    store_ring_later(s, STORE_ROLE_WORKER);
+    return 0;
+}
+
+static int store_enqueue_one(store *s, store_submission_new *sub, int64_t now, char *err,
+                             size_t errlen)
+{
+    if (!sub->request_json || !sub->depset || !sub->depset->key[0] || !sub->depset->spec_json) {
+        if (err)
+            snprintf(err, errlen, "submission needs a request and a dependency set");
+        return -EINVAL;
+    }
+    if (!sub->id[0]) {
+        int r = hash_random_id(sub->id);
+        if (r < 0)
+            return r;
+    }
+    for (size_t i = 0; i < sub->n_blobs; i++) {
+        int r = store_blob_put(s, &sub->blobs[i]);
+        if (r < 0) {
+            if (err)
+                snprintf(err, errlen, "blob %zu: %.400s", i, s->errmsg);
+            return r;
+        }
+    }
+    int r = store_enqueue_insert(s, sub, now);
+    if (r < 0 && err)
+        snprintf(err, errlen, "%.400s", s->errmsg);
+    return r;
+}
+
+int store_submission_enqueue_batch(store *s, store_submission_new *subs, size_t n, char *err,
+                                   size_t errlen)
+{
+    int r = store_tx_begin(s);
+    if (r < 0) {
+        if (err)
+            snprintf(err, errlen, "%s", s->errmsg);
+        return r;
+    }
+    store *tx _cleanup_tx_ = s;
+    int64_t now = store_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        char e[512] = "";
+        r = store_enqueue_one(s, &subs[i], now, e, sizeof(e));
+        if (r < 0) {
+            if (err) {
+                if (n > 1)
+                    snprintf(err, errlen, "submission %zu: %.480s", i, e);
+                else
+                    snprintf(err, errlen, "%s", e);
+            }
+            return r;
+        }
+    }
+    r = store_tx_commit(s);
+    if (r < 0 && err)
+        snprintf(err, errlen, "%s", s->errmsg);
+    return r;
+}
+
+int store_submission_enqueue(store *s, store_submission_new *sub, char *err, size_t errlen)
+{
+    return store_submission_enqueue_batch(s, sub, 1, err, errlen);
+}
+
+/* ---- claim ---- */
+
+void store_claimed_done(store_claimed *c)
+{
+    if (!c)
+        return;
+    free(c->request_json);
+    free(c->depset_json);
+    c->request_json = c->depset_json = NULL;
+}
+
+/* The ready set as a worker needs it: key, out_paths, closure, closure_bytes,
+ * root, env_path. malloc'd JSON text. */
+static int store_depset_ready_json(store *s, const char *key, char **out)
+{
+    _cleanup_stmt_ sqlite3_stmt *st =
+        store_stmt(s, "SELECT " STORE_DEPSET_COLS " FROM depsets WHERE key = ?1");
+    if (!st)
+        return store_err(s);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        return -ENOENT;
+    if (rc != SQLITE_ROW)
+        return store_fail(s, rc);
+    _cleanup_json_ json_t *full = store_depset_row_json(st);
+    if (!full)
+        return -ENOMEM;
+    _cleanup_json_ json_t *o = json_object();
+    static const char *const keep[] = {"key",           "out_paths", "closure",
+                                       "closure_bytes", "root",      "env_path"};
+    for (size_t i = 0; o && i < sizeof(keep) / sizeof(*keep); i++) {
+        json_t *v = json_object_get(full, keep[i]);
+        json_object_set(o, keep[i], v ? v : json_null());
+    }
+    if (!o || !(*out = jsonutil_dump(o)))
+        return -ENOMEM;
+    return 0;
+}
+
+/* Ends a queued row whose set failed or vanished (inside the claim). */
+static int store_claim_end(store *s, const char *id, int64_t seq, const char *state,
+                           const char *error, int64_t now)
+{
+    _cleanup_stmt_ sqlite3_stmt *st =
+        store_stmt(s, "UPDATE submissions SET state = ?2, error = ?3, finished_at = ?4, "
+                      "lease_owner = NULL, lease_expires_at = NULL WHERE seq = ?1");
+    if (!st)
+        return store_err(s);
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, now);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        return store_fail(s, rc);
+    _cleanup_json_ json_t *extra = json_pack("{s:s}", "error", error);
+    return store_state_event(s, id, state, extra, now);
+}
+
+static int store_claim_take(store *s, const char *id, int64_t seq, const char *key,
+                            const char *owner, int64_t lease_ms, int64_t now, store_claimed *out)
+{
+    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+        s, "UPDATE submissions SET state = 'running', lease_owner = ?2, lease_expires_at = ?3, "
+           "attempts = attempts + 1, started_at = ?4, holds_depset = 1 WHERE seq = ?1 "
+           "RETURNING request, attempts");
+    if (!st)
+        return store_err(s);
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now + lease_ms);
+    sqlite3_bind_int64(st, 4, now);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? -ENOENT : store_fail(s, rc);
+    store_claimed c = {.lease_expires_at = now + lease_ms};
+    snprintf(c.id, sizeof(c.id), "%s", id);
+    snprintf(c.depset_key, sizeof(c.depset_key), "%s", key);
+    c.request_json = store_col_strdup(st, 0);
+    c.attempts = sqlite3_column_int(st, 1);
+    rc = sqlite3_step(st); /* run the UPDATE to completion */
+    if (rc != SQLITE_DONE) {
+        store_claimed_done(&c);
+        return store_fail(s, rc);
+    }
+    if (!c.request_json)
+        return -ENOMEM;
+    _cleanup_stmt_ sqlite3_stmt *h =
+        store_stmt(s, "UPDATE depsets SET holders = holders + 1, last_used_at = ?2 WHERE key = ?1");
+    if (!h) {
+        store_claimed_done(&c);
+        return store_err(s);
+    }
+    sqlite3_bind_text(h, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(h, 2, now);
+    rc = sqlite3_step(h);
+    if (rc != SQLITE_DONE) {
+        store_claimed_done(&c);
+        return store_fail(s, rc);
+    }
+    int r = store_depset_ready_json(s, key, &c.depset_json);
+    if (r >= 0) {
+        _cleanup_json_ json_t *extra =
+            json_pack("{s:i,s:s}", "attempts", c.attempts, "owner", owner);
+        r = store_state_event(s, id, "running", extra, now);
+    }
+    if (r < 0) {
+        store_claimed_done(&c);
+        return r;
+    }
+    *out = c;
+    return 1;
+}
+
+int store_submission_claim(store *s, const char *owner, int64_t lease_ms, store_claimed *out)
+{
+    if (!owner || !owner[0] || lease_ms <= 0)
+        return -EINVAL;
+    int r = store_tx_begin(s);
+    if (r < 0)
+        return r;
+    store *tx _cleanup_tx_ = s;
+    int64_t now = store_now_ms();
+    for (;;) {
+        _cleanup_stmt_ sqlite3_stmt *st =
+            store_stmt(s, "SELECT s.seq, s.id, s.depset_key, d.state, d.log FROM submissions s "
+                          "LEFT JOIN depsets d ON d.key = s.depset_key WHERE s.state = 'queued' "
+                          "ORDER BY s.priority DESC, s.seq LIMIT 1");
+        if (!st)
+            return store_err(s);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE) {
+            sqlite3_reset(st);
+            r = store_tx_commit(s); /* keeps the rows parked on the way */
+            return r < 0 ? r : 0;
+        }
+        if (rc != SQLITE_ROW)
+            return store_fail(s, rc);
+        int64_t seq = sqlite3_column_int64(st, 0);
+        char id[33], key[65];
+        snprintf(id, sizeof(id), "%s", (const char *)sqlite3_column_text(st, 1));
+        snprintf(key, sizeof(key), "%s", (const char *)sqlite3_column_text(st, 2));
+        const char *dstate = (const char *)sqlite3_column_text(st, 3);
+        _cleanup_free_ char *log = store_col_strdup(st, 4);
+        bool ready = dstate && strcmp(dstate, "ready") == 0;
+        bool failed = dstate && strcmp(dstate, "failed") == 0;
+        bool missing = !dstate;
+        sqlite3_reset(st);
+
+        if (ready) {
+            r = store_claim_take(s, id, seq, key, owner, lease_ms, now, out);
+            if (r < 0)
+                return r;
+            r = store_tx_commit(s);
+            if (r < 0) {
+                store_claimed_done(out);
+                return r;
+            }
+            return 1;
+        }
+        if (failed) {
+            _cleanup_free_ char *msg =
+                store_strdupf("dependency set %s failed: %s", key, log ? log : "");
+            if (!msg)
+                return -ENOMEM;
+            r = store_claim_end(s, id, seq, "deps_failed", msg, now);
+        } else if (missing) {
+            r = store_claim_end(s, id, seq, "internal_error", "dependency set row is missing", now);
+        } else {
+            _cleanup_stmt_ sqlite3_stmt *p =
+                store_stmt(s, "UPDATE submissions SET state = 'waiting_deps' WHERE seq = ?1");
+            if (!p)
+                return store_err(s);
+            sqlite3_bind_int64(p, 1, seq);
+            rc = sqlite3_step(p);
+            if (rc != SQLITE_DONE)
+                return store_fail(s, rc);
+            r = store_state_event(s, id, "waiting_deps", NULL, now);
+        }
+        if (r < 0)
+            return r;
+    }
+}
+
+/* ---- the lease holder's writes ---- */
+
+/* Inside a transaction: 0 when id is running under owner, else -ENOENT or
+ * -ESTALE. Fills the set key and whether the row holds it, when asked. */
+static int store_sub_check_owner(store *s, const char *id, const char *owner, char key[65],
+                                 bool *holds)
+{
+    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+        s, "SELECT state, lease_owner, depset_key, holds_depset FROM submissions WHERE id = ?1");
+    if (!st)
+        return store_err(s);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        return -ENOENT;
+    if (rc != SQLITE_ROW)
+        return store_fail(s, rc);
+    const char *state = (const char *)sqlite3_column_text(st, 0);
+    const char *lo = (const char *)sqlite3_column_text(st, 1);
+    if (strcmp(state, "running") != 0 || !lo || strcmp(lo, owner) != 0) {
+        snprintf(s->errmsg, sizeof(s->errmsg),
+                 "submission %s is not leased to %s any more (state %s)", id, owner, state);
+        return s->last_err = -ESTALE;
+    }
+    if (key)
+        snprintf(key, 65, "%s", (const char *)sqlite3_column_text(st, 2));
+    if (holds)
+        *holds = sqlite3_column_int(st, 3) != 0;
+    return 0;
+}
+
+static int store_sub_missing_or_stale(store *s, const char *id)
+{
+    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(s, "SELECT 1 FROM submissions WHERE id = ?1");
+    if (!st)
+        return store_err(s);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return -ESTALE;
+    return rc == SQLITE_DONE ? -ENOENT : store_fail(s, rc);
+}
+
+int store_submission_renew(store *s, const char *id, const char *owner, int64_t lease_ms)
+{
+    if (!id || !owner || lease_ms <= 0)
+        return -EINVAL;
+    _cleanup_stmt_ sqlite3_stmt *st =
+        store_stmt(s, "UPDATE submissions SET lease_expires_at = ?3 WHERE id = ?1 AND "
+                      "state = 'running' AND lease_owner = ?2 RETURNING cancel_requested");
+    if (!st)
+        return store_err(s);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, store_now_ms() + lease_ms);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        return store_sub_missing_or_stale(s, id);
+    }
+    if (rc != SQLITE_ROW)
+        return store_fail(s, rc);
+    bool cancel = sqlite3_column_int(st, 0) != 0;
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        return store_fail(s, rc);
+    return cancel ? -ECANCELED : 0;
+}
+
+int store_submission_release(store *s, const char *id, const char *owner)
+{
+    int r = store_tx_begin(s);
+    if (r < 0)
+        return r;
+    store *tx _cleanup_tx_ = s;
+    char key[65];
+    bool holds = false;
+    r = store_sub_check_owner(s, id, owner, key, &holds);
+    if (r < 0)
+        return r;
+    int64_t now = store_now_ms();
+    char nowtxt[24];
+    snprintf(nowtxt, sizeof(nowtxt), "%lld", (long long)now);
+    r = store_exec(s,
+                   "UPDATE submissions SET state = 'queued', lease_owner = NULL, "
+                   "lease_expires_at = NULL, holds_depset = 0, attempts = MAX(attempts - 1, 0), "
+                   "queued_at = CAST(?2 AS INTEGER) WHERE id = ?1",
+                   2, id, nowtxt);
+    if (r < 0)
+        return r;
+    if (holds && (r = store_depset_unhold(s, key, now)) < 0)
+        return r;
+    _cleanup_json_ json_t *extra = json_pack("{s:s}", "reason", "released");
+    if ((r = store_state_event(s, id, "queued", extra, now)) < 0)
+        return r;
+    store_ring_later(s, STORE_ROLE_WORKER);
+    return store_tx_commit(s);
+}
+
+int store_submission_event(store *s, const char *id, const char *owner, const char *type,
+                           json_t *data)
+{
+    if (!id || !type)
+        return -EINVAL;
+    int r = store_tx_begin(s);
+    if (r < 0)
+        return r;
+    store *tx _cleanup_tx_ = s;
+    if (owner)
+        r = store_sub_check_owner(s, id, owner, NULL, NULL);
+    else
+        r = store_sub_missing_or_stale(s, id) == -ESTALE ? 0 : -ENOENT;
+    if (r < 0)
+        return r;
+    if ((r = store_event_append(s, id, type, data, store_now_ms())) < 0)
+        return r;
+    return store_tx_commit(s);
+}
+
+int store_submission_test_result(store *s, const char *id, const char *owner, int index,
+                                 json_t *result)
+{
+    if (!id || !json_is_object(result) || index < 0)
+        return -EINVAL;
+    _cleanup_free_ char *text = jsonutil_dump(result);
+    if (!text)
+        return -ENOMEM;
+    int r = store_tx_begin(s);
+    if (r < 0)
+        return r;
+    store *tx _cleanup_tx_ = s;
+    if (owner && (r = store_sub_check_owner(s, id, owner, NULL, NULL)) < 0)
+        return r;
+    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+        s, "INSERT OR REPLACE INTO submission_tests (submission_id, idx, name, result, verdict) "
+           "VALUES (?1, ?2, ?3, ?4, ?5)");
+    if (!st)
+        return store_err(s);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, index);
+    sqlite3_bind_text(st, 3, json_string_value(json_object_get(result, "name")), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, json_string_value(json_object_get(result, "verdict")), -1,
+                      SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        return store_fail(s, rc);
+    _cleanup_json_ json_t *ev = json_deep_copy(result);
+    if (!ev || json_object_set_new(ev, "index", json_integer(index)) < 0)
+        return -ENOMEM;
+    if ((r = store_event_append(s, id, "test", ev, store_now_ms())) < 0)
+        return r;
+    return store_tx_commit(s);
+}
+
+int store_submission_finish(store *s, const char *id, const char *owner, const char *state,
+                            const char *verdict, json_t *result)
+{
+    if (!id || !owner || !state || !store_state_is_terminal(state))
+        return -EINVAL;
+    _cleanup_free_ char *text = result ? jsonutil_dump(result) : NULL;
+    if (result && !text)
+        return -ENOMEM;
+    int r = store_tx_begin(s);
+    if (r < 0)
+        return r;
+    store *tx _cleanup_tx_ = s;
+    char key[65];
+    bool holds = false;
+    if ((r = store_sub_check_owner(s, id, owner, key, &holds)) < 0)
+        return r;
+    int64_t now = store_now_ms();
+    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+        s, "UPDATE submissions SET state = ?2, verdict = ?3, result = ?4, error = ?5, "
+           "finished_at = ?6, lease_owner = NULL, lease_expires_at = NULL, holds_depset = 0 "
+           "WHERE id = ?1");
+    if (!st)
+        return store_err(s);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, verdict, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, json_string_value(json_object_get(result, "error")), -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, now);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        return store_fail(s, rc);
+    if (holds && (r = store_depset_unhold(s, key, now)) < 0)
+        return r;
+    _cleanup_json_ json_t *extra = json_pack("{s:o}", "verdict", jsonutil_str_or_null(verdict));
+    if ((r = store_state_event(s, id, state, extra, now)) < 0)
+        return r;
+    return store_tx_commit(s);
+}
+
+/* ---- cancel ---- */
+
+int store_submission_cancel(store *s, const char *id)
+{
+    int r = store_tx_begin(s);
+    if (r < 0)
+        return r;
+    store *tx _cleanup_tx_ = s;
+    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(s, "SELECT state FROM submissions WHERE id = ?1");
+    if (!st)
+        return store_err(s);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        return -ENOENT;
+    if (rc != SQLITE_ROW)
+        return store_fail(s, rc);
+    char state[32];
+    snprintf(state, sizeof(state), "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
+    int64_t now = store_now_ms();
+    char nowtxt[24];
+    snprintf(nowtxt, sizeof(nowtxt), "%lld", (long long)now);
+    int ret;
+    if (strcmp(state, "queued") == 0 || strcmp(state, "waiting_deps") == 0) {
+        r = store_exec(s,
+                       "UPDATE submissions SET state = 'cancelled', "
+                       "finished_at = CAST(?2 AS INTEGER) WHERE id = ?1",
+                       2, id, nowtxt);
+        if (r >= 0)
+            r = store_state_event(s, id, "cancelled", NULL, now);
+        ret = 1;
+    } else if (strcmp(state, "running") == 0) {
+        r = store_exec(s, "UPDATE submissions SET cancel_requested = 1 WHERE id = ?1", 1, id);
+        if (r >= 0)
+            r = store_event_append(s, id, "cancel_requested", NULL, now);
+        ret = 0;
+    } else {
+        return -EALREADY;
+    }
+    if (r < 0)
+        return r;
+    r = store_tx_commit(s);
+    return r < 0 ? r : ret;
+}
