@@ -1,1 +1,50 @@
-# placeholder
+# Extra build step of the gcc package (sourced by lib/builder.sh, busybox sh).
+# Debian's gcc-12 finds its own libexec and lib/gcc when relocated, but not
+# glibc's headers, crt files, ld.so or the runtime libraries, which it
+# expects under /usr and /lib. Wrappers (gcc g++ cc c++ cpp) add them from
+# the store: -B for crt files and as/ld, -idirafter for headers (same order as
+# /usr/include), -dynamic-linker and -rpath so compiled programs run in a root
+# that holds only the closure.
+bash= libcdev= stdcxx= libgcc= runtimes=
+for d in $deps; do
+	# Runtime libraries of -fsanitize, -fopenmp, atomics, quad math, TM.
+	for so in libasan.so.8 libubsan.so.1 liblsan.so.0 libtsan.so.2 libatomic.so.1 \
+		libgomp.so.1 libquadmath.so.0 libitm.so.1; do
+		if [ -e "$d/lib/x86_64-linux-gnu/$so" ]; then
+			runtimes="$runtimes $d/lib/x86_64-linux-gnu"
+			break
+		fi
+	done
+	[ -x "$d/bin/bash-static" ] && bash=$d/bin/bash-static
+	[ -e "$d/include/stdio.h" ] && libcdev=$d
+	[ -e "$d/lib/x86_64-linux-gnu/libstdc++.so.6" ] && stdcxx=$d
+	[ -e "$d/lib/x86_64-linux-gnu/libgcc_s.so.1" ] && libgcc=$d
+done
+for v in bash libcdev stdcxx libgcc; do
+	eval "[ -n \"\$$v\" ]" || { echo "gcc.sh: no $v among deps" >&2; exit 1; }
+done
+multi=lib/x86_64-linux-gnu
+libdirs="$glibc/$multi $stdcxx/$multi $libgcc/$multi$runtimes"
+
+wrap() { # wrap <name> <real program> <extra flags>
+	rm -f "$out/bin/$1"
+	{
+		echo "#!$bash"
+		echo "# nixfarm: $1 wrapper; see nix/scripts/gcc.sh"
+		echo "exec $out/bin/$2 $3 \"\$@\""
+	} >"$out/bin/$1"
+	chmod 555 "$out/bin/$1"
+}
+
+inc="-idirafter $libcdev/include/x86_64-linux-gnu -idirafter $libcdev/include"
+link="-B$out/bin/ -B$libcdev/$multi/ -Wl,-dynamic-linker=$glibc/$multi/ld-linux-x86-64.so.2"
+for l in $libdirs; do
+	link="$link -L$l -Wl,-rpath,$l"
+done
+cxxinc="-isystem $out/include/c++/12 -isystem $out/include/x86_64-linux-gnu/c++/12 -isystem $out/include/c++/12/backward"
+
+wrap gcc gcc-12 "$link $inc"
+wrap cc gcc-12 "$link $inc"
+wrap g++ g++-12 "$link $cxxinc $inc"
+wrap c++ g++-12 "$link $cxxinc $inc"
+wrap cpp cpp-12 "$inc"
