@@ -1,0 +1,40 @@
+/* webhook_addr.h — where a callback may go.
+ *
+ * A farm that POSTs to any URL a client names could be used to reach services
+ * behind its firewall (SSRF). So before each delivery the host is resolved,
+ * EVERY address it resolves to is checked, and the connection is pinned to a
+ * checked address with CURLOPT_RESOLVE: a DNS answer that changes between the
+ * check and the connect (DNS rebinding) cannot redirect the request. Redirects
+ * are never followed. Refused unless webhook.allow_private: loopback,
+ * RFC 1918 private, link-local, CGNAT (100.64/10), "this network" (0/8),
+ * multicast, reserved (240/4), broadcast, benchmarking (198.18/15),
+ * documentation ranges; IPv6 ::, ::1, fc00::/7, fe80::/10, ff00::/8,
+ * documentation 2001:db8::/32, and IPv4-mapped/translated/6to4 forms of a
+ * refused IPv4 address. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+typedef struct {
+    char host[256];    /* as in the URL, without brackets ("example.org", "::1") */
+    int port;          /* explicit or the scheme's default */
+    char key[300];     /* "host:port", the circuit breaker's key */
+    char addr[64];     /* the checked address the connection is pinned to */
+    char resolve[400]; /* CURLOPT_RESOLVE entry: "host:port:addr" */
+} webhook_target;
+
+/* Form only, no DNS: an absolute http:// or https:// URL with a host, no
+ * user:password, at most 2048 bytes. 0 or -EINVAL with a sentence naming
+ * "callback_url". For the API when it accepts a submission. */
+int webhook_url_validate(const char *url, char *err, size_t errlen);
+
+/* Validates url, resolves its host and checks every address. 0 and *out
+ * filled; -EINVAL bad URL; -EHOSTUNREACH no address; -EACCES an address is
+ * not public and allow_private is false (err names host and address). */
+int webhook_target_resolve(const char *url, bool allow_private, webhook_target *out, char *err,
+                           size_t errlen);
+
+/* Whether one address is a public unicast address (see the list above). */
+bool webhook_addr_is_public(const struct sockaddr *sa);
