@@ -1,0 +1,158 @@
+"""pipelib — helpers shared by the pipeline end-to-end drivers.
+
+Each driver starts a real farmd (tests/lib/farmtest.py) and talks HTTP to it;
+where a check needs to see what the workers did (how many compile steps, how
+many times a submission reached a terminal state) it reads the farm's SQLite
+file read-only, which the API never exposes in that detail.
+"""
+import os
+import sqlite3
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.environ.get("FARM_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", "..")), "tests", "lib"))
+import farmtest  # noqa: E402
+
+TERMINAL = {"finished", "compile_error", "deps_failed", "cancelled", "internal_error"}
+
+# Short leases and a fast health loop, so fault tests recover in seconds.
+FAST_FAULTS = {
+    "lease.ms": "2500",
+    "lease.renew_ms": "400",
+    "health.interval_ms": "300",
+    "worker.stop_grace_ms": "4000",
+    "supervisor.backoff_min_ms": "100",
+}
+
+
+def sh(run, tests=None, compile=None, limits=None, files=None, **extra):
+    """A submission on the busybox set (sh and coreutils applets)."""
+    sub = {"packages": ["busybox"], "run": run}
+    if tests is not None:
+        sub["tests"] = tests
+    if compile is not None:
+        sub["compile"] = compile
+    if limits is not None:
+        sub["limits"] = limits
+    if files is not None:
+        sub["files"] = files
+    sub.update(extra)
+    return sub
+
+
+def expect(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def submit_wait(farm, sub, timeout=300):
+    status, body = farm.submit(sub, wait=True, timeout=timeout)
+    expect(status in (200, 202), "submit answered %s: %r" % (status, body))
+    if status == 202 or body.get("state") not in TERMINAL:
+        body = farm.wait_finished(body["id"], timeout=timeout)
+    return body
+
+
+def submit_nowait(farm, sub):
+    status, body = farm.submit(sub, wait=False)
+    expect(status in (200, 201, 202), "submit answered %s: %r" % (status, body))
+    return body["id"]
+
+
+def db(farm):
+    path = os.path.join(farm.state_dir, "farm.db")
+    conn = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=30)
+    return conn
+
+
+def events(farm, sid):
+    """[(type, data-json-text)] of a submission, oldest first."""
+    conn = db(farm)
+    try:
+        return list(conn.execute(
+            "SELECT type, data FROM submission_events WHERE submission_id = ? ORDER BY seq", (sid,)))
+    finally:
+        conn.close()
+
+
+def count_stage(farm, sid, stage):
+    import json
+    n = 0
+    for typ, data in events(farm, sid):
+        if typ == "stage":
+            try:
+                if json.loads(data).get("stage") == stage:
+                    n += 1
+            except ValueError:
+                pass
+    return n
+
+
+def count_terminal_events(farm, sid):
+    import json
+    n = 0
+    for typ, data in events(farm, sid):
+        if typ == "state":
+            try:
+                if json.loads(data).get("state") in TERMINAL:
+                    n += 1
+            except ValueError:
+                pass
+    return n
+
+
+def children_of(pid):
+    """Direct children pids of pid (all of its threads)."""
+    kids = []
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                kids += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    return kids
+
+
+def comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def worker_pids(farm):
+    return [p for p in children_of(farm.proc.pid) if comm(p).startswith("farmd-worker")]
+
+
+def sandbox_uid_processes(first_uid=62000, count=256):
+    """Processes running as a sandbox uid (what must be gone after a stop)."""
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/status" % d) as f:
+                for line in f:
+                    if line.startswith("Uid:"):
+                        uid = int(line.split()[1])
+                        if first_uid <= uid < first_uid + count:
+                            found.append(int(d))
+                        break
+        except OSError:
+            pass
+    return found
+
+
+def wait_until(pred, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def run(cases):
+    sys.exit(farmtest.run_cases(cases))

@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""Hello world in every profile through a real farmd (real Nix sets)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pipelib import farmtest, expect, submit_wait  # noqa: E402
+
+PROGRAMS = {
+    "python3": ("main.py", 'print("hello")\n'),
+    "c": ("main.c", '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n'),
+    "cpp": ("main.cpp", '#include <iostream>\nint main() { std::cout << "hello" << std::endl; }\n'),
+    "c-tcc": ("main.c", '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n'),
+    "lua": ("main.lua", 'print("hello")\n'),
+    "bash": ("main.sh", 'echo hello\n'),
+}
+
+
+def make_case(farm, profile):
+    def case():
+        name, src = PROGRAMS[profile]
+        b = submit_wait(farm, {"profile": profile, "files": [{"name": name, "content": src}],
+                               "tests": [{"expected_output": "hello\n"}]}, timeout=900)
+        expect(b["state"] == "finished" and b["verdict"] == "accepted", b)
+    return case
+
+
+def main():
+    with farmtest.Farm(workers=2, builders=2) as farm:
+        status, profiles = farm.request("GET", "/v1/profiles")
+        names = set(PROGRAMS)
+        cases = [("profiles listed", lambda: expect(status == 200 and names <= set(
+            p["name"] if isinstance(p, dict) and "name" in p else p
+            for p in (profiles.get("profiles", profiles) if isinstance(profiles, dict) else profiles)), profiles))]
+        cases += [("hello " + p, make_case(farm, p)) for p in PROGRAMS]
+        rc = farmtest.run_cases(cases)
+    sys.exit(rc)
+
+
+if __name__ == "__main__":
+    main()
