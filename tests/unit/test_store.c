@@ -1,0 +1,972 @@
+/* test_store.c — the store's queues, leases, health requeue and failure modes,
+ * against real SQLite files in a temp dir, with real processes where the
+ * behaviour is about processes (exactly-once claiming, kill -9, doorbell). */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sqlite3.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "hash.h"
+#include "health_check.h"
+#include "store.h"
+
+#define LEASE 60000
+
+typedef struct {
+    store_depset_ref ref;
+    char spec[128];
+} test_set;
+
+static char db_path[600];
+
+static store *open_store(const char *dir)
+{
+    snprintf(db_path, sizeof(db_path), "%s/farm.db", dir);
+    store *s = NULL;
+    char err[512] = "";
+    int r = store_open_opts(db_path, dir, 2000, 3, &s, err, sizeof(err));
+    ck_assert_msg(r == 0, "store_open: %d %s", r, err);
+    return s;
+}
+
+static void make_set(test_set *t, const char *name)
+{
+    snprintf(t->spec, sizeof(t->spec), "{\"packages\":[\"%s\"],\"set\":\"test\"}", name);
+    hash_sha256_hex(t->spec, strlen(t->spec), t->ref.key);
+    t->ref.spec_json = t->spec;
+}
+
+static void build_set(store *s, test_set *t, bool ok)
+{
+    store_depset_ensure(s, &t->ref);
+    store_depset_claimed c;
+    ck_assert_int_eq(store_depset_claim(s, "builder-1", LEASE, &c), 1);
+    ck_assert_str_eq(c.key, t->ref.key);
+    store_depset_claimed_done(&c);
+    if (ok) {
+        json_t *paths = json_pack("[s]", "/nix/store/aaaa-env");
+        json_t *closure = json_pack("[s,s]", "/nix/store/aaaa-env", "/nix/store/bbbb-libc");
+        ck_assert_int_eq(store_depset_ready(s, t->ref.key, "builder-1", paths, closure, 1234,
+                                            "/var/roots/x", "built"),
+                         0);
+        json_decref(paths);
+        json_decref(closure);
+    } else {
+        ck_assert_int_eq(store_depset_fail(s, t->ref.key, "builder-1", "error: no such package"),
+                         0);
+    }
+}
+
+static void ready_set(store *s, test_set *t, const char *name)
+{
+    make_set(t, name);
+    build_set(s, t, true);
+}
+
+static void enqueue(store *s, test_set *t, int priority, int max_attempts, char id[33])
+{
+    store_submission_new n = {.priority = priority,
+                              .request_json = "{\"run\":\"./main\"}",
+                              .depset = &t->ref,
+                              .n_tests = 1,
+                              .max_attempts = max_attempts};
+    char err[256] = "";
+    int r = store_submission_enqueue(s, &n, err, sizeof(err));
+    ck_assert_msg(r == 0, "enqueue: %d %s", r, err);
+    if (id)
+        memcpy(id, n.id, 33);
+}
+
+static const char *state_of(store *s, const char *id, char buf[32])
+{
+    json_t *o = NULL;
+    ck_assert_int_eq(store_submission_get(s, id, &o), 0);
+    snprintf(buf, 32, "%s", json_string_value(json_object_get(o, "state")));
+    json_decref(o);
+    return buf;
+}
+
+static long long sql_int(const char *sql)
+{
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    long long v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static int items(void)
+{
+    const char *e = getenv("FARM_TEST_ITEMS");
+    return e && atoi(e) > 0 ? atoi(e) : 4000;
+}
+
+/* ---- opening and migrations ---- */
+
+START_TEST(migrations_from_empty)
+{
+    store *s = open_store(testutil_newdir());
+    ck_assert_int_gt(store_schema_version(), 0);
+    ck_assert_int_eq(store_file_version(s), store_schema_version());
+    static const char *tables[] = {
+        "submissions", "submission_tests", "submission_events",  "depsets",          "blobs",
+        "heartbeats",  "api_tokens",       "webhook_deliveries", "webhook_attempts", "settings"};
+    for (size_t i = 0; i < sizeof(tables) / sizeof(*tables); i++) {
+        char sql[200];
+        snprintf(sql, sizeof(sql),
+                 "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name='%s'", tables[i]);
+        ck_assert_msg(sql_int(sql) == 1, "table %s missing", tables[i]);
+    }
+    ck_assert_int_eq(sql_int("PRAGMA user_version"), store_schema_version());
+    store_close(s);
+    /* Reopening an up-to-date file applies nothing and keeps the version. */
+    s = open_store(testutil_dir);
+    ck_assert_int_eq(store_file_version(s), store_schema_version());
+    store_close(s);
+}
+END_TEST
+
+START_TEST(newer_database_refused)
+{
+    store *s = open_store(testutil_newdir());
+    store_close(s);
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", store_schema_version() + 1);
+    ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    char err[512] = "";
+    s = NULL;
+    ck_assert_int_eq(store_open(db_path, NULL, &s, err, sizeof(err)), -EPROTO);
+    ck_assert_ptr_null(s);
+    ck_assert_msg(strstr(err, "newer"), "message: %s", err);
+}
+END_TEST
+
+START_TEST(corrupt_file_refused)
+{
+    const char *dir = testutil_newdir();
+    snprintf(db_path, sizeof(db_path), "%s/farm.db", dir);
+    FILE *f = fopen(db_path, "w");
+    for (int i = 0; i < 4096; i++)
+        fputs("not a database ", f);
+    fclose(f);
+    store *s = NULL;
+    char err[512] = "";
+    ck_assert_int_eq(store_open(db_path, NULL, &s, err, sizeof(err)), -EPROTO);
+    ck_assert_ptr_null(s);
+    ck_assert_msg(strstr(err, "corrupt"), "message: %s", err);
+}
+END_TEST
+
+START_TEST(read_only_file_refused)
+{
+    const char *dir = testutil_newdir();
+    store *s = open_store(dir);
+    store_close(s);
+    /* Root ignores file modes, so the opener runs as nobody. */
+    ck_assert_int_eq(chmod(db_path, 0444), 0);
+    int pfd[2];
+    ck_assert_int_eq(pipe(pfd), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        testutil_child_init();
+        close(pfd[0]);
+        if (setgid(65534) < 0 || setuid(65534) < 0)
+            _exit(3);
+        store *c = NULL;
+        char err[512] = "";
+        int r = store_open(db_path, NULL, &c, err, sizeof(err));
+        dprintf(pfd[1], "%d %s", r, err);
+        _exit(r == -EROFS || r == -EACCES ? 0 : 1);
+    }
+    close(pfd[1]);
+    char msg[600] = "";
+    ssize_t n = read(pfd[0], msg, sizeof(msg) - 1);
+    close(pfd[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    chmod(db_path, 0644);
+    ck_assert_msg(n > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s", msg);
+    ck_assert_msg(strstr(msg, "read-only"), "message: %s", msg);
+}
+END_TEST
+
+START_TEST(locked_database_gives_ebusy)
+{
+    const char *dir = testutil_newdir();
+    store *s = open_store(dir);
+    test_set t;
+    make_set(&t, "gcc");
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    store_submission_new n = {.request_json = "{}", .depset = &t.ref};
+    char err[512] = "";
+    ck_assert_int_eq(store_submission_enqueue(s, &n, err, sizeof(err)), -EBUSY);
+    ck_assert_msg(strstr(err, "locked"), "message: %s", err);
+    store_claimed c;
+    ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), -EBUSY);
+    ck_assert_ptr_nonnull(strstr(store_last_error(s), "locked"));
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    /* The lock gone, the same connection works again. */
+    ck_assert_int_eq(store_submission_enqueue(s, &n, err, sizeof(err)), 0);
+    store_close(s);
+
+    /* Opening a fresh file another connection holds exclusively. */
+    char fresh[700];
+    snprintf(fresh, sizeof(fresh), "%s/fresh.db", dir);
+    sqlite3_close(db);
+    ck_assert_int_eq(sqlite3_open(fresh, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE; CREATE TABLE x (a);", NULL, NULL, NULL),
+                     SQLITE_OK);
+    s = NULL;
+    ck_assert_int_eq(store_open_opts(fresh, NULL, 200, 3, &s, err, sizeof(err)), -EBUSY);
+    ck_assert_ptr_null(s);
+    ck_assert_msg(strstr(err, "locked"), "message: %s", err);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(db);
+}
+END_TEST
+
+/* ---- the queue ---- */
+
+START_TEST(enqueue_claim_finish)
+{
+    store *s = open_store(testutil_newdir());
+    test_set t;
+    ready_set(s, &t, "gcc");
+    char id[33], buf[32];
+    enqueue(s, &t, 0, 0, id);
+    ck_assert_str_eq(state_of(s, id, buf), "queued");
+    store_claimed c;
+    ck_assert_int_eq(store_submission_claim(s, "w1", LEASE, &c), 1);
+    ck_assert_str_eq(c.id, id);
+    ck_assert_str_eq(c.depset_key, t.ref.key);
+    ck_assert_int_eq(c.attempts, 1);
+    ck_assert_str_eq(c.request_json, "{\"run\":\"./main\"}");
+    ck_assert_ptr_nonnull(strstr(c.depset_json, "/nix/store/aaaa-env"));
+    ck_assert_int_eq(sql_int("SELECT holders FROM depsets"), 1);
+    json_t *tr = json_pack("{s:s,s:s,s:i}", "name", "t1", "verdict", "accepted", "exit_code", 0);
+    ck_assert_int_eq(store_submission_test_result(s, id, "w1", 0, tr), 0);
+    json_t *res = json_pack("{s:n,s:[O]}", "compile", "tests", tr);
+    ck_assert_int_eq(store_submission_finish(s, id, "w1", "finished", "accepted", res), 0);
+    json_decref(tr);
+    json_decref(res);
+    store_claimed_done(&c);
+    ck_assert_int_eq(sql_int("SELECT holders FROM depsets"), 0);
+
+    json_t *o = NULL;
+    ck_assert_int_eq(store_submission_get(s, id, &o), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "state")), "finished");
+    ck_assert_str_eq(json_string_value(json_object_get(o, "verdict")), "accepted");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(o, "depset"), "state")),
+                     "ready");
+    ck_assert_int_eq(json_array_size(json_object_get(o, "tests")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(o, "attempts")), 1);
+    ck_assert(json_is_integer(json_object_get(o, "finished_at")));
+    json_decref(o);
+
+    json_t *ev = NULL;
+    ck_assert_int_eq(store_submission_events(s, id, 0, &ev), 0);
+    /* queued, running, test, finished */
+    ck_assert_int_eq(json_array_size(ev), 4);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(ev, 2), "type")), "test");
+    json_decref(ev);
+    ck_assert_int_eq(store_submission_events(s, id, 3, &ev), 0);
+    ck_assert_int_eq(json_array_size(ev), 1);
+    json_decref(ev);
+    ck_assert_int_eq(store_submission_claim(s, "w1", LEASE, &c), 0);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(priority_then_fifo)
+{
+    store *s = open_store(testutil_newdir());
+    test_set t;
+    ready_set(s, &t, "gcc");
+    char a[33], b[33], c_[33], d[33];
+    enqueue(s, &t, 0, 0, a);
+    enqueue(s, &t, 5, 0, b);
+    enqueue(s, &t, 0, 0, c_);
+    enqueue(s, &t, 5, 0, d);
+    const char *want[] = {b, d, a, c_};
+    for (int i = 0; i < 4; i++) {
+        store_claimed c;
+        ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 1);
+        ck_assert_str_eq(c.id, want[i]);
+        store_claimed_done(&c);
+    }
+    store_close(s);
+}
+END_TEST
+
+START_TEST(set_and_blobs_deduplicated)
+{
+    store *s = open_store(testutil_newdir());
+    test_set t;
+    make_set(&t, "python3");
+    const char *input = "1 2\n";
+    for (int i = 0; i < 50; i++) {
+        store_blob b = {.data = input, .len = strlen(input)};
+        store_submission_new n = {
+            .request_json = "{}", .depset = &t.ref, .blobs = &b, .n_blobs = 1};
+        char err[256];
+        ck_assert_int_eq(store_submission_enqueue(s, &n, err, sizeof(err)), 0);
+        ck_assert_uint_eq(strlen(b.sha256), 64);
+    }
+    ck_assert_int_eq(sql_int("SELECT COUNT(*) FROM blobs"), 1);
+    ck_assert_int_eq(sql_int("SELECT COUNT(*) FROM depsets"), 1);
+    ck_assert_int_eq(sql_int("SELECT COUNT(*) FROM submissions"), 50);
+    char hex[65];
+    hash_sha256_hex(input, strlen(input), hex);
+    void *data = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(store_blob_get(s, hex, &data, &len), 0);
+    ck_assert_uint_eq(len, 4);
+    ck_assert_str_eq(data, input);
+    free(data);
+    /* A caller-given hash that does not match the bytes is refused. */
+    store_blob bad = {.data = "x", .len = 1};
+    memcpy(bad.sha256, hex, 65);
+    ck_assert_int_eq(store_blob_put(s, &bad), -EBADMSG);
+    ck_assert_int_eq(store_blob_get(s, "00", &data, &len), -EINVAL);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(batch_is_all_or_nothing)
+{
+    store *s = open_store(testutil_newdir());
+    test_set t;
+    make_set(&t, "gcc");
+    store_submission_new n[3] = {
+        {.request_json = "{}", .depset = &t.ref},
+        {.request_json = "{}", .depset = &t.ref},
+        {.request_json = NULL, .depset = &t.ref},
+    };
+    char err[256] = "";
+    ck_assert_int_eq(store_submission_enqueue_batch(s, n, 3, err, sizeof(err)), -EINVAL);
+    ck_assert_msg(strstr(err, "submission 2"), "message: %s", err);
+    ck_assert_int_eq(sql_int("SELECT COUNT(*) FROM submissions"), 0);
+    ck_assert_int_eq(sql_int("SELECT COUNT(*) FROM depsets"), 0);
+    n[2].request_json = "{}";
+    ck_assert_int_eq(store_submission_enqueue_batch(s, n, 3, err, sizeof(err)), 0);
+    ck_assert_int_eq(sql_int("SELECT COUNT(*) FROM submissions"), 3);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(lease_expiry_requeues_with_attempts)
+{
+    store *s = open_store(testutil_newdir());
+    test_set t;
+    ready_set(s, &t, "gcc");
+    char id[33], buf[32];
+    enqueue(s, &t, 0, 0, id);
+    store_claimed c;
+    ck_assert_int_eq(store_submission_claim(s, "w1", 1, &c), 1);
+    store_claimed_done(&c);
+    usleep(20000);
+    store_requeue_counts rc;
+    ck_assert_int_eq(store_requeue_expired(s, store_now_ms(), &rc), 0);
+    ck_assert_int_eq(rc.submissions_requeued, 1);
+    ck_assert_int_eq(rc.submissions_failed, 0);
+    ck_assert_str_eq(state_of(s, id, buf), "queued");
+    ck_assert_int_eq(sql_int("SELECT holders FROM depsets"), 0);
+    ck_assert_int_eq(store_submission_claim(s, "w2", LEASE, &c), 1);
+    ck_assert_int_eq(c.attempts, 2);
+    store_claimed_done(&c);
+    /* A live lease is left alone. */
+    ck_assert_int_eq(store_requeue_expired(s, store_now_ms(), &rc), 0);
+    ck_assert_int_eq(rc.submissions_requeued, 0);
+    ck_assert_str_eq(state_of(s, id, buf), "running");
+    store_close(s);
+}
+END_TEST
+
+START_TEST(stale_owner_cannot_write)
+{
+    store *s = open_store(testutil_newdir());
+    test_set t;
+    ready_set(s, &t, "gcc");
+    char id[33];
+    enqueue(s, &t, 0, 0, id);
+    store_claimed c;
+    ck_assert_int_eq(store_submission_claim(s, "old", LEASE, &c), 1);
+    store_claimed_done(&c);
+    ck_assert_int_eq(store_submission_renew(s, id, "old", LEASE), 0);
+    store_requeue_counts rc;
+    ck_assert_int_eq(store_requeue_expired(s, store_now_ms() + 2 * LEASE, &rc), 0);
+    ck_assert_int_eq(rc.submissions_requeued, 1);
+    /* Between requeue and reclaim the old owner is already out. */
+    ck_assert_int_eq(store_submission_renew(s, id, "old", LEASE), -ESTALE);
+    ck_assert_int_eq(store_submission_claim(s, "new", LEASE, &c), 1);
+    store_claimed_done(&c);
+    json_t *r = json_pack("{s:s}", "who", "old");
+    ck_assert_int_eq(store_submission_renew(s, id, "old", LEASE), -ESTALE);
+    ck_assert_int_eq(store_submission_event(s, id, "old", "log", r), -ESTALE);
+    ck_assert_int_eq(store_submission_test_result(s, id, "old", 0, r), -ESTALE);
+    ck_assert_int_eq(store_submission_finish(s, id, "old", "finished", "accepted", r), -ESTALE);
+    ck_assert_int_eq(store_submission_release(s, id, "old"), -ESTALE);
+    ck_assert_int_eq(sql_int("SELECT COUNT(*) FROM submission_tests"), 0);
+    json_decref(r);
+    r = json_pack("{s:s}", "who", "new");
+    ck_assert_int_eq(store_submission_finish(s, id, "new", "finished", "accepted", r), 0);
+    json_decref(r);
+    json_t *o = NULL;
+    ck_assert_int_eq(store_submission_get(s, id, &o), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "who")), "new");
+    json_decref(o);
+    ck_assert_int_eq(store_submission_renew(s, "nosuch", "x", LEASE), -ENOENT);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(kill9_claimer_is_requeued_and_finished_once)
+{
+    const char *dir = testutil_newdir();
+    store *s = open_store(dir);
+    test_set t;
+    ready_set(s, &t, "gcc");
+    char id[33];
+    enqueue(s, &t, 0, 0, id);
+    int pfd[2];
+    ck_assert_int_eq(pipe(pfd), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        testutil_child_init();
+        close(pfd[0]);
+        store *cs = NULL;
+        char err[256];
+        if (store_open(db_path, dir, &cs, err, sizeof(err)) < 0)
+            _exit(2);
+        store_claimed c;
+        if (store_submission_claim(cs, "victim", 500, &c) != 1)
+            _exit(3);
+        if (write(pfd[1], c.id, 32) != 32)
+            _exit(4);
+        for (;;)
+            pause(); /* mid-lease, until SIGKILL */
+    }
+    close(pfd[1]);
+    char got[33] = "";
+    ck_assert_int_eq(read(pfd[0], got, 32), 32);
+    close(pfd[0]);
+    ck_assert_str_eq(got, id);
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+
+    /* Before the lease runs out nothing moves; after, the checker requeues. */
+    store_requeue_counts rc;
+    ck_assert_int_eq(health_check_once(s, store_now_ms() - 1000, &rc), 0);
+    ck_assert_int_eq(rc.submissions_requeued, 0);
+    ck_assert_int_eq(health_check_once(s, store_now_ms() + 1000, &rc), 0);
+    ck_assert_int_eq(rc.submissions_requeued, 1);
+    store_claimed c;
+    ck_assert_int_eq(store_submission_claim(s, "survivor", LEASE, &c), 1);
+    ck_assert_str_eq(c.id, id);
+    ck_assert_int_eq(c.attempts, 2);
+    store_claimed_done(&c);
+    ck_assert_int_eq(store_submission_finish(s, id, "survivor", "finished", "accepted", NULL), 0);
+    ck_assert_int_eq(store_submission_finish(s, id, "victim", "finished", "accepted", NULL),
+                     -ESTALE);
+    ck_assert_int_eq(sql_int("SELECT COUNT(*) FROM submission_events WHERE type='state' AND "
+                             "json_extract(data,'$.state')='finished'"),
+                     1);
+    ck_assert_int_eq(sql_int("SELECT holders FROM depsets"), 0);
+    ck_assert_int_eq(store_submission_claim(s, "survivor", LEASE, &c), 0);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(poison_item_ends_internal_error)
+{
+    store *s = open_store(testutil_newdir());
+    test_set t;
+    ready_set(s, &t, "gcc");
+    char id[33], buf[32];
+    enqueue(s, &t, 0, 3, id);
+    store_requeue_counts rc;
+    for (int i = 1; i <= 3; i++) {
+        store_claimed c;
+        ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 1);
+        ck_assert_int_eq(c.attempts, i);
+        store_claimed_done(&c);
+        ck_assert_int_eq(store_requeue_expired(s, store_now_ms() + 2 * LEASE, &rc), 0);
+    }
+    ck_assert_int_eq(rc.submissions_failed, 1);
+    ck_assert_str_eq(state_of(s, id, buf), "internal_error");
+    json_t *o = NULL;
+    ck_assert_int_eq(store_submission_get(s, id, &o), 0);
+    const char *err = json_string_value(json_object_get(o, "error"));
+    ck_assert_msg(err && strstr(err, "attempt 3 of 3"), "error: %s", err ? err : "(null)");
+    json_decref(o);
+    store_claimed c;
+    ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 0);
+    ck_assert_int_eq(sql_int("SELECT holders FROM depsets"), 0);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(release_does_not_count_an_attempt)
+{
+    store *s = open_store(testutil_newdir());
+    test_set t;
+    ready_set(s, &t, "gcc");
+    char id[33], buf[32];
+    enqueue(s, &t, 0, 0, id);
+    store_claimed c;
+    ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 1);
+    store_claimed_done(&c);
+    ck_assert_int_eq(store_submission_release(s, id, "w"), 0);
+    ck_assert_str_eq(state_of(s, id, buf), "queued");
+    ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 1);
+    ck_assert_int_eq(c.attempts, 1);
+    store_claimed_done(&c);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(waiting_deps_park_and_wake)
+{
+    store *s = open_store(testutil_newdir());
+    test_set t;
+    make_set(&t, "python3");
+    char id[33], buf[32];
+    enqueue(s, &t, 0, 0, id);
+    store_claimed c;
+    ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 0);
+    ck_assert_str_eq(state_of(s, id, buf), "waiting_deps");
+    build_set(s, &t, true);
+    ck_assert_str_eq(state_of(s, id, buf), "queued");
+    ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 1);
+    ck_assert_str_eq(c.id, id);
+    ck_assert_ptr_nonnull(strstr(c.depset_json, "\"env_path\":\"/nix/store/aaaa-env/bin\""));
+    store_claimed_done(&c);
+    json_t *d = NULL;
+    ck_assert_int_eq(store_depset_get(s, t.ref.key, &d), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(d, "state")), "ready");
+    ck_assert_int_eq(json_integer_value(json_object_get(d, "holders")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(d, "closure_bytes")), 1234);
+    json_decref(d);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(deps_failed_on_set_failure)
+{
+    store *s = open_store(testutil_newdir());
+    test_set t;
+    make_set(&t, "nosuchpkg");
+    char parked[33], queued[33], later[33], buf[32];
+    enqueue(s, &t, 0, 0, parked);
+    store_claimed c;
+    ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 0);
+    enqueue(s, &t, 0, 0, queued);
+    build_set(s, &t, false);
+    ck_assert_str_eq(state_of(s, parked, buf), "deps_failed");
+    ck_assert_str_eq(state_of(s, queued, buf), "deps_failed");
+    json_t *o = NULL;
+    ck_assert_int_eq(store_submission_get(s, parked, &o), 0);
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(o, "error")), "error: no such package"));
+    json_decref(o);
+    /* A submission arriving after the failure ends at its claim. */
+    enqueue(s, &t, 0, 0, later);
+    ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 0);
+    ck_assert_str_eq(state_of(s, later, buf), "deps_failed");
+    store_close(s);
+}
+END_TEST
+
+START_TEST(builder_lease_expiry_and_poison_set)
+{
+    store *s = open_store(testutil_newdir());
+    test_set t;
+    make_set(&t, "hangs");
+    char id[33], buf[32];
+    enqueue(s, &t, 0, 0, id);
+    store_requeue_counts rc;
+    for (int i = 1; i <= 3; i++) {
+        store_depset_claimed d;
+        ck_assert_int_eq(store_depset_claim(s, "b", LEASE, &d), 1);
+        ck_assert_int_eq(d.attempts, i);
+        store_depset_claimed_done(&d);
+        ck_assert_int_eq(store_depset_renew(s, t.ref.key, "other", LEASE), -ESTALE);
+        ck_assert_int_eq(store_requeue_expired(s, store_now_ms() + 2 * LEASE, &rc), 0);
+    }
+    ck_assert_int_eq(rc.depsets_failed, 1);
+    ck_assert_str_eq(state_of(s, id, buf), "deps_failed");
+    store_depset_claimed d;
+    ck_assert_int_eq(store_depset_claim(s, "b", LEASE, &d), 0);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(cancel_in_each_state)
+{
+    store *s = open_store(testutil_newdir());
+    test_set ready, pending;
+    ready_set(s, &ready, "gcc");
+    make_set(&pending, "slow");
+    char q[33], w[33], r[33], buf[32];
+    enqueue(s, &pending, 0, 0, w);
+    store_claimed c;
+    ck_assert_int_eq(store_submission_claim(s, "x", LEASE, &c), 0); /* parks w */
+    enqueue(s, &ready, 0, 0, r);
+    ck_assert_int_eq(store_submission_claim(s, "x", LEASE, &c), 1);
+    store_claimed_done(&c);
+    enqueue(s, &ready, 0, 0, q);
+
+    ck_assert_int_eq(store_submission_cancel(s, q), 1);
+    ck_assert_str_eq(state_of(s, q, buf), "cancelled");
+    ck_assert_int_eq(store_submission_cancel(s, w), 1);
+    ck_assert_str_eq(state_of(s, w, buf), "cancelled");
+    ck_assert_int_eq(store_submission_cancel(s, r), 0);
+    ck_assert_str_eq(state_of(s, r, buf), "running");
+    ck_assert_int_eq(store_submission_renew(s, r, "x", LEASE), -ECANCELED);
+    ck_assert_int_eq(store_submission_finish(s, r, "x", "cancelled", NULL, NULL), 0);
+    ck_assert_int_eq(store_submission_cancel(s, r), -EALREADY);
+    ck_assert_int_eq(store_submission_cancel(s, q), -EALREADY);
+    ck_assert_int_eq(store_submission_cancel(s, "nosuch"), -ENOENT);
+    ck_assert_int_eq(store_submission_claim(s, "x", LEASE, &c), 0);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(find_cached_and_finish_validation)
+{
+    store *s = open_store(testutil_newdir());
+    test_set t;
+    ready_set(s, &t, "gcc");
+    store_submission_new n = {.request_json = "{}", .depset = &t.ref, .cache_key = "ck1"};
+    char err[256], got[33];
+    ck_assert_int_eq(store_submission_enqueue(s, &n, err, sizeof(err)), 0);
+    ck_assert_int_eq(store_submission_find_cached(s, "ck1", got), 0);
+    store_claimed c;
+    ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 1);
+    store_claimed_done(&c);
+    ck_assert_int_eq(store_submission_finish(s, n.id, "w", "running", NULL, NULL), -EINVAL);
+    ck_assert_int_eq(store_submission_finish(s, n.id, "w", "finished", "accepted", NULL), 0);
+    ck_assert_int_eq(store_submission_find_cached(s, "ck1", got), 1);
+    ck_assert_str_eq(got, n.id);
+    /* An explicit id that exists is refused with a sentence. */
+    store_submission_new dup = n;
+    ck_assert_int_eq(store_submission_enqueue(s, &dup, err, sizeof(err)), -EEXIST);
+    ck_assert_ptr_nonnull(strstr(err, "already exists"));
+    store_close(s);
+}
+END_TEST
+
+START_TEST(eviction_respects_holds)
+{
+    store *s = open_store(testutil_newdir());
+    test_set a, b;
+    ready_set(s, &a, "a");
+    ready_set(s, &b, "b");
+    int64_t total = 0;
+    ck_assert_int_eq(store_depset_total_bytes(s, &total), 0);
+    ck_assert_int_eq(total, 2468);
+    char id[33];
+    enqueue(s, &a, 0, 0, id);
+    json_t *cand = NULL;
+    ck_assert_int_eq(store_depset_eviction_candidates(s, &cand), 0);
+    ck_assert_int_eq(json_array_size(cand), 1); /* a is needed by a queued row */
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(cand, 0), "key")), b.ref.key);
+    json_decref(cand);
+    ck_assert_int_eq(store_depset_evict(s, a.ref.key), 0);
+    store_claimed c;
+    ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 1);
+    store_claimed_done(&c);
+    ck_assert_int_eq(store_depset_evict(s, a.ref.key), 0); /* held by the running row */
+    ck_assert_int_eq(store_submission_finish(s, id, "w", "finished", NULL, NULL), 0);
+    ck_assert_int_eq(store_depset_hold(s, b.ref.key), 0);
+    ck_assert_int_eq(store_depset_evict(s, b.ref.key), 0);
+    ck_assert_int_eq(store_depset_release(s, b.ref.key), 0);
+    ck_assert_int_eq(store_depset_evict(s, b.ref.key), 1);
+    ck_assert_int_eq(store_depset_evict(s, a.ref.key), 1);
+    ck_assert_int_eq(store_depset_evict(s, a.ref.key), -ENOENT);
+    json_t *list = NULL;
+    ck_assert_int_eq(store_depset_list(s, &list), 0);
+    ck_assert_int_eq(json_array_size(list), 0);
+    json_decref(list);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(heartbeats_depths_settings)
+{
+    store *s = open_store(testutil_newdir());
+    ck_assert_int_eq(store_heartbeat(s, "worker-1", "worker", "h1", 42, NULL), 0);
+    ck_assert_int_eq(store_heartbeat(s, "worker-1", "worker", "h1", 42, "abc"), 0);
+    json_t *hb = NULL;
+    ck_assert_int_eq(store_heartbeats(s, &hb), 0);
+    ck_assert_int_eq(json_array_size(hb), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(hb, 0), "current_item")),
+                     "abc");
+    json_decref(hb);
+    ck_assert_int_eq(store_heartbeat_remove(s, "worker-1"), 0);
+    ck_assert_int_eq(store_heartbeat_remove(s, "worker-1"), -ENOENT);
+
+    test_set t;
+    make_set(&t, "gcc");
+    enqueue(s, &t, 0, 0, NULL);
+    enqueue(s, &t, 0, 0, NULL);
+    json_t *d = NULL;
+    ck_assert_int_eq(store_queue_depths(s, &d), 0);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(d, "submissions"), "queued")), 2);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(d, "submissions"), "running")), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(d, "depsets"), "queued")),
+                     1);
+    json_decref(d);
+
+    char *v = NULL;
+    ck_assert_int_eq(store_setting_get(s, "accepting", &v), 0);
+    ck_assert_ptr_null(v);
+    ck_assert_int_eq(store_setting_set(s, "accepting", "false"), 0);
+    ck_assert_int_eq(store_setting_set(s, "accepting", "true"), 0);
+    ck_assert_int_eq(store_setting_get(s, "accepting", &v), 0);
+    ck_assert_str_eq(v, "true");
+    free(v);
+    store_close(s);
+}
+END_TEST
+
+/* ---- processes ---- */
+
+START_TEST(doorbell_wakes_waiting_claimer)
+{
+    const char *dir = testutil_newdir();
+    store *s = open_store(dir);
+    test_set t;
+    ready_set(s, &t, "gcc");
+    int pfd[2];
+    ck_assert_int_eq(pipe(pfd), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        testutil_child_init();
+        close(pfd[0]);
+        store *cs = NULL;
+        char err[256];
+        if (store_open(db_path, dir, &cs, err, sizeof(err)) < 0 ||
+            store_doorbell_listen(cs, STORE_ROLE_WORKER) < 0)
+            _exit(2);
+        store_claimed c;
+        if (store_submission_claim(cs, "sleeper", LEASE, &c) != 0)
+            _exit(3);
+        if (write(pfd[1], "r", 1) != 1)
+            _exit(4);
+        int rung = store_wait(cs, 30000); /* 0 here means no ring came */
+        int got = store_submission_claim(cs, "sleeper", LEASE, &c);
+        if (got == 1)
+            store_claimed_done(&c);
+        store_close(cs);
+        _exit(rung == 1 && got == 1 ? 0 : 5);
+    }
+    close(pfd[1]);
+    char ch;
+    ck_assert_int_eq(read(pfd[0], &ch, 1), 1);
+    close(pfd[0]);
+    enqueue(s, &t, 0, 0, NULL);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "claimer status %d", st);
+    /* The claimer closed its store: its socket file is gone. */
+    char sock_dir[700];
+    snprintf(sock_dir, sizeof(sock_dir), "%s/doorbell", dir);
+    DIR *d = opendir(sock_dir);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    int socks = 0;
+    while ((e = readdir(d)))
+        socks += e->d_name[0] != '.';
+    closedir(d);
+    ck_assert_int_eq(socks, 0);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(stale_doorbell_socket_unlinked)
+{
+    const char *dir = testutil_newdir();
+    store *s = open_store(dir);
+    char path[700];
+    snprintf(path, sizeof(path), "%s/doorbell", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/doorbell/worker-999999-0.sock", dir);
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    close(fd); /* bound file left behind, nobody listening */
+    ck_assert_int_eq(access(path, F_OK), 0);
+    store_ring(s, STORE_ROLE_WORKER);
+    ck_assert_int_eq(access(path, F_OK), -1);
+    store_close(s);
+}
+END_TEST
+
+/* One claimer process: claims until the parent says it is done enqueueing and
+ * nothing is left; writes each id it finished to its own file. */
+static void claimer(const char *dir, int k)
+{
+    testutil_child_init();
+    store *s = NULL;
+    char err[256], owner[32], path[700];
+    if (store_open(db_path, dir, &s, err, sizeof(err)) < 0 ||
+        store_doorbell_listen(s, STORE_ROLE_WORKER) < 0)
+        _exit(2);
+    snprintf(owner, sizeof(owner), "claimer-%d", k);
+    snprintf(path, sizeof(path), "%s/claimed-%d", dir, k);
+    FILE *out = fopen(path, "w");
+    if (!out)
+        _exit(3);
+    for (;;) {
+        char *done = NULL;
+        if (store_setting_get(s, "test.done", &done) < 0)
+            _exit(4);
+        bool last = done != NULL;
+        free(done);
+        store_claimed c;
+        int r = store_submission_claim(s, owner, LEASE, &c);
+        if (r < 0)
+            _exit(5);
+        if (r == 0) {
+            if (last)
+                break;
+            store_wait(s, 100);
+            continue;
+        }
+        if (store_submission_finish(s, c.id, owner, "finished", "accepted", NULL) != 0)
+            _exit(6);
+        fprintf(out, "%s\n", c.id);
+        store_claimed_done(&c);
+    }
+    fclose(out);
+    store_close(s);
+    _exit(0);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
+START_TEST(exactly_once_with_four_processes)
+{
+    const char *dir = testutil_newdir();
+    char mydir[600];
+    snprintf(mydir, sizeof(mydir), "%s", dir);
+    store *s = open_store(mydir);
+    test_set t;
+    ready_set(s, &t, "gcc");
+    const int nproc = 4, n = items();
+    pid_t pids[4];
+    for (int k = 0; k < nproc; k++) {
+        pids[k] = fork();
+        ck_assert_int_ge(pids[k], 0);
+        if (pids[k] == 0)
+            claimer(mydir, k);
+    }
+    /* Enqueue while they claim, in batches, so claims race with inserts. */
+    store_submission_new batch[50];
+    for (int done = 0; done < n;) {
+        int m = n - done < 50 ? n - done : 50;
+        for (int i = 0; i < m; i++)
+            batch[i] = (store_submission_new){.request_json = "{}", .depset = &t.ref};
+        char err[256];
+        ck_assert_int_eq(store_submission_enqueue_batch(s, batch, (size_t)m, err, sizeof(err)), 0);
+        done += m;
+    }
+    ck_assert_int_eq(store_setting_set(s, "test.done", "1"), 0);
+    for (int k = 0; k < nproc; k++) {
+        int st;
+        ck_assert_int_eq(waitpid(pids[k], &st, 0), pids[k]);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "claimer %d status %d", k, st);
+    }
+    char(*ids)[33] = calloc((size_t)n + 1, 33);
+    int total = 0;
+    for (int k = 0; k < nproc; k++) {
+        char path[700], line[64];
+        snprintf(path, sizeof(path), "%s/claimed-%d", mydir, k);
+        FILE *f = fopen(path, "r");
+        ck_assert_ptr_nonnull(f);
+        while (fgets(line, sizeof(line), f)) {
+            ck_assert_int_lt(total, n + 1);
+            snprintf(ids[total++], 33, "%.32s", line);
+        }
+        fclose(f);
+    }
+    ck_assert_int_eq(total, n); /* none lost, none twice (see below) */
+    qsort(ids, (size_t)total, 33, cmp_str);
+    for (int i = 1; i < total; i++)
+        ck_assert_msg(strcmp(ids[i - 1], ids[i]) != 0, "claimed twice: %s", ids[i]);
+    free(ids);
+    ck_assert_int_eq(sql_int("SELECT COUNT(*) FROM submissions WHERE state='finished' AND "
+                             "attempts=1"),
+                     n);
+    ck_assert_int_eq(sql_int("SELECT holders FROM depsets"), 0);
+    store_close(s);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("store");
+    TCase *open = tcase_create("open");
+    tcase_add_test(open, migrations_from_empty);
+    tcase_add_test(open, newer_database_refused);
+    tcase_add_test(open, corrupt_file_refused);
+    tcase_add_test(open, read_only_file_refused);
+    tcase_add_test(open, locked_database_gives_ebusy);
+    tcase_set_timeout(open, 60);
+    suite_add_tcase(s, open);
+
+    TCase *q = tcase_create("queue");
+    tcase_add_test(q, enqueue_claim_finish);
+    tcase_add_test(q, priority_then_fifo);
+    tcase_add_test(q, set_and_blobs_deduplicated);
+    tcase_add_test(q, batch_is_all_or_nothing);
+    tcase_add_test(q, lease_expiry_requeues_with_attempts);
+    tcase_add_test(q, stale_owner_cannot_write);
+    tcase_add_test(q, poison_item_ends_internal_error);
+    tcase_add_test(q, release_does_not_count_an_attempt);
+    tcase_add_test(q, waiting_deps_park_and_wake);
+    tcase_add_test(q, deps_failed_on_set_failure);
+    tcase_add_test(q, builder_lease_expiry_and_poison_set);
+    tcase_add_test(q, cancel_in_each_state);
+    tcase_add_test(q, find_cached_and_finish_validation);
+    tcase_add_test(q, eviction_respects_holds);
+    tcase_add_test(q, heartbeats_depths_settings);
+    tcase_set_timeout(q, 60);
+    suite_add_tcase(s, q);
+
+    TCase *p = tcase_create("processes");
+    tcase_add_test(p, doorbell_wakes_waiting_claimer);
+    tcase_add_test(p, stale_doorbell_socket_unlinked);
+    tcase_add_test(p, kill9_claimer_is_requeued_and_finished_once);
+    tcase_add_test(p, exactly_once_with_four_processes);
+    tcase_set_timeout(p, 300);
+    suite_add_tcase(s, p);
+    return testutil_main(s);
+}
