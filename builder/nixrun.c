@@ -14,6 +14,7 @@
  *   builder (builder.log_bytes), and the end of a log is where the error is. */
 #include "nixrun.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -138,6 +140,39 @@ static long long read_counter(const char *dir, const char *file, const char *fie
             return atoll(l + fl + 1);
     }
     return 0;
+}
+
+static void nix_cgroup_destroy(nix_cgroup *cg);
+
+/* Kills and removes the cgroups of builder processes that died (SIGKILL)
+ * while their Nix ran: their orphaned builds would otherwise run on and the
+ * directories stay behind. Called before each new cgroup is made. */
+int nixrun_reap_stale_cgroups(void)
+{
+    char own[400];
+    bool v2;
+    if (own_memory_cgroup(own, sizeof own, &v2) < 0)
+        return 0;
+    DIR *d = opendir(own);
+    if (!d)
+        return 0;
+    int reaped = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int pid;
+        unsigned n;
+        if (sscanf(e->d_name, "farm-nix-%d-%u", &pid, &n) != 2 || pid == (int)getpid())
+            continue;
+        if (kill(pid, 0) == 0 || errno != ESRCH)
+            continue; /* its owner lives: the build is in use */
+        nix_cgroup cg = {.procs_fd = -1, .v2 = v2};
+        if (snprintf(cg.dir, sizeof cg.dir, "%s/%.64s", own, e->d_name) >= (int)sizeof cg.dir)
+            continue;
+        nix_cgroup_destroy(&cg);
+        reaped++;
+    }
+    closedir(d);
+    return reaped;
 }
 
 /* Makes <own>/farm-nix-<pid>-<n> with the limit; 0 or -errno (then no cgroup). */
@@ -331,7 +366,7 @@ static char **make_env(const char *conf_dir, char **owned)
 /* In the child, between fork and exec: async-signal-safe calls only. */
 static void __attribute__((noreturn))
 child_exec(const char *prog, char *const argv[], char *const envp[], int out_w, int err_w,
-           int errpipe_w, int procs_fd, int64_t rlimit_as_kib)
+           int errpipe_w, int procs_fd, int64_t rlimit_as_kib, pid_t parent)
 {
     sigset_t all;
     sigemptyset(&all);
@@ -341,6 +376,10 @@ child_exec(const char *prog, char *const argv[], char *const envp[], int out_w, 
         if (sig != SIGKILL && sig != SIGSTOP)
             sigaction(sig, &dfl, NULL);
     setsid();
+    /* A builder killed with SIGKILL takes its Nix down with it (the cgroup
+     * reaper gets the sandboxed builders that escape this). */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+        goto fail;
     if (procs_fd >= 0 && write(procs_fd, "0", 1) != 1)
         goto fail;
     if (rlimit_as_kib > 0) {
@@ -392,6 +431,7 @@ int nixrun(const nixrun_opts *o, nixrun_result *r, char *err, size_t errlen)
 
     nix_cgroup cg = {.procs_fd = -1};
     int64_t rlimit_kib = 0;
+    nixrun_reap_stale_cgroups();
     if (o->memory_kib > 0 && nix_cgroup_create(&cg, o->memory_kib) < 0)
         rlimit_kib = o->memory_kib;
 
@@ -412,10 +452,11 @@ int nixrun(const nixrun_opts *o, nixrun_result *r, char *err, size_t errlen)
     }
 
     int64_t t0 = mono_ms();
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0)
         child_exec(prog, (char *const *)o->argv, envp, outp[1], errp[1], ep[1], cg.procs_fd,
-                   rlimit_kib);
+                   rlimit_kib, parent);
     int fork_errno = errno;
     close(outp[1]);
     close(errp[1]);

@@ -50,5 +50,9 @@ void nixrun_result_done(nixrun_result *r);
  * "killed at the time limit of 600000 ms", ...), into buf. */
 void nixrun_describe(const nixrun_opts *o, const nixrun_result *r, char *buf, size_t len);
 
+/* Kills and removes farm-nix-<pid>-* cgroups whose builder process is dead;
+ * returns how many. nixrun calls it itself before each command. */
+int nixrun_reap_stale_cgroups(void);
+
 /* Number of commands started by this process. */
 unsigned long nixrun_exec_count(void);

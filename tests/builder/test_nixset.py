@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+"""The offline package set (nix/) builds, is deterministic and runs in a root
+that holds ONLY the closure.
+
+Each case builds with the farm's own nix.conf (NIX_CONF_DIR=<source>/nix) and
+roots its outputs in a temporary GC-root directory that is removed at the end
+(the store paths stay: they are the cache). Programs run under bwrap with only
+the closure's store paths, /proc, /dev and a scratch /work bound: no /usr, no
+/lib, no /bin. Sizes and times are printed as TAP comments.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+SOURCE_ROOT = os.environ.get("FARM_SOURCE_ROOT",
+                             os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "lib"))
+import farmtest  # noqa: E402
+
+NIX_DIR = os.path.join(SOURCE_ROOT, "nix")
+ALL = ["busybox", "bash", "coreutils", "python3", "gcc", "tcc", "lua"]
+ENV = dict(os.environ, NIX_CONF_DIR=NIX_DIR)
+ENV.pop("NIX_REMOTE", None)
+
+TMP = tempfile.mkdtemp(prefix="test-nixset-")
+ROOTS = os.path.join(TMP, "gcroots")
+os.makedirs(ROOTS)
+
+
+def note(msg):
+    print("# " + msg, flush=True)
+
+
+def run(args, check=True, **kw):
+    res = subprocess.run(args, env=ENV, capture_output=True, text=True, **kw)
+    if check and res.returncode != 0:
+        raise AssertionError("%s failed (%d):\n%s%s" % (args, res.returncode, res.stdout, res.stderr[-4000:]))
+    return res
+
+
+def build_depset(names, root_name):
+    res = run(["nix-build", os.path.join(NIX_DIR, "depset.nix"), "--argstr", "names", " ".join(names),
+               "--out-link", os.path.join(ROOTS, root_name)])
+    return res.stdout.strip().splitlines()[-1]
+
+
+def closure_of(path):
+    return sorted(run(["nix-store", "-qR", path]).stdout.split())
+
+
+def in_root(depset, script, extra=()):
+    """Run `bash -c script` (or busybox sh when bash is not in the set) in a
+    root holding only the depset's closure file list."""
+    with open(os.path.join(depset, "closure")) as f:
+        paths = f.read().split()
+    work = tempfile.mkdtemp(prefix="work-", dir=TMP)
+    args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session"]
+    for p in paths:
+        args += ["--ro-bind", p, p]
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", work, "/work",
+             "--chdir", "/work", "--clearenv", "--setenv", "PATH", depset + "/bin",
+             "--setenv", "HOME", "/work", "--setenv", "LANG", "C.UTF-8"]
+    shell = "bash" if os.path.exists(os.path.join(depset, "bin", "bash")) else "sh"
+    args += [os.path.join(depset, "bin", shell), "-c", script]
+    res = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    shutil.rmtree(work)
+    if res.returncode != 0:
+        raise AssertionError("in-root script failed (%d):\n%s\nstdout:\n%s\nstderr:\n%s"
+                             % (res.returncode, script, res.stdout, res.stderr[-4000:]))
+    return res.stdout
+
+
+STATE = {}
+
+
+def full_set():
+    if "all" not in STATE:
+        t0 = time.time()
+        STATE["all"] = build_depset(ALL, "all")
+        note("build of the whole set (warm imports): %.2fs" % (time.time() - t0))
+    return STATE["all"]
+
+
+def case_packages_json_matches():
+    with open(os.path.join(NIX_DIR, "packages.json")) as f:
+        pj = json.load(f)
+    expr = ("builtins.mapAttrs (n: p: { version = p.farmVersion; bins = p.farmBins; }) "
+            "(import %s/packages.nix)" % NIX_DIR)
+    ev = json.loads(run(["nix-instantiate", "--eval", "--strict", "--json", "-E", expr]).stdout)
+    assert sorted(pj) == sorted(ev), (sorted(pj), sorted(ev))
+    for name in pj:
+        assert pj[name]["version"] == ev[name]["version"], name
+        assert pj[name]["bins"] == ev[name]["bins"], name
+    for name in ALL:
+        assert name in pj, name
+
+
+def case_closure_file():
+    d = full_set()
+    with open(os.path.join(d, "closure")) as f:
+        listed = sorted(f.read().split())
+    assert listed == closure_of(d), "closure file differs from nix-store -qR"
+    for name in ALL:
+        p = run(["nix-build", os.path.join(NIX_DIR, "packages.nix"), "-A", name, "--out-link",
+                 os.path.join(ROOTS, "pkg-" + name)]).stdout.strip()
+        size = sum(int(l.split()[1]) for l in run(["nix", "path-info", "-s"] + closure_of(p)).stdout.splitlines())
+        note("closure %-9s %6.1f MiB" % (name, size / 1048576.0))
+    size = sum(int(l.split()[1]) for l in run(["nix", "path-info", "-s"] + listed).stdout.splitlines())
+    note("closure %-9s %6.1f MiB (%d paths)" % ("all", size / 1048576.0, len(listed)))
+
+
+def elf_interp(path):
+    import struct
+    with open(path, "rb") as f:
+        head = f.read(64)
+        if head[:4] != b"\x7fELF" or len(head) < 64 or head[4] != 2:
+            return None
+        phoff, = struct.unpack_from("<Q", head, 0x20)
+        phentsize, phnum = struct.unpack_from("<HH", head, 0x36)
+        for i in range(phnum):
+            f.seek(phoff + i * phentsize)
+            p_type, _, p_offset, _, _, p_filesz = struct.unpack("<IIQQQQ", f.read(40))
+            if p_type == 3:
+                f.seek(p_offset)
+                return f.read(p_filesz).rstrip(b"\0").decode()
+    return None
+
+
+def case_no_host_paths():
+    # No ELF in the closure may use the host's loader, and no symlink may
+    # point out of the store.
+    bad, elfs = [], 0
+    for top in closure_of(full_set()):
+        for dirpath, _, files in os.walk(top):
+            for fn in files:
+                p = os.path.join(dirpath, fn)
+                if os.path.islink(p):
+                    t = os.readlink(p)
+                    if t.startswith("/") and not t.startswith("/nix/store/"):
+                        bad.append("%s -> %s" % (p, t))
+                    continue
+                interp = elf_interp(p)
+                if interp is not None:
+                    elfs += 1
+                    if not interp.startswith("/nix/store/"):
+                        bad.append("%s: interpreter %s" % (p, interp))
+    assert not bad, "\n".join(bad[:20])
+    assert elfs > 20, elfs
+
+
+def case_python():
+    out = in_root(full_set(), "python3 -c 'import ssl, sqlite3, ctypes, ctypes.util, json, zlib, lzma, bz2, "
+                  "hashlib, decimal, readline; "
+                  "c = sqlite3.connect(\":memory:\"); print(c.execute(\"select 40+2\").fetchone()[0]); "
+                  "print(ssl.OPENSSL_VERSION.split()[0]); "
+                  "print(ctypes.CDLL(None).strlen(b\"abcd\")); print(hashlib.sha256(b\"\").hexdigest()[:8])'")
+    assert out.split() == ["42", "OpenSSL", "4", "e3b0c442"], out
+
+
+def case_gcc_gxx():
+    out = in_root(full_set(), r"""
+cat > h.c <<'EOF'
+#include <stdio.h>
+#include <math.h>
+int main(void) { printf("c %d\n", (int)sqrt(49.0)); return 0; }
+EOF
+cat > h.cc <<'EOF'
+#include <iostream>
+#include <map>
+#include <string>
+int main() { std::map<std::string, int> m{{"cxx", 17}}; std::cout << "cxx " << m["cxx"] << std::endl; }
+EOF
+gcc -O2 -Wall -o hc h.c -lm && ./hc
+g++ -O2 -std=c++17 -o hcc h.cc && ./hcc
+cc -static -o hs h.c -lm && ./hs
+c++ -o hcc2 h.cc && ./hcc2
+""")
+    assert out.split("\n")[:4] == ["c 7", "cxx 17", "c 7", "cxx 17"], out
+
+
+def case_tcc():
+    out = in_root(full_set(), r"""
+printf '#include <stdio.h>\nint main(int c, char **v) { printf("tcc %s\\n", v[1]); return 0; }\n' > t.c
+tcc -run t.c run
+tcc -o t t.c && ./t exe
+""")
+    assert out.split("\n")[:2] == ["tcc run", "tcc exe"], out
+
+
+def case_lua_bash_tools():
+    out = in_root(full_set(), "lua -e 'print(_VERSION, 6*7)'; bash -c 'echo bash ${BASH_VERSINFO[0]}'; "
+                  "sh -c 'echo $BASH_VERSION' | cut -d. -f1; echo 3 1 2 | tr ' ' '\\n' | sort -n | xargs; "
+                  "seq 3 | awk '{s+=$1} END {print s}'; busybox echo bb")
+    assert out.split("\n")[:6] == ["Lua 5.4\t42", "bash 5", "5", "1 2 3", "6", "bb"], out
+
+
+def case_busybox_only():
+    d = build_depset(["busybox"], "busybox")
+    with open(os.path.join(d, "closure")) as f:
+        assert len(f.read().split()) == 2  # the static busybox and the set itself
+    out = in_root(d, "ls / | xargs; echo hi | wc -c")
+    assert out.split("\n")[:2] == ["dev nix proc tmp work", "3"], out
+
+
+def case_unknown_name():
+    res = run(["nix-instantiate", os.path.join(NIX_DIR, "depset.nix"), "--argstr", "names",
+               "python3 pyhton3"], check=False)
+    assert res.returncode != 0
+    assert "unknown package(s): pyhton3" in res.stderr, res.stderr
+
+
+def case_deterministic():
+    for name in ALL:
+        run(["nix-build", os.path.join(NIX_DIR, "packages.nix"), "-A", name, "--check", "--no-out-link"])
+
+
+def case_cold_build():
+    # A fresh chroot store: imports are re-read from the host and must match
+    # the pinned hashes; then every derivation builds from scratch.
+    store = tempfile.mkdtemp(prefix="store-", dir=TMP)
+    try:
+        t0 = time.time()
+        run(["nix-build", os.path.join(NIX_DIR, "depset.nix"), "--argstr", "names", " ".join(ALL),
+             "--store", store, "--no-out-link"])
+        note("cold build of the whole set (imports included): %.2fs" % (time.time() - t0))
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
+        assert not os.path.exists(store)
+
+
+def case_regen_check():
+    res = run([os.path.join(NIX_DIR, "regen"), "--check"], check=False)
+    assert res.returncode == 0, "nix/regen --check: manifests are stale:\n" + res.stdout + res.stderr
+
+
+def main():
+    try:
+        return farmtest.run_cases([
+            ("packages.json matches packages.nix", case_packages_json_matches),
+            ("depset closure file equals nix-store -qR; sizes", case_closure_file),
+            ("no binary uses the host loader", case_no_host_paths),
+            ("python3 ssl sqlite3 ctypes in a closure-only root", case_python),
+            ("gcc and g++ compile and run in a closure-only root", case_gcc_gxx),
+            ("tcc -run and tcc -o in a closure-only root", case_tcc),
+            ("lua, bash, sh is bash, coreutils", case_lua_bash_tools),
+            ("busybox-only set", case_busybox_only),
+            ("unknown name is a clear error", case_unknown_name),
+            ("builds are deterministic (--check)", case_deterministic),
+            ("cold build in a fresh store", case_cold_build),
+            ("nix/regen --check is clean", case_regen_check),
+        ])
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
