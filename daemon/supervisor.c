@@ -145,7 +145,7 @@ static void reap(sup_entry *ents, size_t n, bool stopping, const config *cfg)
                 break;
             }
             if (WIFEXITED(status) && WEXITSTATUS(status) == SUPERVISOR_EXIT_NOT_BUILT) {
-                log_warn("child-not-built role=%s slot=%d msg=\"role not compiled into farmd; "
+                log_warn("child-not-built role=%s slot=%d reason=\"role not compiled into farmd; "
                          "not restarted\"",
                          e->spec.role, e->spec.slot);
                 e->done = true;

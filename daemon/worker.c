@@ -3,7 +3,9 @@
  * worker.h and docs/architecture.md. */
 #include "worker.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 
 #include "../common/cleanup.h"
 #include "../common/log.h"
+#include "../sandbox/sandbox.h"
 #include "roles.h"
 
 /* How often an idle worker refreshes its heartbeat row. */
@@ -64,6 +67,42 @@ static int worker_open_store(const config *cfg, store **out, char *err, size_t e
     return store_open(path, state, out, err, errlen);
 }
 
+/* Removes boxes left by dead worker processes of this host (named
+ * <id>.<pid>, see worker_job.c) and their sandbox cgroups: a worker killed
+ * with -9 leaves both, and its successor cleans up. */
+static void worker_clean_stale(const char *boxes_dir)
+{
+    char err[256];
+    DIR *d = opendir(boxes_dir);
+    struct dirent *de;
+    int n = 0, r;
+
+    while (d && (de = readdir(d))) {
+        const char *dot = strrchr(de->d_name, '.');
+        char path[4096];
+        long pid;
+
+        if (de->d_name[0] == '.' || !dot)
+            continue;
+        pid = strtol(dot + 1, NULL, 10);
+        if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s", boxes_dir, de->d_name) >= sizeof(path))
+            continue;
+        if (sandbox_box_destroy(path, err, sizeof(err)) < 0)
+            log_warn("stale-box-remove-failed path=%s msg=\"%s\"", path, err);
+        else
+            n++;
+    }
+    if (d)
+        closedir(d);
+    r = sandbox_cleanup_stale(NULL, err, sizeof(err));
+    if (r < 0)
+        log_warn("stale-sandbox-cleanup-failed msg=\"%s\"", err);
+    if (n > 0 || r > 0)
+        log_info("stale-cleaned boxes=%d sandboxes=%d", n, r > 0 ? r : 0);
+}
+
 static void worker_teardown(worker *w)
 {
     if (w->st)
@@ -102,6 +141,7 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
         return boxes ? r : -ENOMEM;
     }
     snprintf(w.boxes_dir, sizeof(w.boxes_dir), "%s", boxes);
+    worker_clean_stale(boxes);
     if ((r = worker_lease_new(cfg, &w.lease, err, sizeof(err))) < 0 ||
         (r = worker_job_init(&w, err, sizeof(err))) < 0) {
         log_error("worker-init-failed errno=%d msg=\"%s\"", -r, err);
