@@ -1,0 +1,107 @@
+/* api.h — what the API's files share: the server context, one call's state,
+ * the routing table and the handlers.
+ *
+ * Theory of operation
+ * -------------------
+ * api_run (api.c) starts libmicrohttpd with one thread per connection, so a
+ * handler may block (a ?wait=true call, an SSE stream) without stalling other
+ * clients. A request's body is collected up to api.max_body_bytes; then the
+ * route is looked up (api_routes.c), the caller identified and rate-limited
+ * (auth.c), the route's scope checked, a store connection borrowed from the
+ * pool (api_pool.c) and the handler called. Handlers talk to the store only;
+ * other API processes see the same rows, settings and counters.
+ *
+ * Waiting (?wait=true, SSE) never polls hot: a waiter reads the doorbell
+ * generation (api_bell.c), looks at the database, and sleeps until the
+ * generation moves or a fallback timeout passes. */
+#pragma once
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <microhttpd.h>
+
+#include "../common/config.h"
+#include "../common/store.h"
+#include "api_bell.h"
+#include "api_pool.h"
+#include "auth.h"
+#include "http.h"
+#include "metrics.h"
+#include "profiles.h"
+#include "request.h"
+
+typedef struct api_ctx {
+    const config *cfg;
+    volatile sig_atomic_t *stop;
+    api_pool *pool;
+    api_bell *bell;
+    profiles *profiles;
+    auth *auth;
+    metrics *metrics;
+    request_opts ropts; /* per-call copies get allow_expr and pkgset_id */
+    long long max_body;
+    long long max_queue;
+    long long batch_max;
+    long long wait_timeout_ms;
+    long long wait_bonus;
+    long long stale_ms;
+    long long poll_ms;
+    /* queue depth cache for backpressure (COUNT over the queue is not free) */
+    pthread_mutex_t depth_lock;
+    int64_t depth_at_ms;
+    long long depth_waiting; /* queued + waiting_deps */
+} api_ctx;
+
+typedef struct api_call {
+    api_ctx *ctx;
+    http_req *req;
+    store *st;
+    auth_identity who;
+    char param[160]; /* the {id} / {key} path segment, "" when none */
+} api_call;
+
+typedef enum MHD_Result (*api_handler)(api_call *c);
+
+typedef struct {
+    const char *method;
+    const char *pattern; /* "/v1/submissions/{id}": one {...} segment at most */
+    api_handler fn;
+    unsigned scope; /* AUTH_* bits needed; 0 = public (no token needed) */
+} api_route;
+
+extern const api_route api_routes[];
+/* The route for method + path (param filled), or NULL; *path_known tells 405
+ * (path exists with another method) from 404. */
+const api_route *api_route_match(const char *method, const char *path, char *param, size_t paramlen,
+                                 bool *path_known);
+
+/* ---- handlers (api_submissions.c, api_events.c, api_ops.c) ---- */
+enum MHD_Result api_submission_create(api_call *c);
+enum MHD_Result api_submission_batch(api_call *c);
+enum MHD_Result api_submission_show(api_call *c);
+enum MHD_Result api_submission_cancel(api_call *c);
+enum MHD_Result api_submission_events(api_call *c);
+enum MHD_Result api_depsets_list(api_call *c);
+enum MHD_Result api_depsets_create(api_call *c);
+enum MHD_Result api_depset_show(api_call *c);
+enum MHD_Result api_depset_evict(api_call *c);
+enum MHD_Result api_profiles_list(api_call *c);
+enum MHD_Result api_health(api_call *c);
+enum MHD_Result api_metrics(api_call *c);
+enum MHD_Result api_admin_drain_get(api_call *c);
+enum MHD_Result api_admin_drain(api_call *c);
+
+/* ---- helpers shared by handlers (api_submissions.c) ---- */
+/* The client's view of a submission (internal columns removed). New reference
+ * or NULL; -ENOENT when there is no such id. */
+int api_submission_view(store *s, const char *id, json_t **out);
+bool api_state_is_terminal(const char *state);
+/* Reads the "accepting" setting: false while draining. */
+bool api_accepting(store *s);
+/* Answers the error for a store failure (-ENOENT -> 404 naming what). */
+enum MHD_Result api_store_error(api_call *c, int r, const char *what);
+/* Parses the body as JSON; on failure answers 400 and returns NULL. *answered
+ * is set when a reply was queued. */
+json_t *api_body_json(api_call *c, enum MHD_Result *answered);
