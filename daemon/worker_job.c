@@ -124,17 +124,44 @@ static void job_abort_step(void *userdata)
 
 /* ---- commands ---- */
 
-static bool needs_shell(const char *cmd)
+/* True unless cmd is plain words whose first word is a program we can exec
+ * directly: a path, or a name found in the set's bin/ (a shell builtin such
+ * as `exit` or `cd` is not, so it goes through the shell). */
+static bool needs_shell(const char *bin_dir, const char *cmd)
 {
-    const char *first_end = cmd + strcspn(cmd, " \t");
+    size_t first_len = strcspn(cmd, " \t");
+    char path[PATH_MAX];
+    struct stat st;
 
     for (const char *p = cmd; *p; p++) {
         if (strchr("|&;<>()$`\\\"'*?[#~{}\n", *p))
             return true;
-        if (*p == '=' && p < first_end)
+        if (*p == '=' && p < cmd + first_len)
             return true; /* VAR=value cmd */
     }
-    return false;
+    if (first_len == 0 || memchr(cmd, '/', first_len))
+        return false;
+    if ((size_t)snprintf(path, sizeof(path), "%s/%.*s", bin_dir, (int)first_len, cmd) >=
+        sizeof(path))
+        return true;
+    return stat(path, &st) < 0 || !S_ISREG(st.st_mode);
+}
+
+/* Whether "$@" can follow cmd in `sh -c`: not after a compound command or a
+ * list terminator, where it would be a syntax error. */
+static bool can_append_args(const char *cmd)
+{
+    static const char *const ends[] = {"done", "fi", "esac", "}", ")", ";", "&"};
+    size_t n = strlen(cmd);
+
+    while (n > 0 && strchr(" \t\n", cmd[n - 1]))
+        n--;
+    for (size_t i = 0; i < sizeof(ends) / sizeof(*ends); i++) {
+        size_t k = strlen(ends[i]);
+        if (n >= k && memcmp(cmd + n - k, ends[i], k) == 0)
+            return false;
+    }
+    return true;
 }
 
 typedef struct {
@@ -192,7 +219,7 @@ static int build_argv(const job *j, const char *cmd, const json_t *args, job_arg
     json_t *v;
     int r;
 
-    if (!needs_shell(cmd)) {
+    if (!needs_shell(j->bin_dir, cmd)) {
         _cleanup_free_ char *copy = strdup(cmd);
         char *save = NULL;
         bool first = true;
@@ -223,7 +250,10 @@ static int build_argv(const job *j, const char *cmd, const json_t *args, job_arg
         }
         if (r < 0)
             return r;
-        if (asprintf(&script, "%s \"$@\"", cmd) < 0)
+        /* The args are the script's positional parameters either way; they
+         * follow the command itself when that parses. */
+        if (asprintf(&script, "%s%s", cmd,
+                     json_array_size(args) > 0 && can_append_args(cmd) ? " \"$@\"" : "") < 0)
             return -ENOMEM;
         if ((r = argv_push(a, "-c", false)) < 0 || (r = argv_push(a, script, true)) < 0 ||
             (r = argv_push(a, "sh", false)) < 0)
