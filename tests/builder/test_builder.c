@@ -578,7 +578,7 @@ END_TEST
 START_TEST(test_log_limit_keeps_the_tail)
 {
     open_store();
-    set("builder.log_bytes", "2048");
+    set("builder.log_bytes", "2048"); /* the build writes ~120 KB */
     const char *names[] = {"noisy"};
     store_depset_ref ref = {0};
     char *spec = NULL, err[4096];

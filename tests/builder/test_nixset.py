@@ -184,7 +184,10 @@ c++ -o hcc2 h.cc && ./hcc2
 
 def case_tcc():
     out = in_root(full_set(), r"""
-printf '#include <stdio.h>\nint main(int c, char **v) { printf("tcc %s\\n", v[1]); return 0; }\n' > t.c
+cat > t.c <<'EOF'
+#include <stdio.h>
+int main(int c, char **v) { printf("tcc %s\n", v[1]); return 0; }
+EOF
 tcc -run t.c run
 tcc -o t t.c && ./t exe
 """)
