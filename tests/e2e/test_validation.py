@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Malformed submissions: each gets a 4xx naming the field; the daemon stays
+healthy; what was accepted before is still there afterwards."""
+import base64
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import apitest  # noqa: E402
+from apitest import farmtest, hello  # noqa: E402
+
+F = {"name": "main.sh", "content": "echo hi\n"}
+
+
+def sub(**kw):
+    s = {"profile": "bash", "files": [F]}
+    s.update(kw)
+    return s
+
+
+def without(key):
+    s = sub()
+    del s[key]
+    return s
+
+
+# (label, body (dict/list/str/bytes), status, field)
+CASES = [
+    ("empty body", b"", 400, "body"),
+    ("not json", "{nope", 400, "body"),
+    ("truncated json", '{"profile": "bash"', 400, "body"),
+    ("duplicate keys", '{"profile": "bash", "profile": "c", "run": "x"}', 400, "body"),
+    ("array body", [1, 2], 400, "body"),
+    ("string body", '"hello"', 400, "body"),
+    ("unknown top-level field", sub(colour="red"), 422, "colour"),
+    ("no profile nor packages", {"run": "echo hi"}, 422, "profile"),
+    ("unknown profile", sub(profile="cobol"), 422, "profile"),
+    ("profile wrong type", sub(profile=3), 422, "profile"),
+    ("packages not array", {"packages": "gcc", "run": "x"}, 422, "packages"),
+    ("package wrong type", {"packages": ["gcc", 3], "run": "x"}, 422, "packages[1]"),
+    ("unknown package", {"packages": ["bash", "pyhton3"], "run": "x"}, 422, "packages[1]"),
+    ("empty package name", {"packages": [""], "run": "x"}, 422, "packages[0]"),
+    ("expr without scope", {"expr": "with import <nixpkgs> {}; hello", "run": "x"}, 403, "expr"),
+    ("files not array", sub(files={"a": 1}), 422, "files"),
+    ("file not object", sub(files=["main.sh"]), 422, "files[0]"),
+    ("file without name", sub(files=[{"content": "x"}]), 422, "files[0].name"),
+    ("file without content", sub(files=[{"name": "a"}]), 422, "files[0].content"),
+    ("file name wrong type", sub(files=[{"name": 7, "content": ""}]), 422, "files[0].name"),
+    ("content wrong type", sub(files=[{"name": "a", "content": 7}]), 422, "files[0].content"),
+    ("absolute path", sub(files=[{"name": "/etc/passwd", "content": ""}]), 422, "files[0].name"),
+    ("dotdot traversal", sub(files=[{"name": "../x", "content": ""}]), 422, "files[0].name"),
+    ("nested dotdot", sub(files=[{"name": "a/../../x", "content": ""}]), 422, "files[0].name"),
+    ("empty file name", sub(files=[{"name": "", "content": ""}]), 422, "files[0].name"),
+    ("NUL in file name", sub(files=[{"name": "a\u0000b", "content": ""}]), 422, "files[0].name"),
+    ("duplicate file names", sub(files=[F, F]), 422, "files[1].name"),
+    ("file and dir clash", sub(files=[{"name": "a", "content": ""}, {"name": "a/b", "content": ""}]), 422, "files[1].name"),
+    ("trailing slash", sub(files=[{"name": "dir/", "content": ""}]), 422, "files[0].name"),
+    ("bad encoding", sub(files=[{"name": "a", "content": "", "encoding": "utf16"}]), 422, "files[0].encoding"),
+    ("bad base64", sub(files=[{"name": "a", "content": "!!!", "encoding": "base64"}]), 422, "files[0].content"),
+    ("unknown file field", sub(files=[{"name": "a", "content": "", "mode": 7}]), 422, "files[0].mode"),
+    ("executable not bool", sub(files=[{"name": "a", "content": "", "executable": "yes"}]), 422, "files[0].executable"),
+    ("compile wrong type", sub(compile=["gcc"]), 422, "compile"),
+    ("run wrong type", sub(run=5), 422, "run"),
+    ("run empty", sub(run=""), 422, "run"),
+    ("run missing without profile", {"packages": ["bash"]}, 422, "run"),
+    ("NUL in run", sub(run="echo\u0000hi"), 422, "run"),
+    ("tests not array", sub(tests={"stdin": ""}), 422, "tests"),
+    ("test not object", sub(tests=["1 2"]), 422, "tests[0]"),
+    ("stdin wrong type", sub(tests=[{"stdin": 5}]), 422, "tests[0].stdin"),
+    ("args not array", sub(tests=[{"args": "a b"}]), 422, "tests[0].args"),
+    ("arg wrong type", sub(tests=[{"args": ["a", 1]}]), 422, "tests[0].args[1]"),
+    ("NUL in arg", sub(tests=[{"args": ["a\u0000"]}]), 422, "tests[0].args[0]"),
+    ("expected wrong type", sub(tests=[{"expected_output": 3}]), 422, "tests[0].expected_output"),
+    ("duplicate test names", sub(tests=[{"name": "a"}, {"name": "a"}]), 422, "tests[1].name"),
+    ("unknown test field", sub(tests=[{"input": ""}]), 422, "tests[0].input"),
+    ("test limit over max", sub(tests=[{"limits": {"cpu_ms": 10**9}}]), 422, "tests[0].limits.cpu_ms"),
+    ("limits not object", sub(limits=[1]), 422, "limits"),
+    ("unknown limits section", sub(limits={"runtime": {}}), 422, "limits.runtime"),
+    ("unknown limit", sub(limits={"run": {"cpu_seconds": 1}}), 422, "limits.run.cpu_seconds"),
+    ("limit wrong type", sub(limits={"run": {"cpu_ms": "1000"}}), 422, "limits.run.cpu_ms"),
+    ("limit fractional", sub(limits={"run": {"cpu_ms": 1.5}}), 422, "limits.run.cpu_ms"),
+    ("limit zero", sub(limits={"run": {"memory_kib": 0}}), 422, "limits.run.memory_kib"),
+    ("limit negative", sub(limits={"compile": {"wall_ms": -1}}), 422, "limits.compile.wall_ms"),
+    ("run cpu over max", sub(limits={"run": {"cpu_ms": 10**8}}), 422, "limits.run.cpu_ms"),
+    ("compile memory over max", sub(limits={"compile": {"memory_kib": 10**10}}), 422, "limits.compile.memory_kib"),
+    ("processes over max", sub(limits={"run": {"processes": 100000}}), 422, "limits.run.processes"),
+    ("env not object", sub(env=["A=1"]), 422, "env"),
+    ("env bad name", sub(env={"1A": "x"}), 422, "env.1A"),
+    ("env value wrong type", sub(env={"A": 1}), 422, "env.A"),
+    ("priority wrong type", sub(priority="high"), 422, "priority"),
+    ("priority out of range", sub(priority=1000), 422, "priority"),
+    ("compare unknown", sub(compare="fuzzy"), 422, "compare"),
+    ("stop_on_first_failure wrong type", sub(stop_on_first_failure="yes"), 422, "stop_on_first_failure"),
+    ("cache wrong type", sub(cache=1), 422, "cache"),
+    ("callback not http", sub(callback_url="ftp://x/y"), 422, "callback_url"),
+    ("callback wrong type", sub(callback_url=5), 422, "callback_url"),
+    ("source not object", sub(source="git"), 422, "source"),
+    ("source git bad scheme", sub(source={"git": {"url": "ssh://h/r", "rev": "main"}}), 422, "source.git.url"),
+]
+
+
+def main():
+    farm = apitest.api_farm(settings={"api.max_body_bytes": "65536"})
+    with farm:
+        # accepted before the storm: must survive it
+        st, before = farm.submit(hello(), wait=False)
+        assert st == 202, (st, before)
+
+        def make(label, body, status, field):
+            def run():
+                st, resp = farm.request("POST", "/v1/submissions", body,
+                                        headers={"Content-Type": "application/json"})
+                apitest.check_error(st, resp, status, field, label)
+            return ("%s -> %d %s" % (label, status, field), run)
+
+        cases = [make(*c) for c in CASES]
+
+        def huge_body():
+            st, resp = farm.request("POST", "/v1/submissions",
+                                    sub(files=[{"name": "a", "content": "x" * 200000}]))
+            apitest.check_error(st, resp, 413, "body", "huge body")
+        cases.append(("huge body -> 413 body", huge_body))
+
+        def batch_item_named():
+            st, resp = farm.request("POST", "/v1/submissions/batch",
+                                    {"submissions": [hello(), sub(files=[{"name": "../a", "content": ""}])]})
+            apitest.check_error(st, resp, 422, "submissions[1].files[0].name", "batch")
+        cases.append(("batch names the item", batch_item_named))
+
+        def valid_forms_accepted():
+            for body in [sub(), sub(files=[{"name": "b.bin", "content": base64.b64encode(b"\x00\xff").decode(), "encoding": "base64"}]),
+                         {"packages": ["bash"], "run": "echo hi"},
+                         sub(tests=[{"stdin": "1\n", "args": ["a"], "expected_output": "1\n", "limits": {"cpu_ms": 100}}]),
+                         sub(env={"LANG": "C.UTF-8"}, priority=5, compare="exact", stop_on_first_failure=True, cache=False,
+                             callback_url="http://127.0.0.1:1/hook", files=[{"name": "src/x/main.sh", "content": ""}])]:
+                st, resp = farm.submit(body, wait=False)
+                assert st == 202, (body, st, resp)
+        cases.append(("valid variants are accepted", valid_forms_accepted))
+
+        def still_healthy():
+            st, h = farm.request("GET", "/v1/health")
+            assert st == 200 and h["status"] == "ok", (st, h)
+            st, again = farm.request("GET", "/v1/submissions/" + before["id"])
+            assert st == 200 and again["id"] == before["id"] and again["state"] == "queued", (st, again)
+            # nothing invalid was queued: the valid ones only (1 + 5 above)
+            q = h["queues"]["submissions"]
+            assert q["queued"] + q["waiting_deps"] == 6, q
+        cases.append(("daemon healthy, accepted work kept, nothing invalid queued", still_healthy))
+        rc = farmtest.run_cases(cases)
+    sys.exit(rc)
+
+
+if __name__ == "__main__":
+    main()
