@@ -1,0 +1,460 @@
+/* cgroup.c — per-slot cgroups beneath the cgroup this process runs in.
+ *
+ * The farm may itself run in a delegated cgroup (systemd Delegate=yes, or here
+ * a memory cgroup made for us by the host). We never touch the root of a
+ * hierarchy: every group is <own cgroup>/nixfarm-sandbox-<pid>/slot-<n>, so
+ * the host's accounting and limits of the farm stay whole and a crashed
+ * supervisor's groups are recognised by their dead pid (sandbox_cleanup_stale).
+ *
+ * v1 (this machine): memory, pids and cpuacct hierarchies, each possibly
+ * co-mounted with others. v2: one hierarchy with memory, pids and cpu enabled
+ * in our own subtree_control. Files are opened once per slot; a run costs a few
+ * pread/pwrite calls. Peak memory is the watermark over the run minus what the
+ * group held before (page cache and box files of earlier steps stay charged to
+ * the slot). */
+#include "internal.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
+
+static const char *const v1_ctrls[] = {"memory", "pids", "cpuacct"};
+#define N_V1 3
+
+/* Finds the mount point of a cgroup hierarchy: v1 with controller ctrl, or the
+ * v2 hierarchy when ctrl is NULL. */
+static int find_mount(const char *ctrl, char *out, size_t outlen)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f)
+        return -errno;
+    char *line = NULL;
+    size_t cap = 0;
+    int ret = -ENOENT;
+    while (getline(&line, &cap, f) > 0) {
+        /* id parent maj:min root mountpoint opts [optional...] - fstype source superopts */
+        char *sep = strstr(line, " - ");
+        if (!sep)
+            continue;
+        char mp[512], fstype[64], src[256], sopts[512];
+        if (sscanf(line, "%*s %*s %*s %*s %511s", mp) != 1)
+            continue;
+        if (sscanf(sep + 3, "%63s %255s %511s", fstype, src, sopts) != 3)
+            continue;
+        if (ctrl == NULL) {
+            if (strcmp(fstype, "cgroup2") != 0)
+                continue;
+        } else {
+            if (strcmp(fstype, "cgroup") != 0)
+                continue;
+            bool found = false;
+            for (char *tok = strtok(sopts, ","); tok; tok = strtok(NULL, ","))
+                if (!strcmp(tok, ctrl))
+                    found = true;
+            if (!found)
+                continue;
+        }
+        snprintf(out, outlen, "%s", mp);
+        ret = 0;
+        /* Prefer /sys/fs/cgroup itself for v2 when it is the unified mount. */
+        if (ctrl || !strcmp(mp, "/sys/fs/cgroup"))
+            break;
+    }
+    free(line);
+    fclose(f);
+    return ret;
+}
+
+/* This process's path in a hierarchy from /proc/self/cgroup ("" for "/"). */
+static int own_path(const char *ctrl, char *out, size_t outlen)
+{
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    if (!f)
+        return -errno;
+    char *line = NULL;
+    size_t cap = 0;
+    int ret = -ENOENT;
+    while (getline(&line, &cap, f) > 0) {
+        line[strcspn(line, "\n")] = 0;
+        char *c1 = strchr(line, ':');
+        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2)
+            continue;
+        *c2 = 0;
+        const char *ctrls = c1 + 1, *path = c2 + 1;
+        bool match = false;
+        if (!ctrl) {
+            match = (c1 - line == 1 && line[0] == '0' && *ctrls == 0);
+        } else {
+            char tmp[256];
+            snprintf(tmp, sizeof tmp, "%s", ctrls);
+            for (char *tok = strtok(tmp, ","); tok; tok = strtok(NULL, ","))
+                if (!strcmp(tok, ctrl))
+                    match = true;
+        }
+        if (match) {
+            snprintf(out, outlen, "%s", strcmp(path, "/") ? path : "");
+            ret = 0;
+            break;
+        }
+    }
+    free(line);
+    fclose(f);
+    return ret;
+}
+
+static bool v2_usable(char *base, size_t baselen)
+{
+    char mnt[512], own[512], p[1100];
+    if (find_mount(NULL, mnt, sizeof mnt) < 0 || own_path(NULL, own, sizeof own) < 0)
+        return false;
+    struct statfs sf;
+    if (statfs(mnt, &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC)
+        return false;
+    snprintf(p, sizeof p, "%s%s/cgroup.controllers", mnt, own);
+    _cleanup_free_ char *ctl = NULL;
+    if (sbx_read_file(p, 4096, &ctl, NULL) < 0)
+        return false;
+    if (!strstr(ctl, "memory") || !strstr(ctl, "pids") || !strstr(ctl, "cpu"))
+        return false;
+    /* Our children need the controllers: enable them in our subtree. This
+     * fails (EBUSY) when our own group holds processes and is not the root —
+     * then the service manager must give us a delegated leaf; we fall back. */
+    snprintf(p, sizeof p, "%s%s/cgroup.subtree_control", mnt, own);
+    _cleanup_free_ char *sub = NULL;
+    if (sbx_read_file(p, 4096, &sub, NULL) < 0)
+        return false;
+    if (!strstr(sub, "memory") || !strstr(sub, "pids") || !strstr(sub, "cpu")) {
+        if (sbx_write_file(p, "+memory +pids +cpu") < 0)
+            return false;
+    }
+    snprintf(base, baselen, "%s%s", mnt, own);
+    return true;
+}
+
+int sbx_cg_root_init(struct sbx_cg_root *root, enum sandbox_accounting want, char *err,
+                     size_t errlen)
+{
+    memset(root, 0, sizeof *root);
+    root->kind = SANDBOX_ACCT_RLIMITS;
+    if (want == SANDBOX_ACCT_RLIMITS)
+        return 0;
+    char base[1024], dir[1200];
+    if ((want == SANDBOX_ACCT_AUTO || want == SANDBOX_ACCT_CGROUP_V2) &&
+        v2_usable(base, sizeof base)) {
+        snprintf(dir, sizeof dir, "%s/nixfarm-sandbox-%d", base, (int)getpid());
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+            return sbx_error(err, errlen, -errno, "cgroup v2: mkdir %s: %s", dir, strerror(errno));
+        char p[1300];
+        snprintf(p, sizeof p, "%s/cgroup.subtree_control", dir);
+        int r = sbx_write_file(p, "+memory +pids +cpu");
+        if (r < 0) {
+            rmdir(dir);
+            return sbx_error(err, errlen, r, "cgroup v2: enabling controllers in %s: %s", dir,
+                             strerror(-r));
+        }
+        root->group[0] = strdup(dir);
+        root->kind = SANDBOX_ACCT_CGROUP_V2;
+        return root->group[0] ? 0 : -ENOMEM;
+    }
+    if (want == SANDBOX_ACCT_CGROUP_V2)
+        return sbx_error(err, errlen, -ENOTSUP,
+                         "cgroup v2 with memory, pids and cpu is not available here");
+    for (int i = 0; i < N_V1; i++) {
+        char mnt[512], own[512];
+        int r = find_mount(v1_ctrls[i], mnt, sizeof mnt);
+        if (r == 0)
+            r = own_path(v1_ctrls[i], own, sizeof own);
+        if (r < 0) {
+            sbx_cg_root_destroy(root);
+            if (want == SANDBOX_ACCT_CGROUP_V1)
+                return sbx_error(err, errlen, -ENOTSUP, "cgroup v1 controller %s not found",
+                                 v1_ctrls[i]);
+            root->kind = SANDBOX_ACCT_RLIMITS;
+            return 0;
+        }
+        snprintf(dir, sizeof dir, "%s%s/nixfarm-sandbox-%d", mnt, own, (int)getpid());
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+            int e = -errno;
+            sbx_cg_root_destroy(root);
+            return sbx_error(err, errlen, e, "cgroup v1: mkdir %s: %s", dir, strerror(-e));
+        }
+        root->group[i] = strdup(dir);
+        if (!root->group[i]) {
+            sbx_cg_root_destroy(root);
+            return -ENOMEM;
+        }
+    }
+    root->kind = SANDBOX_ACCT_CGROUP_V1;
+    return 0;
+}
+
+void sbx_cg_root_destroy(struct sbx_cg_root *root)
+{
+    for (int i = 0; i < 4; i++) {
+        if (root->group[i]) {
+            sbx_cg_remove_tree(root->group[i]);
+            free(root->group[i]);
+            root->group[i] = NULL;
+        }
+    }
+}
+
+static int open_in(const char *dir, const char *name, int flags)
+{
+    char p[1400];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return open(p, flags | O_CLOEXEC);
+}
+
+int sbx_cg_slot_init(struct sbx_cg_root *root, unsigned slot, struct sbx_cgroup *cg, char *err,
+                     size_t errlen)
+{
+    memset(cg, 0, sizeof *cg);
+    cg->kind = root->kind;
+    cg->procs_fd = cg->mem_limit_fd = cg->memsw_fd = cg->mem_peak_fd = cg->mem_usage_fd =
+        cg->oom_fd = cg->pids_max_fd = cg->pids_events_fd = cg->cpu_fd = -1;
+    for (int i = 0; i < 4; i++)
+        cg->join_fd[i] = -1;
+    if (root->kind == SANDBOX_ACCT_RLIMITS)
+        return 0;
+    for (int i = 0; i < 4 && root->group[i]; i++) {
+        char dir[1300];
+        snprintf(dir, sizeof dir, "%s/slot-%u", root->group[i], slot);
+        /* A group left by an earlier pool of this pid (pid reuse) is removed. */
+        sbx_cg_remove_tree(dir);
+        if (mkdir(dir, 0755) < 0) {
+            int e = -errno;
+            sbx_cg_slot_destroy(cg);
+            return sbx_error(err, errlen, e, "mkdir %s: %s", dir, strerror(-e));
+        }
+        cg->dirs[i] = strdup(dir);
+        cg->join_fd[i] = open_in(dir, "cgroup.procs", O_WRONLY);
+        cg->n_join = i + 1;
+        if (!cg->dirs[i] || cg->join_fd[i] < 0) {
+            int e = cg->dirs[i] ? -errno : -ENOMEM;
+            sbx_cg_slot_destroy(cg);
+            return sbx_error(err, errlen, e, "cgroup %s: %s", dir, strerror(-e));
+        }
+    }
+    if (root->kind == SANDBOX_ACCT_CGROUP_V1) {
+        const char *mem = cg->dirs[0], *pids = cg->dirs[1], *cpu = cg->dirs[2];
+        cg->procs_fd = open_in(mem, "cgroup.procs", O_RDONLY);
+        cg->mem_limit_fd = open_in(mem, "memory.limit_in_bytes", O_RDWR);
+        cg->memsw_fd = open_in(mem, "memory.memsw.limit_in_bytes", O_RDWR);
+        cg->mem_peak_fd = open_in(mem, "memory.max_usage_in_bytes", O_RDWR);
+        cg->mem_usage_fd = open_in(mem, "memory.usage_in_bytes", O_RDONLY);
+        cg->oom_fd = open_in(mem, "memory.oom_control", O_RDONLY);
+        cg->pids_max_fd = open_in(pids, "pids.max", O_RDWR);
+        cg->pids_events_fd = open_in(pids, "pids.events", O_RDONLY);
+        cg->cpu_fd = open_in(cpu, "cpuacct.usage", O_RDWR);
+    } else {
+        const char *d = cg->dirs[0];
+        cg->procs_fd = open_in(d, "cgroup.procs", O_RDONLY);
+        cg->mem_limit_fd = open_in(d, "memory.max", O_RDWR);
+        cg->memsw_fd = open_in(d, "memory.swap.max", O_RDWR);
+        cg->mem_peak_fd = open_in(d, "memory.peak", O_RDWR);
+        cg->mem_usage_fd = open_in(d, "memory.current", O_RDONLY);
+        cg->oom_fd = open_in(d, "memory.events", O_RDONLY);
+        cg->pids_max_fd = open_in(d, "pids.max", O_RDWR);
+        cg->pids_events_fd = open_in(d, "pids.events", O_RDONLY);
+        cg->cpu_fd = open_in(d, "cpu.stat", O_RDONLY);
+    }
+    if (cg->procs_fd < 0 || cg->mem_limit_fd < 0 || cg->mem_usage_fd < 0 || cg->oom_fd < 0 ||
+        cg->pids_max_fd < 0 || cg->cpu_fd < 0) {
+        sbx_cg_slot_destroy(cg);
+        return sbx_error(err, errlen, -ENOENT, "cgroup control files missing under %s",
+                         root->group[0]);
+    }
+    return 0;
+}
+
+void sbx_cg_slot_destroy(struct sbx_cgroup *cg)
+{
+    int *fds[] = {&cg->procs_fd,    &cg->mem_limit_fd,   &cg->memsw_fd,
+                  &cg->mem_peak_fd, &cg->mem_usage_fd,   &cg->oom_fd,
+                  &cg->pids_max_fd, &cg->pids_events_fd, &cg->cpu_fd};
+    for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
+        if (*fds[i] >= 0) {
+            close(*fds[i]);
+            *fds[i] = -1;
+        }
+    for (int i = 0; i < 4; i++) {
+        if (cg->join_fd[i] >= 0)
+            close(cg->join_fd[i]);
+        cg->join_fd[i] = -1;
+        if (cg->dirs[i]) {
+            sbx_cg_remove_tree(cg->dirs[i]);
+            free(cg->dirs[i]);
+            cg->dirs[i] = NULL;
+        }
+    }
+}
+
+int sbx_cg_prepare(struct sbx_cgroup *cg, const struct sandbox_limits *l, char *err, size_t errlen)
+{
+    if (cg->kind == SANDBOX_ACCT_RLIMITS)
+        return 0;
+    bool v1 = cg->kind == SANDBOX_ACCT_CGROUP_V1;
+    int r;
+    uint64_t mem = l->memory_kib ? l->memory_kib * 1024 : 0;
+    if (v1) {
+        /* memsw must stay >= limit at every step: open it up, set the limit,
+         * then close it down to the limit (no escape into swap). */
+        if (cg->memsw_fd >= 0)
+            sbx_fd_write_str(cg->memsw_fd, "-1");
+        r = mem ? sbx_fd_write_u64(cg->mem_limit_fd, mem)
+                : sbx_fd_write_str(cg->mem_limit_fd, "-1");
+        if (r < 0)
+            return sbx_error(err, errlen, r, "setting memory.limit_in_bytes: %s", strerror(-r));
+        if (cg->memsw_fd >= 0 && mem)
+            sbx_fd_write_u64(cg->memsw_fd, mem);
+        if (cg->mem_peak_fd >= 0)
+            sbx_fd_write_str(cg->mem_peak_fd, "0");
+        sbx_fd_write_str(cg->cpu_fd, "0");
+        sbx_fd_read_keyed(cg->oom_fd, "oom_kill", &cg->oom_base);
+    } else {
+        r = mem ? sbx_fd_write_u64(cg->mem_limit_fd, mem)
+                : sbx_fd_write_str(cg->mem_limit_fd, "max");
+        if (r < 0)
+            return sbx_error(err, errlen, r, "setting memory.max: %s", strerror(-r));
+        if (cg->memsw_fd >= 0)
+            sbx_fd_write_str(cg->memsw_fd, mem ? "0" : "max");
+        if (cg->mem_peak_fd >= 0)
+            sbx_fd_write_str(cg->mem_peak_fd, "reset"); /* 6.12+: per-fd reset */
+        sbx_fd_read_keyed(cg->oom_fd, "oom_kill", &cg->oom_base);
+    }
+    r = l->processes ? sbx_fd_write_u64(cg->pids_max_fd, l->processes)
+                     : sbx_fd_write_str(cg->pids_max_fd, "max");
+    if (r < 0)
+        return sbx_error(err, errlen, r, "setting pids.max: %s", strerror(-r));
+    cg->pids_base = 0;
+    if (cg->pids_events_fd >= 0)
+        sbx_fd_read_keyed(cg->pids_events_fd, "max", &cg->pids_base);
+    cg->mem_base = 0;
+    sbx_fd_read_u64(cg->mem_usage_fd, &cg->mem_base);
+    return 0;
+}
+
+/* v2 cpu.stat cannot be reset: the caller subtracts a baseline. */
+uint64_t sbx_cg_cpu_ns(struct sbx_cgroup *cg)
+{
+    uint64_t v = 0;
+    if (cg->kind == SANDBOX_ACCT_CGROUP_V1)
+        sbx_fd_read_u64(cg->cpu_fd, &v);
+    else if (cg->kind == SANDBOX_ACCT_CGROUP_V2 &&
+             sbx_fd_read_keyed(cg->cpu_fd, "usage_usec", &v) == 0)
+        v *= 1000;
+    return v;
+}
+
+void sbx_cg_stats(struct sbx_cgroup *cg, struct sbx_cg_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    if (cg->kind == SANDBOX_ACCT_RLIMITS)
+        return;
+    st->cpu_ns = sbx_cg_cpu_ns(cg);
+    uint64_t peak = 0, oom = 0, pids = 0;
+    if (cg->mem_peak_fd >= 0)
+        sbx_fd_read_u64(cg->mem_peak_fd, &peak);
+    st->mem_peak_bytes = peak > cg->mem_base ? peak - cg->mem_base : 0;
+    if (sbx_fd_read_keyed(cg->oom_fd, "oom_kill", &oom) == 0)
+        st->oom_killed = oom > cg->oom_base;
+    if (cg->pids_events_fd >= 0 && sbx_fd_read_keyed(cg->pids_events_fd, "max", &pids) == 0)
+        st->pids_hit = pids > cg->pids_base;
+}
+
+/* Kills every pid listed in dir/cgroup.procs; returns how many were listed. */
+static int kill_listed(int procs_fd)
+{
+    char buf[4096];
+    ssize_t n = pread(procs_fd, buf, sizeof buf - 1, 0);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    int count = 0;
+    for (char *s = buf; *s;) {
+        char *end;
+        long pid = strtol(s, &end, 10);
+        if (end == s)
+            break;
+        if (pid > 0) {
+            kill((pid_t)pid, SIGKILL);
+            count++;
+        }
+        s = end;
+        while (*s == '\n')
+            s++;
+    }
+    return count;
+}
+
+int sbx_cg_empty(struct sbx_cgroup *cg, char *err, size_t errlen)
+{
+    if (cg->kind == SANDBOX_ACCT_RLIMITS)
+        return 0;
+    /* The PID namespace is gone when the keeper has been reaped, so this is
+     * normally empty at the first look; a task still exiting gets up to 2 s. */
+    for (int i = 0; i < 2000; i++) {
+        if (kill_listed(cg->procs_fd) == 0)
+            return 0;
+        usleep(1000);
+    }
+    return sbx_error(err, errlen, -EBUSY, "slot cgroup %s did not empty", cg->dirs[0]);
+}
+
+int sbx_cg_remove_tree(const char *dir)
+{
+    _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    DIR *d = fdopendir(fcntl(dfd, F_DUPFD_CLOEXEC, 3));
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (de->d_type != DT_DIR || de->d_name[0] == '.')
+                continue;
+            char sub[1400];
+            snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
+            sbx_cg_remove_tree(sub);
+        }
+        closedir(d);
+    }
+    _cleanup_close_ int procs = openat(dfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+    for (int i = 0; i < 2000; i++) {
+        if (procs >= 0 && kill_listed(procs) > 0) {
+            usleep(1000);
+            continue;
+        }
+        if (rmdir(dir) == 0 || errno == ENOENT)
+            return 0;
+        if (errno != EBUSY)
+            return -errno;
+        usleep(1000);
+    }
+    return -EBUSY;
+}
+
+int sbx_cg_own_dirs(char *dirs[5])
+{
+    int n = 0;
+    char mnt[512], own[512], p[1100];
+    for (int i = 0; i < N_V1; i++)
+        if (find_mount(v1_ctrls[i], mnt, sizeof mnt) == 0 &&
+            own_path(v1_ctrls[i], own, sizeof own) == 0) {
+            snprintf(p, sizeof p, "%s%s", mnt, own);
+            dirs[n++] = strdup(p);
+        }
+    if (find_mount(NULL, mnt, sizeof mnt) == 0 && own_path(NULL, own, sizeof own) == 0) {
+        snprintf(p, sizeof p, "%s%s", mnt, own);
+        dirs[n++] = strdup(p);
+    }
+    dirs[n] = NULL;
+    return n;
+}

@@ -1,0 +1,126 @@
+/* internal.h — what the files of sandbox/ share and nobody else sees: the pool,
+ * its slots, the cgroup layer (cgroup.c), the seccomp filter (filter.c) and the
+ * keeper's mount plan (mounts.c). */
+#pragma once
+
+#include "sandbox.h"
+
+#include <linux/filter.h>
+#include <stdatomic.h>
+
+/*** cgroup.c: per-slot cgroups beneath the caller's own (v1 or v2) ***/
+
+struct sbx_cgroup {
+    enum sandbox_accounting kind; /* CGROUP_V1, CGROUP_V2 or RLIMITS (none) */
+    /* Directories made for this slot, removed by sbx_cg_destroy (NULL-ended). */
+    char *dirs[4];
+    /* Keeper joins by writing "0" to each (O_WRONLY). */
+    int join_fd[4];
+    int n_join;
+    int procs_fd;       /* cgroup.procs of the memory (v1) / only (v2) group, to check emptiness */
+    int mem_limit_fd;   /* memory.limit_in_bytes | memory.max */
+    int memsw_fd;       /* memory.memsw.limit_in_bytes | memory.swap.max, or -1 */
+    int mem_peak_fd;    /* memory.max_usage_in_bytes | memory.peak (may be -1 on old v2) */
+    int mem_usage_fd;   /* memory.usage_in_bytes | memory.current */
+    int oom_fd;         /* memory.oom_control | memory.events */
+    int pids_max_fd;    /* pids.max */
+    int pids_events_fd; /* pids.events (may be -1) */
+    int cpu_fd;         /* cpuacct.usage (ns) | cpu.stat (usage_usec) */
+    /* Baselines taken by sbx_cg_prepare. */
+    uint64_t mem_base, oom_base, pids_base;
+};
+
+/* Directory that holds every slot of this process: <own>/nixfarm-sandbox-<pid>. */
+struct sbx_cg_root {
+    enum sandbox_accounting kind;
+    char *group[4]; /* per hierarchy, NULL-ended */
+};
+
+int sbx_cg_root_init(struct sbx_cg_root *root, enum sandbox_accounting want, char *err,
+                     size_t errlen);
+void sbx_cg_root_destroy(struct sbx_cg_root *root);
+int sbx_cg_slot_init(struct sbx_cg_root *root, unsigned slot, struct sbx_cgroup *cg, char *err,
+                     size_t errlen);
+void sbx_cg_slot_destroy(struct sbx_cgroup *cg);
+/* Before a run: limits in, counters reset, baselines read. */
+int sbx_cg_prepare(struct sbx_cgroup *cg, const struct sandbox_limits *l, char *err, size_t errlen);
+uint64_t sbx_cg_cpu_ns(struct sbx_cgroup *cg);
+struct sbx_cg_stats {
+    uint64_t cpu_ns, mem_peak_bytes;
+    bool oom_killed, pids_hit;
+};
+void sbx_cg_stats(struct sbx_cgroup *cg, struct sbx_cg_stats *st);
+/* After a run: kills anything left, waits until the group is empty. */
+int sbx_cg_empty(struct sbx_cgroup *cg, char *err, size_t errlen);
+/* Kills what runs in dir (cgroup.procs) and removes it and its subdirs. */
+int sbx_cg_remove_tree(const char *dir);
+/* The cgroup mount + own path of this process per hierarchy, for cleanup. */
+int sbx_cg_own_dirs(char *dirs[5]);
+
+/*** filter.c: the seccomp filter, compiled once ***/
+
+struct sbx_filter {
+    struct sock_fprog prog;
+};
+int sbx_filter_build(struct sbx_filter *f, char *err, size_t errlen);
+void sbx_filter_free(struct sbx_filter *f);
+
+/*** pool.c ***/
+
+struct sbx_slot {
+    unsigned index;
+    uid_t uid;
+    gid_t gid;
+    int netns_fd;
+    struct sbx_cgroup cg;
+    atomic_bool busy;
+};
+
+struct sandbox_pool {
+    unsigned n_slots;
+    struct sbx_slot *slots;
+    int host_netns_fd;
+    struct sbx_cg_root cgroot;
+    struct sbx_filter filter;
+    enum sandbox_accounting accounting;
+    long ncpus;
+};
+
+/*** mounts.c: the keeper's plan, built by the supervisor (may allocate),
+ * executed by the keeper (may not: it runs after clone in a copy of a
+ * possibly multithreaded process) ***/
+
+enum sbx_op_kind {
+    SBX_OP_MKDIR,   /* dst: path in the new root */
+    SBX_OP_MKFILE,  /* dst: empty file (a bind target) */
+    SBX_OP_SYMLINK, /* src: target text, dst: link */
+    SBX_OP_TMPFS,   /* dst, data: options, flags */
+    SBX_OP_BIND,    /* src (host, absolute, under /oldroot), dst, attr: mount_setattr attrs */
+    SBX_OP_PROC,    /* dst */
+    SBX_OP_SETATTR, /* dst, attr, recursive */
+};
+
+struct sbx_op {
+    enum sbx_op_kind kind;
+    const char *src;
+    const char *dst;
+    const char *data;
+    unsigned long flags;
+    uint64_t attr;
+    bool recursive;
+};
+
+struct sbx_plan {
+    struct sbx_op *ops;
+    size_t n, cap;
+    char **strings; /* owned strings */
+    size_t n_str, cap_str;
+};
+
+int sbx_plan_build(struct sbx_plan *plan, const struct sandbox_config *cfg, uid_t uid, gid_t gid,
+                   char *err, size_t errlen);
+void sbx_plan_free(struct sbx_plan *plan);
+/* Keeper: runs the plan (root tmpfs at base, pivot_root, binds from /oldroot,
+ * detach the old root, root read-only). On failure returns -errno and sets
+ * *failed to the op's dst or a step name. No allocation. */
+int sbx_plan_execute(const struct sbx_plan *plan, const char **failed);

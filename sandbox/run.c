@@ -1,0 +1,774 @@
+/* run.c — one run: supervisor, keeper and target (see sandbox.h for the
+ * picture).
+ *
+ * Supervisor (caller's thread): builds the mount plan, resets the slot's
+ * cgroups, enters the slot's network namespace just for the clone3 of the
+ * keeper (new PID, mount, IPC and UTS namespaces), then polls the output pipes,
+ * the report pipe, a timerfd (wall time, and periodic CPU checks against the
+ * cgroup) and the keeper's pidfd. A limit hit → SIGKILL to the keeper; as PID 1
+ * of the namespace its death takes every other process of the sandbox with it.
+ *
+ * Keeper (PID 1, real root, only system calls — it is a raw clone of a possibly
+ * multithreaded process, so no malloc, no stdio, no glibc fork): joins the slot
+ * cgroups, enters a new cgroup namespace, executes the mount plan, pivots, forks
+ * the target with a raw clone, closes everything but the report pipe, reaps
+ * until the target ends, reports its wait status and exits.
+ *
+ * Target: default signals, new session, stdio, rlimits, then drops to the
+ * slot's host uid, makes a user namespace mapping uid/gid 1000 to it (so the
+ * sandbox owns no namespace but that one), drops every capability, sets
+ * no_new_privs, loads the filter and execs. Errors before exec travel through
+ * the close-on-exec report pipe; an exec failure is the program's (exit 127).
+ *
+ * "The program failed" (a verdict) and "we failed" (internal error) stay
+ * apart: sandbox_run returns <0 only for the latter. */
+#include "internal.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+
+#define INSIDE_ID 1000
+#define UNLIMITED_CAPTURE (64ull << 20)
+
+enum report_kind { REP_SETUP_ERROR = 1, REP_EXEC_ERROR, REP_TARGET_STEPS, REP_DONE };
+
+/* One write each, smaller than PIPE_BUF, so never interleaved. */
+struct report {
+    int kind;
+    int err;
+    int status;
+    uint64_t t_fork, t_end;
+    uint64_t cpu_us, maxrss_kib;
+    uint64_t step_ns[SANDBOX_STEP_COUNT];
+    char what[160];
+};
+
+/* Everything the keeper and target need, prepared by the supervisor. */
+struct run_ctx {
+    const struct sandbox_config *cfg;
+    const struct sbx_plan *plan;
+    const struct sbx_filter *filter;
+    struct sbx_cgroup *cg;
+    uid_t uid;
+    gid_t gid;
+    int stdin_fd, stdout_w, stderr_w, report_w;
+    const char *cwd;
+    const char *hostname;
+    char *const *envp;
+    char uid_map[64], gid_map[64];
+    uint64_t t_clone;
+    bool rlimit_memory; /* no cgroups: RLIMIT_AS is the memory limit */
+};
+
+/*** Keeper and target: system calls only ***/
+
+static void report_write(int fd, struct report *rep)
+{
+    ssize_t w;
+    do
+        w = write(fd, rep, sizeof *rep);
+    while (w < 0 && errno == EINTR);
+}
+
+static void copy_what(struct report *rep, const char *a, const char *b)
+{
+    size_t n = 0;
+    for (; a && *a && n < sizeof rep->what - 1; a++)
+        rep->what[n++] = *a;
+    for (; b && *b && n < sizeof rep->what - 1; b++)
+        rep->what[n++] = *b;
+    rep->what[n] = 0;
+}
+
+static __attribute__((noreturn)) void child_fail(const struct run_ctx *c, int kind, int e,
+                                                 const char *a, const char *b)
+{
+    struct report rep;
+    memset(&rep, 0, sizeof rep);
+    rep.kind = kind;
+    rep.err = e;
+    copy_what(&rep, a, b);
+    report_write(c->report_w, &rep);
+    _exit(127);
+}
+
+static int write_all_path(const char *path, const char *s)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    size_t n = strlen(s);
+    ssize_t w = write(fd, s, n);
+    int e = errno;
+    close(fd);
+    return w == (ssize_t)n ? 0 : -(w < 0 ? e : EIO);
+}
+
+static void set_rlimit(int res, uint64_t soft, uint64_t hard)
+{
+    struct rlimit rl = {.rlim_cur = soft, .rlim_max = hard};
+    setrlimit(res, &rl);
+}
+
+static __attribute__((noreturn)) void target_main(const struct run_ctx *c)
+{
+    const struct sandbox_limits *l = &c->cfg->limits;
+    struct report steps;
+    memset(&steps, 0, sizeof steps);
+    steps.kind = REP_TARGET_STEPS;
+
+    /* Dispositions and the mask are inherited from the caller (a server may
+     * ignore SIGPIPE); SIG_IGN would even survive exec. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (int s = 1; s < _NSIG; s++)
+        sigaction(s, &sa, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
+    /* A new session and process group: no controlling terminal (nothing to
+     * TIOCSTI into), and a group of its own. */
+    setsid();
+
+    int in = fcntl(c->stdin_fd, F_DUPFD, 3);
+    int out = fcntl(c->stdout_w, F_DUPFD, 3);
+    int er = fcntl(c->stderr_w, F_DUPFD, 3);
+    if (in < 0 || out < 0 || er < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(er, 2) < 0)
+        child_fail(c, REP_SETUP_ERROR, errno, "target: stdio", NULL);
+    /* Everything else closes at exec; the report pipe is already close-on-exec. */
+    if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+        child_fail(c, REP_SETUP_ERROR, errno, "target: close_range", NULL);
+
+    /* rlimits: the floor under the cgroup limits, and the only limits for
+     * file size, open files and stack. */
+    set_rlimit(RLIMIT_CORE, 0, 0);
+    if (l->cpu_ms) {
+        uint64_t s = (l->cpu_ms + 999) / 1000 + (c->rlimit_memory ? 0 : 1);
+        set_rlimit(RLIMIT_CPU, s, s + 1);
+    }
+    if (l->file_bytes)
+        set_rlimit(RLIMIT_FSIZE, l->file_bytes, l->file_bytes);
+    if (l->open_files)
+        set_rlimit(RLIMIT_NOFILE, l->open_files, l->open_files);
+    uint64_t stack = l->stack_kib ? l->stack_kib * 1024 : 8ull << 20;
+    set_rlimit(RLIMIT_STACK, stack, stack);
+    if (l->processes)
+        set_rlimit(RLIMIT_NPROC, l->processes, l->processes);
+    if (c->rlimit_memory && l->memory_kib)
+        set_rlimit(RLIMIT_AS, l->memory_kib * 1024, l->memory_kib * 1024);
+
+    uint64_t t0 = sbx_now_ns();
+    /* The slot's own host uid: per-user limits and signals cannot cross
+     * between slots, and no file of the host belongs to it. */
+    if (setgroups(0, NULL) < 0 || setresgid(c->gid, c->gid, c->gid) < 0 ||
+        setresuid(c->uid, c->uid, c->uid) < 0)
+        child_fail(c, REP_SETUP_ERROR, errno, "target: dropping to the slot uid", NULL);
+    /* Changing credentials made us non-dumpable, which would leave
+     * /proc/self/uid_map root's; we own ourselves again. */
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    if (unshare(CLONE_NEWUSER) < 0)
+        child_fail(c, REP_SETUP_ERROR, errno, "target: user namespace", NULL);
+    int r = write_all_path("/proc/self/uid_map", c->uid_map);
+    if (r == 0)
+        r = write_all_path("/proc/self/setgroups", "deny");
+    if (r == 0)
+        r = write_all_path("/proc/self/gid_map", c->gid_map);
+    if (r < 0)
+        child_fail(c, REP_SETUP_ERROR, -r, "target: writing the id maps", NULL);
+    /* The creator of a user namespace holds every capability in it: give
+     * them all up, bounding and ambient sets included. */
+    for (int cap = 0; cap <= 63; cap++)
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL)
+            break;
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    if (syscall(SYS_capset, &hdr, data) < 0)
+        child_fail(c, REP_SETUP_ERROR, errno, "target: dropping capabilities", NULL);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        child_fail(c, REP_SETUP_ERROR, errno, "target: no_new_privs", NULL);
+    uint64_t t1 = sbx_now_ns();
+    steps.step_ns[SANDBOX_STEP_USERNS] = t1 - t0;
+
+    if (chdir(c->cwd) < 0)
+        child_fail(c, REP_SETUP_ERROR, errno, "target: chdir ", c->cwd);
+
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &c->filter->prog) < 0)
+        child_fail(c, REP_SETUP_ERROR, errno, "target: loading the seccomp filter", NULL);
+    steps.step_ns[SANDBOX_STEP_SECCOMP] = sbx_now_ns() - t1;
+    report_write(c->report_w, &steps);
+
+    static char *const empty_env[] = {NULL};
+    execve(c->cfg->argv[0], (char *const *)c->cfg->argv, c->envp ? c->envp : empty_env);
+    child_fail(c, REP_EXEC_ERROR, errno, "execve ", c->cfg->argv[0]);
+}
+
+static __attribute__((noreturn)) void keeper_main(struct run_ctx *c)
+{
+    struct report done;
+    memset(&done, 0, sizeof done);
+    done.kind = REP_DONE;
+    uint64_t t0 = sbx_now_ns();
+    done.step_ns[SANDBOX_STEP_CLONE] = t0 - c->t_clone;
+
+    /* If the supervisor dies, so does the sandbox (and with PID 1, all of it). */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+
+    /* Join the slot cgroups ("0" = the writer), then a cgroup namespace rooted
+     * there so /proc/self/cgroup shows nothing of the host. */
+    for (int i = 0; i < c->cg->n_join; i++) {
+        if (write(c->cg->join_fd[i], "0", 1) != 1)
+            child_fail(c, REP_SETUP_ERROR, errno, "keeper: joining the slot cgroup", NULL);
+    }
+    if (c->cg->n_join && unshare(CLONE_NEWCGROUP) < 0)
+        child_fail(c, REP_SETUP_ERROR, errno, "keeper: cgroup namespace", NULL);
+    uint64_t t1 = sbx_now_ns();
+    done.step_ns[SANDBOX_STEP_CGROUP] = t1 - t0;
+
+    if (sethostname(c->hostname, strlen(c->hostname)) < 0)
+        child_fail(c, REP_SETUP_ERROR, errno, "keeper: sethostname", NULL);
+    const char *failed = NULL;
+    int r = sbx_plan_execute(c->plan, &failed);
+    if (r < 0)
+        child_fail(c, REP_SETUP_ERROR, -r, "keeper: mount setup: ", failed);
+    uint64_t t2 = sbx_now_ns();
+    done.step_ns[SANDBOX_STEP_MOUNTS] = t2 - t1;
+
+    /* Raw clone, not fork(): glibc's fork takes locks another thread of the
+     * supervisor may have held at the moment we were cloned. */
+    done.t_fork = sbx_now_ns();
+    pid_t target = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, 0);
+    if (target < 0)
+        child_fail(c, REP_SETUP_ERROR, errno, "keeper: fork of the target", NULL);
+    if (target == 0)
+        target_main(c);
+    done.step_ns[SANDBOX_STEP_FORK] = sbx_now_ns() - done.t_fork;
+
+    /* Keep only the report pipe: the sandbox must not hold the supervisor's
+     * files, and the output pipes must reach EOF when the target's tree ends. */
+    int rep = c->report_w;
+    if (rep > 0)
+        syscall(SYS_close_range, 0, rep - 1, 0);
+    syscall(SYS_close_range, rep + 1, ~0U, 0);
+
+    /* Reap everything (orphans are re-parented to us) until the target ends. */
+    for (;;) {
+        int st;
+        pid_t w = wait4(-1, &st, 0, NULL);
+        if (w == target) {
+            done.status = st;
+            break;
+        }
+        if (w < 0 && errno != EINTR) {
+            done.status = 0x7f00; /* cannot happen: we have a child */
+            break;
+        }
+    }
+    done.t_end = sbx_now_ns();
+    struct rusage ru;
+    if (getrusage(RUSAGE_CHILDREN, &ru) == 0) {
+        done.cpu_us = (uint64_t)ru.ru_utime.tv_sec * 1000000 + (uint64_t)ru.ru_utime.tv_usec +
+                      (uint64_t)ru.ru_stime.tv_sec * 1000000 + (uint64_t)ru.ru_stime.tv_usec;
+        done.maxrss_kib = (uint64_t)ru.ru_maxrss;
+    }
+    report_write(rep, &done);
+    /* Our exit kills what is left of the namespace. */
+    _exit(0);
+}
+
+/*** Supervisor ***/
+
+struct capture {
+    int fd;
+    char *buf;
+    size_t len, cap, max;
+    uint64_t total;
+    bool truncated;
+};
+
+/* Reads what is available; returns 1 at EOF, 0 otherwise, <0 on error. */
+static int capture_read(struct capture *c)
+{
+    char tmp[65536];
+    for (;;) {
+        ssize_t n = read(c->fd, tmp, sizeof tmp);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                return 0;
+            return -errno;
+        }
+        if (n == 0)
+            return 1;
+        c->total += (uint64_t)n;
+        size_t room = c->max > c->len ? c->max - c->len : 0;
+        size_t take = (size_t)n < room ? (size_t)n : room;
+        if (take < (size_t)n)
+            c->truncated = true;
+        if (take) {
+            if (c->len + take + 1 > c->cap) {
+                size_t nc = c->cap ? c->cap : 4096;
+                while (nc < c->len + take + 1)
+                    nc *= 2;
+                char *nb = realloc(c->buf, nc);
+                if (!nb)
+                    return -ENOMEM;
+                c->buf = nb;
+                c->cap = nc;
+            }
+            memcpy(c->buf + c->len, tmp, take);
+            c->len += take;
+        }
+    }
+}
+
+static int make_stdin(const struct sandbox_config *cfg, int *owned, char *err, size_t errlen)
+{
+    *owned = -1;
+    switch (cfg->stdin_kind) {
+    case SANDBOX_STDIN_FD:
+        if (cfg->stdin_fd < 0)
+            return sbx_error(err, errlen, -EBADF, "stdin_fd is not a valid descriptor");
+        return cfg->stdin_fd;
+    case SANDBOX_STDIN_BUFFER: {
+        /* A sealed memfd: seekable like a file, costs no pipe pumping. */
+        int fd = memfd_create("stdin", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+            return sbx_error(err, errlen, -errno, "memfd_create: %s", strerror(errno));
+        size_t off = 0;
+        while (off < cfg->stdin_len) {
+            ssize_t w = write(fd, (const char *)cfg->stdin_buf + off, cfg->stdin_len - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                int e = errno;
+                close(fd);
+                return sbx_error(err, errlen, -e, "writing stdin: %s", strerror(e));
+            }
+            off += (size_t)w;
+        }
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+        lseek(fd, 0, SEEK_SET);
+        *owned = fd;
+        return fd;
+    }
+    case SANDBOX_STDIN_NULL:
+    default: {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return sbx_error(err, errlen, -errno, "/dev/null: %s", strerror(errno));
+        *owned = fd;
+        return fd;
+    }
+    }
+}
+
+static void arm_timer(int tfd, uint64_t at_ns)
+{
+    struct itimerspec its;
+    memset(&its, 0, sizeof its);
+    its.it_value.tv_sec = (time_t)(at_ns / 1000000000ull);
+    its.it_value.tv_nsec = (long)(at_ns % 1000000000ull);
+    timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+struct run_state {
+    int pidfd;
+    bool killed;
+    enum sandbox_limit kill_reason;
+};
+
+static void kill_sandbox(struct run_state *st, enum sandbox_limit why)
+{
+    if (!st->killed) {
+        syscall(SYS_pidfd_send_signal, st->pidfd, SIGKILL, NULL, 0);
+        st->killed = true;
+        st->kill_reason = why;
+    }
+}
+
+static int fail(struct sandbox_result *r, char *err, size_t errlen, int ret, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int fail(struct sandbox_result *r, char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof r->message, fmt, ap);
+    va_end(ap);
+    r->status = SANDBOX_INTERNAL_ERROR;
+    if (err && errlen)
+        snprintf(err, errlen, "%s", r->message);
+    return ret;
+}
+
+static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct sandbox_config *cfg,
+                    struct sandbox_result *r, char *err, size_t errlen)
+{
+    char msg[256] = "";
+    int ret;
+    if (!cfg || !cfg->argv || !cfg->argv[0] || cfg->argv[0][0] != '/')
+        return fail(r, err, errlen, -EINVAL, "argv[0] must be an absolute path inside the sandbox");
+    const char *cwd = cfg->cwd ? cfg->cwd : "/box";
+    if (cwd[0] != '/')
+        return fail(r, err, errlen, -EINVAL, "cwd %s must be absolute", cwd);
+    const char *hostname = cfg->hostname ? cfg->hostname : "sandbox";
+    if (strlen(hostname) > 64)
+        return fail(r, err, errlen, -EINVAL, "hostname is longer than 64 bytes");
+
+    struct sbx_plan plan;
+    ret = sbx_plan_build(&plan, cfg, s->uid, s->gid, msg, sizeof msg);
+    if (ret < 0) {
+        sbx_plan_free(&plan);
+        return fail(r, err, errlen, ret, "%s", msg);
+    }
+    /* A writable box belongs to the slot's uid (1000 inside). */
+    if (cfg->box_dir && !cfg->box_readonly && lchown(cfg->box_dir, s->uid, s->gid) < 0) {
+        ret = -errno;
+        sbx_plan_free(&plan);
+        return fail(r, err, errlen, ret, "chown of box %s: %s", cfg->box_dir, strerror(-ret));
+    }
+
+    int owned_stdin = -1;
+    int in_fd = make_stdin(cfg, &owned_stdin, msg, sizeof msg);
+    int out_p[2] = {-1, -1}, err_p[2] = {-1, -1}, rep_p[2] = {-1, -1}, tfd = -1, pidfd = -1;
+    struct capture cap[2];
+    memset(cap, 0, sizeof cap);
+    if (in_fd < 0) {
+        ret = fail(r, err, errlen, in_fd, "%s", msg);
+        goto out;
+    }
+    if (pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 || pipe2(rep_p, O_CLOEXEC) < 0) {
+        ret = fail(r, err, errlen, -errno, "pipe2: %s", strerror(errno));
+        goto out;
+    }
+    fcntl(out_p[0], F_SETFL, O_NONBLOCK);
+    fcntl(err_p[0], F_SETFL, O_NONBLOCK);
+    fcntl(rep_p[0], F_SETFL, O_NONBLOCK);
+    tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (tfd < 0) {
+        ret = fail(r, err, errlen, -errno, "timerfd_create: %s", strerror(errno));
+        goto out;
+    }
+    ret = sbx_cg_prepare(&s->cg, &cfg->limits, msg, sizeof msg);
+    if (ret < 0) {
+        ret = fail(r, err, errlen, ret, "%s", msg);
+        goto out;
+    }
+
+    struct run_ctx c;
+    memset(&c, 0, sizeof c);
+    c.cfg = cfg;
+    c.plan = &plan;
+    c.filter = &p->filter;
+    c.cg = &s->cg;
+    c.uid = s->uid;
+    c.gid = s->gid;
+    c.stdin_fd = in_fd;
+    c.stdout_w = out_p[1];
+    c.stderr_w = err_p[1];
+    c.report_w = rep_p[1];
+    c.cwd = cwd;
+    c.hostname = hostname;
+    c.envp = (char *const *)cfg->env;
+    c.rlimit_memory = s->cg.kind == SANDBOX_ACCT_RLIMITS;
+    snprintf(c.uid_map, sizeof c.uid_map, "%d %u 1\n", INSIDE_ID, (unsigned)s->uid);
+    snprintf(c.gid_map, sizeof c.gid_map, "%d %u 1\n", INSIDE_ID, (unsigned)s->gid);
+
+    /* The keeper is born in the slot's network namespace: enter it for the
+     * clone only (setns acts on this thread). */
+    if (!cfg->network && setns(s->netns_fd, CLONE_NEWNET) < 0) {
+        ret = fail(r, err, errlen, -errno, "entering the slot network namespace: %s",
+                   strerror(errno));
+        goto out;
+    }
+    struct clone_args ca;
+    memset(&ca, 0, sizeof ca);
+    ca.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD;
+    ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+    ca.exit_signal = SIGCHLD;
+    c.t_clone = sbx_now_ns();
+    pid_t keeper = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
+    if (keeper == 0)
+        keeper_main(&c);
+    int clone_errno = errno;
+    if (!cfg->network && setns(p->host_netns_fd, CLONE_NEWNET) < 0) {
+        /* This thread would now talk to the slot's empty network: fatal for
+         * the pool, not for the run. Say so loudly. */
+        snprintf(msg, sizeof msg, "returning to the host network namespace: %s", strerror(errno));
+    }
+    if (keeper < 0) {
+        ret = fail(r, err, errlen, -clone_errno, "clone3 of the keeper: %s", strerror(clone_errno));
+        goto out;
+    }
+    uint64_t start = c.t_clone;
+    close(out_p[1]);
+    close(err_p[1]);
+    close(rep_p[1]);
+    out_p[1] = err_p[1] = rep_p[1] = -1;
+
+    const struct sandbox_limits *l = &cfg->limits;
+    for (int i = 0; i < 2; i++) {
+        cap[i].fd = i ? err_p[0] : out_p[0];
+        cap[i].max = l->output_bytes ? l->output_bytes : UNLIMITED_CAPTURE;
+    }
+    struct run_state st = {.pidfd = pidfd};
+    uint64_t wall_deadline = l->wall_ms ? start + l->wall_ms * 1000000ull : 0;
+    bool cpu_watch = l->cpu_ms && s->cg.kind != SANDBOX_ACCT_RLIMITS;
+    uint64_t next_check = 0;
+    if (cpu_watch)
+        /* CPU time grows at most ncpus times faster than the clock. */
+        next_check = start + (l->cpu_ms * 1000000ull) / (uint64_t)p->ncpus;
+    if (wall_deadline && (!next_check || wall_deadline < next_check))
+        next_check = wall_deadline;
+    if (next_check)
+        arm_timer(tfd, next_check);
+
+    struct report done, tsteps, rep;
+    bool got_done = false, got_exec_err = false, got_setup_err = false, keeper_exited = false;
+    struct report exec_err, setup_err;
+    memset(&done, 0, sizeof done);
+    memset(&tsteps, 0, sizeof tsteps);
+    bool eof[3] = {false, false, false};
+    uint64_t t_exit = 0;
+    while (!(keeper_exited && eof[0] && eof[1] && eof[2])) {
+        struct pollfd pf[5];
+        int n = 0;
+        int idx_out = -1, idx_err = -1, idx_rep = -1, idx_pid = -1, idx_t = -1;
+        if (!eof[0]) {
+            idx_out = n;
+            pf[n++] = (struct pollfd){.fd = out_p[0], .events = POLLIN};
+        }
+        if (!eof[1]) {
+            idx_err = n;
+            pf[n++] = (struct pollfd){.fd = err_p[0], .events = POLLIN};
+        }
+        if (!eof[2]) {
+            idx_rep = n;
+            pf[n++] = (struct pollfd){.fd = rep_p[0], .events = POLLIN};
+        }
+        if (!keeper_exited) {
+            idx_pid = n;
+            pf[n++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
+        }
+        idx_t = n;
+        pf[n++] = (struct pollfd){.fd = tfd, .events = POLLIN};
+        int pr = poll(pf, (nfds_t)n, -1);
+        if (pr < 0) {
+            if (errno == EINTR)
+                continue;
+            kill_sandbox(&st, SANDBOX_LIMIT_NONE);
+            break;
+        }
+        for (int i = 0; i < 2; i++) {
+            int idx = i ? idx_err : idx_out;
+            if (idx < 0 || !pf[idx].revents)
+                continue;
+            int cr = capture_read(&cap[i]);
+            if (cr != 0)
+                eof[i] = true;
+            if (l->output_bytes && cap[i].total > l->output_bytes)
+                kill_sandbox(&st, SANDBOX_LIMIT_OUTPUT);
+        }
+        if (idx_rep >= 0 && pf[idx_rep].revents) {
+            for (;;) {
+                ssize_t rn = read(rep_p[0], &rep, sizeof rep);
+                if (rn < 0 && errno == EINTR)
+                    continue;
+                if (rn < 0)
+                    break;
+                if (rn == 0) {
+                    eof[2] = true;
+                    break;
+                }
+                if (rn != sizeof rep)
+                    continue;
+                if (rep.kind == REP_DONE) {
+                    done = rep;
+                    got_done = true;
+                } else if (rep.kind == REP_TARGET_STEPS) {
+                    tsteps = rep;
+                } else if (rep.kind == REP_EXEC_ERROR) {
+                    exec_err = rep;
+                    got_exec_err = true;
+                } else if (rep.kind == REP_SETUP_ERROR) {
+                    setup_err = rep;
+                    got_setup_err = true;
+                }
+            }
+        }
+        if (idx_pid >= 0 && pf[idx_pid].revents) {
+            keeper_exited = true;
+            t_exit = sbx_now_ns();
+        }
+        if (pf[idx_t].revents) {
+            uint64_t exp;
+            if (read(tfd, &exp, sizeof exp) < 0) {
+                /* spurious: fall through to the checks */
+            }
+            uint64_t now = sbx_now_ns();
+            if (wall_deadline && now >= wall_deadline) {
+                kill_sandbox(&st, SANDBOX_LIMIT_WALL);
+            } else if (cpu_watch && !st.killed) {
+                uint64_t used = sbx_cg_cpu_ns(&s->cg);
+                uint64_t lim = l->cpu_ms * 1000000ull;
+                if (used >= lim) {
+                    kill_sandbox(&st, SANDBOX_LIMIT_CPU);
+                } else {
+                    uint64_t step = (lim - used) / (uint64_t)p->ncpus;
+                    if (step < 2000000)
+                        step = 2000000;
+                    next_check = now + step;
+                    if (wall_deadline && wall_deadline < next_check)
+                        next_check = wall_deadline;
+                    arm_timer(tfd, next_check);
+                }
+            } else if (st.killed) {
+                /* nothing more to watch */
+            }
+        }
+    }
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
+        ;
+    if (!t_exit)
+        t_exit = sbx_now_ns();
+
+    /* Measure, then make sure the slot is clean before anyone reuses it. */
+    struct sbx_cg_stats cs;
+    sbx_cg_stats(&s->cg, &cs);
+    int er = sbx_cg_empty(&s->cg, msg, sizeof msg);
+    r->step_ns[SANDBOX_STEP_TEARDOWN] = sbx_now_ns() - t_exit;
+    for (int i = 0; i < SANDBOX_STEP_COUNT; i++) {
+        if (done.step_ns[i])
+            r->step_ns[i] = done.step_ns[i];
+        if (tsteps.step_ns[i])
+            r->step_ns[i] = tsteps.step_ns[i];
+    }
+    if (er < 0) {
+        ret = fail(r, err, errlen, er, "%s", msg);
+        goto out;
+    }
+    if (got_setup_err) {
+        ret = fail(r, err, errlen, -(setup_err.err ? setup_err.err : EIO), "%s: %s", setup_err.what,
+                   strerror(setup_err.err));
+        goto out;
+    }
+    if (!got_done && !st.killed) {
+        ret = fail(r, err, errlen, -EIO, "the sandbox keeper died (%s %d) before reporting",
+                   si.si_code == CLD_EXITED ? "exit" : "signal", si.si_status);
+        goto out;
+    }
+
+    /* The verdict. */
+    if (got_done) {
+        if (WIFEXITED(done.status)) {
+            r->exit_code = WEXITSTATUS(done.status);
+        } else if (WIFSIGNALED(done.status)) {
+            r->exit_code = -1;
+            r->signal = WTERMSIG(done.status);
+        }
+        r->wall_ms = (done.t_end - done.t_fork) / 1000000ull;
+    } else {
+        /* We killed the keeper before the target ended. */
+        r->exit_code = -1;
+        r->signal = SIGKILL;
+        r->wall_ms = (t_exit - start) / 1000000ull;
+    }
+    if (s->cg.kind == SANDBOX_ACCT_RLIMITS) {
+        r->cpu_ms = done.cpu_us / 1000;
+        r->memory_kib = done.maxrss_kib;
+    } else {
+        r->cpu_ms = cs.cpu_ns / 1000000ull;
+        r->memory_kib = cs.mem_peak_bytes / 1024;
+    }
+    if (got_exec_err) {
+        snprintf(r->message, sizeof r->message, "%s: %s", exec_err.what, strerror(exec_err.err));
+        r->exit_code = 127;
+        r->signal = 0;
+    }
+    enum sandbox_limit lim = st.killed ? st.kill_reason : SANDBOX_LIMIT_NONE;
+    if (r->signal == SIGXCPU)
+        lim = SANDBOX_LIMIT_CPU;
+    if (r->signal == SIGXFSZ)
+        lim = SANDBOX_LIMIT_FILE_SIZE;
+    if (lim == SANDBOX_LIMIT_NONE && l->cpu_ms && r->cpu_ms > l->cpu_ms)
+        lim = SANDBOX_LIMIT_CPU;
+    if (lim == SANDBOX_LIMIT_NONE && l->wall_ms && r->wall_ms > l->wall_ms)
+        lim = SANDBOX_LIMIT_WALL;
+    bool clean = r->exit_code == 0 && r->signal == 0 && lim == SANDBOX_LIMIT_NONE;
+    /* A run that failed after running out of processes failed because of
+     * them (a fork bomb ends by time, but the verdict is the processes). */
+    if (cs.pids_hit && !clean)
+        lim = SANDBOX_LIMIT_PROCESSES;
+    if (cs.oom_killed)
+        lim = SANDBOX_LIMIT_MEMORY;
+    r->limit = lim;
+    r->status = (r->exit_code == 0 && r->signal == 0 && lim == SANDBOX_LIMIT_NONE)
+                    ? SANDBOX_OK
+                    : SANDBOX_PROGRAM_FAILED;
+    ret = 0;
+
+out:
+    for (int i = 0; i < 2; i++) {
+        if (!cap[i].buf && ret == 0) {
+            cap[i].buf = malloc(1);
+            if (!cap[i].buf)
+                ret = fail(r, err, errlen, -ENOMEM, "out of memory");
+        }
+        if (cap[i].buf)
+            cap[i].buf[cap[i].len] = 0;
+    }
+    r->stdout_buf = cap[0].buf;
+    r->stdout_len = cap[0].len;
+    r->stdout_total = cap[0].total;
+    r->stdout_truncated = cap[0].truncated;
+    r->stderr_buf = cap[1].buf;
+    r->stderr_len = cap[1].len;
+    r->stderr_total = cap[1].total;
+    r->stderr_truncated = cap[1].truncated;
+    int fds[] = {owned_stdin, out_p[0], out_p[1], err_p[0], err_p[1],
+                 rep_p[0],    rep_p[1], tfd,      pidfd};
+    for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    sbx_plan_free(&plan);
+    return ret;
+}
+
+int sandbox_run(struct sandbox_pool *p, unsigned slot, const struct sandbox_config *cfg,
+                struct sandbox_result *r, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    r->exit_code = -1;
+    if (!p || slot >= p->n_slots)
+        return fail(r, err, errlen, -EINVAL, "no slot %u in this pool", slot);
+    r->accounting = p->accounting;
+    struct sbx_slot *s = &p->slots[slot];
+    bool was = false;
+    if (!atomic_compare_exchange_strong(&s->busy, &was, true))
+        return fail(r, err, errlen, -EBUSY, "slot %u is already running", slot);
+    int ret = run_slot(p, s, cfg, r, err, errlen);
+    atomic_store(&s->busy, false);
+    return ret;
+}

@@ -1,0 +1,66 @@
+/* util.h — small helpers private to sandbox/: scope-bound cleanup (after
+ * bubblewrap's utils.h; sandbox/ includes no project header, so it keeps its
+ * own copy), error sentences, and whole-file reads and writes. */
+#pragma once
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static inline void *sbx_steal_pointer_impl(void *pp)
+{
+    void **p = (void **)pp;
+    void *v = *p;
+    *p = NULL;
+    return v;
+}
+#define steal_pointer(pp) ((__typeof__(*(pp)))sbx_steal_pointer_impl(pp))
+
+static inline int steal_fd(int *fd)
+{
+    int v = *fd;
+    *fd = -1;
+    return v;
+}
+
+static inline void sbx_freep(void *p)
+{
+    free(*(void **)p);
+}
+static inline void sbx_closep(int *fd)
+{
+    if (*fd >= 0) {
+        int saved = errno;
+        close(*fd);
+        errno = saved;
+    }
+}
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(sbx_freep)
+#define _cleanup_close_ _cleanup_(sbx_closep)
+
+/* Writes a sentence into err (if err is not NULL) and returns ret, which is a
+ * -errno; "%m"-style text is the caller's job (use strerror(-ret)). */
+int sbx_error(char *err, size_t errlen, int ret, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Reads all of path into a malloc'd NUL-terminated buffer (at most max bytes). */
+int sbx_read_file(const char *path, size_t max, char **data, size_t *len);
+/* Writes s to path (O_WRONLY, no create). */
+int sbx_write_file(const char *path, const char *s);
+/* pread/pwrite of a small control file through an open fd. */
+int sbx_fd_read_u64(int fd, uint64_t *v);
+int sbx_fd_write_str(int fd, const char *s);
+int sbx_fd_write_u64(int fd, uint64_t v);
+/* Reads "key value" lines from fd (e.g. memory.oom_control) and returns value of key. */
+int sbx_fd_read_keyed(int fd, const char *key, uint64_t *v);
+
+/* Removes everything beneath dirfd without following symlinks or crossing
+ * into other mounts (they are lazily unmounted first when possible). */
+int sbx_rm_rf_at(int dirfd);
+
+uint64_t sbx_now_ns(void);
