@@ -295,10 +295,14 @@ static int token_create(store *s, int argc, char **argv)
         fprintf(stderr, "farmd token create: --name and --scopes are required\n");
         return 2;
     }
-    unsigned bits;
+    unsigned bits = 0;
     char err[256];
-    if (auth_scopes_parse(scopes, &bits, err, sizeof(err)) < 0 || !bits) {
-        fprintf(stderr, "farmd token create: --scopes: %s\n", bits ? err : "no scope given");
+    if (auth_scopes_parse(scopes, &bits, err, sizeof(err)) < 0) {
+        fprintf(stderr, "farmd token create: --scopes: %s\n", err);
+        return 2;
+    }
+    if (!bits) {
+        fprintf(stderr, "farmd token create: --scopes: no scope given\n");
         return 2;
     }
     unsigned char raw[32];
