@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Protective answers: 413 body cap, 503 backpressure and drain (with
+Retry-After), 429 per-caller rate limit; batch limits; cancel; 404/405;
+?wait=true timing out into 202; metrics counting all of it."""
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import apitest  # noqa: E402
+from apitest import check_error, farmtest, hello  # noqa: E402
+
+
+def main():
+    cases = []
+
+    def backpressure_and_drain():
+        with apitest.api_farm(settings={"api.max_queue": "3"}) as farm:
+            for i in range(3):
+                st, b = farm.submit(hello(priority=i), wait=False)
+                assert st == 202, (st, b)
+            st, b = farm.submit(hello(), wait=False)
+            check_error(st, b, 503, None, "queue full")
+            assert b["error"]["code"] == "queue_full", b
+            assert int(farm.last_headers.get("Retry-After", "0")) >= 1, farm.last_headers
+            # cancel one queued: room again (after the depth cache expires)
+            st, q = farm.request("GET", "/v1/health")
+            ids = []
+            st, b = farm.request("POST", "/v1/submissions/batch", {"submissions": [hello()]})
+            check_error(st, b, 503, None, "batch while full")
+        with apitest.api_farm() as farm:
+            st, b = farm.request("POST", "/v1/admin/drain", {"accepting": False})
+            assert st == 200 and b == {"accepting": False}, (st, b)
+            st, b = farm.submit(hello(), wait=False)
+            check_error(st, b, 503, None, "draining")
+            assert b["error"]["code"] == "draining" and "Retry-After" in farm.last_headers
+            st, h = farm.request("GET", "/v1/health")
+            assert st == 200 and h["accepting"] is False, h
+            st, b = farm.request("POST", "/v1/admin/drain", {"accepting": True})
+            assert st == 200 and b == {"accepting": True}
+            st, b = farm.submit(hello(), wait=False)
+            assert st == 202, (st, b)
+            st, b = farm.request("POST", "/v1/admin/drain", {"accepting": "no"})
+            check_error(st, b, 422, "accepting", "drain body")
+            # the drain is a settings row: a restarted API still drains
+            farm.request("POST", "/v1/admin/drain", {"accepting": False})
+            farm.restart()
+            st, b = farm.submit(hello(), wait=False)
+            check_error(st, b, 503, None, "draining after restart")
+    cases.append(("503 + Retry-After past api.max_queue and while draining", backpressure_and_drain))
+
+    def rate_limit():
+        with apitest.api_farm(settings={"api.rate_limit_per_s": "1", "api.rate_limit_burst": "2"}) as farm:
+            codes = []
+            for _ in range(4):
+                st, b = farm.request("GET", "/v1/profiles")
+                codes.append(st)
+            assert codes[:2] == [200, 200] and 429 in codes[2:], codes
+            st, b = farm.request("GET", "/v1/profiles")
+            if st == 429:
+                check_error(st, b, 429, None, "rate")
+                assert int(farm.last_headers["Retry-After"]) >= 1
+            # health is not rate-limited (load balancers poll it)
+            for _ in range(5):
+                st, _ = farm.request("GET", "/v1/health")
+                assert st == 200
+    cases.append(("429 + Retry-After past the per-caller rate", rate_limit))
+
+    def api_farm_tests():
+        with apitest.api_farm(settings={"api.batch_max": "3", "api.wait_timeout_ms": "300"}) as farm:
+            st, b = farm.request("POST", "/v1/submissions/batch", {"submissions": [hello()] * 4})
+            check_error(st, b, 422, "submissions", "batch over max")
+            st, b = farm.request("POST", "/v1/submissions/batch", {"submissions": []})
+            check_error(st, b, 422, "submissions", "empty batch")
+            st, b = farm.request("POST", "/v1/submissions/batch", {"submissions": [hello(), hello(priority=3)]})
+            assert st == 202 and len(b["submissions"]) == 2, (st, b)
+            ids = [x["id"] for x in b["submissions"]]
+            assert len(set(ids)) == 2 and all(x["state"] == "queued" for x in b["submissions"])
+            # cancel a queued submission, then again
+            st, v = farm.request("DELETE", "/v1/submissions/" + ids[0])
+            assert st == 200 and v["state"] == "cancelled", (st, v)
+            st, v = farm.request("DELETE", "/v1/submissions/" + ids[0])
+            check_error(st, v, 409, None, "cancel twice")
+            st, v = farm.request("GET", "/v1/submissions/" + ids[1])
+            assert st == 200 and v["state"] == "queued" and v["priority"] == 3, v
+            for hidden in ("lease_owner", "token_id", "cache_key", "request"):
+                assert hidden not in v, hidden
+            # unknown ids, endpoints, methods
+            st, v = farm.request("GET", "/v1/submissions/0000")
+            check_error(st, v, 404, None, "unknown id")
+            st, v = farm.request("GET", "/v1/nothing")
+            check_error(st, v, 404, None, "unknown path")
+            st, v = farm.request("PUT", "/v1/submissions")
+            check_error(st, v, 405, None, "wrong method")
+            # no worker: ?wait=true gives up after api.wait_timeout_ms with 202
+            st, v = farm.submit(hello(), wait=True, timeout=30)
+            assert st == 202 and v["state"] == "queued" and v["id"], (st, v)
+            # the wait bonus puts it ahead of standard jobs
+            assert v["priority"] >= 1000, v
+            # SSE of a queued submission starts with its "queued" state event
+            # (the stream stays open: read just the first event)
+            import http.client
+            conn = http.client.HTTPConnection("127.0.0.1", farm.port, timeout=10)
+            conn.request("GET", "/v1/submissions/%s/events" % ids[1])
+            r = conn.getresponse()
+            assert r.status == 200 and r.getheader("Content-Type").startswith("text/event-stream")
+            first = b""
+            while b"\n\n" not in first:
+                first += r.read1(4096)
+            conn.close()
+            assert b"event: state" in first and b'"queued"' in first, first
+            st, v = farm.request("GET", "/v1/submissions/nope/events")
+            check_error(st, v, 404, None, "events of unknown id")
+            # SSE of a cancelled submission replays and closes
+            st, text = farm.request("GET", "/v1/submissions/%s/events" % ids[0], timeout=10)
+            assert st == 200 and text.count("event: state") >= 2 and "cancelled" in text, text
+            # metrics count what happened
+            st, text = farm.request("GET", "/metrics")
+            assert st == 200
+            m = dict(re.findall(r'^(farm_\S+) (\S+)$', text, re.M))
+            assert float(m['farm_http_responses_total{code="202"}']) >= 2, text
+            assert float(m['farm_http_responses_total{code="422"}']) >= 2, text
+            assert float(m['farm_queue_depth{kind="submission",state="queued"}']) == 2, text
+            assert float(m['farm_queue_depth{kind="submission",state="cancelled"}']) == 1, text
+            assert float(m['farm_submissions_total{state="cancelled",verdict=""}']) == 1, text
+            assert 'farm_run_duration_seconds_bucket{le="+Inf"}' in text
+            assert 'farm_build_duration_seconds_count' in text
+    cases.append(("batch, cancel, 404/405, wait timeout, SSE replay, metrics", api_farm_tests))
+
+    def depsets_and_profiles():
+        with apitest.api_farm() as farm:
+            st, b = farm.request("GET", "/v1/profiles")
+            names = {p["name"] for p in b["profiles"]}
+            assert {"python3", "c", "cpp", "c-tcc", "lua", "bash"} <= names, names
+            for p in b["profiles"]:
+                assert p["run"] and p["packages"] and set(p["limits"]) == {"run", "compile"}, p
+                assert len(p["limits"]["run"]) == 8
+                assert isinstance(p["version"], str) and p["version"], p
+            st, d = farm.request("POST", "/v1/depsets", {"packages": ["python3"]})
+            assert st == 201 and d["state"] == "queued" and d["spec"]["packages"] == ["bash", "python3"], (st, d)
+            st, d2 = farm.request("POST", "/v1/depsets", {"profile": "python3"})
+            assert st == 200 and d2["key"] == d["key"], (st, d2)
+            # a submission with the same packages uses that very set
+            st, s = farm.submit({"packages": ["python3"], "run": "python3 -V"}, wait=False)
+            st, v = farm.request("GET", "/v1/submissions/" + s["id"])
+            assert v["depset"]["key"] == d["key"], (v, d)
+            st, lst = farm.request("GET", "/v1/depsets")
+            assert st == 200 and d["key"] in [x["key"] for x in lst["depsets"]]
+            st, one = farm.request("GET", "/v1/depsets/" + d["key"])
+            assert st == 200 and one["key"] == d["key"]
+            st, e = farm.request("GET", "/v1/depsets/" + "0" * 64)
+            check_error(st, e, 404, None, "unknown depset")
+            st, e = farm.request("POST", "/v1/depsets", {"packages": ["nosuch"]})
+            check_error(st, e, 422, "packages[0]", "unknown package")
+    cases.append(("profiles list; depsets create/list/show share keys with submissions", depsets_and_profiles))
+    sys.exit(farmtest.run_cases(cases))
+
+
+if __name__ == "__main__":
+    main()
