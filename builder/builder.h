@@ -60,8 +60,9 @@ int builder_pkgset_id(const config *cfg, char id_out[65], char *err, size_t errl
 /* The known attribute names, sorted (new reference). 0 or -errno. */
 int builder_pkgset_names(const config *cfg, json_t **out, char *err, size_t errlen);
 
-/* Checks a client's package list: names must be a non-empty JSON array of
- * strings, each a known attribute name. Returns 0 when all are known;
+/* Checks a client's package list: names must be a JSON array of strings,
+ * each a known attribute name (an empty array passes: whether a submission
+ * may have no packages is the API's rule). Returns 0 when all are known;
  * -EINVAL with a sentence such as
  *   packages[1]: unknown package "pyhton3"; closest known: python3, python
  * -ENOENT / -EIO / -EPROTO when the package set itself cannot be read. */
@@ -81,12 +82,14 @@ char *builder_root_path(const config *cfg, const char *key);
  * as store_depset_get gives it, a new reference); 0 when it is not (missing,
  * queued, building, failed — *depset_out gets the row if there is one, else
  * NULL); < 0 on a store error. A ready row whose root has gone is requeued
- * (evicted and inserted again from its spec) and reported as 0. */
+ * (evicted and inserted again from its spec) and reported as 0; while
+ * submissions hold or await it the store refuses that, and it stays as is. */
 int builder_lookup(store *s, const char *key, json_t **depset_out);
 
-/* Evicts one set if nobody holds it (DELETE /v1/depsets/{key}): deletes the
- * row, then removes its root; garbage collection is left to the next
- * builder_collect_garbage. 1 evicted, 0 held (nothing changed), -ENOENT. */
+/* Evicts one set if nobody holds or awaits it (DELETE /v1/depsets/{key}):
+ * deletes the row, then removes its root; garbage collection is left to the
+ * next builder_collect_garbage. 1 evicted; 0 held or awaited by submissions
+ * (nothing changed, err says so); -EBUSY queued or building; -ENOENT. */
 int builder_evict(const config *cfg, store *s, const char *key, char *err, size_t errlen);
 
 /* Brings the ready sets under cache.quota_bytes (0 = no quota): evicts least

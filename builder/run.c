@@ -23,6 +23,15 @@
 #define HEARTBEAT_MS 2000
 #define QUOTA_CHECK_MS 30000
 
+/* Log values are one line: a build log's tail has many. */
+static const char *one_line(char *s)
+{
+    for (char *p = s; *p; p++)
+        if (*p == '\n' || *p == '"')
+            *p = *p == '"' ? '\'' : ' ';
+    return s;
+}
+
 static void after_ready(const config *cfg, store *s, const char *key)
 {
     char err[2048];
@@ -32,7 +41,7 @@ static void after_ready(const config *cfg, store *s, const char *key)
             json_t *outs = json_object_get(row, "out_paths");
             int r = builder_export(cfg, outs, err, sizeof err);
             if (r < 0)
-                log_warn("export-failed key=%s error=\"%s\"", key, err);
+                log_warn("export-failed key=%s error=\"%.300s\"", key, one_line(err));
             else
                 log_info("exported key=%s url=%s", key, config_str(cfg, "cache.export_url"));
         }
@@ -44,7 +53,7 @@ static void quota(const config *cfg, store *s)
     char err[2048];
     int r = builder_enforce_quota(cfg, s, err, sizeof err);
     if (r < 0)
-        log_warn("quota-failed error=\"%s\"", err);
+        log_warn("quota-failed error=\"%.300s\"", one_line(err));
     else if (r > 0)
         log_info("evicted sets=%d quota_bytes=%lld", r, config_int(cfg, "cache.quota_bytes"));
 }
@@ -55,7 +64,7 @@ int builder_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
     store *s = NULL;
     int r = store_open_config(cfg, &s, err, sizeof err);
     if (r < 0) {
-        log_error("store-open-failed error=\"%s\"", err);
+        log_error("store-open-failed error=\"%s\"", one_line(err));
         return r;
     }
     char host[256] = "";
@@ -105,9 +114,11 @@ int builder_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
             next_quota = store_now_ms() + QUOTA_CHECK_MS;
         } else if (r == 0) {
             /* The log tail is in the row; one line of it is enough here. */
-            log_warn("build-failed key=%s ms=%lld error=\"%.200s\"", c.key, (long long)ms, err);
+            log_warn("build-failed key=%s ms=%lld error=\"%.300s\"", c.key, (long long)ms,
+                     one_line(err));
         } else {
-            log_warn("build-abandoned key=%s ms=%lld error=\"%s\"", c.key, (long long)ms, err);
+            log_warn("build-abandoned key=%s ms=%lld error=\"%.300s\"", c.key, (long long)ms,
+                     one_line(err));
         }
         store_heartbeat(s, owner, "builder", host, (int)getpid(), NULL);
         next_hb = store_now_ms() + HEARTBEAT_MS;

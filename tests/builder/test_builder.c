@@ -17,12 +17,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "builder.h"
+#include "builder_internal.h"
 #include "nixrun.h"
 #include "../../common/config.h"
 #include "../../common/depset_key.h"
@@ -412,6 +414,11 @@ START_TEST(test_nixrun_memory_limit)
     ck_assert_msg(!(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0),
                   "ran past the memory limit: %s", r.out);
     ck_assert_str_eq(r.out, "");
+    /* This machine has a memory cgroup to make beneath ours. */
+    ck_assert(r.memory_limited);
+    char how[256];
+    nixrun_describe(&o, &r, how, sizeof how);
+    ck_assert_msg(strstr(how, "memory limit of 65536 KiB"), "%s", how);
     nixrun_result_done(&r);
 }
 END_TEST
@@ -655,6 +662,77 @@ START_TEST(test_builder_killed_mid_build_another_finishes)
 }
 END_TEST
 
+START_TEST(test_key_lock_keeps_a_second_nix_out)
+{
+    open_store();
+    const char *names[] = {"busybox"};
+    store_depset_ref ref = {0};
+    char *spec = NULL;
+    key_for(names, 1, &ref, &spec);
+    /* The builder starts first: a forked child would share our lock. */
+    start_builder(0);
+    /* Another process is in Nix for this key (say, its lease lapsed). */
+    char *path = builder_lock_path(cfg, ref.key);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(flock(fd, LOCK_EX), 0);
+    ck_assert_int_eq(store_depset_ensure(st, &ref), 1);
+    json_t *j = wait_state(ref.key, "building", 30000, false);
+    json_decref(j);
+    /* Longer than a lease: the waiting builder keeps renewing its own. */
+    for (int i = 0; i < 20; i++) {
+        msleep(200);
+        store_requeue_counts rc = {0};
+        ck_assert_int_eq(store_requeue_expired(st, store_now_ms(), &rc), 0);
+        ck_assert_int_eq(rc.depsets_requeued, 0);
+    }
+    ck_assert_int_eq(count_calls("nix-build"), 0);
+    j = row(ref.key);
+    ck_assert_str_eq(jstr(j, "state"), "building");
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "attempts")), 1);
+    json_decref(j);
+    close(fd);
+    j = wait_state(ref.key, "ready", 60000, false);
+    ck_assert_str_eq(jstr(j, "state"), "ready");
+    json_decref(j);
+    stop_builders();
+    ck_assert_int_eq(count_calls("nix-build"), 1);
+    free(path);
+    free(spec);
+}
+END_TEST
+
+START_TEST(test_real_package_set_busybox)
+{
+    /* The project's own nix/ (docs/packages.md contract), not the fixture. */
+    set("nix.dir", "");
+    set("nix.bin_dir", "");
+    char err[4096] = "";
+    json_t *names = json_pack("[s]", "busybox");
+    json_t *out = NULL;
+    ck_assert_msg(builder_realise_local(cfg, names, &out, err, sizeof err) == 0, "%s", err);
+    ck_assert_str_eq(jstr(out, "state"), "ready");
+    const char *o = json_string_value(json_array_get(json_object_get(out, "out_paths"), 0));
+    /* Its closure file agrees with nix-store -qR. */
+    char path[4200];
+    snprintf(path, sizeof path, "%s/closure", o);
+    char *file = slurp(path);
+    json_t *closure = json_object_get(out, "closure");
+    ck_assert_int_gt(json_array_size(closure), 0);
+    size_t i;
+    json_t *v;
+    json_array_foreach(closure, i, v)
+    {
+        ck_assert_msg(strstr(file, json_string_value(v)), "%s missing from %s",
+                      json_string_value(v), path);
+    }
+    sh("%s/sh -c 'echo ok' | grep -qx ok", jstr(out, "env_path"));
+    free(file);
+    json_decref(out);
+    json_decref(names);
+}
+END_TEST
+
 START_TEST(test_quota_evicts_lru_but_never_a_held_set)
 {
     open_store();
@@ -766,6 +844,8 @@ static Suite *builder_suite(void)
         {"log_limit", test_log_limit_keeps_the_tail, 120},
         {"twenty", test_twenty_requests_two_builders_one_build, 180},
         {"killed", test_builder_killed_mid_build_another_finishes, 180},
+        {"lock", test_key_lock_keeps_a_second_nix_out, 120},
+        {"real_pkgset", test_real_package_set_busybox, 300},
         {"quota", test_quota_evicts_lru_but_never_a_held_set, 240},
         {"binary_cache", test_binary_cache_round_trip_into_an_empty_store, 180},
     };
