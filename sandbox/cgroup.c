@@ -235,7 +235,9 @@ int sbx_cg_slot_init(struct sbx_cg_root *root, unsigned slot, struct sbx_cgroup 
             return sbx_error(err, errlen, e, "mkdir %s: %s", dir, strerror(-e));
         }
         cg->dirs[i] = strdup(dir);
-        cg->join_fd[i] = open_in(dir, "cgroup.procs", O_WRONLY);
+        cg->join_fd[i] = root->kind == SANDBOX_ACCT_CGROUP_V1
+                             ? open_in(dir, "tasks", O_WRONLY)
+                             : open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         cg->n_join = i + 1;
         if (!cg->dirs[i] || cg->join_fd[i] < 0) {
             int e = cg->dirs[i] ? -errno : -ENOMEM;
@@ -330,7 +332,8 @@ int sbx_cg_prepare(struct sbx_cgroup *cg, const struct sandbox_limits *l, char *
             sbx_fd_write_str(cg->mem_peak_fd, "reset"); /* 6.12+: per-fd reset */
         sbx_fd_read_keyed(cg->oom_fd, "oom_kill", &cg->oom_base);
     }
-    r = l->processes ? sbx_fd_write_u64(cg->pids_max_fd, l->processes)
+    /* +2: the slot's clone thread (v1) and the keeper are in the group too. */
+    r = l->processes ? sbx_fd_write_u64(cg->pids_max_fd, l->processes + 2)
                      : sbx_fd_write_str(cg->pids_max_fd, "max");
     if (r < 0)
         return sbx_error(err, errlen, r, "setting pids.max: %s", strerror(-r));
@@ -384,7 +387,8 @@ static int kill_listed(int procs_fd)
         long pid = strtol(s, &end, 10);
         if (end == s)
             break;
-        if (pid > 0) {
+        /* Our own slot threads live in the slot groups: never us. */
+        if (pid > 0 && pid != (long)getpid()) {
             kill((pid_t)pid, SIGKILL);
             count++;
         }

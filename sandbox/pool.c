@@ -10,6 +10,9 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,6 +44,117 @@ static int make_netns(int host_fd, char *err, size_t errlen)
     if (fd < 0)
         return sbx_error(err, errlen, -e, "opening the slot network namespace: %s", strerror(e));
     return fd;
+}
+
+static void *slot_thread(void *arg)
+{
+    struct sbx_slot *s = arg;
+    /* Process signals go to the caller's threads, never here; keepers inherit
+     * this mask and the target resets it. */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    int err = 0;
+    if (setns(s->netns_fd, CLONE_NEWNET) < 0)
+        err = errno;
+    for (int i = 0; !err && s->cg.kind == SANDBOX_ACCT_CGROUP_V1 && i < s->cg.n_join; i++)
+        if (write(s->cg.join_fd[i], "0", 1) != 1)
+            err = errno;
+    pthread_mutex_lock(&s->mu);
+    s->thread_err = err;
+    s->state = err ? 3 : 0;
+    pthread_cond_broadcast(&s->cv);
+    while (!err) {
+        while (s->state != 1 && s->state != 3)
+            pthread_cond_wait(&s->cv, &s->mu);
+        if (s->state == 3)
+            break;
+        struct sbx_clone_req *req = s->req;
+        if (req->host_network && setns(s->host_netns_fd, CLONE_NEWNET) < 0) {
+            req->err = errno;
+        } else {
+            struct clone_args ca;
+            memset(&ca, 0, sizeof ca);
+            ca.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP |
+                       CLONE_PIDFD;
+            if (s->cg.kind == SANDBOX_ACCT_CGROUP_V2) {
+                ca.flags |= CLONE_INTO_CGROUP;
+                ca.cgroup = (uint64_t)s->cg.join_fd[0];
+            }
+            int pidfd = -1;
+            ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+            ca.exit_signal = SIGCHLD;
+            *req->t_clone = sbx_now_ns();
+            pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
+            if (pid == 0)
+                req->child(req->arg); /* never returns */
+            req->err = pid < 0 ? errno : 0;
+            req->pid = pid;
+            req->pidfd = pidfd;
+            if (req->host_network && setns(s->netns_fd, CLONE_NEWNET) < 0) {
+                /* Stranded in the host network: refuse further runs. */
+                s->thread_err = errno;
+                err = errno;
+            }
+        }
+        s->state = 2;
+        pthread_cond_broadcast(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+int sbx_slot_clone(struct sbx_slot *s, struct sbx_clone_req *req)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->thread_err || s->state != 0) {
+        int e = s->thread_err ? s->thread_err : EBUSY;
+        pthread_mutex_unlock(&s->mu);
+        return -e;
+    }
+    s->req = req;
+    s->state = 1;
+    pthread_cond_broadcast(&s->cv);
+    while (s->state == 1)
+        pthread_cond_wait(&s->cv, &s->mu);
+    s->state = 0;
+    s->req = NULL;
+    pthread_mutex_unlock(&s->mu);
+    return req->err ? -req->err : 0;
+}
+
+static int start_slot_thread(struct sbx_slot *s, char *err, size_t errlen)
+{
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->state = -1;
+    int r = pthread_create(&s->thread, NULL, slot_thread, s);
+    if (r)
+        return sbx_error(err, errlen, -r, "starting the slot thread: %s", strerror(r));
+    s->thread_started = true;
+    pthread_mutex_lock(&s->mu);
+    while (s->state == -1)
+        pthread_cond_wait(&s->cv, &s->mu);
+    int e = s->thread_err;
+    pthread_mutex_unlock(&s->mu);
+    if (e)
+        return sbx_error(err, errlen, -e, "slot %u thread: entering its namespace and cgroups: %s",
+                         s->index, strerror(e));
+    return 0;
+}
+
+static void stop_slot_thread(struct sbx_slot *s)
+{
+    if (!s->thread_started)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->state = 3;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    s->thread_started = false;
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
 }
 
 int sandbox_pool_new(const struct sandbox_pool_options *o, struct sandbox_pool **ret, char *err,
@@ -87,6 +201,7 @@ int sandbox_pool_new(const struct sandbox_pool_options *o, struct sandbox_pool *
         s->uid = o->first_uid + i;
         s->gid = o->first_uid + i;
         s->netns_fd = -1;
+        s->host_netns_fd = -1;
         for (int k = 0; k < 4; k++)
             s->cg.join_fd[k] = -1;
         s->cg.procs_fd = -1;
@@ -96,6 +211,10 @@ int sandbox_pool_new(const struct sandbox_pool_options *o, struct sandbox_pool *
             goto fail;
         s->netns_fd = r;
         r = sbx_cg_slot_init(&p->cgroot, i, &s->cg, err, errlen);
+        if (r < 0)
+            goto fail;
+        s->host_netns_fd = p->host_netns_fd;
+        r = start_slot_thread(s, err, errlen);
         if (r < 0)
             goto fail;
     }
@@ -112,6 +231,8 @@ void sandbox_pool_free(struct sandbox_pool *p)
         return;
     for (unsigned i = 0; i < p->n_slots; i++) {
         struct sbx_slot *s = &p->slots[i];
+        /* The thread leaves the slot cgroups by exiting; only then can they go. */
+        stop_slot_thread(s);
         if (s->netns_fd >= 0)
             close(s->netns_fd);
         if (s->cg.procs_fd >= 0 || s->cg.dirs[0])

@@ -233,14 +233,17 @@ static __attribute__((noreturn)) void keeper_main(struct run_ctx *c)
     /* If the supervisor dies, so does the sandbox (and with PID 1, all of it). */
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 
-    /* Join the slot cgroups ("0" = the writer), then a cgroup namespace rooted
-     * there so /proc/self/cgroup shows nothing of the host. */
-    for (int i = 0; i < c->cg->n_join; i++) {
-        if (write(c->cg->join_fd[i], "0", 1) != 1)
-            child_fail(c, REP_SETUP_ERROR, errno, "keeper: joining the slot cgroup", NULL);
+    /* We were born in the slot cgroups (the slot thread lives there, or v2's
+     * CLONE_INTO_CGROUP) and in a cgroup namespace rooted there, so
+     * /proc/self/cgroup shows nothing of the host. The supervisor's OOM score
+     * (a farm may protect itself) must not protect the sandbox: neutral. */
+    int ofd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (ofd >= 0) {
+        if (write(ofd, "0", 1) < 0) {
+            /* keep the inherited score */
+        }
+        close(ofd);
     }
-    if (c->cg->n_join && unshare(CLONE_NEWCGROUP) < 0)
-        child_fail(c, REP_SETUP_ERROR, errno, "keeper: cgroup namespace", NULL);
     uint64_t t1 = sbx_now_ns();
     done.step_ns[SANDBOX_STEP_CGROUP] = t1 - t0;
 
@@ -293,6 +296,11 @@ static __attribute__((noreturn)) void keeper_main(struct run_ctx *c)
     report_write(rep, &done);
     /* Our exit kills what is left of the namespace. */
     _exit(0);
+}
+
+static __attribute__((noreturn)) void keeper_entry(void *arg)
+{
+    keeper_main(arg);
 }
 
 /*** Supervisor ***/
@@ -494,32 +502,19 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
     snprintf(c.uid_map, sizeof c.uid_map, "%d %u 1\n", INSIDE_ID, (unsigned)s->uid);
     snprintf(c.gid_map, sizeof c.gid_map, "%d %u 1\n", INSIDE_ID, (unsigned)s->gid);
 
-    /* The keeper is born in the slot's network namespace: enter it for the
-     * clone only (setns acts on this thread). */
-    if (!cfg->network && setns(s->netns_fd, CLONE_NEWNET) < 0) {
-        ret = fail(r, err, errlen, -errno, "entering the slot network namespace: %s",
-                   strerror(errno));
+    /* The slot's thread clones the keeper: it sits in the slot's network
+     * namespace and cgroups already. */
+    struct sbx_clone_req req = {.child = keeper_entry,
+                                .arg = &c,
+                                .host_network = cfg->network,
+                                .t_clone = &c.t_clone,
+                                .pidfd = -1};
+    ret = sbx_slot_clone(s, &req);
+    if (ret < 0) {
+        ret = fail(r, err, errlen, ret, "cloning the sandbox keeper: %s", strerror(-ret));
         goto out;
     }
-    struct clone_args ca;
-    memset(&ca, 0, sizeof ca);
-    ca.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD;
-    ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
-    ca.exit_signal = SIGCHLD;
-    c.t_clone = sbx_now_ns();
-    pid_t keeper = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
-    if (keeper == 0)
-        keeper_main(&c);
-    int clone_errno = errno;
-    if (!cfg->network && setns(p->host_netns_fd, CLONE_NEWNET) < 0) {
-        /* This thread would now talk to the slot's empty network: fatal for
-         * the pool, not for the run. Say so loudly. */
-        snprintf(msg, sizeof msg, "returning to the host network namespace: %s", strerror(errno));
-    }
-    if (keeper < 0) {
-        ret = fail(r, err, errlen, -clone_errno, "clone3 of the keeper: %s", strerror(clone_errno));
-        goto out;
-    }
+    pidfd = req.pidfd;
     uint64_t start = c.t_clone;
     close(out_p[1]);
     close(err_p[1]);
@@ -673,6 +668,11 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
         ret = fail(r, err, errlen, -(setup_err.err ? setup_err.err : EIO), "%s: %s", setup_err.what,
                    strerror(setup_err.err));
         goto out;
+    }
+    if (!got_done && cs.oom_killed) {
+        /* The OOM killer chose the keeper: the memory limit ended the run. */
+        st.killed = true;
+        st.kill_reason = SANDBOX_LIMIT_MEMORY;
     }
     if (!got_done && !st.killed) {
         ret = fail(r, err, errlen, -EIO, "the sandbox keeper died (%s %d) before reporting",

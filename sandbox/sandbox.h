@@ -10,9 +10,11 @@
  *     │ pool: per-slot network namespace (held by an fd), per-slot cgroups
  *     │ beneath the caller's own cgroup, a compiled seccomp filter, a host uid
  *     │ per slot — all made once in sandbox_pool_new().
- *     └─ clone(NEWPID|NEWNS|NEWIPC|NEWUTS) inside the slot's network namespace
- *          "keeper", PID 1 of the sandbox: joins the slot cgroups, builds an
- *          empty tmpfs root (store paths ro, /box, /tmp, /dev, /proc), pivots.
+ *     │ Each slot has a thread living in the slot's netns and cgroups.
+ *     └─ slot thread: clone3(NEWPID|NEWNS|NEWIPC|NEWUTS|NEWCGROUP)
+ *          "keeper", PID 1 of the sandbox, born in the slot's netns and
+ *          cgroups: builds an empty tmpfs root (store paths ro, /box, /tmp,
+ *          /dev, /proc), pivots.
  *          └─ fork: "target": setsid, rlimits, drops to the slot's host uid,
  *             new user namespace (uid 1000 inside), no capabilities,
  *             no_new_privs, seccomp, exec argv[0].
@@ -21,7 +23,9 @@
  *   namespace and its tmpfs go with the last process, and the supervisor checks
  *   that the slot cgroup is empty before the slot is used again.
  *
- * Thread-safety: one pool per process. sandbox_run() on *different* slots of
+ * Thread-safety: one pool per process (it starts one thread per slot; the
+ * caller must not reap children it did not make, e.g. waitpid(-1) or
+ * SIGCHLD = SIG_IGN). sandbox_run() on *different* slots of
  * one pool may be called from different threads at the same time; one slot is
  * never used by two calls at once. The worker runs one slot per process and
  * gives each process its own first_uid, so nothing is shared between them.
@@ -145,8 +149,9 @@ enum sandbox_accounting {
 
 /* Where a run's setup time went (nanoseconds), for the benchmark. */
 enum sandbox_step {
-    SANDBOX_STEP_CLONE = 0, /* supervisor: clone of the keeper with new namespaces */
-    SANDBOX_STEP_CGROUP,    /* keeper: joining the slot cgroups + cgroup namespace */
+    SANDBOX_STEP_CLONE = 0, /* supervisor: hand-off to the slot thread + clone3 of the keeper
+                             * with new namespaces, born in the slot cgroups */
+    SANDBOX_STEP_CGROUP,    /* keeper: settling in the slot (OOM score) */
     SANDBOX_STEP_MOUNTS,    /* keeper: tmpfs root, binds, /dev, /proc, pivot_root */
     SANDBOX_STEP_FORK,      /* keeper: fork of the target */
     SANDBOX_STEP_USERNS,    /* target: uid drop, user namespace, capabilities */
