@@ -558,33 +558,11 @@ static int gitsrc_write_tree(gitsrc_walk *w, const git_tree *tree, int dirfd)
     return 0;
 }
 
-int gitsrc_checkout(const config *cfg, const char *url, const char *rev, const char *subdir,
-                    const char *dest_dir, long long max_bytes, char *err, size_t errlen)
+/* Writes the tree of commit (or its subdir) into dest_fd, size-checked first. */
+static int gitsrc_write_commit(git_repository *repo, git_object *commit, const char *rev,
+                               const char *subdir, int dest_fd, long long max_bytes, char *err,
+                               size_t errlen)
 {
-    int r = gitsrc_validate(url, rev, subdir, err, errlen);
-    if (r < 0)
-        return r;
-    if (!dest_dir || !*dest_dir) {
-        gitsrc_seterr(err, errlen, "no destination directory");
-        return -EINVAL;
-    }
-    _cleanup_close_ int dest_fd = open(dest_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dest_fd < 0) {
-        r = -errno;
-        gitsrc_seterr(err, errlen, "cannot open %s: %s", dest_dir, strerror(errno));
-        return r == -ENOENT ? -EINVAL : r;
-    }
-    _cleanup_(gitsrc_lib_donep) int inited = gitsrc_lib_init();
-    if (inited < 0) {
-        gitsrc_seterr(err, errlen, "libgit2 init failed: %s", gitsrc_lasterr());
-        return -EIO;
-    }
-    _cleanup_(gitsrc_repo_freep) git_repository *repo = NULL;
-    _cleanup_(gitsrc_object_freep) git_object *commit = NULL;
-    r = gitsrc_open_rev(cfg, url, rev, &repo, &commit, err, errlen);
-    if (r < 0)
-        return r;
-
     _cleanup_(gitsrc_tree_freep) git_tree *tree = NULL;
     if (git_commit_tree(&tree, (git_commit *)commit) < 0) {
         gitsrc_seterr(err, errlen, "reading the tree of %s: %s", rev, gitsrc_lasterr());
@@ -614,8 +592,106 @@ int gitsrc_checkout(const config *cfg, const char *url, const char *rev, const c
     }
     gitsrc_walk w = {
         .repo = repo, .odb = odb, .max_bytes = max_bytes, .err = err, .errlen = errlen};
-    r = gitsrc_measure(&w, tree);
+    int r = gitsrc_measure(&w, tree);
     if (r < 0)
         return r;
     return gitsrc_write_tree(&w, tree, dest_fd);
+}
+
+static int gitsrc_open_dest(const char *dest_dir, char *err, size_t errlen)
+{
+    if (!dest_dir || !*dest_dir) {
+        gitsrc_seterr(err, errlen, "no destination directory");
+        return -EINVAL;
+    }
+    int fd = open(dest_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        int r = -errno;
+        gitsrc_seterr(err, errlen, "cannot open %s: %s", dest_dir, strerror(errno));
+        return r == -ENOENT ? -EINVAL : r;
+    }
+    return fd;
+}
+
+int gitsrc_checkout(const config *cfg, const char *url, const char *rev, const char *subdir,
+                    const char *dest_dir, long long max_bytes, char *err, size_t errlen)
+{
+    int r = gitsrc_validate(url, rev, subdir, err, errlen);
+    if (r < 0)
+        return r;
+    _cleanup_close_ int dest_fd = gitsrc_open_dest(dest_dir, err, errlen);
+    if (dest_fd < 0)
+        return dest_fd;
+    _cleanup_(gitsrc_lib_donep) int inited = gitsrc_lib_init();
+    if (inited < 0) {
+        gitsrc_seterr(err, errlen, "libgit2 init failed: %s", gitsrc_lasterr());
+        return -EIO;
+    }
+    _cleanup_(gitsrc_repo_freep) git_repository *repo = NULL;
+    _cleanup_(gitsrc_object_freep) git_object *commit = NULL;
+    r = gitsrc_open_rev(cfg, url, rev, &repo, &commit, err, errlen);
+    if (r < 0)
+        return r;
+    return gitsrc_write_commit(repo, commit, rev, subdir, dest_fd, max_bytes, err, errlen);
+}
+
+/* ---- local work trees (farm ci) -------------------------------------------- */
+
+static int gitsrc_open_worktree(const char *path, git_repository **repo, char *err, size_t errlen)
+{
+    if (git_repository_open_ext(repo, path, 0, NULL) < 0) {
+        gitsrc_seterr(err, errlen, "%s is not inside a git repository: %s", path, gitsrc_lasterr());
+        return -ENOENT;
+    }
+    return 0;
+}
+
+int gitsrc_worktree_head(const char *path, char commit_out[41], char **toplevel, char *err,
+                         size_t errlen)
+{
+    _cleanup_(gitsrc_lib_donep) int inited = gitsrc_lib_init();
+    if (inited < 0)
+        return -EIO;
+    _cleanup_(gitsrc_repo_freep) git_repository *repo = NULL;
+    int r = gitsrc_open_worktree(path, &repo, err, errlen);
+    if (r < 0)
+        return r;
+    _cleanup_(gitsrc_object_freep) git_object *commit = NULL;
+    if (gitsrc_lookup(repo, "HEAD", &commit) < 0) {
+        gitsrc_seterr(err, errlen, "%s: HEAD has no commit yet", path);
+        return -ENOENT;
+    }
+    git_oid_tostr(commit_out, 41, git_object_id(commit));
+    if (toplevel) {
+        const char *wd = git_repository_workdir(repo);
+        const char *top = wd ? wd : git_repository_path(repo);
+        *toplevel = strdup(top);
+        if (!*toplevel)
+            return -ENOMEM;
+        size_t n = strlen(*toplevel);
+        if (n > 1 && (*toplevel)[n - 1] == '/')
+            (*toplevel)[n - 1] = '\0';
+    }
+    return 0;
+}
+
+int gitsrc_checkout_worktree(const char *path, const char *rev, const char *dest_dir,
+                             long long max_bytes, char *err, size_t errlen)
+{
+    _cleanup_close_ int dest_fd = gitsrc_open_dest(dest_dir, err, errlen);
+    if (dest_fd < 0)
+        return dest_fd;
+    _cleanup_(gitsrc_lib_donep) int inited = gitsrc_lib_init();
+    if (inited < 0)
+        return -EIO;
+    _cleanup_(gitsrc_repo_freep) git_repository *repo = NULL;
+    int r = gitsrc_open_worktree(path, &repo, err, errlen);
+    if (r < 0)
+        return r;
+    _cleanup_(gitsrc_object_freep) git_object *commit = NULL;
+    if (gitsrc_lookup(repo, rev, &commit) < 0) {
+        gitsrc_seterr(err, errlen, "'%s' is not a commit of the repository at %s", rev, path);
+        return -ENOENT;
+    }
+    return gitsrc_write_commit(repo, commit, rev, NULL, dest_fd, max_bytes, err, errlen);
 }

@@ -64,3 +64,19 @@ int gitsrc_validate(const char *url, const char *rev, const char *subdir, char *
 
 /* The mirror directory for url (<state_dir>/git/<sha256(url)>.git); caller frees. */
 char *gitsrc_mirror_path(const config *cfg, const char *url);
+
+/* ---- local work trees (`farm ci`) ----
+ * These open the repository that contains path directly (no mirror, no
+ * fetch), so a detached HEAD or an unpushed commit works, as CI checkouts
+ * have them. Only the committed tree is used: uncommitted changes are not. */
+
+/* HEAD's commit id of the repository containing path, and (when toplevel is
+ * not NULL) its work tree root (caller frees). 0, -ENOENT (not a repository,
+ * or no commit yet) or -errno. */
+int gitsrc_worktree_head(const char *path, char commit_out[41], char **toplevel, char *err,
+                         size_t errlen);
+
+/* Writes the tree of rev of the repository containing path into dest_dir,
+ * like gitsrc_checkout. */
+int gitsrc_checkout_worktree(const char *path, const char *rev, const char *dest_dir,
+                             long long max_bytes, char *err, size_t errlen);

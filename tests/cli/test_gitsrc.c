@@ -333,6 +333,28 @@ START_TEST(validate_names_the_field)
 }
 END_TEST
 
+
+START_TEST(worktree_head_and_checkout_detached)
+{
+    char box[300], err[512] = "", p[400], sub[400];
+    sh(GIT "checkout -q --detach %s", repo, commit1);
+    char head[41];
+    char *top = NULL;
+    snprintf(sub, sizeof sub, "%s/sub/deep", repo);
+    ck_assert_msg(gitsrc_worktree_head(sub, head, &top, err, sizeof err) == 0, "%s", err);
+    ck_assert_str_eq(head, commit1);
+    ck_assert_str_eq(top, repo);
+    free(top);
+    mkbox(box, sizeof box, "box");
+    /* Uncommitted changes are not part of the checkout. */
+    sh("cd %s && printf 'dirty\\n' > a.txt", repo);
+    ck_assert_msg(gitsrc_checkout_worktree(sub, "HEAD", box, 0, err, sizeof err) == 0, "%s", err);
+    snprintf(p, sizeof p, "%s/a.txt", box);
+    ck_assert_str_eq(slurp(p), "one\n");
+    ck_assert_int_eq(gitsrc_worktree_head(tmp, head, NULL, err, sizeof err), -ENOENT);
+}
+END_TEST
+
 static Suite *gitsrc_suite(void)
 {
     Suite *s = suite_create("gitsrc");
@@ -348,6 +370,7 @@ static Suite *gitsrc_suite(void)
     tcase_add_test(tc, credentials_needed_is_eacces);
     tcase_add_test(tc, fetches_only_when_rev_is_missing);
     tcase_add_test(tc, validate_names_the_field);
+    tcase_add_test(tc, worktree_head_and_checkout_detached);
     suite_add_tcase(s, tc);
     return s;
 }
