@@ -192,9 +192,8 @@ int store_tx_commit(store *s)
     s->tx_depth = 0;
     unsigned ring = s->ring_after;
     s->ring_after = 0;
-    for (int role = 0; role < STORE_N_ROLES; role++)
-        if (ring & (1u << role))
-            store_ring(s, (store_role)role);
+    if (ring)
+        store_ring_mask(s, ring);
     return 0;
 }
 

@@ -90,8 +90,8 @@ typedef struct {
 
 /* ---- submissions ---- */
 typedef struct {
-    char id[33];                    /* out: filled by the store (random 128-bit hex) unless set */
-    int priority;                   /* higher is claimed first; wait=true jobs get a bonus */
+    char id[33];  /* out: filled by the store unless set: 32 hex, ms time + 80 random bits */
+    int priority; /* higher is claimed first; wait=true jobs get a bonus */
     const char *request_json;       /* normalized request: contents replaced by blob sha256s */
     const store_depset_ref *depset; /* required */
     store_blob *blobs;              /* every blob the request references */

@@ -215,32 +215,47 @@ static int store_depset_wake_waiting(store *s, const char *key, int64_t now)
     return (int)json_array_size(ids);
 }
 
-int store_depset_fail_waiting(store *s, const char *key, const char *log, int64_t now)
+/* One of the two halves of store_depset_fail_waiting (each uses its index). */
+static int store_depset_fail_state(store *s, const char *sql, const char *key, const char *msg,
+                                   int64_t now, json_t *ids)
 {
-    _cleanup_free_ char *msg = store_strdupf("dependency set %s failed: %s", key, log ? log : "");
-    if (!msg)
-        return -ENOMEM;
-    _cleanup_stmt_ sqlite3_stmt *st =
-        store_stmt(s, "UPDATE submissions SET state = 'deps_failed', error = ?2, finished_at = ?3 "
-                      "WHERE depset_key = ?1 AND state IN ('waiting_deps', 'queued') RETURNING id");
+    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(s, sql);
     if (!st)
         return store_err(s);
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, msg, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, now);
-    _cleanup_json_ json_t *ids = json_array();
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
-    if (rc != SQLITE_DONE)
-        return store_fail(s, rc);
-    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : store_fail(s, rc);
+}
+
+int store_depset_fail_waiting(store *s, const char *key, const char *log, int64_t now)
+{
+    _cleanup_free_ char *msg = store_strdupf("dependency set %s failed: %s", key, log ? log : "");
+    _cleanup_json_ json_t *ids = json_array();
+    if (!msg || !ids)
+        return -ENOMEM;
+    int r = store_depset_fail_state(
+        s,
+        "UPDATE submissions SET state = 'deps_failed', error = ?2, finished_at = ?3 "
+        "WHERE state = 'waiting_deps' AND depset_key = ?1 RETURNING id",
+        key, msg, now, ids);
+    if (r >= 0)
+        r = store_depset_fail_state(
+            s,
+            "UPDATE submissions SET state = 'deps_failed', error = ?2, finished_at = ?3 "
+            "WHERE state = 'queued' AND depset_key = ?1 RETURNING id",
+            key, msg, now, ids);
+    if (r < 0)
+        return r;
     size_t i;
     json_t *v;
     json_array_foreach(ids, i, v)
     {
         _cleanup_json_ json_t *d = json_pack("{s:s,s:s}", "state", "deps_failed", "error", msg);
-        int r = store_event_append(s, json_string_value(v), "state", d, now);
+        r = store_event_append(s, json_string_value(v), "state", d, now);
         if (r < 0)
             return r;
     }

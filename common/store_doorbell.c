@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *const store_role_names[STORE_N_ROLES] = {"worker", "builder", "events"};
@@ -67,6 +68,18 @@ int store_doorbell_listen(store *s, store_role role)
     return 0;
 }
 
+static void store_bells_forget(store *s)
+{
+    for (size_t i = 0; i < s->n_bells; i++)
+        free(s->bell_paths[i]);
+    free(s->bell_paths);
+    free(s->bell_roles);
+    s->bell_paths = NULL;
+    s->bell_roles = NULL;
+    s->n_bells = 0;
+    s->bell_cached = false;
+}
+
 void store_doorbell_close(store *s)
 {
     for (int i = 0; i < STORE_N_ROLES; i++) {
@@ -84,40 +97,109 @@ void store_doorbell_close(store *s)
         close(s->send_fd);
         s->send_fd = -1;
     }
+    store_bells_forget(s);
 }
 
-void store_ring(store *s, store_role role)
+static int store_role_of(const char *name)
 {
-    if (!s->doorbell_dir || (unsigned)role >= STORE_N_ROLES)
+    size_t n = strlen(name);
+    if (n < 5 || strcmp(name + n - 5, ".sock") != 0)
+        return -1;
+    for (int r = 0; r < STORE_N_ROLES; r++) {
+        size_t plen = strlen(store_role_names[r]);
+        if (strncmp(name, store_role_names[r], plen) == 0 && name[plen] == '-')
+            return r;
+    }
+    return -1;
+}
+
+/* Reads the doorbell directory into the cache. */
+static int store_bells_scan(store *s)
+{
+    store_bells_forget(s);
+    DIR *d = opendir(s->doorbell_dir);
+    if (!d)
+        return -errno;
+    size_t cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int role = store_role_of(e->d_name);
+        if (role < 0)
+            continue;
+        if (s->n_bells == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            char **np = realloc(s->bell_paths, nc * sizeof(*np));
+            if (np)
+                s->bell_paths = np;
+            unsigned char *nr = realloc(s->bell_roles, nc);
+            if (nr)
+                s->bell_roles = nr;
+            if (!np || !nr)
+                break;
+            cap = nc;
+        }
+        char *p = store_strdupf("%s/%s", s->doorbell_dir, e->d_name);
+        if (!p)
+            break;
+        s->bell_paths[s->n_bells] = p;
+        s->bell_roles[s->n_bells++] = (unsigned char)role;
+    }
+    closedir(d);
+    return 0;
+}
+
+/* The listing is re-read when the directory changed since the last scan, and
+ * also while its mtime is recent: mtimes tick coarsely (a few ms), so a
+ * socket bound in the same tick as the last change would otherwise be missed. */
+static bool store_bells_fresh(store *s, const struct stat *st)
+{
+    if (!s->bell_cached || st->st_mtim.tv_sec != s->bell_mtime.tv_sec ||
+        st->st_mtim.tv_nsec != s->bell_mtime.tv_nsec)
+        return false;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t age_ms = (int64_t)(now.tv_sec - st->st_mtim.tv_sec) * 1000 +
+                     (now.tv_nsec - st->st_mtim.tv_nsec) / 1000000;
+    return age_ms > 200;
+}
+
+void store_ring_mask(store *s, unsigned mask)
+{
+    if (!s->doorbell_dir || !mask)
         return;
+    struct stat st;
+    if (stat(s->doorbell_dir, &st) < 0)
+        return; /* no directory: nobody has ever listened */
+    if (!store_bells_fresh(s, &st)) {
+        if (store_bells_scan(s) < 0)
+            return;
+        s->bell_mtime = st.st_mtim;
+        s->bell_cached = true;
+    }
     if (s->send_fd < 0) {
         s->send_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (s->send_fd < 0)
             return;
     }
-    DIR *d = opendir(s->doorbell_dir);
-    if (!d)
-        return;
-    const char *prefix = store_role_names[role];
-    size_t plen = strlen(prefix);
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        if (strncmp(e->d_name, prefix, plen) != 0 || e->d_name[plen] != '-' || n < 5 ||
-            strcmp(e->d_name + n - 5, ".sock") != 0)
-            continue;
-        char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-        if (snprintf(path, sizeof(path), "%s/%s", s->doorbell_dir, e->d_name) >= (int)sizeof(path))
+    for (size_t i = 0; i < s->n_bells; i++) {
+        if (!(mask & (1u << s->bell_roles[i])))
             continue;
         struct sockaddr_un sa;
-        if (store_doorbell_addr(path, &sa) < 0)
+        if (store_doorbell_addr(s->bell_paths[i], &sa) < 0)
             continue;
         if (sendto(s->send_fd, "!", 1, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sa,
                    sizeof(sa)) < 0 &&
-            (errno == ECONNREFUSED || errno == ENOENT))
-            unlink(path); /* nobody is bound: its process is gone */
+            (errno == ECONNREFUSED || errno == ENOENT)) {
+            unlink(s->bell_paths[i]); /* nobody is bound: its process is gone */
+            s->bell_cached = false;
+        }
     }
-    closedir(d);
+}
+
+void store_ring(store *s, store_role role)
+{
+    if ((unsigned)role < STORE_N_ROLES)
+        store_ring_mask(s, 1u << role);
 }
 
 int store_wait(store *s, int timeout_ms)

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "cleanup.h"
 #include "store.h"
@@ -46,6 +47,13 @@ struct store {
     int listen_fd[STORE_N_ROLES];
     char *listen_path[STORE_N_ROLES];
     int send_fd;
+    /* Doorbell listing cache (store_doorbell.c): socket paths by role, valid
+     * while the directory's mtime is unchanged and old enough to trust. */
+    char **bell_paths;
+    unsigned char *bell_roles;
+    size_t n_bells;
+    struct timespec bell_mtime;
+    bool bell_cached;
     int last_err;     /* -errno of the last failure */
     char errmsg[512]; /* last error sentence (store_last_error) */
     store_stmt_slot stmts[STORE_STMT_CACHE];
@@ -112,6 +120,8 @@ json_t *store_col_json(sqlite3_stmt *st, int col);
 json_t *store_col_int_or_null(sqlite3_stmt *st, int col);
 json_t *store_col_str_or_null(sqlite3_stmt *st, int col);
 
+/* Rings every role whose bit (1 << role) is set in mask, one directory look. */
+void store_ring_mask(store *s, unsigned mask);
 /* Closes the doorbell sockets and unlinks this process's socket files. */
 void store_doorbell_close(store *s);
 

@@ -27,7 +27,8 @@ CREATE TABLE depsets (
 );
 CREATE INDEX depsets_claim ON depsets (created_at) WHERE state = 'queued';
 CREATE INDEX depsets_lease ON depsets (lease_expires_at) WHERE state = 'building';
-CREATE INDEX depsets_lru ON depsets (last_used_at) WHERE state = 'ready';
+-- No index on last_used_at: it changes at every claim and finish, and the
+-- eviction scan over ready sets is rare and small.
 
 -- Submissions: seq gives FIFO order inside one priority.
 CREATE TABLE submissions (
@@ -57,13 +58,17 @@ CREATE TABLE submissions (
     started_at INTEGER,
     finished_at INTEGER
 );
--- The claim query reads this index in order and stops at the first row.
+-- Every index here is written by enqueue, claim or finish, the three hot
+-- transactions, so each is partial: a row is in an index only while a query
+-- needs it there. The claim query reads submissions_claim in order and stops
+-- at the first row. Ids are time-ordered (store_submissions.c), so inserts
+-- into the id index and the event table append instead of touching a random page.
 CREATE INDEX submissions_claim ON submissions (priority DESC, seq) WHERE state = 'queued';
 CREATE INDEX submissions_lease ON submissions (lease_expires_at) WHERE state = 'running';
-CREATE INDEX submissions_waiting ON submissions (depset_key, state)
-    WHERE state IN ('queued', 'waiting_deps');
-CREATE INDEX submissions_cache ON submissions (cache_key, finished_at) WHERE state = 'finished';
-CREATE INDEX submissions_token ON submissions (token_id, created_at);
+CREATE INDEX submissions_waiting ON submissions (depset_key) WHERE state = 'waiting_deps';
+CREATE INDEX submissions_cache ON submissions (cache_key, finished_at)
+    WHERE state = 'finished' AND cache_key IS NOT NULL;
+CREATE INDEX submissions_token ON submissions (token_id, created_at) WHERE token_id IS NOT NULL;
 
 CREATE TABLE submission_tests (
     submission_id TEXT NOT NULL REFERENCES submissions (id) ON DELETE CASCADE,
