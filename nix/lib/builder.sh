@@ -22,6 +22,9 @@ pe() {
 
 mkdir -p "$out"
 cp -RP "$src/usr/." "$out/"
+if [ -d "$src/etc" ]; then
+	cp -RP "$src/etc" "$out/etc"
+fi
 chmod -R u+w "$out"
 
 libc=${glibc:-$out}
@@ -59,12 +62,23 @@ echo "$symlinks" | while read -r link target; do
 	fi
 done
 
-echo "$elfs" | while read -r flags path; do
+echo "$elfs" | while read -r flags path orig; do
 	[ -n "$path" ] || continue
 	f=$out${path#/usr}
+	# Keep the original RUNPATH ($ORIGIN/..., private lib dirs mapped into
+	# the store) ahead of the store lib dirs; drop the host's default dirs.
+	rp=
+	for e in $(echo "$orig" | tr ':' ' '); do
+		case $e in
+		/usr/lib/x86_64-linux-gnu | /lib/x86_64-linux-gnu | /usr/lib | /lib) continue ;;
+		/*) e=$(store_file "$e") || continue ;;
+		esac
+		rp=${rp:+$rp:}$e
+	done
+	rp=${rp:+$rp:}$rpath
 	set --
 	case $flags in *i*) set -- "$@" --set-interpreter "$interp" ;; esac
-	case $flags in *n*) set -- "$@" --set-rpath "$rpath" ;; esac
+	case $flags in *n*) set -- "$@" --set-rpath "$rp" ;; esac
 	pe "$@" "$f"
 done
 
@@ -87,6 +101,7 @@ if [ -n "$applets" ]; then
 	done
 fi
 
+[ -z "$aliases" ] || mkdir -p "$out/bin"
 for al in $aliases; do
 	ln -sfn "${al#*=}" "$out/bin/${al%%=*}"
 done

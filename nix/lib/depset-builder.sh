@@ -1,5 +1,5 @@
-# Build a dependency set: bin/ links to the chosen packages' binaries and a
-# `closure` file. Runs under busybox-static sh with an empty PATH.
+# Build a dependency set: bin/ links to the chosen packages' binaries, a
+# `closure` file and an `env` file. Runs under busybox-static sh with an empty PATH.
 # Inputs (env): links ("<store path> <bin>..." lines, later lines win),
 # graphs (files written by exportReferencesGraph in the build directory).
 set -eu
@@ -22,3 +22,16 @@ done
 		grep '^/nix/store/' "$g" | grep -v '\.drv$' || true
 	done
 } | sort -u >"$out/closure"
+
+# Environment a process using this set needs, one KEY=VALUE per line: PATH,
+# and LOCPATH when glibc is in the closure (its compiled-in /usr/lib/locale
+# does not exist in a closure-only root; C.UTF-8 is in the store glibc).
+{
+	echo "PATH=$out/bin"
+	while read -r p; do
+		if [ -d "$p/lib/locale/C.utf8" ]; then
+			echo "LOCPATH=$p/lib/locale"
+			break
+		fi
+	done <"$out/closure"
+} >"$out/env"

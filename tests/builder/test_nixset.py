@@ -62,8 +62,11 @@ def in_root(depset, script, extra=()):
     for p in paths:
         args += ["--ro-bind", p, p]
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", work, "/work",
-             "--chdir", "/work", "--clearenv", "--setenv", "PATH", depset + "/bin",
-             "--setenv", "HOME", "/work", "--setenv", "LANG", "C.UTF-8"]
+             "--chdir", "/work", "--clearenv", "--setenv", "HOME", "/work", "--setenv", "LANG", "C.UTF-8"]
+    with open(os.path.join(depset, "env")) as f:  # PATH, LOCPATH
+        for line in f.read().splitlines():
+            k, v = line.split("=", 1)
+            args += ["--setenv", k, v]
     shell = "bash" if os.path.exists(os.path.join(depset, "bin", "bash")) else "sh"
     args += [os.path.join(depset, "bin", shell), "-c", script]
     res = subprocess.run(args, capture_output=True, text=True, timeout=120)
@@ -201,6 +204,29 @@ def case_lua_bash_tools():
     assert out.split("\n")[:6] == ["Lua 5.4\t42", "bash 5", "5", "1 2 3", "6", "bb"], out
 
 
+def case_extras():
+    d = build_depset(["perl", "nodejs", "java", "make", "sqlite3", "jq", "bc", "bash", "coreutils"], "extras")
+    out = in_root(d, r"""
+perl -MList::Util=sum -e 'print "perl ", sum(1..4), "\n"'
+node -e 'console.log("node", 6 * 7)'
+printf 'all:\n\t@echo make ok\n' > Makefile && make
+sqlite3 :memory: 'select 40 + 2'
+echo '{"a": [1, 2]}' | jq -c .a
+echo '2^10' | bc
+cat > Main.java <<'EOF'
+public class Main { public static void main(String[] a) { System.out.println("java " + (6 * 7)); } }
+EOF
+javac Main.java && java -Xmx64m -Xshare:auto Main
+""")
+    assert out.split("\n")[:7] == ["perl 10", "node 42", "make ok", "42", "[1,2]", "1024", "java 42"], out
+
+
+def case_locale():
+    out = in_root(full_set(), "printf '%s' 'é' | wc -m; "
+                  "python3 -c 'import locale; print(locale.setlocale(locale.LC_ALL, \"\"))'")
+    assert out.split("\n")[:2] == ["1", "C.UTF-8"], out
+
+
 def case_busybox_only():
     d = build_depset(["busybox"], "busybox")
     with open(os.path.join(d, "closure")) as f:
@@ -250,6 +276,8 @@ def main():
             ("gcc and g++ compile and run in a closure-only root", case_gcc_gxx),
             ("tcc -run and tcc -o in a closure-only root", case_tcc),
             ("lua, bash, sh is bash, coreutils", case_lua_bash_tools),
+            ("perl, node, java, make, sqlite3, jq, bc", case_extras),
+            ("C.UTF-8 locale through the env file's LOCPATH", case_locale),
             ("busybox-only set", case_busybox_only),
             ("unknown name is a clear error", case_unknown_name),
             ("builds are deterministic (--check)", case_deterministic),
