@@ -1,0 +1,371 @@
+/* local.c — local sandboxed runs for `farm run` and `farm ci` (see local.h). */
+#include "local.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../builder/builder.h"
+#include "../common/cleanup.h"
+#include "../common/store.h"
+
+#define LOCAL_HOST_BUSYBOX "/bin/busybox"
+#define LOCAL_SHELL_INSIDE "/.farm/sh"
+#define LOCAL_MAX_ENV 128
+
+char *local_state_dir(const char *flag)
+{
+    char *p = NULL;
+    const char *env = getenv("FARM_STATE_DIR");
+    const char *xdg = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    if (flag && *flag)
+        p = strdup(flag);
+    else if (env && *env)
+        p = strdup(env);
+    else if (xdg && *xdg)
+        (void)!asprintf(&p, "%s/nixfarm", xdg);
+    else if (home && *home)
+        (void)!asprintf(&p, "%s/.local/state/nixfarm", home);
+    else
+        p = strdup("./var/nixfarm");
+    return p;
+}
+
+static int local_mkdir_p(const char *path)
+{
+    _cleanup_free_ char *copy = strdup(path);
+    if (!copy)
+        return -ENOMEM;
+    for (char *p = copy + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+int local_env_open(local_env *e, const char *state_dir, json_t *packages, bool verbose, char *err,
+                   size_t errlen)
+{
+    memset(e, 0, sizeof *e);
+    int r = config_new_default(&e->cfg, err, errlen);
+    if (r < 0)
+        return r;
+    if ((r = config_set(e->cfg, "state_dir", state_dir, err, errlen)) < 0)
+        return r;
+    if ((r = local_mkdir_p(state_dir)) < 0) {
+        snprintf(err, errlen, "cannot create the state directory %s: %s", state_dir, strerror(-r));
+        return r;
+    }
+    if (verbose)
+        fprintf(stderr, "farm: realising packages in %s...\n", state_dir);
+    r = builder_realise_local(e->cfg, packages, &e->depset, err, errlen);
+    if (r < 0)
+        return r;
+    const char *key = json_string_value(json_object_get(e->depset, "key"));
+    const char *envp = json_string_value(json_object_get(e->depset, "env_path"));
+    json_t *closure = json_object_get(e->depset, "closure");
+    if (!key || !json_is_array(closure)) {
+        snprintf(err, errlen, "the dependency set has no closure");
+        return -EPROTO;
+    }
+    snprintf(e->key, sizeof e->key, "%s", key);
+    if (envp)
+        snprintf(e->bin_dir, sizeof e->bin_dir, "%s", envp);
+    else
+        snprintf(e->bin_dir, sizeof e->bin_dir, "%s/bin",
+                 json_string_value(json_array_get(json_object_get(e->depset, "out_paths"), 0))
+                     ?: "/nonexistent");
+    size_t n = json_array_size(closure);
+    e->store_paths = calloc(n + 1, sizeof *e->store_paths);
+    if (!e->store_paths)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        e->store_paths[i] = json_string_value(json_array_get(closure, i));
+
+    /* Hold the set while we use it, so a farmd's quota does not evict it. */
+    store *s = NULL;
+    if (store_open_config(e->cfg, &s, err, errlen) == 0) {
+        e->held = store_depset_hold(s, e->key) >= 0;
+        store_close(s);
+    }
+
+    struct sandbox_pool_options o;
+    sandbox_pool_options_init(&o);
+    o.slots = 1;
+    /* Concurrent local runs get distinct uids, apart from farmd's workers. */
+    o.first_uid = (uid_t)(config_int(e->cfg, "cli.sandbox_first_uid") + getpid() % 1000);
+    r = sandbox_pool_new(&o, &e->pool, err, errlen);
+    if (r < 0)
+        return r;
+    e->host_busybox = access(LOCAL_HOST_BUSYBOX, X_OK) == 0;
+    return 0;
+}
+
+void local_env_close(local_env *e)
+{
+    if (e->held && e->cfg) {
+        store *s = NULL;
+        char err[128];
+        if (store_open_config(e->cfg, &s, err, sizeof err) == 0) {
+            store_depset_release(s, e->key);
+            store_close(s);
+        }
+    }
+    sandbox_pool_free(e->pool);
+    free(e->store_paths);
+    json_decref(e->depset);
+    config_free(e->cfg);
+    memset(e, 0, sizeof *e);
+}
+
+/* ---- boxes ------------------------------------------------------------------ */
+
+static int local_copy_file(int sfd, int dfd, const char *name, mode_t mode)
+{
+    _cleanup_close_ int in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (in < 0)
+        return -errno;
+    _cleanup_close_ int out =
+        openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0777);
+    if (out < 0)
+        return -errno;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return 0;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0) {
+                if (errno == EINTR)
+                    continue;
+                return -errno; /* ENOSPC: the box is full */
+            }
+            off += w;
+        }
+    }
+}
+
+static int local_copy_tree(int sfd, int dfd, char *err, size_t errlen, const char *where)
+{
+    int fd2 = dup(sfd);
+    if (fd2 < 0)
+        return -errno;
+    DIR *d = fdopendir(fd2);
+    if (!d) {
+        close(fd2);
+        return -errno;
+    }
+    int r = 0;
+    struct dirent *ent;
+    while (r >= 0 && (ent = readdir(d))) {
+        const char *n = ent->d_name;
+        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || strcmp(n, ".git") == 0)
+            continue;
+        struct stat sb;
+        if (fstatat(sfd, n, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        if (S_ISDIR(sb.st_mode)) {
+            if (mkdirat(dfd, n, sb.st_mode & 0777) < 0 && errno != EEXIST) {
+                r = -errno;
+                break;
+            }
+            _cleanup_close_ int s2 =
+                openat(sfd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            _cleanup_close_ int d2 =
+                openat(dfd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (s2 < 0 || d2 < 0) {
+                r = -errno;
+                break;
+            }
+            r = local_copy_tree(s2, d2, err, errlen, n);
+        } else if (S_ISREG(sb.st_mode)) {
+            r = local_copy_file(sfd, dfd, n, sb.st_mode);
+        } else if (S_ISLNK(sb.st_mode)) {
+            char target[PATH_MAX];
+            ssize_t k = readlinkat(sfd, n, target, sizeof target - 1);
+            if (k >= 0) {
+                target[k] = '\0';
+                if (symlinkat(target, dfd, n) < 0)
+                    r = -errno;
+            }
+        }
+        if (r < 0)
+            snprintf(err, errlen, "copying %s/%s into the box: %s", where, n,
+                     r == -ENOSPC ? "the box is full (see --box-size)" : strerror(-r));
+    }
+    closedir(d);
+    return r;
+}
+
+int local_box_new(local_env *e, const char *src_dir, uint64_t bytes, char *path, size_t pathlen,
+                  char *err, size_t errlen)
+{
+    static unsigned seq;
+    _cleanup_free_ char *root = config_state_path(e->cfg, "boxes");
+    if (!root)
+        return -ENOMEM;
+    int r = local_mkdir_p(root);
+    if (r < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", root, strerror(-r));
+        return r;
+    }
+    snprintf(path, pathlen, "%s/local-%d-%u", root, (int)getpid(), seq++);
+    r = sandbox_box_create(path, bytes, err, errlen);
+    if (r < 0)
+        return r;
+    if (!src_dir)
+        return 0;
+    _cleanup_close_ int sfd = open(src_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    _cleanup_close_ int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sfd < 0 || dfd < 0) {
+        r = -errno;
+        snprintf(err, errlen, "opening %s: %s", sfd < 0 ? src_dir : path, strerror(errno));
+        local_box_destroy(path);
+        return r;
+    }
+    r = local_copy_tree(sfd, dfd, err, errlen, ".");
+    if (r < 0)
+        local_box_destroy(path);
+    return r;
+}
+
+void local_box_destroy(const char *path)
+{
+    char err[256];
+    sandbox_box_destroy(path, err, sizeof err);
+}
+
+/* ---- running ------------------------------------------------------------------ */
+
+void local_limits_from_json(struct sandbox_limits *l, const json_t *o)
+{
+    struct {
+        const char *key;
+        uint64_t *u64;
+        uint32_t *u32;
+    } map[] = {
+        {"cpu_ms", &l->cpu_ms, NULL},
+        {"wall_ms", &l->wall_ms, NULL},
+        {"memory_kib", &l->memory_kib, NULL},
+        {"processes", NULL, &l->processes},
+        {"output_bytes", &l->output_bytes, NULL},
+        {"file_bytes", &l->file_bytes, NULL},
+        {"open_files", NULL, &l->open_files},
+        {"stack_kib", &l->stack_kib, NULL},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        json_t *v = json_object_get(o, map[i].key);
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            continue;
+        if (map[i].u64)
+            *map[i].u64 = (uint64_t)json_integer_value(v);
+        else
+            *map[i].u32 = (uint32_t)json_integer_value(v);
+    }
+}
+
+int local_run(local_env *e, const local_cmd *cmd, struct sandbox_result *res, char *err,
+              size_t errlen)
+{
+    const char *argv[512];
+    size_t argc = 0;
+    char exe[PATH_MAX + 64], sh[PATH_MAX + 64];
+    bool bind_busybox = false;
+    memset(res, 0, sizeof *res);
+
+    if (cmd->shell_cmd) {
+        snprintf(sh, sizeof sh, "%s/sh", e->bin_dir);
+        if (access(sh, X_OK) != 0) {
+            if (!e->host_busybox) {
+                snprintf(err, errlen, "no shell in the package set (add bash) and no %s",
+                         LOCAL_HOST_BUSYBOX);
+                return -ENOENT;
+            }
+            snprintf(sh, sizeof sh, "%s", LOCAL_SHELL_INSIDE);
+            bind_busybox = true;
+        }
+        argv[argc++] = sh;
+        argv[argc++] = "-c";
+        argv[argc++] = cmd->shell_cmd;
+    } else {
+        const char *a0 = cmd->argv[0];
+        if (a0[0] == '/') {
+            snprintf(exe, sizeof exe, "%s", a0);
+        } else if (strchr(a0, '/')) {
+            /* ./prog and sub/prog are relative to the box. */
+            snprintf(exe, sizeof exe, "/box/%s", a0[0] == '.' && a0[1] == '/' ? a0 + 2 : a0);
+        } else {
+            snprintf(exe, sizeof exe, "%s/%s", e->bin_dir, a0);
+            if (access(exe, X_OK) != 0 && strcmp(a0, "sh") == 0 && e->host_busybox) {
+                /* A set without a shell still gets `sh -c`, from the host's
+                 * static busybox (bound read-only), as the workers do. */
+                snprintf(exe, sizeof exe, "%s", LOCAL_SHELL_INSIDE);
+                bind_busybox = true;
+            } else if (access(exe, X_OK) != 0) {
+                snprintf(err, errlen,
+                         "%s: command not found in the package set (its bin/ is %s); add the "
+                         "package that provides it to --packages",
+                         a0, e->bin_dir);
+                return -ENOENT;
+            }
+        }
+        argv[argc++] = exe;
+        for (size_t i = 1; cmd->argv[i] && argc < 510; i++)
+            argv[argc++] = cmd->argv[i];
+    }
+    argv[argc] = NULL;
+
+    char path_env[PATH_MAX + 8];
+    snprintf(path_env, sizeof path_env, "PATH=%s", e->bin_dir);
+    const char *env[LOCAL_MAX_ENV + 8];
+    size_t ne = 0;
+    env[ne++] = path_env;
+    env[ne++] = "HOME=/tmp";
+    env[ne++] = "TMPDIR=/tmp";
+    env[ne++] = "LANG=C.UTF-8";
+    for (size_t i = 0; cmd->extra_env && cmd->extra_env[i] && ne < LOCAL_MAX_ENV; i++)
+        env[ne++] = cmd->extra_env[i];
+    env[ne] = NULL;
+
+    struct sandbox_config c;
+    sandbox_config_init(&c);
+    c.argv = argv;
+    c.env = env;
+    c.cwd = "/box";
+    c.store_paths = e->store_paths;
+    c.box_dir = cmd->box;
+    c.box_readonly = cmd->box_readonly;
+    struct sandbox_bind bind = {.src = LOCAL_HOST_BUSYBOX, .dst = LOCAL_SHELL_INSIDE};
+    if (bind_busybox) {
+        c.binds = &bind;
+        c.n_binds = 1;
+    }
+    if (cmd->stdin_inherit) {
+        c.stdin_kind = SANDBOX_STDIN_FD;
+        c.stdin_fd = STDIN_FILENO;
+    } else if (cmd->stdin_buf) {
+        c.stdin_kind = SANDBOX_STDIN_BUFFER;
+        c.stdin_buf = cmd->stdin_buf;
+        c.stdin_len = cmd->stdin_len;
+    }
+    c.limits = cmd->limits;
+    return sandbox_run(e->pool, 0, &c, res, err, errlen);
+}
