@@ -7,6 +7,7 @@
  * docs/api.yaml in step: tests/e2e/test_openapi.py checks every path there
  * against this server. */
 #include "api.h"
+#include "junit.h" /* CLI/CI work: GET /v1/submissions/{id}/junit */
 
 #include <string.h>
 
@@ -26,6 +27,7 @@ const api_route api_routes[] = {
     {"GET", "/v1/admin/drain", api_admin_drain_get, AUTH_ADMIN},
     {"POST", "/v1/admin/drain", api_admin_drain, AUTH_ADMIN},
     /* ---- appended by other parts (below this line) ---- */
+    {"GET", "/v1/submissions/{id}/junit", junit_handler, AUTH_READ},
     {NULL, NULL, NULL, 0},
 };
 
