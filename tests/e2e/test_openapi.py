@@ -126,6 +126,9 @@ def main():
                 for line in ex["value"].splitlines():
                     if line.startswith(("# TYPE", "event:")):
                         assert line in body, "%s %s: %r not in answer" % (m, p, line)
+                    if line.startswith("<") and not line.startswith("<?"):
+                        tag = line[1:].split()[0].rstrip(">")
+                        assert "<" + tag in body, "%s %s: <%s> not in answer: %r" % (m, p, tag, body[:300])
             else:
                 like(ex["value"], body)
 
