@@ -14,6 +14,7 @@
  * writable; a test gets /box read-only and a fresh writable /scratch. */
 #include "worker.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -92,17 +93,19 @@ void worker_job_done(worker *w)
 }
 
 /* Lease lost, cancelled or grace over: kill the sandbox step in flight. The
- * only children of the worker's main thread are sandbox keepers (PID 1 of
- * their namespace), so killing them ends the whole step at once. Runs in the
- * renewer thread. */
-static void job_abort_step(void *userdata)
+ * only child processes of a worker are sandbox keepers (PID 1 of their
+ * namespace; the pool clones them from its per-slot thread), so killing every
+ * child of every thread ends the step at once; sandbox_run then reaps it.
+ * Runs in the renewer thread. (A sandbox_cancel(pool, slot) in the library
+ * would say this more directly.) */
+static void kill_children_of(const char *task)
 {
-    char path[64], buf[512];
+    char path[300], buf[1024];
     ssize_t n;
     int fd;
 
-    (void)userdata;
-    snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+    if ((size_t)snprintf(path, sizeof(path), "/proc/self/task/%s/children", task) >= sizeof(path))
+        return;
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
@@ -120,6 +123,19 @@ static void job_abort_step(void *userdata)
             kill((pid_t)pid, SIGKILL);
         p = end;
     }
+}
+
+static void job_abort_step(void *userdata)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *de;
+
+    (void)userdata;
+    while (d && (de = readdir(d)))
+        if (de->d_name[0] != '.')
+            kill_children_of(de->d_name);
+    if (d)
+        closedir(d);
 }
 
 /* ---- commands ---- */

@@ -13,10 +13,22 @@ import time
 sys.path.insert(0, os.path.join(os.environ.get("FARM_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", "..")), "tests", "lib"))
 import farmtest  # noqa: E402
 
+# Sandbox uids of this test process, apart from other farms that tests run at
+# the same time (RLIMIT_NPROC counts per uid, so shared uids would interfere).
+UID_BASE = 63000 + (os.getpid() % 250) * 8
+
+
+def settings(extra=None):
+    s = {"worker.first_uid": str(UID_BASE)}
+    s.update(extra or {})
+    return s
+
+
 TERMINAL = {"finished", "compile_error", "deps_failed", "cancelled", "internal_error"}
 
 # Short leases and a fast health loop, so fault tests recover in seconds.
 FAST_FAULTS = {
+    "worker.first_uid": str(UID_BASE),
     "lease.ms": "2500",
     "lease.renew_ms": "400",
     "health.interval_ms": "300",
@@ -125,7 +137,7 @@ def worker_pids(farm):
     return [p for p in children_of(farm.proc.pid) if comm(p).startswith("farmd-worker")]
 
 
-def sandbox_uid_processes(first_uid=62000, count=256):
+def sandbox_uid_processes(first_uid=UID_BASE, count=8):
     """Processes running as a sandbox uid (what must be gone after a stop)."""
     found = []
     for d in os.listdir("/proc"):

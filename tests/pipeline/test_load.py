@@ -5,7 +5,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pipelib import farmtest, sh, expect, submit_nowait  # noqa: E402
+from pipelib import settings, farmtest, sh, expect, submit_nowait  # noqa: E402
 
 KINDS = [
     ("accepted", lambda i: sh("echo %d" % i, tests=[{"expected_output": "%d" % i}])),
@@ -16,7 +16,7 @@ KINDS = [
 
 
 def case_200_concurrent():
-    with farmtest.Farm(workers=2) as farm:
+    with farmtest.Farm(workers=2, settings=settings()) as farm:
         n = 200
 
         def one(i):

@@ -4,7 +4,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pipelib import farmtest, expect, submit_wait  # noqa: E402
+from pipelib import settings, farmtest, expect, submit_wait  # noqa: E402
 
 PROGRAMS = {
     "python3": ("main.py", 'print("hello")\n'),
@@ -26,7 +26,7 @@ def make_case(farm, profile):
 
 
 def main():
-    with farmtest.Farm(workers=2, builders=2) as farm:
+    with farmtest.Farm(workers=2, builders=2, settings=settings()) as farm:
         status, profiles = farm.request("GET", "/v1/profiles")
         names = set(PROGRAMS)
         cases = [("profiles listed", lambda: expect(status == 200 and names <= set(

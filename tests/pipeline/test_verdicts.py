@@ -7,7 +7,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pipelib import (farmtest, sh, expect, submit_wait, count_stage, run)  # noqa: E402
+from pipelib import (settings, farmtest, sh, expect, submit_wait, count_stage, run)  # noqa: E402
 
 farm = None
 
@@ -116,7 +116,7 @@ def case_stop_on_first_failure():
 
 def main():
     global farm
-    with farmtest.Farm(workers=2) as f:
+    with farmtest.Farm(workers=2, settings=settings()) as f:
         farm = f
         rc = farmtest.run_cases([(n[5:], fn) for n, fn in sorted(globals().items()) if n.startswith("case_")])
     sys.exit(rc)

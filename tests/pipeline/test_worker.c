@@ -308,7 +308,7 @@ static void cleanup(void)
 
 static int setup(void)
 {
-    char err[1024], db[300];
+    char err[1024], db[300], uid[16];
     _cleanup_json_ json_t *names = json_pack("[s]", "busybox");
     _cleanup_json_ json_t *set = NULL;
     static const char *const sets[][2] = {
@@ -329,6 +329,9 @@ static int setup(void)
     }
     for (size_t i = 0; i < sizeof(sets) / sizeof(*sets); i++)
         config_set(cfg, sets[i][0], sets[i][1], err, sizeof(err));
+    /* Own sandbox uids, apart from other farms tests run at the same time. */
+    snprintf(uid, sizeof(uid), "%d", 63000 + (int)(getpid() % 250) * 8 + 4);
+    config_set(cfg, "worker.first_uid", uid, err, sizeof(err));
     if (builder_realise_local(cfg, names, &set, err, sizeof(err)) < 0) {
         fprintf(stderr, "# realise busybox: %s\n", err);
         return -EIO;
