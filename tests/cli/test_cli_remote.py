@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""farm against a real farmd: submit (exit codes per verdict), --json shape,
+detach + watch + status, cancel, junit, profiles/depsets, git sources at a
+rev and at a bad rev, error exits (refused, unreachable, usage), config
+sources (flag, FARM_URL, config file)."""
+import json
+import os
+import re
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import clitest  # noqa: E402
+from clitest import Tmp, check, farm  # noqa: E402
+import farmtest  # noqa: E402
+
+F = None
+URL = None
+
+HELLO = "import sys\nfor line in sys.stdin:\n    a, b = map(int, line.split())\n    print(a + b)\n"
+
+
+def remote(*args, **kw):
+    return farm("--server", URL, *args, **kw)
+
+
+def test_submit_accepted_with_tests_dir():
+    with Tmp() as t:
+        t.write("main.py", HELLO)
+        t.write("tests/one.in", "1 2\n")
+        t.write("tests/one.out", "3\n")
+        t.write("tests/two.in", "20 22\n")
+        t.write("tests/two.out", "42\n")
+        p = check(remote("submit", "-P", "python3", "-r", "python3 main.py", "-t",
+                         t.path + "/tests", t.path + "/main.py"), 0)
+        assert re.search(r"^one\s+accepted", p.stdout, re.M), p.stdout
+        assert re.search(r"^two\s+accepted", p.stdout, re.M), p.stdout
+        assert "accepted (2/2 tests passed)" in p.stdout
+
+
+def test_wrong_answer_exits_1_and_shows_first_failure():
+    with Tmp() as t:
+        t.write("main.py", HELLO)
+        t.write("tests/a.in", "1 1\n")
+        t.write("tests/a.out", "3\n")
+        p = check(remote("submit", "-P", "python3", "-r", "python3 main.py", "-t",
+                         t.path + "/tests", t.path + "/main.py"), 1)
+        assert "wrong_answer" in p.stdout and "first failure: a" in p.stdout, p.stdout
+
+
+def test_compile_error_exits_2_with_compiler_output():
+    with Tmp() as t:
+        t.write("main.c", "int main( { return 0; }\n")
+        p = check(remote("submit", "-p", "c", t.path + "/main.c"), 2)
+        assert "compile_error" in p.stdout and "error" in p.stdout, p.stdout
+
+
+def test_runtime_limit_exit_1():
+    with Tmp() as t:
+        t.write("main.py", "while True:\n    pass\n")
+        p = check(remote("submit", "-P", "python3", "-r", "python3 main.py", "--time", "500ms",
+                         t.path + "/main.py"), 1)
+        assert "time_limit" in p.stdout, p.stdout
+
+
+def test_json_output_is_only_the_result():
+    with Tmp() as t:
+        t.write("main.py", HELLO)
+        t.write("in.txt", "2 3\n")
+        t.write("want.txt", "5\n")
+        p = check(remote("submit", "--json", "-P", "python3", "-r", "python3 main.py", "--stdin",
+                         t.path + "/in.txt", "--expect", t.path + "/want.txt", t.path + "/main.py"), 0)
+        j = json.loads(p.stdout)  # the whole stdout is one JSON document
+        assert re.fullmatch(r"[0-9a-f]{32}", j["id"]), j
+        assert j["state"] == "finished" and j["verdict"] == "accepted", j
+        assert len(j["tests"]) == 1
+        t0 = j["tests"][0]
+        for k in ("name", "verdict", "exit_code", "signal", "cpu_ms", "wall_ms", "memory_kib", "stdout"):
+            assert k in t0, (k, t0)
+        assert t0["stdout"] == "5\n" and t0["verdict"] == "accepted"
+
+
+def test_detach_watch_status_junit():
+    with Tmp() as t:
+        t.write("main.py", "print('hi')\n")
+        p = check(remote("submit", "-d", "-P", "python3", "-r", "python3 main.py", t.path + "/main.py"), 0)
+        sid = p.stdout.strip()
+        assert re.fullmatch(r"[0-9a-f]{32}", sid), p.stdout
+        p = check(remote("watch", sid), 0)
+        assert "accepted" in p.stdout
+        p = check(remote("status", "--json", sid), 0)
+        assert json.loads(p.stdout)["state"] == "finished"
+        p = check(remote("junit", sid), 0)
+        root = ET.fromstring(p.stdout)
+        assert root.tag == "testsuites" and root.get("failures") == "0", p.stdout
+        cases = root.findall("./testsuite/testcase")
+        assert len(cases) == 1 and cases[0].find("system-out").text == "hi\n"
+
+
+def test_cancel_queued_or_running():
+    with Tmp() as t:
+        t.write("main.py", "import time\ntime.sleep(30)\n")
+        p = check(remote("submit", "-d", "-P", "python3", "-r", "python3 main.py", t.path + "/main.py"), 0)
+        sid = p.stdout.strip()
+        check(remote("cancel", sid), 0)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            p = remote("status", sid)
+            if p.returncode != 6:
+                break
+            time.sleep(0.2)
+        check(p, 4, "status of a cancelled submission")
+        assert "cancelled" in p.stdout
+
+
+def test_profiles_and_depsets():
+    p = check(remote("profiles", "--json"), 0)
+    json.loads(p.stdout)
+    p = check(remote("profiles"), 0)
+    assert "python3" in p.stdout
+    p = check(remote("depsets", "--json"), 0)
+    json.loads(p.stdout)
+    p = check(remote("depsets"), 0)
+    assert "ready" in p.stdout and "python3" in p.stdout, p.stdout
+
+
+def test_git_source_at_rev_and_bad_rev():
+    with Tmp() as t:
+        repo = t.path + "/repo"
+        c1 = clitest.make_repo(repo, {"app/main.py": "print('one')\n"})
+        with open(repo + "/app/main.py", "w") as f:
+            f.write("print('two')\n")
+        clitest.git(repo, "commit", "-q", "-am", "two")
+        p = check(remote("submit", "--json", "-P", "python3", "-r", "python3 main.py", "--git", repo,
+                         "--rev", c1, "--subdir", "app"), 0)
+        assert json.loads(p.stdout)["tests"][0]["stdout"] == "one\n", p.stdout
+        p = check(remote("submit", "--json", "-P", "python3", "-r", "python3 main.py", "--git",
+                         "file://" + repo, "--rev", "main", "--subdir", "app"), 0)
+        assert json.loads(p.stdout)["tests"][0]["stdout"] == "two\n", p.stdout
+        p = remote("submit", "--json", "-P", "python3", "-r", "python3 main.py", "--git", repo,
+                   "--rev", "no-such-branch")
+        assert p.returncode not in (0, 64, 69), (p.returncode, p.stdout, p.stderr)
+        text = p.stdout + p.stderr
+        assert "no-such-branch" in text, text
+
+
+def test_errors_have_their_exit_codes():
+    with Tmp() as t:
+        t.write("main.py", "print(1)\n")
+        p = check(remote("submit", "-P", "pyhton3", "-r", "python3 main.py", t.path + "/main.py"), 65)
+        assert "pyhton3" in p.stderr, p.stderr
+        check(farm("--server", "http://127.0.0.1:%d" % farmtest.free_port(), "status", "0" * 32), 69)
+        check(remote("status", "not-an-id"), 64)
+        check(remote("nosuchverb"), 64)
+        check(remote("submit", "-P", "python3", "-r", "x", t.path + "/missing.py"), 66)
+        check(remote("status", "f" * 32), 65)
+
+
+def test_server_from_env_and_config_file():
+    with Tmp() as t:
+        sid_p = check(farm("profiles", "--json", env={"FARM_URL": URL}), 0)
+        json.loads(sid_p.stdout)
+        cfg = t.write("config.json", json.dumps({"server": URL}))
+        check(farm("--config", cfg, "profiles"), 0)
+        os.makedirs(t.path + "/xdg/farm")
+        t.write("xdg/farm/config.json", json.dumps({"server": URL}))
+        check(farm("depsets", env={"XDG_CONFIG_HOME": t.path + "/xdg"}), 0)
+        bad = t.write("bad.json", "{nope")
+        check(farm("--config", bad, "profiles"), 64)
+
+
+def main():
+    global F, URL
+    with farmtest.Farm(workers=2) as farm_:
+        F = farm_
+        URL = "http://127.0.0.1:%d" % farm_.port
+        cases = [(name, fn) for name, fn in sorted(globals().items())
+                 if name.startswith("test_") and callable(fn)]
+        rc = farmtest.run_cases(cases)
+        if rc:
+            print("# farmd log tail:\n# " + farm_.logs()[-4000:].replace("\n", "\n# "))
+        return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

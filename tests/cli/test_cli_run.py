@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""`farm run` with no daemon: python3 and C from the offline Nix set, the
+current directory copied (or bound read-only with --ro), limits enforced with
+their exit codes, --json shape, and nothing left behind (boxes, mounts)."""
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clitest import Tmp, check, farm  # noqa: E402
+import farmtest  # noqa: E402
+
+STATE = None
+
+
+def run(t, *args, **kw):
+    env = {"FARM_STATE_DIR": STATE}
+    return farm("run", *args, cwd=t.path, env=env, **kw)
+
+
+def no_farmd_running():
+    out = subprocess.run(["pgrep", "-x", "farmd"], capture_output=True, text=True).stdout
+    # Other suites may run a farmd at the same time; none may use our state dir.
+    for pid in out.split():
+        try:
+            with open("/proc/%s/environ" % pid, "rb") as f:
+                assert STATE.encode() not in f.read(), "a farmd uses the local state dir"
+        except OSError:
+            pass
+
+
+def test_python3_hello_from_copied_cwd():
+    with Tmp() as t:
+        t.write("hi.py", "import sys\nprint('hello', sum(range(10)))\nprint('warn', file=sys.stderr)\n")
+        p = check(run(t, "-P", "python3", "--", "python3", "hi.py"), 0)
+        assert p.stdout == "hello 45\n", p.stdout
+        assert "warn" in p.stderr and "farm run: exit 0" in p.stderr and "memory" in p.stderr, p.stderr
+        no_farmd_running()
+
+
+def test_c_compile_and_run_writes_stay_in_the_box():
+    with Tmp() as t:
+        t.write("add.c", '#include <stdio.h>\nint main(void){int a,b;scanf("%d %d",&a,&b);'
+                         'printf("%d\\n",a+b);return 0;}\n')
+        p = check(run(t, "-i", "-P", "gcc", "--", "sh", "-c", "gcc -O2 -o add add.c && ./add",
+                      stdin="40 2\n"), 0)
+        assert p.stdout == "42\n", p.stdout
+        assert not os.path.exists(os.path.join(t.path, "add")), "the build leaked out of the box"
+
+
+def test_exit_status_and_signal_pass_through():
+    with Tmp() as t:
+        check(run(t, "-q", "-P", "python3", "--", "python3", "-c", "import sys; sys.exit(7)"), 7)
+        check(run(t, "-q", "-P", "python3", "--", "python3", "-c",
+                  "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"), 139)
+        p = check(run(t, "-P", "python3", "--", "no-such-tool"), 127)
+        assert "no-such-tool" in p.stderr
+
+
+def test_time_limit_is_124():
+    with Tmp() as t:
+        p = check(run(t, "-P", "python3", "--time", "1", "--", "python3", "-c", "while True: pass"), 124)
+        assert "limit cpu" in p.stderr, p.stderr
+        check(run(t, "-q", "-P", "python3", "--wall", "500ms", "--", "python3", "-c",
+                  "import time; time.sleep(30)"), 124)
+
+
+def test_memory_limit_is_137():
+    with Tmp() as t:
+        p = check(run(t, "-P", "python3", "--memory", "64M", "--", "python3", "-c",
+                      "x = bytearray(400 * 1024 * 1024); print(len(x))"), 137)
+        assert p.stdout == "", p.stdout
+
+
+def test_output_limit_and_processes():
+    with Tmp() as t:
+        check(run(t, "-q", "-P", "python3", "--output-limit", "1K", "--", "python3", "-c",
+                  "print('x' * 100000)"), 141)
+        # A fork bomb under a process limit ends; the exact status depends on
+        # whether the kernel refused fork (Python raises: 1) or the limit fired.
+        p = run(t, "-q", "-P", "python3", "--processes", "8", "--", "python3", "-c",
+                "import os\nwhile True:\n    os.fork()\n")
+        assert p.returncode in (1, 126, 137), p.returncode
+
+
+def test_read_only_bind_of_cwd():
+    with Tmp() as t:
+        t.write("data.txt", "abc\n")
+        p = check(run(t, "--ro", "-P", "python3", "--", "python3", "-c",
+                      "print(open('data.txt').read().strip())"), 0)
+        assert p.stdout == "abc\n"
+        p = run(t, "--ro", "-q", "-P", "python3", "--", "python3", "-c", "open('new', 'w')")
+        assert p.returncode == 1 and "Read-only" in p.stderr, (p.returncode, p.stderr)
+        assert not os.path.exists(os.path.join(t.path, "new"))
+
+
+def test_json_shape():
+    with Tmp() as t:
+        p = check(run(t, "--json", "-P", "python3", "--", "python3", "-c", "print('o')"), 0)
+        j = json.loads(p.stdout)
+        for k in ("exit_code", "signal", "limit", "cpu_ms", "wall_ms", "memory_kib", "stdout", "stderr"):
+            assert k in j, (k, j)
+        assert j["stdout"] == "o\n" and j["exit_code"] == 0 and j["limit"] == "none"
+
+
+def test_usage_errors_are_125():
+    with Tmp() as t:
+        check(run(t, "--", "python3"), 125)               # no packages
+        check(run(t, "-P", "python3"), 125)               # no command
+        p = check(run(t, "-P", "pyhton3", "--", "python3"), 125)
+        assert "pyhton3" in p.stderr, p.stderr
+
+
+def test_nothing_left_behind():
+    boxes = os.path.join(STATE, "boxes")
+    left = os.listdir(boxes) if os.path.isdir(boxes) else []
+    assert left == [], left
+    with open("/proc/self/mountinfo") as f:
+        assert STATE not in f.read(), "a box mount was left"
+
+
+def main():
+    global STATE
+    with Tmp("farm-run-state-") as st:
+        STATE = st.path
+        cases = [(name, fn) for name, fn in globals().items()
+                 if name.startswith("test_") and callable(fn) and name != "test_nothing_left_behind"]
+        cases.append(("test_nothing_left_behind", test_nothing_left_behind))
+        return farmtest.run_cases(cases)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
