@@ -52,6 +52,7 @@ typedef struct {
     char box[PATH_MAX];
     bool box_made;
     const char **store_paths; /* borrowed strings from set.closure, NULL-terminated */
+    size_t n_store_paths;
     char bin_dir[PATH_MAX];
     char path_env[PATH_MAX + 8];
     verdict_compare_mode compare;
@@ -445,6 +446,17 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
     }
     fill_limits(&cfg.limits, st->limits, scratch_bytes);
     r = sandbox_run(j->w->sb->pool, 0, &cfg, res, err, errlen);
+    if (log_get_level() >= LOG_DEBUG)
+        log_debug("step id=%s compile=%d paths=%zu wall_ms=%llu clone_us=%llu cgroup_us=%llu "
+                  "mounts_us=%llu fork_us=%llu userns_us=%llu seccomp_us=%llu teardown_us=%llu",
+                  j->c->id, st->compile, j->n_store_paths, (unsigned long long)res->wall_ms,
+                  (unsigned long long)res->step_ns[SANDBOX_STEP_CLONE] / 1000,
+                  (unsigned long long)res->step_ns[SANDBOX_STEP_CGROUP] / 1000,
+                  (unsigned long long)res->step_ns[SANDBOX_STEP_MOUNTS] / 1000,
+                  (unsigned long long)res->step_ns[SANDBOX_STEP_FORK] / 1000,
+                  (unsigned long long)res->step_ns[SANDBOX_STEP_USERNS] / 1000,
+                  (unsigned long long)res->step_ns[SANDBOX_STEP_SECCOMP] / 1000,
+                  (unsigned long long)res->step_ns[SANDBOX_STEP_TEARDOWN] / 1000);
     job_argv_done(&a);
     job_env_done(&e);
     return r;
@@ -529,6 +541,7 @@ static int job_prepare_set(job *j, char *err, size_t errlen)
         if (json_is_string(v))
             j->store_paths[n++] = json_string_value(v);
     }
+    j->n_store_paths = n;
     return 0;
 }
 

@@ -93,6 +93,7 @@ typedef struct {
     long cpu_ms, wall_ms, memory_kib, output_bytes;
     bool stop_first;
     const char *compare;
+    const char *git_url; /* source.git.url, rev HEAD */
 } sub_spec;
 
 /* Enqueues; returns the id in id_out. */
@@ -144,6 +145,10 @@ static int enqueue(const sub_spec *sp, char id_out[33])
                         json_string(sp->compare ? sp->compare : "trailing_whitespace"));
     json_object_set_new(req, "stop_on_first_failure", json_boolean(sp->stop_first));
     json_object_set_new(req, "callback_url", json_null());
+    if (sp->git_url)
+        json_object_set_new(
+            req, "source",
+            json_pack("{s:{s:s,s:s,s:s}}", "git", "url", sp->git_url, "rev", "HEAD", "subdir", ""));
 
     _cleanup_free_ char *text = jsonutil_dump(req);
     sub.request_json = text;
@@ -481,6 +486,26 @@ int main(void)
         ok(o && strcmp(sget(o, "state"), "cancelled") == 0, "cancel while running: %s",
            o ? sget(o, "state") : "timeout");
         json_decref(o);
+    }
+
+    /* A git source: a local repository checked out into the box. */
+    {
+        char repo[400], cmd[1200];
+        snprintf(repo, sizeof(repo), "%s/repo", state_dir);
+        snprintf(cmd, sizeof(cmd),
+                 "set -e; mkdir -p %s; cd %s; git init -q; echo 'echo from-git' > main.sh; "
+                 "git add main.sh; git -c user.name=t -c user.email=t@t commit -qm init",
+                 repo, repo);
+        if (system(cmd) != 0) {
+            ok(false, "git source: making the repository");
+        } else {
+            o = run_case("git source", &(sub_spec){.run = "sh main.sh", .git_url = repo},
+                         "finished", "accepted");
+            if (o)
+                ok(strcmp(sget(o, "tests.0.stdout"), "from-git\n") == 0, "git source: stdout %s",
+                   sget(o, "tests.0.stdout"));
+            json_decref(o);
+        }
     }
 
     ok(stop_worker() == 0, "worker stops cleanly on SIGTERM");
