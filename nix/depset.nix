@@ -1,7 +1,8 @@
 # One dependency set: nix-build nix/depset.nix --argstr names "python3 gcc"
 # builds ONE store path with bin/<name> links to every package's binaries
 # and a file `closure` listing every store path needed at run time (one per
-# line, sorted, including this output itself).
+# line, sorted, including this output itself), and `env` (PATH, LOCPATH).
+# bash is always part of the set (bin/sh for commands with shell syntax).
 #
 # `names` is only ever a string of attribute names (separated by blanks):
 # the caller never passes Nix code. Unknown names fail evaluation with a
@@ -13,15 +14,19 @@ let
   set = import ./lib/set.nix { };
   pkgs = set.packages;
 
-  wanted = filter (n: isString n && n != "") (split "[[:space:]]+" names);
-  unknown = filter (n: !(pkgs ? ${n})) wanted;
+  asked = filter (n: isString n && n != "") (split "[[:space:]]+" names);
+  unknown = filter (n: !(pkgs ? ${n})) asked;
+  # Every set has bash-static as bin/sh and bin/bash: the worker runs
+  # commands with shell syntax through <set>/bin/sh.
+  wanted = builtins.attrNames (builtins.listToAttrs
+    (map (n: { name = n; value = true; }) (asked ++ [ "bash" ])));
   # Lower priority first, so that e.g. bash's `sh` replaces busybox's applet.
   ordered = sort (a: b:
     let pa = pkgs.${a}.farmPriority; pb = pkgs.${b}.farmPriority;
     in if pa == pb then lessThan a b else lessThan pa pb) wanted;
   chosen = map (n: pkgs.${n}) ordered;
 in
-if wanted == [ ] then throw "depset: no package names given"
+if asked == [ ] then throw "depset: no package names given"
 else if unknown != [ ] then
   throw "depset: unknown package(s): ${concatStringsSep " " unknown}; known: ${concatStringsSep " " (attrNames pkgs)}"
 else

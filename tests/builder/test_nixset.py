@@ -230,9 +230,11 @@ def case_locale():
 def case_busybox_only():
     d = build_depset(["busybox"], "busybox")
     with open(os.path.join(d, "closure")) as f:
-        assert len(f.read().split()) == 2  # the static busybox and the set itself
-    out = in_root(d, "ls / | xargs; echo hi | wc -c")
-    assert out.split("\n")[:2] == ["dev nix proc tmp work", "3"], out
+        assert len(f.read().split()) == 3  # static busybox, static bash, the set itself
+    out = in_root(d, "ls / | xargs; echo hi | wc -c; readlink $(command -v sh)")
+    lines = out.split("\n")
+    assert lines[:2] == ["dev nix proc tmp work", "3"], out
+    assert "-bash-" in lines[2], out  # bash's sh wins over busybox's
 
 
 def case_unknown_name():
