@@ -662,6 +662,39 @@ START_TEST(test_builder_killed_mid_build_another_finishes)
 }
 END_TEST
 
+START_TEST(test_stop_mid_build_kills_nix_and_leaves_the_set_to_requeue)
+{
+    open_store();
+    set("lease.ms", "1500");
+    const char *names[] = {"slow", "hello"};
+    store_depset_ref ref = {0};
+    char *spec = NULL;
+    key_for(names, 2, &ref, &spec);
+    ck_assert_int_eq(store_depset_ensure(st, &ref), 1);
+    start_builder(0);
+    json_t *j = wait_state(ref.key, "building", 30000, false);
+    json_decref(j);
+    while (count_calls("nix-build") < 1)
+        msleep(50);
+    msleep(500);
+    /* SIGTERM: the builder kills its Nix and returns 0 (stop_builders checks). */
+    stop_builders();
+    char path[400];
+    snprintf(path, sizeof path, "%s/nix-build.count", bin_dir);
+    char *pids = slurp(path);
+    ck_assert_msg(!pid_alive(atoi(pids)), "nix-build %d survived its builder", atoi(pids));
+    free(pids);
+    j = row(ref.key);
+    ck_assert_str_eq(jstr(j, "state"), "building");
+    json_decref(j);
+    /* Nothing recorded: once the lease lapses the set is queued again. */
+    j = wait_state(ref.key, "queued", 30000, true);
+    ck_assert_str_eq(jstr(j, "state"), "queued");
+    json_decref(j);
+    free(spec);
+}
+END_TEST
+
 START_TEST(test_key_lock_keeps_a_second_nix_out)
 {
     open_store();
@@ -844,6 +877,7 @@ static Suite *builder_suite(void)
         {"log_limit", test_log_limit_keeps_the_tail, 120},
         {"twenty", test_twenty_requests_two_builders_one_build, 180},
         {"killed", test_builder_killed_mid_build_another_finishes, 180},
+        {"stopped", test_stop_mid_build_kills_nix_and_leaves_the_set_to_requeue, 120},
         {"lock", test_key_lock_keeps_a_second_nix_out, 120},
         {"real_pkgset", test_real_package_set_busybox, 300},
         {"quota", test_quota_evicts_lru_but_never_a_held_set, 240},
