@@ -106,7 +106,12 @@ static char *webhook_body(const config *cfg, store *s, const char *submission_id
     _cleanup_(webhook_json_decrefp) json_t *view = NULL;
     if (store_submission_get(s, submission_id, &view) < 0 || !view)
         return NULL;
-    json_object_del(view, "webhooks"); /* would describe this very delivery */
+    /* The same view GET /v1/submissions/{id} shows: no internal bookkeeping,
+     * and not the deliveries (they would describe this very one). */
+    static const char *const hidden[] = {"webhooks", "request",   "lease_owner", "lease_expires_at",
+                                         "token_id", "cache_key", "max_attempts"};
+    for (size_t i = 0; i < sizeof hidden / sizeof hidden[0]; i++)
+        json_object_del(view, hidden[i]);
     snprintf(state_out, state_len, "%s",
              json_string_value(json_object_get(view, "state")) ?: "unknown");
     char *body = json_dumps(view, JSON_COMPACT);
