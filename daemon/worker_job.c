@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -409,6 +410,7 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
     job_argv a = {.n = 0};
     job_env e = {.n = 0};
     uint64_t scratch_bytes = (uint64_t)config_int(j->w->cfg, "worker.scratch_bytes");
+    sigset_t stop_sigs, old_sigs;
     int r;
 
     memset(res, 0, sizeof(*res));
@@ -445,7 +447,15 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
         cfg.n_tmpfs = 1;
     }
     fill_limits(&cfg.limits, st->limits, scratch_bytes);
+    /* SIGTERM/SIGINT only set the stop flag; keep them off this thread while
+     * the sandbox waits, so no wait of the library sees EINTR. They are
+     * handled by the renewer thread meanwhile, or here once unblocked. */
+    sigemptyset(&stop_sigs);
+    sigaddset(&stop_sigs, SIGTERM);
+    sigaddset(&stop_sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_sigs, &old_sigs);
     r = sandbox_run(j->w->sb->pool, 0, &cfg, res, err, errlen);
+    pthread_sigmask(SIG_SETMASK, &old_sigs, NULL);
     if (log_get_level() >= LOG_DEBUG)
         log_debug("step id=%s compile=%d paths=%zu wall_ms=%llu clone_us=%llu cgroup_us=%llu "
                   "mounts_us=%llu fork_us=%llu userns_us=%llu seccomp_us=%llu teardown_us=%llu",

@@ -10,7 +10,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pipelib import (farmtest, sh, expect, submit_nowait, count_terminal_events, worker_pids,  # noqa: E402
-                     sandbox_uid_processes, wait_until, FAST_FAULTS, TERMINAL)
+                     sandbox_uid_processes, wait_until, db, FAST_FAULTS, TERMINAL)
 
 
 def get(farm, sid):
@@ -81,11 +81,38 @@ def case_sigterm_drains_cleanly():
         farm.cleanup()
 
 
+def case_sigterm_past_grace_releases():
+    settings = dict(FAST_FAULTS)
+    settings["worker.stop_grace_ms"] = "800"
+    farm = farmtest.Farm(workers=1, settings=settings)
+    try:
+        farm.start()
+        sid = submit_nowait(farm, sh("sleep 6; echo ok", tests=[{"expected_output": "ok"}],
+                                     limits={"run": {"wall_ms": 30000, "cpu_ms": 5000}}))
+        wait_until(lambda: get(farm, sid)["state"] == "running", 120, "running")
+        t0 = time.time()
+        rc = farm.stop()
+        expect(rc == 0, "farmd exit status %r" % rc)
+        expect(time.time() - t0 < 5, "stop took %.1fs: the step was not cut at the grace period" % (time.time() - t0))
+        expect(not sandbox_uid_processes(), "sandbox processes left")
+        conn = db(farm)
+        state, = conn.execute("SELECT state FROM submissions WHERE id = ?", (sid,)).fetchone()
+        conn.close()
+        expect(state == "queued", "released submission is %s, not queued" % state)
+        farm.start()
+        body = farm.wait_finished(sid, timeout=120)
+        expect(body["verdict"] == "accepted", body)
+        expect(count_terminal_events(farm, sid) == 1, "finished more than once")
+    finally:
+        farm.cleanup()
+
+
 def main():
     sys.exit(farmtest.run_cases([
         ("kill -9 of a worker mid-run finishes exactly once", case_kill_worker_mid_run),
         ("kill -9 of farmd with a full queue, restart: nothing lost", case_kill_farmd_full_queue_restart),
         ("SIGTERM drains cleanly", case_sigterm_drains_cleanly),
+        ("SIGTERM past the grace period releases the lease", case_sigterm_past_grace_releases),
     ]))
 
 
