@@ -149,6 +149,7 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
         return r;
     }
     worker_lease_watch_stop(w.lease, stop, config_int(cfg, "worker.stop_grace_ms"));
+    worker_lease_heartbeat_as(w.lease, w.owner, host);
     r = store_doorbell_listen(w.st, STORE_ROLE_WORKER);
     if (r < 0)
         log_warn("doorbell-unavailable errno=%d msg=\"polling every %lld ms\"", -r,

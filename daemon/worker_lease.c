@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../common/log.h"
 #include "../common/store.h"
@@ -30,6 +31,8 @@ struct worker_lease {
     volatile sig_atomic_t *stop;
     int64_t stop_seen_at;
     int64_t grace_ms;
+    char hb_id[160]; /* heartbeat row refreshed with each renew ("" = none) */
+    char hb_host[64];
     unsigned generation; /* bumps at every begin, so a late result of an old
                             lease never lands on the next one */
     worker_lease_abort_fn abort_fn;
@@ -112,6 +115,8 @@ static void *renewer_main(void *arg)
         if (l->generation != gen || !l->active || l->state < 0)
             continue;
         l->last_renew_at = now;
+        if (r >= 0 && l->hb_id[0])
+            store_heartbeat(l->st, l->hb_id, "worker", l->hb_host, (int)getpid(), id);
         if (r == -ECANCELED || r == -ESTALE || r == -ENOENT) {
             log_info("lease-lost id=%s reason=%s", id, r == -ECANCELED ? "cancelled" : "stale");
             lose(l, r == -ENOENT ? -ESTALE : r);
@@ -205,6 +210,14 @@ int worker_lease_end(worker_lease *l)
     pthread_cond_broadcast(&l->cv);
     pthread_mutex_unlock(&l->mu);
     return st;
+}
+
+void worker_lease_heartbeat_as(worker_lease *l, const char *hb_id, const char *host)
+{
+    pthread_mutex_lock(&l->mu);
+    snprintf(l->hb_id, sizeof(l->hb_id), "%s", hb_id);
+    snprintf(l->hb_host, sizeof(l->hb_host), "%s", host);
+    pthread_mutex_unlock(&l->mu);
 }
 
 void worker_lease_watch_stop(worker_lease *l, volatile sig_atomic_t *stop, int64_t grace_ms)

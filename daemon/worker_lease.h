@@ -39,6 +39,10 @@ void worker_lease_begin(worker_lease *l, const char *id, const char *owner, int6
                         worker_lease_abort_fn abort_fn, void *userdata);
 /* Stops renewing (before finish or release). Returns the lease state. */
 int worker_lease_end(worker_lease *l);
+/* With each successful renew, also refreshes heartbeat row hb_id (role
+ * "worker", current item = the submission), so a worker busy with one long
+ * submission still counts as alive. */
+void worker_lease_heartbeat_as(worker_lease *l, const char *hb_id, const char *host);
 /* Watches *stop (see above); grace_ms from worker.stop_grace_ms. */
 void worker_lease_watch_stop(worker_lease *l, volatile sig_atomic_t *stop, int64_t grace_ms);
 /* 0 while the lease is held, -ECANCELED, -ESTALE or -EINTR once lost (sticky until
