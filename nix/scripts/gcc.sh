@@ -1,15 +1,18 @@
-# Extra build step of the gcc package (sourced by lib/builder.sh, busybox sh).
+# Extra build step of the gcc and gfortran packages (sourced by
+# lib/builder.sh, busybox sh).
 # Debian's gcc-12 finds its own libexec and lib/gcc when relocated, but not
 # glibc's headers, crt files, ld.so or the runtime libraries, which it
 # expects under /usr and /lib. Wrappers (gcc g++ cc c++ cpp) add them from
 # the store: -B for crt files and as/ld, -idirafter for headers (same order as
 # /usr/include), -dynamic-linker and -rpath so compiled programs run in a root
-# that holds only the closure.
-bash= libcdev= stdcxx= libgcc= runtimes=
-for d in $deps; do
+# that holds only the closure. gfortran's tree has its own driver, f951 and
+# libgcc files but takes as/ld from the gcc package (a dependency).
+bash= libcdev= stdcxx= libgcc= runtimes= binutils=
+for d in "$out" $deps; do
+	[ -z "$binutils" ] && [ -x "$d/bin/as" ] && binutils=$d
 	# Runtime libraries of -fsanitize, -fopenmp, atomics, quad math, TM.
 	for so in libasan.so.8 libubsan.so.1 liblsan.so.0 libtsan.so.2 libatomic.so.1 \
-		libgomp.so.1 libquadmath.so.0 libitm.so.1; do
+		libgomp.so.1 libquadmath.so.0 libitm.so.1 libgfortran.so.5; do
 		if [ -e "$d/lib/x86_64-linux-gnu/$so" ]; then
 			runtimes="$runtimes $d/lib/x86_64-linux-gnu"
 			break
@@ -20,7 +23,7 @@ for d in $deps; do
 	[ -e "$d/lib/x86_64-linux-gnu/libstdc++.so.6" ] && stdcxx=$d
 	[ -e "$d/lib/x86_64-linux-gnu/libgcc_s.so.1" ] && libgcc=$d
 done
-for v in bash libcdev stdcxx libgcc; do
+for v in bash libcdev stdcxx libgcc binutils; do
 	eval "[ -n \"\$$v\" ]" || { echo "gcc.sh: no $v among deps" >&2; exit 1; }
 done
 multi=lib/x86_64-linux-gnu
@@ -37,14 +40,20 @@ wrap() { # wrap <name> <real program> <extra flags>
 }
 
 inc="-idirafter $libcdev/include/x86_64-linux-gnu -idirafter $libcdev/include"
-link="-B$out/bin/ -B$libcdev/$multi/ -Wl,-dynamic-linker=$glibc/$multi/ld-linux-x86-64.so.2"
+link="-B$binutils/bin/ -B$libcdev/$multi/ -Wl,-dynamic-linker=$glibc/$multi/ld-linux-x86-64.so.2"
 for l in $libdirs; do
 	link="$link -L$l -Wl,-rpath,$l"
 done
 cxxinc="-isystem $out/include/c++/12 -isystem $out/include/x86_64-linux-gnu/c++/12 -isystem $out/include/c++/12/backward"
 
-wrap gcc gcc-12 "$link $inc"
-wrap cc gcc-12 "$link $inc"
-wrap g++ g++-12 "$link $cxxinc $inc"
-wrap c++ g++-12 "$link $cxxinc $inc"
-wrap cpp cpp-12 "$inc"
+if [ -x "$out/bin/gcc-12" ] && [ -x "$out/bin/g++-12" ]; then
+	wrap gcc gcc-12 "$link $inc"
+	wrap cc gcc-12 "$link $inc"
+	wrap g++ g++-12 "$link $cxxinc $inc"
+	wrap c++ g++-12 "$link $cxxinc $inc"
+	wrap cpp cpp-12 "$inc"
+fi
+if [ -x "$out/bin/gfortran-12" ]; then
+	wrap gfortran gfortran-12 "$link $inc"
+	rm -f "$out/bin/gcc" "$out/bin/gcc-12" "$out/bin/x86_64-linux-gnu-gcc-12"
+fi

@@ -205,7 +205,8 @@ def case_lua_bash_tools():
 
 
 def case_extras():
-    d = build_depset(["perl", "nodejs", "java", "make", "sqlite3", "jq", "bc", "bash", "coreutils"], "extras")
+    d = build_depset(["perl", "nodejs", "java", "make", "sqlite3", "jq", "bc", "bash", "coreutils", "gfortran"],
+                     "extras")
     out = in_root(d, r"""
 perl -MList::Util=sum -e 'print "perl ", sum(1..4), "\n"'
 node -e 'console.log("node", 6 * 7)'
@@ -217,8 +218,15 @@ cat > Main.java <<'EOF'
 public class Main { public static void main(String[] a) { System.out.println("java " + (6 * 7)); } }
 EOF
 javac Main.java && java -Xmx64m -Xshare:auto Main
+cat > f.f90 <<'EOF'
+program p
+  print '(A,I0)', 'fortran ', 6 * 7
+end program p
+EOF
+gfortran -O2 -o f f.f90 && ./f
 """)
-    assert out.split("\n")[:7] == ["perl 10", "node 42", "make ok", "42", "[1,2]", "1024", "java 42"], out
+    assert out.split("\n")[:8] == ["perl 10", "node 42", "make ok", "42", "[1,2]", "1024", "java 42",
+                                    "fortran 42"], out
 
 
 def case_locale():
@@ -278,7 +286,7 @@ def main():
             ("gcc and g++ compile and run in a closure-only root", case_gcc_gxx),
             ("tcc -run and tcc -o in a closure-only root", case_tcc),
             ("lua, bash, sh is bash, coreutils", case_lua_bash_tools),
-            ("perl, node, java, make, sqlite3, jq, bc", case_extras),
+            ("perl, node, java, make, sqlite3, jq, bc, gfortran", case_extras),
             ("C.UTF-8 locale through the env file's LOCPATH", case_locale),
             ("busybox-only set", case_busybox_only),
             ("unknown name is a clear error", case_unknown_name),
