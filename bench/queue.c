@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <signal.h>
@@ -177,9 +178,21 @@ static void floorer(const char *db, int txs, int start_fd)
     _exit(0);
 }
 
-/* Forks nproc children running fn, releases them at once, returns seconds. */
-static double run_group(int nproc, void (*body)(int k, int start_fd, void *arg), void *arg)
+/* CPU seconds (user + sys) used by reaped children so far. */
+static double children_cpu_s(void)
 {
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Forks nproc children running fn, releases them at once, returns wall
+ * seconds; *cpu gets the CPU seconds they used. */
+static double run_group(int nproc, void (*body)(int k, int start_fd, void *arg), void *arg,
+                        double *cpu)
+{
+    double cpu0 = children_cpu_s();
     int pfd[2];
     if (pipe(pfd) < 0)
         die("pipe", errno);
@@ -198,7 +211,7 @@ static double run_group(int nproc, void (*body)(int k, int start_fd, void *arg),
     usleep(200000); /* let every child open its connection */
     double t0 = now_s();
     char go[16] = {0};
-    if (write(pfd[1], go, (size_t)nproc) != nproc)
+    if (nproc < 1 || nproc > 16 || write(pfd[1], go, (size_t)nproc) != (ssize_t)nproc)
         die("write", errno);
     int failed = 0;
     for (int k = 0; k < nproc; k++) {
@@ -207,6 +220,7 @@ static double run_group(int nproc, void (*body)(int k, int start_fd, void *arg),
         failed |= !WIFEXITED(st) || WEXITSTATUS(st) != 0;
     }
     double t = now_s() - t0;
+    *cpu = children_cpu_s() - cpu0;
     close(pfd[1]);
     if (failed)
         die("a child failed", EIO);
@@ -238,7 +252,8 @@ static void throughput(int nproc, int cycles)
     group_arg g = {.per_proc = cycles / nproc};
     snprintf(g.dir, sizeof(g.dir), "%s/tp-%d", bench_root, nproc);
     bench_prepare(g.dir);
-    double t_store = run_group(nproc, cycler_body, &g);
+    double cpu_store, cpu_floor;
+    double t_store = run_group(nproc, cycler_body, &g, &cpu_store);
 
     char db[400];
     snprintf(db, sizeof(db), "%s/floor.db", g.dir);
@@ -249,14 +264,15 @@ static void throughput(int nproc, int cycles)
                  "payload TEXT)",
                  NULL, NULL, NULL);
     sqlite3_close(h);
-    double t_floor = run_group(nproc, floor_body, &g);
+    double t_floor = run_group(nproc, floor_body, &g, &cpu_floor);
 
     int total = g.per_proc * nproc;
     double ours = total / t_store, fl = total / t_floor;
     printf("throughput procs=%d cycles=%d store_cycles_per_s=%.0f floor_tx_per_s=%.0f "
-           "ratio=%.2f (goal >= 0.50; a cycle is 3 store transactions: enqueue, claim, "
-           "finish)\n",
-           nproc, total, ours, fl, ours / fl);
+           "ratio=%.2f cpu_us_per_cycle=%.1f floor_cpu_us_per_tx=%.1f cpu_ratio=%.2f "
+           "(goal ratio >= 0.50; a store cycle is 3 transactions: enqueue, claim, finish)\n",
+           nproc, total, ours, fl, ours / fl, cpu_store * 1e6 / total, cpu_floor * 1e6 / total,
+           cpu_floor / cpu_store);
 }
 
 /* ---- wake-up latency ---- */

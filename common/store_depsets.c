@@ -246,7 +246,8 @@ int store_depset_fail_waiting(store *s, const char *key, const char *log, int64_
         r = store_depset_fail_state(
             s,
             "UPDATE submissions SET state = 'deps_failed', error = ?2, finished_at = ?3 "
-            "WHERE state = 'queued' AND depset_key = ?1 RETURNING id",
+            "WHERE state IN ('queued', 'running') AND state = 'queued' AND depset_key = ?1 "
+            "RETURNING id",
             key, msg, now, ids);
     if (r < 0)
         return r;
@@ -388,16 +389,32 @@ int store_depset_unhold(store *s, const char *key, int64_t now)
     return sqlite3_changes(s->db) ? 0 : -ENOENT;
 }
 
+int store_depset_touch(store *s, const char *key, int64_t now)
+{
+    _cleanup_stmt_ sqlite3_stmt *st =
+        store_stmt(s, "UPDATE depsets SET last_used_at = ?2 WHERE key = ?1 AND "
+                      "(last_used_at IS NULL OR last_used_at < ?2 - 1000)");
+    if (!st)
+        return store_err(s);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    int rc = sqlite3_step(st);
+    return rc == SQLITE_DONE ? 0 : store_fail(s, rc);
+}
+
 int store_depset_release(store *s, const char *key)
 {
     return store_depset_unhold(s, key, store_now_ms());
 }
 
-/* A set is evictable when ready, unheld, and no queued or waiting submission
- * still needs it (those would otherwise find their set gone at claim time). */
+/* A set is evictable when ready, unheld (explicit holds, running
+ * submissions), and no queued or waiting submission still needs it (those
+ * would otherwise find their set gone at claim time). Each NOT EXISTS is
+ * written to match a partial index's WHERE term. */
 #define STORE_DEPSET_UNNEEDED                                                                      \
     "d.holders = 0 AND NOT EXISTS (SELECT 1 FROM submissions s "                                   \
-    "WHERE s.depset_key = d.key AND s.state IN ('queued', 'waiting_deps'))"
+    "WHERE s.state IN ('queued', 'running') AND s.depset_key = d.key) AND NOT EXISTS (SELECT 1 "   \
+    "FROM submissions s WHERE s.state = 'waiting_deps' AND s.depset_key = d.key)"
 
 int store_depset_eviction_candidates(store *s, json_t **out)
 {

@@ -66,17 +66,15 @@ static int store_requeue_submissions(store *s, int64_t now, store_requeue_counts
 {
     _cleanup_free_ store_expired *v = NULL;
     size_t n = 0;
-    int r = store_collect_expired(
-        s,
-        "SELECT id, lease_owner, depset_key, attempts, max_attempts, holds_depset "
-        "FROM submissions WHERE state = 'running' AND lease_expires_at < ?1",
-        now, &v, &n);
+    int r = store_collect_expired(s,
+                                  "SELECT id, lease_owner, depset_key, attempts, max_attempts, 0 "
+                                  "FROM submissions WHERE state IN ('queued', 'running') AND "
+                                  "state = 'running' AND lease_expires_at < ?1",
+                                  now, &v, &n);
     if (r < 0)
         return r;
     for (size_t i = 0; i < n; i++) {
         store_expired *e = &v[i];
-        if (e->holds && (r = store_depset_unhold(s, e->key, now)) < 0 && r != -ENOENT)
-            return r;
         bool give_up = e->attempts >= e->max_attempts;
         _cleanup_free_ char *why =
             give_up ? store_strdupf("lease of %s expired on attempt %d of %d: giving up (the "
@@ -88,7 +86,7 @@ static int store_requeue_submissions(store *s, int64_t now, store_requeue_counts
             return -ENOMEM;
         _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
             s, "UPDATE submissions SET state = ?2, error = ?3, lease_owner = NULL, "
-               "lease_expires_at = NULL, holds_depset = 0, "
+               "lease_expires_at = NULL, "
                "queued_at = CASE WHEN ?2 = 'queued' THEN ?4 ELSE queued_at END, "
                "finished_at = CASE WHEN ?2 = 'queued' THEN NULL ELSE ?4 END WHERE id = ?1");
         if (!st)

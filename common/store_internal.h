@@ -129,14 +129,20 @@ void store_doorbell_close(store *s);
 /* Inserts the set row if its key is new (inside the caller's transaction);
  * 1 inserted (rings the builders after commit), 0 existed. */
 int store_depset_insert(store *s, const store_depset_ref *ref, int64_t now);
-/* Drops one hold (a running submission ended or went back to the queue). */
+/* Drops one explicit hold. */
 int store_depset_unhold(store *s, const char *key, int64_t now);
+/* Marks the set used now; writes at most once a second per set, so the hot
+ * claim path does not rewrite the set's page every time. */
+int store_depset_touch(store *s, const char *key, int64_t now);
 /* Ends every queued or waiting submission of a failed set as deps_failed with
  * the log; returns how many. */
 int store_depset_fail_waiting(store *s, const char *key, const char *log, int64_t now);
 /* The columns store_depset_row_json reads, in order. */
 #define STORE_DEPSET_COLS                                                                          \
-    "key, spec, state, out_paths, closure, closure_bytes, root, log, holders, last_used_at, "      \
+    "key, spec, state, out_paths, closure, closure_bytes, root, log, "                             \
+    "holders + (SELECT COUNT(*) FROM submissions s WHERE s.state IN ('queued', 'running') AND "    \
+    "s.state = 'running' AND "                                                                     \
+    "s.depset_key = depsets.key), last_used_at, "                                                  \
     "attempts, max_attempts, lease_owner, lease_expires_at, error, created_at, started_at, "       \
     "finished_at"
 json_t *store_depset_row_json(sqlite3_stmt *st);

@@ -241,7 +241,7 @@ static int store_claim_take(store *s, const char *id, int64_t seq, const char *k
 {
     _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
         s, "UPDATE submissions SET state = 'running', lease_owner = ?2, lease_expires_at = ?3, "
-           "attempts = attempts + 1, started_at = ?4, holds_depset = 1 WHERE seq = ?1 "
+           "attempts = attempts + 1, started_at = ?4 WHERE seq = ?1 "
            "RETURNING request, attempts");
     if (!st)
         return store_err(s);
@@ -264,20 +264,10 @@ static int store_claim_take(store *s, const char *id, int64_t seq, const char *k
     }
     if (!c.request_json)
         return -ENOMEM;
-    _cleanup_stmt_ sqlite3_stmt *h =
-        store_stmt(s, "UPDATE depsets SET holders = holders + 1, last_used_at = ?2 WHERE key = ?1");
-    if (!h) {
-        store_claimed_done(&c);
-        return store_err(s);
-    }
-    sqlite3_bind_text(h, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(h, 2, now);
-    rc = sqlite3_step(h);
-    if (rc != SQLITE_DONE) {
-        store_claimed_done(&c);
-        return store_fail(s, rc);
-    }
-    int r = store_depset_ready_json(s, key, &c.depset_json);
+    /* The running row itself is the hold (counted by eviction). */
+    int r = store_depset_touch(s, key, now);
+    if (r >= 0)
+        r = store_depset_ready_json(s, key, &c.depset_json);
     if (r >= 0) {
         _cleanup_json_ json_t *extra =
             json_pack("{s:i,s:s}", "attempts", c.attempts, "owner", owner);
@@ -303,7 +293,8 @@ int store_submission_claim(store *s, const char *owner, int64_t lease_ms, store_
     for (;;) {
         _cleanup_stmt_ sqlite3_stmt *st =
             store_stmt(s, "SELECT s.seq, s.id, s.depset_key, d.state, d.log FROM submissions s "
-                          "LEFT JOIN depsets d ON d.key = s.depset_key WHERE s.state = 'queued' "
+                          "LEFT JOIN depsets d ON d.key = s.depset_key "
+                          "WHERE s.state IN ('queued', 'running') AND s.state = 'queued' "
                           "ORDER BY s.priority DESC, s.seq LIMIT 1");
         if (!st)
             return store_err(s);
@@ -364,12 +355,11 @@ int store_submission_claim(store *s, const char *owner, int64_t lease_ms, store_
 /* ---- the lease holder's writes ---- */
 
 /* Inside a transaction: 0 when id is running under owner, else -ENOENT or
- * -ESTALE. Fills the set key and whether the row holds it, when asked. */
-static int store_sub_check_owner(store *s, const char *id, const char *owner, char key[65],
-                                 bool *holds)
+ * -ESTALE. Fills the set key when asked. */
+static int store_sub_check_owner(store *s, const char *id, const char *owner, char key[65])
 {
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
-        s, "SELECT state, lease_owner, depset_key, holds_depset FROM submissions WHERE id = ?1");
+    _cleanup_stmt_ sqlite3_stmt *st =
+        store_stmt(s, "SELECT state, lease_owner, depset_key FROM submissions WHERE id = ?1");
     if (!st)
         return store_err(s);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -387,8 +377,6 @@ static int store_sub_check_owner(store *s, const char *id, const char *owner, ch
     }
     if (key)
         snprintf(key, 65, "%s", (const char *)sqlite3_column_text(st, 2));
-    if (holds)
-        *holds = sqlite3_column_int(st, 3) != 0;
     return 0;
 }
 
@@ -436,9 +424,7 @@ int store_submission_release(store *s, const char *id, const char *owner)
     if (r < 0)
         return r;
     store *tx _cleanup_tx_ = s;
-    char key[65];
-    bool holds = false;
-    r = store_sub_check_owner(s, id, owner, key, &holds);
+    r = store_sub_check_owner(s, id, owner, NULL);
     if (r < 0)
         return r;
     int64_t now = store_now_ms();
@@ -446,12 +432,10 @@ int store_submission_release(store *s, const char *id, const char *owner)
     snprintf(nowtxt, sizeof(nowtxt), "%lld", (long long)now);
     r = store_exec(s,
                    "UPDATE submissions SET state = 'queued', lease_owner = NULL, "
-                   "lease_expires_at = NULL, holds_depset = 0, attempts = MAX(attempts - 1, 0), "
+                   "lease_expires_at = NULL, attempts = MAX(attempts - 1, 0), "
                    "queued_at = CAST(?2 AS INTEGER) WHERE id = ?1",
                    2, id, nowtxt);
     if (r < 0)
-        return r;
-    if (holds && (r = store_depset_unhold(s, key, now)) < 0)
         return r;
     _cleanup_json_ json_t *extra = json_pack("{s:s}", "reason", "released");
     if ((r = store_state_event(s, id, "queued", extra, now)) < 0)
@@ -470,7 +454,7 @@ int store_submission_event(store *s, const char *id, const char *owner, const ch
         return r;
     store *tx _cleanup_tx_ = s;
     if (owner)
-        r = store_sub_check_owner(s, id, owner, NULL, NULL);
+        r = store_sub_check_owner(s, id, owner, NULL);
     else
         r = store_sub_missing_or_stale(s, id) == -ESTALE ? 0 : -ENOENT;
     if (r < 0)
@@ -492,7 +476,7 @@ int store_submission_test_result(store *s, const char *id, const char *owner, in
     if (r < 0)
         return r;
     store *tx _cleanup_tx_ = s;
-    if (owner && (r = store_sub_check_owner(s, id, owner, NULL, NULL)) < 0)
+    if (owner && (r = store_sub_check_owner(s, id, owner, NULL)) < 0)
         return r;
     _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
         s, "INSERT OR REPLACE INTO submission_tests (submission_id, idx, name, result, verdict) "
@@ -529,14 +513,13 @@ int store_submission_finish(store *s, const char *id, const char *owner, const c
         return r;
     store *tx _cleanup_tx_ = s;
     char key[65];
-    bool holds = false;
-    if ((r = store_sub_check_owner(s, id, owner, key, &holds)) < 0)
+    if ((r = store_sub_check_owner(s, id, owner, key)) < 0)
         return r;
     int64_t now = store_now_ms();
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
-        s, "UPDATE submissions SET state = ?2, verdict = ?3, result = ?4, error = ?5, "
-           "finished_at = ?6, lease_owner = NULL, lease_expires_at = NULL, holds_depset = 0 "
-           "WHERE id = ?1");
+    _cleanup_stmt_ sqlite3_stmt *st =
+        store_stmt(s, "UPDATE submissions SET state = ?2, verdict = ?3, result = ?4, error = ?5, "
+                      "finished_at = ?6, lease_owner = NULL, lease_expires_at = NULL "
+                      "WHERE id = ?1");
     if (!st)
         return store_err(s);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -549,7 +532,7 @@ int store_submission_finish(store *s, const char *id, const char *owner, const c
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE)
         return store_fail(s, rc);
-    if (holds && (r = store_depset_unhold(s, key, now)) < 0)
+    if ((r = store_depset_touch(s, key, now)) < 0)
         return r;
     _cleanup_json_ json_t *extra = json_pack("{s:o}", "verdict", jsonutil_str_or_null(verdict));
     if ((r = store_state_event(s, id, state, extra, now)) < 0)

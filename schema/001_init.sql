@@ -19,8 +19,9 @@ CREATE TABLE depsets (
     root TEXT,               -- GC root path
     log TEXT,                -- build log tail
     error TEXT,
-    holders INTEGER NOT NULL DEFAULT 0,  -- running submissions using the set
-    last_used_at INTEGER,
+    holders INTEGER NOT NULL DEFAULT 0,  -- explicit holds (local runs); running
+                                         -- submissions are counted, not stored
+    last_used_at INTEGER,                -- updated at most once a second
     created_at INTEGER NOT NULL,
     started_at INTEGER,
     finished_at INTEGER
@@ -32,7 +33,7 @@ CREATE INDEX depsets_lease ON depsets (lease_expires_at) WHERE state = 'building
 
 -- Submissions: seq gives FIFO order inside one priority.
 CREATE TABLE submissions (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,  -- no AUTOINCREMENT: it costs a page write per insert
     id TEXT NOT NULL UNIQUE,
     state TEXT NOT NULL DEFAULT 'queued'
         CHECK (state IN ('queued', 'waiting_deps', 'running', 'finished', 'compile_error',
@@ -46,7 +47,6 @@ CREATE TABLE submissions (
     error TEXT,              -- why we failed (internal_error, deps_failed)
     lease_owner TEXT,
     lease_expires_at INTEGER,
-    holds_depset INTEGER NOT NULL DEFAULT 0, -- 1 while this row counts in depsets.holders
     attempts INTEGER NOT NULL DEFAULT 0,
     max_attempts INTEGER NOT NULL DEFAULT 3,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
@@ -60,11 +60,13 @@ CREATE TABLE submissions (
 );
 -- Every index here is written by enqueue, claim or finish, the three hot
 -- transactions, so each is partial: a row is in an index only while a query
--- needs it there. The claim query reads submissions_claim in order and stops
--- at the first row. Ids are time-ordered (store_submissions.c), so inserts
+-- needs it there. Ids are time-ordered (store_submissions.c), so inserts
 -- into the id index and the event table append instead of touching a random page.
-CREATE INDEX submissions_claim ON submissions (priority DESC, seq) WHERE state = 'queued';
-CREATE INDEX submissions_lease ON submissions (lease_expires_at) WHERE state = 'running';
+-- One index serves the claim (state = 'queued', in priority/FIFO order) and
+-- the lease scan (state = 'running', few rows): a claim moves the entry within
+-- one small index, usually inside one page.
+CREATE INDEX submissions_queue ON submissions (state, priority DESC, seq)
+    WHERE state IN ('queued', 'running');
 CREATE INDEX submissions_waiting ON submissions (depset_key) WHERE state = 'waiting_deps';
 CREATE INDEX submissions_cache ON submissions (cache_key, finished_at)
     WHERE state = 'finished' AND cache_key IS NOT NULL;

@@ -104,6 +104,16 @@ static long long sql_int(const char *sql)
     return v;
 }
 
+/* Explicit holds plus running submissions, as store_depset_get counts them. */
+static int holders_of(store *s, const char *key)
+{
+    json_t *d = NULL;
+    ck_assert_int_eq(store_depset_get(s, key, &d), 0);
+    int n = (int)json_integer_value(json_object_get(d, "holders"));
+    json_decref(d);
+    return n;
+}
+
 static int items(void)
 {
     const char *e = getenv("FARM_TEST_ITEMS");
@@ -257,7 +267,7 @@ START_TEST(enqueue_claim_finish)
     ck_assert_int_eq(c.attempts, 1);
     ck_assert_str_eq(c.request_json, "{\"run\":\"./main\"}");
     ck_assert_ptr_nonnull(strstr(c.depset_json, "/nix/store/aaaa-env"));
-    ck_assert_int_eq(sql_int("SELECT holders FROM depsets"), 1);
+    ck_assert_int_eq(holders_of(s, t.ref.key), 1);
     json_t *tr = json_pack("{s:s,s:s,s:i}", "name", "t1", "verdict", "accepted", "exit_code", 0);
     ck_assert_int_eq(store_submission_test_result(s, id, "w1", 0, tr), 0);
     json_t *res = json_pack("{s:n,s:[O]}", "compile", "tests", tr);
@@ -265,7 +275,7 @@ START_TEST(enqueue_claim_finish)
     json_decref(tr);
     json_decref(res);
     store_claimed_done(&c);
-    ck_assert_int_eq(sql_int("SELECT holders FROM depsets"), 0);
+    ck_assert_int_eq(holders_of(s, t.ref.key), 0);
 
     json_t *o = NULL;
     ck_assert_int_eq(store_submission_get(s, id, &o), 0);
@@ -385,7 +395,7 @@ START_TEST(lease_expiry_requeues_with_attempts)
     ck_assert_int_eq(rc.submissions_requeued, 1);
     ck_assert_int_eq(rc.submissions_failed, 0);
     ck_assert_str_eq(state_of(s, id, buf), "queued");
-    ck_assert_int_eq(sql_int("SELECT holders FROM depsets"), 0);
+    ck_assert_int_eq(holders_of(s, t.ref.key), 0);
     ck_assert_int_eq(store_submission_claim(s, "w2", LEASE, &c), 1);
     ck_assert_int_eq(c.attempts, 2);
     store_claimed_done(&c);
@@ -491,7 +501,7 @@ START_TEST(kill9_claimer_is_requeued_and_finished_once)
     ck_assert_int_eq(sql_int("SELECT COUNT(*) FROM submission_events WHERE type='state' AND "
                              "json_extract(data,'$.state')='finished'"),
                      1);
-    ck_assert_int_eq(sql_int("SELECT holders FROM depsets"), 0);
+    ck_assert_int_eq(holders_of(s, t.ref.key), 0);
     ck_assert_int_eq(store_submission_claim(s, "survivor", LEASE, &c), 0);
     store_close(s);
 }
@@ -521,7 +531,7 @@ START_TEST(poison_item_ends_internal_error)
     json_decref(o);
     store_claimed c;
     ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 0);
-    ck_assert_int_eq(sql_int("SELECT holders FROM depsets"), 0);
+    ck_assert_int_eq(holders_of(s, t.ref.key), 0);
     store_close(s);
 }
 END_TEST
@@ -933,7 +943,7 @@ START_TEST(exactly_once_with_four_processes)
     ck_assert_int_eq(sql_int("SELECT COUNT(*) FROM submissions WHERE state='finished' AND "
                              "attempts=1"),
                      n);
-    ck_assert_int_eq(sql_int("SELECT holders FROM depsets"), 0);
+    ck_assert_int_eq(holders_of(s, t.ref.key), 0);
     store_close(s);
 }
 END_TEST
