@@ -47,7 +47,11 @@ static json_t *junit_suite(junit_doc *d, const char *suite)
         if (strcmp(json_string_value(json_object_get(s, "name")), suite) == 0)
             return s;
     }
-    s = json_pack("{s:s,s:[]}", "name", suite, "cases");
+    s = json_object();
+    if (s) {
+        json_object_set_new(s, "name", json_string_nocheck(suite));
+        json_object_set_new(s, "cases", json_array());
+    }
     if (!s || json_array_append_new(d->suites, s) < 0)
         return NULL;
     return s;
@@ -60,10 +64,18 @@ int junit_add_case(junit_doc *d, const char *suite, const char *name, double sec
     json_t *s = junit_suite(d, suite ? suite : "nixfarm");
     if (!s)
         return -ENOMEM;
-    json_t *c = json_pack("{s:s,s:f,s:s,s:s,s:s,s:s,s:s}", "name", name ? name : "", "time",
-                          seconds, "kind", kind ? kind : "", "type", type ? type : "", "message",
-                          message ? message : "", "out", stdout_text ? stdout_text : "", "err",
-                          stderr_text ? stderr_text : "");
+    /* Program output may be any bytes: stored unchecked, made valid XML
+     * (invalid UTF-8 -> U+FFFD) when rendered. */
+    json_t *c = json_object();
+    if (c) {
+        json_object_set_new(c, "name", json_string_nocheck(name ? name : ""));
+        json_object_set_new(c, "time", json_real(seconds));
+        json_object_set_new(c, "kind", json_string_nocheck(kind ? kind : ""));
+        json_object_set_new(c, "type", json_string_nocheck(type ? type : ""));
+        json_object_set_new(c, "message", json_string_nocheck(message ? message : ""));
+        json_object_set_new(c, "out", json_string_nocheck(stdout_text ? stdout_text : ""));
+        json_object_set_new(c, "err", json_string_nocheck(stderr_text ? stderr_text : ""));
+    }
     if (!c || json_array_append_new(json_object_get(s, "cases"), c) < 0)
         return -ENOMEM;
     return 0;
