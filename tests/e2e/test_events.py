@@ -59,7 +59,7 @@ def check_order(events):
 
 def main():
     cases = []
-    with farmtest.Farm(workers=2, builders=1) as farm:
+    with farmtest.Farm(workers=2, builders=1, settings={"lease.renew_ms": "300"}) as farm:
         def wait_result():
             st, b = farm.submit(SLOW, wait=True)
             assert st == 200 and b["state"] == "finished", (st, b)
@@ -118,6 +118,28 @@ def main():
             for i, (st, b) in results.items():
                 assert st == 200 and b["verdict"] == "accepted", (i, st, b)
         cases.append(("40 concurrent ?wait=true calls all get their own result", many_waiters))
+
+        def cancel_running():
+            s = {"profile": "bash", "packages": ["coreutils"], "files": [{"name": "main.sh", "content": "sleep 60\n"}],
+                 "limits": {"run": {"wall_ms": 90000}}}
+            st, b = farm.submit(s, wait=False)
+            assert st == 202
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                st, v = farm.request("GET", "/v1/submissions/" + b["id"])
+                if v["state"] == "running":
+                    break
+                time.sleep(0.05)
+            assert v["state"] == "running", v
+            st, v = farm.request("DELETE", "/v1/submissions/" + b["id"])
+            assert st == 202 and v["cancel_requested"] is True, (st, v)
+            final = farm.wait_finished(b["id"], timeout=60)
+            assert final["state"] == "cancelled", final
+            events = read_sse(farm.port, b["id"])
+            assert events[-1]["data"]["state"] == "cancelled", events[-1]
+            st, v = farm.request("DELETE", "/v1/submissions/" + b["id"])
+            assert st == 409, (st, v)
+        cases.append(("DELETE of a running submission: 202, then it ends cancelled", cancel_running))
 
         def metrics_after_runs():
             st, text = farm.request("GET", "/metrics")
