@@ -312,6 +312,16 @@ static size_t client_sse_write(char *ptr, size_t size, size_t nmemb, void *ud)
     return s->stopped ? 0 : n;
 }
 
+/* libcurl calls this about once a second while the stream is open, even when
+ * nothing arrives: the caller redraws its progress line (event NULL). */
+static int client_sse_tick(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    client_sse_state *s = ud;
+    if (!s->stopped && s->cb(NULL, NULL, s->ud))
+        s->stopped = true;
+    return s->stopped ? 1 : 0;
+}
+
 int client_sse(const farm_client *c, const char *path, client_sse_cb cb, void *userdata,
                long *status, char *err, size_t errlen)
 {
@@ -325,6 +335,9 @@ int client_sse(const farm_client *c, const char *path, client_sse_cb cb, void *u
     client_sse_state s = {.cb = cb, .ud = userdata, .h = h};
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, client_sse_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, client_sse_tick);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &s);
     CURLcode rc = curl_easy_perform(h);
     if (!s.checked_status)
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &s.status);

@@ -38,8 +38,9 @@ int client_get_text(const farm_client *c, const char *path, long *status, char *
                     size_t errlen);
 
 /* Server-sent events: calls cb for every event (type "message" when the
- * server names none; data is the joined data lines). cb returns nonzero to
- * stop listening. Returns 0 when the stream ended or cb stopped it, -ENOTSUP
+ * server names none; data is the joined data lines), and about once a second
+ * with event and data NULL (a tick, for progress lines). cb returns nonzero
+ * to stop listening. Returns 0 when the stream ended or cb stopped it, -ENOTSUP
  * when the server has no such stream (404/405), other -errno as above. */
 typedef int (*client_sse_cb)(const char *event, const char *data, void *userdata);
 int client_sse(const farm_client *c, const char *path, client_sse_cb cb, void *userdata,

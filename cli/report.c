@@ -204,6 +204,13 @@ void report_progress_draw(report_progress *p)
             (now - p->start_ms) / 1000.0);
     fflush(stderr);
     p->drawn = true;
+    p->drawn_ms = now;
+}
+
+void report_progress_tick(report_progress *p)
+{
+    if (p->on && report_now_ms() - p->drawn_ms >= 250)
+        report_progress_draw(p);
 }
 
 void report_progress_clear(report_progress *p)
@@ -249,7 +256,7 @@ void report_progress_event(report_progress *p, const char *type, const json_t *d
         report_progress_set(p, "building dependencies");
     else if (strstr(s, "compil"))
         report_progress_set(p, "compiling");
-    else if (strcmp(s, "running") == 0) {
+    else if (strcmp(s, "running") == 0 || strstr(s, "test")) {
         if (p->n_tests > 0)
             snprintf(buf, sizeof buf, "test %d of %d", p->tests_done + 1, p->n_tests);
         else

@@ -28,12 +28,15 @@ typedef struct {
     int n_tests;
     int tests_done;
     bool drawn;
+    int64_t drawn_ms;
 } report_progress;
 void report_progress_init(report_progress *p, const farm_client *c, int n_tests);
 /* Feeds one event of the stream (type and parsed data). */
 void report_progress_event(report_progress *p, const char *type, const json_t *data);
 void report_progress_set(report_progress *p, const char *stage);
 void report_progress_draw(report_progress *p);
+/* Redraws (new elapsed time) at most four times a second. */
+void report_progress_tick(report_progress *p);
 void report_progress_clear(report_progress *p);
 
 int64_t report_now_ms(void);

@@ -249,6 +249,10 @@ typedef struct {
 static int submission_on_event(const char *event, const char *data, void *ud)
 {
     submission_follow_state *st = ud;
+    if (!event) {
+        report_progress_tick(st->p);
+        return 0;
+    }
     _cleanup_json_decref_ json_t *j = json_loads(data, JSON_DECODE_ANY, NULL);
     const char *type = event;
     json_t *payload = j;
