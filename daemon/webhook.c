@@ -2,6 +2,7 @@
 #include "webhook.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -209,6 +210,10 @@ static long webhook_post(const config *cfg, const webhook_target *t, const char 
 
 /* ---- one delivery ----------------------------------------------------------- */
 
+/* The breaker's read-check-write of a host row must not interleave between
+ * this process's senders (one webhook process per farm). */
+static pthread_mutex_t webhook_breaker_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static uint64_t webhook_random(void)
 {
     uint64_t v = 0;
@@ -265,17 +270,20 @@ int webhook_deliver_one(const config *cfg, store *s, const char *owner, volatile
     if (r == 0) {
         int64_t retry_at = 0;
         bool changed = false;
+        pthread_mutex_lock(&webhook_breaker_lock);
         int q = store_webhook_host_get(s, hkey, &host);
+        bool allowed = q >= 0 && webhook_breaker_allow(&host, &bp, now, &retry_at, &changed);
+        if (allowed && changed)
+            q = store_webhook_host_put(s, hkey, &host);
+        pthread_mutex_unlock(&webhook_breaker_lock);
         if (q < 0)
             return q;
-        if (!webhook_breaker_allow(&host, &bp, now, &retry_at, &changed)) {
+        if (!allowed) {
             log_debug("webhook-held delivery=%s host=%s until=%lld", w.id, hkey,
                       (long long)retry_at);
             q = store_webhook_defer(s, w.id, owner, retry_at);
             return q < 0 ? q : 1;
         }
-        if (changed && (q = store_webhook_host_put(s, hkey, &host)) < 0)
-            return q;
     }
 
     long status = 0;
@@ -305,8 +313,14 @@ int webhook_deliver_one(const config *cfg, store *s, const char *owner, volatile
     int64_t end = store_now_ms();
     bool ok = status >= 200 && status <= 299;
     if (r == 0) {
-        webhook_breaker_record(&host, &bp, ok, end);
-        int q = store_webhook_host_put(s, hkey, &host);
+        /* Re-read: another sender may have moved this host's breaker. */
+        pthread_mutex_lock(&webhook_breaker_lock);
+        int q = store_webhook_host_get(s, hkey, &host);
+        if (q >= 0) {
+            webhook_breaker_record(&host, &bp, ok, end);
+            q = store_webhook_host_put(s, hkey, &host);
+        }
+        pthread_mutex_unlock(&webhook_breaker_lock);
         if (q < 0)
             return q;
         if (!ok && strcmp(host.state, "open") == 0)
@@ -347,41 +361,39 @@ static inline void webhook_store_closep(store **s)
     store_close(*s);
 }
 
-int webhook_run(const config *cfg, volatile sig_atomic_t *stop)
+typedef struct {
+    const config *cfg;
+    volatile sig_atomic_t *stop;
+    int index;
+    int result;
+} webhook_sender;
+
+/* One sender: its own store connection and owner name, claiming and
+ * delivering until stop. Several run at once so that one slow receiver (up
+ * to webhook.timeout_ms per attempt) does not hold up everybody else's. */
+static void *webhook_sender_loop(void *arg)
 {
-    log_set_role("webhooks");
+    webhook_sender *ws = arg;
+    const config *cfg = ws->cfg;
     char err[512] = "";
     _cleanup_(webhook_store_closep) store *s = NULL;
     int r = store_open_config(cfg, &s, err, sizeof err);
     if (r < 0) {
         log_error("webhook-store-open error=\"%s\"", err);
-        return r;
-    }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-        log_error("webhook-curl-init failed");
-        return -EIO;
-    }
-    /* Make (and publish) the secret at start, so an operator can read it
-     * before the first callback. */
-    _cleanup_free_ char *secret = NULL;
-    r = webhook_secret(cfg, s, &secret, err, sizeof err);
-    if (r < 0) {
-        log_error("webhook-secret error=\"%s\"", err);
-        curl_global_cleanup();
-        return r;
+        ws->result = r;
+        return NULL;
     }
     char host[64] = "";
     gethostname(host, sizeof host - 1);
-    char owner[128];
-    snprintf(owner, sizeof owner, "webhook-%s-%d", host, (int)getpid());
-    log_info("webhook-start owner=%s", owner);
+    char owner[160];
+    snprintf(owner, sizeof owner, "webhook-%s-%d-%d", host, (int)getpid(), ws->index);
 
     int64_t poll = config_int(cfg, "webhook.poll_ms");
     if (poll < 10)
         poll = 10;
     int failures = 0;
-    while (!*stop) {
-        r = webhook_deliver_one(cfg, s, owner, stop);
+    while (!*ws->stop) {
+        r = webhook_deliver_one(cfg, s, owner, ws->stop);
         if (r > 0) {
             failures = 0;
             continue;
@@ -399,13 +411,62 @@ int webhook_run(const config *cfg, volatile sig_atomic_t *stop)
         if (wait < 1)
             wait = 1;
         /* Short naps so a stop request is honoured quickly. */
-        for (int64_t slept = 0; slept < wait && !*stop; slept += 50) {
+        for (int64_t slept = 0; slept < wait && !*ws->stop; slept += 50) {
             int64_t step = wait - slept < 50 ? wait - slept : 50;
             struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step * 1000000L};
             nanosleep(&ts, NULL);
         }
     }
-    log_info("webhook-stop owner=%s", owner);
+    return NULL;
+}
+
+int webhook_run(const config *cfg, volatile sig_atomic_t *stop)
+{
+    log_set_role("webhooks");
+    char err[512] = "";
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+        log_error("webhook-curl-init failed");
+        return -EIO;
+    }
+    /* Make (and publish) the secret at start, so an operator can read it
+     * before the first callback. */
+    {
+        _cleanup_(webhook_store_closep) store *s = NULL;
+        _cleanup_free_ char *secret = NULL;
+        int r = store_open_config(cfg, &s, err, sizeof err);
+        if (r >= 0)
+            r = webhook_secret(cfg, s, &secret, err, sizeof err);
+        if (r < 0) {
+            log_error("webhook-start error=\"%s\"", err);
+            curl_global_cleanup();
+            return r;
+        }
+    }
+    int n = (int)config_int(cfg, "webhook.senders");
+    if (n < 1)
+        n = 1;
+    if (n > 64)
+        n = 64;
+    webhook_sender ws[64];
+    pthread_t th[64];
+    int started = 1;
+    log_info("webhook-start senders=%d", n);
+    for (int i = 0; i < n; i++)
+        ws[i] = (webhook_sender){.cfg = cfg, .stop = stop, .index = i};
+    for (int i = 1; i < n; i++) {
+        if (pthread_create(&th[i], NULL, webhook_sender_loop, &ws[i]) != 0) {
+            log_warn("webhook-thread failed index=%d", i);
+            break;
+        }
+        started++;
+    }
+    webhook_sender_loop(&ws[0]);
+    for (int i = 1; i < started; i++)
+        pthread_join(th[i], NULL);
+    log_info("webhook-stop");
     curl_global_cleanup();
+    for (int i = 0; i < started; i++)
+        if (ws[i].result < 0)
+            return ws[i].result;
     return 0;
 }
