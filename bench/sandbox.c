@@ -110,10 +110,28 @@ static double bench_bwrap(const char *store_path, const char *prog)
     char src[512], box[512];
     snprintf(src, sizeof src, "%s%s", tmpdir, store_path);
     box_path(box, sizeof box, "box-bwrap");
-    char *argv[] = {"/usr/bin/bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-                    "--ro-bind", src, (char *)store_path, "--dev", "/dev", "--proc", "/proc",
-                    "--tmpfs", "/tmp", "--bind", box, "/box", "--chdir", "/box",
-                    "--clearenv", "--", (char *)prog, NULL};
+    char *argv[] = {"/usr/bin/bwrap",
+                    "--unshare-all",
+                    "--die-with-parent",
+                    "--new-session",
+                    "--ro-bind",
+                    src,
+                    (char *)store_path,
+                    "--dev",
+                    "/dev",
+                    "--proc",
+                    "/proc",
+                    "--tmpfs",
+                    "/tmp",
+                    "--bind",
+                    box,
+                    "/box",
+                    "--chdir",
+                    "/box",
+                    "--clearenv",
+                    "--",
+                    (char *)prog,
+                    NULL};
     return bench_argv("bwrap", argv);
 }
 
@@ -121,8 +139,9 @@ static double bench_command(const char *store_path, const char *prog, const char
 {
     char box[512];
     box_path(box, sizeof box, "box-cmd");
-    char *argv[] = {(char *)farm_sandbox, "--store-root", tmpdir, "--store", (char *)store_path,
-                    "--box", box, "--accounting", (char *)acct, "--", (char *)prog, NULL};
+    char *argv[] = {(char *)farm_sandbox, "--store-root", tmpdir,       "--store",
+                    (char *)store_path,   "--box",        box,          "--accounting",
+                    (char *)acct,         "--",           (char *)prog, NULL};
     return bench_argv("farm-sandbox", argv);
 }
 
@@ -238,8 +257,8 @@ int main(int argc, char **argv)
         }
         snprintf(inside[i], sizeof inside[i], "%s/bin/%s", stores[i], names[i]);
     }
-    const char *boxes[] = {"box-bwrap", "box-cmd", "box-res", "box-tp0", "box-tp1",
-                           "box-tp2", "box-tp3"};
+    const char *boxes[] = {"box-bwrap", "box-cmd", "box-res", "box-tp0",
+                           "box-tp1",   "box-tp2", "box-tp3"};
     for (size_t i = 0; i < sizeof boxes / sizeof *boxes; i++) {
         box_path(p, sizeof p, boxes[i]);
         char err[256];
@@ -273,16 +292,19 @@ int main(int argc, char **argv)
         double cmd = bench_command(stores[i], inside[i], "auto");
         double cmdrl = bench_command(stores[i], inside[i], "rlimits");
         double res = bench_resident(pool, stores[i], inside[i], i == 0);
-        printf("%-7s %8.3fms %8.3fms %8.3fms %10.3fms %10.3fms\n", names[i], floor, bw, cmd,
-               cmdrl, res);
+        printf("%-7s %8.3fms %8.3fms %8.3fms %10.3fms %10.3fms\n", names[i], floor, bw, cmd, cmdrl,
+               res);
         printf("%-7s ratios: resident/floor %.2fx (+%.3f ms), bwrap/resident %.2fx, "
                "bwrap/command %.2fx, bwrap/command-rlimits %.2fx\n",
                "", res / floor, res - floor, bw / res, bw / cmd, bw / cmdrl);
     }
     if (step_n) {
-        static const char *const sn[] = {"clone (slot thread, namespaces)", "keeper settle",
-                                         "mounts + pivot_root", "fork of target",
-                                         "uid + userns + caps", "seccomp load",
+        static const char *const sn[] = {"clone (slot thread, namespaces)",
+                                         "keeper settle",
+                                         "mounts + pivot_root",
+                                         "fork of target",
+                                         "uid + userns + caps",
+                                         "seccomp load",
                                          "teardown (slot clean)"};
         printf("resident steps (mean of %d runs of true):\n", step_n);
         for (int k = 0; k < SANDBOX_STEP_COUNT; k++)
@@ -303,8 +325,8 @@ int main(int argc, char **argv)
         total += ta[i].count;
     }
     double secs = (double)(now_ns() - t0) / 1e9;
-    printf("throughput: %.0f sandboxed runs/s of true with %u slots (goal >= 400)\n",
-           total / secs, ns);
+    printf("throughput: %.0f sandboxed runs/s of true with %u slots (goal >= 400)\n", total / secs,
+           ns);
     sandbox_pool_free(pool);
     for (size_t i = 0; i < sizeof boxes / sizeof *boxes; i++) {
         box_path(p, sizeof p, boxes[i]);

@@ -170,8 +170,13 @@ static __attribute__((noreturn)) void target_main(const struct run_ctx *c)
         set_rlimit(RLIMIT_NOFILE, l->open_files, l->open_files);
     uint64_t stack = l->stack_kib ? l->stack_kib * 1024 : 8ull << 20;
     set_rlimit(RLIMIT_STACK, stack, stack);
-    if (l->processes)
-        set_rlimit(RLIMIT_NPROC, l->processes, l->processes);
+    /* RLIMIT_NPROC counts the slot uid's tasks. With cgroups it stays one
+     * above pids.max, so the cgroup refuses first and records the event we
+     * name the verdict after. */
+    if (l->processes) {
+        uint64_t n = l->processes + (c->rlimit_memory ? 0 : 1);
+        set_rlimit(RLIMIT_NPROC, n, n);
+    }
     if (c->rlimit_memory && l->memory_kib)
         set_rlimit(RLIMIT_AS, l->memory_kib * 1024, l->memory_kib * 1024);
 

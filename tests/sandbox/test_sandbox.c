@@ -1,0 +1,895 @@
+/* test_sandbox.c — adversarial tests of the sandbox library, with assertions on
+ * what the host sees afterwards. Prints TAP.
+ *
+ * A temporary directory holds a "store" (a tmpfs on <tmp>/nix/store, like a
+ * store on its own filesystem) with the static multi-call program abuse.c, a
+ * setuid-root copy of it, and boxes. Each case runs one abuse through a pool
+ * and checks the verdict; after every case the host must show no process of
+ * the slots' uids, no mount under the temporary directory but the store and
+ * live boxes, and slot cgroups holding nothing but our own slot threads. The
+ * end removes everything and checks that too.
+ *
+ * usage: test-sandbox ABUSE_PROGRAM */
+#include "sandbox.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FIRST_UID 64000
+#define SLOTS 2
+#define CRASH_UID 64100
+
+static char T[] = "/tmp/nixfarm-sbxtest-XXXXXX";
+static char store_abuse[] = "/nix/store/0000000000000000000000000000abus-abuse";
+static char store_suid[] = "/nix/store/0000000000000000000000000000suid-suid";
+static char prog[256], suid_prog[256];
+static struct sandbox_pool *pool;
+static int test_no, failures;
+static char boxes[8][512];
+static int n_boxes;
+
+static void ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ok(bool cond, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%s %d - ", cond ? "ok" : "not ok", ++test_no);
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    fflush(stdout);
+    if (!cond)
+        failures++;
+}
+
+static void diag(const char *what, const struct sandbox_result *r)
+{
+    printf("# %s: status=%s exit=%d signal=%d limit=%s cpu=%llu wall=%llu mem=%llu msg=%s\n", what,
+           sandbox_status_name(r->status), r->exit_code, r->signal, sandbox_limit_name(r->limit),
+           (unsigned long long)r->cpu_ms, (unsigned long long)r->wall_ms,
+           (unsigned long long)r->memory_kib, r->message);
+    if (r->stdout_buf && r->stdout_len) {
+        printf("# stdout: ");
+        for (size_t i = 0; i < r->stdout_len && i < 3000; i++) {
+            putchar(r->stdout_buf[i]);
+            if (r->stdout_buf[i] == '\n' && i + 1 < r->stdout_len)
+                printf("#   ");
+        }
+        printf("\n");
+    }
+    if (r->stderr_buf && r->stderr_len)
+        printf("# stderr: %.300s\n", r->stderr_buf);
+}
+
+/*** what the host sees ***/
+
+static int procs_of_uids(uid_t lo, uid_t hi)
+{
+    DIR *d = opendir("/proc");
+    int n = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        char p[300], buf[4096];
+        snprintf(p, sizeof p, "/proc/%s/status", de->d_name);
+        int fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t r = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (r <= 0)
+            continue;
+        buf[r] = 0;
+        char *u = strstr(buf, "\nUid:");
+        unsigned a, b, c, e;
+        if (u && sscanf(u + 5, "%u %u %u %u", &a, &b, &c, &e) == 4) {
+            unsigned ids[] = {a, b, c, e};
+            for (int i = 0; i < 4; i++)
+                if (ids[i] >= lo && ids[i] < hi) {
+                    n++;
+                    break;
+                }
+        }
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Waits up to 2 s for the uids' processes to vanish (exit is asynchronous for
+ * processes we do not reap, e.g. after a crash); returns how many remain. */
+static int procs_left(uid_t lo, uid_t hi)
+{
+    int n = 0;
+    for (int i = 0; i < 200; i++) {
+        n = procs_of_uids(lo, hi);
+        if (n == 0)
+            return 0;
+        usleep(10000);
+    }
+    return n;
+}
+
+/* Mounts under T other than the store and the live boxes. */
+static int stray_mounts(void)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    char line[4096];
+    int n = 0;
+    size_t tl = strlen(T);
+    char store[600];
+    snprintf(store, sizeof store, "%s/nix/store", T);
+    while (f && fgets(line, sizeof line, f)) {
+        char mp[2048];
+        if (sscanf(line, "%*s %*s %*s %*s %2047s", mp) != 1)
+            continue;
+        if (strncmp(mp, T, tl) != 0)
+            continue;
+        bool known = !strcmp(mp, store);
+        for (int i = 0; i < n_boxes; i++)
+            if (!strcmp(mp, boxes[i]))
+                known = true;
+        if (!known) {
+            printf("# stray mount %s\n", mp);
+            n++;
+        }
+    }
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* Every pid in the slot cgroups must be us (the slot threads). */
+static int strangers_in_cgroups(void)
+{
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    char line[1024];
+    int n = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2)
+            continue;
+        *c2 = 0;
+        const char *ctrl = c1 + 1, *path = c2 + 1;
+        if (!strstr(ctrl, "memory") && !strstr(ctrl, "pids"))
+            continue;
+        const char *h = strstr(ctrl, "memory") ? "memory" : "pids";
+        for (int s = 0; s < SLOTS; s++) {
+            char p[1200];
+            snprintf(p, sizeof p, "/sys/fs/cgroup/%s%s/nixfarm-sandbox-%d/slot-%d/cgroup.procs", h,
+                     strcmp(path, "/") ? path : "", (int)getpid(), s);
+            FILE *g = fopen(p, "re");
+            int pid;
+            while (g && fscanf(g, "%d", &pid) == 1)
+                if (pid != getpid()) {
+                    printf("# stranger pid %d in %s\n", pid, p);
+                    n++;
+                }
+            if (g)
+                fclose(g);
+        }
+    }
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static void host_clean(const char *name)
+{
+    int p = procs_left(FIRST_UID, FIRST_UID + SLOTS);
+    int m = stray_mounts();
+    int c = strangers_in_cgroups();
+    ok(p == 0 && m == 0 && c == 0, "%s: host clean (procs %d, mounts %d, cgroup strangers %d)",
+       name, p, m, c);
+}
+
+/*** running ***/
+
+static void base_config(struct sandbox_config *c, const char **argv)
+{
+    static const char *sp[] = {store_abuse, store_suid, NULL};
+    sandbox_config_init(c);
+    c->argv = argv;
+    c->store_root = T;
+    c->store_paths = sp;
+    c->limits.wall_ms = 10000;
+    c->limits.cpu_ms = 5000;
+    c->limits.memory_kib = 256 * 1024;
+    c->limits.processes = 64;
+    c->limits.output_bytes = 1 << 20;
+}
+
+static int run_in(unsigned slot, struct sandbox_config *c, struct sandbox_result *r,
+                  const char *name)
+{
+    char err[512] = "";
+    int rc = sandbox_run(pool, slot, c, r, err, sizeof err);
+    if (rc < 0)
+        printf("# %s: internal error: %s\n", name, err);
+    return rc;
+}
+
+static const char *make_box(const char *name, uint64_t bytes)
+{
+    snprintf(boxes[n_boxes], sizeof boxes[n_boxes], "%s/boxes/%s", T, name);
+    char err[256];
+    if (sandbox_box_create(boxes[n_boxes], bytes, err, sizeof err) < 0) {
+        printf("# box: %s\n", err);
+        return NULL;
+    }
+    return boxes[n_boxes++];
+}
+
+static void drop_box(const char *path)
+{
+    for (int i = 0; i < n_boxes; i++)
+        if (!strcmp(boxes[i], path)) {
+            sandbox_box_destroy(boxes[i], NULL, 0);
+            boxes[i][0] = 0;
+        }
+}
+
+static bool has(const struct sandbox_result *r, const char *s)
+{
+    return r->stdout_buf && strstr(r->stdout_buf, s);
+}
+
+/* Runs abuse NAME with extra args under c's limits; checks the verdict. */
+#define ARGV(...) ((const char *[]){prog, __VA_ARGS__, NULL})
+
+static void expect_limit(const char *name, const char **argv, struct sandbox_limits *lim,
+                         enum sandbox_limit want)
+{
+    struct sandbox_config c;
+    base_config(&c, argv);
+    if (lim)
+        c.limits = *lim;
+    struct sandbox_result r;
+    int rc = run_in(0, &c, &r, name);
+    bool good = rc == 0 && r.status == SANDBOX_PROGRAM_FAILED && r.limit == want;
+    ok(good, "%s: verdict names the %s limit (got %s)", name, sandbox_limit_name(want),
+       sandbox_limit_name(r.limit));
+    if (!good)
+        diag(name, &r);
+    sandbox_result_free(&r);
+    host_clean(name);
+}
+
+static void expect_refusals(const char *name, const char **argv, const char *box)
+{
+    struct sandbox_config c;
+    base_config(&c, argv);
+    c.box_dir = box;
+    struct sandbox_result r;
+    int rc = run_in(0, &c, &r, name);
+    bool good = rc == 0 && r.status == SANDBOX_OK && !has(&r, "ESCAPE");
+    ok(good, "%s: every attempt refused", name);
+    if (!good)
+        diag(name, &r);
+    sandbox_result_free(&r);
+    host_clean(name);
+}
+
+/*** cases ***/
+
+static void t_identity(void)
+{
+    struct sandbox_config c;
+    base_config(&c, ARGV("whoami"));
+    const char *env[] = {"FOO=bar", NULL};
+    c.env = env;
+    struct sandbox_result r;
+    int rc = run_in(0, &c, &r, "identity");
+    ok(rc == 0 && r.status == SANDBOX_OK, "identity: runs");
+    ok(has(&r, "uid=1000 euid=1000 gid=1000 host=sandbox cwd=/box"),
+       "identity: uid 1000, hostname, cwd /box");
+    ok(has(&r, "CapEff:\t0000000000000000") && has(&r, "CapBnd:\t0000000000000000") &&
+           has(&r, "CapPrm:\t0000000000000000") && has(&r, "CapAmb:\t0000000000000000"),
+       "identity: no capabilities at all");
+    ok(has(&r, "NoNewPrivs:\t1") && has(&r, "Seccomp:\t2"), "identity: no_new_privs and seccomp");
+    ok(has(&r, "env FOO=bar\npid=2 ppid=1"),
+       "identity: only the given environment; pid 2 under keeper");
+    ok(r.accounting == sandbox_pool_accounting(pool) && r.accounting != SANDBOX_ACCT_AUTO,
+       "identity: reports the accounting in force (%s)", sandbox_accounting_name(r.accounting));
+    if (r.status != SANDBOX_OK || !has(&r, "uid=1000"))
+        diag("identity", &r);
+    sandbox_result_free(&r);
+
+    /* setuid-root binary in the store: nosuid + no_new_privs */
+    const char *sargv[] = {suid_prog, "whoami", NULL};
+    base_config(&c, sargv);
+    rc = run_in(0, &c, &r, "setuid");
+    ok(rc == 0 && has(&r, "uid=1000 euid=1000"), "setuid: a setuid-root binary gains nothing");
+    if (!has(&r, "euid=1000"))
+        diag("setuid", &r);
+    sandbox_result_free(&r);
+    host_clean("identity");
+}
+
+static void t_basics(void)
+{
+    struct sandbox_config c;
+    struct sandbox_result r;
+    const char *missing[] = {"/nix/store/nothing/bin/x", NULL};
+    base_config(&c, missing);
+    int rc = run_in(0, &c, &r, "exec");
+    ok(rc == 0 && r.status == SANDBOX_PROGRAM_FAILED && r.exit_code == 127 &&
+           strstr(r.message, "execve"),
+       "exec failure is the program's: exit 127 with a message");
+    sandbox_result_free(&r);
+
+    base_config(&c, ARGV("exit", "3"));
+    rc = run_in(0, &c, &r, "exit");
+    ok(rc == 0 && r.status == SANDBOX_PROGRAM_FAILED && r.exit_code == 3 &&
+           r.limit == SANDBOX_LIMIT_NONE,
+       "exit code 3 is reported, no limit");
+    sandbox_result_free(&r);
+
+    base_config(&c, ARGV("cat"));
+    c.stdin_kind = SANDBOX_STDIN_BUFFER;
+    c.stdin_buf = "1 2\n";
+    c.stdin_len = 4;
+    rc = run_in(1, &c, &r, "stdin");
+    ok(rc == 0 && r.status == SANDBOX_OK && r.stdout_len == 4 && !strcmp(r.stdout_buf, "1 2\n") &&
+           r.stdout_total == 4 && !r.stdout_truncated,
+       "stdin buffer reaches the program, stdout is captured (slot 1)");
+    sandbox_result_free(&r);
+
+    base_config(&c, ARGV("whoami"));
+    c.cwd = "/nonexistent";
+    rc = run_in(0, &c, &r, "cwd");
+    ok(rc < 0 && r.status == SANDBOX_INTERNAL_ERROR && r.message[0],
+       "a bad cwd is our error, with a message: %s", r.message);
+    sandbox_result_free(&r);
+
+    const char *rel[] = {"bin/x", NULL};
+    base_config(&c, rel);
+    rc = run_in(0, &c, &r, "relative");
+    ok(rc == -EINVAL && r.status == SANDBOX_INTERNAL_ERROR, "a relative argv[0] is refused");
+    sandbox_result_free(&r);
+    host_clean("basics");
+}
+
+static void t_limits(void)
+{
+    struct sandbox_config c;
+    base_config(&c, ARGV("x"));
+    struct sandbox_limits l = c.limits;
+
+    l.processes = 32;
+    l.wall_ms = 3000;
+    l.cpu_ms = 2000;
+    expect_limit("fork bomb", ARGV("forkbomb"), &l, SANDBOX_LIMIT_PROCESSES);
+    expect_limit("threads instead of processes", ARGV("threads"), &l, SANDBOX_LIMIT_PROCESSES);
+
+    l = c.limits;
+    l.memory_kib = 64 * 1024;
+    expect_limit("memory bomb (malloc+touch)", ARGV("membomb-malloc"), &l, SANDBOX_LIMIT_MEMORY);
+    expect_limit("memory bomb (mmap)", ARGV("membomb-mmap"), &l, SANDBOX_LIMIT_MEMORY);
+
+    l = c.limits;
+    l.cpu_ms = 300;
+    expect_limit("infinite loop", ARGV("spin"), &l, SANDBOX_LIMIT_CPU);
+    l = c.limits;
+    l.wall_ms = 300;
+    expect_limit("sleeping forever", ARGV("sleep"), &l, SANDBOX_LIMIT_WALL);
+    l = c.limits;
+    l.wall_ms = 800;
+    expect_limit("clock and timer abuse", ARGV("clocks"), &l, SANDBOX_LIMIT_WALL);
+
+    l = c.limits;
+    l.output_bytes = 65536;
+    struct sandbox_result r;
+    struct sandbox_config fc;
+    base_config(&fc, ARGV("flood-stdout"));
+    fc.limits = l;
+    int rc = run_in(0, &fc, &r, "flood");
+    ok(rc == 0 && r.limit == SANDBOX_LIMIT_OUTPUT && r.stdout_len == 65536 && r.stdout_truncated &&
+           r.stdout_total > 65536,
+       "stdout flood: output limit, capture capped at 64 KiB, truncated");
+    sandbox_result_free(&r);
+    host_clean("stdout flood");
+    base_config(&fc, ARGV("flood-stderr"));
+    fc.limits = l;
+    rc = run_in(1, &fc, &r, "flood");
+    ok(rc == 0 && r.limit == SANDBOX_LIMIT_OUTPUT && r.stderr_len == 65536 && r.stderr_truncated,
+       "stderr flood: output limit, capture capped");
+    sandbox_result_free(&r);
+    host_clean("stderr flood");
+
+    /* file size: RLIMIT_FSIZE → SIGXFSZ */
+    const char *box = make_box("fsize", 8 << 20);
+    base_config(&fc, ARGV("fsize"));
+    fc.box_dir = box;
+    fc.limits.file_bytes = 1 << 20;
+    rc = run_in(0, &fc, &r, "fsize");
+    ok(rc == 0 && r.limit == SANDBOX_LIMIT_FILE_SIZE, "file size limit named (got %s)",
+       sandbox_limit_name(r.limit));
+    sandbox_result_free(&r);
+    drop_box(box);
+    host_clean("file size");
+
+    /* disk fill: box and /tmp are capped */
+    box = make_box("fill", 4 << 20);
+    base_config(&fc, ARGV("fill-box"));
+    fc.box_dir = box;
+    rc = run_in(0, &fc, &r, "fill-box");
+    struct statvfs sv;
+    statvfs(box, &sv);
+    uint64_t used = (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
+    ok(rc == 0 && r.status == SANDBOX_OK && has(&r, "ENOSPC") && used <= (4 << 20),
+       "disk fill in the box stops at its cap (%llu bytes used)", (unsigned long long)used);
+    sandbox_result_free(&r);
+    drop_box(box);
+    base_config(&fc, ARGV("fill-tmp"));
+    fc.limits.tmp_bytes = 4 << 20;
+    rc = run_in(0, &fc, &r, "fill-tmp");
+    ok(rc == 0 && r.status == SANDBOX_OK && has(&r, "ENOSPC after 4194304"),
+       "disk fill in /tmp stops at its cap");
+    if (!has(&r, "ENOSPC after 4194304"))
+        diag("fill-tmp", &r);
+    sandbox_result_free(&r);
+    host_clean("disk fill");
+}
+
+struct listen_arg {
+    struct sandbox_result r;
+    int rc;
+};
+
+static void *abstract_listener(void *p)
+{
+    struct listen_arg *a = p;
+    struct sandbox_config c;
+    base_config(&c, ARGV("abstract-listen", "nixfarm-sbxtest", "1500"));
+    a->rc = run_in(1, &c, &a->r, "abstract listener");
+    return NULL;
+}
+
+static void t_network(void)
+{
+    /* host listeners the sandbox must not reach */
+    int tl = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(tl, (struct sockaddr *)&sa, sizeof sa);
+    listen(tl, 4);
+    socklen_t sl = sizeof sa;
+    getsockname(tl, (struct sockaddr *)&sa, &sl);
+    char port[16];
+    snprintf(port, sizeof port, "%d", ntohs(sa.sin_port));
+    int ul = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    bind(ul, (struct sockaddr *)&sa, sizeof sa); /* same port, UDP */
+    char aname[64];
+    snprintf(aname, sizeof aname, "nixfarm-sbxtest-host-%d", (int)getpid());
+    int al = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    memcpy(un.sun_path + 1, aname, strlen(aname));
+    bind(al, (struct sockaddr *)&un, (socklen_t)(sizeof(sa_family_t) + 1 + strlen(aname)));
+    listen(al, 4);
+
+    expect_refusals("network", ARGV("network", port, aname), NULL);
+    char b;
+    ok(accept(tl, NULL, NULL) < 0 && errno == EAGAIN && recv(ul, &b, 1, 0) < 0 &&
+           accept(al, NULL, NULL) < 0,
+       "network: nothing reached the host's TCP, UDP or abstract sockets");
+    close(tl);
+    close(ul);
+    close(al);
+
+    /* two concurrent sandboxes: B cannot reach A's abstract socket */
+    struct listen_arg a;
+    memset(&a, 0, sizeof a);
+    pthread_t th;
+    pthread_create(&th, NULL, abstract_listener, &a);
+    usleep(400000);
+    expect_refusals("abstract socket of a concurrent sandbox",
+                    ARGV("abstract-connect", "nixfarm-sbxtest"), NULL);
+    pthread_join(th, NULL);
+    ok(a.rc == 0 && a.r.status == SANDBOX_OK && has(&a.r, "listening"),
+       "the other sandbox was listening meanwhile");
+    sandbox_result_free(&a.r);
+    host_clean("network");
+}
+
+static void t_escapes(void)
+{
+    expect_refusals("ptrace of the keeper, parent and siblings", ARGV("ptrace"), NULL);
+    expect_refusals("mount, unshare, setns, chroot tricks", ARGV("namespaces"), NULL);
+    expect_refusals("TIOCSTI and terminals", ARGV("tiocsti"), NULL);
+    expect_refusals("kernel keyring", ARGV("keyring"), NULL);
+    expect_refusals("kernel interfaces (bpf, perf, io_uring, modules, personality)", ARGV("kernel"),
+                    NULL);
+
+    /* reading host files, other boxes, /proc */
+    const char *other = make_box("other", 1 << 20);
+    char secret[600];
+    snprintf(secret, sizeof secret, "%s/secret", other);
+    FILE *f = fopen(secret, "w");
+    if (f) {
+        fputs("secret\n", f);
+        fclose(f);
+    }
+    struct sandbox_config c;
+    base_config(&c, ARGV("read-host", T, secret));
+    struct sandbox_result r;
+    int rc = run_in(0, &c, &r, "read-host");
+    ok(rc == 0 && r.status == SANDBOX_OK && !has(&r, "ESCAPE"),
+       "reading host files, the state dir, other boxes and /proc: refused or empty");
+    const char *mi = r.stdout_buf ? strstr(r.stdout_buf, "--- mountinfo") : NULL;
+    ok(mi && !strstr(mi, T) && !strstr(mi, "/tmp/") && !strstr(mi, "nixfarm-sbxtest"),
+       "/proc/self/mountinfo shows no host path");
+    if (r.status != SANDBOX_OK || has(&r, "ESCAPE") || !mi || strstr(mi, T))
+        diag("read-host", &r);
+    sandbox_result_free(&r);
+    drop_box(other);
+
+    /* the store is read-only; the file is unchanged on the host */
+    char host_file[600];
+    snprintf(host_file, sizeof host_file, "%s%s/bin/abuse", T, store_abuse);
+    struct stat before, after;
+    stat(host_file, &before);
+    expect_refusals("writes to the store", ARGV("store-write", prog), NULL);
+    stat(host_file, &after);
+    ok(before.st_size == after.st_size && before.st_mtime == after.st_mtime &&
+           before.st_mode == after.st_mode,
+       "store file unchanged on the host");
+
+    /* 32-bit ABIs kill the process */
+    struct sandbox_config a;
+    base_config(&a, ARGV("abi-i386"));
+    rc = run_in(0, &a, &r, "abi-i386");
+    ok(rc == 0 && r.signal == SIGSYS, "i386 syscall ABI (int 0x80) kills with SIGSYS");
+    if (r.signal != SIGSYS)
+        diag("abi-i386", &r);
+    sandbox_result_free(&r);
+    base_config(&a, ARGV("abi-x32"));
+    rc = run_in(0, &a, &r, "abi-x32");
+    ok(rc == 0 && r.signal == SIGSYS, "x32 syscall ABI kills with SIGSYS");
+    if (r.signal != SIGSYS)
+        diag("abi-x32", &r);
+    sandbox_result_free(&r);
+    host_clean("escapes");
+}
+
+static void t_processes(void)
+{
+    const char *names[] = {"outlive-session", "outlive-pgrp"};
+    for (int i = 0; i < 2; i++) {
+        const char *box = make_box(names[i], 1 << 20);
+        struct sandbox_config c;
+        base_config(&c, ARGV(names[i], "/box/marker"));
+        c.box_dir = box;
+        struct sandbox_result r;
+        int rc = run_in(0, &c, &r, names[i]);
+        ok(rc == 0 && r.status == SANDBOX_OK && has(&r, "parent leaving"),
+           "%s: the run ends when the main process does", names[i]);
+        sandbox_result_free(&r);
+        host_clean(names[i]);
+        usleep(1500000);
+        char marker[600];
+        snprintf(marker, sizeof marker, "%s/marker", box);
+        ok(access(marker, F_OK) < 0, "%s: the escaped grandchild never ran on", names[i]);
+        drop_box(box);
+    }
+
+    /* signals to host processes */
+    pid_t sleeper = fork();
+    if (sleeper == 0) {
+        for (;;)
+            pause();
+    }
+    char pid[16];
+    snprintf(pid, sizeof pid, "%d", (int)sleeper);
+    expect_refusals("signals to host processes", ARGV("signals", pid), NULL);
+    ok(kill(sleeper, 0) == 0 && waitpid(sleeper, NULL, WNOHANG) == 0,
+       "the host process survived kill() and kill(-1) from the sandbox");
+    kill(sleeper, SIGKILL);
+    waitpid(sleeper, NULL, 0);
+
+    /* clocks: the host's real-time clock did not move */
+    struct timespec r0, m0, r1, m1;
+    clock_gettime(CLOCK_REALTIME, &r0);
+    clock_gettime(CLOCK_MONOTONIC, &m0);
+    struct sandbox_config c;
+    base_config(&c, ARGV("clocks"));
+    c.limits.wall_ms = 300;
+    struct sandbox_result r;
+    run_in(0, &c, &r, "clocks");
+    clock_gettime(CLOCK_REALTIME, &r1);
+    clock_gettime(CLOCK_MONOTONIC, &m1);
+    double dr = (double)(r1.tv_sec - r0.tv_sec) + (double)(r1.tv_nsec - r0.tv_nsec) / 1e9;
+    double dm = (double)(m1.tv_sec - m0.tv_sec) + (double)(m1.tv_nsec - m0.tv_nsec) / 1e9;
+    ok(!has(&r, "ESCAPE") && has(&r, "ok settimeofday") && dr - dm < 1.0 && dm - dr < 1.0,
+       "clock setting refused; the host clock did not move");
+    sandbox_result_free(&r);
+    host_clean("clocks");
+}
+
+static void t_outputs(void)
+{
+    const char *box = make_box("links", 1 << 20);
+    struct sandbox_config c;
+    base_config(&c, ARGV("links"));
+    c.box_dir = box;
+    struct sandbox_result r;
+    int rc = run_in(0, &c, &r, "links");
+    ok(rc == 0 && r.status == SANDBOX_OK && has(&r, "traps set"), "links: traps set in the box");
+    if (r.status != SANDBOX_OK)
+        diag("links", &r);
+    sandbox_result_free(&r);
+    char *data = NULL, err[256];
+    size_t len;
+    bool trunc;
+    ok(sandbox_box_read(box, "plain", 100, &data, &len, &trunc, err, sizeof err) == 0 && len == 5 &&
+           !strcmp(data, "good\n") && !trunc,
+       "collect: a plain file is read");
+    free(data);
+    data = NULL;
+    ok(sandbox_box_read(box, "out-symlink", 100, &data, &len, &trunc, err, sizeof err) == -ELOOP,
+       "collect: a symlink to /etc/shadow is refused (%s)", err);
+    ok(sandbox_box_read(box, "dirlink/etc/shadow", 100, &data, &len, &trunc, err, sizeof err) < 0,
+       "collect: a path through a symlinked directory is refused (%s)", err);
+    ok(sandbox_box_read(box, "../../../../etc/shadow", 100, &data, &len, &trunc, err, sizeof err) <
+           0,
+       "collect: .. out of the box is refused (%s)", err);
+    ok(sandbox_box_read(box, "/etc/shadow", 100, &data, &len, &trunc, err, sizeof err) < 0,
+       "collect: an absolute path is refused (%s)", err);
+    ok(sandbox_box_read(box, "linked", 100, &data, &len, &trunc, err, sizeof err) == -EMLINK,
+       "collect: a file with two hard links is refused (%s)", err);
+    ok(sandbox_box_read(box, "fifo", 100, &data, &len, &trunc, err, sizeof err) < 0,
+       "collect: a FIFO is refused without blocking (%s)", err);
+    ok(sandbox_box_read(box, "dir", 100, &data, &len, &trunc, err, sizeof err) < 0,
+       "collect: a directory is refused");
+
+    /* read-only box + writable scratch tmpfs, as the worker runs tests */
+    struct sandbox_tmpfs scratch = {.dst = "/box/scratch", .bytes = 1 << 20};
+    char scratch_dir[700];
+    snprintf(scratch_dir, sizeof scratch_dir, "%s/scratch", box);
+    mkdir(scratch_dir, 0755); /* the mount point must exist in the read-only box */
+    const char *sh_argv[] = {prog, "fill-box", NULL};
+    base_config(&c, sh_argv);
+    c.box_dir = box;
+    c.box_readonly = true;
+    c.tmpfs = &scratch;
+    c.n_tmpfs = 1;
+    rc = run_in(0, &c, &r, "ro box");
+    ok(rc == 0 && has(&r, "open /box/fill: Read-only file system"),
+       "a read-only box refuses writes");
+    if (!has(&r, "Read-only"))
+        diag("ro box", &r);
+    sandbox_result_free(&r);
+    drop_box(box);
+    host_clean("outputs");
+}
+
+static void t_rlimits_mode(void)
+{
+    struct sandbox_pool_options po;
+    sandbox_pool_options_init(&po);
+    po.first_uid = FIRST_UID; /* slot 0's uid: pools never run together here */
+    po.accounting = SANDBOX_ACCT_RLIMITS;
+    struct sandbox_pool *rp;
+    char err[256];
+    int rc = sandbox_pool_new(&po, &rp, err, sizeof err);
+    ok(rc == 0 && sandbox_pool_accounting(rp) == SANDBOX_ACCT_RLIMITS, "rlimits-only pool");
+    if (rc < 0)
+        return;
+    struct sandbox_config c;
+    base_config(&c, ARGV("spin"));
+    c.limits.cpu_ms = 300;
+    struct sandbox_result r;
+    rc = sandbox_run(rp, 0, &c, &r, err, sizeof err);
+    ok(rc == 0 && r.limit == SANDBOX_LIMIT_CPU && r.accounting == SANDBOX_ACCT_RLIMITS,
+       "rlimits: CPU limit via RLIMIT_CPU, reported as such (got %s)", sandbox_limit_name(r.limit));
+    sandbox_result_free(&r);
+    sandbox_pool_free(rp);
+    host_clean("rlimits mode");
+}
+
+/* A supervisor killed mid-run leaves nothing sandbox_cleanup_stale does not
+ * remove. */
+static void t_crash(void)
+{
+    char root[600], box[700];
+    snprintf(root, sizeof root, "%s/crash", T);
+    mkdir(root, 0755);
+    snprintf(box, sizeof box, "%s/box1", root);
+    pid_t child = fork();
+    if (child == 0) {
+        struct sandbox_pool_options po;
+        sandbox_pool_options_init(&po);
+        po.first_uid = CRASH_UID;
+        struct sandbox_pool *p;
+        if (sandbox_pool_new(&po, &p, NULL, 0) < 0 || sandbox_box_create(box, 1 << 20, NULL, 0) < 0)
+            _exit(2);
+        struct sandbox_config c;
+        base_config(&c, ARGV("sleep"));
+        c.box_dir = box;
+        c.limits.wall_ms = 60000;
+        struct sandbox_result r;
+        sandbox_run(p, 0, &c, &r, NULL, 0);
+        _exit(3);
+    }
+    /* wait until the sandboxed sleeper exists, then kill the supervisor */
+    for (int i = 0; i < 300 && procs_of_uids(CRASH_UID, CRASH_UID + 1) == 0; i++)
+        usleep(10000);
+    ok(procs_of_uids(CRASH_UID, CRASH_UID + 1) > 0, "crash: the sandbox was running");
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    ok(procs_left(CRASH_UID, CRASH_UID + 1) == 0,
+       "crash: the sandbox died with its supervisor (parent-death signal to PID 1)");
+    char err[256];
+    int n = sandbox_cleanup_stale(root, err, sizeof err);
+    ok(n >= 2, "crash: cleanup removed the box and the cgroups (%d items)", n);
+    struct stat st;
+    ok(stat(box, &st) < 0 && errno == ENOENT, "crash: the box is gone");
+    char cg[700];
+    snprintf(cg, sizeof cg, "nixfarm-sandbox-%d", (int)child);
+    bool found = false;
+    const char *hier[] = {"memory", "pids", "cpuacct"};
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    char line[1024];
+    while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        for (int i = 0; i < 3; i++) {
+            char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+            if (!c2 || !strstr(c1, hier[i]))
+                continue;
+            char p[1200];
+            snprintf(p, sizeof p, "/sys/fs/cgroup/%s%s/%s", hier[i],
+                     strcmp(c2 + 1, "/") ? c2 + 1 : "", cg);
+            if (stat(p, &st) == 0)
+                found = true;
+        }
+    }
+    if (f)
+        fclose(f);
+    ok(!found, "crash: no cgroup of the dead supervisor is left");
+    rmdir(root);
+    host_clean("crash");
+}
+
+/*** setup and teardown ***/
+
+static int copy_file(const char *from, const char *to, mode_t mode)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+    char buf[65536];
+    ssize_t n;
+    while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof buf)) > 0)
+        if (write(out, buf, (size_t)n) != n)
+            break;
+    if (in >= 0)
+        close(in);
+    if (out < 0)
+        return -1;
+    fchmod(out, mode);
+    close(out);
+    return 0;
+}
+
+static void cleanup(void)
+{
+    for (int i = 0; i < n_boxes; i++)
+        if (boxes[i][0])
+            sandbox_box_destroy(boxes[i], NULL, 0);
+    char p[700];
+    snprintf(p, sizeof p, "%s/nix/store", T);
+    umount2(p, MNT_DETACH);
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "rm -rf --one-file-system -- '%s'", T);
+    if (system(cmd) != 0)
+        printf("# could not remove %s\n", T);
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc < 2) {
+        fprintf(stderr, "usage: test-sandbox ABUSE_PROGRAM\n");
+        return 2;
+    }
+    if (!mkdtemp(T)) {
+        perror("mkdtemp");
+        return 2;
+    }
+    char p[700];
+    snprintf(p, sizeof p, "%s/nix", T);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/nix/store", T);
+    mkdir(p, 0755);
+    /* The store on a filesystem of its own, as /nix/store is: mountinfo
+     * inside then shows only /<name> as the source. */
+    if (mount("teststore", p, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=0755") < 0) {
+        printf("Bail out! store tmpfs: %s\n", strerror(errno));
+        cleanup();
+        return 1;
+    }
+    snprintf(p, sizeof p, "%s/boxes", T);
+    mkdir(p, 0755);
+    const char *stores[] = {store_abuse, store_suid};
+    for (int i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s%s", T, stores[i]);
+        mkdir(p, 0755);
+        snprintf(p, sizeof p, "%s%s/bin", T, stores[i]);
+        mkdir(p, 0755);
+        snprintf(p, sizeof p, "%s%s/bin/abuse", T, stores[i]);
+        if (copy_file(argv[1], p, i ? 04755 : 0755) < 0) {
+            printf("Bail out! copying %s: %s\n", argv[1], strerror(errno));
+            cleanup();
+            return 1;
+        }
+    }
+    snprintf(prog, sizeof prog, "%s/bin/abuse", store_abuse);
+    snprintf(suid_prog, sizeof suid_prog, "%s/bin/abuse", store_suid);
+
+    struct sandbox_pool_options po;
+    sandbox_pool_options_init(&po);
+    po.slots = SLOTS;
+    po.first_uid = FIRST_UID;
+    char err[512];
+    if (sandbox_pool_new(&po, &pool, err, sizeof err) < 0) {
+        printf("Bail out! pool: %s\n", err);
+        cleanup();
+        return 1;
+    }
+    printf("# accounting: %s\n", sandbox_accounting_name(sandbox_pool_accounting(pool)));
+    t_identity();
+    t_basics();
+    t_limits();
+    t_network();
+    t_escapes();
+    t_processes();
+    t_outputs();
+
+    sandbox_pool_free(pool);
+    t_rlimits_mode();
+    t_crash();
+    /* nothing of ours is left in any cgroup hierarchy */
+    char *dirs[] = {"memory", "pids", "cpuacct"};
+    bool left = false;
+    for (int i = 0; i < 3; i++) {
+        FILE *f = fopen("/proc/self/cgroup", "re");
+        char line[1024];
+        while (f && fgets(line, sizeof line, f)) {
+            line[strcspn(line, "\n")] = 0;
+            char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+            if (!c2 || !strstr(c1, dirs[i]))
+                continue;
+            snprintf(p, sizeof p, "/sys/fs/cgroup/%s%s/nixfarm-sandbox-%d", dirs[i],
+                     strcmp(c2 + 1, "/") ? c2 + 1 : "", (int)getpid());
+            struct stat st;
+            if (stat(p, &st) == 0) {
+                printf("# left: %s\n", p);
+                left = true;
+            }
+        }
+        if (f)
+            fclose(f);
+    }
+    ok(!left, "pool_free removed every cgroup it made");
+    cleanup();
+    struct stat st;
+    ok(stat(T, &st) < 0 && stray_mounts() == 0, "the test directory and its mounts are gone");
+    printf("1..%d\n", test_no);
+    return failures ? 1 : 0;
+}
