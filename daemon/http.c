@@ -153,10 +153,25 @@ enum MHD_Result http_reply_text(http_req *r, unsigned status, const char *conten
     return reply_buffer(r, status, content_type, copy, strlen(copy));
 }
 
+/* Messages may quote a client's bytes (a path segment, say); JSON needs
+ * UTF-8, so anything else is shown as '?'. */
+static json_t *text_or_ascii(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    char buf[1024];
+    size_t i = 0;
+    for (; s[i] && i + 1 < sizeof(buf); i++)
+        buf[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
+    buf[i] = '\0';
+    return json_string(buf);
+}
+
 json_t *http_error_object(const char *code, const char *field, const char *message)
 {
-    return json_pack("{s:{s:s, s:s, s:o}}", "error", "code", code, "message", message, "field",
-                     field ? json_string(field) : json_null());
+    return json_pack("{s:{s:s, s:o, s:o}}", "error", "code", code, "message",
+                     text_or_ascii(message), "field", field ? text_or_ascii(field) : json_null());
 }
 
 enum MHD_Result http_reply_error(http_req *r, unsigned status, const char *code, const char *field,

@@ -23,9 +23,6 @@ def main():
             check_error(st, b, 503, None, "queue full")
             assert b["error"]["code"] == "queue_full", b
             assert int(farm.last_headers.get("Retry-After", "0")) >= 1, farm.last_headers
-            # cancel one queued: room again (after the depth cache expires)
-            st, q = farm.request("GET", "/v1/health")
-            ids = []
             st, b = farm.request("POST", "/v1/submissions/batch", {"submissions": [hello()]})
             check_error(st, b, 503, None, "batch while full")
         with apitest.api_farm() as farm:
@@ -88,6 +85,8 @@ def main():
             # unknown ids, endpoints, methods
             st, v = farm.request("GET", "/v1/submissions/0000")
             check_error(st, v, 404, None, "unknown id")
+            st, v = farm.request("GET", "/v1/submissions/%FF%FE")
+            check_error(st, v, 404, None, "non-UTF-8 id")
             st, v = farm.request("GET", "/v1/nothing")
             check_error(st, v, 404, None, "unknown path")
             st, v = farm.request("PUT", "/v1/submissions")
