@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +216,51 @@ static int local_copy_tree(int sfd, int dfd, char *err, size_t errlen, const cha
     return r;
 }
 
+/* A zombie (killed, not yet reaped by its parent) counts as dead. */
+static bool local_pid_alive(int pid)
+{
+    if (kill(pid, 0) < 0 && errno == ESRCH)
+        return false;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')');
+    return !(paren && paren[1] == ' ' && paren[2] == 'Z');
+}
+
+/* Boxes of local runs that died (Ctrl-C, kill -9) are still mounted: remove
+ * those whose process is gone, and their sandbox cgroups. Boxes of runs still
+ * going (other pids) are left alone. */
+static void local_clean_stale(const char *root)
+{
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    char err[256];
+    sandbox_cleanup_stale(NULL, err, sizeof err);
+    DIR *d = opendir(root);
+    if (!d)
+        return;
+    struct dirent *ent;
+    while ((ent = readdir(d))) {
+        int pid = 0;
+        if (sscanf(ent->d_name, "local-%d-", &pid) != 1 || pid <= 0 || pid == (int)getpid())
+            continue;
+        if (local_pid_alive(pid))
+            continue;
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", root, ent->d_name);
+        sandbox_box_destroy(path, err, sizeof err);
+    }
+    closedir(d);
+}
+
 int local_box_new(local_env *e, const char *src_dir, uint64_t bytes, char *path, size_t pathlen,
                   char *err, size_t errlen)
 {
@@ -227,6 +273,7 @@ int local_box_new(local_env *e, const char *src_dir, uint64_t bytes, char *path,
         snprintf(err, errlen, "cannot create %s: %s", root, strerror(-r));
         return r;
     }
+    local_clean_stale(root);
     snprintf(path, pathlen, "%s/local-%d-%u", root, (int)getpid(), seq++);
     r = sandbox_box_create(path, bytes, err, errlen);
     if (r < 0)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import clitest  # noqa: E402
 from clitest import Tmp, check, farm  # noqa: E402
 import farmtest  # noqa: E402
 
@@ -110,6 +111,30 @@ def test_usage_errors_are_125():
         check(run(t, "-P", "python3"), 125)               # no command
         p = check(run(t, "-P", "pyhton3", "--", "python3"), 125)
         assert "pyhton3" in p.stderr, p.stderr
+
+
+def test_killed_run_is_cleaned_by_the_next():
+    import signal
+    import time
+    with Tmp() as t:
+        env = dict(os.environ, FARM_STATE_DIR=STATE, NO_COLOR="1")
+        proc = subprocess.Popen([clitest.FARM, "run", "-P", "python3", "--", "python3", "-c",
+                                 "import time; time.sleep(60)"], cwd=t.path, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        boxes = os.path.join(STATE, "boxes")
+        deadline = time.time() + 60
+        while time.time() < deadline and not any(
+                n.startswith("local-%d-" % proc.pid) for n in (os.listdir(boxes) if os.path.isdir(boxes) else [])):
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert any(n.startswith("local-%d-" % proc.pid) for n in os.listdir(boxes)), "no box to clean"
+        check(run(t, "-q", "-P", "python3", "--", "python3", "-c", "print(1)"), 0)
+        assert os.listdir(boxes) == [], os.listdir(boxes)
+        # The sandboxed sleeper died with its PID namespace.
+        out = subprocess.run(["pgrep", "-f", "time.sleep\\(60\\)"], capture_output=True, text=True).stdout
+        assert out.strip() == "", out
 
 
 def test_nothing_left_behind():
