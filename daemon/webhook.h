@@ -4,7 +4,8 @@
  * -------------------
  * A submission with a callback_url that reaches a terminal state gets an
  * outbox row in the same transaction (trigger, schema/020_webhooks.sql).
- * webhook_run (farmd --role webhooks, one process) loops:
+ * webhook_run (farmd --role webhooks, one process) runs webhook.senders
+ * threads, each with its own store connection, and each loops:
  *
  *   claim the due delivery (lease webhook.lease_ms)
  *     -> older than webhook.max_age_ms?          failed
