@@ -307,6 +307,26 @@ static void store_closep(store **s)
     store_close(*s);
 }
 
+/* Busy handler: SQLite's own sleeps 1, 2, 5, 10... ms between tries, far
+ * longer than a queue transaction (tens of microseconds) holds the write
+ * lock, so contended claimers would idle. This one backs off from 20 us to
+ * 1 ms and gives up after busy_timeout_ms. */
+static int store_busy_handler(void *arg, int count)
+{
+    store *s = arg;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t now_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+    if (count == 0)
+        s->busy_since_us = now_us;
+    else if (now_us - s->busy_since_us >= (int64_t)s->busy_timeout_ms * 1000)
+        return 0;
+    long wait_us = count < 6 ? 20L << count : 1000;
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = wait_us * 1000};
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
 static int store_pragmas(store *s)
 {
     /* journal_mode answers with a row; the others with none. */
@@ -367,7 +387,7 @@ int store_open_opts(const char *path, const char *state_dir, int busy_timeout_ms
         return r;
     }
     sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, s->busy_timeout_ms);
+    sqlite3_busy_handler(s->db, store_busy_handler, s);
     if (sqlite3_db_readonly(s->db, "main") == 1) {
         if (err)
             snprintf(err, errlen,

@@ -239,17 +239,26 @@ static int store_claim_end(store *s, const char *id, int64_t seq, const char *st
 static int store_claim_take(store *s, const char *id, int64_t seq, const char *key,
                             const char *owner, int64_t lease_ms, int64_t now, store_claimed *out)
 {
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+    /* No RETURNING: SQLite materializes it in an ephemeral table, whose
+     * allocation and release cost more than this second statement. */
+    _cleanup_stmt_ sqlite3_stmt *up = store_stmt(
         s, "UPDATE submissions SET state = 'running', lease_owner = ?2, lease_expires_at = ?3, "
-           "attempts = attempts + 1, started_at = ?4 WHERE seq = ?1 "
-           "RETURNING request, attempts");
+           "attempts = attempts + 1, started_at = ?4 WHERE seq = ?1");
+    if (!up)
+        return store_err(s);
+    sqlite3_bind_int64(up, 1, seq);
+    sqlite3_bind_text(up, 2, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(up, 3, now + lease_ms);
+    sqlite3_bind_int64(up, 4, now);
+    int rc = sqlite3_step(up);
+    if (rc != SQLITE_DONE)
+        return store_fail(s, rc);
+    _cleanup_stmt_ sqlite3_stmt *st =
+        store_stmt(s, "SELECT request, attempts FROM submissions WHERE seq = ?1");
     if (!st)
         return store_err(s);
     sqlite3_bind_int64(st, 1, seq);
-    sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, now + lease_ms);
-    sqlite3_bind_int64(st, 4, now);
-    int rc = sqlite3_step(st);
+    rc = sqlite3_step(st);
     if (rc != SQLITE_ROW)
         return rc == SQLITE_DONE ? -ENOENT : store_fail(s, rc);
     store_claimed c = {.lease_expires_at = now + lease_ms};
@@ -257,11 +266,6 @@ static int store_claim_take(store *s, const char *id, int64_t seq, const char *k
     snprintf(c.depset_key, sizeof(c.depset_key), "%s", key);
     c.request_json = store_col_strdup(st, 0);
     c.attempts = sqlite3_column_int(st, 1);
-    rc = sqlite3_step(st); /* run the UPDATE to completion */
-    if (rc != SQLITE_DONE) {
-        store_claimed_done(&c);
-        return store_fail(s, rc);
-    }
     if (!c.request_json)
         return -ENOMEM;
     /* The running row itself is the hold (counted by eviction). */
@@ -398,24 +402,29 @@ int store_submission_renew(store *s, const char *id, const char *owner, int64_t 
         return -EINVAL;
     _cleanup_stmt_ sqlite3_stmt *st =
         store_stmt(s, "UPDATE submissions SET lease_expires_at = ?3 WHERE id = ?1 AND "
-                      "state = 'running' AND lease_owner = ?2 RETURNING cancel_requested");
+                      "state = 'running' AND lease_owner = ?2");
     if (!st)
         return store_err(s);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, store_now_ms() + lease_ms);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
+    if (rc != SQLITE_DONE)
+        return store_fail(s, rc);
+    if (sqlite3_changes(s->db) == 0) {
         sqlite3_reset(st);
         return store_sub_missing_or_stale(s, id);
     }
+    /* Read after the write: a cancel that lands in between is seen next time. */
+    _cleanup_stmt_ sqlite3_stmt *c =
+        store_stmt(s, "SELECT cancel_requested FROM submissions WHERE id = ?1");
+    if (!c)
+        return store_err(s);
+    sqlite3_bind_text(c, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(c);
     if (rc != SQLITE_ROW)
-        return store_fail(s, rc);
-    bool cancel = sqlite3_column_int(st, 0) != 0;
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
-        return store_fail(s, rc);
-    return cancel ? -ECANCELED : 0;
+        return rc == SQLITE_DONE ? -ENOENT : store_fail(s, rc);
+    return sqlite3_column_int(c, 0) ? -ECANCELED : 0;
 }
 
 int store_submission_release(store *s, const char *id, const char *owner)
