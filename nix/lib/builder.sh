@@ -10,7 +10,7 @@
 # Inputs (env): src, glibcSrc, patchelfSrc (unpatched imports that run
 # patchelf), glibc (store glibc; empty when building glibc), deps (store paths
 # of the transitive dependencies), elfs ("<flags> <path>" lines, i = has an
-# interpreter, n = has DT_NEEDED), ldscripts, symlinks, aliases ("name=target" words),
+# interpreter, n = has DT_NEEDED), ldscripts, symlinks, shebangs, aliases ("name=target" words),
 # applets (1: link busybox applets), script (extra build step, or empty).
 set -eu
 
@@ -80,6 +80,15 @@ echo "$elfs" | while read -r flags path orig; do
 	case $flags in *i*) set -- "$@" --set-interpreter "$interp" ;; esac
 	case $flags in *n*) set -- "$@" --set-rpath "$rp" ;; esac
 	pe "$@" "$f"
+done
+
+# Scripts' host interpreters ("<script> <interpreter>" lines from nix/regen):
+# /bin/sh resolves to the bash package's bin/sh, others to this tree.
+echo "$shebangs" | while read -r path interp; do
+	[ -n "$path" ] || continue
+	f=$out${path#/usr}
+	new=$(store_file "$interp") || { echo "no $interp for $path" >&2; exit 1; }
+	sed -i -e "1s|^#! *$interp|#!$new|" "$f"
 done
 
 # GNU ld scripts (libc.so, libm.so) name absolute host paths.

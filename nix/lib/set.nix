@@ -38,6 +38,7 @@ let
     elfs = concatStringsSep "\n" m.elfs;
     ldscripts = m.ldscripts;
     symlinks = concatStringsSep "\n" m.symlinks;
+    shebangs = concatStringsSep "\n" m.shebangs;
     aliases = map (a: "${a}=${m.aliases.${a}}") (attrNames m.aliases);
     applets = if m.applets then "1" else "";
     script = if m.script == "" then "" else ../scripts + "/${m.script}";

@@ -200,8 +200,9 @@ tcc -o t t.c && ./t exe
 def case_lua_bash_tools():
     out = in_root(full_set(), "lua -e 'print(_VERSION, 6*7)'; bash -c 'echo bash ${BASH_VERSINFO[0]}'; "
                   "sh -c 'echo $BASH_VERSION' | cut -d. -f1; echo 3 1 2 | tr ' ' '\\n' | sort -n | xargs; "
-                  "seq 3 | awk '{s+=$1} END {print s}'; busybox echo bb")
-    assert out.split("\n")[:6] == ["Lua 5.4\t42", "bash 5", "5", "1 2 3", "6", "bb"], out
+                  "seq 3 | awk '{s+=$1} END {print s}'; busybox echo bb; "
+                  "echo zipped | gzip | zcat; echo abc | egrep 'b+'")  # zcat, egrep: #!/bin/sh scripts
+    assert out.split("\n")[:8] == ["Lua 5.4\t42", "bash 5", "5", "1 2 3", "6", "bb", "zipped", "abc"], out
 
 
 def case_extras():
