@@ -1,0 +1,77 @@
+#!/bin/bash
+# test_cli.sh — farm-sandbox as a command: flags, exit codes, the meta file,
+# --make-box and --cleanup-stale; then the host must hold nothing of it.
+# usage: test_cli.sh FARM_SANDBOX ABUSE_PROGRAM      (prints TAP)
+set -u
+FS=$1
+ABUSE=$2
+T=$(mktemp -d /tmp/nixfarm-sbxcli-XXXXXX)
+UID0=64200
+n=0
+fails=0
+cleanup() {
+    umount -l "$T/boxes/b1" 2>/dev/null
+    umount -l "$T/nix/store" 2>/dev/null
+    rm -rf --one-file-system -- "$T"
+}
+trap cleanup EXIT
+ok() { # ok COND-EXIT-STATUS DESCRIPTION
+    n=$((n + 1))
+    if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); fi
+}
+mkdir -p "$T/nix/store"
+mount -t tmpfs -o size=32m teststore "$T/nix/store"
+SP=/nix/store/00000000000000000000000000000cli-abuse
+mkdir -p "$T$SP/bin"
+cp "$ABUSE" "$T$SP/bin/abuse"
+P=$SP/bin/abuse
+run() { "$FS" --uid $UID0 --store-root "$T" --store $SP "$@"; }
+
+out=$(run -- $P whoami 2>&1); rc=$?
+ok $([ $rc -eq 0 ] && [[ $out == *"uid=1000 euid=1000"* ]]; echo $?) "runs a program: exit 0, uid 1000"
+
+run --meta "$T/meta" -- $P exit 3 >/dev/null 2>&1; rc=$?
+grep -q '^status:RE$' "$T/meta" && grep -q '^exitcode:3$' "$T/meta" && grep -q '^accounting:cgroup-v1$' "$T/meta"
+ok $([ $rc -eq 1 ] && [ $? -eq 0 ]; echo $?) "exit 1 for a failed program; meta has status:RE, exitcode:3, accounting"
+
+run --meta "$T/meta" --cpu 200 -- $P spin >/dev/null 2>&1; rc=$?
+ok $([ $rc -eq 1 ] && grep -q '^status:TO$' "$T/meta" && grep -q '^limit:cpu$' "$T/meta"; echo $?) "CPU limit: status TO, limit:cpu"
+
+run --meta "$T/meta" --mem 32768 -- $P membomb-malloc >/dev/null 2>&1; rc=$?
+ok $([ $rc -eq 1 ] && grep -q '^status:ML$' "$T/meta"; echo $?) "memory limit: status ML"
+
+run --meta "$T/meta" --output 1K -- $P flood-stdout >"$T/out" 2>/dev/null; rc=$?
+ok $([ $rc -eq 1 ] && grep -q '^status:OL$' "$T/meta" && [ "$(stat -c %s "$T/out")" -eq 1024 ]; echo $?) "output limit: status OL, 1 KiB written"
+
+out=$(run --stdin-data 'abc' -- $P cat); rc=$?
+ok $([ $rc -eq 0 ] && [ "$out" = abc ]; echo $?) "--stdin-data reaches the program"
+
+echo -n "from a file" > "$T/in"
+out=$(run --stdin "$T/in" -- $P cat); rc=$?
+ok $([ $rc -eq 0 ] && [ "$out" = "from a file" ]; echo $?) "--stdin FILE reaches the program"
+
+out=$(run --env A=1 --env B=2 -- $P whoami); rc=$?
+ok $([ $rc -eq 0 ] && [[ $out == *"env A=1"*"env B=2"* ]] && [[ $out != *PATH=* ]]; echo $?) "--env passes only what is given"
+
+mkdir -p "$T/boxes"
+out=$(run --box "$T/boxes/b1" --make-box --keep-box --box-size 1M -- $P fill-box); rc=$?
+ok $([ $rc -eq 0 ] && [[ $out == ENOSPC* ]] && mountpoint -q "$T/boxes/b1"; echo $?) "--make-box: a 1 MiB box, kept"
+
+"$FS" --cleanup-stale "$T/boxes" >/dev/null; rc=$?
+ok $([ $rc -eq 0 ] && [ ! -e "$T/boxes/b1" ] && [ -d "$T/boxes" ]; echo $?) "--cleanup-stale removes the boxes left under a directory"
+
+run --bogus >/dev/null 2>&1; rc=$?
+ok $([ $rc -eq 64 ]; echo $?) "an unknown option exits 64"
+run --cpu 12x -- $P whoami >/dev/null 2>&1; rc=$?
+ok $([ $rc -eq 64 ]; echo $?) "a bad number exits 64"
+run -- relative/path >/dev/null 2>&1; rc=$?
+ok $([ $rc -eq 64 ]; echo $?) "a relative program exits 64"
+run --cwd /nonexistent -- $P whoami >/dev/null 2>"$T/err"; rc=$?
+ok $([ $rc -eq 2 ] && grep -q chdir "$T/err"; echo $?) "an internal error exits 2 with a message"
+"$FS" --help | grep -q "Exit status"; ok $? "--help documents the exit codes"
+
+left=$(for s in /proc/[0-9]*/status; do awk -v lo=$UID0 '/^Uid:/{if ($2==lo) print FILENAME}' "$s" 2>/dev/null; done | wc -l)
+ok $([ "$left" -eq 0 ]; echo $?) "no process of the sandbox uid is left"
+ok $(! grep -q "$T" /proc/self/mountinfo || [ "$(grep -c "$T" /proc/self/mountinfo)" -eq 1 ]; echo $?) "no mount left but the test store"
+echo "1..$n"
+exit $((fails > 0))
