@@ -251,6 +251,15 @@ void report_progress_event(report_progress *p, const char *type, const json_t *d
             report_progress_draw(p);
         return;
     }
+    json_t *k = json_object_get(data, "test"), *of = json_object_get(data, "of");
+    if (json_is_integer(k) && json_is_integer(of)) {
+        /* The worker's {"stage": "testing", "test": k, "of": n, "name"}. */
+        const char *nm = json_string_value(json_object_get(data, "name"));
+        snprintf(buf, sizeof buf, "test %lld of %lld%s%s%s", (long long)json_integer_value(k),
+                 (long long)json_integer_value(of), nm ? " (" : "", nm ? nm : "", nm ? ")" : "");
+        report_progress_set(p, buf);
+        return;
+    }
     const char *s = stage ? stage : state;
     if (strcmp(s, "waiting_deps") == 0 || strstr(s, "deps") || strstr(s, "build"))
         report_progress_set(p, "building dependencies");
