@@ -7,11 +7,12 @@
 # as interpreter and a RUNPATH over its own and its dependencies' lib dirs;
 # because $out then contains those store paths, Nix records the references.
 #
-# Inputs (env): src, glibcSrc, patchelfSrc (unpatched imports that run
-# patchelf), glibc (store glibc; empty when building glibc), deps (store paths
-# of the transitive dependencies), elfs ("<flags> <path>" lines, i = has an
-# interpreter, n = has DT_NEEDED), ldscripts, symlinks, shebangs, aliases ("name=target" words),
-# applets (1: link busybox applets), script (extra build step, or empty).
+# Inputs (env, written by nix/regen into the manifest): src, glibcSrc,
+# patchelfSrc (unpatched imports that run patchelf), glibc (store glibc; empty
+# when building glibc), deps (store paths of the transitive dependencies),
+# elfs ("<flags> <path> [<original RUNPATH>]" lines; i = has an interpreter,
+# n = has DT_NEEDED), ldscripts, symlinks, shebangs, aliases ("name=target"
+# words), applets (1: link busybox applets), script (extra step, or empty).
 set -eu
 
 pe() {

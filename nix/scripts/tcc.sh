@@ -24,6 +24,9 @@ cat >"$out/bin/tcc" <<WRAP
 export LD_SO=$glibc/$multi/ld-linux-x86-64.so.2
 pre=(-B$tccdir -isystem $libcdev/include/x86_64-linux-gnu -isystem $libcdev/include
 	-L$libcdev/$multi -L$glibc/$multi -Wl,-rpath=$glibc/$multi)
+case \${1-} in
+-ar | -impdef) exec $out/libexec/tcc "\$@" ;; # must come first
+esac
 link=1 shared=0
 for a in "\$@"; do
 	case \$a in
