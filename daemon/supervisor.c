@@ -236,7 +236,7 @@ int supervisor_run(const config *cfg, const supervisor_child *children, size_t n
             }
         } else if (!killed) {
             if (kill_at <= now) {
-                log_warn("children-killed alive=%zu msg=\"grace period over\"",
+                log_warn("children-killed alive=%zu reason=\"grace period over\"",
                          count_alive(ents, n));
                 signal_all(ents, n, SIGKILL);
                 killed = true;
@@ -258,7 +258,7 @@ int supervisor_run(const config *cfg, const supervisor_child *children, size_t n
                 kill_at = mono_ms() + config_int(cfg, "supervisor.kill_after_ms");
                 signal_all(ents, n, SIGTERM);
             } else if (!killed) {
-                log_warn("stopping-now msg=\"second signal: killing children\"");
+                log_warn("stopping-now reason=\"second signal: killing children\"");
                 signal_all(ents, n, SIGKILL);
                 killed = true;
             }
