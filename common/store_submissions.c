@@ -78,16 +78,41 @@ static int store_new_id(char out[33], int64_t now)
     return 0;
 }
 
-/* Inside the caller's transaction; failures leave the sentence in s->errmsg. */
+/* The log of the set if it already failed (malloc'd in *log), else NULL. */
+static int store_enqueue_failed_set(store *s, const char *key, char **log)
+{
+    *log = NULL;
+    _cleanup_stmt_ sqlite3_stmt *st =
+        store_stmt(s, "SELECT log FROM depsets WHERE key = ?1 AND state = 'failed'");
+    if (!st)
+        return store_err(s);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return store_fail(s, rc);
+    const char *l = (const char *)sqlite3_column_text(st, 0);
+    *log = store_strdupf("dependency set %s failed: %s", key, l ? l : "");
+    return *log ? 1 : -ENOMEM;
+}
+
+/* Inside the caller's transaction; failures leave the sentence in s->errmsg.
+ * A submission whose set already failed is stored as deps_failed at once,
+ * so its client does not wait for a worker to find out. */
 static int store_enqueue_insert(store *s, store_submission_new *sub, int64_t now)
 {
     int r = store_depset_insert(s, sub->depset, now);
     if (r < 0)
         return r;
-    _cleanup_stmt_ sqlite3_stmt *st =
-        store_stmt(s, "INSERT INTO submissions (id, state, priority, request, depset_key, n_tests, "
-                      "max_attempts, token_id, callback_url, cache_key, created_at, queued_at) "
-                      "VALUES (?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)");
+    _cleanup_free_ char *failed = NULL;
+    if (r == 0 && (r = store_enqueue_failed_set(s, sub->depset->key, &failed)) < 0)
+        return r;
+    const char *state = failed ? "deps_failed" : "queued";
+    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+        s, "INSERT INTO submissions (id, state, priority, request, depset_key, n_tests, "
+           "max_attempts, token_id, callback_url, cache_key, created_at, queued_at, error, "
+           "finished_at) VALUES (?1, ?11, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?12, ?13)");
     if (!st)
         return store_err(s);
     sqlite3_bind_text(st, 1, sub->id, -1, SQLITE_STATIC);
@@ -100,6 +125,10 @@ static int store_enqueue_insert(store *s, store_submission_new *sub, int64_t now
     sqlite3_bind_text(st, 8, sub->callback_url, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 9, sub->cache_key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 10, now);
+    sqlite3_bind_text(st, 11, state, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 12, failed, -1, SQLITE_STATIC);
+    if (failed)
+        sqlite3_bind_int64(st, 13, now);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE) {
         r = store_fail(s, rc);
@@ -108,9 +137,14 @@ static int store_enqueue_insert(store *s, store_submission_new *sub, int64_t now
         return r;
     }
     r = store_state_event(s, sub->id, "queued", NULL, now);
+    if (r >= 0 && failed) {
+        _cleanup_json_ json_t *extra = json_pack("{s:s}", "error", failed);
+        r = store_state_event(s, sub->id, "deps_failed", extra, now);
+    }
     if (r < 0)
         return r;
-    store_ring_later(s, STORE_ROLE_WORKER);
+    if (!failed)
+        store_ring_later(s, STORE_ROLE_WORKER);
     return 0;
 }
 

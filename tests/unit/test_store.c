@@ -599,10 +599,10 @@ START_TEST(deps_failed_on_set_failure)
     ck_assert_ptr_nonnull(
         strstr(json_string_value(json_object_get(o, "error")), "error: no such package"));
     json_decref(o);
-    /* A submission arriving after the failure ends at its claim. */
+    /* A submission arriving after the failure ends at once. */
     enqueue(s, &t, 0, 0, later);
-    ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 0);
     ck_assert_str_eq(state_of(s, later, buf), "deps_failed");
+    ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 0);
     store_close(s);
 }
 END_TEST
