@@ -62,6 +62,18 @@ def main():
                 st, _ = farm.request("GET", "/v1/health")
                 assert st == 200
     cases.append(("429 + Retry-After past the per-caller rate", rate_limit))
+    def rate_limit_per_token():
+        with apitest.api_farm(settings={"api.auth": "true", "api.rate_limit_per_s": "1",
+                                        "api.rate_limit_burst": "1"}) as farm:
+            a = apitest.bearer(apitest.token(farm, "a", "read"))
+            b = apitest.bearer(apitest.token(farm, "b", "read"))
+            st, _ = farm.request("GET", "/v1/profiles", headers=a)
+            assert st == 200
+            st, body = farm.request("GET", "/v1/profiles", headers=a)
+            check_error(st, body, 429, None, "token a again")
+            st, _ = farm.request("GET", "/v1/profiles", headers=b)
+            assert st == 200, "token b has its own bucket"
+    cases.append(("the rate limit is per token", rate_limit_per_token))
 
     def api_farm_tests():
         with apitest.api_farm(settings={"api.batch_max": "3", "api.wait_timeout_ms": "300"}) as farm:
