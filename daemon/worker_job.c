@@ -354,7 +354,12 @@ static uint64_t lim(const json_t *o, const char *key)
     return v > 0 ? (uint64_t)v : 0;
 }
 
-static void fill_limits(struct sandbox_limits *l, const json_t *o, uint64_t scratch)
+/* Worst cases when a request (from an older API, or a hand-made row) leaves
+ * a limit out: a step must end, and its output must fit in memory. */
+#define WORKER_DEFAULT_WALL_MS 60000
+
+static void fill_limits(struct sandbox_limits *l, const json_t *o, uint64_t scratch,
+                        uint64_t output_cap)
 {
     l->cpu_ms = lim(o, "cpu_ms");
     l->wall_ms = lim(o, "wall_ms");
@@ -365,6 +370,10 @@ static void fill_limits(struct sandbox_limits *l, const json_t *o, uint64_t scra
     l->open_files = (uint32_t)lim(o, "open_files");
     l->stack_kib = lim(o, "stack_kib");
     l->tmp_bytes = scratch;
+    if (l->wall_ms == 0)
+        l->wall_ms = l->cpu_ms ? l->cpu_ms * 3 + 1000 : WORKER_DEFAULT_WALL_MS;
+    if (l->output_bytes == 0)
+        l->output_bytes = output_cap;
 }
 
 static verdict_limit map_limit(enum sandbox_limit l)
@@ -446,7 +455,7 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
         cfg.tmpfs = &scratch;
         cfg.n_tmpfs = 1;
     }
-    fill_limits(&cfg.limits, st->limits, scratch_bytes);
+    fill_limits(&cfg.limits, st->limits, scratch_bytes, j->store_cap);
     /* SIGTERM/SIGINT only set the stop flag; keep them off this thread while
      * the sandbox waits, so no wait of the library sees EINTR. They are
      * handled by the renewer thread meanwhile, or here once unblocked. */
@@ -550,6 +559,18 @@ static int job_prepare_set(job *j, char *err, size_t errlen)
     {
         if (json_is_string(v))
             j->store_paths[n++] = json_string_value(v);
+    }
+    if (n == 0) {
+        /* No closure recorded: bind at least the out paths. */
+        free(j->store_paths);
+        j->store_paths = calloc(json_array_size(outs) + 1, sizeof(*j->store_paths));
+        if (!j->store_paths)
+            return -ENOMEM;
+        json_array_foreach(outs, i, v)
+        {
+            if (json_is_string(v))
+                j->store_paths[n++] = json_string_value(v);
+        }
     }
     j->n_store_paths = n;
     return 0;
