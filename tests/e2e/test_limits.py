@@ -49,14 +49,15 @@ def main():
     def rate_limit():
         with apitest.api_farm(settings={"api.rate_limit_per_s": "1", "api.rate_limit_burst": "2"}) as farm:
             codes = []
-            for _ in range(4):
+            limited = None
+            for _ in range(10):
                 st, b = farm.request("GET", "/v1/profiles")
                 codes.append(st)
-            assert codes[:2] == [200, 200] and 429 in codes[2:], codes
-            st, b = farm.request("GET", "/v1/profiles")
-            if st == 429:
-                check_error(st, b, 429, None, "rate")
-                assert int(farm.last_headers["Retry-After"]) >= 1
+                if st == 429 and limited is None:
+                    limited = (b, dict(farm.last_headers))
+            assert codes[:2] == [200, 200] and limited, codes
+            check_error(429, limited[0], 429, None, "rate")
+            assert int(limited[1]["Retry-After"]) >= 1, limited[1]
             # health is not rate-limited (load balancers poll it)
             for _ in range(5):
                 st, _ = farm.request("GET", "/v1/health")
@@ -67,10 +68,8 @@ def main():
                                         "api.rate_limit_burst": "1"}) as farm:
             a = apitest.bearer(apitest.token(farm, "a", "read"))
             b = apitest.bearer(apitest.token(farm, "b", "read"))
-            st, _ = farm.request("GET", "/v1/profiles", headers=a)
-            assert st == 200
-            st, body = farm.request("GET", "/v1/profiles", headers=a)
-            check_error(st, body, 429, None, "token a again")
+            codes = [farm.request("GET", "/v1/profiles", headers=a)[0] for _ in range(10)]
+            assert codes[0] == 200 and 429 in codes, codes
             st, _ = farm.request("GET", "/v1/profiles", headers=b)
             assert st == 200, "token b has its own bucket"
     cases.append(("the rate limit is per token", rate_limit_per_token))
