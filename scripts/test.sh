@@ -4,7 +4,8 @@
 #     e2e, pipeline, cli);
 #  2. build without sanitizers and run the unit suite again under valgrind
 #     (valgrind and ASan cannot share a process).
-# Extra arguments go to the first `meson test` (e.g. --suite sandbox).
+# Ends with one line "tests: N passed, N failed" over both runs.
+# Extra arguments go to the first `meson test` (e.g. --suite sandbox) and skip step 2.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -13,9 +14,28 @@ san=${FARM_TEST_BUILDDIR:-build-test}
 vg=${FARM_VALGRIND_BUILDDIR:-build-valgrind}
 [ -d "$san" ] || meson setup "$san" -Dsanitizers=true
 ninja -C "$san"
-meson test -C "$san" --print-errorlogs --num-processes 2 "$@"
+rc=0
+meson test -C "$san" --print-errorlogs --num-processes 2 "$@" || rc=1
+logs=("$san/meson-logs/testlog.json")
 if [ $# -eq 0 ]; then
   [ -d "$vg" ] || meson setup "$vg"
   ninja -C "$vg"
-  meson test -C "$vg" --print-errorlogs --num-processes 2 --suite unit
+  meson test -C "$vg" --print-errorlogs --num-processes 2 --suite unit || rc=1
+  logs+=("$vg/meson-logs/testlog.json")
 fi
+python3 - "${logs[@]}" <<'PY'
+import json, sys
+passed = failed = 0
+for path in sys.argv[1:]:
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line).get("result")
+            if r in ("OK", "EXPECTEDFAIL"):
+                passed += 1
+            elif r == "SKIP":
+                pass
+            else:
+                failed += 1
+print("tests: %d passed, %d failed" % (passed, failed))
+PY
+exit $rc
