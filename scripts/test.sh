@@ -25,7 +25,7 @@ if [ $# -eq 0 ]; then
 fi
 python3 - "${logs[@]}" <<'PY'
 import json, sys
-passed = failed = 0
+passed = failed = skipped = 0
 for path in sys.argv[1:]:
     with open(path) as f:
         for line in f:
@@ -33,9 +33,9 @@ for path in sys.argv[1:]:
             if r in ("OK", "EXPECTEDFAIL"):
                 passed += 1
             elif r == "SKIP":
-                pass
+                skipped += 1
             else:
                 failed += 1
-print("tests: %d passed, %d failed" % (passed, failed))
+print("tests: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
 PY
 exit $rc
