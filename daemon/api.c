@@ -138,6 +138,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!req)
             return MHD_NO;
         *con_cls = req;
+        /* A body announced far past the cap is refused before it is read
+         * (the connection closes after the answer); one just past it is
+         * read and dropped so an ordinary client sees a clean 413. */
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) / 4 > (unsigned long long)ctx->max_body) {
+            req->body_too_large = true;
+            return dispatch(ctx, req);
+        }
         return MHD_YES;
     }
     if (*upload_data_size) {

@@ -121,6 +121,30 @@ def main():
             apitest.check_error(st, resp, 413, "body", "huge body")
         cases.append(("huge body -> 413 body", huge_body))
 
+        def announced_huge_body():
+            # 10 GB announced: answered before the body is read, connection closed
+            import socket
+            s = socket.create_connection(("127.0.0.1", farm.port), timeout=30)
+            try:
+                s.sendall(b"POST /v1/submissions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: 10000000000\r\n\r\n")
+                try:
+                    for _ in range(64):
+                        s.sendall(b"x" * 65536)
+                except OSError:
+                    pass  # the server stopped reading: expected
+                data = b""
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+            finally:
+                s.close()
+            assert data.startswith(b"HTTP/1.1 413"), data[:200]
+            assert b'"field":"body"' in data, data
+        cases.append(("10 GB announced -> 413 before reading it", announced_huge_body))
+
         def batch_item_named():
             st, resp = farm.request("POST", "/v1/submissions/batch",
                                     {"submissions": [hello(), sub(files=[{"name": "../a", "content": ""}])]})
