@@ -25,5 +25,5 @@ for _ in $(seq 1 200); do
 done
 curl -fsS "http://$listen/v1/health" >/dev/null || { echo "demo: farmd did not come up"; tail -50 var/nixfarm/farmd.log; exit 1; }
 echo "demo: submitting a C hello world (the first run builds the gcc set into the Nix store)"
-./build/cli/farm --server "http://$listen" submit --profile c --stdin-text $'21 21\n' \
-  --expect-text $'42\n' "$top/scripts/demo/main.c"
+./build/cli/farm --server "http://$listen" submit --profile c --tests "$top/scripts/demo/tests" \
+  "$top/scripts/demo/main.c"
