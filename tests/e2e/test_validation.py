@@ -128,11 +128,7 @@ def main():
             try:
                 s.sendall(b"POST /v1/submissions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                           b"Content-Length: 10000000000\r\n\r\n")
-                try:
-                    for _ in range(64):
-                        s.sendall(b"x" * 65536)
-                except OSError:
-                    pass  # the server stopped reading: expected
+                # no body sent at all: the answer must come from the headers alone
                 data = b""
                 while True:
                     chunk = s.recv(4096)
