@@ -145,6 +145,34 @@ START_TEST(migrations_from_empty)
 }
 END_TEST
 
+START_TEST(concurrent_first_open_migrates_once)
+{
+    const char *dir = testutil_newdir();
+    snprintf(db_path, sizeof(db_path), "%s/farm.db", dir);
+    pid_t pids[4];
+    for (int k = 0; k < 4; k++) {
+        pids[k] = fork();
+        ck_assert_int_ge(pids[k], 0);
+        if (pids[k] == 0) {
+            testutil_child_init();
+            store *c = NULL;
+            char err[512];
+            int r = store_open(db_path, dir, &c, err, sizeof(err));
+            if (r == 0)
+                r = store_file_version(c) == store_schema_version() ? 0 : -1;
+            store_close(c);
+            _exit(r == 0 ? 0 : 1);
+        }
+    }
+    for (int k = 0; k < 4; k++) {
+        int st;
+        ck_assert_int_eq(waitpid(pids[k], &st, 0), pids[k]);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "opener %d status %d", k, st);
+    }
+    ck_assert_int_eq(sql_int("SELECT COUNT(*) FROM sqlite_master WHERE name='submissions'"), 1);
+}
+END_TEST
+
 START_TEST(newer_database_refused)
 {
     store *s = open_store(testutil_newdir());
@@ -953,6 +981,7 @@ int main(void)
     Suite *s = suite_create("store");
     TCase *open = tcase_create("open");
     tcase_add_test(open, migrations_from_empty);
+    tcase_add_test(open, concurrent_first_open_migrates_once);
     tcase_add_test(open, newer_database_refused);
     tcase_add_test(open, corrupt_file_refused);
     tcase_add_test(open, read_only_file_refused);
