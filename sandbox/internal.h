@@ -122,6 +122,7 @@ enum sbx_op_kind {
     SBX_OP_MKDIR,   /* dst: path in the new root */
     SBX_OP_MKFILE,  /* dst: empty file (a bind target) */
     SBX_OP_SYMLINK, /* src: target text, dst: link */
+    SBX_OP_MKNOD,   /* dst: character device, flags: dev_t */
     SBX_OP_TMPFS,   /* dst, data: options, flags */
     SBX_OP_BIND,    /* src (host, absolute, under /oldroot), dst, attr: mount_setattr attrs */
     SBX_OP_PROC,    /* dst */

@@ -31,17 +31,27 @@
 #define DEFAULT_TMPFS_BYTES (64ull << 20)
 
 /* Files of /proc that describe the host rather than the sandbox and that the
- * sandbox's uid could read (the root-only ones — kmsg, timer_list, slabinfo,
- * kpage*, ... — are closed to it already): covered with /dev/null. */
+ * sandbox's uid can read: covered with /dev/null. Not listed because closed to
+ * it already: the root-only files (kcore, kmsg, timer_list, slabinfo, kpage*,
+ * sysrq-trigger...), and keys/key-users (filtered by user namespace, and the
+ * keyring calls are refused anyway). Each mask is a mount per run, so the
+ * list is kept to what reveals the host: its kernel command line and build,
+ * its disks, swap and file locks. */
 static const char *const proc_mask_files[] = {
-    "cmdline",   "config.gz", "keys",     "key-users", "locks",         "partitions",
-    "diskstats", "swaps",     "consoles", "kallsyms",  "sysrq-trigger",
+    "cmdline", "config.gz", "kallsyms", "locks", "partitions", "diskstats", "swaps",
 };
-/* Directories of /proc about host hardware and filesystems: covered with an
- * empty read-only directory. */
+/* Directories of /proc about host hardware and filesystems (PCI devices,
+ * SCSI disks, drivers, NFS exports): covered with an empty read-only one. */
 static const char *const proc_mask_dirs[] = {"acpi", "scsi", "bus", "driver", "fs"};
 
-static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom"};
+static const struct {
+    const char *name;
+    unsigned long dev;
+} dev_nodes[] = {{"null", 0x103},
+                 {"zero", 0x105},
+                 {"full", 0x107},
+                 {"random", 0x108},
+                 {"urandom", 0x109}}; /* makedev(1, n): fixed in Linux's devices.txt */
 
 /*** Building (supervisor side, may allocate) ***/
 
@@ -178,7 +188,23 @@ int sbx_plan_build(struct sbx_plan *p, const struct sandbox_config *cfg, uid_t u
     _cleanup_free_ char *realroot = realpath(root, NULL);
     if (!realroot)
         return sbx_error(err, errlen, -errno, "store_root %s: %s", root, strerror(errno));
-    for (size_t i = 0; cfg->store_paths && cfg->store_paths[i]; i++) {
+    size_t n_store = 0;
+    while (cfg->store_paths && cfg->store_paths[n_store])
+        n_store++;
+    /* Several paths (a real closure): /nix/store is a small tmpfs of its own,
+     * and one recursive mount_setattr makes every bind in it read-only. */
+    bool store_tmpfs = n_store >= 3;
+    if (store_tmpfs) {
+        r = plan_mkdirs(p, "/nix/store", true);
+        if (r == 0)
+            r = plan_add(p, (struct sbx_op){.kind = SBX_OP_TMPFS,
+                                            .dst = "/nix/store",
+                                            .data = "size=64k,mode=0755",
+                                            .flags = MS_NOSUID | MS_NODEV});
+        if (r < 0)
+            return r;
+    }
+    for (size_t i = 0; i < n_store; i++) {
         const char *sp = cfg->store_paths[i];
         const char *name = sp + strlen("/nix/store/");
         if (strncmp(sp, "/nix/store/", 11) != 0 || !*name || strchr(name, '/') ||
@@ -188,7 +214,14 @@ int sbx_plan_build(struct sbx_plan *p, const struct sandbox_config *cfg, uid_t u
         _cleanup_free_ char *host = NULL;
         if (asprintf(&host, "%s%s", strcmp(realroot, "/") ? realroot : "", sp) < 0)
             return -ENOMEM;
-        r = plan_bind(p, host, sp, RO, err, errlen);
+        r = plan_bind(p, host, sp, store_tmpfs ? 0 : RO, err, errlen);
+        if (r < 0)
+            return r;
+    }
+    if (store_tmpfs) {
+        r = plan_add(
+            p, (struct sbx_op){
+                   .kind = SBX_OP_SETATTR, .dst = "/nix/store", .attr = RO, .recursive = true});
         if (r < 0)
             return r;
     }
@@ -238,15 +271,14 @@ int sbx_plan_build(struct sbx_plan *p, const struct sandbox_config *cfg, uid_t u
     /* /dev is a directory of the root tmpfs (read-only with it): one mount
      * fewer per run. Device binds need no flags: nothing there executes. */
     r = plan_add(p, (struct sbx_op){.kind = SBX_OP_MKDIR, .dst = "/dev"});
+    /* The nodes are made, not bound: no mount per node. Only the keeper (real
+     * root) can mknod; the root tmpfs allows devices for exactly these. */
     for (size_t i = 0; r == 0 && i < sizeof dev_nodes / sizeof *dev_nodes; i++) {
-        char *src = plan_fmt(p, "/oldroot/dev/%s", dev_nodes[i]);
-        char *dst = plan_fmt(p, "/dev/%s", dev_nodes[i]);
-        if (!src || !dst)
+        char *dst = plan_fmt(p, "/dev/%s", dev_nodes[i].name);
+        if (!dst)
             return -ENOMEM;
-        r = plan_add(p, (struct sbx_op){.kind = SBX_OP_MKFILE, .dst = dst});
-        if (r == 0)
-            r = plan_add(p,
-                         (struct sbx_op){.kind = SBX_OP_BIND, .src = src, .dst = dst, .attr = 0});
+        r = plan_add(p,
+                     (struct sbx_op){.kind = SBX_OP_MKNOD, .dst = dst, .flags = dev_nodes[i].dev});
     }
     static const char *const links[][2] = {{"/proc/self/fd", "/dev/fd"},
                                            {"/proc/self/fd/0", "/dev/stdin"},
@@ -280,11 +312,9 @@ int sbx_plan_build(struct sbx_plan *p, const struct sandbox_config *cfg, uid_t u
         char *dst = plan_fmt(p, "/proc/%s", proc_mask_dirs[i]);
         if (!dst)
             return -ENOMEM;
-        r = plan_add(p, (struct sbx_op){.kind = SBX_OP_BIND,
-                                        .src = "/.mask",
-                                        .dst = dst,
-                                        .attr = RO | MOUNT_ATTR_NOEXEC,
-                                        .recursive = true});
+        /* No flags: .mask is on the root tmpfs, read-only with it at the end. */
+        r = plan_add(p, (struct sbx_op){
+                            .kind = SBX_OP_BIND, .src = "/.mask", .dst = dst, .recursive = true});
     }
     return r;
 }
@@ -315,8 +345,8 @@ int sbx_plan_execute(const struct sbx_plan *p, const char **failed)
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return -errno;
     *failed = "root tmpfs";
-    if (mount("sandbox", BASE, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,nr_inodes=4096,mode=0755") <
-        0)
+    /* No MS_NODEV: /dev's nodes live here (nobody inside can make more). */
+    if (mount("sandbox", BASE, "tmpfs", MS_NOSUID, "size=1m,nr_inodes=4096,mode=0755") < 0)
         return -errno;
     *failed = "pivot_root";
     if (chdir(BASE) < 0 || mkdir("oldroot", 0700) < 0)
@@ -342,6 +372,10 @@ int sbx_plan_execute(const struct sbx_plan *p, const char **failed)
                 close(fd);
             break;
         }
+        case SBX_OP_MKNOD:
+            if (mknod(op->dst, S_IFCHR | 0666, (dev_t)op->flags) < 0 || chmod(op->dst, 0666) < 0)
+                return -errno;
+            break;
         case SBX_OP_SYMLINK:
             if (symlink(op->src, op->dst) < 0)
                 return -errno;
@@ -381,7 +415,12 @@ int sbx_plan_execute(const struct sbx_plan *p, const char **failed)
         return -errno;
     if (rmdir("/oldroot") < 0)
         return -errno;
-    rmdir("/.mask"); /* the masks keep their own reference */
+    /* /.mask stays (empty, read-only): an unlinked directory still pinned by
+     * the masks would make the read-only remount below fail with EBUSY. */
+    /* Read-only superblock: the root and every bind of it (the /proc masks)
+     * in one call. Device nodes stay usable on a read-only filesystem. */
     *failed = "read-only root";
-    return setattr("/", MOUNT_ATTR_RDONLY, false);
+    if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID, NULL) < 0)
+        return -errno;
+    return 0;
 }
