@@ -779,7 +779,7 @@ int worker_job_run(worker *w, const store_claimed *c)
     if (!result)
         return -ENOMEM;
     j.store_cap = (size_t)config_int(w->cfg, "worker.max_output_store_bytes");
-    log_info("claimed id=%s attempts=%d", c->id, c->attempts);
+    log_debug("claimed id=%s attempts=%d", c->id, c->attempts);
     worker_lease_begin(w->lease, c->id, w->owner, w->lease_ms, job_abort_step, NULL);
     json_object_set_new(result, "compile", json_null());
 
