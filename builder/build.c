@@ -56,11 +56,12 @@ static void msleep(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* Takes the key's lock, renewing the lease while another process holds it.
- * Returns the locked fd, -ESTALE, -EINTR or -errno. */
-static int lock_key(const config *cfg, lease_ctx *lc, volatile sig_atomic_t *stop)
+/* Takes a lock file (op LOCK_EX or LOCK_SH), renewing the lease while
+ * another process holds it. Returns the locked fd, -ESTALE, -EINTR or -errno. */
+static int lock_file(const config *cfg, const char *name, int op, lease_ctx *lc,
+                     volatile sig_atomic_t *stop)
 {
-    _cleanup_free_ char *path = builder_lock_path(cfg, lc->key);
+    _cleanup_free_ char *path = builder_lock_path(cfg, name);
     if (!path)
         return -ENOMEM;
     _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -68,7 +69,7 @@ static int lock_key(const config *cfg, lease_ctx *lc, volatile sig_atomic_t *sto
         return -errno;
     int64_t renew_ms = config_int(cfg, "lease.renew_ms");
     int64_t next = store_now_ms() + renew_ms;
-    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    while (flock(fd, op | LOCK_NB) < 0) {
         if (errno != EWOULDBLOCK && errno != EINTR)
             return -errno;
         if (stop && *stop)
@@ -288,9 +289,13 @@ int builder_build_claimed_hb(const config *cfg, store *s, const char *owner,
         return r;
     }
 
-    _cleanup_close_ int lock_fd = lock_key(cfg, &lc, stop);
-    if (lock_fd < 0) {
-        r = lock_fd;
+    /* The key's lock keeps a second Nix out of this set; the shared GC lock
+     * keeps this farm's `nix-store --gc` from running while Nix imports or
+     * builds (Nix 2.8's collector deletes in-flight add-* directories). */
+    _cleanup_close_ int lock_fd = lock_file(cfg, key, LOCK_EX, &lc, stop);
+    _cleanup_close_ int gc_fd = lock_fd < 0 ? lock_fd : lock_file(cfg, "gc", LOCK_SH, &lc, stop);
+    if (lock_fd < 0 || gc_fd < 0) {
+        r = lock_fd < 0 ? lock_fd : gc_fd;
         snprintf(err, errlen, "waiting for the lock of set %.12s: %s", key, strerror(-r));
         build_cmd_done(&cmd);
         builder_nix_done(&nix);

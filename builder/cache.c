@@ -9,10 +9,13 @@
  * in between. Closure bytes are summed per set, so paths shared between sets
  * count once per set: the quota is an upper bound of what the sets pin. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "builder_internal.h"
@@ -112,8 +115,35 @@ int builder_evict(const config *cfg, store *s, const char *key, char *err, size_
     return 1;
 }
 
+/* The GC lock, exclusive: waits (up to builder.timeout_ms) until no build of
+ * this farm is in Nix. Returns the fd or -errno. */
+static int lock_gc(const config *cfg, char *err, size_t errlen)
+{
+    _cleanup_free_ char *path = builder_lock_path(cfg, "gc");
+    if (!path)
+        return -ENOMEM;
+    _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    int64_t deadline = store_now_ms() + config_int(cfg, "builder.timeout_ms");
+    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return -errno;
+        if (store_now_ms() >= deadline) {
+            snprintf(err, errlen, "builds kept the garbage collector waiting; it runs next time");
+            return -EBUSY;
+        }
+        struct timespec ts = {0, 50 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return steal_fd(&fd);
+}
+
 int builder_collect_garbage(const config *cfg, char *err, size_t errlen)
 {
+    _cleanup_close_ int fd = lock_gc(cfg, err, errlen);
+    if (fd < 0)
+        return fd;
     builder_nix nix;
     int r = builder_nix_init(cfg, &nix);
     if (r < 0)
