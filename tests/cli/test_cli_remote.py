@@ -170,6 +170,30 @@ def test_server_from_env_and_config_file():
         check(farm("--config", bad, "profiles"), 64)
 
 
+def test_tokens_from_flag_env_and_config():
+    import subprocess
+    with Tmp() as t, farmtest.Farm(workers=1, settings={"api.auth": "true"}) as f:
+        def token(name, scopes):
+            out = subprocess.run([farmtest.farmd_path(), "token", "create", "--name", name,
+                                  "--scopes", scopes], env=f.env(), capture_output=True, text=True,
+                                 timeout=60)
+            assert out.returncode == 0, out.stderr
+            return json.loads(out.stdout)["token"]
+        sub, reader = token("ci", "submit,read"), token("ro", "read")
+        url = "http://127.0.0.1:%d" % f.port
+        p = check(farm("--server", url, "profiles"), 77)
+        assert "token" in p.stderr.lower(), p.stderr
+        check(farm("--server", url, "--token", sub, "profiles"), 0)
+        check(farm("profiles", env={"FARM_URL": url, "FARM_TOKEN": sub}), 0)
+        cfg = t.write("c.json", json.dumps({"server": url, "token": sub}))
+        check(farm("--config", cfg, "depsets"), 0)
+        t.write("main.py", "print(1)\n")
+        check(farm("--server", url, "--token", reader, "submit", "-P", "python3", "-r",
+                   "python3 main.py", t.path + "/main.py"), 77)
+        check(farm("--server", url, "--token", sub, "submit", "-q", "-P", "python3", "-r",
+                   "python3 main.py", t.path + "/main.py"), 0)
+
+
 def main():
     global F, URL
     with farmtest.Farm(workers=2) as farm_:
