@@ -25,6 +25,18 @@ def make_case(farm, profile):
     return case
 
 
+def c_case(farm, src, state, verdict, check=None, limits=None):
+    def case():
+        sub = {"profile": "c", "files": [{"name": "main.c", "content": src}]}
+        if limits:
+            sub["limits"] = limits
+        b = submit_wait(farm, sub, timeout=900)
+        expect(b["state"] == state and b.get("verdict") == verdict, b)
+        if check:
+            check(b)
+    return case
+
+
 def main():
     with farmtest.Farm(workers=2, builders=2, settings=settings()) as farm:
         status, profiles = farm.request("GET", "/v1/profiles")
@@ -33,6 +45,19 @@ def main():
             p["name"] if isinstance(p, dict) and "name" in p else p
             for p in (profiles.get("profiles", profiles) if isinstance(profiles, dict) else profiles)), profiles))]
         cases += [("hello " + p, make_case(farm, p)) for p in PROGRAMS]
+        cases += [
+            ("c compile error", c_case(farm, "int main(void) { return x; }\n", "compile_error", None,
+                                       lambda b: expect("error" in b["compile"]["stderr"], b["compile"]))),
+            ("c segfault", c_case(farm, "int main(void) { volatile int *p = 0; return *p; }\n",
+                                  "finished", "runtime_error",
+                                  lambda b: expect(b["tests"][0]["signal"] == "SIGSEGV", b))),
+            ("c memory bomb", c_case(farm, "#include <stdlib.h>\n#include <string.h>\nint main(void) {\n"
+                                     "  for (;;) { char *p = malloc(1 << 20); if (!p) return 3; memset(p, 1, 1 << 20); }\n}\n",
+                                     "finished", "memory_limit",
+                                     limits={"run": {"memory_kib": 65536}})),
+            ("c exit code", c_case(farm, "int main(void) { return 42; }\n", "finished", "runtime_error",
+                                   lambda b: expect(b["tests"][0]["exit_code"] == 42, b))),
+        ]
         rc = farmtest.run_cases(cases)
     sys.exit(rc)
 
