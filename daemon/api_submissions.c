@@ -300,6 +300,7 @@ enum MHD_Result api_submission_create(api_call *c)
     depth_add(c->ctx, 1);
     metrics_count(c->ctx->metrics, METRIC_SUBMISSIONS_ACCEPTED, 1);
     log_debug("accepted id=%s wait=%d", sub.id, wait);
+    snprintf(c->req->location, sizeof(c->req->location), "/v1/submissions/%s", sub.id);
     if (wait)
         return wait_and_reply(c, sub.id);
     return http_reply_json(c->req, 202, json_pack("{s:s, s:s}", "id", sub.id, "state", "queued"));

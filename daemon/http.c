@@ -106,6 +106,8 @@ enum MHD_Result http_reply_response(http_req *r, unsigned status, struct MHD_Res
         snprintf(buf, sizeof(buf), "%d", r->retry_after_s);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, buf);
     }
+    if (r->location[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     r->status = status;
     enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);

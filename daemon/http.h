@@ -27,6 +27,7 @@ typedef struct http_req {
     bool body_too_large;
     char client_addr[64]; /* numeric address of the peer */
     int retry_after_s;    /* > 0: the next reply carries Retry-After */
+    char location[192];   /* non-empty: the next reply carries Location */
     unsigned status;      /* status of the reply queued, 0 before */
     void *user;           /* the API's per-request state (auth) */
 } http_req;

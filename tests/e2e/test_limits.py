@@ -105,6 +105,7 @@ def main():
             # no worker: ?wait=true gives up after api.wait_timeout_ms with 202
             st, v = farm.submit(hello(), wait=True, timeout=30)
             assert st == 202 and v["state"] == "queued" and v["id"], (st, v)
+            assert farm.last_headers.get("Location") == "/v1/submissions/" + v["id"], farm.last_headers
             # the wait bonus puts it ahead of standard jobs
             assert v["priority"] >= 1000, v
             # SSE of a queued submission starts with its "queued" state event
