@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../common/cleanup.h"
 #include "cli_util.h"
@@ -85,9 +86,10 @@ static int verbs_print_view(const farm_client *c, json_t *view)
 
 static void submit_help(void)
 {
-    printf("Usage: farm submit [OPTIONS] [FILE|DIR]...\n\n"
-           "Sends the files (directories recursively, .git left out) with the packages and\n"
-           "commands to the farm, follows the submission and prints the verdict table.\n\n"
+    printf("Usage: farm submit [OPTIONS] [FILE|DIR|NAME=FILE]...\n\n"
+           "Sends the files (directories recursively, .git left out; NAME=FILE sends FILE\n"
+           "as NAME) with the packages and commands to the farm, follows the submission\n"
+           "and prints the verdict table.\n\n"
            "  -p, --profile NAME     a language profile (farm profiles)\n"
            "  -P, --packages LIST    Nix packages: python3,gcc\n"
            "  -c, --compile CMD      compile command\n"
@@ -211,7 +213,16 @@ int verb_submit(int argc, char **argv)
     json_t *files = json_array();
     json_object_set_new(req, "files", files);
     for (int i = optind; i < argc; i++) {
-        if (submission_add_path(files, argv[i], NULL, err, sizeof err) < 0) {
+        /* NAME=PATH sends PATH under another name (solution.c as main.c),
+         * unless a file of that very name exists. */
+        const char *arg = argv[i], *eq = strchr(arg, '='), *name = NULL;
+        char nbuf[256];
+        if (eq && eq > arg && (size_t)(eq - arg) < sizeof nbuf && access(arg, F_OK) != 0) {
+            snprintf(nbuf, sizeof nbuf, "%.*s", (int)(eq - arg), arg);
+            name = nbuf;
+            arg = eq + 1;
+        }
+        if (submission_add_path(files, arg, name, err, sizeof err) < 0) {
             cli_errorf("%s", err);
             return FARM_EXIT_NOINPUT;
         }

@@ -49,6 +49,13 @@ def test_wrong_answer_exits_1_and_shows_first_failure():
         assert "wrong_answer" in p.stdout and "first failure: a" in p.stdout, p.stdout
 
 
+def test_name_equals_path_renames():
+    with Tmp() as t:
+        t.write("solution.c", '#include <stdio.h>\nint main(void){puts("ok");return 0;}\n')
+        p = check(remote("submit", "--json", "-p", "c", "main.c=" + t.path + "/solution.c"), 0)
+        assert json.loads(p.stdout)["tests"][0]["stdout"] == "ok\n", p.stdout
+
+
 def test_compile_error_exits_2_with_compiler_output():
     with Tmp() as t:
         t.write("main.c", "int main( { return 0; }\n")
