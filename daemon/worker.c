@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../common/cleanup.h"
+#include "../common/jsonutil.h"
 #include "../common/log.h"
 #include "../sandbox/sandbox.h"
 #include "roles.h"
@@ -103,6 +104,37 @@ static void worker_clean_stale(const char *boxes_dir)
         log_info("stale-cleaned boxes=%d sandboxes=%d", n, r > 0 ? r : 0);
 }
 
+/* A worker of this host that died (kill -9, OOM) leaves its submission
+ * running under a lease nobody renews. Rather than wait lease.ms, expire
+ * that lease now: renew it as its dead owner for 1 ms (owner-checked, so a
+ * row already requeued or finished is left alone); the health checker then
+ * requeues it with attempts + 1, so a submission that keeps killing workers
+ * still ends after queue.max_attempts. */
+static void worker_expire_dead_leases(store *s, const char *host)
+{
+    _cleanup_json_ json_t *beats = NULL;
+    size_t i;
+    json_t *b;
+
+    if (store_heartbeats(s, &beats) < 0)
+        return;
+    json_array_foreach(beats, i, b)
+    {
+        const char *id = json_string_value(json_object_get(b, "id"));
+        const char *role = json_string_value(json_object_get(b, "role"));
+        const char *bhost = json_string_value(json_object_get(b, "host"));
+        const char *item = json_string_value(json_object_get(b, "current_item"));
+        json_int_t pid = json_integer_value(json_object_get(b, "pid"));
+
+        if (!id || !role || strcmp(role, "worker") != 0 || !bhost || strcmp(bhost, host) != 0 ||
+            pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        if (item && store_submission_renew(s, item, id, 1) >= 0)
+            log_info("dead-worker-lease-expired worker=%s id=%s", id, item);
+        store_heartbeat_remove(s, id);
+    }
+}
+
 static void worker_teardown(worker *w)
 {
     if (w->st)
@@ -142,6 +174,7 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
     }
     snprintf(w.boxes_dir, sizeof(w.boxes_dir), "%s", boxes);
     worker_clean_stale(boxes);
+    worker_expire_dead_leases(w.st, host);
     if ((r = worker_lease_new(cfg, &w.lease, err, sizeof(err))) < 0 ||
         (r = worker_job_init(&w, err, sizeof(err))) < 0) {
         log_error("worker-init-failed errno=%d msg=\"%s\"", -r, err);

@@ -20,7 +20,12 @@ def get(farm, sid):
 
 
 def case_kill_worker_mid_run():
-    with farmtest.Farm(workers=1, settings=FAST_FAULTS) as farm:
+    # A long lease: the restarted worker must expire its dead predecessor's
+    # lease itself instead of waiting for it to run out.
+    settings = dict(FAST_FAULTS)
+    settings["lease.ms"] = "60000"
+    settings["lease.renew_ms"] = "1000"
+    with farmtest.Farm(workers=1, settings=settings) as farm:
         sid = submit_nowait(farm, sh("sleep 2; echo done", tests=[{"expected_output": "done"}],
                                      limits={"run": {"wall_ms": 20000, "cpu_ms": 5000}}))
         wait_until(lambda: get(farm, sid)["state"] == "running", 120, "running")
@@ -32,6 +37,7 @@ def case_kill_worker_mid_run():
         expect(body["state"] == "finished" and body["verdict"] == "accepted", body)
         expect(body.get("attempts", 0) >= 2, "attempts %r: the run was not retried" % body.get("attempts"))
         expect(count_terminal_events(farm, sid) == 1, "finished more than once")
+        expect("dead-worker-lease-expired" in farm.logs(), "the dead worker's lease was not expired early")
         # the supervisor restarted the worker under a new pid
         new = wait_until(lambda: worker_pids(farm), 30, "a restarted worker")
         expect(new[0] != victims[0], "worker not restarted")
@@ -39,7 +45,10 @@ def case_kill_worker_mid_run():
 
 
 def case_kill_farmd_full_queue_restart():
-    farm = farmtest.Farm(workers=2, settings=FAST_FAULTS)
+    settings = dict(FAST_FAULTS)
+    settings["lease.ms"] = "60000"  # recovery must not wait for leases to run out
+    settings["lease.renew_ms"] = "1000"
+    farm = farmtest.Farm(workers=2, settings=settings)
     try:
         farm.start()
         n = 40
@@ -50,7 +59,7 @@ def case_kill_farmd_full_queue_restart():
         wait_until(lambda: not sandbox_uid_processes(), 10, "sandbox processes to die with farmd")
         farm.start()
         for i, sid in enumerate(ids):
-            body = farm.wait_finished(sid, timeout=180)
+            body = farm.wait_finished(sid, timeout=50)
             expect(body["state"] == "finished" and body["verdict"] == "accepted", body)
             expect(body["tests"][0]["stdout"] == "%d\n" % i, body)
             expect(count_terminal_events(farm, sid) == 1, "%s finished more than once" % sid)
