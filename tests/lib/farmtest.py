@@ -223,5 +223,5 @@ def run_cases(cases):
             print("not ok %d - %s" % (i, name), flush=True)
             for line in traceback.format_exc().splitlines():
                 print("# " + line, flush=True)
-    print("%d passed, %d failed" % (len(cases) - failed, failed), flush=True)
+    print("# %d passed, %d failed" % (len(cases) - failed, failed), flush=True)
     return 1 if failed else 0
