@@ -112,6 +112,7 @@ struct sandbox_pool {
     struct sbx_filter filter;
     enum sandbox_accounting accounting;
     long ncpus;
+    bool oom_neutral; /* our oom_score_adj is 0: keepers need not reset it */
 };
 
 /*** mounts.c: the keeper's plan, built by the supervisor (may allocate),

@@ -175,6 +175,10 @@ int sandbox_pool_new(const struct sandbox_pool_options *o, struct sandbox_pool *
     if (!p)
         return -ENOMEM;
     p->host_netns_fd = -1;
+    char *oom = NULL;
+    p->oom_neutral = sbx_read_file("/proc/self/oom_score_adj", 64, &oom, NULL) == 0 &&
+                     strtol(oom, NULL, 10) == 0;
+    free(oom);
     p->ncpus = sysconf(_SC_NPROCESSORS_ONLN);
     if (p->ncpus < 1)
         p->ncpus = 1;

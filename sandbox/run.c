@@ -74,6 +74,7 @@ struct run_ctx {
     char uid_map[64], gid_map[64];
     uint64_t t_clone;
     bool rlimit_memory; /* no cgroups: RLIMIT_AS is the memory limit */
+    bool reset_oom;     /* the supervisor's oom_score_adj is not 0 */
 };
 
 /*** Keeper and target: system calls only ***/
@@ -132,6 +133,7 @@ static __attribute__((noreturn)) void target_main(const struct run_ctx *c)
     struct report steps;
     memset(&steps, 0, sizeof steps);
     steps.kind = REP_TARGET_STEPS;
+    steps.t_fork = sbx_now_ns(); /* when the target started, for the fork step */
 
     /* Dispositions and the mask are inherited from the caller (a server may
      * ignore SIGPIPE); SIG_IGN would even survive exec. */
@@ -227,6 +229,11 @@ static __attribute__((noreturn)) void target_main(const struct run_ctx *c)
     child_fail(c, REP_EXEC_ERROR, errno, "execve ", c->cfg->argv[0]);
 }
 
+static int target_entry(void *arg)
+{
+    target_main(arg);
+}
+
 static __attribute__((noreturn)) void keeper_main(struct run_ctx *c)
 {
     struct report done;
@@ -242,7 +249,7 @@ static __attribute__((noreturn)) void keeper_main(struct run_ctx *c)
      * CLONE_INTO_CGROUP) and in a cgroup namespace rooted there, so
      * /proc/self/cgroup shows nothing of the host. The supervisor's OOM score
      * (a farm may protect itself) must not protect the sandbox: neutral. */
-    int ofd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    int ofd = c->reset_oom ? open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC) : -1;
     if (ofd >= 0) {
         if (write(ofd, "0", 1) < 0) {
             /* keep the inherited score */
@@ -263,13 +270,17 @@ static __attribute__((noreturn)) void keeper_main(struct run_ctx *c)
 
     /* Raw clone, not fork(): glibc's fork takes locks another thread of the
      * supervisor may have held at the moment we were cloned. */
+    /* The target shares our memory until it execs (CLONE_VM|CLONE_VFORK, on
+     * a stack of its own): no second copy of the supervisor's page tables.
+     * We sleep meanwhile; it touches nothing of ours but its stack. Not
+     * glibc's fork(): that takes locks another supervisor thread may have held
+     * when we were cloned. */
     done.t_fork = sbx_now_ns();
-    pid_t target = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, 0);
+    static char target_stack[256 * 1024] __attribute__((aligned(64)));
+    pid_t target = clone(target_entry, target_stack + sizeof target_stack,
+                         CLONE_VM | CLONE_VFORK | SIGCHLD, c);
     if (target < 0)
         child_fail(c, REP_SETUP_ERROR, errno, "keeper: fork of the target", NULL);
-    if (target == 0)
-        target_main(c);
-    done.step_ns[SANDBOX_STEP_FORK] = sbx_now_ns() - done.t_fork;
 
     /* Keep only the report pipe: the sandbox must not hold the supervisor's
      * files, and the output pipes must reach EOF when the target's tree ends. */
@@ -504,6 +515,7 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
     c.hostname = hostname;
     c.envp = (char *const *)cfg->env;
     c.rlimit_memory = s->cg.kind == SANDBOX_ACCT_RLIMITS;
+    c.reset_oom = !p->oom_neutral;
     snprintf(c.uid_map, sizeof c.uid_map, "%d %u 1\n", INSIDE_ID, (unsigned)s->uid);
     snprintf(c.gid_map, sizeof c.gid_map, "%d %u 1\n", INSIDE_ID, (unsigned)s->gid);
 
@@ -667,6 +679,8 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
         if (tsteps.step_ns[i])
             r->step_ns[i] = tsteps.step_ns[i];
     }
+    if (tsteps.t_fork && done.t_fork && tsteps.t_fork > done.t_fork)
+        r->step_ns[SANDBOX_STEP_FORK] = tsteps.t_fork - done.t_fork;
     if (er < 0) {
         ret = fail(r, err, errlen, er, "%s", msg);
         goto out;
