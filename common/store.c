@@ -396,11 +396,22 @@ int store_open_opts(const char *path, const char *state_dir, int busy_timeout_ms
                      path);
         return -EROFS;
     }
-    r = store_pragmas(s);
-    if (r >= 0)
-        r = store_migrate(s, err, errlen);
-    else if (err)
-        snprintf(err, errlen, "%s", s->errmsg);
+    /* Switching a fresh file to WAL and migrating it take exclusive locks;
+     * when several processes open a new database at once SQLite may answer
+     * SQLITE_BUSY without waiting (it would risk a deadlock), so retry here
+     * within the busy timeout. */
+    int64_t deadline = store_now_ms() + s->busy_timeout_ms;
+    for (int attempt = 0;; attempt++) {
+        r = store_pragmas(s);
+        if (r >= 0)
+            r = store_migrate(s, err, errlen);
+        else if (err)
+            snprintf(err, errlen, "%s", s->errmsg);
+        if (r != -EBUSY || store_now_ms() >= deadline)
+            break;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (attempt < 5 ? 1 + attempt : 10) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     if (r < 0)
         return r;
     *out = steal_pointer(&s);

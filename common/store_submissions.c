@@ -319,15 +319,11 @@ static int store_claim_take(store *s, const char *id, int64_t seq, const char *k
     return 1;
 }
 
-int store_submission_claim(store *s, const char *owner, int64_t lease_ms, store_claimed *out)
+/* Inside the caller's transaction: 1 claimed (*out filled), 0 none. */
+static int store_claim_locked(store *s, const char *owner, int64_t lease_ms, int64_t now,
+                              store_claimed *out)
 {
-    if (!owner || !owner[0] || lease_ms <= 0)
-        return -EINVAL;
-    int r = store_tx_begin(s);
-    if (r < 0)
-        return r;
-    store *tx _cleanup_tx_ = s;
-    int64_t now = store_now_ms();
+    int r;
     for (;;) {
         _cleanup_stmt_ sqlite3_stmt *st =
             store_stmt(s, "SELECT s.seq, s.id, s.depset_key, d.state, d.log FROM submissions s "
@@ -337,11 +333,8 @@ int store_submission_claim(store *s, const char *owner, int64_t lease_ms, store_
         if (!st)
             return store_err(s);
         int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE) {
-            sqlite3_reset(st);
-            r = store_tx_commit(s); /* keeps the rows parked on the way */
-            return r < 0 ? r : 0;
-        }
+        if (rc == SQLITE_DONE)
+            return 0;
         if (rc != SQLITE_ROW)
             return store_fail(s, rc);
         int64_t seq = sqlite3_column_int64(st, 0);
@@ -355,17 +348,8 @@ int store_submission_claim(store *s, const char *owner, int64_t lease_ms, store_
         bool missing = !dstate;
         sqlite3_reset(st);
 
-        if (ready) {
-            r = store_claim_take(s, id, seq, key, owner, lease_ms, now, out);
-            if (r < 0)
-                return r;
-            r = store_tx_commit(s);
-            if (r < 0) {
-                store_claimed_done(out);
-                return r;
-            }
-            return 1;
-        }
+        if (ready)
+            return store_claim_take(s, id, seq, key, owner, lease_ms, now, out);
         if (failed) {
             _cleanup_free_ char *msg =
                 store_strdupf("dependency set %s failed: %s", key, log ? log : "");
@@ -388,6 +372,26 @@ int store_submission_claim(store *s, const char *owner, int64_t lease_ms, store_
         if (r < 0)
             return r;
     }
+}
+
+int store_submission_claim(store *s, const char *owner, int64_t lease_ms, store_claimed *out)
+{
+    if (!owner || !owner[0] || lease_ms <= 0 || !out)
+        return -EINVAL;
+    int r = store_tx_begin(s);
+    if (r < 0)
+        return r;
+    store *tx _cleanup_tx_ = s;
+    int got = store_claim_locked(s, owner, lease_ms, store_now_ms(), out);
+    if (got < 0)
+        return got;
+    r = store_tx_commit(s); /* also keeps the rows parked on the way */
+    if (r < 0) {
+        if (got)
+            store_claimed_done(out);
+        return r;
+    }
+    return got;
 }
 
 /* ---- the lease holder's writes ---- */
@@ -543,22 +547,14 @@ int store_submission_test_result(store *s, const char *id, const char *owner, in
     return store_tx_commit(s);
 }
 
-int store_submission_finish(store *s, const char *id, const char *owner, const char *state,
-                            const char *verdict, json_t *result)
+/* Inside the caller's transaction: ends id (owner-checked) as state. */
+static int store_finish_locked(store *s, const char *id, const char *owner, const char *state,
+                               const char *verdict, json_t *result, const char *text, int64_t now)
 {
-    if (!id || !owner || !state || !store_state_is_terminal(state))
-        return -EINVAL;
-    _cleanup_free_ char *text = result ? jsonutil_dump(result) : NULL;
-    if (result && !text)
-        return -ENOMEM;
-    int r = store_tx_begin(s);
+    char key[65];
+    int r = store_sub_check_owner(s, id, owner, key);
     if (r < 0)
         return r;
-    store *tx _cleanup_tx_ = s;
-    char key[65];
-    if ((r = store_sub_check_owner(s, id, owner, key)) < 0)
-        return r;
-    int64_t now = store_now_ms();
     _cleanup_stmt_ sqlite3_stmt *st =
         store_stmt(s, "UPDATE submissions SET state = ?2, verdict = ?3, result = ?4, error = ?5, "
                       "finished_at = ?6, lease_owner = NULL, lease_expires_at = NULL "
@@ -578,9 +574,54 @@ int store_submission_finish(store *s, const char *id, const char *owner, const c
     if ((r = store_depset_touch(s, key, now)) < 0)
         return r;
     _cleanup_json_ json_t *extra = json_pack("{s:o}", "verdict", jsonutil_str_or_null(verdict));
-    if ((r = store_state_event(s, id, state, extra, now)) < 0)
+    return store_state_event(s, id, state, extra, now);
+}
+
+int store_submission_finish(store *s, const char *id, const char *owner, const char *state,
+                            const char *verdict, json_t *result)
+{
+    if (!id || !owner || !state || !store_state_is_terminal(state))
+        return -EINVAL;
+    _cleanup_free_ char *text = result ? jsonutil_dump(result) : NULL;
+    if (result && !text)
+        return -ENOMEM;
+    int r = store_tx_begin(s);
+    if (r < 0)
+        return r;
+    store *tx _cleanup_tx_ = s;
+    r = store_finish_locked(s, id, owner, state, verdict, result, text, store_now_ms());
+    if (r < 0)
         return r;
     return store_tx_commit(s);
+}
+
+int store_submission_finish_and_claim(store *s, const char *id, const char *owner,
+                                      const char *state, const char *verdict, json_t *result,
+                                      int64_t lease_ms, store_claimed *next)
+{
+    if (!id || !owner || !state || !store_state_is_terminal(state) || lease_ms <= 0 || !next)
+        return -EINVAL;
+    _cleanup_free_ char *text = result ? jsonutil_dump(result) : NULL;
+    if (result && !text)
+        return -ENOMEM;
+    int r = store_tx_begin(s);
+    if (r < 0)
+        return r;
+    store *tx _cleanup_tx_ = s;
+    int64_t now = store_now_ms();
+    r = store_finish_locked(s, id, owner, state, verdict, result, text, now);
+    if (r < 0)
+        return r;
+    int got = store_claim_locked(s, owner, lease_ms, now, next);
+    if (got < 0)
+        return got;
+    r = store_tx_commit(s);
+    if (r < 0) {
+        if (got)
+            store_claimed_done(next);
+        return r;
+    }
+    return got;
 }
 
 /* ---- cancel ---- */

@@ -564,6 +564,42 @@ START_TEST(poison_item_ends_internal_error)
 }
 END_TEST
 
+START_TEST(finish_and_claim_in_one_transaction)
+{
+    store *s = open_store(testutil_newdir());
+    test_set t;
+    ready_set(s, &t, "gcc");
+    char a[33], b[33], c_[33], buf[32];
+    enqueue(s, &t, 0, 0, a);
+    enqueue(s, &t, 0, 0, b);
+    store_claimed c, next;
+    ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 1);
+    ck_assert_str_eq(c.id, a);
+    store_claimed_done(&c);
+    /* A stale owner's call fails whole: nothing finished, nothing claimed. */
+    ck_assert_int_eq(
+        store_submission_finish_and_claim(s, a, "other", "finished", NULL, NULL, LEASE, &next),
+        -ESTALE);
+    ck_assert_str_eq(state_of(s, b, buf), "queued");
+    ck_assert_int_eq(
+        store_submission_finish_and_claim(s, a, "w", "finished", "accepted", NULL, LEASE, &next),
+        1);
+    ck_assert_str_eq(next.id, b);
+    ck_assert_str_eq(state_of(s, a, buf), "finished");
+    ck_assert_str_eq(state_of(s, b, buf), "running");
+    store_claimed_done(&next);
+    ck_assert_int_eq(
+        store_submission_finish_and_claim(s, b, "w", "finished", "accepted", NULL, LEASE, &next),
+        0);
+    ck_assert_str_eq(state_of(s, b, buf), "finished");
+    enqueue(s, &t, 0, 0, c_);
+    ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 1);
+    ck_assert_str_eq(c.id, c_);
+    store_claimed_done(&c);
+    store_close(s);
+}
+END_TEST
+
 START_TEST(release_does_not_count_an_attempt)
 {
     store *s = open_store(testutil_newdir());
@@ -997,6 +1033,7 @@ int main(void)
     tcase_add_test(q, lease_expiry_requeues_with_attempts);
     tcase_add_test(q, stale_owner_cannot_write);
     tcase_add_test(q, poison_item_ends_internal_error);
+    tcase_add_test(q, finish_and_claim_in_one_transaction);
     tcase_add_test(q, release_does_not_count_an_attempt);
     tcase_add_test(q, waiting_deps_park_and_wake);
     tcase_add_test(q, deps_failed_on_set_failure);
