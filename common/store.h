@@ -121,7 +121,8 @@ typedef struct {
 void store_claimed_done(store_claimed *c);
 
 /* Returns 1 and fills *out when a submission was claimed for owner, 0 when none
- * is claimable, <0 on error. Parks rows whose set is not ready on the way. */
+ * is claimable, <0 on error. Parks rows whose set is not ready on the way.
+ * *out is zeroed first, so store_claimed_done(out) is safe after any return. */
 int store_submission_claim(store *s, const char *owner, int64_t lease_ms, store_claimed *out);
 /* -ESTALE if not the owner's; -ECANCELED if a cancel was requested (the lease
  * is still renewed: the worker then stops and finishes as cancelled). */

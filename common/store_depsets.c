@@ -83,6 +83,8 @@ int store_depset_claim(store *s, const char *owner, int64_t lease_ms, store_deps
 {
     if (!owner || !owner[0] || lease_ms <= 0)
         return -EINVAL;
+    if (out)
+        memset(out, 0, sizeof(*out));
     int r = store_tx_begin(s);
     if (r < 0)
         return r;

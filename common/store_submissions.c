@@ -378,6 +378,7 @@ int store_submission_claim(store *s, const char *owner, int64_t lease_ms, store_
 {
     if (!owner || !owner[0] || lease_ms <= 0 || !out)
         return -EINVAL;
+    memset(out, 0, sizeof(*out)); /* store_claimed_done is safe whatever we return */
     int r = store_tx_begin(s);
     if (r < 0)
         return r;
@@ -599,7 +600,10 @@ int store_submission_finish_and_claim(store *s, const char *id, const char *owne
                                       const char *state, const char *verdict, json_t *result,
                                       int64_t lease_ms, store_claimed *next)
 {
-    if (!id || !owner || !state || !store_state_is_terminal(state) || lease_ms <= 0 || !next)
+    if (!next)
+        return -EINVAL;
+    memset(next, 0, sizeof(*next));
+    if (!id || !owner || !state || !store_state_is_terminal(state) || lease_ms <= 0)
         return -EINVAL;
     _cleanup_free_ char *text = result ? jsonutil_dump(result) : NULL;
     if (result && !text)
