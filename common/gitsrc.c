@@ -12,6 +12,10 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -277,6 +281,106 @@ static int gitsrc_fetch(const config *cfg, git_repository *repo, const char *url
     return 0;
 }
 
+static int gitsrc_rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    if (flag == FTW_DP)
+        rmdir(path);
+    else
+        unlink(path);
+    return 0;
+}
+
+/* Removes a mirror tree (ours: state_dir + hex name), never following links. */
+static void gitsrc_rm_rf(const char *path)
+{
+    nftw(path, gitsrc_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int gitsrc_rm_lock(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    size_t n = strlen(path);
+    if (flag == FTW_F && n > 5 && strcmp(path + n - 5, ".lock") == 0)
+        unlink(path);
+    else if (flag == FTW_F && ftw->level > 0 && strstr(path, "/objects/pack/tmp_"))
+        unlink(path);
+    return 0;
+}
+
+typedef struct {
+    int r;
+    char msg[1024];
+} gitsrc_fetch_answer;
+
+/* Runs gitsrc_fetch in a child process and kills it at git.fetch_timeout_ms:
+ * libgit2 1.5 has no connect or read timeout, and progress callbacks never
+ * run while a server says nothing, so a silent server would otherwise hold a
+ * worker forever. The caller holds the mirror's flock, so after a kill no
+ * other process is fetching and the lock and temporary pack files the child
+ * left can be removed. Also lets the worker's abort (which kills its
+ * children) end a fetch. */
+static int gitsrc_fetch_bounded(const config *cfg, git_repository *repo, const char *mirror,
+                                const char *url, char *err, size_t errlen)
+{
+    long long timeout = config_int(cfg, "git.fetch_timeout_ms");
+    if (timeout <= 0)
+        timeout = 120000;
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) < 0)
+        return -errno;
+    pid_t pid = fork();
+    if (pid < 0) {
+        int r = -errno;
+        close(pfd[0]);
+        close(pfd[1]);
+        return r;
+    }
+    if (pid == 0) {
+        close(pfd[0]);
+        gitsrc_fetch_answer a = {0};
+        a.r = gitsrc_fetch(cfg, repo, url, a.msg, sizeof a.msg);
+        (void)!write(pfd[1], &a, sizeof a);
+        _exit(0);
+    }
+    close(pfd[1]);
+    _cleanup_close_ int rfd = pfd[0];
+    gitsrc_fetch_answer a = {.r = -EIO};
+    int64_t deadline = gitsrc_now_ms() + timeout;
+    bool answered = false;
+    for (;;) {
+        int64_t left = deadline - gitsrc_now_ms();
+        if (left <= 0)
+            break;
+        struct pollfd p = {.fd = rfd, .events = POLLIN};
+        int n = poll(&p, 1, (int)(left > 1000 ? 1000 : left));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n > 0) {
+            answered = read(rfd, &a, sizeof a) == (ssize_t)sizeof a;
+            break;
+        }
+    }
+    if (!answered)
+        kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    if (!answered) {
+        nftw(mirror, gitsrc_rm_lock, 16, FTW_PHYS);
+        if (gitsrc_now_ms() >= deadline) {
+            gitsrc_seterr(err, errlen, "source.git.url: fetching %s took longer than %lld ms", url,
+                          timeout);
+            return -ETIMEDOUT;
+        }
+        gitsrc_seterr(err, errlen, "source.git.url: the fetch of %s died", url);
+        return -EIO;
+    }
+    if (a.r < 0)
+        gitsrc_seterr(err, errlen, "%s", a.msg);
+    return a.r;
+}
+
 /* Looks rev up in repo as a commit. 0 found, -ENOENT not found, -EIO other. */
 static int gitsrc_lookup(git_repository *repo, const char *rev, git_object **commit)
 {
@@ -361,16 +465,22 @@ static int gitsrc_open_rev(const config *cfg, const char *url, const char *rev,
         gitsrc_seterr(err, errlen, "cannot open git mirror %s: %s", mirror, gitsrc_lasterr());
         return -EIO;
     }
-    r = gitsrc_fetch(cfg, repo, url, err, errlen);
+    r = gitsrc_fetch_bounded(cfg, repo, mirror, url, err, errlen);
+    /* The fetch wrote into the mirror from another process: reopen, so no
+     * cached view of refs or packs hides what arrived. */
+    git_repository_free(steal_pointer(&repo));
+    if (git_repository_open_bare(&repo, mirror) < 0)
+        repo = NULL;
+    if (r >= 0 && !repo) {
+        gitsrc_seterr(err, errlen, "cannot reopen git mirror %s: %s", mirror, gitsrc_lasterr());
+        return -EIO;
+    }
     if (r < 0) {
         /* A mirror we just made for an unreachable URL is worth nothing;
          * one that already held objects stays, for the next attempt. */
         if (!exists) {
             git_repository_free(steal_pointer(&repo));
-            _cleanup_free_ char *cmd = NULL;
-            /* A tree of a few files; the path is ours (state_dir + hex). */
-            if (asprintf(&cmd, "rm -rf -- '%s'", mirror) >= 0 && !strchr(mirror, '\''))
-                (void)!system(cmd);
+            gitsrc_rm_rf(mirror);
         }
         /* An existing mirror that still has a commit id can serve it even when
          * the remote is unreachable now. */

@@ -30,6 +30,8 @@
  *   -EHOSTUNREACH    the URL cannot be reached (no such path, DNS, refused, HTTP
  *                    404/5xx)
  *   -EACCES          the remote asks for credentials
+ *   -ETIMEDOUT       the fetch took longer than git.fetch_timeout_ms (it runs
+ *                    in a child process that is killed then)
  *   -EFBIG           the tree (or subdir) is larger than max_bytes
  *   -EPROTONOSUPPORT the URL scheme is not one of the above
  *   -EINVAL          empty URL/rev, a subdir with "..", or a bad dest_dir

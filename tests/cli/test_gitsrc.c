@@ -269,6 +269,47 @@ static pid_t start_401_server(int *port)
     return pid;
 }
 
+/* A server that accepts connections and never says a word. */
+static pid_t start_silent_server(int *port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(s, 8), 0);
+    getsockname(s, (struct sockaddr *)&a, &al);
+    *port = ntohs(a.sin_port);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        alarm(30);
+        for (;;)
+            if (accept(s, NULL, NULL) < 0)
+                _exit(0);
+    }
+    close(s);
+    return pid;
+}
+
+START_TEST(silent_server_times_out)
+{
+    char box[300], err[512] = "", url[400];
+    mkbox(box, sizeof box, "box");
+    ck_assert_int_eq(config_set(cfg, "git.fetch_timeout_ms", "800", err, sizeof err), 0);
+    int port;
+    pid_t pid = start_silent_server(&port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/slow.git", port);
+    int r = gitsrc_checkout(cfg, url, "main", NULL, box, 0, err, sizeof err);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    ck_assert_msg(r == -ETIMEDOUT, "r=%d err=%s", r, err);
+    ck_assert_ptr_nonnull(strstr(err, "800 ms"));
+    char *m = gitsrc_mirror_path(cfg, url);
+    ck_assert_int_ne(access(m, F_OK), 0);
+    free(m);
+}
+END_TEST
+
 START_TEST(credentials_needed_is_eacces)
 {
     char box[300], err[512] = "", url[400];
@@ -333,7 +374,6 @@ START_TEST(validate_names_the_field)
 }
 END_TEST
 
-
 START_TEST(worktree_head_and_checkout_detached)
 {
     char box[300], err[512] = "", p[400], sub[400];
@@ -368,6 +408,7 @@ static Suite *gitsrc_suite(void)
     tcase_add_test(tc, size_limit_refuses_before_writing);
     tcase_add_test(tc, unreachable_url_is_ehostunreach);
     tcase_add_test(tc, credentials_needed_is_eacces);
+    tcase_add_test(tc, silent_server_times_out);
     tcase_add_test(tc, fetches_only_when_rev_is_missing);
     tcase_add_test(tc, validate_names_the_field);
     tcase_add_test(tc, worktree_head_and_checkout_detached);
