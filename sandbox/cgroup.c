@@ -342,11 +342,13 @@ int sbx_cg_prepare(struct sbx_cgroup *cg, const struct sandbox_limits *l, char *
         sbx_fd_read_keyed(cg->pids_events_fd, "max", &cg->pids_base);
     cg->mem_base = 0;
     sbx_fd_read_u64(cg->mem_usage_fd, &cg->mem_base);
+    cg->cpu_base = 0;
+    if (!v1)
+        cg->cpu_base = cpu_raw_ns(cg);
     return 0;
 }
 
-/* v2 cpu.stat cannot be reset: the caller subtracts a baseline. */
-uint64_t sbx_cg_cpu_ns(struct sbx_cgroup *cg)
+static uint64_t cpu_raw_ns(struct sbx_cgroup *cg)
 {
     uint64_t v = 0;
     if (cg->kind == SANDBOX_ACCT_CGROUP_V1)
@@ -355,6 +357,14 @@ uint64_t sbx_cg_cpu_ns(struct sbx_cgroup *cg)
              sbx_fd_read_keyed(cg->cpu_fd, "usage_usec", &v) == 0)
         v *= 1000;
     return v;
+}
+
+/* CPU time of the run so far. v1's counter is reset by sbx_cg_prepare; v2's
+ * cpu.stat cannot be, so its value then is the baseline. */
+uint64_t sbx_cg_cpu_ns(struct sbx_cgroup *cg)
+{
+    uint64_t v = cpu_raw_ns(cg);
+    return v > cg->cpu_base ? v - cg->cpu_base : 0;
 }
 
 void sbx_cg_stats(struct sbx_cgroup *cg, struct sbx_cg_stats *st)

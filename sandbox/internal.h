@@ -31,7 +31,7 @@ struct sbx_cgroup {
     int pids_events_fd; /* pids.events (may be -1) */
     int cpu_fd;         /* cpuacct.usage (ns) | cpu.stat (usage_usec) */
     /* Baselines taken by sbx_cg_prepare. */
-    uint64_t mem_base, oom_base, pids_base;
+    uint64_t mem_base, oom_base, pids_base, cpu_base;
 };
 
 /* Directory that holds every slot of this process: <own>/nixfarm-sandbox-<pid>. */
