@@ -299,6 +299,8 @@ void sbx_cg_slot_destroy(struct sbx_cgroup *cg)
     }
 }
 
+static uint64_t cpu_raw_ns(struct sbx_cgroup *cg);
+
 int sbx_cg_prepare(struct sbx_cgroup *cg, const struct sandbox_limits *l, char *err, size_t errlen)
 {
     if (cg->kind == SANDBOX_ACCT_RLIMITS)
