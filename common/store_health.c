@@ -20,7 +20,6 @@ typedef struct {
     char owner[128];
     char key[65];
     int attempts, max_attempts;
-    bool holds;
 } store_expired;
 
 /* Reads the expired rows of one query into a malloc'd array. */
@@ -52,7 +51,6 @@ static int store_collect_expired(store *s, const char *sql, int64_t now, store_e
         snprintf(e->key, sizeof(e->key), "%s", k ? k : "");
         e->attempts = sqlite3_column_int(st, 3);
         e->max_attempts = sqlite3_column_int(st, 4);
-        e->holds = sqlite3_column_int(st, 5) != 0;
     }
     if (rc != SQLITE_DONE)
         return store_fail(s, rc);
@@ -67,7 +65,7 @@ static int store_requeue_submissions(store *s, int64_t now, store_requeue_counts
     _cleanup_free_ store_expired *v = NULL;
     size_t n = 0;
     int r = store_collect_expired(s,
-                                  "SELECT id, lease_owner, depset_key, attempts, max_attempts, 0 "
+                                  "SELECT id, lease_owner, depset_key, attempts, max_attempts "
                                   "FROM submissions WHERE state IN ('queued', 'running') AND "
                                   "state = 'running' AND lease_expires_at < ?1",
                                   now, &v, &n);
@@ -119,7 +117,7 @@ static int store_requeue_depsets(store *s, int64_t now, store_requeue_counts *c)
     _cleanup_free_ store_expired *v = NULL;
     size_t n = 0;
     int r = store_collect_expired(s,
-                                  "SELECT key, lease_owner, key, attempts, max_attempts, 0 "
+                                  "SELECT key, lease_owner, key, attempts, max_attempts "
                                   "FROM depsets WHERE state = 'building' AND lease_expires_at < ?1",
                                   now, &v, &n);
     if (r < 0)
