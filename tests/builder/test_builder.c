@@ -122,7 +122,7 @@ static void setup(void)
     ck_assert_int_eq(hash_random_id(salt), 0);
     sh("printf %%s %s > %s/salt", salt, nix_dir);
     /* The salt changes the package-set id too, so keys never repeat. */
-    sh("printf '{\"big\":{},\"busybox\":{},\"fail\":{},\"hello\":{\"salt\":\"%s\"},"
+    sh("printf '{\"bash\":{},\"big\":{},\"busybox\":{},\"fail\":{},\"hello\":{\"salt\":\"%s\"},"
        "\"noisy\":{},\"slow\":{}}' > %s/packages.json",
        salt, nix_dir);
     const char *tools[] = {"nix-build", "nix-store", "nix"};
@@ -339,7 +339,7 @@ START_TEST(test_validate_known_and_unknown_names)
 
     json_t *names = NULL;
     ck_assert_int_eq(builder_pkgset_names(cfg, &names, err, sizeof err), 0);
-    ck_assert_int_eq(json_array_size(names), 6);
+    ck_assert_int_eq(json_array_size(names), 7);
     json_decref(names);
 }
 END_TEST
