@@ -32,6 +32,7 @@ typedef struct {
     char bin_dir[PATH_MAX];   /* <set>/bin */
     char key[65];
     bool held;
+    struct store *st; /* kept open for the whole run: one WAL checkpoint at the end */
     struct sandbox_pool *pool;
     bool host_busybox; /* /bin/busybox exists: a shell for sets without one */
 } local_env;
