@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -117,6 +118,33 @@ def case_failing_set_ends_deps_failed_with_log_then_evict():
         fx.cleanup()
 
 
+def case_ready_sets_exported_to_signed_binary_cache():
+    fx = Fixture()
+    try:
+        sec = os.path.join(fx.dir, "cache.sec")
+        pub = os.path.join(fx.dir, "cache.pub")
+        cache = os.path.join(fx.dir, "cache")
+        subprocess.run(["nix-store", "--generate-binary-cache-key", "farm-e2e-1", sec, pub],
+                       check=True)
+        settings = fx.settings()
+        settings.update({"cache.export_url": "file://" + cache, "cache.secret_key_file": sec})
+        with farmtest.Farm(workers=1, builders=1, settings=settings) as farm:
+            status, body = farm.submit({"packages": ["hello"], "run": "hello"}, timeout=240)
+            assert status == 200 and body["verdict"] == "accepted", body
+            status, ds = farm.request("GET", "/v1/depsets/" + body["depset"]["key"])
+            assert status == 200, ds
+            out = (ds.get("depset") or ds)["out_paths"][0]
+            narinfo = os.path.join(cache, os.path.basename(out)[:32] + ".narinfo")
+            deadline = time.time() + 60
+            while not os.path.exists(narinfo) and time.time() < deadline:
+                time.sleep(0.1)
+            with open(narinfo) as f:
+                text = f.read()
+            assert "Sig: farm-e2e-1:" in text and "Compression: zstd" in text, text
+    finally:
+        fx.cleanup()
+
+
 def children_named(parent, name):
     out = []
     for pid in os.listdir("/proc"):
@@ -163,6 +191,8 @@ if __name__ == "__main__":
          case_twenty_concurrent_submissions_one_build),
         ("failing set -> deps_failed with its log; list and evict a set",
          case_failing_set_ends_deps_failed_with_log_then_evict),
+        ("ready sets are exported to a signed zstd binary cache",
+         case_ready_sets_exported_to_signed_binary_cache),
         ("builder killed mid-build: restarted, the set still builds",
          case_builder_killed_mid_build_is_replaced),
     ]))
