@@ -32,12 +32,9 @@ ENV.pop("NIX_REMOTE", None)
 # `nix-store --gc` on this host's store. Nix's GC takes an exclusive flock on
 # gc.lock for its whole run, so holding a shared one keeps every GC out while
 # this test imports and builds (Nix's own processes take it shared too).
-GC_LOCK = open("/nix/var/nix/gc.lock", "a")
-fcntl.flock(GC_LOCK, fcntl.LOCK_SH)
-
-TMP = tempfile.mkdtemp(prefix="test-nixset-")
-ROOTS = os.path.join(TMP, "gcroots")
-os.makedirs(ROOTS)
+GC_LOCK = None
+TMP = None    # per-run temporary directory, made in main()
+ROOTS = None  # GC roots of this run: TMP/gcroots
 
 
 def note(msg):
@@ -322,6 +319,12 @@ def case_regen_check():
 
 
 def main():
+    global GC_LOCK, TMP, ROOTS
+    GC_LOCK = open("/nix/var/nix/gc.lock", "a")
+    fcntl.flock(GC_LOCK, fcntl.LOCK_SH)
+    TMP = tempfile.mkdtemp(prefix="test-nixset-")
+    ROOTS = os.path.join(TMP, "gcroots")
+    os.makedirs(ROOTS)
     try:
         return farmtest.run_cases([
             ("imports in the store are intact", case_imports_intact),
