@@ -36,7 +36,7 @@ static void run_help(void)
            "      --state-dir DIR   state directory (default ~/.local/state/nixfarm)\n"
            "      --json            print {exit_code, signal, limit, cpu_ms, wall_ms,\n"
            "                        memory_kib, stdout, stderr} instead of the output\n"
-           "  -q, --quiet           no summary line\n"
+           "  -q, --quiet           no summary line\n\n"
            "%s\n"
            "Exit status: the command's own; 128+N killed by signal N; 124 time limit, 137\n"
            "memory limit, 141 output limit, 153 file-size limit, 126 process limit, 127 not\n"

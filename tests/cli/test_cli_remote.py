@@ -152,6 +152,76 @@ def test_git_source_at_rev_and_bad_rev():
         assert "no-such-branch" in text, text
 
 
+class GitHttp:
+    """Smart HTTP for the repositories under root, through `git http-backend`
+    (CGI), as a forge serves them."""
+
+    def __init__(self, root):
+        import http.server
+        import subprocess
+        import threading
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def cgi(self):
+                path, _, query = self.path.partition("?")
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                env = {"GIT_PROJECT_ROOT": root, "GIT_HTTP_EXPORT_ALL": "1", "PATH_INFO": path,
+                       "QUERY_STRING": query, "REQUEST_METHOD": self.command,
+                       "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+                       "CONTENT_LENGTH": str(len(body)), "PATH": os.environ["PATH"]}
+                if self.headers.get("Content-Encoding"):
+                    env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
+                out = subprocess.run(["git", "http-backend"], input=body, env=env,
+                                     capture_output=True).stdout
+                head, _, payload = out.partition(b"\r\n\r\n")
+                status = 200
+                headers = []
+                for line in head.decode().split("\r\n"):
+                    k, _, v = line.partition(":")
+                    if k.lower() == "status":
+                        status = int(v.split()[0])
+                    elif k:
+                        headers.append((k, v.strip()))
+                self.send_response(status)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = cgi
+            do_POST = cgi
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_git_source_over_http():
+    with Tmp() as t:
+        work = t.path + "/work"
+        c1 = clitest.make_repo(work, {"main.py": "print('over http')\n"})
+        clitest.git(t.path, "clone", "-q", "--bare", work, t.path + "/srv/app.git")
+        srv = GitHttp(t.path + "/srv")
+        try:
+            p = check(remote("submit", "--json", "-P", "python3", "-r", "python3 main.py", "--git",
+                             srv.url + "/app.git", "--rev", c1), 0)
+            assert json.loads(p.stdout)["tests"][0]["stdout"] == "over http\n", p.stdout
+            p = remote("submit", "--json", "-P", "python3", "-r", "python3 main.py", "--git",
+                       srv.url + "/missing.git", "--rev", "main")
+            assert p.returncode not in (0, 64), (p.returncode, p.stdout, p.stderr)
+            assert "missing.git" in p.stdout + p.stderr, p.stdout + p.stderr
+        finally:
+            srv.close()
+
+
 def test_errors_have_their_exit_codes():
     with Tmp() as t:
         t.write("main.py", "print(1)\n")
