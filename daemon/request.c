@@ -5,7 +5,7 @@
  * environment (profile, packages), then the program (files, commands), then
  * the tests, then limits and options. The first problem found is reported;
  * every message names the field exactly as the client wrote it. */
-#include "request.h"
+#include "request_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -26,16 +26,6 @@ const char *const request_limit_names[REQUEST_N_LIMITS] = {
     "output_bytes", "file_bytes", "open_files", "stack_kib",
 };
 
-#define MAX_COMMAND_BYTES 65536
-#define MAX_NAME_BYTES 1024
-#define MAX_ARGS 256
-#define MAX_ARG_BYTES 65536
-#define MAX_ENV 128
-#define MAX_ENV_VALUE_BYTES 32768
-#define MAX_PACKAGES 64
-#define MAX_URL_BYTES 2048
-#define MAX_EXPR_BYTES 65536
-
 void request_opts_from_config(request_opts *o, const config *cfg)
 {
     char key[96];
@@ -53,396 +43,6 @@ void request_opts_from_config(request_opts *o, const config *cfg)
     o->max_tests = (int)config_int(cfg, "api.max_tests");
 }
 
-static int fail(request_error *e, int status, const char *code, const char *field, const char *fmt,
-                ...) __attribute__((format(printf, 5, 6)));
-static int fail(request_error *e, int status, const char *code, const char *field, const char *fmt,
-                ...)
-{
-    e->status = status;
-    snprintf(e->code, sizeof(e->code), "%s", code);
-    snprintf(e->field, sizeof(e->field), "%s", field ? field : "");
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->message, sizeof(e->message), fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
-
-/* A short, printable, valid-UTF-8 excerpt of a client string for messages. */
-static void excerpt(const char *s, char *out, size_t outlen)
-{
-    size_t j = 0;
-    for (size_t i = 0; s[i] && j + 5 < outlen; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80)
-            out[j++] = '?';
-        else
-            out[j++] = (char)c;
-        if (i >= 60) {
-            memcpy(out + j, "...", 3);
-            j += 3;
-            break;
-        }
-    }
-    out[j] = '\0';
-}
-
-static const char *type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    default:
-        return "something else";
-    }
-}
-
-static int wrong_type(request_error *e, const char *field, const char *want, const json_t *v)
-{
-    return fail(e, 422, "invalid_type", field, "%s must be %s, not %s", field, want, type_name(v));
-}
-
-static bool has_nul(const json_t *s)
-{
-    return strlen(json_string_value(s)) != json_string_length(s);
-}
-
-/* A string member: absent -> *out untouched, 0. null allowed when allow_null
- * (then *out = NULL). Rejects NUL bytes and strings over max bytes. */
-static int get_text(json_t *obj, const char *key, const char *field, bool allow_null, size_t max,
-                    bool allow_empty, const char **out, request_error *e)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!v)
-        return 0;
-    if (json_is_null(v) && allow_null) {
-        *out = NULL;
-        return 0;
-    }
-    if (!json_is_string(v))
-        return wrong_type(e, field, allow_null ? "a string or null" : "a string", v);
-    if (has_nul(v))
-        return fail(e, 422, "invalid_value", field, "%s contains a NUL byte", field);
-    if (json_string_length(v) > max)
-        return fail(e, 422, "too_long", field, "%s is longer than %zu bytes", field, max);
-    if (!allow_empty && json_string_length(v) == 0)
-        return fail(e, 422, "invalid_value", field, "%s must not be empty", field);
-    *out = json_string_value(v);
-    return 0;
-}
-
-static int get_flag(json_t *obj, const char *key, bool *out, request_error *e)
-{
-    json_t *v = json_object_get(obj, key);
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_boolean(v))
-        return wrong_type(e, key, "true or false", v);
-    *out = json_is_true(v);
-    return 0;
-}
-
-static int check_known(json_t *obj, const char *prefix, const char *const *known, request_error *e)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(obj, k, v)
-    {
-        bool ok = false;
-        for (size_t i = 0; known[i]; i++)
-            ok = ok || !strcmp(k, known[i]);
-        if (!ok) {
-            char ex[80], field[256];
-            excerpt(k, ex, sizeof(ex));
-            snprintf(field, sizeof(field), "%s%s%s", prefix, *prefix ? "." : "", ex);
-            return fail(e, 422, "unknown_field", field, "unknown field %s", field);
-        }
-    }
-    return 0;
-}
-
-/* ---- blobs ---- */
-
-typedef struct {
-    store_blob *v;
-    size_t n, cap;
-} blob_list;
-
-/* Takes data (malloc'd); returns the blob's sha256 (borrowed from the list). */
-static const char *blob_add(blob_list *l, void *data, size_t len)
-{
-    char hex[65];
-    hash_sha256_hex(data, len, hex);
-    for (size_t i = 0; i < l->n; i++) {
-        if (!strcmp(l->v[i].sha256, hex)) {
-            free(data);
-            return l->v[i].sha256;
-        }
-    }
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        store_blob *nv = realloc(l->v, cap * sizeof(*nv));
-        if (!nv) {
-            free(data);
-            return NULL;
-        }
-        l->v = nv;
-        l->cap = cap;
-    }
-    store_blob *b = &l->v[l->n++];
-    memcpy(b->sha256, hex, sizeof(hex));
-    b->data = data;
-    b->len = len;
-    return b->sha256;
-}
-
-static void blob_list_free(blob_list *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free((void *)l->v[i].data);
-    free(l->v);
-    l->v = NULL;
-    l->n = l->cap = 0;
-}
-
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+' || c == '-')
-        return 62;
-    if (c == '/' || c == '_')
-        return 63;
-    return -1;
-}
-
-/* Strict base64 (standard or URL alphabet, padding optional, no whitespace
- * except line breaks). 0 with *out malloc'd, or -EINVAL. */
-static int b64_decode(const char *in, size_t len, unsigned char **out, size_t *outlen)
-{
-    unsigned char *buf = malloc(len / 4 * 3 + 4);
-    if (!buf)
-        return -ENOMEM;
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0, pad = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)in[i];
-        if (c == '\n' || c == '\r')
-            continue;
-        if (c == '=') {
-            pad++;
-            continue;
-        }
-        int v = b64_value(c);
-        if (v < 0 || pad) {
-            free(buf);
-            return -EINVAL;
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            buf[o++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    /* 6 leftover bits can never come from whole bytes; neither can 3 '='. */
-    if (bits >= 6 || pad > 2) {
-        free(buf);
-        return -EINVAL;
-    }
-    *out = buf;
-    *outlen = o;
-    return 0;
-}
-
-/* Decodes a content string in encoding into a fresh blob; returns its sha256
- * (borrowed) or NULL with e filled. */
-static const char *content_blob(blob_list *bl, json_t *content, const char *encoding,
-                                const char *field, size_t *size_out, request_error *e)
-{
-    const char *s = json_string_value(content);
-    size_t len = json_string_length(content);
-    unsigned char *data;
-    size_t dlen;
-    if (encoding && !strcmp(encoding, "base64")) {
-        int r = b64_decode(s, len, &data, &dlen);
-        if (r == -ENOMEM) {
-            fail(e, 500, "internal", field, "out of memory");
-            return NULL;
-        }
-        if (r < 0) {
-            fail(e, 422, "invalid_base64", field, "%s is not valid base64", field);
-            return NULL;
-        }
-    } else {
-        data = malloc(len + 1);
-        if (!data) {
-            fail(e, 500, "internal", field, "out of memory");
-            return NULL;
-        }
-        memcpy(data, s, len);
-        dlen = len;
-    }
-    if (size_out)
-        *size_out = dlen;
-    const char *sha = blob_add(bl, data, dlen);
-    if (!sha)
-        fail(e, 500, "internal", field, "out of memory");
-    return sha;
-}
-
-static int get_encoding(json_t *obj, const char *field, const char **out, request_error *e)
-{
-    *out = "utf8";
-    if (get_text(obj, "encoding", field, true, 16, false, out, e) < 0)
-        return -EINVAL;
-    if (!*out)
-        *out = "utf8";
-    if (strcmp(*out, "utf8") && strcmp(*out, "base64"))
-        return fail(e, 422, "invalid_value", field, "%s must be \"utf8\" or \"base64\"", field);
-    return 0;
-}
-
-/* ---- file names ---- */
-
-/* Relative, no "." or ".." components, no empty component, no control
- * characters or backslashes: the box is a plain directory tree. */
-static int check_file_name(const char *name, size_t len, const char *field, request_error *e)
-{
-    if (len == 0)
-        return fail(e, 422, "invalid_file_name", field, "%s must not be empty", field);
-    if (len > MAX_NAME_BYTES)
-        return fail(e, 422, "invalid_file_name", field, "%s is longer than %d bytes", field,
-                    MAX_NAME_BYTES);
-    if (name[0] == '/')
-        return fail(e, 422, "invalid_file_name", field, "%s must be a relative path", field);
-    const char *p = name;
-    while (*p) {
-        const char *slash = strchr(p, '/');
-        size_t clen = slash ? (size_t)(slash - p) : strlen(p);
-        if (clen == 0)
-            return fail(e, 422, "invalid_file_name", field, "%s has an empty path component",
-                        field);
-        if (clen > 255)
-            return fail(e, 422, "invalid_file_name", field,
-                        "%s has a component longer than 255 bytes", field);
-        if ((clen == 1 && p[0] == '.') || (clen == 2 && p[0] == '.' && p[1] == '.'))
-            return fail(e, 422, "invalid_file_name", field,
-                        "%s must not contain \".\" or \"..\" components", field);
-        if (!slash)
-            break;
-        p = slash + 1;
-        if (!*p)
-            return fail(e, 422, "invalid_file_name", field, "%s must not end with /", field);
-    }
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if (c < 0x20 || c == 0x7f || c == '\\')
-            return fail(e, 422, "invalid_file_name", field,
-                        "%s contains a control character or backslash", field);
-    }
-    return 0;
-}
-
-/* "a" and "a/b" cannot both be files. */
-static bool is_dir_prefix(const char *dir, const char *path)
-{
-    size_t n = strlen(dir);
-    return !strncmp(dir, path, n) && path[n] == '/';
-}
-
-static int parse_files(json_t *in, blob_list *bl, int max_files, json_t *out_files,
-                       request_error *e)
-{
-    json_t *files = json_object_get(in, "files");
-    if (!files || json_is_null(files))
-        return 0;
-    if (!json_is_array(files))
-        return wrong_type(e, "files", "an array", files);
-    if ((int)json_array_size(files) > max_files)
-        return fail(e, 422, "too_many", "files", "files has %zu entries; the maximum is %d",
-                    json_array_size(files), max_files);
-    static const char *const known[] = {"name", "content", "encoding", "executable", NULL};
-    size_t i;
-    json_t *f;
-    json_array_foreach(files, i, f)
-    {
-        char field[96], sub[128];
-        snprintf(field, sizeof(field), "files[%zu]", i);
-        if (!json_is_object(f))
-            return wrong_type(e, field, "an object", f);
-        if (check_known(f, field, known, e) < 0)
-            return -EINVAL;
-        json_t *name = json_object_get(f, "name");
-        snprintf(sub, sizeof(sub), "%s.name", field);
-        if (!name)
-            return fail(e, 422, "missing_field", sub, "%s is required", sub);
-        if (!json_is_string(name))
-            return wrong_type(e, sub, "a string", name);
-        if (has_nul(name))
-            return fail(e, 422, "invalid_file_name", sub, "%s contains a NUL byte", sub);
-        const char *nm = json_string_value(name);
-        if (check_file_name(nm, json_string_length(name), sub, e) < 0)
-            return -EINVAL;
-        for (size_t j = 0; j < i; j++) {
-            const char *other =
-                json_string_value(json_object_get(json_array_get(out_files, j), "name"));
-            if (!strcmp(other, nm))
-                return fail(e, 422, "duplicate_file_name", sub, "%s duplicates files[%zu].name",
-                            sub, j);
-            if (is_dir_prefix(other, nm) || is_dir_prefix(nm, other))
-                return fail(e, 422, "duplicate_file_name", sub,
-                            "%s and files[%zu].name need the same path as file and directory", sub,
-                            j);
-        }
-        const char *enc;
-        snprintf(sub, sizeof(sub), "%s.encoding", field);
-        if (get_encoding(f, sub, &enc, e) < 0)
-            return -EINVAL;
-        json_t *content = json_object_get(f, "content");
-        snprintf(sub, sizeof(sub), "%s.content", field);
-        if (!content)
-            return fail(e, 422, "missing_field", sub, "%s is required", sub);
-        if (!json_is_string(content))
-            return wrong_type(e, sub, "a string", content);
-        bool exec = false;
-        json_t *x = json_object_get(f, "executable");
-        snprintf(sub, sizeof(sub), "%s.executable", field);
-        if (x && !json_is_null(x)) {
-            if (!json_is_boolean(x))
-                return wrong_type(e, sub, "true or false", x);
-            exec = json_is_true(x);
-        }
-        size_t size = 0;
-        snprintf(sub, sizeof(sub), "%s.content", field);
-        const char *sha = content_blob(bl, content, enc, sub, &size, e);
-        if (!sha)
-            return -EINVAL;
-        json_array_append_new(out_files, json_pack("{s:s, s:s, s:I, s:b}", "name", nm, "blob", sha,
-                                                   "size", (json_int_t)size, "executable", exec));
-    }
-    return 0;
-}
-
 /* ---- limits ---- */
 
 static int parse_limit_obj(const request_opts *o, json_t *obj, const char *field,
@@ -451,7 +51,7 @@ static int parse_limit_obj(const request_opts *o, json_t *obj, const char *field
     if (!obj || json_is_null(obj))
         return 0;
     if (!json_is_object(obj))
-        return wrong_type(e, field, "an object", obj);
+        return request_wrong_type(e, field, "an object", obj);
     const char *k;
     json_t *v;
     json_object_foreach(obj, k, v)
@@ -461,21 +61,21 @@ static int parse_limit_obj(const request_opts *o, json_t *obj, const char *field
             if (!strcmp(k, request_limit_names[i]))
                 idx = i;
         char sub[256], ex[80];
-        excerpt(k, ex, sizeof(ex));
+        request_excerpt(k, ex, sizeof(ex));
         snprintf(sub, sizeof(sub), "%s.%s", field, ex);
         if (idx < 0)
-            return fail(e, 422, "unknown_field", sub,
-                        "unknown limit %s (known: cpu_ms, wall_ms, memory_kib, processes, "
-                        "output_bytes, file_bytes, open_files, stack_kib)",
-                        sub);
+            return request_fail(e, 422, "unknown_field", sub,
+                                "unknown limit %s (known: cpu_ms, wall_ms, memory_kib, processes, "
+                                "output_bytes, file_bytes, open_files, stack_kib)",
+                                sub);
         if (!json_is_integer(v))
-            return wrong_type(e, sub, "an integer", v);
+            return request_wrong_type(e, sub, "an integer", v);
         json_int_t n = json_integer_value(v);
         if (n < 1)
-            return fail(e, 422, "invalid_value", sub, "%s must be at least 1", sub);
+            return request_fail(e, 422, "invalid_value", sub, "%s must be at least 1", sub);
         if (n > o->max[idx])
-            return fail(e, 422, "limit_exceeded", sub, "%s is %lld; the maximum is %lld", sub,
-                        (long long)n, o->max[idx]);
+            return request_fail(e, 422, "limit_exceeded", sub, "%s is %lld; the maximum is %lld",
+                                sub, (long long)n, o->max[idx]);
         vals[idx] = n;
     }
     return 0;
@@ -543,10 +143,10 @@ static int package_error(int r, const char *msg, const char *fallback_field, req
             snprintf(field, sizeof(field), "%.*s", (int)(colon - msg), msg);
         else
             snprintf(field, sizeof(field), "%s", fallback_field);
-        return fail(e, 422, "unknown_package", field, "%s", msg);
+        return request_fail(e, 422, "unknown_package", field, "%s", msg);
     }
-    fail(e, 500, "package_set_unavailable", fallback_field, "the package set cannot be read: %s",
-         msg);
+    request_fail(e, 500, "package_set_unavailable", fallback_field,
+                 "the package set cannot be read: %s", msg);
     return r;
 }
 
@@ -558,30 +158,31 @@ static int resolve_environment(const request_opts *o, json_t *in, const json_t *
     json_t *expr = json_object_get(in, "expr");
     if (expr && !json_is_null(expr)) {
         if (!o->allow_expr)
-            return fail(e, 403, "forbidden", "expr", "expr needs a token with the nix-expr scope");
+            return request_fail(e, 403, "forbidden", "expr",
+                                "expr needs a token with the nix-expr scope");
         if ((pk && !json_is_null(pk)) || profile)
-            return fail(e, 422, "conflicting_fields", "expr",
-                        "expr cannot be combined with profile or packages");
+            return request_fail(e, 422, "conflicting_fields", "expr",
+                                "expr cannot be combined with profile or packages");
         const char *text = NULL;
-        if (get_text(in, "expr", "expr", false, MAX_EXPR_BYTES, false, &text, e) < 0)
+        if (request_get_text(in, "expr", "expr", false, MAX_EXPR_BYTES, false, &text, e) < 0)
             return -EINVAL;
         if (depset_key_for_expr(text, out->depset_key, &out->depset_spec) < 0)
-            return fail(e, 422, "invalid_value", "expr", "expr cannot be used as a set");
+            return request_fail(e, 422, "invalid_value", "expr", "expr cannot be used as a set");
         json_object_set_new(norm, "expr", json_string(text));
         json_object_set_new(norm, "packages", json_array());
         return 0;
     }
     if (!profile && (!pk || json_is_null(pk)))
-        return fail(e, 422, "missing_field", "profile", "give a profile (one of: %s) or packages",
-                    profiles_names(o->profiles));
+        return request_fail(e, 422, "missing_field", "profile",
+                            "give a profile (one of: %s) or packages", profiles_names(o->profiles));
     _cleanup_json_ json_t *all = json_array();
     char msg[1024] = "";
     if (pk && !json_is_null(pk)) {
         if (!json_is_array(pk))
-            return wrong_type(e, "packages", "an array of names", pk);
+            return request_wrong_type(e, "packages", "an array of names", pk);
         if (json_array_size(pk) > MAX_PACKAGES)
-            return fail(e, 422, "too_many", "packages", "packages has more than %d names",
-                        MAX_PACKAGES);
+            return request_fail(e, 422, "too_many", "packages", "packages has more than %d names",
+                                MAX_PACKAGES);
         size_t i;
         json_t *v;
         json_array_foreach(pk, i, v)
@@ -589,9 +190,10 @@ static int resolve_environment(const request_opts *o, json_t *in, const json_t *
             char field[64];
             snprintf(field, sizeof(field), "packages[%zu]", i);
             if (!json_is_string(v))
-                return wrong_type(e, field, "a package name", v);
-            if (has_nul(v) || !json_string_length(v) || strchr(json_string_value(v), '\n'))
-                return fail(e, 422, "invalid_value", field, "%s is not a package name", field);
+                return request_wrong_type(e, field, "a package name", v);
+            if (request_has_nul(v) || !json_string_length(v) || strchr(json_string_value(v), '\n'))
+                return request_fail(e, 422, "invalid_value", field, "%s is not a package name",
+                                    field);
             json_array_append(all, v);
         }
         if (json_array_size(pk) > 0) {
@@ -605,20 +207,20 @@ static int resolve_environment(const request_opts *o, json_t *in, const json_t *
     json_array_append_new(all, json_string("bash"));
     _cleanup_json_ json_t *sorted = sorted_unique(all);
     if (!sorted)
-        return fail(e, 500, "internal", "packages", "out of memory");
+        return request_fail(e, 500, "internal", "packages", "out of memory");
     int r = builder_validate_packages(o->cfg, sorted, msg, sizeof(msg));
     if (r == -EINVAL)
-        return fail(e, 422, "profile_unavailable", profile ? "profile" : "packages",
-                    "the package set cannot provide %s: %s",
-                    profile ? profile_name : "these packages", msg);
+        return request_fail(e, 422, "profile_unavailable", profile ? "profile" : "packages",
+                            "the package set cannot provide %s: %s",
+                            profile ? profile_name : "these packages", msg);
     if (r < 0)
         return package_error(r, msg, "packages", e);
     size_t n;
     _cleanup_free_ const char **names = NULL;
     if (copy_names(sorted, &names, &n) < 0)
-        return fail(e, 500, "internal", "packages", "out of memory");
+        return request_fail(e, 500, "internal", "packages", "out of memory");
     if (depset_key_for_packages(o->pkgset_id, names, n, out->depset_key, &out->depset_spec) < 0)
-        return fail(e, 422, "invalid_value", "packages", "packages cannot form a set");
+        return request_fail(e, 422, "invalid_value", "packages", "packages cannot form a set");
     json_object_set(norm, "packages", sorted);
     return 0;
 }
@@ -634,9 +236,9 @@ static int parse_args(json_t *t, const char *field, json_t **out, request_error 
     if (!args || json_is_null(args))
         return 0;
     if (!json_is_array(args))
-        return wrong_type(e, sub, "an array of strings", args);
+        return request_wrong_type(e, sub, "an array of strings", args);
     if (json_array_size(args) > MAX_ARGS)
-        return fail(e, 422, "too_many", sub, "%s has more than %d entries", sub, MAX_ARGS);
+        return request_fail(e, 422, "too_many", sub, "%s has more than %d entries", sub, MAX_ARGS);
     size_t i;
     json_t *a;
     json_array_foreach(args, i, a)
@@ -644,27 +246,28 @@ static int parse_args(json_t *t, const char *field, json_t **out, request_error 
         char f2[192];
         snprintf(f2, sizeof(f2), "%s[%zu]", sub, i);
         if (!json_is_string(a))
-            return wrong_type(e, f2, "a string", a);
-        if (has_nul(a))
-            return fail(e, 422, "invalid_value", f2, "%s contains a NUL byte", f2);
+            return request_wrong_type(e, f2, "a string", a);
+        if (request_has_nul(a))
+            return request_fail(e, 422, "invalid_value", f2, "%s contains a NUL byte", f2);
         if (json_string_length(a) > MAX_ARG_BYTES)
-            return fail(e, 422, "too_long", f2, "%s is longer than %d bytes", f2, MAX_ARG_BYTES);
+            return request_fail(e, 422, "too_long", f2, "%s is longer than %d bytes", f2,
+                                MAX_ARG_BYTES);
         json_array_append(*out, a);
     }
     return 0;
 }
 
-static int parse_tests(const request_opts *o, json_t *in, blob_list *bl,
+static int parse_tests(const request_opts *o, json_t *in, request_blobs *bl,
                        const long long run_limits[REQUEST_N_LIMITS], json_t *out_tests,
                        request_error *e)
 {
     json_t *tests = json_object_get(in, "tests");
     if (tests && !json_is_null(tests) && !json_is_array(tests))
-        return wrong_type(e, "tests", "an array", tests);
+        return request_wrong_type(e, "tests", "an array", tests);
     size_t n = tests && json_is_array(tests) ? json_array_size(tests) : 0;
     if ((int)n > o->max_tests)
-        return fail(e, 422, "too_many", "tests", "tests has %zu entries; the maximum is %d", n,
-                    o->max_tests);
+        return request_fail(e, 422, "too_many", "tests", "tests has %zu entries; the maximum is %d",
+                            n, o->max_tests);
     if (n == 0) {
         json_array_append_new(out_tests, json_pack("{s:s, s:n, s:[], s:n, s:o}", "name", "1",
                                                    "stdin_blob", "args", "expected_blob", "limits",
@@ -678,14 +281,14 @@ static int parse_tests(const request_opts *o, json_t *in, blob_list *bl,
         char field[64], sub[160];
         snprintf(field, sizeof(field), "tests[%zu]", i);
         if (!json_is_object(t))
-            return wrong_type(e, field, "an object", t);
-        if (check_known(t, field, known, e) < 0)
+            return request_wrong_type(e, field, "an object", t);
+        if (request_check_known(t, field, known, e) < 0)
             return -EINVAL;
         char defname[24];
         snprintf(defname, sizeof(defname), "%zu", i + 1);
         const char *name = defname;
         snprintf(sub, sizeof(sub), "%s.name", field);
-        if (get_text(t, "name", sub, true, 256, false, &name, e) < 0)
+        if (request_get_text(t, "name", sub, true, 256, false, &name, e) < 0)
             return -EINVAL;
         if (!name)
             name = defname;
@@ -693,12 +296,12 @@ static int parse_tests(const request_opts *o, json_t *in, blob_list *bl,
             const char *other =
                 json_string_value(json_object_get(json_array_get(out_tests, j), "name"));
             if (!strcmp(other, name))
-                return fail(e, 422, "duplicate_test_name", sub, "%s duplicates tests[%zu].name",
-                            sub, j);
+                return request_fail(e, 422, "duplicate_test_name", sub,
+                                    "%s duplicates tests[%zu].name", sub, j);
         }
         const char *enc;
         snprintf(sub, sizeof(sub), "%s.encoding", field);
-        if (get_encoding(t, sub, &enc, e) < 0)
+        if (request_get_encoding(t, sub, &enc, e) < 0)
             return -EINVAL;
         const char *blobs[2] = {NULL, NULL};
         static const char *const keys[2] = {"stdin", "expected_output"};
@@ -708,10 +311,10 @@ static int parse_tests(const request_opts *o, json_t *in, blob_list *bl,
             if (!v || json_is_null(v))
                 continue;
             if (!json_is_string(v))
-                return wrong_type(e, sub, "a string or null", v);
+                return request_wrong_type(e, sub, "a string or null", v);
             if (k == 0 && json_string_length(v) == 0)
                 continue; /* empty stdin is no stdin */
-            blobs[k] = content_blob(bl, v, enc, sub, NULL, e);
+            blobs[k] = request_content_blob(bl, v, enc, sub, NULL, e);
             if (!blobs[k])
                 return -EINVAL;
         }
@@ -741,29 +344,29 @@ static int parse_env(json_t *in, json_t *norm, request_error *e)
     if (!env || json_is_null(env))
         return 0;
     if (!json_is_object(env))
-        return wrong_type(e, "env", "an object of strings", env);
+        return request_wrong_type(e, "env", "an object of strings", env);
     if (json_object_size(env) > MAX_ENV)
-        return fail(e, 422, "too_many", "env", "env has more than %d variables", MAX_ENV);
+        return request_fail(e, 422, "too_many", "env", "env has more than %d variables", MAX_ENV);
     const char *k;
     json_t *v;
     json_object_foreach(env, k, v)
     {
         char field[160], ex[80];
-        excerpt(k, ex, sizeof(ex));
+        request_excerpt(k, ex, sizeof(ex));
         snprintf(field, sizeof(field), "env.%s", ex);
         bool ok = (isalpha((unsigned char)k[0]) || k[0] == '_') && strlen(k) <= 128;
         for (const char *p = k; ok && *p; p++)
             ok = isalnum((unsigned char)*p) || *p == '_';
         if (!ok)
-            return fail(e, 422, "invalid_name", field,
-                        "%s is not a variable name ([A-Za-z_][A-Za-z0-9_]*)", field);
+            return request_fail(e, 422, "invalid_name", field,
+                                "%s is not a variable name ([A-Za-z_][A-Za-z0-9_]*)", field);
         if (!json_is_string(v))
-            return wrong_type(e, field, "a string", v);
-        if (has_nul(v))
-            return fail(e, 422, "invalid_value", field, "%s contains a NUL byte", field);
+            return request_wrong_type(e, field, "a string", v);
+        if (request_has_nul(v))
+            return request_fail(e, 422, "invalid_value", field, "%s contains a NUL byte", field);
         if (json_string_length(v) > MAX_ENV_VALUE_BYTES)
-            return fail(e, 422, "too_long", field, "%s is longer than %d bytes", field,
-                        MAX_ENV_VALUE_BYTES);
+            return request_fail(e, 422, "too_long", field, "%s is longer than %d bytes", field,
+                                MAX_ENV_VALUE_BYTES);
         json_object_set(out, k, v);
     }
     return 0;
@@ -775,24 +378,26 @@ static int parse_source(json_t *in, json_t *norm, bool *cacheable, request_error
     if (!src || json_is_null(src))
         return 0;
     if (!json_is_object(src))
-        return wrong_type(e, "source", "an object", src);
+        return request_wrong_type(e, "source", "an object", src);
     static const char *const known[] = {"git", NULL};
-    if (check_known(src, "source", known, e) < 0)
+    if (request_check_known(src, "source", known, e) < 0)
         return -EINVAL;
     json_t *git = json_object_get(src, "git");
     if (!json_is_object(git))
-        return git ? wrong_type(e, "source.git", "an object", git)
-                   : fail(e, 422, "missing_field", "source.git", "source.git is required");
+        return git ? request_wrong_type(e, "source.git", "an object", git)
+                   : request_fail(e, 422, "missing_field", "source.git", "source.git is required");
     static const char *const gknown[] = {"url", "rev", "subdir", NULL};
-    if (check_known(git, "source.git", gknown, e) < 0)
+    if (request_check_known(git, "source.git", gknown, e) < 0)
         return -EINVAL;
     const char *url = NULL, *rev = "HEAD", *subdir = "";
-    if (get_text(git, "url", "source.git.url", false, MAX_URL_BYTES, false, &url, e) < 0 ||
-        get_text(git, "rev", "source.git.rev", false, 256, false, &rev, e) < 0 ||
-        get_text(git, "subdir", "source.git.subdir", true, MAX_NAME_BYTES, true, &subdir, e) < 0)
+    if (request_get_text(git, "url", "source.git.url", false, MAX_URL_BYTES, false, &url, e) < 0 ||
+        request_get_text(git, "rev", "source.git.rev", false, 256, false, &rev, e) < 0 ||
+        request_get_text(git, "subdir", "source.git.subdir", true, MAX_NAME_BYTES, true, &subdir,
+                         e) < 0)
         return -EINVAL;
     if (!url)
-        return fail(e, 422, "missing_field", "source.git.url", "source.git.url is required");
+        return request_fail(e, 422, "missing_field", "source.git.url",
+                            "source.git.url is required");
     if (!subdir)
         subdir = "";
     char msg[512] = "";
@@ -800,7 +405,7 @@ static int parse_source(json_t *in, json_t *norm, bool *cacheable, request_error
         const char *field = strstr(msg, "source.git.subdir") ? "source.git.subdir"
                             : strstr(msg, "source.git.rev")  ? "source.git.rev"
                                                              : "source.git.url";
-        return fail(e, 422, "invalid_value", field, "%s", msg);
+        return request_fail(e, 422, "invalid_value", field, "%s", msg);
     }
     /* Only a pinned commit gives the same tree every time. */
     bool pinned = strlen(rev) == 40;
@@ -816,11 +421,12 @@ static int parse_source(json_t *in, json_t *norm, bool *cacheable, request_error
 static int parse_callback(json_t *in, json_t *norm, request_error *e)
 {
     const char *url = NULL;
-    if (get_text(in, "callback_url", "callback_url", true, MAX_URL_BYTES, false, &url, e) < 0)
+    if (request_get_text(in, "callback_url", "callback_url", true, MAX_URL_BYTES, false, &url, e) <
+        0)
         return -EINVAL;
     if (url && strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
-        return fail(e, 422, "invalid_value", "callback_url",
-                    "callback_url must be an http:// or https:// URL");
+        return request_fail(e, 422, "invalid_value", "callback_url",
+                            "callback_url must be an http:// or https:// URL");
     json_object_set_new(norm, "callback_url", jsonutil_str_or_null(url));
     return 0;
 }
@@ -833,18 +439,19 @@ int request_parse_body(const char *body, size_t len, json_t **out, request_error
     json_t *j = body ? json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je) : NULL;
     if (!j) {
         if (!body || !len)
-            return fail(e, 400, "invalid_json", "body", "the body is empty; send a JSON object");
+            return request_fail(e, 400, "invalid_json", "body",
+                                "the body is empty; send a JSON object");
         char ex[200];
-        excerpt(je.text, ex, sizeof(ex));
-        return fail(e, 400, "invalid_json", "body", "the body is not valid JSON: %s at line %d", ex,
-                    je.line);
+        request_excerpt(je.text, ex, sizeof(ex));
+        return request_fail(e, 400, "invalid_json", "body",
+                            "the body is not valid JSON: %s at line %d", ex, je.line);
     }
     *out = j;
     return 0;
 }
 
-static int build(const request_opts *o, json_t *in, json_t *norm, blob_list *bl, request_norm *out,
-                 request_error *e)
+static int build(const request_opts *o, json_t *in, json_t *norm, request_blobs *bl,
+                 request_norm *out, request_error *e)
 {
     static const char *const known[] = {"profile",
                                         "packages",
@@ -862,20 +469,21 @@ static int build(const request_opts *o, json_t *in, json_t *norm, blob_list *bl,
                                         "cache",
                                         "callback_url",
                                         NULL};
-    if (check_known(in, "", known, e) < 0)
+    if (request_check_known(in, "", known, e) < 0)
         return -EINVAL;
     /* environment */
     const char *profile_name = NULL;
-    if (get_text(in, "profile", "profile", true, 128, false, &profile_name, e) < 0)
+    if (request_get_text(in, "profile", "profile", true, 128, false, &profile_name, e) < 0)
         return -EINVAL;
     const json_t *profile = NULL;
     if (profile_name) {
         profile = profiles_get(o->profiles, profile_name);
         if (!profile) {
             char ex[80];
-            excerpt(profile_name, ex, sizeof(ex));
-            return fail(e, 422, "unknown_profile", "profile", "unknown profile \"%s\"; known: %s",
-                        ex, profiles_names(o->profiles));
+            request_excerpt(profile_name, ex, sizeof(ex));
+            return request_fail(e, 422, "unknown_profile", "profile",
+                                "unknown profile \"%s\"; known: %s", ex,
+                                profiles_names(o->profiles));
         }
     }
     json_object_set_new(norm, "profile", jsonutil_str_or_null(profile_name));
@@ -885,7 +493,7 @@ static int build(const request_opts *o, json_t *in, json_t *norm, blob_list *bl,
 
     /* program */
     _cleanup_json_ json_t *files = json_array();
-    if (parse_files(in, bl, o->max_files, files, e) < 0)
+    if (request_parse_files(in, bl, o->max_files, files, e) < 0)
         return -EINVAL;
     json_object_set(norm, "files", files);
     out->cacheable = true;
@@ -893,11 +501,13 @@ static int build(const request_opts *o, json_t *in, json_t *norm, blob_list *bl,
         return -EINVAL;
     const char *compile = profile ? json_string_value(json_object_get(profile, "compile")) : NULL;
     const char *run = profile ? json_string_value(json_object_get(profile, "run")) : NULL;
-    if (get_text(in, "compile", "compile", true, MAX_COMMAND_BYTES, false, &compile, e) < 0 ||
-        get_text(in, "run", "run", false, MAX_COMMAND_BYTES, false, &run, e) < 0)
+    if (request_get_text(in, "compile", "compile", true, MAX_COMMAND_BYTES, false, &compile, e) <
+            0 ||
+        request_get_text(in, "run", "run", false, MAX_COMMAND_BYTES, false, &run, e) < 0)
         return -EINVAL;
     if (!run) {
-        return fail(e, 422, "missing_field", "run", "run is required (no profile gives one)");
+        return request_fail(e, 422, "missing_field", "run",
+                            "run is required (no profile gives one)");
     }
     json_object_set_new(norm, "compile", jsonutil_str_or_null(compile));
     json_object_set_new(norm, "run", json_string(run));
@@ -916,10 +526,10 @@ static int build(const request_opts *o, json_t *in, json_t *norm, blob_list *bl,
     json_t *limits = json_object_get(in, "limits");
     if (limits && !json_is_null(limits)) {
         if (!json_is_object(limits)) {
-            return wrong_type(e, "limits", "an object", limits);
+            return request_wrong_type(e, "limits", "an object", limits);
         }
         static const char *const lknown[] = {"run", "compile", NULL};
-        if (check_known(limits, "limits", lknown, e) < 0 ||
+        if (request_check_known(limits, "limits", lknown, e) < 0 ||
             parse_limit_obj(o, json_object_get(limits, "run"), "limits.run", lrun, e) < 0 ||
             parse_limit_obj(o, json_object_get(limits, "compile"), "limits.compile", lcomp, e) < 0)
             return -EINVAL;
@@ -936,29 +546,30 @@ static int build(const request_opts *o, json_t *in, json_t *norm, blob_list *bl,
 
     /* options */
     const char *compare = "trailing_whitespace";
-    if (get_text(in, "compare", "compare", true, 64, false, &compare, e) < 0)
+    if (request_get_text(in, "compare", "compare", true, 64, false, &compare, e) < 0)
         return -EINVAL;
     if (!compare)
         compare = "trailing_whitespace";
     if (strcmp(compare, "exact") && strcmp(compare, "trailing_whitespace")) {
-        return fail(e, 422, "invalid_value", "compare",
-                    "compare must be \"exact\" or \"trailing_whitespace\"");
+        return request_fail(e, 422, "invalid_value", "compare",
+                            "compare must be \"exact\" or \"trailing_whitespace\"");
     }
     json_object_set_new(norm, "compare", json_string(compare));
     bool stop_first = false;
-    if (get_flag(in, "stop_on_first_failure", &stop_first, e) < 0 ||
-        get_flag(in, "cache", &out->use_cache, e) < 0)
+    if (request_get_flag(in, "stop_on_first_failure", &stop_first, e) < 0 ||
+        request_get_flag(in, "cache", &out->use_cache, e) < 0)
         return -EINVAL;
     json_object_set_new(norm, "stop_on_first_failure", json_boolean(stop_first));
     json_t *prio = json_object_get(in, "priority");
     if (prio && !json_is_null(prio)) {
         if (!json_is_integer(prio)) {
-            return wrong_type(e, "priority", "an integer", prio);
+            return request_wrong_type(e, "priority", "an integer", prio);
         }
         json_int_t p = json_integer_value(prio);
         if (p < REQUEST_PRIORITY_MIN || p > REQUEST_PRIORITY_MAX) {
-            return fail(e, 422, "invalid_value", "priority", "priority must be between %d and %d",
-                        REQUEST_PRIORITY_MIN, REQUEST_PRIORITY_MAX);
+            return request_fail(e, 422, "invalid_value", "priority",
+                                "priority must be between %d and %d", REQUEST_PRIORITY_MIN,
+                                REQUEST_PRIORITY_MAX);
         }
         out->priority = (int)p;
     }
@@ -973,7 +584,7 @@ static int build(const request_opts *o, json_t *in, json_t *norm, blob_list *bl,
     json_object_set_new(ck, "depset", json_string(out->depset_key));
     _cleanup_free_ char *cktext = jsonutil_dump_sorted(ck);
     if (!cktext) {
-        fail(e, 500, "internal", "body", "out of memory");
+        request_fail(e, 500, "internal", "body", "out of memory");
         return -ENOMEM;
     }
     hash_sha256_hex(cktext, strlen(cktext), out->cache_key);
@@ -986,18 +597,18 @@ int request_normalize(const request_opts *o, json_t *in, request_norm *out, requ
     memset(out, 0, sizeof(*out));
     memset(e, 0, sizeof(*e));
     if (!json_is_object(in))
-        return fail(e, 400, "invalid_type", "body", "the body must be a JSON object, not %s",
-                    type_name(in));
+        return request_fail(e, 400, "invalid_type", "body",
+                            "the body must be a JSON object, not %s", request_type_name(in));
     json_t *norm = json_object();
-    blob_list bl = {0};
+    request_blobs bl = {0};
     int r = norm ? build(o, in, norm, &bl, out, e) : -ENOMEM;
     if (r < 0) {
         json_decref(norm);
-        blob_list_free(&bl);
+        request_blobs_free(&bl);
         free(out->depset_spec);
         out->depset_spec = NULL;
         if (!e->status)
-            fail(e, 500, "internal", "body", "internal error");
+            request_fail(e, 500, "internal", "body", "internal error");
         return r;
     }
     out->normalized = norm;

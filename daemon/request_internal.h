@@ -1,0 +1,60 @@
+/* request_internal.h — what request.c, request_check.c and request_content.c
+ * share: the error helpers that name a field, typed reads of client JSON,
+ * and the content blobs of one request. Only daemon/request*.c include it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+
+#include "request.h"
+
+#define MAX_COMMAND_BYTES 65536
+#define MAX_NAME_BYTES 1024
+#define MAX_ARGS 256
+#define MAX_ARG_BYTES 65536
+#define MAX_ENV 128
+#define MAX_ENV_VALUE_BYTES 32768
+#define MAX_PACKAGES 64
+#define MAX_URL_BYTES 2048
+#define MAX_EXPR_BYTES 65536
+
+/* ---- request_check.c: errors and typed reads ---- */
+
+/* Fills e and returns -EINVAL. */
+int request_fail(request_error *e, int status, const char *code, const char *field, const char *fmt,
+                 ...) __attribute__((format(printf, 5, 6)));
+/* A short, printable, ASCII excerpt of a client string, for messages. */
+void request_excerpt(const char *s, char *out, size_t outlen);
+/* "an object", "a string", ... */
+const char *request_type_name(const json_t *v);
+/* 422 invalid_type: "<field> must be <want>, not <type>". */
+int request_wrong_type(request_error *e, const char *field, const char *want, const json_t *v);
+bool request_has_nul(const json_t *s);
+/* A string member (absent: *out untouched; null allowed when allow_null, then
+ * *out = NULL); refuses NUL bytes, more than max bytes, and "" unless allow_empty. */
+int request_get_text(json_t *obj, const char *key, const char *field, bool allow_null, size_t max,
+                     bool allow_empty, const char **out, request_error *e);
+/* A boolean member; absent or null leaves *out. */
+int request_get_flag(json_t *obj, const char *key, bool *out, request_error *e);
+/* 422 unknown_field for a member not in known (NULL-terminated). */
+int request_check_known(json_t *obj, const char *prefix, const char *const *known,
+                        request_error *e);
+/* "encoding": "utf8" (default) or "base64". */
+int request_get_encoding(json_t *obj, const char *field, const char **out, request_error *e);
+
+/* ---- request_content.c: blobs and files ---- */
+
+typedef struct {
+    store_blob *v; /* unique by sha256; data owned */
+    size_t n, cap;
+} request_blobs;
+
+void request_blobs_free(request_blobs *l);
+/* Decodes a content string in encoding into a blob (deduplicated); returns its
+ * sha256 (borrowed from l) or NULL with e filled. size_out may be NULL. */
+const char *request_content_blob(request_blobs *l, json_t *content, const char *encoding,
+                                 const char *field, size_t *size_out, request_error *e);
+/* files[] -> [{name, blob, size, executable}] appended to out_files. */
+int request_parse_files(json_t *in, request_blobs *bl, int max_files, json_t *out_files,
+                        request_error *e);
