@@ -341,8 +341,16 @@ static int ci_local(const ci_args *a, const char *toplevel, const char *commit, 
     size_t i;
     json_t *step;
     json_array_foreach(json_object_get(job, "steps"), i, step)
+    {
+        if (local_interrupted())
+            break;
         ci_local_step(run, &env, box, toplevel, job, step, run->failed_steps > 0);
+    }
     local_box_destroy(box);
+    if (local_interrupted()) {
+        snprintf(err, errlen, "interrupted by signal %d", local_interrupted());
+        return 128 + local_interrupted();
+    }
     return 0;
 }
 

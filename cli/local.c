@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,10 +57,89 @@ static int local_mkdir_p(const char *path)
     return 0;
 }
 
+/* ---- interrupts ---------------------------------------------------------------- */
+
+static volatile sig_atomic_t local_signal;
+
+/* Kills every child of every thread of this process: the sandbox keepers
+ * (PID 1 of their namespaces, children of the pool's slot thread) and any Nix
+ * build. Their ends make sandbox_run and the builder return at once, so the
+ * main thread can remove its box and cgroups before exiting. */
+static void local_kill_children(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return;
+    struct dirent *t;
+    while ((t = readdir(d))) {
+        if (t->d_name[0] == '.')
+            continue;
+        char path[320], buf[4096];
+        snprintf(path, sizeof path, "/proc/self/task/%s/children", t->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        buf[n] = '\0';
+        for (char *p = buf, *end; *p; p = end) {
+            long pid = strtol(p, &end, 10);
+            if (end == p)
+                break;
+            if (pid > 1)
+                kill((pid_t)pid, SIGKILL);
+        }
+    }
+    closedir(d);
+}
+
+static void *local_signal_thread(void *arg)
+{
+    sigset_t *set = arg;
+    for (;;) {
+        int sig = 0;
+        if (sigwait(set, &sig) != 0)
+            continue;
+        local_signal = sig;
+        local_kill_children();
+    }
+    return NULL;
+}
+
+/* Ctrl-C, SIGTERM and SIGHUP are taken by one thread (blocked everywhere
+ * else, before the sandbox pool's threads exist): it records the signal and
+ * kills our children, and the main thread cleans up and exits 128+N. The
+ * sandboxed program and Nix reset their signal masks, so they see nothing of
+ * this. */
+static void local_guard_signals(void)
+{
+    static sigset_t set;
+    static bool started;
+    if (started)
+        return;
+    started = true;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    pthread_t th;
+    if (pthread_create(&th, NULL, local_signal_thread, &set) == 0)
+        pthread_detach(th);
+}
+
+int local_interrupted(void)
+{
+    return local_signal;
+}
+
 int local_env_open(local_env *e, const char *state_dir, json_t *packages, bool verbose, char *err,
                    size_t errlen)
 {
     memset(e, 0, sizeof *e);
+    local_guard_signals();
     int r = config_new_default(&e->cfg, err, errlen);
     if (r < 0)
         return r;

@@ -73,5 +73,10 @@ typedef struct {
 int local_run(local_env *e, const local_cmd *cmd, struct sandbox_result *res, char *err,
               size_t errlen);
 
+/* The signal (SIGINT, SIGTERM, SIGHUP) that interrupted this run, or 0. From
+ * local_env_open on, such a signal kills the running sandbox (and any Nix
+ * build) instead of farm, so the caller can clean up and exit 128+N. */
+int local_interrupted(void);
+
 /* Limits from a JSON limits object ({"cpu_ms", ...}); missing keys keep *l. */
 void local_limits_from_json(struct sandbox_limits *l, const json_t *o);

@@ -166,6 +166,8 @@ int verb_run(int argc, char **argv)
     _cleanup_free_ char *state_dir = local_state_dir(state_flag);
     _cleanup_(run_env_closep) local_env env = {0};
     int r = local_env_open(&env, state_dir, packages, false, err, sizeof err);
+    if (local_interrupted())
+        return 128 + local_interrupted();
     if (r < 0) {
         cli_errorf("%s", err);
         return FARM_RUN_FARM_FAILED;
@@ -200,6 +202,10 @@ int verb_run(int argc, char **argv)
     r = local_run(&env, &cmd, &res, err, sizeof err);
     if (made_box)
         local_box_destroy(box);
+    if (local_interrupted()) {
+        sandbox_result_free(&res);
+        return 128 + local_interrupted();
+    }
     if (r == -ENOENT) {
         cli_errorf("%s", err);
         sandbox_result_free(&res);

@@ -137,6 +137,27 @@ def test_killed_run_is_cleaned_by_the_next():
         assert out.strip() == "", out
 
 
+def test_sigterm_stops_the_run_and_cleans_up():
+    import signal
+    import time
+    with Tmp() as t:
+        env = dict(os.environ, FARM_STATE_DIR=STATE, NO_COLOR="1")
+        proc = subprocess.Popen([clitest.FARM, "run", "-P", "python3", "--", "python3", "-c",
+                                 "import time; time.sleep(61)"], cwd=t.path, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        boxes = os.path.join(STATE, "boxes")
+        deadline = time.time() + 60
+        while time.time() < deadline and not any(
+                n.startswith("local-%d-" % proc.pid) for n in (os.listdir(boxes) if os.path.isdir(boxes) else [])):
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 128 + signal.SIGTERM
+        assert os.listdir(boxes) == [], os.listdir(boxes)
+        out = subprocess.run(["pgrep", "-f", "time.sleep\\(61\\)"], capture_output=True, text=True).stdout
+        assert out.strip() == "", out
+
+
 def test_nothing_left_behind():
     boxes = os.path.join(STATE, "boxes")
     left = os.listdir(boxes) if os.path.isdir(boxes) else []
