@@ -221,12 +221,22 @@ void store_claimed_done(store_claimed *c)
     c->request_json = c->depset_json = NULL;
 }
 
+/* A JSON string literal for s, or "null"; malloc'd. */
+static char *store_json_quote(const char *s)
+{
+    if (!s)
+        return strdup("null");
+    _cleanup_json_ json_t *j = json_string(s);
+    return j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+}
+
 /* The ready set as a worker needs it: key, out_paths, closure, closure_bytes,
- * root, env_path. malloc'd JSON text. */
+ * root, env_path; malloc'd JSON text. Built from the stored JSON columns
+ * without parsing the closure (hundreds of paths, at every claim). */
 static int store_depset_ready_json(store *s, const char *key, char **out)
 {
     _cleanup_stmt_ sqlite3_stmt *st =
-        store_stmt(s, "SELECT " STORE_DEPSET_COLS " FROM depsets WHERE key = ?1");
+        store_stmt(s, "SELECT out_paths, closure, closure_bytes, root FROM depsets WHERE key = ?1");
     if (!st)
         return store_err(s);
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -235,19 +245,20 @@ static int store_depset_ready_json(store *s, const char *key, char **out)
         return -ENOENT;
     if (rc != SQLITE_ROW)
         return store_fail(s, rc);
-    _cleanup_json_ json_t *full = store_depset_row_json(st);
-    if (!full)
+    const char *paths = (const char *)sqlite3_column_text(st, 0);
+    const char *closure = (const char *)sqlite3_column_text(st, 1);
+    _cleanup_json_ json_t *pj = jsonutil_loads_or_null(paths);
+    const char *first = json_string_value(json_array_get(pj, 0));
+    _cleanup_free_ char *env = first ? store_strdupf("%s/bin", first) : NULL;
+    _cleanup_free_ char *env_q = store_json_quote(env);
+    _cleanup_free_ char *root_q = store_json_quote((const char *)sqlite3_column_text(st, 3));
+    if (!env_q || !root_q)
         return -ENOMEM;
-    _cleanup_json_ json_t *o = json_object();
-    static const char *const keep[] = {"key",           "out_paths", "closure",
-                                       "closure_bytes", "root",      "env_path"};
-    for (size_t i = 0; o && i < sizeof(keep) / sizeof(*keep); i++) {
-        json_t *v = json_object_get(full, keep[i]);
-        json_object_set(o, keep[i], v ? v : json_null());
-    }
-    if (!o || !(*out = jsonutil_dump(o)))
-        return -ENOMEM;
-    return 0;
+    *out = store_strdupf("{\"key\":\"%s\",\"out_paths\":%s,\"closure\":%s,"
+                         "\"closure_bytes\":%lld,\"root\":%s,\"env_path\":%s}",
+                         key, paths ? paths : "null", closure ? closure : "null",
+                         (long long)sqlite3_column_int64(st, 2), root_q, env_q);
+    return *out ? 0 : -ENOMEM;
 }
 
 /* Ends a queued row whose set failed or vanished (inside the claim). */

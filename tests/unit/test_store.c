@@ -634,6 +634,13 @@ START_TEST(waiting_deps_park_and_wake)
     ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 1);
     ck_assert_str_eq(c.id, id);
     ck_assert_ptr_nonnull(strstr(c.depset_json, "\"env_path\":\"/nix/store/aaaa-env/bin\""));
+    json_t *ready = json_loads(c.depset_json, 0, NULL);
+    ck_assert_ptr_nonnull(ready);
+    ck_assert_int_eq(json_array_size(json_object_get(ready, "closure")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(ready, "closure_bytes")), 1234);
+    ck_assert_str_eq(json_string_value(json_object_get(ready, "root")), "/var/roots/x");
+    ck_assert_str_eq(json_string_value(json_object_get(ready, "key")), t.ref.key);
+    json_decref(ready);
     store_claimed_done(&c);
     json_t *d = NULL;
     ck_assert_int_eq(store_depset_get(s, t.ref.key, &d), 0);
