@@ -57,7 +57,8 @@ typedef struct {
     char bin_dir[PATH_MAX];
     char path_env[PATH_MAX + 8];
     verdict_compare_mode compare;
-    size_t store_cap; /* most bytes of one stream kept in the result */
+    size_t store_cap;   /* most bytes of one stream kept in the result */
+    size_t budget_left; /* output bytes the whole result may still keep */
 } job;
 
 /* ---- sandbox pool ---- */
@@ -482,12 +483,25 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
 }
 
 /* The stage/test object of a run, as docs/contracts.md "Result" shows. */
-static json_t *step_json(const job *j, const struct sandbox_result *res, bool internal,
+/* How much of a stream of len bytes the result keeps: at most store_cap,
+ * and no more than what is left of the result's budget (a thousand tests
+ * with a megabyte each must not make a gigabyte result). */
+static size_t keep_bytes(job *j, size_t len)
+{
+    size_t keep = len < j->store_cap ? len : j->store_cap;
+
+    if (keep > j->budget_left)
+        keep = j->budget_left;
+    j->budget_left -= keep;
+    return keep;
+}
+
+static json_t *step_json(job *j, const struct sandbox_result *res, bool internal,
                          const char *internal_msg)
 {
     _cleanup_json_ json_t *o = json_object();
-    size_t out_len = res->stdout_len < j->store_cap ? res->stdout_len : j->store_cap;
-    size_t err_len = res->stderr_len < j->store_cap ? res->stderr_len : j->store_cap;
+    size_t out_len = keep_bytes(j, res->stdout_len);
+    size_t err_len = keep_bytes(j, res->stderr_len);
     const char *sig = verdict_signal_name(res->signal);
     _cleanup_free_ char *err_text = NULL;
     const char *err_buf = res->stderr_buf ? res->stderr_buf : "";
@@ -779,6 +793,7 @@ int worker_job_run(worker *w, const store_claimed *c)
     if (!result)
         return -ENOMEM;
     j.store_cap = (size_t)config_int(w->cfg, "worker.max_output_store_bytes");
+    j.budget_left = (size_t)config_int(w->cfg, "worker.max_result_output_bytes");
     log_debug("claimed id=%s attempts=%d", c->id, c->attempts);
     worker_lease_begin(w->lease, c->id, w->owner, w->lease_ms, job_abort_step, NULL);
     json_object_set_new(result, "compile", json_null());

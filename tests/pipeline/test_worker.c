@@ -317,8 +317,12 @@ static int setup(void)
     _cleanup_json_ json_t *names = json_pack("[s]", "busybox");
     _cleanup_json_ json_t *set = NULL;
     static const char *const sets[][2] = {
-        {"lease.ms", "4000"},     {"lease.renew_ms", "500"},        {"queue.poll_ms", "100"},
-        {"log.level", "warning"}, {"worker.stop_grace_ms", "3000"},
+        {"lease.ms", "4000"},
+        {"lease.renew_ms", "500"},
+        {"queue.poll_ms", "100"},
+        {"log.level", "warning"},
+        {"worker.stop_grace_ms", "3000"},
+        {"worker.max_result_output_bytes", "4096"},
     };
 
     snprintf(state_dir, sizeof(state_dir), "/tmp/farm-pipeline-XXXXXX");
@@ -487,6 +491,20 @@ int main(void)
            o ? sget(o, "state") : "timeout");
         json_decref(o);
     }
+
+    /* The result's output budget: 20 tests of 1000 bytes keep 4096 in all. */
+    o = run_case("output budget", &(sub_spec){.run = "head -c 1000 /dev/zero", .n_tests = 20},
+                 "finished", "accepted");
+    if (o) {
+        json_t *tests = jget(o, "tests");
+        size_t kept = 0, i;
+        json_t *t;
+        bool last_cut = json_is_true(jget(o, "tests.19.stdout_truncated"));
+        json_array_foreach(tests, i, t) kept += strlen(sget(t, "stdout"));
+        ok(json_array_size(tests) == 20 && last_cut && kept <= 4096 * 4 / 3 + 64,
+           "output budget: %zu bytes kept over 20 tests, last cut=%d", kept, last_cut);
+    }
+    json_decref(o);
 
     /* A git source: a local repository checked out into the box. */
     {
