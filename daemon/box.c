@@ -130,7 +130,7 @@ int box_write_files(store *s, const char *box_dir, const json_t *files, char *er
             snprintf(err, errlen, "files[%zu] (%s): %s", i, name, strerror(-dir));
             return dir;
         }
-        fd = openat(dir, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+        fd = openat(dir, base, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
                     exec ? 0755 : 0644);
         if (fd < 0 || write_all(fd, data, len) < 0 || fchmod(fd, exec ? 0755 : 0644) < 0) {
             r = -errno;

@@ -5,8 +5,9 @@
  * made and removed by the sandbox library; this file only writes into it. Names
  * come from the API already checked, but the worker checks again (no absolute
  * path, no "." or ".." component, no empty component) and writes with
- * O_NOFOLLOW|O_EXCL below a directory fd, so a bad row can never make the
- * worker write outside the box. Files are 0644 (0755 when "executable"),
+ * O_NOFOLLOW below a directory fd, so a bad row (or a symlink a git checkout
+ * left) can never make the worker write outside the box. A request file
+ * replaces a regular file of the same name from a git checkout. Files are 0644 (0755 when "executable"),
  * directories 0755. */
 #pragma once
 
