@@ -37,6 +37,16 @@
  * its own socket with store_wait(), falling back to polling; a claimer on
  * another machine just polls (or long-polls the API).
  *
+ * Events (store_submission_events, for SSE): every state change appends
+ * {"type": "state", "data": {"state": <new state>, ...}} (enqueue writes
+ * "queued"; "running" carries attempts and owner; terminal states carry the
+ * verdict or the error); each test result appends {"type": "test", "data":
+ * <result> + "index"}; a cancel of a running row appends "cancel_requested";
+ * workers add their own types through store_submission_event. seq counts from
+ * 1 per submission. Times everywhere are integers, ms since the epoch.
+ * Submission ids made by the store are 32 hex digits: the time in ms (12) then
+ * 80 random bits, so they sort by creation and still cannot be guessed.
+ *
  * Errors: functions return >= 0 on success, -errno on failure; where a person
  * needs a sentence they take (char *err, size_t errlen), filled only on failure.
  * -ESTALE: the lease is not the caller's. -ENOENT: no such row. -EBUSY: locked
