@@ -512,7 +512,8 @@ int nixrun(const nixrun_opts *o, nixrun_result *r, char *err, size_t errlen)
                 nix_cgroup_kill(&cg);
             }
         }
-        int wait_ms = 200;
+        /* Without a pidfd (kernels before 5.3) exits are found by polling. */
+        int wait_ms = pidfd >= 0 ? 200 : 10;
         if (reaped)
             wait_ms = (int)(drain_until - now);
         else {
