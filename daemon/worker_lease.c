@@ -74,7 +74,7 @@ static void *renewer_main(void *arg)
     pthread_mutex_lock(&l->mu);
     while (!l->quit) {
         struct timespec ts;
-        char id[33], owner[128];
+        char id[33], owner[128], hb_id[160], hb_host[64];
         int64_t lease_ms, now;
         unsigned gen;
         int r;
@@ -97,7 +97,7 @@ static void *renewer_main(void *arg)
             if (!l->stop_seen_at)
                 l->stop_seen_at = now;
             if (now - l->stop_seen_at >= l->grace_ms) {
-                log_info("grace-over id=%s msg=\"stopping: giving the lease back\"", l->id);
+                log_info("grace-over id=%s reason=\"stopping: giving the lease back\"", l->id);
                 lose(l, -EINTR);
                 continue;
             }
@@ -107,16 +107,20 @@ static void *renewer_main(void *arg)
         memcpy(id, l->id, sizeof(id));
         memcpy(owner, l->owner, sizeof(owner));
         lease_ms = l->lease_ms;
+        memcpy(hb_id, l->hb_id, sizeof(hb_id));
+        memcpy(hb_host, l->hb_host, sizeof(hb_host));
         pthread_mutex_unlock(&l->mu);
 
+        /* Store calls may wait out a busy database: never under the mutex
+         * the worker thread takes to read the state. */
         r = store_submission_renew(l->st, id, owner, lease_ms);
+        if (r >= 0 && hb_id[0])
+            store_heartbeat(l->st, hb_id, "worker", hb_host, (int)getpid(), id);
 
         pthread_mutex_lock(&l->mu);
         if (l->generation != gen || !l->active || l->state < 0)
             continue;
         l->last_renew_at = now;
-        if (r >= 0 && l->hb_id[0])
-            store_heartbeat(l->st, l->hb_id, "worker", l->hb_host, (int)getpid(), id);
         if (r == -ECANCELED || r == -ESTALE || r == -ENOENT) {
             log_info("lease-lost id=%s reason=%s", id, r == -ECANCELED ? "cancelled" : "stale");
             lose(l, r == -ENOENT ? -ESTALE : r);
