@@ -275,7 +275,7 @@ int main(int argc, char **argv)
     r = supervisor_run(cfg, children, n, run_role);
     config_free(cfg);
     if (r < 0) {
-        log_error("supervisor-failed errno=%d msg=\"%s\"", -r, strerror(-r));
+        log_error("supervisor-failed errno=%d error=\"%s\"", -r, strerror(-r));
         return 1;
     }
     return r;

@@ -91,7 +91,7 @@ static void worker_clean_stale(const char *boxes_dir)
         if ((size_t)snprintf(path, sizeof(path), "%s/%s", boxes_dir, de->d_name) >= sizeof(path))
             continue;
         if (sandbox_box_destroy(path, err, sizeof(err)) < 0)
-            log_warn("stale-box-remove-failed path=%s msg=\"%s\"", path, err);
+            log_warn("stale-box-remove-failed path=%s error=\"%s\"", path, err);
         else
             n++;
     }
@@ -99,7 +99,7 @@ static void worker_clean_stale(const char *boxes_dir)
         closedir(d);
     r = sandbox_cleanup_stale(NULL, err, sizeof(err));
     if (r < 0)
-        log_warn("stale-sandbox-cleanup-failed msg=\"%s\"", err);
+        log_warn("stale-sandbox-cleanup-failed error=\"%s\"", err);
     if (n > 0 || r > 0)
         log_info("stale-cleaned boxes=%d sandboxes=%d", n, r > 0 ? r : 0);
 }
@@ -163,7 +163,7 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
 
     r = worker_open_store(cfg, &w.st, err, sizeof(err));
     if (r < 0) {
-        log_error("store-open-failed msg=\"%s\"", err);
+        log_error("store-open-failed error=\"%s\"", err);
         return r;
     }
     boxes = config_state_path(cfg, "boxes");
@@ -177,7 +177,7 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
     worker_expire_dead_leases(w.st, host);
     if ((r = worker_lease_new(cfg, &w.lease, err, sizeof(err))) < 0 ||
         (r = worker_job_init(&w, err, sizeof(err))) < 0) {
-        log_error("worker-init-failed errno=%d msg=\"%s\"", -r, err);
+        log_error("worker-init-failed errno=%d error=\"%s\"", -r, err);
         worker_teardown(&w);
         return r;
     }
@@ -185,7 +185,7 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
     worker_lease_heartbeat_as(w.lease, w.owner, host);
     r = store_doorbell_listen(w.st, STORE_ROLE_WORKER);
     if (r < 0)
-        log_warn("doorbell-unavailable errno=%d msg=\"polling every %lld ms\"", -r,
+        log_warn("doorbell-unavailable errno=%d reason=\"polling every %lld ms\"", -r,
                  (long long)poll_ms);
     log_info("worker-ready slot=%d owner=%s", slot, w.owner);
 
@@ -199,7 +199,7 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
         }
         r = store_submission_claim(w.st, w.owner, w.lease_ms, &c);
         if (r < 0) {
-            log_warn("claim-failed errno=%d msg=\"%s\"", -r, strerror(-r));
+            log_warn("claim-failed errno=%d error=\"%s\"", -r, strerror(-r));
             store_wait(w.st, (int)poll_ms);
             continue;
         }
@@ -216,7 +216,7 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
         w.jobs++;
         last_beat = 0;
         if (r < 0) {
-            log_error("worker-broken errno=%d msg=\"%s\"", -r, strerror(-r));
+            log_error("worker-broken errno=%d error=\"%s\"", -r, strerror(-r));
             worker_teardown(&w);
             return r;
         }

@@ -542,7 +542,7 @@ static void job_done(job *j)
     char err[256];
 
     if (j->box_made && sandbox_box_destroy(j->box, err, sizeof(err)) < 0)
-        log_warn("box-remove-failed id=%s msg=\"%s\"", j->c->id, err);
+        log_warn("box-remove-failed id=%s error=\"%s\"", j->c->id, err);
     free(j->store_paths);
     json_decref(j->req);
     json_decref(j->set);
@@ -606,11 +606,11 @@ static int job_finish(job *j, const char *state, const char *verdict, json_t *re
     int r = store_submission_finish(j->w->st, j->c->id, j->w->owner, state, verdict, result);
 
     if (r == -ESTALE) {
-        log_info("dropped id=%s msg=\"lease no longer ours; result not written\"", j->c->id);
+        log_info("dropped id=%s reason=\"lease no longer ours; result not written\"", j->c->id);
         return 0;
     }
     if (r < 0) {
-        log_error("finish-failed id=%s errno=%d msg=\"%s\"", j->c->id, -r, strerror(-r));
+        log_error("finish-failed id=%s errno=%d error=\"%s\"", j->c->id, -r, strerror(-r));
         return 0; /* the lease will expire and the row be requeued */
     }
     log_info("finished id=%s state=%s verdict=%s", j->c->id, state, verdict ? verdict : "-");
@@ -620,7 +620,7 @@ static int job_finish(job *j, const char *state, const char *verdict, json_t *re
 static int job_internal_error(job *j, json_t *result, const char *msg)
 {
     json_object_set_new(result, "error", json_string(msg));
-    log_warn("internal-error id=%s msg=\"%s\"", j->c->id, msg);
+    log_warn("internal-error id=%s error=\"%s\"", j->c->id, msg);
     return job_finish(j, "internal_error", "internal_error", result);
 }
 
@@ -637,9 +637,9 @@ static int job_check_lease(job *j, json_t *result)
         job_finish(j, "cancelled", NULL, result);
     } else if (st == -EINTR) {
         int r = store_submission_release(j->w->st, j->c->id, j->w->owner);
-        log_info("released id=%s r=%d msg=\"stopping\"", j->c->id, r);
+        log_info("released id=%s r=%d reason=\"stopping\"", j->c->id, r);
     } else {
-        log_info("dropped id=%s msg=\"lease lost\"", j->c->id);
+        log_info("dropped id=%s reason=\"lease lost\"", j->c->id);
     }
     return 1;
 }
@@ -766,12 +766,12 @@ static const char *job_test(job *j, size_t k, size_t n, const json_t *t, json_t 
     json_object_set_new(o, "name", json_string(name));
     json_object_set_new(o, "verdict", json_string(verdict));
     if (vi.sandbox_failed)
-        log_warn("test-internal-error id=%s test=%zu msg=\"%s\"", j->c->id, k + 1, err);
+        log_warn("test-internal-error id=%s test=%zu error=\"%s\"", j->c->id, k + 1, err);
     r = store_submission_test_result(j->w->st, j->c->id, j->w->owner, (int)k, o);
     json_array_append_new(tests, o);
     if (r == -ESTALE) {
         worker_lease_end(j->w->lease);
-        log_info("dropped id=%s msg=\"lease lost at test %zu\"", j->c->id, k + 1);
+        log_info("dropped id=%s reason=\"lease lost at test %zu\"", j->c->id, k + 1);
         return NULL;
     }
     if (r < 0)

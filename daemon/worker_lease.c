@@ -125,7 +125,7 @@ static void *renewer_main(void *arg)
             log_info("lease-lost id=%s reason=%s", id, r == -ECANCELED ? "cancelled" : "stale");
             lose(l, r == -ENOENT ? -ESTALE : r);
         } else if (r < 0) {
-            log_warn("lease-renew-failed id=%s errno=%d msg=\"%s\"", id, -r, strerror(-r));
+            log_warn("lease-renew-failed id=%s errno=%d error=\"%s\"", id, -r, strerror(-r));
         }
     }
     pthread_mutex_unlock(&l->mu);
