@@ -416,13 +416,20 @@ int sbx_cg_empty(struct sbx_cgroup *cg, char *err, size_t errlen)
     if (cg->kind == SANDBOX_ACCT_RLIMITS)
         return 0;
     /* The PID namespace is gone when the keeper has been reaped, so this is
-     * normally empty at the first look; a task still exiting gets up to 2 s. */
-    for (int i = 0; i < 2000; i++) {
+     * normally empty at the first look; a task still exiting gets up to 5 s. */
+    for (int i = 0; i < 5000; i++) {
         if (kill_listed(cg->procs_fd) == 0)
             return 0;
         usleep(1000);
     }
-    return sbx_error(err, errlen, -EBUSY, "slot cgroup %s did not empty", cg->dirs[0]);
+    char buf[256] = "";
+    ssize_t n = pread(cg->procs_fd, buf, sizeof buf - 1, 0);
+    buf[n > 0 ? n : 0] = 0;
+    for (char *c = buf; *c; c++)
+        if (*c == '\n')
+            *c = ' ';
+    return sbx_error(err, errlen, -EBUSY, "slot cgroup %s did not empty (pids: %s; we are %d)",
+                     cg->dirs[0], buf, (int)getpid());
 }
 
 int sbx_cg_remove_tree(const char *dir)
