@@ -11,9 +11,7 @@
 #include <unistd.h>
 
 #include "../common/cleanup.h"
-#ifdef FARM_HAVE_GITSRC
 #include "../common/gitsrc.h"
-#endif
 
 int box_name_ok(const char *name)
 {
@@ -153,7 +151,6 @@ int box_write_file(const char *path, const void *data, size_t len, int mode)
 int box_checkout_git(const config *cfg, const char *box_dir, const json_t *git, long long max_bytes,
                      char *err, size_t errlen)
 {
-#ifdef FARM_HAVE_GITSRC
     const char *url = json_string_value(json_object_get(git, "url"));
     const char *rev = json_string_value(json_object_get(git, "rev"));
     const char *subdir = json_string_value(json_object_get(git, "subdir"));
@@ -161,12 +158,4 @@ int box_checkout_git(const config *cfg, const char *box_dir, const json_t *git, 
     if (max_bytes <= 0)
         max_bytes = config_int(cfg, "git.max_checkout_bytes");
     return gitsrc_checkout(cfg, url, rev ? rev : "HEAD", subdir, box_dir, max_bytes, err, errlen);
-#else
-    (void)cfg;
-    (void)box_dir;
-    (void)git;
-    (void)max_bytes;
-    snprintf(err, errlen, "git sources not supported");
-    return -ENOSYS;
-#endif
 }

@@ -7,8 +7,8 @@
  * path, no "." or ".." component, no empty component) and writes with
  * O_NOFOLLOW below a directory fd, so a bad row (or a symlink a git checkout
  * left) can never make the worker write outside the box. A request file
- * replaces a regular file of the same name from a git checkout. Files are 0644 (0755 when "executable"),
- * directories 0755. */
+ * replaces a regular file of the same name from a git checkout. Files are 0644 (0755 when
+ * "executable"), directories 0755. */
 #pragma once
 
 #include <stddef.h>
@@ -22,7 +22,7 @@
 int box_write_files(store *s, const char *box_dir, const json_t *files, char *err, size_t errlen);
 
 /* Checks out request.source.git ({url, rev, subdir}) into box_dir with
- * common/gitsrc.h. -ENOSYS when git sources are not built in. */
+ * common/gitsrc.h; its errors (gitsrc.h) with err naming the URL or rev. */
 int box_checkout_git(const config *cfg, const char *box_dir, const json_t *git, long long max_bytes,
                      char *err, size_t errlen);
 

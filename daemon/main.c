@@ -4,10 +4,7 @@
  *   farmd [--config FILE] [--role api,worker,builder,health,webhooks]
  *         [--set key=value]... [--workers N] [--builders M]
  *   farmd [--config FILE] token create|list|revoke ...
- *
- * Roles that are not compiled in yet (their sources are listed in
- * daemon/meson.build by the people who write them) are reported and skipped,
- * so the binary links and runs while the project grows. */
+ */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -23,9 +20,7 @@
 #include "../common/log.h"
 #include "roles.h"
 #include "supervisor.h"
-#ifdef FARM_HAVE_AUTH
 #include "auth.h"
-#endif
 
 #define MAX_SETS 64
 #define MAX_CHILDREN 1024
@@ -129,29 +124,20 @@ static int apply_overrides(config *cfg)
     return 0;
 }
 
-/* The weak-free way to run a role that may not be compiled in yet: the meson
- * file defines FARM_HAVE_<ROLE> when the role's sources exist. */
+/* Runs one role instance in a supervised child. */
 static int run_role(const config *cfg, const char *role, int slot, volatile sig_atomic_t *stop)
 {
     if (strcmp(role, "worker") == 0)
         return worker_run(cfg, slot, stop);
-#ifdef FARM_HAVE_API
     if (strcmp(role, "api") == 0)
         return api_run(cfg, stop);
-#endif
-#ifdef FARM_HAVE_BUILDER
     if (strcmp(role, "builder") == 0)
         return builder_run(cfg, slot, stop);
-#endif
-#ifdef FARM_HAVE_HEALTH
     if (strcmp(role, "health") == 0)
         return health_run(cfg, stop);
-#endif
-#ifdef FARM_HAVE_WEBHOOKS
     if (strcmp(role, "webhooks") == 0)
         return webhook_run(cfg, stop);
-#endif
-    log_warn("role-not-built role=%s", role);
+    log_warn("role-unknown role=%s", role);
     return -ENOSYS;
 }
 
@@ -218,19 +204,6 @@ static int plan_children(const config *cfg, supervisor_child *out, size_t *n)
     return 0;
 }
 
-static int token_verb(const config *cfg, int argc, char **argv)
-{
-#ifdef FARM_HAVE_AUTH
-    return auth_token_command(cfg, argc, argv);
-#else
-    (void)cfg;
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "farmd: token: auth is not built into this farmd\n");
-    return 1;
-#endif
-}
-
 int main(int argc, char **argv)
 {
     static supervisor_child children[MAX_CHILDREN];
@@ -256,7 +229,7 @@ int main(int argc, char **argv)
 
     if (optind < argc) {
         if (strcmp(argv[optind], "token") == 0) {
-            r = token_verb(cfg, argc - optind, argv + optind);
+            r = auth_token_command(cfg, argc - optind, argv + optind);
             config_free(cfg);
             return r;
         }
