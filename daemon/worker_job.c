@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/cleanup.h"
@@ -57,9 +58,19 @@ typedef struct {
     char bin_dir[PATH_MAX];
     char path_env[PATH_MAX + 8];
     verdict_compare_mode compare;
-    size_t store_cap;   /* most bytes of one stream kept in the result */
-    size_t budget_left; /* output bytes the whole result may still keep */
+    size_t store_cap;     /* most bytes of one stream kept in the result */
+    size_t budget_left;   /* output bytes the whole result may still keep */
+    int64_t t_start_us;   /* monotonic, for the "finished" log line */
+    int64_t t_sandbox_us; /* time spent inside sandbox_run */
 } job;
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 /* ---- sandbox pool ---- */
 
@@ -421,6 +432,7 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
     job_env e = {.n = 0};
     uint64_t scratch_bytes = (uint64_t)config_int(j->w->cfg, "worker.scratch_bytes");
     sigset_t stop_sigs, old_sigs;
+    int64_t t0;
     int r;
 
     memset(res, 0, sizeof(*res));
@@ -464,7 +476,9 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
     sigaddset(&stop_sigs, SIGTERM);
     sigaddset(&stop_sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_sigs, &old_sigs);
+    t0 = mono_us();
     r = sandbox_run(j->w->sb->pool, 0, &cfg, res, err, errlen);
+    j->t_sandbox_us += mono_us() - t0;
     pthread_sigmask(SIG_SETMASK, &old_sigs, NULL);
     if (log_get_level() >= LOG_DEBUG)
         log_debug("step id=%s compile=%d paths=%zu wall_ms=%llu clone_us=%llu cgroup_us=%llu "
@@ -613,7 +627,9 @@ static int job_finish(job *j, const char *state, const char *verdict, json_t *re
         log_error("finish-failed id=%s errno=%d error=\"%s\"", j->c->id, -r, strerror(-r));
         return 0; /* the lease will expire and the row be requeued */
     }
-    log_info("finished id=%s state=%s verdict=%s", j->c->id, state, verdict ? verdict : "-");
+    log_info("finished id=%s state=%s verdict=%s total_us=%lld sandbox_us=%lld", j->c->id, state,
+             verdict ? verdict : "-", (long long)(mono_us() - j->t_start_us),
+             (long long)j->t_sandbox_us);
     return 0;
 }
 
@@ -781,7 +797,7 @@ static const char *job_test(job *j, size_t k, size_t n, const json_t *t, json_t 
 
 int worker_job_run(worker *w, const store_claimed *c)
 {
-    job j = {.w = w, .c = c};
+    job j = {.w = w, .c = c, .t_start_us = mono_us()};
     _cleanup_json_ json_t *result = json_object();
     json_t *tests_in, *tests_out, *git;
     const char *compile, *first_fail = NULL;
