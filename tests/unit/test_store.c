@@ -913,6 +913,69 @@ START_TEST(stale_doorbell_socket_unlinked)
 }
 END_TEST
 
+START_TEST(kill9_mid_write_loses_no_commit)
+{
+    const char *dir = testutil_newdir();
+    store *s = open_store(dir);
+    test_set t;
+    ready_set(s, &t, "gcc");
+    store_close(s);
+    int pfd[2];
+    ck_assert_int_eq(pipe(pfd), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        testutil_child_init();
+        close(pfd[0]);
+        store *cs = NULL;
+        char err[256];
+        if (store_open(db_path, dir, &cs, err, sizeof(err)) < 0)
+            _exit(2);
+        for (;;) { /* enqueue and report each commit until killed */
+            store_submission_new n = {.request_json = "{}", .depset = &t.ref, .n_tests = 1};
+            if (store_submission_enqueue(cs, &n, err, sizeof(err)) < 0 ||
+                write(pfd[1], n.id, 32) != 32)
+                _exit(3);
+        }
+    }
+    close(pfd[1]);
+    char ids[200][33];
+    for (int i = 0; i < 200; i++) {
+        ck_assert_int_eq(read(pfd[0], ids[i], 32), 32);
+        ids[i][32] = '\0';
+    }
+    ck_assert_int_eq(kill(pid, SIGKILL), 0); /* most likely inside a transaction */
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    close(pfd[0]);
+    ck_assert(WIFSIGNALED(st));
+
+    s = open_store(dir);
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(q, 0), "ok");
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    char buf[32];
+    for (int i = 0; i < 200; i++)
+        ck_assert_str_eq(state_of(s, ids[i], buf), "queued");
+    /* The queue still works: everything committed can be claimed. */
+    long long n = sql_int("SELECT COUNT(*) FROM submissions");
+    ck_assert_int_ge(n, 200);
+    for (long long i = 0; i < n; i++) {
+        store_claimed c;
+        ck_assert_int_eq(store_submission_claim(s, "after", LEASE, &c), 1);
+        store_claimed_done(&c);
+    }
+    store_claimed c;
+    ck_assert_int_eq(store_submission_claim(s, "after", LEASE, &c), 0);
+    store_close(s);
+}
+END_TEST
+
 /* One claimer process: claims until the parent says it is done enqueueing and
  * nothing is left; writes each id it finished to its own file. */
 static void claimer(const char *dir, int k)
@@ -1056,6 +1119,7 @@ int main(void)
     tcase_add_test(p, doorbell_wakes_waiting_claimer);
     tcase_add_test(p, stale_doorbell_socket_unlinked);
     tcase_add_test(p, kill9_claimer_is_requeued_and_finished_once);
+    tcase_add_test(p, kill9_mid_write_loses_no_commit);
     tcase_add_test(p, exactly_once_with_four_processes);
     tcase_set_timeout(p, 300);
     suite_add_tcase(s, p);
