@@ -1,6 +1,6 @@
 /* store_submissions.c — the submission queue: enqueue, claim with a lease,
- * renew, owner-checked writes (events, test results, finish), release, cancel,
- * and the API's view of one submission.
+ * renew, owner-checked writes (events, test results, finish), release and
+ * cancel. Reading a submission is store_submission_view.c.
  *
  * Lease rule: every write of a worker names its owner string and runs in one
  * BEGIN IMMEDIATE transaction that first checks state = 'running' AND
