@@ -215,8 +215,11 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
         store_claimed_done(&c);
         w.jobs++;
         last_beat = 0;
+        if (r >= 0 && w.sandbox_failures >= WORKER_MAX_SANDBOX_FAILURES)
+            r = -EIO; /* a broken slot: start over with a fresh pool */
         if (r < 0) {
-            log_error("worker-broken errno=%d error=\"%s\"", -r, strerror(-r));
+            log_error("worker-broken errno=%d error=\"%s\" sandbox_failures=%d", -r, strerror(-r),
+                      w.sandbox_failures);
             worker_teardown(&w);
             return r;
         }

@@ -38,12 +38,17 @@ typedef struct {
     int64_t lease_ms;
     volatile sig_atomic_t *stop;
     unsigned long long jobs; /* submissions run by this process */
+    int sandbox_failures;    /* consecutive steps the sandbox failed to run */
 } worker;
 
 /* Sets up the resident sandbox state of this worker process (compiled filter,
  * per-slot namespaces...). 0 or -errno with err filled. */
 int worker_job_init(worker *w, char *err, size_t errlen);
 void worker_job_done(worker *w);
+
+/* After this many consecutive sandbox failures the worker exits, and the
+ * supervisor starts it again with a fresh sandbox pool. */
+#define WORKER_MAX_SANDBOX_FAILURES 3
 
 /* Runs one claimed submission to its end: finishes it (lease-checked), or
  * releases it on a graceful stop past the grace period, or drops it when the

@@ -479,6 +479,7 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
     t0 = mono_us();
     r = sandbox_run(j->w->sb->pool, 0, &cfg, res, err, errlen);
     j->t_sandbox_us += mono_us() - t0;
+    j->w->sandbox_failures = r < 0 ? j->w->sandbox_failures + 1 : 0;
     pthread_sigmask(SIG_SETMASK, &old_sigs, NULL);
     if (log_get_level() >= LOG_DEBUG)
         log_debug("step id=%s compile=%d paths=%zu wall_ms=%llu clone_us=%llu cgroup_us=%llu "
