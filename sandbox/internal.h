@@ -99,6 +99,10 @@ struct sbx_slot {
     int state; /* 0 idle, 1 request pending, 2 done, 3 quit */
     int thread_err;
     struct sbx_clone_req *req;
+    /* sandbox_cancel: the run in flight and its keeper's pidfd. */
+    pthread_mutex_t run_mu;
+    bool in_run, cancel_pending;
+    int live_pidfd;
 };
 
 /* Asks the slot's thread to clone a keeper; fills req->pid/pidfd/err. */

@@ -125,6 +125,8 @@ int sbx_slot_clone(struct sbx_slot *s, struct sbx_clone_req *req)
 
 static int start_slot_thread(struct sbx_slot *s, char *err, size_t errlen)
 {
+    pthread_mutex_init(&s->run_mu, NULL);
+    s->live_pidfd = -1;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->state = -1;
@@ -154,6 +156,7 @@ static void stop_slot_thread(struct sbx_slot *s)
     pthread_join(s->thread, NULL);
     s->thread_started = false;
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->run_mu);
     pthread_cond_destroy(&s->cv);
 }
 
@@ -248,6 +251,22 @@ void sandbox_pool_free(struct sandbox_pool *p)
         close(p->host_netns_fd);
     sbx_filter_free(&p->filter);
     free(p);
+}
+
+int sandbox_cancel(struct sandbox_pool *p, unsigned slot)
+{
+    if (!p || slot >= p->n_slots)
+        return -EINVAL;
+    struct sbx_slot *s = &p->slots[slot];
+    pthread_mutex_lock(&s->run_mu);
+    int was = s->in_run;
+    if (s->in_run) {
+        s->cancel_pending = true;
+        if (s->live_pidfd >= 0)
+            syscall(SYS_pidfd_send_signal, s->live_pidfd, SIGKILL, NULL, 0);
+    }
+    pthread_mutex_unlock(&s->run_mu);
+    return was;
 }
 
 enum sandbox_accounting sandbox_pool_accounting(const struct sandbox_pool *p)

@@ -532,6 +532,13 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
         goto out;
     }
     pidfd = req.pidfd;
+    /* Visible to sandbox_cancel from now on (a cancel that came earlier
+     * takes effect here). */
+    pthread_mutex_lock(&s->run_mu);
+    s->live_pidfd = pidfd;
+    if (s->cancel_pending)
+        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+    pthread_mutex_unlock(&s->run_mu);
     uint64_t start = c.t_clone;
     close(out_p[1]);
     close(err_p[1]);
@@ -685,6 +692,13 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
         ret = fail(r, err, errlen, er, "%s", msg);
         goto out;
     }
+    pthread_mutex_lock(&s->run_mu);
+    bool cancelled = s->cancel_pending;
+    pthread_mutex_unlock(&s->run_mu);
+    if (cancelled) {
+        ret = fail(r, err, errlen, -ECANCELED, "cancelled");
+        goto out;
+    }
     if (got_setup_err) {
         ret = fail(r, err, errlen, -(setup_err.err ? setup_err.err : EIO), "%s: %s", setup_err.what,
                    strerror(setup_err.err));
@@ -768,6 +782,9 @@ out:
     r->stderr_len = cap[1].len;
     r->stderr_total = cap[1].total;
     r->stderr_truncated = cap[1].truncated;
+    pthread_mutex_lock(&s->run_mu);
+    s->live_pidfd = -1;
+    pthread_mutex_unlock(&s->run_mu);
     int fds[] = {owned_stdin, out_p[0], out_p[1], err_p[0], err_p[1],
                  rep_p[0],    rep_p[1], tfd,      pidfd};
     for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
@@ -789,7 +806,15 @@ int sandbox_run(struct sandbox_pool *p, unsigned slot, const struct sandbox_conf
     bool was = false;
     if (!atomic_compare_exchange_strong(&s->busy, &was, true))
         return fail(r, err, errlen, -EBUSY, "slot %u is already running", slot);
+    pthread_mutex_lock(&s->run_mu);
+    s->in_run = true;
+    s->cancel_pending = false;
+    pthread_mutex_unlock(&s->run_mu);
     int ret = run_slot(p, s, cfg, r, err, errlen);
+    pthread_mutex_lock(&s->run_mu);
+    s->in_run = false;
+    s->cancel_pending = false;
+    pthread_mutex_unlock(&s->run_mu);
     atomic_store(&s->busy, false);
     return ret;
 }

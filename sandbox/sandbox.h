@@ -229,6 +229,12 @@ uid_t sandbox_pool_slot_uid(const struct sandbox_pool *p, unsigned slot);
 int sandbox_run(struct sandbox_pool *p, unsigned slot, const struct sandbox_config *cfg,
                 struct sandbox_result *r, char *err, size_t errlen);
 
+/* Kills the run in progress in slot, from any thread (e.g. a lease renewer):
+ * its sandbox_run then returns -ECANCELED, status INTERNAL_ERROR, message
+ * "cancelled", after the usual clean end. Returns 1 if a run was in progress,
+ * 0 if none (nothing is remembered for a later run), <0 on a bad slot. */
+int sandbox_cancel(struct sandbox_pool *p, unsigned slot);
+
 /*** Boxes: host directories bound at /box ***/
 
 /* Makes directory path (parents must exist) and mounts a tmpfs capped at bytes

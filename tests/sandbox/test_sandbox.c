@@ -723,6 +723,41 @@ static void t_rlimits_mode(void)
     host_clean("rlimits mode");
 }
 
+static void *canceller(void *arg)
+{
+    (void)arg;
+    usleep(300000);
+    int *ret = malloc(sizeof *ret);
+    *ret = sandbox_cancel(pool, 0);
+    return ret;
+}
+
+static void t_cancel(void)
+{
+    ok(sandbox_cancel(pool, 0) == 0, "cancel: nothing to cancel between runs");
+    pthread_t th;
+    pthread_create(&th, NULL, canceller, NULL);
+    struct sandbox_config c;
+    base_config(&c, ARGV("outlive-session", "/box/marker"));
+    const char *sleeper[] = {prog, "sleep", NULL};
+    c.argv = sleeper;
+    struct sandbox_result r;
+    char err[256] = "";
+    int rc = sandbox_run(pool, 0, &c, &r, err, sizeof err);
+    void *tr;
+    pthread_join(th, &tr);
+    ok(rc == -ECANCELED && r.status == SANDBOX_INTERNAL_ERROR && !strcmp(r.message, "cancelled") &&
+           *(int *)tr == 1,
+       "cancel: another thread ends a run at once (%s)", err);
+    free(tr);
+    sandbox_result_free(&r);
+    base_config(&c, ARGV("exit", "0"));
+    rc = run_in(0, &c, &r, "after cancel");
+    ok(rc == 0 && r.status == SANDBOX_OK, "cancel: the next run is not affected");
+    sandbox_result_free(&r);
+    host_clean("cancel");
+}
+
 /* A supervisor killed mid-run leaves nothing sandbox_cleanup_stale does not
  * remove. */
 static void t_crash(void)
@@ -878,6 +913,7 @@ int main(int argc, char **argv)
     t_escapes();
     t_processes();
     t_outputs();
+    t_cancel();
 
     sandbox_pool_free(pool);
     t_rlimits_mode();
