@@ -171,7 +171,9 @@ struct sandbox_result {
     uint64_t memory_kib; /* peak, whole tree (cgroup); largest process's RSS under rlimits */
 
     /* Captured output, malloc'd and NUL-terminated (the NUL is not counted),
-     * capped at limits.output_bytes; *_total counts every byte produced. */
+     * capped at limits.output_bytes (64 MiB when 0); *_total counts every
+     * byte produced. What was captured before an internal error is kept;
+     * the buffers may be NULL then. */
     char *stdout_buf;
     size_t stdout_len;
     uint64_t stdout_total;
