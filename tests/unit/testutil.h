@@ -46,6 +46,18 @@ static inline const char *testutil_newdir(void)
     return testutil_dir;
 }
 
+static pid_t testutil_main_pid;
+
+/* meson's timeout sends SIGTERM: remove the temp root before dying (best
+ * effort; only the main process, not Check's or the cases' children). */
+static void testutil_on_signal(int sig)
+{
+    if (getpid() == testutil_main_pid)
+        testutil_rmrf(testutil_root);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 /* Call first thing in a forked helper process. */
 static inline void testutil_child_init(void)
 {
@@ -61,6 +73,9 @@ static inline int testutil_main(Suite *suite)
         return 1;
     }
     chmod(testutil_root, 0755);
+    testutil_main_pid = getpid();
+    signal(SIGTERM, testutil_on_signal);
+    signal(SIGINT, testutil_on_signal);
     SRunner *sr = srunner_create(suite);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
