@@ -33,7 +33,7 @@
 
 #include "../common/cleanup.h"
 #include "../common/gitsrc.h"
-#include "../daemon/junit_render.h"
+#include "../common/junit.h"
 #include "cli_util.h"
 #include "local.h"
 #include "report.h"

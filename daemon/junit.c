@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "../common/cleanup.h"
-#include "junit_render.h"
+#include "../common/junit.h"
 
 static inline void junit_json_decrefp(json_t **j)
 {

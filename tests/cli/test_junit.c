@@ -5,7 +5,7 @@
 #include <string.h>
 #include <jansson.h>
 
-#include "../../daemon/junit_render.h"
+#include "../../common/junit.h"
 
 static char *render_view(const char *view_json)
 {

@@ -1,4 +1,4 @@
-/* junit_render.h — JUnit XML from submission results, for CI systems.
+/* junit.h — JUnit XML from submission results, for CI systems.
  *
  * The format is the de-facto one that Jenkins, GitLab, GitHub Actions
  * reporters and Azure Pipelines read: <testsuites> of <testsuite> of
@@ -17,7 +17,9 @@
  *   cancelled           -> the tests not run are <skipped/>
  * Text is escaped for XML 1.0; characters XML cannot carry at all (most
  * control characters, invalid UTF-8) become U+FFFD, so any parser accepts the
- * file. Pure code: no I/O. Used by daemon/junit.c and cli/ (farm ci). */
+ * file. Pure code: no I/O, jansson only, so it lives in common/: farmd's
+ * GET /v1/submissions/{id}/junit (daemon/junit.c) and `farm ci` (cli/) both
+ * render through it. */
 #pragma once
 
 #include <stdbool.h>

@@ -1,8 +1,8 @@
-/* junit_render.c — JUnit XML from submission views (see junit_render.h).
+/* junit.c — JUnit XML from submission views (see junit.h).
  *
  * The document is kept as JSON (suites -> cases) until rendering, so counts
  * are computed once, at the end, from what is actually there. */
-#include "junit_render.h"
+#include "junit.h"
 
 #include <errno.h>
 #include <stdarg.h>
