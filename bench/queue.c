@@ -99,6 +99,8 @@ static void bench_prepare(const char *dir)
 static void cycler(const char *dir, int k, int cycles, int start_fd, bool combined)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1)
+        _exit(1); /* the parent died before prctl */
     store *s = bench_open(dir);
     char owner[32];
     snprintf(owner, sizeof(owner), "bench-%d", k);
@@ -161,6 +163,8 @@ static void cycler(const char *dir, int k, int cycles, int start_fd, bool combin
 static void floorer(const char *db, int txs, int start_fd)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1)
+        _exit(1); /* the parent died before prctl */
     sqlite3 *h = NULL;
     if (sqlite3_open(db, &h) != SQLITE_OK)
         _exit(1);
@@ -338,6 +342,8 @@ static void latency(int samples)
         die("fork", errno);
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() == 1)
+            _exit(1); /* the parent died before prctl */
         store *s = bench_open(dir);
         int r = store_doorbell_listen(s, STORE_ROLE_WORKER);
         if (r < 0)
@@ -398,6 +404,13 @@ static void latency(int samples)
     munmap((void *)sh, sizeof(*sh));
 }
 
+static void on_signal(int sig)
+{
+    nftw(bench_root, rm_cb, 32, FTW_DEPTH | FTW_PHYS); /* children die with us (PDEATHSIG) */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 int main(int argc, char **argv)
 {
     int cycles = argc > 1 ? atoi(argv[1]) : 4000;
@@ -418,6 +431,9 @@ int main(int argc, char **argv)
     const char *procs = argc > 3 ? argv[3] : "2,4";
     pid_t pid = fork(); /* run in a child so the temp dir goes whatever happens */
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() == 1)
+            _exit(1); /* the parent died before prctl */
         for (const char *p = procs; *p;) {
             int n = atoi(p);
             if (n > 0 && n <= 16) {
@@ -431,6 +447,8 @@ int main(int argc, char **argv)
         fflush(stdout);
         _exit(0);
     }
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
     int st = 0;
     waitpid(pid, &st, 0);
     nftw(bench_root, rm_cb, 32, FTW_DEPTH | FTW_PHYS);
