@@ -14,7 +14,6 @@
  * writable; a test gets /box read-only and a fresh writable /scratch. */
 #include "worker.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -106,50 +105,14 @@ void worker_job_done(worker *w)
     w->sb = NULL;
 }
 
-/* Lease lost, cancelled or grace over: kill the sandbox step in flight. The
- * only child processes of a worker are sandbox keepers (PID 1 of their
- * namespace; the pool clones them from its per-slot thread), so killing every
- * child of every thread ends the step at once; sandbox_run then reaps it.
- * Runs in the renewer thread. (A sandbox_cancel(pool, slot) in the library
- * would say this more directly.) */
-static void kill_children_of(const char *task)
-{
-    char path[300], buf[1024];
-    ssize_t n;
-    int fd;
-
-    if ((size_t)snprintf(path, sizeof(path), "/proc/self/task/%s/children", task) >= sizeof(path))
-        return;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return;
-    buf[n] = '\0';
-    for (char *p = buf; *p;) {
-        char *end;
-        long pid = strtol(p, &end, 10);
-        if (end == p)
-            break;
-        if (pid > 1)
-            kill((pid_t)pid, SIGKILL);
-        p = end;
-    }
-}
-
+/* Lease lost, cancelled or grace over: kill the sandbox step in flight, so
+ * a cancelled long test does not run to its wall limit. Runs in the renewer
+ * thread; sandbox_cancel is safe from any thread. */
 static void job_abort_step(void *userdata)
 {
-    DIR *d = opendir("/proc/self/task");
-    struct dirent *de;
+    worker_sandbox *sb = userdata;
 
-    (void)userdata;
-    while (d && (de = readdir(d)))
-        if (de->d_name[0] != '.')
-            kill_children_of(de->d_name);
-    if (d)
-        closedir(d);
+    sandbox_cancel(sb->pool, 0);
 }
 
 /* ---- commands ---- */
@@ -479,7 +442,9 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
     t0 = mono_us();
     r = sandbox_run(j->w->sb->pool, 0, &cfg, res, err, errlen);
     j->t_sandbox_us += mono_us() - t0;
-    j->w->sandbox_failures = r < 0 ? j->w->sandbox_failures + 1 : 0;
+    /* A step we cancelled (lease lost) says nothing about the sandbox. */
+    if (r != -ECANCELED)
+        j->w->sandbox_failures = r < 0 ? j->w->sandbox_failures + 1 : 0;
     pthread_sigmask(SIG_SETMASK, &old_sigs, NULL);
     if (log_get_level() >= LOG_DEBUG)
         log_debug("step id=%s compile=%d paths=%zu wall_ms=%llu clone_us=%llu cgroup_us=%llu "
@@ -812,7 +777,7 @@ int worker_job_run(worker *w, const store_claimed *c)
     j.store_cap = (size_t)config_int(w->cfg, "worker.max_output_store_bytes");
     j.budget_left = (size_t)config_int(w->cfg, "worker.max_result_output_bytes");
     log_debug("claimed id=%s attempts=%d", c->id, c->attempts);
-    worker_lease_begin(w->lease, c->id, w->owner, w->lease_ms, job_abort_step, NULL);
+    worker_lease_begin(w->lease, c->id, w->owner, w->lease_ms, job_abort_step, w->sb);
     json_object_set_new(result, "compile", json_null());
 
     if (jsonutil_parse(c->request_json, &j.req, err, sizeof(err)) < 0 || !json_is_object(j.req) ||
