@@ -310,6 +310,29 @@ int main(int argc, char **argv)
         for (int k = 0; k < SANDBOX_STEP_COUNT; k++)
             printf("  %-34s %8.1f us\n", sn[k], (double)step_sum[k] / step_n / 1000.0);
     }
+    /* What a one-shot command pays on top of a resident run: making and
+     * freeing a pool (filter, network namespace, cgroups, slot thread). */
+    for (int acct = 0; acct < 2; acct++) {
+        uint64_t tn[21], tf[21];
+        int k = 0;
+        for (int i = 0; i < 21; i++) {
+            struct sandbox_pool_options co;
+            sandbox_pool_options_init(&co);
+            co.first_uid = 62100;
+            co.accounting = acct ? SANDBOX_ACCT_RLIMITS : SANDBOX_ACCT_AUTO;
+            struct sandbox_pool *cp;
+            uint64_t t0 = now_ns();
+            if (sandbox_pool_new(&co, &cp, NULL, 0) < 0)
+                break;
+            uint64_t t1 = now_ns();
+            sandbox_pool_free(cp);
+            tn[k] = t1 - t0;
+            tf[k++] = now_ns() - t1;
+        }
+        if (k)
+            printf("cold pool (%s): new %.3f ms, free %.3f ms (medians)\n",
+                   acct ? "rlimits" : "cgroups", median_ms(tn, k), median_ms(tf, k));
+    }
     /* throughput: one thread per slot, 2 s */
     pthread_t th[16];
     struct tp_arg ta[16];

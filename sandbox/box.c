@@ -188,7 +188,8 @@ int sandbox_cleanup_stale(const char *box_root, char *err, size_t errlen)
             while ((de = readdir(d))) {
                 long pid;
                 char tail;
-                if (sscanf(de->d_name, "nixfarm-sandbox-%ld%c", &pid, &tail) != 1)
+                int got = sscanf(de->d_name, "nixfarm-sandbox-%ld%c", &pid, &tail);
+                if (got != 1 && !(got == 2 && tail == '-'))
                     continue;
                 if (pid == (long)getpid() || pid_alive(pid))
                     continue;

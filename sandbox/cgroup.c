@@ -16,6 +16,7 @@
 #include "util.h"
 
 #include <dirent.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -138,17 +139,31 @@ static bool v2_usable(char *base, size_t baselen)
     return true;
 }
 
+/* nixfarm-sandbox-<pid> for a process's first pool, -<pid>-<n> after: two
+ * pools of one process must not share (or remove) each other's groups. */
+static void group_name(char *out, size_t n)
+{
+    static atomic_uint pools;
+    unsigned k = atomic_fetch_add(&pools, 1);
+    if (k)
+        snprintf(out, n, "nixfarm-sandbox-%d-%u", (int)getpid(), k);
+    else
+        snprintf(out, n, "nixfarm-sandbox-%d", (int)getpid());
+}
+
 int sbx_cg_root_init(struct sbx_cg_root *root, enum sandbox_accounting want, char *err,
                      size_t errlen)
 {
     memset(root, 0, sizeof *root);
+    char name[64];
+    group_name(name, sizeof name);
     root->kind = SANDBOX_ACCT_RLIMITS;
     if (want == SANDBOX_ACCT_RLIMITS)
         return 0;
     char base[1024], dir[1200];
     if ((want == SANDBOX_ACCT_AUTO || want == SANDBOX_ACCT_CGROUP_V2) &&
         v2_usable(base, sizeof base)) {
-        snprintf(dir, sizeof dir, "%s/nixfarm-sandbox-%d", base, (int)getpid());
+        snprintf(dir, sizeof dir, "%s/%s", base, name);
         if (mkdir(dir, 0755) < 0 && errno != EEXIST)
             return sbx_error(err, errlen, -errno, "cgroup v2: mkdir %s: %s", dir, strerror(errno));
         char p[1300];
@@ -179,7 +194,7 @@ int sbx_cg_root_init(struct sbx_cg_root *root, enum sandbox_accounting want, cha
             root->kind = SANDBOX_ACCT_RLIMITS;
             return 0;
         }
-        snprintf(dir, sizeof dir, "%s%s/nixfarm-sandbox-%d", mnt, own, (int)getpid());
+        snprintf(dir, sizeof dir, "%s%s/%s", mnt, own, name);
         if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
             int e = -errno;
             sbx_cg_root_destroy(root);

@@ -211,7 +211,8 @@ void sandbox_pool_options_init(struct sandbox_pool_options *o);
 
 /* Prepares every slot once: compiles the seccomp filter, makes a network
  * namespace per slot (held by an fd, so it dies with the process) and cgroups
- * <own cgroup>/nixfarm-sandbox-<pid>/slot-<n> in each hierarchy used.
+ * <own cgroup>/nixfarm-sandbox-<pid>/slot-<n> in each hierarchy used (a
+ * second pool of the same process uses nixfarm-sandbox-<pid>-<k>).
  * Needs root. On success *ret owns the pool; free it with sandbox_pool_free(). */
 int sandbox_pool_new(const struct sandbox_pool_options *o, struct sandbox_pool **ret, char *err,
                      size_t errlen);

@@ -699,6 +699,32 @@ static void t_outputs(void)
     host_clean("outputs");
 }
 
+/* A second pool in the same process keeps to its own cgroups. */
+static void t_second_pool(void)
+{
+    struct sandbox_pool_options po;
+    sandbox_pool_options_init(&po);
+    po.first_uid = FIRST_UID + 1; /* within the range host_clean watches */
+    struct sandbox_pool *p2;
+    char err[256];
+    int rc = sandbox_pool_new(&po, &p2, err, sizeof err);
+    ok(rc == 0, "second pool in one process (%s)", rc < 0 ? err : "ok");
+    if (rc < 0)
+        return;
+    struct sandbox_config c;
+    base_config(&c, ARGV("exit", "0"));
+    struct sandbox_result r;
+    rc = sandbox_run(p2, 0, &c, &r, err, sizeof err);
+    ok(rc == 0 && r.status == SANDBOX_OK, "second pool runs");
+    sandbox_result_free(&r);
+    sandbox_pool_free(p2);
+    base_config(&c, ARGV("exit", "0"));
+    rc = run_in(0, &c, &r, "first pool after the second");
+    ok(rc == 0 && r.status == SANDBOX_OK, "the first pool is untouched by the second's end");
+    sandbox_result_free(&r);
+    host_clean("second pool");
+}
+
 static void t_rlimits_mode(void)
 {
     struct sandbox_pool_options po;
@@ -914,6 +940,7 @@ int main(int argc, char **argv)
     t_processes();
     t_outputs();
     t_cancel();
+    t_second_pool();
 
     sandbox_pool_free(pool);
     t_rlimits_mode();
