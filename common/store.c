@@ -296,6 +296,7 @@ void store_close(store *s)
     if (s->db)
         sqlite3_close_v2(s->db);
     store_doorbell_close(s);
+    json_decref(s->depth_terminal);
     free(s->path);
     free(s->state_dir);
     free(s->doorbell_dir);

@@ -239,14 +239,9 @@ int store_heartbeats(store *s, json_t **out)
 
 /* ---- queue depths ---- */
 
-static int store_count_states(store *s, const char *sql, const char *const *states, size_t n,
-                              json_t **out)
+/* Adds "state": count rows of sql (SELECT state, COUNT(*) ...) to o. */
+static int store_count_into(store *s, const char *sql, json_t *o)
 {
-    _cleanup_json_ json_t *o = json_object();
-    if (!o)
-        return -ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        json_object_set_new(o, states[i], json_integer(0));
     _cleanup_stmt_ sqlite3_stmt *st = store_stmt(s, sql);
     if (!st)
         return store_err(s);
@@ -254,11 +249,14 @@ static int store_count_states(store *s, const char *sql, const char *const *stat
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         json_object_set_new(o, (const char *)sqlite3_column_text(st, 0),
                             json_integer(sqlite3_column_int64(st, 1)));
-    if (rc != SQLITE_DONE)
-        return store_fail(s, rc);
-    *out = steal_pointer(&o);
-    return 0;
+    return rc == SQLITE_DONE ? 0 : store_fail(s, rc);
 }
+
+/* Live states (queued, waiting_deps, running) are counted exactly through
+ * their partial indexes at every call: the API asks often (queue_full). The
+ * terminal states need a scan of the whole table, so their counts are kept
+ * per connection for STORE_DEPTH_TERMINAL_MS. */
+#define STORE_DEPTH_TERMINAL_MS 5000
 
 int store_queue_depths(store *s, json_t **out)
 {
@@ -266,18 +264,48 @@ int store_queue_depths(store *s, json_t **out)
                                              "finished",  "compile_error", "deps_failed",
                                              "cancelled", "internal_error"};
     static const char *const set_states[] = {"queued", "building", "ready", "failed"};
-    json_t *subs = NULL, *sets = NULL;
-    int r = store_count_states(s, "SELECT state, COUNT(*) FROM submissions GROUP BY state",
-                               sub_states, 8, &subs);
+    _cleanup_json_ json_t *subs = json_object();
+    _cleanup_json_ json_t *sets = json_object();
+    if (!subs || !sets)
+        return -ENOMEM;
+    for (size_t i = 0; i < sizeof(sub_states) / sizeof(*sub_states); i++)
+        json_object_set_new(subs, sub_states[i], json_integer(0));
+    for (size_t i = 0; i < sizeof(set_states) / sizeof(*set_states); i++)
+        json_object_set_new(sets, set_states[i], json_integer(0));
+
+    int64_t now = store_now_ms();
+    if (!s->depth_terminal || now - s->depth_terminal_at >= STORE_DEPTH_TERMINAL_MS) {
+        json_t *t = json_object();
+        if (!t)
+            return -ENOMEM;
+        int r = store_count_into(
+            s,
+            "SELECT state, COUNT(*) FROM submissions WHERE state NOT IN ('queued', "
+            "'waiting_deps', 'running') GROUP BY state",
+            t);
+        if (r < 0) {
+            json_decref(t);
+            return r;
+        }
+        json_decref(s->depth_terminal);
+        s->depth_terminal = t;
+        s->depth_terminal_at = now;
+    }
+    json_object_update(subs, s->depth_terminal);
+    int r = store_count_into(s,
+                             "SELECT state, COUNT(*) FROM submissions WHERE state IN "
+                             "('queued', 'running') GROUP BY state",
+                             subs);
+    if (r >= 0)
+        r = store_count_into(s,
+                             "SELECT 'waiting_deps', COUNT(*) FROM submissions "
+                             "WHERE state = 'waiting_deps'",
+                             subs);
+    if (r >= 0)
+        r = store_count_into(s, "SELECT state, COUNT(*) FROM depsets GROUP BY state", sets);
     if (r < 0)
         return r;
-    r = store_count_states(s, "SELECT state, COUNT(*) FROM depsets GROUP BY state", set_states, 4,
-                           &sets);
-    if (r < 0) {
-        json_decref(subs);
-        return r;
-    }
-    json_t *o = json_pack("{s:o,s:o}", "submissions", subs, "depsets", sets);
+    json_t *o = json_pack("{s:O,s:O}", "submissions", subs, "depsets", sets);
     if (!o)
         return -ENOMEM;
     *out = o;

@@ -43,6 +43,8 @@ struct store {
     int busy_timeout_ms;
     int64_t busy_since_us;      /* monotonic start of the current busy wait */
     int64_t last_checkpoint_ms; /* store_wal_hook's rate limit */
+    json_t *depth_terminal;     /* store_queue_depths' cached terminal counts */
+    int64_t depth_terminal_at;
     int default_max_attempts;
     int tx_depth;        /* 1 inside store_tx_begin .. commit/rollback */
     unsigned ring_after; /* bit per store_role, rung at commit */
