@@ -216,7 +216,10 @@ int store_heartbeat(store *s, const char *id, const char *role, const char *host
 int store_heartbeat_remove(store *s, const char *id);
 /* [{id, role, host, pid, started_at, last_seen_at, current_item}] */
 int store_heartbeats(store *s, json_t **out);
-/* {"queued": n, "waiting_deps": n, ...} for submissions and sets. */
+/* {"queued": n, "waiting_deps": n, ...} for submissions and sets, as
+ * {"submissions": {state: n, ...}, "depsets": {state: n, ...}} with every state
+ * present. Live submission states are exact; terminal ones may be up to 5 s
+ * old (they need a table scan, cached per connection). */
 int store_queue_depths(store *s, json_t **out);
 
 /* ---- settings (e.g. "accepting" = "false" while draining) ---- */
