@@ -94,8 +94,9 @@ enum MHD_Result api_admin_drain_get(api_call *c);
 enum MHD_Result api_admin_drain(api_call *c);
 
 /* ---- helpers shared by handlers (api_submissions.c) ---- */
-/* The client's view of a submission (internal columns removed). New reference
- * or NULL; -ENOENT when there is no such id. */
+/* The client's view of a submission (internal columns removed, its webhook
+ * deliveries added as "webhooks"). New reference or NULL; -ENOENT when there
+ * is no such id. */
 int api_submission_view(store *s, const char *id, json_t **out);
 bool api_state_is_terminal(const char *state);
 /* Reads the "accepting" setting: false while draining. */

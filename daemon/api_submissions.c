@@ -18,6 +18,7 @@
 #include "../common/cleanup.h"
 #include "../common/jsonutil.h"
 #include "../common/log.h"
+#include "../common/store_webhooks.h"
 
 static const char *const terminal_states[] = {"finished", "compile_error", "deps_failed",
                                               "cancelled", "internal_error"};
@@ -71,6 +72,16 @@ int api_submission_view(store *s, const char *id, json_t **out)
                                          "token_id", "cache_key",   "max_attempts"};
     for (size_t i = 0; i < sizeof(hidden) / sizeof(*hidden); i++)
         json_object_del(o, hidden[i]);
+    /* Callback deliveries and their attempts (the outbox of
+     * common/store_webhooks.h): [] when the submission has no callback_url or
+     * has not ended yet. The webhook body itself leaves this key out. */
+    json_t *wh = NULL;
+    r = store_webhook_deliveries_json(s, id, &wh);
+    if (r < 0) {
+        json_decref(o);
+        return r;
+    }
+    json_object_set_new(o, "webhooks", wh);
     *out = o;
     return 0;
 }

@@ -129,11 +129,24 @@ def test_fail_timeout_success_breaker():
             assert j["id"] == sid and j["state"] == "finished" and j["verdict"] == "accepted", j
             assert "request" not in j and headers["X-Farm-Delivery"] == d["id"]
             assert headers["X-Farm-Event"] == "submission.finished"
-            # The submission's GET view lists deliveries once the API includes them.
+            # The submission's GET view lists the delivery and its attempts.
             status, view = f.request("GET", "/v1/submissions/" + sid)
-            if "webhooks" in view:
-                w = view["webhooks"][0]
-                assert w["state"] == "delivered" and len(w["attempt_log"]) == 3, w
+            assert status == 200 and "webhooks" in view, (status, view)
+            assert len(view["webhooks"]) == 1, view["webhooks"]
+            w = view["webhooks"][0]
+            assert w["id"] == d["id"] and w["url"] == recv.url, (w, d)
+            assert w["state"] == "delivered" and w["attempts"] == 3 and w["last_status"] == 200, w
+            assert [a["status"] for a in w["attempt_log"]] == [500, None, 200], w["attempt_log"]
+            assert w["attempt_log"][1]["error"], w["attempt_log"]  # the timeout says why
+            assert w["delivered_at"] is not None, w
+            # The callback body is the view without the deliveries.
+            assert "webhooks" not in j, j
+            # A submission without a callback_url shows an empty list.
+            p = check(farm("--server", "http://127.0.0.1:%d" % f.port, "submit", "--json",
+                           "-P", "python3", "-r", "python3 main.py", t.path + "/main.py"), 0)
+            plain = json.loads(p.stdout)
+            status, view = f.request("GET", "/v1/submissions/" + plain["id"])
+            assert status == 200 and view["webhooks"] == [], view
     finally:
         recv.close()
 

@@ -87,6 +87,22 @@ def main():
                 assert re.fullmatch(r"[1-5]\d\d", str(status)), (m, p, status)
     cases.append(("every route is documented and every documented path is routed", structure))
 
+    def examples_match_schemas():
+        checked = 0
+        for p, item in doc["paths"].items():
+            for m in METHODS:
+                for status, r in (item.get(m) or {}).get("responses", {}).items():
+                    sname = schema_name(r, doc)
+                    if "$ref" in r or not sname:
+                        continue
+                    for c in (r.get("content") or {}).values():
+                        for name, ex in (c.get("examples") or {}).items():
+                            errs = minischema.errors(ex["value"], SCHEMAS[sname])
+                            assert not errs, "%s %s %s example %s: %s" % (m, p, status, name, errs[:5])
+                            checked += 1
+        assert checked >= 3, checked
+    cases.append(("every response example with a schema validates against it", examples_match_schemas))
+
     farm = farmtest.Farm(workers=1, builders=1)
     ids = {}
     exercised = []
