@@ -109,6 +109,10 @@ enum MHD_Result api_depsets_create(api_call *c)
     return api_store_error(c, r, "depset");
 }
 
+/* DELETE /v1/depsets/{key}: 200 evicted; 409 "held" while submissions use or
+ * await it, 409 "building" while it is queued or building (evicting then
+ * would pull the root from under the builder); 404; 503 when the database is
+ * locked. */
 enum MHD_Result api_depset_evict(api_call *c)
 {
     char err[512] = "";
@@ -118,6 +122,21 @@ enum MHD_Result api_depset_evict(api_call *c)
                                 "depset %s is held by running submissions", c->param);
     if (r == -ENOENT)
         return http_reply_error(c->req, 404, "not_found", NULL, "no such depset: %s", c->param);
+    if (r == -EBUSY) {
+        /* builder_evict says -EBUSY for a set not done building; the store
+         * says it for a locked database. The row tells which. */
+        _cleanup_json_ json_t *row = NULL;
+        const char *state = NULL;
+        if (store_depset_get(c->st, c->param, &row) == 0)
+            state = json_string_value(json_object_get(row, "state"));
+        if (state && (!strcmp(state, "queued") || !strcmp(state, "building")))
+            return http_reply_error(c->req, 409, "building", NULL,
+                                    "depset %s is %s; it can be evicted once it is ready or "
+                                    "failed",
+                                    c->param, state);
+        c->req->retry_after_s = 1;
+        return http_reply_error(c->req, 503, "busy", NULL, "the database is busy; retry");
+    }
     if (r < 0) {
         log_error("evict_failed key=%s err=\"%s\"", c->param, err);
         return http_reply_error(c->req, 500, "internal", NULL, "cannot evict: %s", err);

@@ -111,9 +111,40 @@ def case_failing_set_ends_deps_failed_with_log_then_evict():
             assert status == 200, listing
             root = os.path.join(farm.state_dir, "gcroots", key)
             assert os.path.islink(root), root
+            # Held: a submission of the set is running -> 409, nothing removed.
+            status, body = farm.submit({"packages": ["busybox"], "run": "busybox sleep 120",
+                                        "limits": {"run": {"wall_ms": 60000}}}, wait=False)
+            assert status == 202, (status, body)
+            held = body["id"]
+            deadline = time.time() + 120
+            while time.time() < deadline:
+                status, view = farm.request("GET", "/v1/submissions/" + held)
+                if view.get("state") == "running":
+                    break
+                time.sleep(0.05)
+            assert view.get("state") == "running", view
+            status, ev = farm.request("DELETE", "/v1/depsets/" + key)
+            assert status == 409 and ev["error"]["code"] == "held", (status, ev)
+            assert "held" in ev["error"]["message"], ev
+            assert os.path.islink(root), "a held set lost its GC root"
+            status, ds = farm.request("GET", "/v1/depsets/" + key)
+            assert status == 200 and ds["state"] == "ready", (status, ds)
+            status, _ = farm.request("DELETE", "/v1/submissions/" + held)
+            assert status in (200, 202), status
+            assert farm.wait_finished(held, timeout=120)["state"] == "cancelled"
+            # Unheld: evicted, root gone; a second DELETE finds nothing.
             status, ev = farm.request("DELETE", "/v1/depsets/" + key)
             assert status == 200, (status, ev)
             assert not os.path.lexists(root), "the GC root survived eviction"
+            status, ev = farm.request("DELETE", "/v1/depsets/" + key)
+            assert status == 404 and ev["error"]["code"] == "not_found", (status, ev)
+            # Building: a slow set is refused with 409 until it is done.
+            status, slow = farm.request("POST", "/v1/depsets", {"packages": ["slow"]})
+            assert status == 201, (status, slow)
+            status, ev = farm.request("DELETE", "/v1/depsets/" + slow["key"])
+            assert status == 409 and ev["error"]["code"] == "building", (status, ev)
+            status, ds = farm.request("GET", "/v1/depsets/" + slow["key"])
+            assert status == 200 and ds["state"] in ("queued", "building", "ready"), ds
     finally:
         fx.cleanup()
 

@@ -161,9 +161,18 @@ def main():
             assert st == 200 and one["key"] == d["key"]
             st, e = farm.request("GET", "/v1/depsets/" + "0" * 64)
             check_error(st, e, 404, None, "unknown depset")
+            # no builder runs here: the set stays queued, and evicting a set
+            # that is not done building is a 409 naming its state (not a 500)
+            st, e = farm.request("DELETE", "/v1/depsets/" + d["key"])
+            check_error(st, e, 409, None, "evict a queued set")
+            assert e["error"]["code"] == "building" and "queued" in e["error"]["message"], e
+            st, one = farm.request("GET", "/v1/depsets/" + d["key"])
+            assert st == 200 and one["state"] == "queued", (st, one)
+            st, e = farm.request("DELETE", "/v1/depsets/" + "0" * 64)
+            check_error(st, e, 404, None, "evict an unknown set")
             st, e = farm.request("POST", "/v1/depsets", {"packages": ["nosuch"]})
             check_error(st, e, 422, "packages[0]", "unknown package")
-    cases.append(("profiles list; depsets create/list/show share keys with submissions", depsets_and_profiles))
+    cases.append(("profiles list; depsets create/list/show/evict share keys with submissions", depsets_and_profiles))
     sys.exit(farmtest.run_cases(cases))
 
 
