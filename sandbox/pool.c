@@ -123,7 +123,7 @@ int sbx_slot_clone(struct sbx_slot *s, struct sbx_clone_req *req)
     return req->err ? -req->err : 0;
 }
 
-static int start_slot_thread(struct sbx_slot *s, char *err, size_t errlen)
+static int launch_slot_thread(struct sbx_slot *s, char *err, size_t errlen)
 {
     pthread_mutex_init(&s->run_mu, NULL);
     s->live_pidfd = -1;
@@ -131,9 +131,19 @@ static int start_slot_thread(struct sbx_slot *s, char *err, size_t errlen)
     pthread_cond_init(&s->cv, NULL);
     s->state = -1;
     int r = pthread_create(&s->thread, NULL, slot_thread, s);
-    if (r)
+    if (r) {
+        pthread_mutex_destroy(&s->mu);
+        pthread_mutex_destroy(&s->run_mu);
+        pthread_cond_destroy(&s->cv);
         return sbx_error(err, errlen, -r, "starting the slot thread: %s", strerror(r));
+    }
     s->thread_started = true;
+    return 0;
+}
+
+/* Waits until the thread sits in its namespace and cgroups (or failed to). */
+static int wait_slot_thread(struct sbx_slot *s, char *err, size_t errlen)
+{
     pthread_mutex_lock(&s->mu);
     while (s->state == -1)
         pthread_cond_wait(&s->cv, &s->mu);
@@ -185,9 +195,7 @@ int sandbox_pool_new(const struct sandbox_pool_options *o, struct sandbox_pool *
     p->ncpus = sysconf(_SC_NPROCESSORS_ONLN);
     if (p->ncpus < 1)
         p->ncpus = 1;
-    int r = sbx_filter_build(&p->filter, err, errlen);
-    if (r < 0)
-        goto fail;
+    int r;
     p->host_netns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     if (p->host_netns_fd < 0) {
         r = sbx_error(err, errlen, -errno, "opening our network namespace: %s", strerror(errno));
@@ -221,13 +229,27 @@ int sandbox_pool_new(const struct sandbox_pool_options *o, struct sandbox_pool *
         if (r < 0)
             goto fail;
         s->host_netns_fd = p->host_netns_fd;
-        r = start_slot_thread(s, err, errlen);
+        r = launch_slot_thread(s, err, errlen);
+        if (r < 0)
+            goto fail;
+    }
+    /* Compile the filter while the slot threads join their cgroups (on v1 the
+     * first move into a cgroup waits for an RCU grace period). */
+    r = sbx_filter_build(&p->filter, err, errlen);
+    if (r < 0)
+        goto fail;
+    for (unsigned i = 0; i < n; i++) {
+        r = wait_slot_thread(&p->slots[i], err, errlen);
         if (r < 0)
             goto fail;
     }
     *ret = p;
     return 0;
 fail:
+    /* Threads still settling must have settled before they can be stopped. */
+    for (unsigned i = 0; i < p->n_slots; i++)
+        if (p->slots[i].thread_started)
+            wait_slot_thread(&p->slots[i], NULL, 0);
     sandbox_pool_free(p);
     return r;
 }
