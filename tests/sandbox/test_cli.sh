@@ -15,6 +15,7 @@ cleanup() {
     rm -rf --one-file-system -- "$T"
 }
 trap cleanup EXIT
+trap 'exit 1' TERM INT HUP
 ok() { # ok COND-EXIT-STATUS DESCRIPTION
     n=$((n + 1))
     if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); fi

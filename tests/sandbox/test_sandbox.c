@@ -880,9 +880,23 @@ static void cleanup(void)
         printf("# could not remove %s\n", T);
 }
 
+/* A test killed by meson's timeout or crashing still leaves the host as it
+ * found it: best effort, from the handler. */
+static void on_fatal(int sig)
+{
+    signal(sig, SIG_DFL);
+    sandbox_pool_free(pool);
+    pool = NULL;
+    cleanup();
+    raise(sig);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    int fatal[] = {SIGTERM, SIGINT, SIGHUP, SIGSEGV, SIGABRT, SIGBUS};
+    for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++)
+        signal(fatal[i], on_fatal);
     if (argc < 2) {
         fprintf(stderr, "usage: test-sandbox ABUSE_PROGRAM\n");
         return 2;
@@ -943,6 +957,7 @@ int main(int argc, char **argv)
     t_second_pool();
 
     sandbox_pool_free(pool);
+    pool = NULL;
     t_rlimits_mode();
     t_crash();
     /* nothing of ours is left in any cgroup hierarchy */
