@@ -20,6 +20,7 @@
 #include "../common/gitsrc.h"
 #include "../common/hash.h"
 #include "../common/jsonutil.h"
+#include "webhook_addr.h"
 
 const char *const request_limit_names[REQUEST_N_LIMITS] = {
     "cpu_ms",       "wall_ms",    "memory_kib", "processes",
@@ -41,6 +42,7 @@ void request_opts_from_config(request_opts *o, const config *cfg)
     }
     o->max_files = (int)config_int(cfg, "api.max_files");
     o->max_tests = (int)config_int(cfg, "api.max_tests");
+    o->callback_allow_private = config_bool(cfg, "webhook.allow_private");
 }
 
 /* ---- limits ---- */
@@ -418,15 +420,25 @@ static int parse_source(json_t *in, json_t *norm, bool *cacheable, request_error
     return 0;
 }
 
-static int parse_callback(json_t *in, json_t *norm, request_error *e)
+/* callback_url: refused now rather than failing its delivery later when it
+ * is malformed or names a loopback/private address (SSRF; see
+ * daemon/webhook_addr.h). Host names are checked again, resolved, at each
+ * delivery. */
+static int parse_callback(const request_opts *o, json_t *in, json_t *norm, request_error *e)
 {
     const char *url = NULL;
     if (request_get_text(in, "callback_url", "callback_url", true, MAX_URL_BYTES, false, &url, e) <
         0)
         return -EINVAL;
-    if (url && strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
-        return request_fail(e, 422, "invalid_value", "callback_url",
-                            "callback_url must be an http:// or https:// URL");
+    if (url) {
+        char msg[512] = "";
+        int r = webhook_url_check(url, o->callback_allow_private, msg, sizeof(msg));
+        if (r == -EACCES)
+            return request_fail(e, 422, "forbidden_address", "callback_url", "%s", msg);
+        if (r < 0)
+            return request_fail(e, 422, "invalid_value", "callback_url", "%s",
+                                msg[0] ? msg : "callback_url must be an http:// or https:// URL");
+    }
     json_object_set_new(norm, "callback_url", jsonutil_str_or_null(url));
     return 0;
 }
@@ -573,7 +585,7 @@ static int build(const request_opts *o, json_t *in, json_t *norm, request_blobs 
         }
         out->priority = (int)p;
     }
-    if (parse_callback(in, norm, e) < 0)
+    if (parse_callback(o, in, norm, e) < 0)
         return -EINVAL;
 
     /* cache key: everything that decides the result, nothing that does not

@@ -50,10 +50,12 @@ typedef struct {
     long long def_compile[REQUEST_N_LIMITS];
     int max_files;
     int max_tests;
-    bool allow_expr; /* the caller's token has the nix-expr scope */
+    bool allow_expr;             /* the caller's token has the nix-expr scope */
+    bool callback_allow_private; /* webhook.allow_private: loopback/private callback_url */
 } request_opts;
 
-/* Fills max/def_* and the counts from the api.limits.* and api.max_* keys. */
+/* Fills max/def_* and the counts from the api.limits.* and api.max_* keys,
+ * callback_allow_private from webhook.allow_private. */
 void request_opts_from_config(request_opts *o, const config *cfg);
 
 typedef struct {

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <curl/curl.h>
 
 #include "../common/cleanup.h"
@@ -134,6 +135,15 @@ static int webhook_url_parse(const char *url, char *host, size_t hostlen, int *p
                             "bytes");
         return -EINVAL;
     }
+    /* curl's parser is lenient ("http:///x" and "http:x" become host "x"):
+     * insist on scheme "://" and a non-empty authority first. */
+    size_t sl = strncasecmp(url, "http://", 7) == 0    ? 7
+                : strncasecmp(url, "https://", 8) == 0 ? 8
+                                                       : 0;
+    if (sl && strchr("/\\?#", url[sl])) {
+        webhook_addr_seterr(err, errlen, "callback_url: '%s' has no host", url);
+        return -EINVAL;
+    }
     _cleanup_(webhook_curlu_freep) CURLU *u = curl_url();
     if (!u)
         return -ENOMEM;
@@ -146,7 +156,7 @@ static int webhook_url_parse(const char *url, char *host, size_t hostlen, int *p
     _cleanup_(webhook_curlfreep) char *p = NULL;
     _cleanup_(webhook_curlfreep) char *user = NULL;
     curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
-    if (!scheme || (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)) {
+    if (!sl || !scheme || (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)) {
         webhook_addr_seterr(err, errlen, "callback_url: only http:// and https:// are allowed");
         return -EINVAL;
     }
@@ -189,6 +199,50 @@ int webhook_url_validate(const char *url, char *err, size_t errlen)
     char host[256];
     int port;
     return webhook_url_parse(url, host, sizeof host, &port, err, errlen);
+}
+
+/* "localhost", "LocalHost.", "a.localhost": names that always mean loopback. */
+static bool webhook_is_localhost_name(const char *host)
+{
+    size_t n = strlen(host);
+    if (n && host[n - 1] == '.')
+        n--;
+    static const char lh[] = "localhost";
+    size_t l = sizeof lh - 1;
+    if (n < l || strncasecmp(host + n - l, lh, l) != 0)
+        return false;
+    return n == l || host[n - l - 1] == '.';
+}
+
+int webhook_url_check(const char *url, bool allow_private, char *err, size_t errlen)
+{
+    char host[256];
+    int port;
+    int r = webhook_url_parse(url, host, sizeof host, &port, err, errlen);
+    if (r < 0 || allow_private)
+        return r;
+    if (webhook_is_localhost_name(host)) {
+        webhook_addr_seterr(err, errlen,
+                            "callback_url: %s is a loopback name (refused unless "
+                            "webhook.allow_private)",
+                            host);
+        return -EACCES;
+    }
+    /* AI_NUMERICHOST: parse an address literal, never ask DNS. Every numeric
+     * spelling the resolver accepts at delivery time is caught here too. */
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_flags = AI_NUMERICHOST};
+    _cleanup_(webhook_addrinfo_freep) struct addrinfo *res = NULL;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
+        return 0; /* a name: checked when it is resolved for a delivery */
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
+        if (!webhook_addr_is_public(ai->ai_addr)) {
+            webhook_addr_seterr(err, errlen,
+                                "callback_url: %s is a loopback, private or reserved address "
+                                "(refused unless webhook.allow_private)",
+                                host);
+            return -EACCES;
+        }
+    return 0;
 }
 
 int webhook_target_resolve(const char *url, bool allow_private, webhook_target *out, char *err,

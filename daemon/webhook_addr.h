@@ -30,6 +30,16 @@ typedef struct {
  * "callback_url". For the API when it accepts a submission. */
 int webhook_url_validate(const char *url, char *err, size_t errlen);
 
+/* For the API when it accepts a submission, without DNS (an accept must not
+ * wait on a resolver): the form of webhook_url_validate, then, unless
+ * allow_private, refuses a host that is an address literal in any form the
+ * resolver reads ("127.1", "2130706433", "[::ffff:10.0.0.1]") and is not
+ * public, and the localhost names ("localhost", "*.localhost", RFC 6761).
+ * Other names are resolved and checked at each delivery
+ * (webhook_target_resolve), where the checked address is also the one used.
+ * 0; -EINVAL malformed; -EACCES not public. err names "callback_url". */
+int webhook_url_check(const char *url, bool allow_private, char *err, size_t errlen);
+
 /* Validates url, resolves its host and checks every address. 0 and *out
  * filled; -EINVAL bad URL; -EHOSTUNREACH no address; -EACCES an address is
  * not public and allow_private is false (err names host and address). */

@@ -2,7 +2,8 @@
 """Webhooks through a real farmd: a local receiver that fails, times out, then
 succeeds -> exactly one successful delivery, three attempts recorded, the
 per-host breaker opened and recovered; a restart mid-retry resumes; a loopback
-callback is refused unless webhook.allow_private; the body is signed."""
+callback is refused at submission unless webhook.allow_private; the body is
+signed; the submission's view lists the delivery and its attempts."""
 import hashlib
 import hmac
 import http.server
@@ -182,12 +183,14 @@ def test_loopback_refused_without_allow_private():
             t.write("main.py", "print('hi')\n")
             p = farm("--server", "http://127.0.0.1:%d" % f.port, "submit", "--json", "-P", "python3",
                      "-r", "python3 main.py", "--callback", recv.url, t.path + "/main.py")
-            if p.returncode == 65:
-                return  # refused at submission: also correct
-            check(p, 0)
-            sid = json.loads(p.stdout)["id"]
-            d, att = wait_delivery(f, sid)
-            assert d["state"] == "failed" and "private" in (d["last_error"] or ""), d
+            # Refused at submission (422 naming callback_url): nothing queued, nothing sent.
+            check(p, 65)
+            assert "callback_url" in p.stdout + p.stderr, (p.stdout, p.stderr)
+            assert "webhook.allow_private" in p.stdout + p.stderr, (p.stdout, p.stderr)
+            with db(f) as c:
+                assert c.execute("SELECT COUNT(*) FROM submissions").fetchone()[0] == 0
+                assert c.execute("SELECT COUNT(*) FROM webhook_deliveries").fetchone()[0] == 0
+            time.sleep(0.2)
             assert recv.requests == []
     finally:
         recv.close()

@@ -165,6 +165,56 @@ START_TEST(private_and_loopback_addresses_are_refused)
     ck_assert_int_eq(webhook_url_validate("http://u:p@example.org/x", err, sizeof err), -EINVAL);
     ck_assert_int_eq(webhook_url_validate("not a url", err, sizeof err), -EINVAL);
     ck_assert_int_eq(webhook_url_validate("https://example.org:8443/hook?x=1", err, sizeof err), 0);
+    /* curl would read these as host "hook": no authority is no host */
+    ck_assert_int_eq(webhook_url_validate("http:///hook", err, sizeof err), -EINVAL);
+    ck_assert_int_eq(webhook_url_validate("http:hook", err, sizeof err), -EINVAL);
+    ck_assert_int_eq(webhook_url_validate("https://", err, sizeof err), -EINVAL);
+}
+END_TEST
+
+/* What the API checks at submission: no DNS, literals in every spelling. */
+START_TEST(submission_check_refuses_literals_and_localhost_without_dns)
+{
+    char err[256];
+    static const char *const refused[] = {
+        "http://127.0.0.1:8080/h",
+        "http://127.1/h",
+        "http://2130706433/h",
+        "http://0x7f000001/h",
+        "http://0177.0.0.1/h",
+        "http://10.0.0.1/h",
+        "http://172.16.5.4/h",
+        "http://192.168.1.1/h",
+        "http://169.254.169.254/",
+        "http://100.64.0.1/h",
+        "http://0.0.0.0/h",
+        "http://[::1]/h",
+        "http://[::]/h",
+        "http://[fe80::1]/h",
+        "http://[fd12::1]/h",
+        "http://[::ffff:10.1.1.1]/h",
+        "http://[64:ff9b::a00:1]/h",
+        "http://localhost/h",
+        "http://LOCALHOST.:9/h",
+        "http://x.y.localhost/h",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        err[0] = 0;
+        ck_assert_msg(webhook_url_check(refused[i], false, err, sizeof err) == -EACCES, "%s: %s",
+                      refused[i], err);
+        ck_assert_ptr_nonnull(strstr(err, "callback_url"));
+        ck_assert_ptr_nonnull(strstr(err, "webhook.allow_private"));
+        ck_assert_int_eq(webhook_url_check(refused[i], true, err, sizeof err), 0);
+    }
+    static const char *const accepted[] = {
+        "https://93.184.216.34/h", "http://[2606:4700::1111]/h",     "https://ci.example.org/h",
+        "http://notlocalhost/h",   "http://localhost.example.org/h",
+    };
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++)
+        ck_assert_msg(webhook_url_check(accepted[i], false, err, sizeof err) == 0, "%s: %s",
+                      accepted[i], err);
+    ck_assert_int_eq(webhook_url_check("ftp://1.1.1.1/x", true, err, sizeof err), -EINVAL);
+    ck_assert_int_eq(webhook_url_check("http:///h", true, err, sizeof err), -EINVAL);
 }
 END_TEST
 
@@ -529,6 +579,7 @@ static Suite *webhook_suite(void)
     tcase_add_test(pure, backoff_doubles_with_jitter_and_caps);
     tcase_add_test(pure, breaker_opens_probes_and_recovers);
     tcase_add_test(pure, private_and_loopback_addresses_are_refused);
+    tcase_add_test(pure, submission_check_refuses_literals_and_localhost_without_dns);
     suite_add_tcase(s, pure);
     TCase *out = tcase_create("outbox");
     tcase_add_checked_fixture(out, store_setup, store_teardown);

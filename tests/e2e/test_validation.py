@@ -94,6 +94,23 @@ CASES = [
     ("cache wrong type", sub(cache=1), 422, "cache"),
     ("callback not http", sub(callback_url="ftp://x/y"), 422, "callback_url"),
     ("callback wrong type", sub(callback_url=5), 422, "callback_url"),
+    # callback_url is checked against SSRF at submission (webhook.allow_private is off here)
+    ("callback loopback", sub(callback_url="http://127.0.0.1:8080/hook"), 422, "callback_url"),
+    ("callback loopback short form", sub(callback_url="http://127.1/hook"), 422, "callback_url"),
+    ("callback loopback as a number", sub(callback_url="http://2130706433/hook"), 422, "callback_url"),
+    ("callback private 10/8", sub(callback_url="http://10.1.2.3/hook"), 422, "callback_url"),
+    ("callback private 192.168/16", sub(callback_url="https://192.168.0.10:8443/hook"), 422, "callback_url"),
+    ("callback link-local metadata", sub(callback_url="http://169.254.169.254/latest/meta-data/"), 422, "callback_url"),
+    ("callback IPv6 loopback", sub(callback_url="http://[::1]:9/hook"), 422, "callback_url"),
+    ("callback IPv4-mapped private", sub(callback_url="http://[::ffff:192.168.1.1]/hook"), 422, "callback_url"),
+    ("callback IPv6 unique local", sub(callback_url="http://[fd00::1]/hook"), 422, "callback_url"),
+    ("callback localhost name", sub(callback_url="http://localhost:9/hook"), 422, "callback_url"),
+    ("callback *.localhost name", sub(callback_url="http://api.LocalHost./hook"), 422, "callback_url"),
+    ("callback unspecified 0.0.0.0", sub(callback_url="http://0.0.0.0:80/hook"), 422, "callback_url"),
+    ("callback with credentials", sub(callback_url="http://user:pw@example.org/hook"), 422, "callback_url"),
+    ("callback without host", sub(callback_url="http:///hook"), 422, "callback_url"),
+    ("callback not a url", sub(callback_url="not a url"), 422, "callback_url"),
+    ("callback empty", sub(callback_url=""), 422, "callback_url"),
     ("source not object", sub(source="git"), 422, "source"),
     ("source git bad scheme", sub(source={"git": {"url": "ssh://h/r", "rev": "main"}}), 422, "source.git.url"),
 ]
@@ -152,10 +169,35 @@ def main():
                          {"packages": ["bash"], "run": "echo hi"},
                          sub(tests=[{"stdin": "1\n", "args": ["a"], "expected_output": "1\n", "limits": {"cpu_ms": 100}}]),
                          sub(env={"LANG": "C.UTF-8"}, priority=5, compare="exact", stop_on_first_failure=True, cache=False,
-                             callback_url="http://127.0.0.1:1/hook", files=[{"name": "src/x/main.sh", "content": ""}])]:
+                             callback_url="https://ci.example.org:8443/hooks/farm?x=1",
+                             files=[{"name": "src/x/main.sh", "content": ""}])]:
                 st, resp = farm.submit(body, wait=False)
                 assert st == 202, (body, st, resp)
         cases.append(("valid variants are accepted", valid_forms_accepted))
+
+        def callback_refusal_says_why():
+            st, resp = farm.submit(sub(callback_url="http://127.0.0.1:1/hook"), wait=False)
+            apitest.check_error(st, resp, 422, "callback_url", "loopback callback")
+            assert resp["error"]["code"] == "forbidden_address", resp
+            assert "webhook.allow_private" in resp["error"]["message"], resp
+            st, resp = farm.submit(sub(callback_url="gopher://example.org/"), wait=False)
+            apitest.check_error(st, resp, 422, "callback_url", "gopher callback")
+            assert resp["error"]["code"] == "invalid_value", resp
+        cases.append(("a refused callback_url says why (code, setting)", callback_refusal_says_why))
+
+        def private_callback_allowed_by_setting():
+            with apitest.api_farm(settings={"webhook.allow_private": "true"}) as open_farm:
+                for url in ("http://127.0.0.1:1/hook", "http://localhost:9/hook", "http://[::1]:9/h",
+                            "http://10.1.2.3/hook"):
+                    st, resp = open_farm.submit(sub(callback_url=url), wait=False)
+                    assert st == 202, (url, st, resp)
+                    st, v = open_farm.request("GET", "/v1/submissions/" + resp["id"])
+                    assert st == 200 and v["callback_url"] == url, (url, v)
+                # the form is still checked
+                st, resp = open_farm.submit(sub(callback_url="ftp://127.0.0.1/x"), wait=False)
+                apitest.check_error(st, resp, 422, "callback_url", "ftp with allow_private")
+        cases.append(("webhook.allow_private accepts loopback and private callbacks",
+                      private_callback_allowed_by_setting))
 
         def still_healthy():
             st, h = farm.request("GET", "/v1/health")
