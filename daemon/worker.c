@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,17 @@ static void worker_expire_dead_leases(store *s, const char *host)
     }
 }
 
+/* A submission claimed together with the last finish but not started (the
+ * worker is stopping): back to the queue, no attempt counted. */
+static void worker_give_back(worker *w, store_claimed *c, bool have)
+{
+    if (!have)
+        return;
+    int r = store_submission_release(w->st, c->id, w->owner);
+    log_info("released id=%s r=%d reason=\"stopping before it started\"", c->id, r);
+    store_claimed_done(c);
+}
+
 static void worker_teardown(worker *w)
 {
     if (w->st)
@@ -152,6 +164,8 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
     _cleanup_free_ char *boxes = NULL;
     char host[64] = "localhost", err[512] = "";
     int64_t poll_ms = config_int(cfg, "queue.poll_ms"), last_beat = 0;
+    store_claimed c = {0};
+    bool have = false; /* c holds a claimed submission not yet run */
     int r;
 
     log_set_role("worker");
@@ -190,40 +204,49 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
     log_info("worker-ready slot=%d owner=%s", slot, w.owner);
 
     while (!*stop) {
-        store_claimed c = {0};
         int64_t now = mono_ms();
+        store_claimed next = {0};
 
-        if (now - last_beat >= WORKER_HEARTBEAT_MS) {
-            store_heartbeat(w.st, w.owner, "worker", host, (int)getpid(), NULL);
-            last_beat = now;
+        if (!have) {
+            if (now - last_beat >= WORKER_HEARTBEAT_MS) {
+                store_heartbeat(w.st, w.owner, "worker", host, (int)getpid(), NULL);
+                last_beat = now;
+            }
+            r = store_submission_claim(w.st, w.owner, w.lease_ms, &c);
+            if (r < 0) {
+                log_warn("claim-failed errno=%d error=\"%s\"", -r, strerror(-r));
+                store_wait(w.st, (int)poll_ms);
+                continue;
+            }
+            if (r == 0) {
+                /* Ring or timeout, both mean "look again"; an error (no
+                 * doorbell) falls back to sleeping for the poll interval. */
+                if (store_wait(w.st, (int)poll_ms) < 0 && !*stop)
+                    usleep((useconds_t)poll_ms * 1000);
+                continue;
+            }
         }
-        r = store_submission_claim(w.st, w.owner, w.lease_ms, &c);
-        if (r < 0) {
-            log_warn("claim-failed errno=%d error=\"%s\"", -r, strerror(-r));
-            store_wait(w.st, (int)poll_ms);
-            continue;
-        }
-        if (r == 0) {
-            /* Ring or timeout, both mean "look again"; an error (no
-             * doorbell) falls back to sleeping for the poll interval. */
-            if (store_wait(w.st, (int)poll_ms) < 0 && !*stop)
-                usleep((useconds_t)poll_ms * 1000);
-            continue;
-        }
+        /* The current item in the heartbeat is what lets a successor expire
+         * this worker's lease at once if it dies (worker_expire_dead_leases). */
         store_heartbeat(w.st, w.owner, "worker", host, (int)getpid(), c.id);
-        r = worker_job_run(&w, &c);
+        r = worker_job_run(&w, &c, &next);
         store_claimed_done(&c);
         w.jobs++;
         last_beat = 0;
+        have = r == 1;
+        if (have)
+            c = next;
         if (r >= 0 && w.sandbox_failures >= WORKER_MAX_SANDBOX_FAILURES)
             r = -EIO; /* a broken slot: start over with a fresh pool */
         if (r < 0) {
             log_error("worker-broken errno=%d error=\"%s\" sandbox_failures=%d", -r, strerror(-r),
                       w.sandbox_failures);
+            worker_give_back(&w, &c, have);
             worker_teardown(&w);
             return r;
         }
     }
+    worker_give_back(&w, &c, have);
     log_info("worker-stopped slot=%d jobs=%llu", slot, w.jobs);
     worker_teardown(&w);
     return 0;

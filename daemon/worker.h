@@ -52,6 +52,8 @@ void worker_job_done(worker *w);
 
 /* Runs one claimed submission to its end: finishes it (lease-checked), or
  * releases it on a graceful stop past the grace period, or drops it when the
- * lease was lost. Returns 0 in all those cases, <0 only when the worker
- * itself is broken (and should exit). */
-int worker_job_run(worker *w, const store_claimed *c);
+ * lease was lost. When next is not NULL and the worker is not stopping, a
+ * submission that finishes normally is finished and the next one claimed in
+ * one commit: returns 1 with *next filled (the caller owns it). Otherwise
+ * returns 0; <0 only when the worker itself is broken (and should exit). */
+int worker_job_run(worker *w, const store_claimed *c, store_claimed *next);

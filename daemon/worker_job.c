@@ -599,6 +599,30 @@ static int job_finish(job *j, const char *state, const char *verdict, json_t *re
     return 0;
 }
 
+/* The steady state: finish "finished" and claim the next submission in one
+ * commit (not while stopping). Returns 1 with *next filled, else 0. */
+static int job_finish_and_claim(job *j, const char *verdict, json_t *result, store_claimed *next)
+{
+    int r;
+
+    if (!next || *j->w->stop)
+        return job_finish(j, "finished", verdict, result);
+    r = store_submission_finish_and_claim(j->w->st, j->c->id, j->w->owner, "finished", verdict,
+                                          result, j->w->lease_ms, next);
+    if (r == -ESTALE) {
+        log_info("dropped id=%s reason=\"lease no longer ours; result not written\"", j->c->id);
+        return 0;
+    }
+    if (r < 0) {
+        log_error("finish-failed id=%s errno=%d error=\"%s\"", j->c->id, -r, strerror(-r));
+        return 0;
+    }
+    log_info("finished id=%s state=finished verdict=%s total_us=%lld sandbox_us=%lld next=%s",
+             j->c->id, verdict, (long long)(mono_us() - j->t_start_us), (long long)j->t_sandbox_us,
+             r == 1 ? next->id : "-");
+    return r == 1 ? 1 : 0;
+}
+
 static int job_internal_error(job *j, json_t *result, const char *msg)
 {
     json_object_set_new(result, "error", json_string(msg));
@@ -761,7 +785,7 @@ static const char *job_test(job *j, size_t k, size_t n, const json_t *t, json_t 
     return verdict;
 }
 
-int worker_job_run(worker *w, const store_claimed *c)
+int worker_job_run(worker *w, const store_claimed *c, store_claimed *next)
 {
     job j = {.w = w, .c = c, .t_start_us = mono_us()};
     _cleanup_json_ json_t *result = json_object();
@@ -852,9 +876,9 @@ int worker_job_run(worker *w, const store_claimed *c)
     }
     worker_lease_end(w->lease);
     json_object_set_new(result, "verdict", json_string(first_fail ? first_fail : "accepted"));
-    job_finish(&j, "finished", first_fail ? first_fail : "accepted", result);
+    r = job_finish_and_claim(&j, first_fail ? first_fail : "accepted", result, next);
     job_done(&j);
-    return 0;
+    return r;
 
 internal:
     worker_lease_end(w->lease);
