@@ -157,6 +157,42 @@ static int plan_bind(struct sbx_plan *p, const char *host, const char *dst, uint
     return plan_add(p, (struct sbx_op){.kind = SBX_OP_BIND, .src = src, .dst = d, .attr = attr});
 }
 
+/* A store path: its root is resolved already and entries directly under
+ * /nix/store are directories, files or symlinks (recreated, never followed on
+ * the host), so one lstat replaces realpath's walk — a closure has dozens to
+ * hundreds. The parents (/nix/store) are made once by the caller. */
+static int plan_bind_store(struct sbx_plan *p, const char *host, const char *dst, uint64_t attr,
+                           char *err, size_t errlen)
+{
+    struct stat st;
+    if (lstat(host, &st) < 0)
+        return sbx_error(err, errlen, -errno, "store path %s: %s", host, strerror(errno));
+    if (S_ISLNK(st.st_mode)) {
+        /* A store path that is a symlink (runCommand "ln -s ..."): the same
+         * link inside; its referent is in the closure and bound on its own. */
+        char target[4096];
+        ssize_t n = readlink(host, target, sizeof target - 1);
+        if (n < 0)
+            return sbx_error(err, errlen, -errno, "store path %s: %s", host, strerror(errno));
+        target[n] = 0;
+        char *t = plan_str(p, strdup(target));
+        if (!t)
+            return -ENOMEM;
+        return plan_add(p, (struct sbx_op){.kind = SBX_OP_SYMLINK, .src = t, .dst = dst});
+    }
+    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+        return sbx_error(err, errlen, -EINVAL, "store path %s is neither a directory nor a file",
+                         host);
+    char *src = plan_fmt(p, "/oldroot%s", host);
+    if (!src)
+        return -ENOMEM;
+    int r = plan_add(
+        p, (struct sbx_op){.kind = S_ISDIR(st.st_mode) ? SBX_OP_MKDIR : SBX_OP_MKFILE, .dst = dst});
+    if (r < 0)
+        return r;
+    return plan_add(p, (struct sbx_op){.kind = SBX_OP_BIND, .src = src, .dst = dst, .attr = attr});
+}
+
 static int plan_tmpfs(struct sbx_plan *p, const char *dst, uint64_t bytes, const char *mode,
                       uid_t uid, gid_t gid)
 {
@@ -194,16 +230,15 @@ int sbx_plan_build(struct sbx_plan *p, const struct sandbox_config *cfg, uid_t u
     /* Several paths (a real closure): /nix/store is a small tmpfs of its own,
      * and one recursive mount_setattr makes every bind in it read-only. */
     bool store_tmpfs = n_store >= 3;
-    if (store_tmpfs) {
+    if (n_store)
         r = plan_mkdirs(p, "/nix/store", true);
-        if (r == 0)
-            r = plan_add(p, (struct sbx_op){.kind = SBX_OP_TMPFS,
-                                            .dst = "/nix/store",
-                                            .data = "size=64k,mode=0755",
-                                            .flags = MS_NOSUID | MS_NODEV});
-        if (r < 0)
-            return r;
-    }
+    if (r == 0 && store_tmpfs)
+        r = plan_add(p, (struct sbx_op){.kind = SBX_OP_TMPFS,
+                                        .dst = "/nix/store",
+                                        .data = "size=64k,mode=0755",
+                                        .flags = MS_NOSUID | MS_NODEV});
+    if (r < 0)
+        return r;
     for (size_t i = 0; i < n_store; i++) {
         const char *sp = cfg->store_paths[i];
         const char *name = sp + strlen("/nix/store/");
@@ -214,7 +249,7 @@ int sbx_plan_build(struct sbx_plan *p, const struct sandbox_config *cfg, uid_t u
         _cleanup_free_ char *host = NULL;
         if (asprintf(&host, "%s%s", strcmp(realroot, "/") ? realroot : "", sp) < 0)
             return -ENOMEM;
-        r = plan_bind(p, host, sp, store_tmpfs ? 0 : RO, err, errlen);
+        r = plan_bind_store(p, host, sp, store_tmpfs ? 0 : RO, err, errlen);
         if (r < 0)
             return r;
     }

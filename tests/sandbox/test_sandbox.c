@@ -341,6 +341,42 @@ static void t_identity(void)
     host_clean("identity");
 }
 
+/* A closure of several paths (the /nix/store tmpfs layout), one of them a
+ * symlink to another and one a plain file. */
+static void t_closure(void)
+{
+    static char extra[3][128];
+    const char *names[] = {"0000000000000000000000000000dir1-data",
+                           "0000000000000000000000000000lnk1-link",
+                           "0000000000000000000000000000fil1-file"};
+    char p[700];
+    snprintf(p, sizeof p, "%s/nix/store/%s", T, names[0]);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/nix/store/%s", T, names[1]);
+    symlink(store_abuse, p);
+    snprintf(p, sizeof p, "%s/nix/store/%s", T, names[2]);
+    FILE *f = fopen(p, "w");
+    if (f)
+        fclose(f);
+    for (int i = 0; i < 3; i++)
+        snprintf(extra[i], sizeof extra[i], "/nix/store/%s", names[i]);
+    const char *sp[] = {store_abuse, store_suid, extra[0], extra[1], extra[2], NULL};
+    char via_link[300];
+    snprintf(via_link, sizeof via_link, "%s/bin/abuse", extra[1]);
+    const char *argv[] = {via_link, "store-write", prog, NULL};
+    struct sandbox_config c;
+    base_config(&c, argv);
+    c.store_paths = sp;
+    struct sandbox_result r;
+    int rc = run_in(0, &c, &r, "closure");
+    ok(rc == 0 && r.status == SANDBOX_OK && !has(&r, "ESCAPE"),
+       "a closure of 5 paths (dir, file, symlink): runs through the link, all read-only");
+    if (r.status != SANDBOX_OK || has(&r, "ESCAPE"))
+        diag("closure", &r);
+    sandbox_result_free(&r);
+    host_clean("closure");
+}
+
 static void t_basics(void)
 {
     struct sandbox_config c;
@@ -948,6 +984,7 @@ int main(int argc, char **argv)
     printf("# accounting: %s\n", sandbox_accounting_name(sandbox_pool_accounting(pool)));
     t_identity();
     t_basics();
+    t_closure();
     t_limits();
     t_network();
     t_escapes();
