@@ -54,6 +54,12 @@ int builder_realise_local(const config *cfg, json_t *names, json_t **depset_out,
     }
     ref.spec_json = spec;
 
+    /* A local run killed while Nix built (kill -9, a closed terminal) left
+     * its farm-nix-<pid>-N cgroup, and maybe sandboxed builders in it, under
+     * our cgroup. Reap them here, not only before the next Nix run: most
+     * runs are hits that never start Nix, and would leave them forever. */
+    nixrun_reap_stale_cgroups();
+
     __attribute__((cleanup(store_closep))) store *s = NULL;
     if ((r = store_open_config(cfg, &s, err, errlen)) < 0)
         return r;

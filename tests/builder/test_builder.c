@@ -482,6 +482,50 @@ START_TEST(test_cold_build_then_warm_hit_runs_no_nix)
 }
 END_TEST
 
+/* farm-nix-<pid>-* directories beneath this process's cgroup, in every
+ * hierarchy /proc/self/cgroup names (v1 controllers and the v2 tree). When
+ * make_stale_for is > 0, instead creates farm-nix-<make_stale_for>-0 in the
+ * memory hierarchy into stale (a dead run's leftover) and returns 0. */
+static int own_nix_cgroups(int pid, int make_stale_for, char *stale, size_t stalelen)
+{
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    ck_assert_ptr_nonnull(f);
+    char line[1024], prefix[64];
+    snprintf(prefix, sizeof prefix, "farm-nix-%d-", pid);
+    int found = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2)
+            continue;
+        *c2 = 0;
+        const char *ctrls = c1 + 1, *path = strcmp(c2 + 1, "/") ? c2 + 1 : "";
+        char first[64];
+        snprintf(first, sizeof first, "%.*s", (int)strcspn(ctrls, ","), ctrls);
+        if (!strncmp(first, "name=", 5))
+            memmove(first, first + 5, strlen(first + 5) + 1);
+        char dir[1200];
+        snprintf(dir, sizeof dir, "/sys/fs/cgroup%s%s%s", first[0] ? "/" : "", first, path);
+        if (make_stale_for > 0) {
+            if (strcmp(first, "memory"))
+                continue;
+            snprintf(stale, stalelen, "%s/farm-nix-%d-0", dir, make_stale_for);
+            ck_assert_msg(mkdir(stale, 0755) == 0, "mkdir %s: %s", stale, strerror(errno));
+            fclose(f);
+            return 0;
+        }
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        while (d && (e = readdir(d)))
+            found += !strncmp(e->d_name, prefix, strlen(prefix));
+        if (d)
+            closedir(d);
+    }
+    fclose(f);
+    ck_assert_msg(make_stale_for <= 0, "no memory cgroup to put a stale one in");
+    return found;
+}
+
 START_TEST(test_realise_local_builds_inline)
 {
     char err[4096] = "";
@@ -493,6 +537,28 @@ START_TEST(test_realise_local_builds_inline)
     char path[4200];
     snprintf(path, sizeof path, "%s/sh", jstr(out, "env_path"));
     ck_assert_int_eq(access(path, X_OK), 0);
+    json_decref(out);
+    /* The miss ran Nix in farm-nix-<pid>-N cgroups: none is left. */
+    ck_assert_int_eq(own_nix_cgroups(getpid(), 0, NULL, 0), 0);
+
+    /* A dead run's leftover is reaped by the next realise, even a hit. */
+    pid_t dead = fork();
+    ck_assert_int_ge(dead, 0);
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, NULL, 0);
+    char stale[1300];
+    own_nix_cgroups(0, dead, stale, sizeof stale);
+    out = NULL;
+    int r = builder_realise_local(cfg, names, &out, err, sizeof err);
+    bool left = access(stale, F_OK) == 0;
+    if (left)
+        rmdir(stale);
+    ck_assert_msg(r == 0, "%.1500s", err);
+    ck_assert_str_eq(jstr(out, "state"), "ready");
+    ck_assert_int_eq(count_calls("nix-build"), 1); /* a hit: no Nix */
+    ck_assert_msg(!left, "a dead run's %s survived a local realise", stale);
+    ck_assert_int_eq(own_nix_cgroups(getpid(), 0, NULL, 0), 0);
     json_decref(out);
     json_decref(names);
 }

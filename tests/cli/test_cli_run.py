@@ -158,6 +158,82 @@ def test_sigterm_stops_the_run_and_cleans_up():
         assert out.strip() == "", out
 
 
+def own_cgroup_dirs():
+    """This process's cgroup directory in every hierarchy it is in (v1 and v2)."""
+    dirs = []
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            names = [c[5:] if c.startswith("name=") else c for c in ctrls.split(",") if c] or ["unified"]
+            for c in names + [ctrls]:
+                d = "/sys/fs/cgroup/%s%s" % (c, path if path != "/" else "")
+                if ctrls and os.path.isdir(d) and d not in dirs:
+                    dirs.append(d)
+                    break
+            else:
+                d = "/sys/fs/cgroup" + (path if path != "/" else "")
+                if not ctrls and os.path.exists(d + "/cgroup.controllers") and d not in dirs:
+                    dirs.append(d)
+    assert dirs, "no cgroup directory found for this process"
+    return dirs
+
+
+def farm_nix_cgroups(pid):
+    """farm-nix-<pid>-N directories anywhere beneath our cgroups."""
+    found = []
+    for base in own_cgroup_dirs():
+        for root, subdirs, _ in os.walk(base):
+            found += [os.path.join(root, d) for d in subdirs if d.startswith("farm-nix-%d-" % pid)]
+    return found
+
+
+def run_pid(t, state, *args):
+    env = dict(os.environ, FARM_STATE_DIR=state, NO_COLOR="1")
+    proc = subprocess.Popen([clitest.FARM, "run"] + list(args), cwd=t.path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, (proc.returncode, out, err)
+    return proc.pid, out
+
+
+def test_local_realise_leaves_no_nix_cgroup():
+    # Nix runs (a miss) each get a farm-nix-<pid>-N memory cgroup beneath ours;
+    # none may outlive the run, and a hit makes none.
+    with Tmp() as t, Tmp("farm-run-cg-state-") as st:
+        t.write("hi.py", "print('hi')\n")
+        db = os.path.join(st.path, "farm.db")
+        assert not os.path.exists(db)  # a fresh state: the first run must build (a miss)
+        pid, out = run_pid(t, st.path, "-q", "-P", "python3", "--", "python3", "hi.py")
+        assert out == "hi\n", out
+        import sqlite3
+        with sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10) as c:
+            rows = c.execute("SELECT state FROM depsets").fetchall()
+        assert rows == [("ready",)], rows
+        assert farm_nix_cgroups(pid) == [], farm_nix_cgroups(pid)
+        pid, out = run_pid(t, st.path, "-q", "-P", "python3", "--", "python3", "hi.py")
+        assert out == "hi\n", out
+        assert farm_nix_cgroups(pid) == [], farm_nix_cgroups(pid)
+
+
+def test_dead_runs_nix_cgroup_is_reaped_by_a_hit():
+    # A run killed while Nix built left its cgroup behind; the next local run
+    # removes it even when it is a cache hit that runs no Nix at all.
+    mem = [d for d in own_cgroup_dirs() if d.startswith("/sys/fs/cgroup/memory")]
+    assert mem, own_cgroup_dirs()
+    with Tmp() as t:
+        check(run(t, "-q", "-P", "python3", "--", "python3", "-c", "pass"), 0)  # ready: a hit next
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        stale = os.path.join(mem[0], "farm-nix-%d-0" % dead.pid)
+        os.mkdir(stale)
+        try:
+            check(run(t, "-q", "-P", "python3", "--", "python3", "-c", "pass"), 0)
+            assert not os.path.exists(stale), "a dead run's farm-nix cgroup survived a local run"
+        finally:
+            if os.path.exists(stale):
+                os.rmdir(stale)
+
+
 def test_nothing_left_behind():
     boxes = os.path.join(STATE, "boxes")
     left = os.listdir(boxes) if os.path.isdir(boxes) else []
