@@ -434,7 +434,10 @@ int sbx_plan_execute(const struct sbx_plan *p, const char **failed)
             }
             break;
         case SBX_OP_PROC:
-            if (mount("proc", op->dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+            /* hidepid=invisible: the keeper (PID 1, root) is not even listed,
+             * so its command line — the supervisor's — stays unread. */
+            if (mount("proc", op->dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                      "hidepid=invisible") < 0)
                 return -errno;
             break;
         case SBX_OP_SETATTR: {

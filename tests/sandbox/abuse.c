@@ -311,6 +311,8 @@ static int read_host(int argc, char **argv)
                            "/proc/kcore",
                            "/proc/1/environ",
                            "/proc/1/mem",
+                           "/proc/1/cmdline",
+                           "/proc/1/status",
                            "/proc/sysrq-trigger",
                            "/sys/kernel",
                            "/dev/mem",
