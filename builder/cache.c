@@ -22,17 +22,6 @@
 #include "../common/cleanup.h"
 #include "../common/jsonutil.h"
 
-/* The spec column as text, whichever way the store returns it. */
-static char *spec_text(json_t *row)
-{
-    json_t *spec = json_object_get(row, "spec");
-    if (json_is_string(spec))
-        return strdup(json_string_value(spec));
-    if (json_is_object(spec))
-        return jsonutil_dump_sorted(spec);
-    return NULL;
-}
-
 static bool root_alive(const char *root)
 {
     struct stat st;
@@ -59,24 +48,20 @@ int builder_lookup(store *s, const char *key, json_t **depset_out)
             hit = 1;
         } else {
             /* Someone removed the root (or a GC ran without it): the paths
-             * may be gone, so build the set again. A held row cannot be
-             * dropped; its holders keep using what is there. */
-            _cleanup_free_ char *spec = spec_text(row);
-            if (spec && store_depset_evict(s, key) == 1) {
-                store_depset_ref ref = {.spec_json = spec};
-                snprintf(ref.key, sizeof ref.key, "%s", key);
-                if (root)
-                    builder_remove_roots(root);
-                r = store_depset_ensure(s, &ref);
-                if (r < 0)
-                    return r;
-                store_ring(s, STORE_ROLE_BUILDER);
-                json_decref(steal_pointer(&owned));
-                r = store_depset_get(s, key, &row);
-                if (r < 0)
-                    return r == -ENOENT ? 0 : r;
-                owned = row;
-            }
+             * may be gone, so the set goes back to the builders. Holders
+             * keep what they have; new claims wait for the rebuild. The
+             * dangling links go first, while the row still says ready (no
+             * builder touches a ready set), so they cannot be a fresh build's. */
+            if (root && !root_alive(root))
+                builder_remove_roots(root);
+            r = store_depset_requeue(s, key);
+            if (r < 0)
+                return r == -ENOENT ? 0 : r;
+            json_decref(steal_pointer(&owned));
+            r = store_depset_get(s, key, &row);
+            if (r < 0)
+                return r == -ENOENT ? 0 : r;
+            owned = row;
         }
     }
     if (depset_out)

@@ -198,6 +198,13 @@ int store_depset_hold(store *s, const char *key);
 int store_depset_release(store *s, const char *key);
 /* Ready, unheld sets, least recently used first: [{key, closure_bytes, root, last_used_at}]. */
 int store_depset_eviction_candidates(store *s, json_t **out);
+/* Sends a ready set back to the builders (its GC root or paths are gone):
+ * ready -> queued with out_paths, closure, closure_bytes, root, log and
+ * attempts cleared; rings the builder doorbell. Allowed while held: running
+ * submissions keep their claim, waiting ones keep waiting, and later claims
+ * park in waiting_deps until the set is ready again. 1 requeued, 0 not ready
+ * (nothing written), -ENOENT no such set. */
+int store_depset_requeue(store *s, const char *key);
 /* Deletes the row if (and only if) it is still unheld; 1 deleted, 0 held. */
 int store_depset_evict(store *s, const char *key);
 /* Sum of closure_bytes of ready sets. */

@@ -329,6 +329,39 @@ int store_depset_fail(store *s, const char *key, const char *owner, const char *
     return store_tx_commit(s);
 }
 
+int store_depset_requeue(store *s, const char *key)
+{
+    if (!key || !key[0])
+        return -EINVAL;
+    int r = store_tx_begin(s);
+    if (r < 0)
+        return r;
+    store *tx _cleanup_tx_ = s;
+    /* Only from ready: a set being built or failed is not ours to reset, and
+     * a second caller racing the first finds it queued and does nothing. */
+    r = store_exec(s,
+                   "UPDATE depsets SET state = 'queued', out_paths = NULL, closure = NULL, "
+                   "closure_bytes = 0, root = NULL, log = NULL, error = NULL, attempts = 0, "
+                   "lease_owner = NULL, lease_expires_at = NULL, started_at = NULL, "
+                   "finished_at = NULL WHERE key = ?1 AND state = 'ready'",
+                   1, key);
+    if (r < 0)
+        return r;
+    if (r == 0) {
+        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(s, "SELECT 1 FROM depsets WHERE key = ?1");
+        if (!st)
+            return store_err(s);
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+            return -ENOENT;
+        return rc == SQLITE_ROW ? 0 : store_fail(s, rc);
+    }
+    store_ring_later(s, STORE_ROLE_BUILDER);
+    r = store_tx_commit(s);
+    return r < 0 ? r : 1;
+}
+
 int store_depset_get(store *s, const char *key, json_t **out)
 {
     _cleanup_stmt_ sqlite3_stmt *st =

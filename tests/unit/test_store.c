@@ -793,6 +793,72 @@ START_TEST(eviction_respects_holds)
 }
 END_TEST
 
+START_TEST(depset_requeue_while_held_and_waited_on)
+{
+    store *s = open_store(testutil_newdir());
+    char dir[600];
+    snprintf(dir, sizeof(dir), "%.590s", db_path);
+    *strrchr(dir, '/') = '\0';
+    /* A builder listening on its doorbell must hear the requeue. */
+    store *b = open_store(dir);
+    ck_assert_int_eq(store_doorbell_listen(b, STORE_ROLE_BUILDER), 0);
+    test_set t, other;
+    ready_set(s, &t, "gcc");
+    make_set(&other, "nosuchset");
+    char running[33], queued[33], waiting[33], buf[32];
+    enqueue(s, &other, 0, 0, waiting); /* parked on another set, untouched */
+    enqueue(s, &t, 5, 0, running);
+    store_claimed c;
+    ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 1);
+    ck_assert_str_eq(c.id, running);
+    store_claimed_done(&c);
+    ck_assert_int_eq(store_depset_hold(s, t.ref.key), 0);
+    enqueue(s, &t, 0, 0, queued);
+    ck_assert_int_eq(holders_of(s, t.ref.key), 2);
+    while (store_wait(b, 0) == 1) /* drain the rings of the setup */
+        ;
+
+    ck_assert_int_eq(store_depset_requeue(s, t.ref.key), 1);
+    ck_assert_int_eq(store_wait(b, 2000), 1);
+    json_t *d = NULL;
+    ck_assert_int_eq(store_depset_get(s, t.ref.key, &d), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(d, "state")), "queued");
+    ck_assert(json_is_null(json_object_get(d, "out_paths")));
+    ck_assert(json_is_null(json_object_get(d, "closure")));
+    ck_assert(json_is_null(json_object_get(d, "root")));
+    ck_assert_int_eq(json_integer_value(json_object_get(d, "closure_bytes")), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(d, "attempts")), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(d, "holders")), 2); /* kept */
+    json_decref(d);
+    ck_assert_int_eq(store_depset_requeue(s, t.ref.key), 0); /* not ready: nothing to do */
+    ck_assert_int_eq(store_depset_requeue(s, "nosuchkey"), -ENOENT);
+    ck_assert_int_eq(store_depset_evict(s, t.ref.key), 0); /* queued sets are not evictable */
+
+    /* The holder keeps running and can finish; a new claim parks again. */
+    ck_assert_str_eq(state_of(s, running, buf), "running");
+    ck_assert_int_eq(store_submission_renew(s, running, "w", LEASE), 0);
+    ck_assert_int_eq(store_submission_claim(s, "w2", LEASE, &c), 0);
+    ck_assert_str_eq(state_of(s, queued, buf), "waiting_deps");
+    ck_assert_str_eq(state_of(s, waiting, buf), "waiting_deps");
+    ck_assert_int_eq(store_submission_finish(s, running, "w", "finished", "accepted", NULL), 0);
+
+    /* The builder rebuilds it (attempts count from 1 again) and the parked row runs. */
+    build_set(s, &t, true);
+    ck_assert_str_eq(state_of(s, queued, buf), "queued");
+    ck_assert_int_eq(store_submission_claim(s, "w2", LEASE, &c), 1);
+    ck_assert_str_eq(c.id, queued);
+    ck_assert_ptr_nonnull(strstr(c.depset_json, "\"root\":\"/var/roots/x\""));
+    store_claimed_done(&c);
+    ck_assert_int_eq(store_depset_get(s, t.ref.key, &d), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(d, "attempts")), 1);
+    json_decref(d);
+    ck_assert_str_eq(state_of(s, waiting, buf), "waiting_deps");
+    ck_assert_int_eq(store_depset_release(s, t.ref.key), 0);
+    store_close(b);
+    store_close(s);
+}
+END_TEST
+
 START_TEST(heartbeats_depths_settings)
 {
     store *s = open_store(testutil_newdir());
@@ -1111,6 +1177,7 @@ int main(void)
     tcase_add_test(q, cancel_in_each_state);
     tcase_add_test(q, find_cached_and_finish_validation);
     tcase_add_test(q, eviction_respects_holds);
+    tcase_add_test(q, depset_requeue_while_held_and_waited_on);
     tcase_add_test(q, heartbeats_depths_settings);
     tcase_set_timeout(q, 60);
     suite_add_tcase(s, q);
