@@ -2,17 +2,18 @@
  * picture).
  *
  * Supervisor (caller's thread): builds the mount plan, resets the slot's
- * cgroups, enters the slot's network namespace just for the clone3 of the
- * keeper (new PID, mount, IPC and UTS namespaces), then polls the output pipes,
- * the report pipe, a timerfd (wall time, and periodic CPU checks against the
- * cgroup) and the keeper's pidfd. A limit hit → SIGKILL to the keeper; as PID 1
- * of the namespace its death takes every other process of the sandbox with it.
+ * cgroups, has the slot's thread (which lives in the slot's network namespace
+ * and cgroups) clone3 the keeper with new PID, mount, IPC, UTS and cgroup
+ * namespaces, then polls the output pipes, the report pipe, a timerfd (wall
+ * time, and periodic CPU checks against the cgroup) and the keeper's pidfd. A
+ * limit hit → SIGKILL to the keeper; as PID 1 of the namespace its death takes
+ * every other process of the sandbox with it.
  *
  * Keeper (PID 1, real root, only system calls — it is a raw clone of a possibly
- * multithreaded process, so no malloc, no stdio, no glibc fork): joins the slot
- * cgroups, enters a new cgroup namespace, executes the mount plan, pivots, forks
- * the target with a raw clone, closes everything but the report pipe, reaps
- * until the target ends, reports its wait status and exits.
+ * multithreaded process, so no malloc, no stdio, no glibc fork): executes the
+ * mount plan, pivots, starts the target with clone(CLONE_VM|CLONE_VFORK),
+ * closes all but the report pipe, reaps until the target ends, reports its
+ * wait status and exits.
  *
  * Target: default signals, new session, stdio, rlimits, then drops to the
  * slot's host uid, makes a user namespace mapping uid/gid 1000 to it (so the

@@ -15,7 +15,7 @@
  *          "keeper", PID 1 of the sandbox, born in the slot's netns and
  *          cgroups: builds an empty tmpfs root (store paths ro, /box, /tmp,
  *          /dev, /proc), pivots.
- *          └─ fork: "target": setsid, rlimits, drops to the slot's host uid,
+ *          └─ clone(CLONE_VM|CLONE_VFORK): "target": setsid, rlimits, the slot's host uid,
  *             new user namespace (uid 1000 inside), no capabilities,
  *             no_new_privs, seccomp, exec argv[0].
  *   When the target exits (or a limit is hit and the supervisor kills the
