@@ -239,7 +239,7 @@ int api_run(const config *cfg, volatile sig_atomic_t *stop)
     const char *listen = config_str(cfg, "api.listen");
     if (parse_listen(listen, &ss, &sslen, err, sizeof(err)) < 0) {
         log_error("api_config err=\"%s\"", err);
-        return -EINVAL;
+        return ROLE_REFUSED_CONFIG;
     }
     if (!is_loopback(&ss) && !config_bool(cfg, "api.auth") &&
         !config_bool(cfg, "api.allow_public_without_auth")) {
@@ -247,7 +247,7 @@ int api_run(const config *cfg, volatile sig_atomic_t *stop)
                   "api.auth=true (and create tokens with farmd token create), or force it with "
                   "api.allow_public_without_auth=true\"",
                   listen);
-        return -EPERM;
+        return ROLE_REFUSED_CONFIG;
     }
     api_ctx ctx;
     int r = ctx_init(&ctx, cfg, stop, err, sizeof(err));

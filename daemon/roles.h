@@ -8,10 +8,16 @@
 #pragma once
 
 #include <signal.h>
+#include <errno.h>
 #include "../common/config.h"
 
-int api_run(const config *cfg, volatile sig_atomic_t *stop);                 /* daemon/api.c */
-int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop);    /* daemon/worker.c */
-int builder_run(const config *cfg, int slot, volatile sig_atomic_t *stop);   /* builder/builder.c */
-int health_run(const config *cfg, volatile sig_atomic_t *stop);              /* daemon/health.c */
-int webhook_run(const config *cfg, volatile sig_atomic_t *stop);             /* daemon/webhook.c */
+/* Returned by a role whose configuration can never work (e.g. the API told to
+ * listen publicly without auth): the supervisor stops farmd instead of
+ * restarting the role forever. */
+#define ROLE_REFUSED_CONFIG (-ENOTRECOVERABLE)
+
+int api_run(const config *cfg, volatile sig_atomic_t *stop);               /* daemon/api.c */
+int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop);  /* daemon/worker.c */
+int builder_run(const config *cfg, int slot, volatile sig_atomic_t *stop); /* builder/builder.c */
+int health_run(const config *cfg, volatile sig_atomic_t *stop);            /* daemon/health.c */
+int webhook_run(const config *cfg, volatile sig_atomic_t *stop);           /* daemon/webhook.c */

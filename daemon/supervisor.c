@@ -1,6 +1,7 @@
 /* supervisor.c — forks, watches and restarts farmd's role processes; see
  * supervisor.h for the theory of operation. */
 #include "supervisor.h"
+#include "roles.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -89,6 +90,8 @@ child_main(const config *cfg, const sup_entry *e, pid_t parent, supervisor_run_f
     r = run(cfg, e->spec.role, e->spec.slot, &stop);
     if (r == -ENOSYS)
         _exit(SUPERVISOR_EXIT_NOT_BUILT);
+    if (r == ROLE_REFUSED_CONFIG)
+        _exit(SUPERVISOR_EXIT_CONFIG);
     _exit(r < 0 ? 1 : 0);
 }
 
@@ -120,8 +123,9 @@ static void describe_status(int status, char *buf, size_t len)
         snprintf(buf, len, "exit=%d", WEXITSTATUS(status));
 }
 
-/* Reaps every exited child; schedules restarts unless stopping. */
-static void reap(sup_entry *ents, size_t n, bool stopping, const config *cfg)
+/* Reaps every exited child; schedules restarts unless stopping. Sets
+ * *config_failed when a child refused its configuration. */
+static void reap(sup_entry *ents, size_t n, bool stopping, const config *cfg, bool *config_failed)
 {
     int64_t min_ms = config_int(cfg, "supervisor.backoff_min_ms");
     int64_t max_ms = config_int(cfg, "supervisor.backoff_max_ms");
@@ -149,6 +153,14 @@ static void reap(sup_entry *ents, size_t n, bool stopping, const config *cfg)
                          "not restarted\"",
                          e->spec.role, e->spec.slot);
                 e->done = true;
+                break;
+            }
+            if (WIFEXITED(status) && WEXITSTATUS(status) == SUPERVISOR_EXIT_CONFIG) {
+                log_error("child-config-refused role=%s slot=%d reason=\"the role refused its "
+                          "configuration (see its log line above); stopping farmd\"",
+                          e->spec.role, e->spec.slot);
+                e->done = true;
+                *config_failed = true;
                 break;
             }
             lived = mono_ms() - e->started_at;
@@ -187,7 +199,7 @@ int supervisor_run(const config *cfg, const supervisor_child *children, size_t n
     _cleanup_free_ sup_entry *ents = calloc(n ? n : 1, sizeof(*ents));
     _cleanup_close_ int sfd = -1;
     sigset_t mask, old;
-    bool stopping = false, killed = false;
+    bool stopping = false, killed = false, config_failed = false;
     int64_t kill_at = 0;
 
     if (!ents)
@@ -263,9 +275,17 @@ int supervisor_run(const config *cfg, const supervisor_child *children, size_t n
                 killed = true;
             }
         }
-        reap(ents, n, stopping, cfg);
+        reap(ents, n, stopping, cfg, &config_failed);
+        if (config_failed && !stopping) {
+            stopping = true;
+            kill_at = mono_ms() + config_int(cfg, "supervisor.kill_after_ms");
+            signal_all(ents, n, SIGTERM);
+        }
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
-    log_info("stopped killed=%s", killed ? "true" : "false");
+    log_info("stopped killed=%s config_refused=%s", killed ? "true" : "false",
+             config_failed ? "true" : "false");
+    if (config_failed)
+        return -EINVAL;
     return killed ? 1 : 0;
 }

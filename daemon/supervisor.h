@@ -14,6 +14,10 @@
  *    child that lived longer starts again from the minimum.
  *  - A child whose role is not built into this binary exits with
  *    SUPERVISOR_EXIT_NOT_BUILT and is not restarted.
+ *  - A child whose role refuses its configuration (the role returns -EINVAL
+ *    or -EPERM, e.g. the API asked to listen publicly without auth) exits with
+ *    SUPERVISOR_EXIT_CONFIG: restarting cannot help, so the supervisor stops
+ *    every child and farmd exits non-zero instead of looping.
  *  - SIGTERM or SIGINT: every child gets SIGTERM, which sets its role's *stop
  *    flag (workers then stop claiming and finish or release their lease).
  *    Children still alive after supervisor.kill_after_ms get SIGKILL. The
@@ -32,6 +36,8 @@
 
 /* Exit status of a child whose role is not compiled into farmd (EX_CONFIG). */
 #define SUPERVISOR_EXIT_NOT_BUILT 78
+/* Exit status of a child whose role refused its configuration. */
+#define SUPERVISOR_EXIT_CONFIG 79
 
 typedef struct {
     const char *role; /* "api", "worker", "builder", "health", "webhooks" */

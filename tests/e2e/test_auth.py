@@ -127,6 +127,12 @@ def run_all(cases):
             with open(logpath, "rb") as log:
                 text = log.read()
             assert b"loopback" in text, text.decode(errors="replace")[-2000:]
+            if is_farmd:
+                # The supervisor must not restart a role that refused its
+                # configuration: farmd itself exits non-zero.
+                rc = p.wait(30)
+                assert rc != 0, "farmd exited 0 after refusing its configuration"
+                assert text.count(b"child-started role=api") <= 1, "the refused API was restarted"
         finally:
             if p is not None and p.poll() is None:
                 os.killpg(p.pid, 15)
