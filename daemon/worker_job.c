@@ -630,6 +630,31 @@ static int job_internal_error(job *j, json_t *result, const char *msg)
     return job_finish(j, "internal_error", "internal_error", result);
 }
 
+/* A git source the submitter got wrong (unknown rev, unreachable or private
+ * URL, too big) is the submitter's failure, not the farm's: the submission
+ * ends compile_error with the reason as the compile stage's stderr, as a
+ * build that cannot start would. Timeouts and libgit2 faults stay internal. */
+static bool source_error_is_submitters(int r)
+{
+    return r == -ENOENT || r == -EHOSTUNREACH || r == -EACCES || r == -EFBIG ||
+           r == -EPROTONOSUPPORT || r == -EINVAL;
+}
+
+static int job_source_error(job *j, json_t *result, const char *msg)
+{
+    char text[640];
+
+    snprintf(text, sizeof(text), "source: %s\n", msg);
+    json_object_set_new(result, "compile",
+                        json_pack("{s:n,s:n,s:s,s:s,s:i,s:i,s:i,s:s,s:b,s:b,s:n}", "exit_code",
+                                  "signal", "stdout", "", "stderr", text, "cpu_ms", 0, "wall_ms", 0,
+                                  "memory_kib", 0, "encoding", "utf8", "stdout_truncated", 0,
+                                  "stderr_truncated", 0, "limit"));
+    json_object_set_new(result, "error", json_string(text));
+    log_info("source-refused id=%s error=\"%s\"", j->c->id, msg);
+    return job_finish(j, "compile_error", NULL, result);
+}
+
 /* Acts on a lost lease: 1 when the job must end now (already handled). */
 static int job_check_lease(job *j, json_t *result)
 {
@@ -833,6 +858,12 @@ int worker_job_run(worker *w, const store_claimed *c, store_claimed *next)
     git = json_object_get(json_object_get(j.req, "source"), "git");
     if (json_is_object(git)) {
         r = box_checkout_git(w->cfg, j.box, git, 0, err, sizeof(err));
+        if (r < 0 && source_error_is_submitters(r)) {
+            worker_lease_end(w->lease);
+            job_source_error(&j, result, err[0] ? err : strerror(-r));
+            job_done(&j);
+            return 0;
+        }
         if (r < 0)
             goto internal;
     }

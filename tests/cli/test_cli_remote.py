@@ -150,6 +150,10 @@ def test_git_source_at_rev_and_bad_rev():
         assert p.returncode not in (0, 64, 69), (p.returncode, p.stdout, p.stderr)
         text = p.stdout + p.stderr
         assert "no-such-branch" in text, text
+        # The submitter's mistake, not the farm's: compile_error with the reason.
+        view = json.loads(p.stdout)
+        assert view["state"] == "compile_error", view
+        assert "no-such-branch" in view["compile"]["stderr"], view
 
 
 class GitHttp:
