@@ -66,7 +66,10 @@ int sbx_cg_own_dirs(char *dirs[5]);
 struct sbx_filter {
     struct sock_fprog prog;
 };
+/* The pool's copy of the filter compiled at build time (filter-prebuilt.c). */
 int sbx_filter_build(struct sbx_filter *f, char *err, size_t errlen);
+/* Compiles the rules with libseccomp (filter.c; used by gen-filter at build time). */
+int sbx_filter_compile(struct sbx_filter *f, char *err, size_t errlen);
 void sbx_filter_free(struct sbx_filter *f);
 
 /*** pool.c ***/
