@@ -61,6 +61,17 @@ ok $([ $rc -eq 0 ] && [[ $out == ENOSPC* ]] && mountpoint -q "$T/boxes/b1"; echo
 "$FS" --cleanup-stale "$T/boxes" >/dev/null; rc=$?
 ok $([ $rc -eq 0 ] && [ ! -e "$T/boxes/b1" ] && [ -d "$T/boxes" ]; echo $?) "--cleanup-stale removes the boxes left under a directory"
 
+# --share-net keeps the host's network: the same connect that is refused by
+# default reaches a listener on the host's loopback.
+PORT=$((20000 + RANDOM % 20000))
+/bin/busybox nc -l -p $PORT >/dev/null 2>&1 &
+NCPID=$!
+sleep 0.2
+out=$(run -- $P network $PORT 2>&1); rc_off=$?
+out_on=$(run --share-net -- $P network $PORT 2>&1); rc_on=$?
+kill $NCPID 2>/dev/null; wait $NCPID 2>/dev/null
+ok $([ $rc_off -eq 0 ] && [ $rc_on -eq 1 ] && [[ $out_on == *"ESCAPE tcp connect"* ]]; echo $?) "no network by default; --share-net reaches the host's loopback"
+
 run --bogus >/dev/null 2>&1; rc=$?
 ok $([ $rc -eq 64 ]; echo $?) "an unknown option exits 64"
 run --cpu 12x -- $P whoami >/dev/null 2>&1; rc=$?
