@@ -84,6 +84,28 @@ static int config_parse_int(const char *s, long long *out)
 }
 
 /* Sets entry i from its string form; err names `origin` (a key or FARM_ name). */
+/* Directories are made absolute when set, against the working directory of
+ * that moment: roles hand them to sandboxes and children that must not
+ * depend on where farmd was started (a relative box path is refused). */
+static bool config_is_dir_key(const char *name)
+{
+    return strcmp(name, "state_dir") == 0 || strcmp(name, "db_path") == 0;
+}
+
+static char *config_absolute(const char *value)
+{
+    char cwd[4096];
+    char *p = NULL;
+
+    if (!value[0] || value[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+        return strdup(value);
+    while (value[0] == '.' && value[1] == '/')
+        value += 2;
+    if (asprintf(&p, "%s/%s", cwd, value) < 0)
+        return NULL;
+    return p;
+}
+
 static int config_set_index(config *c, int i, const char *value, const char *origin, char *err,
                             size_t errlen)
 {
@@ -97,7 +119,7 @@ static int config_set_index(config *c, int i, const char *value, const char *ori
                      config_type_name(k->type));
         return -EINVAL;
     }
-    char *dup = strdup(value);
+    char *dup = config_is_dir_key(k->name) ? config_absolute(value) : strdup(value);
     if (!dup)
         return -ENOMEM;
     free(c->v[i].str);

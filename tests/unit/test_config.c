@@ -21,13 +21,22 @@ START_TEST(defaults_without_file)
     unsetenv("FARM_CONFIG");
     config *c = NULL;
     char err[256];
+    char cwd[4096], want[4200];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
     ck_assert_int_eq(config_load(NULL, &c, err, sizeof(err)), 0);
-    ck_assert_str_eq(config_str(c, "state_dir"), "./var/nixfarm");
+    /* The default ./var/nixfarm is made absolute against the working
+     * directory, so boxes and sockets do not depend on a later chdir. */
+    snprintf(want, sizeof(want), "%s/var/nixfarm", cwd);
+    ck_assert_str_eq(config_str(c, "state_dir"), want);
     ck_assert_int_eq(config_int(c, "lease.ms"), 30000);
     ck_assert_int_eq(config_int(c, "queue.max_attempts"), 3);
     char *p = config_state_path(c, "farm.db");
-    ck_assert_str_eq(p, "./var/nixfarm/farm.db");
+    snprintf(want, sizeof(want), "%s/var/nixfarm/farm.db", cwd);
+    ck_assert_str_eq(p, want);
     free(p);
+    ck_assert_int_eq(config_set(c, "state_dir", "rel/dir", err, sizeof(err)), 0);
+    snprintf(want, sizeof(want), "%s/rel/dir", cwd);
+    ck_assert_str_eq(config_str(c, "state_dir"), want);
     config_free(c);
 }
 END_TEST
