@@ -365,7 +365,8 @@ void sbx_plan_free(struct sbx_plan *p)
 
 /*** Executing (keeper side: system calls only) ***/
 
-static int setattr(const char *path, uint64_t attr, bool recursive)
+__attribute__((no_sanitize_address)) static int setattr(const char *path, uint64_t attr,
+                                                        bool recursive)
 {
     struct mount_attr ma = {.attr_set = attr};
     if (syscall(SYS_mount_setattr, AT_FDCWD, path, recursive ? AT_RECURSIVE : 0, &ma, sizeof ma) <
@@ -374,7 +375,8 @@ static int setattr(const char *path, uint64_t attr, bool recursive)
     return 0;
 }
 
-int sbx_plan_execute(const struct sbx_plan *p, const char **failed)
+__attribute__((no_sanitize_address)) int sbx_plan_execute(const struct sbx_plan *p,
+                                                          const char **failed)
 {
     *failed = "making mounts private";
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)

@@ -80,7 +80,13 @@ struct run_ctx {
 
 /*** Keeper and target: system calls only ***/
 
-static void report_write(int fd, struct report *rep)
+/* The keeper and the target run on stacks AddressSanitizer does not know (a
+ * raw clone, then a clone onto a static stack) and end in _exit or execve:
+ * keep its instrumentation out of them (it only warns there, on the
+ * supervisor's stderr). */
+#define CHILD_CODE __attribute__((no_sanitize_address))
+
+CHILD_CODE static void report_write(int fd, struct report *rep)
 {
     ssize_t w;
     do
@@ -88,7 +94,7 @@ static void report_write(int fd, struct report *rep)
     while (w < 0 && errno == EINTR);
 }
 
-static void copy_what(struct report *rep, const char *a, const char *b)
+CHILD_CODE static void copy_what(struct report *rep, const char *a, const char *b)
 {
     size_t n = 0;
     for (; a && *a && n < sizeof rep->what - 1; a++)
@@ -98,8 +104,8 @@ static void copy_what(struct report *rep, const char *a, const char *b)
     rep->what[n] = 0;
 }
 
-static __attribute__((noreturn)) void child_fail(const struct run_ctx *c, int kind, int e,
-                                                 const char *a, const char *b)
+CHILD_CODE static __attribute__((noreturn)) void child_fail(const struct run_ctx *c, int kind,
+                                                            int e, const char *a, const char *b)
 {
     struct report rep;
     memset(&rep, 0, sizeof rep);
@@ -110,7 +116,7 @@ static __attribute__((noreturn)) void child_fail(const struct run_ctx *c, int ki
     _exit(127);
 }
 
-static int write_all_path(const char *path, const char *s)
+CHILD_CODE static int write_all_path(const char *path, const char *s)
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
@@ -122,13 +128,13 @@ static int write_all_path(const char *path, const char *s)
     return w == (ssize_t)n ? 0 : -(w < 0 ? e : EIO);
 }
 
-static void set_rlimit(int res, uint64_t soft, uint64_t hard)
+CHILD_CODE static void set_rlimit(int res, uint64_t soft, uint64_t hard)
 {
     struct rlimit rl = {.rlim_cur = soft, .rlim_max = hard};
     setrlimit(res, &rl);
 }
 
-static __attribute__((noreturn)) void target_main(const struct run_ctx *c)
+CHILD_CODE static __attribute__((noreturn)) void target_main(const struct run_ctx *c)
 {
     const struct sandbox_limits *l = &c->cfg->limits;
     struct report steps;
@@ -230,12 +236,12 @@ static __attribute__((noreturn)) void target_main(const struct run_ctx *c)
     child_fail(c, REP_EXEC_ERROR, errno, "execve ", c->cfg->argv[0]);
 }
 
-static int target_entry(void *arg)
+CHILD_CODE static int target_entry(void *arg)
 {
     target_main(arg);
 }
 
-static __attribute__((noreturn)) void keeper_main(struct run_ctx *c)
+CHILD_CODE static __attribute__((noreturn)) void keeper_main(struct run_ctx *c)
 {
     struct report done;
     memset(&done, 0, sizeof done);
@@ -315,7 +321,7 @@ static __attribute__((noreturn)) void keeper_main(struct run_ctx *c)
     _exit(0);
 }
 
-static __attribute__((noreturn)) void keeper_entry(void *arg)
+CHILD_CODE static __attribute__((noreturn)) void keeper_entry(void *arg)
 {
     keeper_main(arg);
 }
