@@ -4,6 +4,7 @@
  *   farmd [--config FILE] [--role api,worker,builder,health,webhooks]
  *         [--set key=value]... [--workers N] [--builders M]
  *   farmd [--config FILE] token create|list|revoke ...
+ *   farmd [--config FILE] [--set KEY=VALUE]... config   (effective settings as JSON)
  */
 #include <errno.h>
 #include <getopt.h>
@@ -35,7 +36,8 @@ static const char *arg_builders;
 static void help(void)
 {
     printf("Usage: farmd [OPTIONS]\n"
-           "       farmd [--config FILE] token create|list|revoke ...\n\n"
+           "       farmd [--config FILE] token create|list|revoke ...\n"
+           "       farmd [--config FILE] [--set KEY=VALUE]... config\n\n"
            "Runs the nixfarm daemon: HTTP API, workers, cache-builders, health checker\n"
            "and webhook sender, each role in its own supervised process.\n\n"
            "  -c, --config FILE    JSON config file (default: $FARM_CONFIG, else none)\n"
@@ -230,6 +232,16 @@ int main(int argc, char **argv)
     if (optind < argc) {
         if (strcmp(argv[optind], "token") == 0) {
             r = auth_token_command(cfg, argc - optind, argv + optind);
+            config_free(cfg);
+            return r;
+        }
+        if (strcmp(argv[optind], "config") == 0 && optind + 1 == argc) {
+            /* Every key with its effective value, default and description:
+             * what an operator checks after layering file, FARM_* and --set. */
+            json_t *dump = config_dump(cfg);
+            r = dump && json_dumpf(dump, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) == 0 ? 0 : 1;
+            putchar('\n');
+            json_decref(dump);
             config_free(cfg);
             return r;
         }
