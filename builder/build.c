@@ -27,6 +27,7 @@
 
 #include "builder_internal.h"
 #include "../common/cleanup.h"
+#include "../common/fsutil.h"
 #include "../common/jsonutil.h"
 
 typedef struct {
@@ -271,7 +272,7 @@ int builder_build_claimed_hb(const config *cfg, store *s, const char *owner,
         builder_nix_done(&nix);
         return -ENOMEM;
     }
-    if ((r = builder_mkdir_p(gcdir, 0755)) < 0) {
+    if ((r = fsutil_mkdir_p(gcdir, 0755)) < 0) {
         snprintf(err, errlen, "cannot create %s: %s", gcdir, strerror(-r));
         builder_nix_done(&nix);
         return r;

@@ -44,4 +44,3 @@ int builder_build_claimed_hb(const config *cfg, store *s, const char *owner,
 void builder_remove_roots(const char *root);
 
 /* mkdir -p; 0 or -errno. */
-int builder_mkdir_p(const char *path, mode_t mode);

@@ -11,24 +11,7 @@
 
 #include "builder_internal.h"
 #include "../common/cleanup.h"
-
-int builder_mkdir_p(const char *path, mode_t mode)
-{
-    _cleanup_free_ char *p = strdup(path);
-    if (!p)
-        return -ENOMEM;
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = 0;
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-            return -errno;
-        *s = '/';
-    }
-    if (mkdir(p, mode) < 0 && errno != EEXIST)
-        return -errno;
-    return 0;
-}
+#include "../common/fsutil.h"
 
 int builder_nix_init(const config *cfg, builder_nix *n)
 {
@@ -100,7 +83,7 @@ char *builder_lock_path(const config *cfg, const char *key)
 {
     _cleanup_free_ char *dir = config_state_path(cfg, "builder-locks");
     char *p = NULL;
-    if (!dir || builder_mkdir_p(dir, 0700) < 0 || asprintf(&p, "%s/%s.lock", dir, key) < 0)
+    if (!dir || fsutil_mkdir_p(dir, 0700) < 0 || asprintf(&p, "%s/%s.lock", dir, key) < 0)
         return NULL;
     return p;
 }

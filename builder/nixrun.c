@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "../common/cleanup.h"
+#include "../common/fsutil.h"
 
 extern char **environ;
 
@@ -47,18 +48,6 @@ static int64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 /*** Memory cgroup ***/
@@ -415,8 +404,8 @@ int nixrun(const nixrun_opts *o, nixrun_result *r, char *err, size_t errlen)
 
     _cleanup_free_ char *prog = find_program(o->argv[0], o->bin_dir);
     if (!prog) {
-        set_err(err, errlen, "%s not found in %s", o->argv[0],
-                o->bin_dir && o->bin_dir[0] ? o->bin_dir : "PATH");
+        errbuf_set(err, errlen, "%s not found in %s", o->argv[0],
+                   o->bin_dir && o->bin_dir[0] ? o->bin_dir : "PATH");
         return -ENOENT;
     }
     _cleanup_free_ char *env_owned = NULL;
@@ -447,7 +436,7 @@ int nixrun(const nixrun_opts *o, nixrun_result *r, char *err, size_t errlen)
                 close(ep[i]);
         }
         nix_cgroup_destroy(&cg);
-        set_err(err, errlen, "pipe: %s", strerror(-e));
+        errbuf_set(err, errlen, "pipe: %s", strerror(-e));
         return e;
     }
 
@@ -466,7 +455,7 @@ int nixrun(const nixrun_opts *o, nixrun_result *r, char *err, size_t errlen)
     _cleanup_close_ int ep_fd = ep[0];
     if (pid < 0) {
         nix_cgroup_destroy(&cg);
-        set_err(err, errlen, "fork: %s", strerror(fork_errno));
+        errbuf_set(err, errlen, "fork: %s", strerror(fork_errno));
         return -fork_errno;
     }
     atomic_fetch_add(&exec_count, 1);
@@ -478,7 +467,7 @@ int nixrun(const nixrun_opts *o, nixrun_result *r, char *err, size_t errlen)
     if (n == sizeof child_errno) {
         waitpid(pid, NULL, 0);
         nix_cgroup_destroy(&cg);
-        set_err(err, errlen, "cannot run %s: %s", prog, strerror(child_errno));
+        errbuf_set(err, errlen, "cannot run %s: %s", prog, strerror(child_errno));
         return -child_errno;
     }
 
@@ -541,7 +530,7 @@ int nixrun(const nixrun_opts *o, nixrun_result *r, char *err, size_t errlen)
         int pr = poll(pf, np, wait_ms);
         if (pr < 0 && errno != EINTR) {
             ret = -errno;
-            set_err(err, errlen, "poll: %s", strerror(errno));
+            errbuf_set(err, errlen, "poll: %s", strerror(errno));
             kill(-pid, SIGKILL);
             nix_cgroup_kill(&cg);
             killed = true;
@@ -605,7 +594,7 @@ int nixrun(const nixrun_opts *o, nixrun_result *r, char *err, size_t errlen)
     if (!r->log)
         return -ENOMEM;
     if (ret == -EINTR)
-        set_err(err, errlen, "stopped while %s was running", o->argv[0]);
+        errbuf_set(err, errlen, "stopped while %s was running", o->argv[0]);
     return ret;
 }
 

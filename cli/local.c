@@ -14,6 +14,7 @@
 
 #include "../builder/builder.h"
 #include "../common/cleanup.h"
+#include "../common/fsutil.h"
 #include "../common/store.h"
 
 #define LOCAL_HOST_BUSYBOX "/bin/busybox"
@@ -37,24 +38,6 @@ char *local_state_dir(const char *flag)
     else
         p = strdup("./var/nixfarm");
     return p;
-}
-
-static int local_mkdir_p(const char *path)
-{
-    _cleanup_free_ char *copy = strdup(path);
-    if (!copy)
-        return -ENOMEM;
-    for (char *p = copy + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-        return -errno;
-    return 0;
 }
 
 /* ---- interrupts ---------------------------------------------------------------- */
@@ -145,7 +128,7 @@ int local_env_open(local_env *e, const char *state_dir, json_t *packages, bool v
         return r;
     if ((r = config_set(e->cfg, "state_dir", state_dir, err, errlen)) < 0)
         return r;
-    if ((r = local_mkdir_p(state_dir)) < 0) {
+    if ((r = fsutil_mkdir_p(state_dir, 0755)) < 0) {
         snprintf(err, errlen, "cannot create the state directory %s: %s", state_dir, strerror(-r));
         return r;
     }
@@ -345,7 +328,7 @@ int local_box_new(local_env *e, const char *src_dir, uint64_t bytes, char *path,
     _cleanup_free_ char *root = config_state_path(e->cfg, "boxes");
     if (!root)
         return -ENOMEM;
-    int r = local_mkdir_p(root);
+    int r = fsutil_mkdir_p(root, 0755);
     if (r < 0) {
         snprintf(err, errlen, "cannot create %s: %s", root, strerror(-r));
         return r;

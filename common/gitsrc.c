@@ -28,23 +28,12 @@
 #include <git2.h>
 
 #include "cleanup.h"
+#include "fsutil.h"
 #include "hash.h"
 
 /* Most entries one checkout writes: a tree of a million empty files is as bad
  * for a box as a large one. */
 #define GITSRC_MAX_ENTRIES 100000
-
-static void gitsrc_seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void gitsrc_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static const char *gitsrc_lasterr(void)
 {
@@ -108,29 +97,29 @@ static bool gitsrc_has_prefix(const char *s, const char *p)
 int gitsrc_validate(const char *url, const char *rev, const char *subdir, char *err, size_t errlen)
 {
     if (!url || !*url) {
-        gitsrc_seterr(err, errlen, "source.git.url: must be a non-empty string");
+        errbuf_set(err, errlen, "source.git.url: must be a non-empty string");
         return -EINVAL;
     }
     if (!(url[0] == '/' || gitsrc_has_prefix(url, "file:///") ||
           gitsrc_has_prefix(url, "http://") || gitsrc_has_prefix(url, "https://"))) {
-        gitsrc_seterr(err, errlen,
-                      "source.git.url: '%s' is not supported; use https://, http://, file:// "
-                      "or an absolute path",
-                      url);
+        errbuf_set(err, errlen,
+                   "source.git.url: '%s' is not supported; use https://, http://, file:// "
+                   "or an absolute path",
+                   url);
         return -EPROTONOSUPPORT;
     }
     if (strpbrk(url, "\n\r") || strlen(url) > 4096) {
-        gitsrc_seterr(err, errlen, "source.git.url: contains a newline or is too long");
+        errbuf_set(err, errlen, "source.git.url: contains a newline or is too long");
         return -EINVAL;
     }
     if (!rev || !*rev || strlen(rev) > 1024 || strpbrk(rev, "\n\r")) {
-        gitsrc_seterr(err, errlen,
-                      "source.git.rev: must be a branch, tag or commit id (non-empty, one line)");
+        errbuf_set(err, errlen,
+                   "source.git.rev: must be a branch, tag or commit id (non-empty, one line)");
         return -EINVAL;
     }
     if (subdir && *subdir) {
         if (subdir[0] == '/') {
-            gitsrc_seterr(err, errlen, "source.git.subdir: must be relative, got '%s'", subdir);
+            errbuf_set(err, errlen, "source.git.subdir: must be relative, got '%s'", subdir);
             return -EINVAL;
         }
         /* Reject any ".." component; "." and empty components are harmless
@@ -141,10 +130,10 @@ int gitsrc_validate(const char *url, const char *rev, const char *subdir, char *
             size_t n = (size_t)(e - p);
             if ((n == 2 && p[0] == '.' && p[1] == '.') || (n == 1 && p[0] == '.') ||
                 (n == 0 && *e == '/')) {
-                gitsrc_seterr(err, errlen,
-                              "source.git.subdir: '%s' must be a plain relative path without "
-                              "'.', '..' or '//'",
-                              subdir);
+                errbuf_set(err, errlen,
+                           "source.git.subdir: '%s' must be a plain relative path without "
+                           "'.', '..' or '//'",
+                           subdir);
                 return -EINVAL;
             }
             p = *e ? e + 1 : e;
@@ -160,24 +149,6 @@ char *gitsrc_mirror_path(const config *cfg, const char *url)
     char rel[HASH_HEX_LEN + 16];
     snprintf(rel, sizeof rel, "git/%s.git", hex);
     return config_state_path(cfg, rel);
-}
-
-static int gitsrc_mkdir_p(const char *path)
-{
-    _cleanup_free_ char *copy = strdup(path);
-    if (!copy)
-        return -ENOMEM;
-    for (char *p = copy + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-        return -errno;
-    return 0;
 }
 
 /* ---- fetching ------------------------------------------------------------ */
@@ -236,7 +207,7 @@ static int gitsrc_fetch(const config *cfg, git_repository *repo, const char *url
     ro.repository = repo;
     ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
     if (git_remote_create_with_opts(&remote, url, &ro) < 0) {
-        gitsrc_seterr(err, errlen, "source.git.url: %s: %s", url, gitsrc_lasterr());
+        errbuf_set(err, errlen, "source.git.url: %s: %s", url, gitsrc_lasterr());
         return -EHOSTUNREACH;
     }
     gitsrc_fetch_state st = {0};
@@ -259,17 +230,17 @@ static int gitsrc_fetch(const config *cfg, git_repository *repo, const char *url
     git_strarray refspecs = {specs, 2};
     if (git_remote_fetch(remote, &refspecs, &fo, "nixfarm fetch") < 0) {
         if (st.creds_asked) {
-            gitsrc_seterr(err, errlen,
-                          "source.git.url: %s asks for credentials; the farm fetches only "
-                          "public repositories",
-                          url);
+            errbuf_set(err, errlen,
+                       "source.git.url: %s asks for credentials; the farm fetches only "
+                       "public repositories",
+                       url);
             return -EACCES;
         }
         if (st.timed_out) {
-            gitsrc_seterr(err, errlen, "source.git.url: fetching %s timed out", url);
+            errbuf_set(err, errlen, "source.git.url: fetching %s timed out", url);
             return -ETIMEDOUT;
         }
-        gitsrc_seterr(err, errlen, "source.git.url: cannot fetch %s: %s", url, gitsrc_lasterr());
+        errbuf_set(err, errlen, "source.git.url: cannot fetch %s: %s", url, gitsrc_lasterr());
         return -EHOSTUNREACH;
     }
     /* HEAD of the mirror follows the remote's default branch, so rev "HEAD"
@@ -369,15 +340,15 @@ static int gitsrc_fetch_bounded(const config *cfg, git_repository *repo, const c
     if (!answered) {
         nftw(mirror, gitsrc_rm_lock, 16, FTW_PHYS);
         if (gitsrc_now_ms() >= deadline) {
-            gitsrc_seterr(err, errlen, "source.git.url: fetching %s took longer than %lld ms", url,
-                          timeout);
+            errbuf_set(err, errlen, "source.git.url: fetching %s took longer than %lld ms", url,
+                       timeout);
             return -ETIMEDOUT;
         }
-        gitsrc_seterr(err, errlen, "source.git.url: the fetch of %s died", url);
+        errbuf_set(err, errlen, "source.git.url: the fetch of %s died", url);
         return -EIO;
     }
     if (a.r < 0)
-        gitsrc_seterr(err, errlen, "%s", a.msg);
+        errbuf_set(err, errlen, "%s", a.msg);
     return a.r;
 }
 
@@ -416,9 +387,9 @@ static int gitsrc_open_rev(const config *cfg, const char *url, const char *rev,
     _cleanup_free_ char *gitdir = config_state_path(cfg, "git");
     if (!mirror || !gitdir)
         return -ENOMEM;
-    int r = gitsrc_mkdir_p(gitdir);
+    int r = fsutil_mkdir_p(gitdir, 0755);
     if (r < 0) {
-        gitsrc_seterr(err, errlen, "cannot create %s: %s", gitdir, strerror(-r));
+        errbuf_set(err, errlen, "cannot create %s: %s", gitdir, strerror(-r));
         return r;
     }
 
@@ -453,7 +424,7 @@ static int gitsrc_open_rev(const config *cfg, const char *url, const char *rev,
     _cleanup_close_ int lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lockfd < 0 || flock(lockfd, LOCK_EX) < 0) {
         r = -errno;
-        gitsrc_seterr(err, errlen, "cannot lock %s: %s", lockpath, strerror(errno));
+        errbuf_set(err, errlen, "cannot lock %s: %s", lockpath, strerror(errno));
         return r;
     }
     exists = access(mirror, F_OK) == 0;
@@ -462,7 +433,7 @@ static int gitsrc_open_rev(const config *cfg, const char *url, const char *rev,
     else
         r = git_repository_init(&repo, mirror, 1);
     if (r < 0) {
-        gitsrc_seterr(err, errlen, "cannot open git mirror %s: %s", mirror, gitsrc_lasterr());
+        errbuf_set(err, errlen, "cannot open git mirror %s: %s", mirror, gitsrc_lasterr());
         return -EIO;
     }
     r = gitsrc_fetch_bounded(cfg, repo, mirror, url, err, errlen);
@@ -472,7 +443,7 @@ static int gitsrc_open_rev(const config *cfg, const char *url, const char *rev,
     if (git_repository_open_bare(&repo, mirror) < 0)
         repo = NULL;
     if (r >= 0 && !repo) {
-        gitsrc_seterr(err, errlen, "cannot reopen git mirror %s: %s", mirror, gitsrc_lasterr());
+        errbuf_set(err, errlen, "cannot reopen git mirror %s: %s", mirror, gitsrc_lasterr());
         return -EIO;
     }
     if (r < 0) {
@@ -499,8 +470,8 @@ static int gitsrc_open_rev(const config *cfg, const char *url, const char *rev,
         futimens(sfd, NULL);
 
     if (gitsrc_lookup(repo, rev, &commit) < 0) {
-        gitsrc_seterr(err, errlen, "source.git.rev: '%s' is not a branch, tag or commit of %s", rev,
-                      url);
+        errbuf_set(err, errlen, "source.git.rev: '%s' is not a branch, tag or commit of %s", rev,
+                   url);
         return -ENOENT;
     }
     *repo_out = steal_pointer(&repo);
@@ -516,7 +487,7 @@ int gitsrc_resolve(const config *cfg, const char *url, const char *rev, char com
         return r;
     _cleanup_(gitsrc_lib_donep) int inited = gitsrc_lib_init();
     if (inited < 0) {
-        gitsrc_seterr(err, errlen, "libgit2 init failed: %s", gitsrc_lasterr());
+        errbuf_set(err, errlen, "libgit2 init failed: %s", gitsrc_lasterr());
         return -EIO;
     }
     _cleanup_(gitsrc_repo_freep) git_repository *repo = NULL;
@@ -554,19 +525,19 @@ static int gitsrc_measure(gitsrc_walk *w, const git_tree *tree)
         const git_tree_entry *e = git_tree_entry_byindex(tree, i);
         const char *name = git_tree_entry_name(e);
         if (gitsrc_bad_name(name)) {
-            gitsrc_seterr(w->err, w->errlen, "the tree holds an unsafe entry name '%s'", name);
+            errbuf_set(w->err, w->errlen, "the tree holds an unsafe entry name '%s'", name);
             return -EIO;
         }
         if (++w->entries > GITSRC_MAX_ENTRIES) {
-            gitsrc_seterr(w->err, w->errlen, "the source has more than %d files and directories",
-                          GITSRC_MAX_ENTRIES);
+            errbuf_set(w->err, w->errlen, "the source has more than %d files and directories",
+                       GITSRC_MAX_ENTRIES);
             return -EFBIG;
         }
         git_object_t type = git_tree_entry_type(e);
         if (type == GIT_OBJECT_TREE) {
             _cleanup_(gitsrc_tree_freep) git_tree *sub = NULL;
             if (git_tree_lookup(&sub, w->repo, git_tree_entry_id(e)) < 0) {
-                gitsrc_seterr(w->err, w->errlen, "reading tree %s: %s", name, gitsrc_lasterr());
+                errbuf_set(w->err, w->errlen, "reading tree %s: %s", name, gitsrc_lasterr());
                 return -EIO;
             }
             int r = gitsrc_measure(w, sub);
@@ -576,13 +547,13 @@ static int gitsrc_measure(gitsrc_walk *w, const git_tree *tree)
             size_t len;
             git_object_t t;
             if (git_odb_read_header(&len, &t, w->odb, git_tree_entry_id(e)) < 0) {
-                gitsrc_seterr(w->err, w->errlen, "reading blob %s: %s", name, gitsrc_lasterr());
+                errbuf_set(w->err, w->errlen, "reading blob %s: %s", name, gitsrc_lasterr());
                 return -EIO;
             }
             w->bytes += (long long)len;
             if (w->max_bytes > 0 && w->bytes > w->max_bytes) {
-                gitsrc_seterr(w->err, w->errlen,
-                              "the source is larger than the limit of %lld bytes", w->max_bytes);
+                errbuf_set(w->err, w->errlen, "the source is larger than the limit of %lld bytes",
+                           w->max_bytes);
                 return -EFBIG;
             }
         }
@@ -634,7 +605,7 @@ static int gitsrc_write_tree(gitsrc_walk *w, const git_tree *tree, int dirfd)
                    mode == GIT_FILEMODE_LINK) {
             _cleanup_(gitsrc_object_freep) git_object *obj = NULL;
             if (git_object_lookup(&obj, w->repo, git_tree_entry_id(e), GIT_OBJECT_BLOB) < 0) {
-                gitsrc_seterr(w->err, w->errlen, "reading blob %s: %s", name, gitsrc_lasterr());
+                errbuf_set(w->err, w->errlen, "reading blob %s: %s", name, gitsrc_lasterr());
                 return -EIO;
             }
             git_blob *blob = (git_blob *)obj;
@@ -662,7 +633,7 @@ static int gitsrc_write_tree(gitsrc_walk *w, const git_tree *tree, int dirfd)
         continue;
     fail_errno:
         r = -errno;
-        gitsrc_seterr(w->err, w->errlen, "writing %s: %s", name, strerror(errno));
+        errbuf_set(w->err, w->errlen, "writing %s: %s", name, strerror(errno));
         return r;
     }
     return 0;
@@ -675,7 +646,7 @@ static int gitsrc_write_commit(git_repository *repo, git_object *commit, const c
 {
     _cleanup_(gitsrc_tree_freep) git_tree *tree = NULL;
     if (git_commit_tree(&tree, (git_commit *)commit) < 0) {
-        gitsrc_seterr(err, errlen, "reading the tree of %s: %s", rev, gitsrc_lasterr());
+        errbuf_set(err, errlen, "reading the tree of %s: %s", rev, gitsrc_lasterr());
         return -EIO;
     }
     if (subdir && *subdir) {
@@ -683,12 +654,12 @@ static int gitsrc_write_commit(git_repository *repo, git_object *commit, const c
         _cleanup_(gitsrc_tree_freep) git_tree *sub = NULL;
         if (git_tree_entry_bypath(&entry, tree, subdir) < 0 ||
             git_tree_entry_type(entry) != GIT_OBJECT_TREE) {
-            gitsrc_seterr(err, errlen, "source.git.subdir: '%s' is not a directory at %s", subdir,
-                          rev);
+            errbuf_set(err, errlen, "source.git.subdir: '%s' is not a directory at %s", subdir,
+                       rev);
             return -ENOENT;
         }
         if (git_tree_lookup(&sub, repo, git_tree_entry_id(entry)) < 0) {
-            gitsrc_seterr(err, errlen, "reading %s: %s", subdir, gitsrc_lasterr());
+            errbuf_set(err, errlen, "reading %s: %s", subdir, gitsrc_lasterr());
             return -EIO;
         }
         git_tree_free(tree);
@@ -697,7 +668,7 @@ static int gitsrc_write_commit(git_repository *repo, git_object *commit, const c
 
     _cleanup_(gitsrc_odb_freep) git_odb *odb = NULL;
     if (git_repository_odb(&odb, repo) < 0) {
-        gitsrc_seterr(err, errlen, "opening objects: %s", gitsrc_lasterr());
+        errbuf_set(err, errlen, "opening objects: %s", gitsrc_lasterr());
         return -EIO;
     }
     gitsrc_walk w = {
@@ -711,13 +682,13 @@ static int gitsrc_write_commit(git_repository *repo, git_object *commit, const c
 static int gitsrc_open_dest(const char *dest_dir, char *err, size_t errlen)
 {
     if (!dest_dir || !*dest_dir) {
-        gitsrc_seterr(err, errlen, "no destination directory");
+        errbuf_set(err, errlen, "no destination directory");
         return -EINVAL;
     }
     int fd = open(dest_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
         int r = -errno;
-        gitsrc_seterr(err, errlen, "cannot open %s: %s", dest_dir, strerror(errno));
+        errbuf_set(err, errlen, "cannot open %s: %s", dest_dir, strerror(errno));
         return r == -ENOENT ? -EINVAL : r;
     }
     return fd;
@@ -734,7 +705,7 @@ int gitsrc_checkout(const config *cfg, const char *url, const char *rev, const c
         return dest_fd;
     _cleanup_(gitsrc_lib_donep) int inited = gitsrc_lib_init();
     if (inited < 0) {
-        gitsrc_seterr(err, errlen, "libgit2 init failed: %s", gitsrc_lasterr());
+        errbuf_set(err, errlen, "libgit2 init failed: %s", gitsrc_lasterr());
         return -EIO;
     }
     _cleanup_(gitsrc_repo_freep) git_repository *repo = NULL;
@@ -750,7 +721,7 @@ int gitsrc_checkout(const config *cfg, const char *url, const char *rev, const c
 static int gitsrc_open_worktree(const char *path, git_repository **repo, char *err, size_t errlen)
 {
     if (git_repository_open_ext(repo, path, 0, NULL) < 0) {
-        gitsrc_seterr(err, errlen, "%s is not inside a git repository: %s", path, gitsrc_lasterr());
+        errbuf_set(err, errlen, "%s is not inside a git repository: %s", path, gitsrc_lasterr());
         return -ENOENT;
     }
     return 0;
@@ -768,7 +739,7 @@ int gitsrc_worktree_head(const char *path, char commit_out[41], char **toplevel,
         return r;
     _cleanup_(gitsrc_object_freep) git_object *commit = NULL;
     if (gitsrc_lookup(repo, "HEAD", &commit) < 0) {
-        gitsrc_seterr(err, errlen, "%s: HEAD has no commit yet", path);
+        errbuf_set(err, errlen, "%s: HEAD has no commit yet", path);
         return -ENOENT;
     }
     git_oid_tostr(commit_out, 41, git_object_id(commit));
@@ -800,7 +771,7 @@ int gitsrc_checkout_worktree(const char *path, const char *rev, const char *dest
         return r;
     _cleanup_(gitsrc_object_freep) git_object *commit = NULL;
     if (gitsrc_lookup(repo, rev, &commit) < 0) {
-        gitsrc_seterr(err, errlen, "'%s' is not a commit of the repository at %s", rev, path);
+        errbuf_set(err, errlen, "'%s' is not a commit of the repository at %s", rev, path);
         return -ENOENT;
     }
     return gitsrc_write_commit(repo, commit, rev, NULL, dest_fd, max_bytes, err, errlen);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../common/cleanup.h"
+#include "../common/fsutil.h"
 #include "../common/gitsrc.h"
 
 int box_name_ok(const char *name)
@@ -32,23 +33,6 @@ int box_name_ok(const char *name)
             return 0; /* trailing slash: a directory, not a file */
     }
     return 1;
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
 }
 
 /* Opens (making as needed) the parent directories of rel below dirfd, never
@@ -130,7 +114,7 @@ int box_write_files(store *s, const char *box_dir, const json_t *files, char *er
         }
         fd = openat(dir, base, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
                     exec ? 0755 : 0644);
-        if (fd < 0 || write_all(fd, data, len) < 0 || fchmod(fd, exec ? 0755 : 0644) < 0) {
+        if (fd < 0 || fsutil_write_all(fd, data, len) < 0 || fchmod(fd, exec ? 0755 : 0644) < 0) {
             r = -errno;
             snprintf(err, errlen, "files[%zu] (%s): %s", i, name, strerror(errno));
             return r;
@@ -145,7 +129,7 @@ int box_write_file(const char *path, const void *data, size_t len, int mode)
 
     if (fd < 0)
         return -errno;
-    return write_all(fd, data, len);
+    return fsutil_write_all(fd, data, len);
 }
 
 int box_checkout_git(const config *cfg, const char *box_dir, const json_t *git, long long max_bytes,

@@ -14,18 +14,7 @@
 #include <curl/curl.h>
 
 #include "../common/cleanup.h"
-
-static void webhook_addr_seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void webhook_addr_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
+#include "../common/fsutil.h"
 
 static inline void webhook_curlu_freep(CURLU **u)
 {
@@ -130,9 +119,9 @@ static int webhook_url_parse(const char *url, char *host, size_t hostlen, int *p
                              size_t errlen)
 {
     if (!url || !*url || strlen(url) > 2048) {
-        webhook_addr_seterr(err, errlen,
-                            "callback_url: must be an http:// or https:// URL of at most 2048 "
-                            "bytes");
+        errbuf_set(err, errlen,
+                   "callback_url: must be an http:// or https:// URL of at most 2048 "
+                   "bytes");
         return -EINVAL;
     }
     /* curl's parser is lenient ("http:///x" and "http:x" become host "x"):
@@ -141,14 +130,14 @@ static int webhook_url_parse(const char *url, char *host, size_t hostlen, int *p
                 : strncasecmp(url, "https://", 8) == 0 ? 8
                                                        : 0;
     if (sl && strchr("/\\?#", url[sl])) {
-        webhook_addr_seterr(err, errlen, "callback_url: '%s' has no host", url);
+        errbuf_set(err, errlen, "callback_url: '%s' has no host", url);
         return -EINVAL;
     }
     _cleanup_(webhook_curlu_freep) CURLU *u = curl_url();
     if (!u)
         return -ENOMEM;
     if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
-        webhook_addr_seterr(err, errlen, "callback_url: '%s' is not a valid absolute URL", url);
+        errbuf_set(err, errlen, "callback_url: '%s' is not a valid absolute URL", url);
         return -EINVAL;
     }
     _cleanup_(webhook_curlfreep) char *scheme = NULL;
@@ -157,20 +146,19 @@ static int webhook_url_parse(const char *url, char *host, size_t hostlen, int *p
     _cleanup_(webhook_curlfreep) char *user = NULL;
     curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
     if (!sl || !scheme || (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)) {
-        webhook_addr_seterr(err, errlen, "callback_url: only http:// and https:// are allowed");
+        errbuf_set(err, errlen, "callback_url: only http:// and https:// are allowed");
         return -EINVAL;
     }
     if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK && user) {
-        webhook_addr_seterr(err, errlen,
-                            "callback_url: must not carry credentials; the body is signed");
+        errbuf_set(err, errlen, "callback_url: must not carry credentials; the body is signed");
         return -EINVAL;
     }
     if (curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK || !h || !*h) {
-        webhook_addr_seterr(err, errlen, "callback_url: '%s' has no host", url);
+        errbuf_set(err, errlen, "callback_url: '%s' has no host", url);
         return -EINVAL;
     }
     if (curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT) != CURLUE_OK || !p) {
-        webhook_addr_seterr(err, errlen, "callback_url: '%s' has no usable port", url);
+        errbuf_set(err, errlen, "callback_url: '%s' has no usable port", url);
         return -EINVAL;
     }
     const char *hs = h;
@@ -180,7 +168,7 @@ static int webhook_url_parse(const char *url, char *host, size_t hostlen, int *p
         hl -= 2;
     }
     if (hl >= hostlen) {
-        webhook_addr_seterr(err, errlen, "callback_url: host name too long");
+        errbuf_set(err, errlen, "callback_url: host name too long");
         return -EINVAL;
     }
     memcpy(host, hs, hl);
@@ -188,7 +176,7 @@ static int webhook_url_parse(const char *url, char *host, size_t hostlen, int *p
     /* A zone id ("fe80::1%eth0") names an interface: never public. */
     *port = atoi(p);
     if (*port <= 0 || *port > 65535) {
-        webhook_addr_seterr(err, errlen, "callback_url: bad port");
+        errbuf_set(err, errlen, "callback_url: bad port");
         return -EINVAL;
     }
     return 0;
@@ -222,10 +210,10 @@ int webhook_url_check(const char *url, bool allow_private, char *err, size_t err
     if (r < 0 || allow_private)
         return r;
     if (webhook_is_localhost_name(host)) {
-        webhook_addr_seterr(err, errlen,
-                            "callback_url: %s is a loopback name (refused unless "
-                            "webhook.allow_private)",
-                            host);
+        errbuf_set(err, errlen,
+                   "callback_url: %s is a loopback name (refused unless "
+                   "webhook.allow_private)",
+                   host);
         return -EACCES;
     }
     /* AI_NUMERICHOST: parse an address literal, never ask DNS. Every numeric
@@ -236,10 +224,10 @@ int webhook_url_check(const char *url, bool allow_private, char *err, size_t err
         return 0; /* a name: checked when it is resolved for a delivery */
     for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
         if (!webhook_addr_is_public(ai->ai_addr)) {
-            webhook_addr_seterr(err, errlen,
-                                "callback_url: %s is a loopback, private or reserved address "
-                                "(refused unless webhook.allow_private)",
-                                host);
+            errbuf_set(err, errlen,
+                       "callback_url: %s is a loopback, private or reserved address "
+                       "(refused unless webhook.allow_private)",
+                       host);
             return -EACCES;
         }
     return 0;
@@ -258,8 +246,7 @@ int webhook_target_resolve(const char *url, bool allow_private, webhook_target *
     snprintf(portstr, sizeof portstr, "%d", t.port);
     int g = getaddrinfo(t.host, portstr, &hints, &res);
     if (g != 0 || !res) {
-        webhook_addr_seterr(err, errlen, "callback_url: cannot resolve %s: %s", t.host,
-                            gai_strerror(g));
+        errbuf_set(err, errlen, "callback_url: cannot resolve %s: %s", t.host, gai_strerror(g));
         return -EHOSTUNREACH;
     }
     /* Every address must pass, not just the first: otherwise a name with one
@@ -272,10 +259,10 @@ int webhook_target_resolve(const char *url, bool allow_private, webhook_target *
                               : (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
         inet_ntop(ai->ai_family, src, a, sizeof a);
         if (!allow_private && !webhook_addr_is_public(ai->ai_addr)) {
-            webhook_addr_seterr(err, errlen,
-                                "callback_url: %s resolves to %s, a loopback, private or "
-                                "reserved address (refused unless webhook.allow_private)",
-                                t.host, a);
+            errbuf_set(err, errlen,
+                       "callback_url: %s resolves to %s, a loopback, private or "
+                       "reserved address (refused unless webhook.allow_private)",
+                       t.host, a);
             return -EACCES;
         }
         if (!pick) {

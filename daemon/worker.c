@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../common/cleanup.h"
+#include "../common/fsutil.h"
 #include "../common/jsonutil.h"
 #include "../common/log.h"
 #include "../sandbox/sandbox.h"
@@ -31,25 +32,6 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-    _cleanup_free_ char *p = strdup(path);
-
-    if (!p)
-        return -ENOMEM;
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-            return -errno;
-        *s = '/';
-    }
-    if (mkdir(p, mode) < 0 && errno != EEXIST)
-        return -errno;
-    return 0;
-}
-
 static int worker_open_store(const config *cfg, store **out, char *err, size_t errlen)
 {
     _cleanup_free_ char *db = NULL;
@@ -57,7 +39,7 @@ static int worker_open_store(const config *cfg, store **out, char *err, size_t e
     const char *state = config_str(cfg, "state_dir");
     int r;
 
-    r = mkdir_p(state, 0755);
+    r = fsutil_mkdir_p(state, 0755);
     if (r < 0) {
         snprintf(err, errlen, "cannot make state_dir %s: %s", state, strerror(-r));
         return r;
@@ -181,7 +163,7 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
         return r;
     }
     boxes = config_state_path(cfg, "boxes");
-    if (!boxes || (r = mkdir_p(boxes, 0711)) < 0) {
+    if (!boxes || (r = fsutil_mkdir_p(boxes, 0711)) < 0) {
         log_error("boxes-dir-failed errno=%d", boxes ? -r : ENOMEM);
         worker_teardown(&w);
         return boxes ? r : -ENOMEM;
