@@ -151,6 +151,18 @@ int store_depset_fail_waiting(store *s, const char *key, const char *log, int64_
     "finished_at"
 json_t *store_depset_row_json(sqlite3_stmt *st);
 
+/* Events (schema/002_inline_events.sql): "state" events whose data is at
+ * most STORE_EVENT_INLINE_MAX bytes of JSON are appended to the row's
+ * events array; the others are rows of submission_event_rows. event_seq numbers
+ * both. STORE_EVENT_INLINE(type, data, at) is the SET clause that appends
+ * one inline event, for the statements that change the state anyway: type
+ * and at are SQL expressions, data a parameter holding JSON text (or NULL).
+ * SET expressions read the old row, so event_seq + 1 is the new seq. */
+#define STORE_EVENT_INLINE_MAX 1024
+#define STORE_EVENT_INLINE(type, data, at)                                                         \
+    "event_seq = event_seq + 1, events = COALESCE(substr(events, 1, length(events) - 1) || ',', "  \
+    "'[') || json_object('seq', event_seq + 1, 'type', " type ", 'data', json(" data               \
+    "), 'at', " at ") || ']'"
 /* Appends an event to a submission inside the caller's transaction. */
 int store_event_append(store *s, const char *id, const char *type, json_t *data /* borrowed */,
                        int64_t now);

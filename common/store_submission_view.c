@@ -105,37 +105,76 @@ int store_submission_get(store *s, const char *id, json_t **out)
     return 0;
 }
 
-int store_submission_events(store *s, const char *id, int64_t after_seq, json_t **out)
+/* Events with seq > after_seq from submission_event_rows, oldest first. */
+static int store_sub_table_events(store *s, const char *id, int64_t after_seq, json_t *arr)
 {
     _cleanup_stmt_ sqlite3_stmt *st =
-        store_stmt(s, "SELECT seq, type, data, at FROM submission_events "
+        store_stmt(s, "SELECT seq, type, data, at FROM submission_event_rows "
                       "WHERE submission_id = ?1 AND seq > ?2 ORDER BY seq");
     if (!st)
         return store_err(s);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, after_seq);
-    _cleanup_json_ json_t *arr = json_array();
-    if (!arr)
-        return -ENOMEM;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(
-            arr, json_pack("{s:I,s:o,s:o,s:I}", "seq", (json_int_t)sqlite3_column_int64(st, 0),
-                           "type", store_col_str_or_null(st, 1), "data", store_col_json(st, 2),
-                           "at", (json_int_t)sqlite3_column_int64(st, 3)));
-    if (rc != SQLITE_DONE)
-        return store_fail(s, rc);
-    sqlite3_reset(st);
-    if (json_array_size(arr) == 0) {
-        _cleanup_stmt_ sqlite3_stmt *e = store_stmt(s, "SELECT 1 FROM submissions WHERE id = ?1");
-        if (!e)
+        if (json_array_append_new(
+                arr, json_pack("{s:I,s:o,s:o,s:I}", "seq", (json_int_t)sqlite3_column_int64(st, 0),
+                               "type", store_col_str_or_null(st, 1), "data", store_col_json(st, 2),
+                               "at", (json_int_t)sqlite3_column_int64(st, 3))) < 0)
+            return -ENOMEM;
+    return rc == SQLITE_DONE ? 0 : store_fail(s, rc);
+}
+
+static int64_t store_event_seq(json_t *e)
+{
+    return json_integer_value(json_object_get(e, "seq"));
+}
+
+/* The row's inline events (schema/002_inline_events.sql) and the table's,
+ * merged by seq; each list is already in seq order. */
+int store_submission_events(store *s, const char *id, int64_t after_seq, json_t **out)
+{
+    if (!id)
+        return -EINVAL;
+    _cleanup_json_ json_t *inl = NULL;
+    {
+        _cleanup_stmt_ sqlite3_stmt *st =
+            store_stmt(s, "SELECT events, event_seq FROM submissions WHERE id = ?1");
+        if (!st)
             return store_err(s);
-        sqlite3_bind_text(e, 1, id, -1, SQLITE_STATIC);
-        rc = sqlite3_step(e);
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
         if (rc == SQLITE_DONE)
             return -ENOENT;
         if (rc != SQLITE_ROW)
             return store_fail(s, rc);
+        if (sqlite3_column_int64(st, 1) <= after_seq) { /* nothing new: no parsing */
+            *out = json_array();
+            return *out ? 0 : -ENOMEM;
+        }
+        inl = store_col_json(st, 0);
+    }
+    _cleanup_json_ json_t *tab = json_array();
+    _cleanup_json_ json_t *arr = json_array();
+    if (!tab || !arr)
+        return -ENOMEM;
+    int r = store_sub_table_events(s, id, after_seq, tab);
+    if (r < 0)
+        return r;
+    size_t i = 0, j = 0, ni = json_is_array(inl) ? json_array_size(inl) : 0;
+    size_t nj = json_array_size(tab);
+    while (i < ni && store_event_seq(json_array_get(inl, i)) <= after_seq)
+        i++;
+    while (i < ni || j < nj) {
+        json_t *a = i < ni ? json_array_get(inl, i) : NULL;
+        json_t *b = j < nj ? json_array_get(tab, j) : NULL;
+        json_t *next;
+        if (a && (!b || store_event_seq(a) < store_event_seq(b)))
+            next = a, i++;
+        else
+            next = b, j++;
+        if (json_array_append(arr, next) < 0)
+            return -ENOMEM;
     }
     *out = steal_pointer(&arr);
     return 0;

@@ -33,20 +33,42 @@ int store_event_append(store *s, const char *id, const char *type, json_t *data,
     _cleanup_free_ char *d = data ? jsonutil_dump(data) : NULL;
     if (data && !d)
         return -ENOMEM;
-    _cleanup_stmt_ sqlite3_stmt *st =
-        store_stmt(s, "INSERT INTO submission_events (submission_id, seq, type, data, at) "
-                      "SELECT ?1, COALESCE(MAX(seq), 0) + 1, ?2, ?3, ?4 FROM submission_events "
-                      "WHERE submission_id = ?1");
+    bool inl = strcmp(type, "state") == 0 && (!d || strlen(d) <= STORE_EVENT_INLINE_MAX);
+    /* Inline: one UPDATE of the row (its page is usually dirty already in
+     * this transaction). Otherwise the row only counts the seq and the event
+     * is a row of its own. */
+    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+        s, inl ? "UPDATE submissions SET " STORE_EVENT_INLINE("?2", "?3", "?4") " WHERE id = ?1"
+               : "UPDATE submissions SET event_seq = event_seq + 1 WHERE id = ?1");
     if (!st)
         return store_err(s);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
-    if (d)
-        sqlite3_bind_text(st, 3, d, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, now);
+    if (inl) {
+        sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+        if (d)
+            sqlite3_bind_text(st, 3, d, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, now);
+    }
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE)
         return store_fail(s, rc);
+    if (sqlite3_changes(s->db) == 0)
+        return -ENOENT;
+    if (!inl) {
+        _cleanup_stmt_ sqlite3_stmt *ins =
+            store_stmt(s, "INSERT INTO submission_event_rows (submission_id, seq, type, data, at) "
+                          "SELECT ?1, event_seq, ?2, ?3, ?4 FROM submissions WHERE id = ?1");
+        if (!ins)
+            return store_err(s);
+        sqlite3_bind_text(ins, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 2, type, -1, SQLITE_STATIC);
+        if (d)
+            sqlite3_bind_text(ins, 3, d, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 4, now);
+        rc = sqlite3_step(ins);
+        if (rc != SQLITE_DONE)
+            return store_fail(s, rc);
+    }
     store_ring_later(s, STORE_ROLE_EVENTS);
     return 0;
 }
@@ -78,23 +100,29 @@ static int store_new_id(char out[33], int64_t now)
     return 0;
 }
 
-/* The log of the set if it already failed (malloc'd in *log), else NULL. */
-static int store_enqueue_failed_set(store *s, const char *key, char **log)
+/* The set row: inserted when its key is new (returns 1), else looked at
+ * (returns 0) with *log set (malloc'd sentence) if it already failed. One
+ * statement in the common case, where the set exists. */
+static int store_enqueue_set(store *s, const store_depset_ref *ref, int64_t now, char **log)
 {
     *log = NULL;
     _cleanup_stmt_ sqlite3_stmt *st =
-        store_stmt(s, "SELECT log FROM depsets WHERE key = ?1 AND state = 'failed'");
+        store_stmt(s, "SELECT state, log FROM depsets WHERE key = ?1");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, ref->key, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
-        return 0;
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        return store_depset_insert(s, ref, now);
+    }
     if (rc != SQLITE_ROW)
         return store_fail(s, rc);
-    const char *l = (const char *)sqlite3_column_text(st, 0);
-    *log = store_strdupf("dependency set %s failed: %s", key, l ? l : "");
-    return *log ? 1 : -ENOMEM;
+    if (strcmp((const char *)sqlite3_column_text(st, 0), "failed") != 0)
+        return 0;
+    const char *l = (const char *)sqlite3_column_text(st, 1);
+    *log = store_strdupf("dependency set %s failed: %s", ref->key, l ? l : "");
+    return *log ? 0 : -ENOMEM;
 }
 
 /* Inside the caller's transaction; failures leave the sentence in s->errmsg.
@@ -102,17 +130,17 @@ static int store_enqueue_failed_set(store *s, const char *key, char **log)
  * so its client does not wait for a worker to find out. */
 static int store_enqueue_insert(store *s, store_submission_new *sub, int64_t now)
 {
-    int r = store_depset_insert(s, sub->depset, now);
-    if (r < 0)
-        return r;
     _cleanup_free_ char *failed = NULL;
-    if (r == 0 && (r = store_enqueue_failed_set(s, sub->depset->key, &failed)) < 0)
+    int r = store_enqueue_set(s, sub->depset, now, &failed);
+    if (r < 0)
         return r;
     const char *state = failed ? "deps_failed" : "queued";
     _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
         s, "INSERT INTO submissions (id, state, priority, request, depset_key, n_tests, "
            "max_attempts, token_id, callback_url, cache_key, created_at, queued_at, error, "
-           "finished_at) VALUES (?1, ?11, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?12, ?13)");
+           "finished_at, event_seq, events) VALUES (?1, ?11, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+           "?10, ?10, ?12, ?13, 1, json_array(json_object('seq', 1, 'type', 'state', 'data', "
+           "json_object('state', 'queued'), 'at', ?10)))");
     if (!st)
         return store_err(s);
     sqlite3_bind_text(st, 1, sub->id, -1, SQLITE_STATIC);
@@ -136,8 +164,8 @@ static int store_enqueue_insert(store *s, store_submission_new *sub, int64_t now
             snprintf(s->errmsg, sizeof(s->errmsg), "submission id %s already exists", sub->id);
         return r;
     }
-    r = store_state_event(s, sub->id, "queued", NULL, now);
-    if (r >= 0 && failed) {
+    r = 0; /* the "queued" event went in with the row */
+    if (failed) {
         _cleanup_json_ json_t *extra = json_pack("{s:s}", "error", failed);
         r = store_state_event(s, sub->id, "deps_failed", extra, now);
     }
@@ -232,32 +260,22 @@ static char *store_json_quote(const char *s)
 
 /* The ready set as a worker needs it: key, out_paths, closure, closure_bytes,
  * root, env_path; malloc'd JSON text. Built from the stored JSON columns
- * without parsing the closure (hundreds of paths, at every claim). */
-static int store_depset_ready_json(store *s, const char *key, char **out)
+ * (read by the claim's own SELECT) without parsing the closure (hundreds of
+ * paths, at every claim). */
+static int store_depset_ready_json(const char *key, const char *paths, const char *closure,
+                                   int64_t closure_bytes, const char *root, char **out)
 {
-    _cleanup_stmt_ sqlite3_stmt *st =
-        store_stmt(s, "SELECT out_paths, closure, closure_bytes, root FROM depsets WHERE key = ?1");
-    if (!st)
-        return store_err(s);
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
-        return -ENOENT;
-    if (rc != SQLITE_ROW)
-        return store_fail(s, rc);
-    const char *paths = (const char *)sqlite3_column_text(st, 0);
-    const char *closure = (const char *)sqlite3_column_text(st, 1);
     _cleanup_json_ json_t *pj = jsonutil_loads_or_null(paths);
     const char *first = json_string_value(json_array_get(pj, 0));
     _cleanup_free_ char *env = first ? store_strdupf("%s/bin", first) : NULL;
     _cleanup_free_ char *env_q = store_json_quote(env);
-    _cleanup_free_ char *root_q = store_json_quote((const char *)sqlite3_column_text(st, 3));
+    _cleanup_free_ char *root_q = store_json_quote(root);
     if (!env_q || !root_q)
         return -ENOMEM;
     *out = store_strdupf("{\"key\":\"%s\",\"out_paths\":%s,\"closure\":%s,"
                          "\"closure_bytes\":%lld,\"root\":%s,\"env_path\":%s}",
                          key, paths ? paths : "null", closure ? closure : "null",
-                         (long long)sqlite3_column_int64(st, 2), root_q, env_q);
+                         (long long)closure_bytes, root_q, env_q);
     return *out ? 0 : -ENOMEM;
 }
 
@@ -281,48 +299,75 @@ static int store_claim_end(store *s, const char *id, int64_t seq, const char *st
     return store_state_event(s, id, state, extra, now);
 }
 
-static int store_claim_take(store *s, const char *id, int64_t seq, const char *key,
-                            const char *owner, int64_t lease_ms, int64_t now, store_claimed *out)
+/* The columns of the claim's SELECT, in order. */
+enum {
+    CL_SEQ,
+    CL_ID,
+    CL_KEY,
+    CL_DSTATE,
+    CL_LOG,
+    CL_REQUEST,
+    CL_ATTEMPTS,
+    CL_PATHS,
+    CL_CLOSURE,
+    CL_BYTES,
+    CL_ROOT,
+    CL_USED,
+};
+
+/* Takes the row st points at (its set is ready) for owner: one UPDATE sets
+ * the lease and appends the "running" event; everything the worker needs
+ * was read by the SELECT. Resets st. */
+static int store_claim_take(store *s, sqlite3_stmt *st, const char *owner, int64_t lease_ms,
+                            int64_t now, store_claimed *out)
 {
-    /* No RETURNING: SQLite materializes it in an ephemeral table, whose
-     * allocation and release cost more than this second statement. */
+    store_claimed c = {.lease_expires_at = now + lease_ms};
+    int64_t seq = sqlite3_column_int64(st, CL_SEQ);
+    snprintf(c.id, sizeof(c.id), "%s", (const char *)sqlite3_column_text(st, CL_ID));
+    snprintf(c.depset_key, sizeof(c.depset_key), "%s",
+             (const char *)sqlite3_column_text(st, CL_KEY));
+    c.attempts = sqlite3_column_int(st, CL_ATTEMPTS) + 1;
+    bool fresh = sqlite3_column_type(st, CL_USED) != SQLITE_NULL &&
+                 sqlite3_column_int64(st, CL_USED) >= now - 1000;
+    c.request_json = store_col_strdup(st, CL_REQUEST);
+    int r = c.request_json ? 0 : -ENOMEM;
+    if (r >= 0)
+        r = store_depset_ready_json(c.depset_key, (const char *)sqlite3_column_text(st, CL_PATHS),
+                                    (const char *)sqlite3_column_text(st, CL_CLOSURE),
+                                    sqlite3_column_int64(st, CL_BYTES),
+                                    (const char *)sqlite3_column_text(st, CL_ROOT), &c.depset_json);
+    sqlite3_reset(st);
+    _cleanup_json_ json_t *ev =
+        json_pack("{s:i,s:s,s:s}", "attempts", c.attempts, "owner", owner, "state", "running");
+    _cleanup_free_ char *evtext = ev ? jsonutil_dump(ev) : NULL;
+    if (r >= 0 && !evtext)
+        r = -ENOMEM;
+    if (r < 0) {
+        store_claimed_done(&c);
+        return r;
+    }
     _cleanup_stmt_ sqlite3_stmt *up = store_stmt(
         s, "UPDATE submissions SET state = 'running', lease_owner = ?2, lease_expires_at = ?3, "
-           "attempts = attempts + 1, started_at = ?4 WHERE seq = ?1");
-    if (!up)
+           "attempts = attempts + 1, started_at = ?4, " STORE_EVENT_INLINE("'state'", "?5",
+                                                                           "?4") " WHERE seq = ?1");
+    if (!up) {
+        store_claimed_done(&c);
         return store_err(s);
+    }
     sqlite3_bind_int64(up, 1, seq);
     sqlite3_bind_text(up, 2, owner, -1, SQLITE_STATIC);
     sqlite3_bind_int64(up, 3, now + lease_ms);
     sqlite3_bind_int64(up, 4, now);
+    sqlite3_bind_text(up, 5, evtext, -1, SQLITE_STATIC);
     int rc = sqlite3_step(up);
-    if (rc != SQLITE_DONE)
+    if (rc != SQLITE_DONE) {
+        store_claimed_done(&c);
         return store_fail(s, rc);
-    _cleanup_stmt_ sqlite3_stmt *st =
-        store_stmt(s, "SELECT request, attempts FROM submissions WHERE seq = ?1");
-    if (!st)
-        return store_err(s);
-    sqlite3_bind_int64(st, 1, seq);
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW)
-        return rc == SQLITE_DONE ? -ENOENT : store_fail(s, rc);
-    store_claimed c = {.lease_expires_at = now + lease_ms};
-    snprintf(c.id, sizeof(c.id), "%s", id);
-    snprintf(c.depset_key, sizeof(c.depset_key), "%s", key);
-    c.request_json = store_col_strdup(st, 0);
-    c.attempts = sqlite3_column_int(st, 1);
-    if (!c.request_json)
-        return -ENOMEM;
-    /* The running row itself is the hold (counted by eviction). */
-    int r = store_depset_touch(s, key, now);
-    if (r >= 0)
-        r = store_depset_ready_json(s, key, &c.depset_json);
-    if (r >= 0) {
-        _cleanup_json_ json_t *extra =
-            json_pack("{s:i,s:s}", "attempts", c.attempts, "owner", owner);
-        r = store_state_event(s, id, "running", extra, now);
     }
-    if (r < 0) {
+    store_ring_later(s, STORE_ROLE_EVENTS);
+    /* The running row itself is the hold (counted by eviction); the set's
+     * last use is rewritten at most once a second. */
+    if (!fresh && (r = store_depset_touch(s, c.depset_key, now)) < 0) {
         store_claimed_done(&c);
         return r;
     }
@@ -336,11 +381,12 @@ static int store_claim_locked(store *s, const char *owner, int64_t lease_ms, int
 {
     int r;
     for (;;) {
-        _cleanup_stmt_ sqlite3_stmt *st =
-            store_stmt(s, "SELECT s.seq, s.id, s.depset_key, d.state, d.log FROM submissions s "
-                          "LEFT JOIN depsets d ON d.key = s.depset_key "
-                          "WHERE s.state IN ('queued', 'running') AND s.state = 'queued' "
-                          "ORDER BY s.priority DESC, s.seq LIMIT 1");
+        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+            s, "SELECT s.seq, s.id, s.depset_key, d.state, d.log, s.request, s.attempts, "
+               "d.out_paths, d.closure, d.closure_bytes, d.root, d.last_used_at FROM submissions s "
+               "LEFT JOIN depsets d ON d.key = s.depset_key "
+               "WHERE s.state IN ('queued', 'running') AND s.state = 'queued' "
+               "ORDER BY s.priority DESC, s.seq LIMIT 1");
         if (!st)
             return store_err(s);
         int rc = sqlite3_step(st);
@@ -348,19 +394,18 @@ static int store_claim_locked(store *s, const char *owner, int64_t lease_ms, int
             return 0;
         if (rc != SQLITE_ROW)
             return store_fail(s, rc);
-        int64_t seq = sqlite3_column_int64(st, 0);
+        const char *dstate = (const char *)sqlite3_column_text(st, CL_DSTATE);
+        if (dstate && strcmp(dstate, "ready") == 0)
+            return store_claim_take(s, st, owner, lease_ms, now, out);
+        int64_t seq = sqlite3_column_int64(st, CL_SEQ);
         char id[33], key[65];
-        snprintf(id, sizeof(id), "%s", (const char *)sqlite3_column_text(st, 1));
-        snprintf(key, sizeof(key), "%s", (const char *)sqlite3_column_text(st, 2));
-        const char *dstate = (const char *)sqlite3_column_text(st, 3);
-        _cleanup_free_ char *log = store_col_strdup(st, 4);
-        bool ready = dstate && strcmp(dstate, "ready") == 0;
+        snprintf(id, sizeof(id), "%s", (const char *)sqlite3_column_text(st, CL_ID));
+        snprintf(key, sizeof(key), "%s", (const char *)sqlite3_column_text(st, CL_KEY));
         bool failed = dstate && strcmp(dstate, "failed") == 0;
         bool missing = !dstate;
+        _cleanup_free_ char *log = store_col_strdup(st, CL_LOG);
         sqlite3_reset(st);
 
-        if (ready)
-            return store_claim_take(s, id, seq, key, owner, lease_ms, now, out);
         if (failed) {
             _cleanup_free_ char *msg =
                 store_strdupf("dependency set %s failed: %s", key, log ? log : "");
@@ -559,18 +604,21 @@ int store_submission_test_result(store *s, const char *id, const char *owner, in
     return store_tx_commit(s);
 }
 
-/* Inside the caller's transaction: ends id (owner-checked) as state. */
+/* Inside the caller's transaction: ends id (owner-checked) as state. One
+ * UPDATE checks the lease, writes the result and appends the state event;
+ * only when it matches nothing is the row read again to say why. */
 static int store_finish_locked(store *s, const char *id, const char *owner, const char *state,
                                const char *verdict, json_t *result, const char *text, int64_t now)
 {
-    char key[65];
-    int r = store_sub_check_owner(s, id, owner, key);
-    if (r < 0)
-        return r;
-    _cleanup_stmt_ sqlite3_stmt *st =
-        store_stmt(s, "UPDATE submissions SET state = ?2, verdict = ?3, result = ?4, error = ?5, "
-                      "finished_at = ?6, lease_owner = NULL, lease_expires_at = NULL "
-                      "WHERE id = ?1");
+    _cleanup_json_ json_t *ev =
+        json_pack("{s:o,s:s}", "verdict", jsonutil_str_or_null(verdict), "state", state);
+    _cleanup_free_ char *evtext = ev ? jsonutil_dump(ev) : NULL;
+    if (!evtext)
+        return -ENOMEM;
+    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+        s, "UPDATE submissions SET state = ?2, verdict = ?3, result = ?4, error = ?5, "
+           "finished_at = ?6, lease_owner = NULL, lease_expires_at = NULL, " STORE_EVENT_INLINE(
+               "'state'", "?8", "?6") " WHERE id = ?1 AND state = 'running' AND lease_owner = ?7");
     if (!st)
         return store_err(s);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -580,13 +628,27 @@ static int store_finish_locked(store *s, const char *id, const char *owner, cons
     sqlite3_bind_text(st, 5, json_string_value(json_object_get(result, "error")), -1,
                       SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, now);
+    sqlite3_bind_text(st, 7, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, evtext, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE)
         return store_fail(s, rc);
-    if ((r = store_depset_touch(s, key, now)) < 0)
-        return r;
-    _cleanup_json_ json_t *extra = json_pack("{s:o}", "verdict", jsonutil_str_or_null(verdict));
-    return store_state_event(s, id, state, extra, now);
+    if (sqlite3_changes(s->db) == 0) {
+        sqlite3_reset(st);
+        int r = store_sub_check_owner(s, id, owner, NULL);
+        return r < 0 ? r : -ESTALE; /* cannot be ours: the UPDATE matched nothing */
+    }
+    store_ring_later(s, STORE_ROLE_EVENTS);
+    /* The set's last use, at most once a second (store_depset_touch). */
+    _cleanup_stmt_ sqlite3_stmt *touch = store_stmt(
+        s, "UPDATE depsets SET last_used_at = ?2 WHERE key = (SELECT depset_key FROM submissions "
+           "WHERE id = ?1) AND (last_used_at IS NULL OR last_used_at < ?2 - 1000)");
+    if (!touch)
+        return store_err(s);
+    sqlite3_bind_text(touch, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(touch, 2, now);
+    rc = sqlite3_step(touch);
+    return rc == SQLITE_DONE ? 0 : store_fail(s, rc);
 }
 
 int store_submission_finish(store *s, const char *id, const char *owner, const char *state,

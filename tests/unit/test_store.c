@@ -17,6 +17,8 @@
 
 #define LEASE 60000
 
+extern const size_t store_n_migrations; /* common/store_internal.h */
+
 typedef struct {
     store_depset_ref ref;
     char spec[128];
@@ -128,15 +130,20 @@ START_TEST(migrations_from_empty)
     ck_assert_int_gt(store_schema_version(), 0);
     ck_assert_int_eq(store_file_version(s), store_schema_version());
     static const char *tables[] = {
-        "submissions", "submission_tests", "submission_events",  "depsets",          "blobs",
-        "heartbeats",  "api_tokens",       "webhook_deliveries", "webhook_attempts", "settings"};
+        "submissions", "submission_tests", "submission_event_rows", "depsets",          "blobs",
+        "heartbeats",  "api_tokens",       "webhook_deliveries",    "webhook_attempts", "settings"};
     for (size_t i = 0; i < sizeof(tables) / sizeof(*tables); i++) {
         char sql[200];
         snprintf(sql, sizeof(sql),
                  "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name='%s'", tables[i]);
         ck_assert_msg(sql_int(sql) == 1, "table %s missing", tables[i]);
     }
+    ck_assert_int_eq(sql_int("SELECT COUNT(*) FROM sqlite_master WHERE type='view' AND "
+                             "name='submission_events'"),
+                     1);
     ck_assert_int_eq(sql_int("PRAGMA user_version"), store_schema_version());
+    ck_assert_int_eq(sql_int("SELECT COUNT(*) FROM schema_migrations"),
+                     (long long)store_n_migrations);
     store_close(s);
     /* Reopening an up-to-date file applies nothing and keeps the version. */
     s = open_store(testutil_dir);
@@ -173,6 +180,58 @@ START_TEST(concurrent_first_open_migrates_once)
 }
 END_TEST
 
+/* A database migrated before the ledger (and before 002) at a higher
+ * version: the runner backfills the ledger and still applies 002, keeping
+ * the events written before it. */
+START_TEST(file_below_the_version_is_applied)
+{
+    store *s = open_store(testutil_newdir());
+    test_set t;
+    ready_set(s, &t, "gcc");
+    char id[33];
+    enqueue(s, &t, 0, 0, id);
+    store_close(s);
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+    char *msg = NULL;
+    char sql[1200];
+    /* Undo 002 by hand: the layout of a database that never had it. */
+    snprintf(sql, sizeof(sql),
+             "DROP VIEW submission_events;"
+             "ALTER TABLE submission_event_rows RENAME TO submission_events;"
+             "INSERT INTO submission_events (submission_id, seq, type, data, at) VALUES "
+             "('%s', 1, 'state', '{\"state\":\"queued\"}', 1), "
+             "('%s', 2, 'stage', '{\"stage\":\"x\"}', 2);"
+             "ALTER TABLE submissions DROP COLUMN events;"
+             "ALTER TABLE submissions DROP COLUMN event_seq;"
+             "DROP TABLE schema_migrations;",
+             id, id);
+    ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK, "%s", msg);
+    sqlite3_close(db);
+
+    s = open_store(testutil_dir);
+    ck_assert_int_eq(store_file_version(s), store_schema_version());
+    ck_assert_int_eq(sql_int("SELECT COUNT(*) FROM schema_migrations"),
+                     (long long)store_n_migrations);
+    ck_assert_int_eq(sql_int("SELECT COUNT(*) FROM schema_migrations WHERE version = 2"), 1);
+    store_claimed c;
+    ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 1);
+    store_claimed_done(&c);
+    json_t *ev = NULL;
+    ck_assert_int_eq(store_submission_events(s, id, 0, &ev), 0);
+    ck_assert_int_eq(json_array_size(ev), 3); /* the two old rows, then "running" as seq 3 */
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(ev, (size_t)i), "seq")),
+                         i + 1);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(json_array_get(ev, 2), "data"), "state")),
+        "running");
+    json_decref(ev);
+    ck_assert_int_eq(sql_int("SELECT COUNT(*) FROM submission_events"), 3);
+    store_close(s);
+}
+END_TEST
+
 START_TEST(newer_database_refused)
 {
     store *s = open_store(testutil_newdir());
@@ -188,6 +247,19 @@ START_TEST(newer_database_refused)
     ck_assert_int_eq(store_open(db_path, NULL, &s, err, sizeof(err)), -EPROTO);
     ck_assert_ptr_null(s);
     ck_assert_msg(strstr(err, "newer"), "message: %s", err);
+    /* Same version, but a file this binary does not embed was applied. */
+    ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+    snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", store_schema_version());
+    ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db,
+                                  "INSERT INTO schema_migrations (version, name, applied_at) "
+                                  "VALUES (9, '009_future.sql', 0)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    ck_assert_int_eq(store_open(db_path, NULL, &s, err, sizeof(err)), -EPROTO);
+    ck_assert_ptr_null(s);
+    ck_assert_msg(strstr(err, "does not know"), "message: %s", err);
 }
 END_TEST
 
@@ -1155,6 +1227,7 @@ int main(void)
     tcase_add_test(open, migrations_from_empty);
     tcase_add_test(open, concurrent_first_open_migrates_once);
     tcase_add_test(open, newer_database_refused);
+    tcase_add_test(open, file_below_the_version_is_applied);
     tcase_add_test(open, corrupt_file_refused);
     tcase_add_test(open, read_only_file_refused);
     tcase_add_test(open, locked_database_gives_ebusy);
