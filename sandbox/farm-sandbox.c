@@ -1,7 +1,8 @@
 /* farm-sandbox — run one program in a nixfarm sandbox from the command line.
  *
  * Every setting of struct sandbox_config is a flag; the captured output is
- * written to our stdout/stderr (or files) after the run; --meta FILE writes an
+ * written to our stdout/stderr (or files) after the run, or as it is produced
+ * with --stream (cfg.stream); --meta FILE writes an
  * isolate-style key:value file. Exit codes keep "the program failed" apart from
  * "we failed": see help() and docs/sandbox.md. */
 #include "sandbox.h"
@@ -49,6 +50,7 @@ enum {
     OPT_STACK,
     OPT_HOSTNAME,
     OPT_SHARE_NET,
+    OPT_STREAM,
     OPT_META,
     OPT_UID,
     OPT_ACCOUNTING,
@@ -64,7 +66,7 @@ static struct sandbox_tmpfs *arg_tmpfs;
 static const char **arg_env;
 static size_t arg_n_env;
 static const char *arg_stdin_file, *arg_stdout_file, *arg_stderr_file, *arg_meta;
-static bool arg_make_box, arg_keep_box;
+static bool arg_make_box, arg_keep_box, arg_stream;
 static uint64_t arg_make_box_bytes;
 static uid_t arg_uid = 62000;
 static enum sandbox_accounting arg_acct = SANDBOX_ACCT_AUTO;
@@ -97,6 +99,8 @@ static void help(void)
            "  --stdin-data TEXT      stdin from TEXT\n"
            "  --stdout FILE          write the captured stdout to FILE (default: our stdout)\n"
            "  --stderr FILE          write the captured stderr to FILE (default: our stderr)\n"
+           "  --stream               write the output as it is produced, not after the run\n"
+           "                         (a reader that falls behind is caught up at the end)\n"
            "  --hostname NAME        hostname inside (default sandbox)\n"
            "  --share-net            keep the host network (default: none at all)\n"
            "Limits (0 = none):\n"
@@ -214,6 +218,7 @@ static int parse_argv(int argc, char **argv)
         {"stack", required_argument, 0, OPT_STACK},
         {"hostname", required_argument, 0, OPT_HOSTNAME},
         {"share-net", no_argument, 0, OPT_SHARE_NET},
+        {"stream", no_argument, 0, OPT_STREAM},
         {"meta", required_argument, 0, OPT_META},
         {"uid", required_argument, 0, OPT_UID},
         {"accounting", required_argument, 0, OPT_ACCOUNTING},
@@ -348,6 +353,9 @@ static int parse_argv(int argc, char **argv)
         case OPT_HOSTNAME:
             c->hostname = optarg;
             break;
+        case OPT_STREAM:
+            arg_stream = true;
+            break;
         case OPT_SHARE_NET:
             c->network = true;
             break;
@@ -408,18 +416,25 @@ static int parse_argv(int argc, char **argv)
     return 1;
 }
 
-static int write_out(const char *file, int fallback, const char *buf, size_t len)
+/* FILE opened for writing, or fallback when FILE is NULL; -1 on error. */
+static int open_out(const char *file, int fallback)
 {
-    int fd = fallback;
-    if (file) {
-        fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0) {
-            fprintf(stderr, "farm-sandbox: %s: %s\n", file, strerror(errno));
-            return -errno;
-        }
-    }
+    if (!file)
+        return fallback;
+    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        fprintf(stderr, "farm-sandbox: %s: %s\n", file, strerror(errno));
+    return fd;
+}
+
+/* Writes buf to fd (opened by open_out; nothing when skip); closes it when it
+ * is a file. */
+static int write_out(const char *file, int fd, const char *buf, size_t len, bool skip)
+{
+    if (fd < 0)
+        return -EBADF;
     size_t off = 0;
-    while (off < len) {
+    while (!skip && off < len) {
         ssize_t w = write(fd, buf + off, len - off);
         if (w < 0 && errno == EINTR)
             continue;
@@ -529,6 +544,14 @@ int main(int argc, char **argv)
             return EXIT_INTERNAL;
         }
     }
+    /* Opened before the run, so that --stream can write them as it goes. */
+    int out_fd = open_out(arg_stdout_file, STDOUT_FILENO);
+    int err_fd = open_out(arg_stderr_file, STDERR_FILENO);
+    if (arg_stream) {
+        arg_cfg.stream = true;
+        arg_cfg.stream_stdout_fd = out_fd;
+        arg_cfg.stream_stderr_fd = err_fd;
+    }
     struct sandbox_pool_options po;
     sandbox_pool_options_init(&po);
     po.first_uid = arg_uid;
@@ -548,8 +571,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "farm-sandbox: %s\n", err);
         code = EXIT_INTERNAL;
     } else {
-        write_out(arg_stdout_file, STDOUT_FILENO, res.stdout_buf, res.stdout_len);
-        write_out(arg_stderr_file, STDERR_FILENO, res.stderr_buf, res.stderr_len);
+        /* With --stream, what the fds took during the run is not written
+         * again; a fd that failed gets nothing more. */
+        size_t so = arg_stream ? res.stdout_streamed : 0, se = arg_stream ? res.stderr_streamed : 0;
+        write_out(arg_stdout_file, out_fd, res.stdout_buf + so, res.stdout_len - so,
+                  res.stdout_stream_failed);
+        write_out(arg_stderr_file, err_fd, res.stderr_buf + se, res.stderr_len - se,
+                  res.stderr_stream_failed);
+        out_fd = err_fd = -1;
         code = res.status == SANDBOX_OK ? 0 : EXIT_PROGRAM_FAILED;
     }
     if (arg_meta)
@@ -563,6 +592,10 @@ int main(int argc, char **argv)
     }
     if (stdin_fd >= 0)
         close(stdin_fd);
+    if (arg_stdout_file && out_fd >= 0)
+        close(out_fd);
+    if (arg_stderr_file && err_fd >= 0)
+        close(err_fd);
     for (size_t i = 0; i < arg_cfg.n_binds; i++)
         free((char *)arg_binds[i].src);
     free(arg_binds);

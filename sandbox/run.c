@@ -39,6 +39,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -334,7 +335,75 @@ struct capture {
     size_t len, cap, max;
     uint64_t total;
     bool truncated;
+    /* Live copy (cfg->stream): the captured bytes buf[0..sent) went out on
+     * sfd; the rest waits for room. sfd is ours when owned (closed at the
+     * end), the caller's otherwise; -1 = no stream. */
+    int sfd;
+    bool sowned, ssock, sfailed;
+    size_t sent;
 };
+
+/* Chooses how to write the caller's stream fd without ever blocking. Pipes,
+ * FIFOs and terminals get a description of their own opened with O_NONBLOCK
+ * (setting the flag on the caller's fd would change it for everyone sharing
+ * that description, e.g. a shell's terminal); sockets take MSG_DONTWAIT;
+ * regular files and block devices do not block on a full reader. */
+static void stream_open(struct capture *c, int fd)
+{
+    c->sfd = -1;
+    if (fd < 0)
+        return;
+    struct stat sb;
+    if (fstat(fd, &sb) < 0) {
+        c->sfailed = true;
+        return;
+    }
+    if (S_ISREG(sb.st_mode) || S_ISBLK(sb.st_mode) || S_ISSOCK(sb.st_mode)) {
+        c->sfd = fd;
+        c->ssock = S_ISSOCK(sb.st_mode);
+        return;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0 && (fl & O_NONBLOCK)) {
+        c->sfd = fd;
+        return;
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    int nfd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (nfd < 0) {
+        /* e.g. a pipe whose reader is gone (ENXIO): nothing to stream to */
+        c->sfailed = true;
+        return;
+    }
+    c->sfd = nfd;
+    c->sowned = true;
+}
+
+static bool stream_pending(const struct capture *c)
+{
+    return c->sfd >= 0 && !c->sfailed && c->sent < c->len;
+}
+
+/* Writes what the fd takes now; the rest stays for its next POLLOUT. */
+static void stream_flush(struct capture *c)
+{
+    while (stream_pending(c)) {
+        const char *p = c->buf + c->sent;
+        size_t n = c->len - c->sent;
+        ssize_t w =
+            c->ssock ? send(c->sfd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL) : write(c->sfd, p, n);
+        if (w > 0) {
+            c->sent += (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        c->sfailed = true; /* EPIPE, EBADF, ENOSPC, ...: give this fd up */
+    }
+}
 
 /* Reads what is available; returns 1 at EOF, 0 otherwise, <0 on error. */
 static int capture_read(struct capture *c)
@@ -484,6 +553,13 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
     int out_p[2] = {-1, -1}, err_p[2] = {-1, -1}, rep_p[2] = {-1, -1}, tfd = -1, pidfd = -1;
     struct capture cap[2];
     memset(cap, 0, sizeof cap);
+    cap[0].sfd = cap[1].sfd = -1;
+    /* SIGPIPE of a stream pipe whose reader left is held back from this
+     * thread (it would kill the caller's process) and discarded after. */
+    sigset_t pipe_set, old_mask;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    bool mask_set = false, pipe_was_pending = false;
     if (in_fd < 0) {
         ret = fail(r, err, errlen, in_fd, "%s", msg);
         goto out;
@@ -557,6 +633,15 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
         cap[i].fd = i ? err_p[0] : out_p[0];
         cap[i].max = l->output_bytes ? l->output_bytes : UNLIMITED_CAPTURE;
     }
+    if (cfg->stream) {
+        stream_open(&cap[0], cfg->stream_stdout_fd);
+        stream_open(&cap[1], cfg->stream_stderr_fd);
+        if (pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask) == 0) {
+            mask_set = true;
+            sigset_t pend;
+            pipe_was_pending = sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE);
+        }
+    }
     struct run_state st = {.pidfd = pidfd};
     uint64_t wall_deadline = l->wall_ms ? start + l->wall_ms * 1000000ull : 0;
     bool cpu_watch = l->cpu_ms && s->cg.kind != SANDBOX_ACCT_RLIMITS;
@@ -577,9 +662,16 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
     bool eof[3] = {false, false, false};
     uint64_t t_exit = 0;
     while (!(keeper_exited && eof[0] && eof[1] && eof[2])) {
-        struct pollfd pf[5];
+        struct pollfd pf[7];
         int n = 0;
         int idx_out = -1, idx_err = -1, idx_rep = -1, idx_pid = -1, idx_t = -1;
+        int idx_s[2] = {-1, -1};
+        for (int i = 0; i < 2; i++) {
+            if (stream_pending(&cap[i])) {
+                idx_s[i] = n;
+                pf[n++] = (struct pollfd){.fd = cap[i].sfd, .events = POLLOUT};
+            }
+        }
         if (!eof[0]) {
             idx_out = n;
             pf[n++] = (struct pollfd){.fd = out_p[0], .events = POLLIN};
@@ -614,7 +706,11 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
                 eof[i] = true;
             if (l->output_bytes && cap[i].total > l->output_bytes)
                 kill_sandbox(&st, SANDBOX_LIMIT_OUTPUT);
+            stream_flush(&cap[i]);
         }
+        for (int i = 0; i < 2; i++)
+            if (idx_s[i] >= 0 && pf[idx_s[i]].revents)
+                stream_flush(&cap[i]);
         if (idx_rep >= 0 && pf[idx_rep].revents) {
             for (;;) {
                 ssize_t rn = read(rep_p[0], &rep, sizeof rep);
@@ -673,6 +769,9 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
             }
         }
     }
+    /* A last try for what the stream fds did not take yet; never waits. */
+    for (int i = 0; i < 2; i++)
+        stream_flush(&cap[i]);
     siginfo_t si;
     memset(&si, 0, sizeof si);
     while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
@@ -789,6 +888,22 @@ out:
     r->stderr_len = cap[1].len;
     r->stderr_total = cap[1].total;
     r->stderr_truncated = cap[1].truncated;
+    r->stdout_streamed = cap[0].sent;
+    r->stderr_streamed = cap[1].sent;
+    r->stdout_stream_failed = cfg && cfg->stream && cfg->stream_stdout_fd >= 0 && cap[0].sfailed;
+    r->stderr_stream_failed = cfg && cfg->stream && cfg->stream_stderr_fd >= 0 && cap[1].sfailed;
+    for (int i = 0; i < 2; i++)
+        if (cap[i].sowned)
+            close(cap[i].sfd);
+    if (mask_set) {
+        /* Discard the SIGPIPEs our stream writes raised (not one that was
+         * pending before the run), then restore the caller's mask. */
+        struct timespec zero = {0, 0};
+        if (!pipe_was_pending)
+            while (sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE)
+                ;
+        pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    }
     pthread_mutex_lock(&s->run_mu);
     s->live_pidfd = -1;
     pthread_mutex_unlock(&s->run_mu);

@@ -117,6 +117,26 @@ struct sandbox_config {
     bool network;
 
     struct sandbox_limits limits;
+
+    /* Live output (optional). When stream is true, the bytes of stdout and
+     * stderr are also written to stream_stdout_fd / stream_stderr_fd (host fds
+     * the caller keeps owning; -1 = that stream is not copied) as the
+     * supervisor reads them from the pipes: the same bytes as the capture,
+     * capped and flagged the same way (limits.output_bytes), in order.
+     *
+     * A stream fd never blocks or kills the supervisor: pipes, FIFOs and
+     * terminals are written through a non-blocking description of their own
+     * (reopened via /proc/self/fd, so the caller's fd keeps its flags),
+     * sockets with MSG_DONTWAIT, regular files directly; SIGPIPE is blocked
+     * in the supervisor's thread while it writes. Bytes a full fd does not
+     * take wait in the capture buffer and go out when it has room, never
+     * delaying the end of the run: stdout_streamed / stderr_streamed in the
+     * result say how much of each buffer was written (a prefix), so the
+     * caller can write the rest itself. A fd that fails (EPIPE, EBADF, ...)
+     * or cannot be made non-blocking stops being written and
+     * stdout_stream_failed / stderr_stream_failed is set. */
+    bool stream;
+    int stream_stdout_fd, stream_stderr_fd;
 };
 
 /* Zeroes c and fills the defaults (store_root "/", cwd "/box", stdin null). */
@@ -182,6 +202,14 @@ struct sandbox_result {
     size_t stderr_len;
     uint64_t stderr_total;
     bool stderr_truncated;
+
+    /* With cfg->stream: how many bytes of stdout_buf / stderr_buf (from the
+     * start) reached the stream fd during the run, and whether that fd
+     * failed and was given up. */
+    size_t stdout_streamed;
+    size_t stderr_streamed;
+    bool stdout_stream_failed;
+    bool stderr_stream_failed;
 
     enum sandbox_accounting accounting; /* the mechanism that was in force */
     /* Internal errors, and "execve ... failed" (reported as exit code 127). */

@@ -124,6 +124,19 @@ static int flood(int fd)
             return 3;
 }
 
+/* A line on each stream, a pause, another line: output that must be seen
+ * live (cfg->stream) before the run ends. */
+static int lines(void)
+{
+    printf("first\n");
+    fprintf(stderr, "err-first\n");
+    struct timespec ts = {1, 500000000};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+    printf("second\n");
+    return 0;
+}
+
 static int spin(void)
 {
     volatile unsigned long x = 0;
@@ -570,6 +583,8 @@ int main(int argc, char **argv)
         return flood(1);
     if (!strcmp(n, "flood-stderr"))
         return flood(2);
+    if (!strcmp(n, "lines"))
+        return lines();
     if (!strcmp(n, "spin"))
         return spin();
     if (!strcmp(n, "sleep"))

@@ -44,6 +44,23 @@ ok $([ $rc -eq 1 ] && grep -q '^status:ML$' "$T/meta"; echo $?) "memory limit: s
 run --meta "$T/meta" --output 1K -- $P flood-stdout >"$T/out" 2>/dev/null; rc=$?
 ok $([ $rc -eq 1 ] && grep -q '^status:OL$' "$T/meta" && [ "$(stat -c %s "$T/out")" -eq 1024 ]; echo $?) "output limit: status OL, 1 KiB written"
 
+# --stream: the first line is out (through a FIFO we read) while the program
+# still sleeps before its second; a file gets every byte exactly once.
+mkfifo "$T/fifo"
+run --stream -- $P lines >"$T/fifo" 2>/dev/null &
+FSPID=$!
+exec {RFD}<"$T/fifo"
+line=; read -t 30 -r line <&$RFD
+kill -0 $FSPID 2>/dev/null; alive=$?
+rest=$(cat <&$RFD)
+exec {RFD}<&-
+wait $FSPID; rc=$?
+ok $([ $rc -eq 0 ] && [ "$line" = first ] && [ $alive -eq 0 ] && [ "$rest" = second ]; echo $?) "--stream: the first line arrives while the program runs"
+run --stream --stdout "$T/sout" --stderr "$T/serr" -- $P lines; rc=$?
+ok $([ $rc -eq 0 ] && [ "$(cat "$T/sout")" = "$(printf 'first\nsecond')" ] && [ "$(cat "$T/serr")" = err-first ]; echo $?) "--stream to files: every byte once"
+run --stream --output 1K -- $P flood-stdout >"$T/out" 2>/dev/null; rc=$?
+ok $([ $rc -eq 1 ] && [ "$(stat -c %s "$T/out")" -eq 1024 ]; echo $?) "--stream: the output limit caps the stream at 1 KiB"
+
 out=$(run --stdin-data 'abc' -- $P cat); rc=$?
 ok $([ $rc -eq 0 ] && [ "$out" = abc ]; echo $?) "--stdin-data reaches the program"
 

@@ -17,7 +17,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -735,6 +737,172 @@ static void t_outputs(void)
     host_clean("outputs");
 }
 
+/*** live output (cfg->stream) ***/
+
+struct stream_job {
+    struct sandbox_config *c;
+    struct sandbox_result r;
+    int rc;
+    atomic_bool done;
+};
+
+static void *stream_runner(void *arg)
+{
+    struct stream_job *j = arg;
+    j->rc = run_in(0, j->c, &j->r, "stream");
+    atomic_store(&j->done, true);
+    return NULL;
+}
+
+/* Reads fd into buf (NUL-terminated) until it holds a newline or deadline_ms
+ * passes; returns the bytes held. */
+static size_t read_line_by(int fd, char *buf, size_t cap, int deadline_ms)
+{
+    size_t n = 0;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    buf[0] = 0;
+    while (!memchr(buf, '\n', n) && n + 1 < cap) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long left =
+            deadline_ms - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+        if (left <= 0)
+            break;
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        if (poll(&pf, 1, (int)left) <= 0)
+            continue;
+        ssize_t k = read(fd, buf + n, cap - 1 - n);
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+        buf[n] = 0;
+    }
+    return n;
+}
+
+/* Everything still in a pipe whose writers are gone or idle (non-blocking). */
+static size_t drain(int fd, char *buf, size_t cap)
+{
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    size_t n = 0;
+    ssize_t k;
+    while (n + 1 < cap && (k = read(fd, buf + n, cap - 1 - n)) > 0)
+        n += (size_t)k;
+    buf[n] = 0;
+    return n;
+}
+
+static void t_stream(void)
+{
+    /* 1. The first line reaches the stream fd while the program still runs. */
+    int so[2], se[2];
+    if (pipe2(so, O_CLOEXEC) < 0 || pipe2(se, O_CLOEXEC) < 0) {
+        ok(false, "stream: pipes: %s", strerror(errno));
+        return;
+    }
+    struct sandbox_config c;
+    base_config(&c, ARGV("lines"));
+    c.stream = true;
+    c.stream_stdout_fd = so[1];
+    c.stream_stderr_fd = se[1];
+    struct stream_job j = {.c = &c};
+    atomic_init(&j.done, false);
+    pthread_t th;
+    pthread_create(&th, NULL, stream_runner, &j);
+    char first[256], rest[256], errs[256];
+    size_t n = read_line_by(so[0], first, sizeof first, 30000);
+    bool still_running = !atomic_load(&j.done);
+    ok(n == 6 && !strcmp(first, "first\n") && still_running,
+       "stream: the first line arrives live, before the run ends (got %zu bytes, running %d)", n,
+       still_running);
+    pthread_join(th, NULL);
+    drain(so[0], rest, sizeof rest);
+    drain(se[0], errs, sizeof errs);
+    struct sandbox_result *r = &j.r;
+    bool good = j.rc == 0 && r->status == SANDBOX_OK && !strcmp(rest, "second\n") &&
+                !strcmp(errs, "err-first\n") && r->stdout_len == 13 &&
+                !strcmp(r->stdout_buf, "first\nsecond\n") && r->stdout_streamed == 13 &&
+                r->stderr_streamed == 10 && !r->stdout_stream_failed && !r->stderr_stream_failed;
+    ok(good, "stream: the rest follows, and the capture holds the same bytes");
+    if (!good)
+        diag("stream", r);
+    int fl = fcntl(so[1], F_GETFL);
+    ok(fl >= 0 && !(fl & O_NONBLOCK), "stream: the caller's fd keeps its flags (blocking)");
+    sandbox_result_free(r);
+
+    /* 2. The cap truncates and flags; the stream gets the same capped bytes. */
+    base_config(&c, ARGV("flood-stdout"));
+    c.limits.output_bytes = 1000;
+    c.stream = true;
+    c.stream_stdout_fd = so[1];
+    c.stream_stderr_fd = -1;
+    struct sandbox_result r2;
+    int rc = run_in(0, &c, &r2, "stream cap");
+    static char big[70000];
+    size_t got = drain(so[0], big, sizeof big);
+    bool all_y = got == 1000 && strspn(big, "y") == 1000;
+    good = rc == 0 && r2.limit == SANDBOX_LIMIT_OUTPUT && r2.stdout_truncated &&
+           r2.stdout_len == 1000 && r2.stdout_streamed == 1000 && all_y;
+    ok(good, "stream: the output cap truncates and flags; the stream got the same %zu bytes", got);
+    if (!good)
+        diag("stream cap", &r2);
+    sandbox_result_free(&r2);
+
+    /* 3. A full pipe nobody reads neither hangs nor fails the run: the
+     * bytes stay in the capture, streamed says none went out. */
+    fcntl(so[1], F_SETFL, fcntl(so[1], F_GETFL) | O_NONBLOCK);
+    size_t filled = 0;
+    ssize_t k;
+    while ((k = write(so[1], big, 4096)) > 0)
+        filled += (size_t)k;
+    fcntl(so[1], F_SETFL, fcntl(so[1], F_GETFL) & ~O_NONBLOCK);
+    base_config(&c, ARGV("flood-stdout"));
+    c.limits.output_bytes = 300000;
+    c.stream = true;
+    c.stream_stdout_fd = so[1];
+    c.stream_stderr_fd = so[1];
+    rc = run_in(0, &c, &r2, "stream full pipe");
+    good = rc == 0 && r2.limit == SANDBOX_LIMIT_OUTPUT && r2.stdout_len == 300000 &&
+           r2.stdout_streamed == 0 && !r2.stdout_stream_failed && filled > 0;
+    ok(good, "stream: a full pipe nobody reads does not hang the run (%zu bytes were in it)",
+       filled);
+    if (!good)
+        diag("stream full pipe", &r2);
+    sandbox_result_free(&r2);
+
+    /* 4. The reader leaves mid-run: the stream is given up with a flag,
+     * SIGPIPE does not kill us, the run ends normally. */
+    close(so[0]);
+    if (pipe2(so, O_CLOEXEC) < 0) {
+        ok(false, "stream: pipe: %s", strerror(errno));
+        return;
+    }
+    base_config(&c, ARGV("lines"));
+    c.stream = true;
+    c.stream_stdout_fd = so[1];
+    c.stream_stderr_fd = -1;
+    struct stream_job j2 = {.c = &c};
+    atomic_init(&j2.done, false);
+    pthread_create(&th, NULL, stream_runner, &j2);
+    n = read_line_by(so[0], first, sizeof first, 30000);
+    close(so[0]);
+    pthread_join(th, NULL);
+    sigset_t pend;
+    sigpending(&pend);
+    r = &j2.r;
+    good = n == 6 && j2.rc == 0 && r->status == SANDBOX_OK && r->stdout_stream_failed &&
+           r->stdout_streamed == 6 && !strcmp(r->stdout_buf, "first\nsecond\n") &&
+           !sigismember(&pend, SIGPIPE);
+    ok(good, "stream: a reader that leaves is given up with a flag; no SIGPIPE reaches us");
+    if (!good)
+        diag("stream closed", r);
+    sandbox_result_free(r);
+    close(so[1]);
+    close(se[0]);
+    close(se[1]);
+    host_clean("stream");
+}
+
 /* A second pool in the same process keeps to its own cgroups. */
 static void t_second_pool(void)
 {
@@ -990,6 +1158,7 @@ int main(int argc, char **argv)
     t_escapes();
     t_processes();
     t_outputs();
+    t_stream();
     t_cancel();
     t_second_pool();
 
