@@ -474,5 +474,10 @@ int local_run(local_env *e, const local_cmd *cmd, struct sandbox_result *res, ch
         c.stdin_len = cmd->stdin_len;
     }
     c.limits = cmd->limits;
+    if (cmd->stream) {
+        c.stream = true;
+        c.stream_stdout_fd = cmd->stream_stdout_fd;
+        c.stream_stderr_fd = cmd->stream_stderr_fd;
+    }
     return sandbox_run(e->pool, 0, &c, res, err, errlen);
 }

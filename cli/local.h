@@ -11,9 +11,9 @@
  * one-slot sandbox pool. Each command then runs in a fresh sandbox with the
  * set's closure read-only, a box directory at /box and PATH=<set>/bin.
  *
- * The sandbox library captures output into buffers (it has no streaming
- * callback), so output is printed when the command ends. Needs root, like
- * farm-sandbox and isolate. */
+ * The sandbox library captures output into buffers; with local_cmd.stream it
+ * also copies it live to the fds given (sandbox_config.stream), so `farm run`
+ * prints output as it is produced. Needs root, like farm-sandbox and isolate. */
 #pragma once
 
 #include <limits.h>
@@ -65,6 +65,10 @@ typedef struct {
     size_t stdin_len;
     bool stdin_inherit; /* pass farm's own stdin */
     struct sandbox_limits limits;
+    /* Live output: copies of stdout/stderr written as they come (-1 = not
+     * that one); res->stdout_streamed etc. say what went out. */
+    bool stream;
+    int stream_stdout_fd, stream_stderr_fd;
 } local_cmd;
 
 /* Runs one command. 0 when it ran (res filled: exit, limits, measurements,

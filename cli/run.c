@@ -4,8 +4,10 @@
  * The current directory is copied into a fresh box (a tmpfs of --box-size)
  * that the command may change freely; nothing it writes comes back. With --ro
  * the current directory itself is bound read-only at /box instead (no copy).
- * Output is printed when the command ends (the sandbox library captures it),
- * then the measured time and memory on stderr. Exit status: the command's,
+ * Output streams live to our stdout/stderr as the command writes it (the
+ * sandbox library copies what it captures to them without ever blocking on
+ * them; what a slow reader did not take during the run is written at the
+ * end), then the measured time and memory go to stderr. Exit status: the command's,
  * 128+N for signal N, 124 time limit, 137 memory limit, 141 output limit,
  * 153 file-size limit, 126 process limit, 127 command not found, 125 farm
  * itself failed. */
@@ -195,8 +197,16 @@ int verb_run(int argc, char **argv)
                      .box = box,
                      .box_readonly = ro,
                      .stdin_inherit = inherit_stdin};
-    /* Output is held in memory until the end: cap it unless asked. */
+    /* Output is also held in memory (for --json and a reader that falls
+     * behind): cap it unless asked. */
     cmd.limits.output_bytes = 64u << 20;
+    if (!arg_globals.json) {
+        fflush(stdout);
+        fflush(stderr);
+        cmd.stream = true;
+        cmd.stream_stdout_fd = STDOUT_FILENO;
+        cmd.stream_stderr_fd = STDERR_FILENO;
+    }
     local_limits_from_json(&cmd.limits, limits);
     struct sandbox_result res;
     r = local_run(&env, &cmd, &res, err, sizeof err);
@@ -237,9 +247,15 @@ int verb_run(int argc, char **argv)
             printf("{\"exit_code\": %d, \"error\": \"output is not UTF-8\"}\n", res.exit_code);
         }
     } else {
+        /* The part the stream did not take yet (a slow reader); nothing more
+         * to a reader that left. */
         fflush(stdout);
-        run_write_all(STDOUT_FILENO, res.stdout_buf ? res.stdout_buf : "", res.stdout_len);
-        run_write_all(STDERR_FILENO, res.stderr_buf ? res.stderr_buf : "", res.stderr_len);
+        if (res.stdout_buf && !res.stdout_stream_failed)
+            run_write_all(STDOUT_FILENO, res.stdout_buf + res.stdout_streamed,
+                          res.stdout_len - res.stdout_streamed);
+        if (res.stderr_buf && !res.stderr_stream_failed)
+            run_write_all(STDERR_FILENO, res.stderr_buf + res.stderr_streamed,
+                          res.stderr_len - res.stderr_streamed);
     }
     if (!quiet) {
         cli_colors k = cli_colors_for(isatty(STDERR_FILENO) && !getenv("NO_COLOR"));

@@ -50,6 +50,52 @@ def test_c_compile_and_run_writes_stay_in_the_box():
         assert not os.path.exists(os.path.join(t.path, "add")), "the build leaked out of the box"
 
 
+def test_output_streams_live():
+    # The first line must be on farm's stdout while the command still sleeps
+    # before its second; both lines come, exactly once, then the summary.
+    # (The bash set has no `sleep`: coreutils brings it.)
+    import select
+    import time
+    with Tmp() as t:
+        env = dict(os.environ, FARM_STATE_DIR=STATE, NO_COLOR="1")
+        proc = subprocess.Popen([clitest.FARM, "run", "--packages", "bash,coreutils", "--", "bash",
+                                 "-c", "echo first; sleep 2; echo second"], cwd=t.path, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = b"", b""
+        try:
+            # Generous: a cold state directory may have to build the set first.
+            deadline = time.time() + 240
+            open_fds = [proc.stdout, proc.stderr]
+            while b"\n" not in out and open_fds and time.time() < deadline:
+                ready, _, _ = select.select(open_fds, [], [], max(0.0, deadline - time.time()))
+                for f in ready:
+                    chunk = os.read(f.fileno(), 65536)
+                    if not chunk:
+                        open_fds.remove(f)
+                    elif f is proc.stdout:
+                        out += chunk
+                    else:
+                        err += chunk
+            running = proc.poll() is None
+            first = out
+            assert first == b"first\n", (first, err)
+            assert running, "the first line came only when farm ended"
+            rest, err_rest = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:  # farm removes its box on SIGTERM
+                proc.terminate()
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        out += rest
+        err += err_rest
+        assert proc.returncode == 0, (proc.returncode, out, err)
+        assert out == b"first\nsecond\n", out
+        assert b"farm run: exit 0" in err and b"memory" in err, err
+
+
 def test_exit_status_and_signal_pass_through():
     with Tmp() as t:
         check(run(t, "-q", "-P", "python3", "--", "python3", "-c", "import sys; sys.exit(7)"), 7)
@@ -76,8 +122,9 @@ def test_memory_limit_is_137():
 
 def test_output_limit_and_processes():
     with Tmp() as t:
-        check(run(t, "-q", "-P", "python3", "--output-limit", "1K", "--", "python3", "-c",
-                  "print('x' * 100000)"), 141)
+        p = check(run(t, "-q", "-P", "python3", "--output-limit", "1K", "--", "python3", "-c",
+                      "print('x' * 100000)"), 141)
+        assert p.stdout == "x" * 1024, len(p.stdout)  # streamed, and capped the same
         # A fork bomb under a process limit ends; the exact status depends on
         # whether the kernel refused fork (Python raises: 1) or the limit fired.
         p = run(t, "-q", "-P", "python3", "--processes", "8", "--", "python3", "-c",
