@@ -92,6 +92,15 @@ enum MHD_Result api_health(api_call *c);
 enum MHD_Result api_metrics(api_call *c);
 enum MHD_Result api_admin_drain_get(api_call *c);
 enum MHD_Result api_admin_drain(api_call *c);
+/* remote workers' lease protocol (api_leases.c) */
+enum MHD_Result api_lease_claim(api_call *c);
+enum MHD_Result api_lease_renew(api_call *c);
+enum MHD_Result api_lease_release(api_call *c);
+enum MHD_Result api_lease_event(api_call *c);
+enum MHD_Result api_lease_test_result(api_call *c);
+enum MHD_Result api_lease_finish(api_call *c);
+enum MHD_Result api_lease_heartbeat(api_call *c);
+enum MHD_Result api_blob_get(api_call *c);
 
 /* ---- helpers shared by handlers (api_submissions.c) ---- */
 /* The client's view of a submission (internal columns removed, its webhook

@@ -28,6 +28,15 @@ const api_route api_routes[] = {
     {"POST", "/v1/admin/drain", api_admin_drain, AUTH_ADMIN},
     /* ---- appended by other parts (below this line) ---- */
     {"GET", "/v1/submissions/{id}/junit", junit_handler, AUTH_READ},
+    /* remote workers: the lease protocol over HTTP (api_leases.c) */
+    {"POST", "/v1/leases/claim", api_lease_claim, AUTH_WORKER},
+    {"POST", "/v1/leases/heartbeat", api_lease_heartbeat, AUTH_WORKER},
+    {"POST", "/v1/leases/{id}/renew", api_lease_renew, AUTH_WORKER},
+    {"POST", "/v1/leases/{id}/release", api_lease_release, AUTH_WORKER},
+    {"POST", "/v1/leases/{id}/events", api_lease_event, AUTH_WORKER},
+    {"POST", "/v1/leases/{id}/tests", api_lease_test_result, AUTH_WORKER},
+    {"POST", "/v1/leases/{id}/finish", api_lease_finish, AUTH_WORKER},
+    {"GET", "/v1/blobs/{key}", api_blob_get, AUTH_WORKER},
     {NULL, NULL, NULL, 0},
 };
 

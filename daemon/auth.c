@@ -19,7 +19,8 @@
 #define RATE_SLOTS 4096 /* open addressing; reset when full (a flood of addresses) */
 #define TOUCH_EVERY_MS 60000
 
-static const char *const scope_names[] = {"submit", "read", "admin", "nix-expr"};
+static const char *const scope_names[] = {"submit", "read", "admin", "nix-expr", "worker"};
+#define N_SCOPES (sizeof(scope_names) / sizeof(*scope_names))
 
 typedef struct {
     char key[80];
@@ -40,7 +41,7 @@ struct auth {
 
 const char *auth_scope_name(unsigned bit)
 {
-    for (unsigned i = 0; i < 4; i++)
+    for (unsigned i = 0; i < N_SCOPES; i++)
         if (bit == 1u << i)
             return scope_names[i];
     return "?";
@@ -59,7 +60,7 @@ int auth_scopes_parse(const char *csv, unsigned *out, char *err, size_t errlen)
             len--;
         if (len) {
             bool ok = false;
-            for (unsigned i = 0; i < 4; i++) {
+            for (unsigned i = 0; i < N_SCOPES; i++) {
                 if (strlen(scope_names[i]) == len && !strncmp(p, scope_names[i], len)) {
                     bits |= 1u << i;
                     ok = true;
@@ -67,9 +68,10 @@ int auth_scopes_parse(const char *csv, unsigned *out, char *err, size_t errlen)
             }
             if (!ok) {
                 if (err)
-                    snprintf(err, errlen,
-                             "unknown scope \"%.*s\" (known: submit, read, admin, nix-expr)",
-                             (int)(len > 40 ? 40 : len), p);
+                    snprintf(
+                        err, errlen,
+                        "unknown scope \"%.*s\" (known: submit, read, admin, nix-expr, worker)",
+                        (int)(len > 40 ? 40 : len), p);
                 return -EINVAL;
             }
         }
@@ -86,7 +88,7 @@ static unsigned scopes_from_json(const json_t *arr)
     const json_t *v;
     json_array_foreach(arr, i, v)
     {
-        for (unsigned k = 0; k < 4; k++)
+        for (unsigned k = 0; k < N_SCOPES; k++)
             if (json_is_string(v) && !strcmp(json_string_value(v), scope_names[k]))
                 bits |= 1u << k;
     }
@@ -257,10 +259,11 @@ int auth_identify(auth *a, store *s, const char *authorization, const char *clie
 
 static void token_help(FILE *f)
 {
-    fprintf(f, "Usage: farmd token create --name NAME --scopes submit,read[,admin,nix-expr]\n"
-               "       farmd token list\n"
-               "       farmd token revoke ID\n\n"
-               "create prints the token once; only its SHA-256 is kept.\n");
+    fprintf(f,
+            "Usage: farmd token create --name NAME --scopes submit,read[,admin,nix-expr,worker]\n"
+            "       farmd token list\n"
+            "       farmd token revoke ID\n\n"
+            "create prints the token once; only its SHA-256 is kept.\n");
 }
 
 static int token_create(store *s, int argc, char **argv)
@@ -317,7 +320,7 @@ static int token_create(store *s, int argc, char **argv)
     char sha[65], id[33];
     hash_sha256_hex(token, strlen(token), sha);
     _cleanup_json_ json_t *arr = json_array();
-    for (unsigned i = 0; i < 4; i++)
+    for (unsigned i = 0; i < N_SCOPES; i++)
         if (bits & (1u << i))
             json_array_append_new(arr, json_string(scope_names[i]));
     int r = store_token_create(s, name, arr, sha, id);

@@ -26,8 +26,9 @@ enum {
     AUTH_READ = 1u << 1,
     AUTH_ADMIN = 1u << 2,
     AUTH_NIX_EXPR = 1u << 3,
+    AUTH_WORKER = 1u << 4, /* remote workers: the lease protocol, blobs */
 };
-#define AUTH_ALL (AUTH_SUBMIT | AUTH_READ | AUTH_ADMIN | AUTH_NIX_EXPR)
+#define AUTH_ALL (AUTH_SUBMIT | AUTH_READ | AUTH_ADMIN | AUTH_NIX_EXPR | AUTH_WORKER)
 
 typedef struct auth auth;
 

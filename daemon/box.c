@@ -66,7 +66,8 @@ static int open_parent(int dirfd, char *rel, const char **base)
     }
 }
 
-int box_write_files(store *s, const char *box_dir, const json_t *files, char *err, size_t errlen)
+int box_write_files(worker_source *src, const char *box_dir, const json_t *files, char *err,
+                    size_t errlen)
 {
     _cleanup_close_ int root = -1;
     size_t i;
@@ -99,7 +100,7 @@ int box_write_files(store *s, const char *box_dir, const json_t *files, char *er
             snprintf(err, errlen, "files[%zu]: no blob", i);
             return -EINVAL;
         }
-        r = store_blob_get(s, blob, &data, &len);
+        r = src->ops->blob_get(src, blob, &data, &len);
         if (r < 0) {
             snprintf(err, errlen, "files[%zu] (%s): blob %s: %s", i, name, blob, strerror(-r));
             return r;

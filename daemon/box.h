@@ -14,12 +14,14 @@
 #include <stddef.h>
 #include <jansson.h>
 #include "../common/config.h"
-#include "../common/store.h"
+#include "worker_source.h"
 
 /* Writes every {name, blob, executable} of files (a JSON array, may be NULL)
- * into box_dir, reading contents from the store. 0 or -errno with err naming
+ * into box_dir, reading contents from the worker's source (the store, or a
+ * remote farm). 0 or -errno with err naming
  * the file. */
-int box_write_files(store *s, const char *box_dir, const json_t *files, char *err, size_t errlen);
+int box_write_files(worker_source *src, const char *box_dir, const json_t *files, char *err,
+                    size_t errlen);
 
 /* Checks out request.source.git ({url, rev, subdir}) into box_dir with
  * common/gitsrc.h; its errors (gitsrc.h) with err naming the URL or rev. */

@@ -32,6 +32,8 @@ static const char *arg_sets[MAX_SETS];
 static int arg_n_sets;
 static const char *arg_workers;
 static const char *arg_builders;
+static const char *arg_remote;
+static const char *arg_token;
 
 static void help(void)
 {
@@ -46,6 +48,10 @@ static void help(void)
            "  -s, --set KEY=VALUE  override one config key (repeatable)\n"
            "  -w, --workers N      worker processes (workers.count; 0 = one per CPU)\n"
            "  -b, --builders M     cache-builder processes (builder.count)\n"
+           "      --remote URL     workers take work from another farm's API\n"
+           "                       (worker.remote_url; use with --role worker)\n"
+           "      --token T        bearer token with scope worker for --remote\n"
+           "                       (worker.remote_token)\n"
            "  -h, --help           this text\n"
            "  -V, --version        print the version\n");
 }
@@ -57,7 +63,8 @@ static int parse_argv(int argc, char **argv)
         {"config", required_argument, NULL, 'c'},   {"role", required_argument, NULL, 'r'},
         {"set", required_argument, NULL, 's'},      {"workers", required_argument, NULL, 'w'},
         {"builders", required_argument, NULL, 'b'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},        {0, 0, 0, 0},
+        {"version", no_argument, NULL, 'V'},        {"remote", required_argument, NULL, 'R'},
+        {"token", required_argument, NULL, 'T'},    {0, 0, 0, 0},
     };
     int c;
 
@@ -85,6 +92,12 @@ static int parse_argv(int argc, char **argv)
         case 'b':
             arg_builders = optarg;
             break;
+        case 'R':
+            arg_remote = optarg;
+            break;
+        case 'T':
+            arg_token = optarg;
+            break;
         case 'h':
             help();
             return 0;
@@ -95,6 +108,9 @@ static int parse_argv(int argc, char **argv)
             return -EINVAL;
         }
     }
+    /* A remote worker machine runs workers only, unless told otherwise. */
+    if (arg_remote && !strcmp(arg_roles, "all"))
+        arg_roles = "worker";
     return 1;
 }
 
@@ -121,6 +137,14 @@ static int apply_overrides(config *cfg)
     }
     if (arg_builders && config_set(cfg, "builder.count", arg_builders, err, sizeof(err)) < 0) {
         fprintf(stderr, "farmd: --builders: %s\n", err);
+        return -EINVAL;
+    }
+    if (arg_remote && config_set(cfg, "worker.remote_url", arg_remote, err, sizeof(err)) < 0) {
+        fprintf(stderr, "farmd: --remote: %s\n", err);
+        return -EINVAL;
+    }
+    if (arg_token && config_set(cfg, "worker.remote_token", arg_token, err, sizeof(err)) < 0) {
+        fprintf(stderr, "farmd: --token: %s\n", err);
         return -EINVAL;
     }
     return 0;

@@ -20,6 +20,7 @@
 #include "../common/log.h"
 #include "../sandbox/sandbox.h"
 #include "roles.h"
+#include "worker_remote.h"
 
 /* How often an idle worker refreshes its heartbeat row. */
 #define WORKER_HEARTBEAT_MS 5000
@@ -30,25 +31,6 @@ static int64_t mono_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int worker_open_store(const config *cfg, store **out, char *err, size_t errlen)
-{
-    _cleanup_free_ char *db = NULL;
-    const char *path = config_str(cfg, "db_path");
-    const char *state = config_str(cfg, "state_dir");
-    int r;
-
-    r = fsutil_mkdir_p(state, 0755);
-    if (r < 0) {
-        snprintf(err, errlen, "cannot make state_dir %s: %s", state, strerror(-r));
-        return r;
-    }
-    if (!path || !*path)
-        path = db = config_state_path(cfg, "farm.db");
-    if (!path)
-        return -ENOMEM;
-    return store_open(path, state, out, err, errlen);
 }
 
 /* Removes boxes left by dead worker processes of this host (named
@@ -124,20 +106,20 @@ static void worker_give_back(worker *w, store_claimed *c, bool have)
 {
     if (!have)
         return;
-    int r = store_submission_release(w->st, c->id, w->owner);
+    int r = w->src->ops->release(w->src, c->id, w->owner);
     log_info("released id=%s r=%d reason=\"stopping before it started\"", c->id, r);
     store_claimed_done(c);
 }
 
 static void worker_teardown(worker *w)
 {
-    if (w->st)
-        store_heartbeat_remove(w->st, w->owner);
+    if (w->src)
+        w->src->ops->heartbeat_remove(w->src, w->owner);
     worker_job_done(w);
     worker_lease_free(w->lease);
-    store_close(w->st);
+    worker_source_close(w->src);
     w->lease = NULL;
-    w->st = NULL;
+    w->src = NULL;
 }
 
 int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
@@ -148,19 +130,41 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
     int64_t poll_ms = config_int(cfg, "queue.poll_ms"), last_beat = 0;
     store_claimed c = {0};
     bool have = false; /* c holds a claimed submission not yet run */
+    bool remote;
+    int64_t wait_ms = config_int(cfg, "worker.remote_wait_ms");
     int r;
 
     log_set_role("worker");
     gethostname(host, sizeof(host) - 1);
-    snprintf(w.owner, sizeof(w.owner), "%s:%d:worker-%d", host, (int)getpid(), slot);
     w.lease_ms = config_int(cfg, "lease.ms");
     if (poll_ms <= 0)
         poll_ms = 500;
 
-    r = worker_open_store(cfg, &w.st, err, sizeof(err));
+    r = worker_source_open(cfg, true, &w.src, err, sizeof(err));
     if (r < 0) {
         log_error("store-open-failed error=\"%s\"", err);
-        return r;
+        return r == -EINVAL ? ROLE_REFUSED_CONFIG : r;
+    }
+    remote = w.src->remote;
+    /* A remote worker's owner says so: the farm's rows and heartbeats then
+     * tell its workers from the local ones at a glance. */
+    snprintf(w.owner, sizeof(w.owner), "%s%s:%d:worker-%d", remote ? "remote:" : "", host,
+             (int)getpid(), slot);
+    worker_remote_watch_stop(w.src, stop);
+    if (remote) {
+        /* A token the API refuses can never work: say so, and stop farmd
+         * instead of being restarted forever. */
+        r = w.src->ops->heartbeat(w.src, w.owner, host, (int)getpid(), NULL);
+        if (r == -EACCES) {
+            log_error("remote-worker-refused url=%s reason=\"401/403 from the API: check "
+                      "worker.remote_token (--token) and its scope worker\"",
+                      config_str(cfg, "worker.remote_url"));
+            worker_source_close(w.src);
+            return ROLE_REFUSED_CONFIG;
+        }
+        if (r < 0)
+            log_warn("remote-unreachable url=%s errno=%d error=\"%s\"",
+                     config_str(cfg, "worker.remote_url"), -r, strerror(-r));
     }
     boxes = config_state_path(cfg, "boxes");
     if (!boxes || (r = fsutil_mkdir_p(boxes, 0711)) < 0) {
@@ -170,7 +174,8 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
     }
     snprintf(w.boxes_dir, sizeof(w.boxes_dir), "%s", boxes);
     worker_clean_stale(boxes);
-    worker_expire_dead_leases(w.st, host);
+    if (!remote)
+        worker_expire_dead_leases(w.src->st, host);
     if ((r = worker_lease_new(cfg, &w.lease, err, sizeof(err))) < 0 ||
         (r = worker_job_init(&w, err, sizeof(err))) < 0) {
         log_error("worker-init-failed errno=%d error=\"%s\"", -r, err);
@@ -179,11 +184,15 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
     }
     worker_lease_watch_stop(w.lease, stop, config_int(cfg, "worker.stop_grace_ms"));
     worker_lease_heartbeat_as(w.lease, w.owner, host);
-    r = store_doorbell_listen(w.st, STORE_ROLE_WORKER);
+    r = remote ? 0 : store_doorbell_listen(w.src->st, STORE_ROLE_WORKER);
     if (r < 0)
         log_warn("doorbell-unavailable errno=%d reason=\"polling every %lld ms\"", -r,
                  (long long)poll_ms);
-    log_info("worker-ready slot=%d owner=%s", slot, w.owner);
+    if (remote)
+        log_info("worker-ready slot=%d owner=%s remote=%s", slot, w.owner,
+                 config_str(cfg, "worker.remote_url"));
+    else
+        log_info("worker-ready slot=%d owner=%s", slot, w.owner);
 
     while (!*stop) {
         int64_t now = mono_ms();
@@ -191,26 +200,33 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
 
         if (!have) {
             if (now - last_beat >= WORKER_HEARTBEAT_MS) {
-                store_heartbeat(w.st, w.owner, "worker", host, (int)getpid(), NULL);
+                w.src->ops->heartbeat(w.src, w.owner, host, (int)getpid(), NULL);
                 last_beat = now;
             }
-            r = store_submission_claim(w.st, w.owner, w.lease_ms, &c);
+            /* A remote claim long-polls the API for up to wait_ms (but not
+             * past the next heartbeat); a local one waits on the doorbell. */
+            r = w.src->ops->claim(
+                w.src, w.owner, w.lease_ms,
+                (int)(wait_ms < WORKER_HEARTBEAT_MS ? wait_ms : WORKER_HEARTBEAT_MS), &c);
+            if (r == -EINTR && *stop)
+                break;
             if (r < 0) {
                 log_warn("claim-failed errno=%d error=\"%s\"", -r, strerror(-r));
-                store_wait(w.st, (int)poll_ms);
+                if (w.src->ops->wait(w.src, (int)poll_ms) <= 0 && !*stop)
+                    usleep((useconds_t)poll_ms * 1000);
                 continue;
             }
             if (r == 0) {
                 /* Ring or timeout, both mean "look again"; an error (no
                  * doorbell) falls back to sleeping for the poll interval. */
-                if (store_wait(w.st, (int)poll_ms) < 0 && !*stop)
+                if (w.src->ops->wait(w.src, (int)poll_ms) < 0 && !*stop)
                     usleep((useconds_t)poll_ms * 1000);
                 continue;
             }
         }
         /* The current item in the heartbeat is what lets a successor expire
          * this worker's lease at once if it dies (worker_expire_dead_leases). */
-        store_heartbeat(w.st, w.owner, "worker", host, (int)getpid(), c.id);
+        w.src->ops->heartbeat(w.src, w.owner, host, (int)getpid(), c.id);
         r = worker_job_run(&w, &c, &next);
         store_claimed_done(&c);
         w.jobs++;

@@ -24,12 +24,13 @@
 #include "../common/config.h"
 #include "../common/store.h"
 #include "worker_lease.h"
+#include "worker_source.h"
 
 typedef struct worker_sandbox worker_sandbox; /* worker_job.c's resident sandbox state */
 
 typedef struct {
     const config *cfg;
-    store *st;
+    worker_source *src; /* the local store or a remote farm (worker_source.h) */
     worker_lease *lease;
     worker_sandbox *sb;
     char owner[160]; /* lease owner and heartbeat id: host:pid:worker-slot */

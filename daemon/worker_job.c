@@ -577,13 +577,13 @@ static int job_event(job *j, const char *stage, json_t *extra /* stolen, may be 
     if (!d)
         return -ENOMEM;
     json_object_set_new(d, "stage", json_string(stage));
-    return store_submission_event(j->w->st, j->c->id, j->w->owner, "stage", d);
+    return j->w->src->ops->event(j->w->src, j->c->id, j->w->owner, "stage", d);
 }
 
 /* Ends the submission, lease-checked; logs and drops on -ESTALE. */
 static int job_finish(job *j, const char *state, const char *verdict, json_t *result)
 {
-    int r = store_submission_finish(j->w->st, j->c->id, j->w->owner, state, verdict, result);
+    int r = j->w->src->ops->finish(j->w->src, j->c->id, j->w->owner, state, verdict, result);
 
     if (r == -ESTALE) {
         log_info("dropped id=%s reason=\"lease no longer ours; result not written\"", j->c->id);
@@ -607,8 +607,8 @@ static int job_finish_and_claim(job *j, const char *verdict, json_t *result, sto
 
     if (!next || *j->w->stop)
         return job_finish(j, "finished", verdict, result);
-    r = store_submission_finish_and_claim(j->w->st, j->c->id, j->w->owner, "finished", verdict,
-                                          result, j->w->lease_ms, next);
+    r = j->w->src->ops->finish_and_claim(j->w->src, j->c->id, j->w->owner, "finished", verdict,
+                                         result, j->w->lease_ms, next);
     if (r == -ESTALE) {
         log_info("dropped id=%s reason=\"lease no longer ours; result not written\"", j->c->id);
         return 0;
@@ -667,7 +667,7 @@ static int job_check_lease(job *j, json_t *result)
         json_object_set_new(result, "error", json_string("cancelled by request"));
         job_finish(j, "cancelled", NULL, result);
     } else if (st == -EINTR) {
-        int r = store_submission_release(j->w->st, j->c->id, j->w->owner);
+        int r = j->w->src->ops->release(j->w->src, j->c->id, j->w->owner);
         log_info("released id=%s r=%d reason=\"stopping\"", j->c->id, r);
     } else {
         log_info("dropped id=%s reason=\"lease lost\"", j->c->id);
@@ -685,7 +685,7 @@ static int job_get_blob(job *j, const json_t *o, const char *field, void **data,
     *len = 0;
     if (!sha)
         return 0;
-    r = store_blob_get(j->w->st, sha, data, len);
+    r = j->w->src->ops->blob_get(j->w->src, sha, data, len);
     if (r < 0)
         snprintf(err, errlen, "%s blob %s: %s", field, sha, strerror(-r));
     return r;
@@ -798,7 +798,7 @@ static const char *job_test(job *j, size_t k, size_t n, const json_t *t, json_t 
     json_object_set_new(o, "verdict", json_string(verdict));
     if (vi.sandbox_failed)
         log_warn("test-internal-error id=%s test=%zu error=\"%s\"", j->c->id, k + 1, err);
-    r = store_submission_test_result(j->w->st, j->c->id, j->w->owner, (int)k, o);
+    r = j->w->src->ops->test_result(j->w->src, j->c->id, j->w->owner, (int)k, o);
     json_array_append_new(tests, o);
     if (r == -ESTALE) {
         worker_lease_end(j->w->lease);
@@ -838,6 +838,9 @@ int worker_job_run(worker *w, const store_claimed *c, store_claimed *next)
     }
     if ((r = job_prepare_set(&j, err, sizeof(err))) < 0)
         goto internal;
+    /* A remote worker gets the set's closure from the farm's binary cache. */
+    if ((r = w->src->ops->prepare_set(w->src, c, err, sizeof(err))) < 0)
+        goto internal;
     j.compare =
         verdict_compare_mode_from_string(json_string_value(json_object_get(j.req, "compare")));
     stop_first = json_is_true(json_object_get(j.req, "stop_on_first_failure"));
@@ -867,7 +870,7 @@ int worker_job_run(worker *w, const store_claimed *c, store_claimed *next)
         if (r < 0)
             goto internal;
     }
-    r = box_write_files(w->st, j.box, json_object_get(j.req, "files"), err, sizeof(err));
+    r = box_write_files(w->src, j.box, json_object_get(j.req, "files"), err, sizeof(err));
     if (r < 0)
         goto internal;
 

@@ -12,11 +12,12 @@
 
 #include "../common/log.h"
 #include "../common/store.h"
+#include "worker_source.h"
 
 #define WORKER_LEASE_TICK_MS 100
 
 struct worker_lease {
-    store *st;
+    worker_source *src; /* its own connection (local or remote) */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -113,9 +114,9 @@ static void *renewer_main(void *arg)
 
         /* Store calls may wait out a busy database: never under the mutex
          * the worker thread takes to read the state. */
-        r = store_submission_renew(l->st, id, owner, lease_ms);
+        r = l->src->ops->renew(l->src, id, owner, lease_ms);
         if (r >= 0 && hb_id[0])
-            store_heartbeat(l->st, hb_id, "worker", hb_host, (int)getpid(), id);
+            l->src->ops->heartbeat(l->src, hb_id, hb_host, (int)getpid(), id);
 
         pthread_mutex_lock(&l->mu);
         if (l->generation != gen || !l->active || l->state < 0)
@@ -136,16 +137,11 @@ int worker_lease_new(const config *cfg, worker_lease **out, char *err, size_t er
 {
     worker_lease *l = calloc(1, sizeof(*l));
     pthread_condattr_t ca;
-    char *db = NULL;
-    const char *path = config_str(cfg, "db_path");
     int r;
 
     if (!l)
         return -ENOMEM;
-    if (!path || !*path)
-        path = db = config_state_path(cfg, "farm.db");
-    r = store_open(path, NULL, &l->st, err, errlen);
-    free(db);
+    r = worker_source_open(cfg, false, &l->src, err, errlen);
     if (r < 0) {
         free(l);
         return r;
@@ -160,7 +156,7 @@ int worker_lease_new(const config *cfg, worker_lease **out, char *err, size_t er
     pthread_condattr_destroy(&ca);
     r = pthread_create(&l->thread, NULL, renewer_main, l);
     if (r != 0) {
-        store_close(l->st);
+        worker_source_close(l->src);
         pthread_cond_destroy(&l->cv);
         pthread_mutex_destroy(&l->mu);
         free(l);
@@ -179,7 +175,7 @@ void worker_lease_free(worker_lease *l)
     pthread_cond_broadcast(&l->cv);
     pthread_mutex_unlock(&l->mu);
     pthread_join(l->thread, NULL);
-    store_close(l->st);
+    worker_source_close(l->src);
     pthread_cond_destroy(&l->cv);
     pthread_mutex_destroy(&l->mu);
     free(l);
