@@ -102,6 +102,12 @@ int builder_collect_garbage(const config *cfg, char *err, size_t errlen);
 
 /* ---- building ---- */
 
+/* The cache-builder process role (farmd --role builder): claims sets with a
+ * lease, builds them, keeps the quota, until *stop is set. 0 after a clean
+ * stop, <0 on a fatal error (logged once). daemon/roles.h lists it with the
+ * other roles; it is declared here so builder/ needs nothing of daemon/. */
+int builder_run(const config *cfg, int slot, volatile sig_atomic_t *stop);
+
 /* Builds one claimed set (the code path of builder_run and of local runs):
  * takes the key's lock, runs Nix under the limits while renewing the lease,
  * roots, records ready or failed. Returns 1 ready, 0 failed (recorded with its

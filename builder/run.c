@@ -20,7 +20,6 @@
 #include "../common/cleanup.h"
 #include "../common/jsonutil.h"
 #include "../common/log.h"
-#include "../daemon/roles.h"
 
 #define HEARTBEAT_MS 2000
 #define QUOTA_CHECK_MS 30000

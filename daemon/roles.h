@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <errno.h>
 #include "../common/config.h"
+#include "../builder/builder.h"
 
 /* Returned by a role whose configuration can never work (e.g. the API told to
  * listen publicly without auth): the supervisor stops farmd instead of
@@ -18,6 +19,6 @@
 
 int api_run(const config *cfg, volatile sig_atomic_t *stop);               /* daemon/api.c */
 int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop);  /* daemon/worker.c */
-int builder_run(const config *cfg, int slot, volatile sig_atomic_t *stop); /* builder/builder.c */
+/* builder_run(cfg, slot, stop): declared in builder/builder.h (builder/run.c). */
 int health_run(const config *cfg, volatile sig_atomic_t *stop);            /* daemon/health.c */
 int webhook_run(const config *cfg, volatile sig_atomic_t *stop);           /* daemon/webhook.c */

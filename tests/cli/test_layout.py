@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The direction of dependency of DESIGN.md, checked on the source tree: cli/
 takes nothing from daemon/ (JUnit rendering is common/junit.c, shared by both),
+builder/ takes nothing from daemon/ or cli/,
 common/ uses no process folder, sandbox/ uses nothing of the project. Looks at
 #include lines and at the files each meson.build compiles."""
 import os
@@ -41,6 +42,11 @@ def test_cli_uses_no_daemon_file():
 
 def test_common_uses_no_process_folder():
     forbidden("common", ("cli", "daemon", "builder", "sandbox"))
+
+
+def test_builder_uses_no_daemon_or_cli_file():
+    # daemon/ and cli/ use the builder library; the reverse would be a cycle.
+    forbidden("builder", ("cli", "daemon"))
 
 
 def test_sandbox_uses_nothing_of_the_project():
