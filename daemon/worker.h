@@ -11,7 +11,10 @@
  *     -> every test in a fresh sandbox (box read-only, scratch writable)
  *        each result persisted as it ends (lease-checked) + event
  *     -> finish (lease-checked) -> remove the box -> heartbeat -> claim ...
- *   nothing claimable: wait on the worker doorbell (queue.poll_ms fallback).
+ *   nothing claimable: wait on the worker doorbell (queue.poll_ms fallback);
+ *   a remote worker's claim long-polls the farm's API instead.
+ * Every store call goes through w->src (worker_source.h): the local store or
+ * another farm's API over HTTP, with the same lease semantics.
  *
  * Every write after the claim names the lease owner; the store refuses it
  * (-ESTALE) once the lease is no longer ours, and the worker then drops the

@@ -3,8 +3,9 @@
  *
  * A worker process runs one submission at a time, and a compile or test step
  * blocks its thread for as long as the step runs. So the lease is renewed by a
- * second thread with its OWN store connection (a store is used by one thread
- * at a time), every lease.renew_ms. The renewer records the first refusal:
+ * second thread with its OWN worker_source (a store connection, or for a
+ * remote worker its own HTTP handle: a source is used by one thread at a
+ * time), every lease.renew_ms. The renewer records the first refusal:
  *   -ECANCELED  a client cancelled: the worker stops and finishes "cancelled";
  *   -ESTALE     the lease is no longer ours (it expired and someone else may
  *               hold it): the worker drops the work without writing anything.
@@ -28,7 +29,7 @@ typedef struct worker_lease worker_lease;
  * thread-safe and quick (e.g. kill a pid). */
 typedef void (*worker_lease_abort_fn)(void *userdata);
 
-/* Opens the renewer's store connection and starts its thread. 0 or -errno with
+/* Opens the renewer's source (worker_source_open) and starts its thread. 0 or -errno with
  * err filled. The caller owns *out (worker_lease_free). */
 int worker_lease_new(const config *cfg, worker_lease **out, char *err, size_t errlen);
 /* Stops the thread and closes its connection. Accepts NULL. */
