@@ -35,6 +35,7 @@
 #include "../common/log.h"
 
 #define LEASE_OWNER_MAX 159
+#define LEASE_REMOTE_PREFIX "remote:"
 #define LEASE_MIN_MS 1000
 #define LEASE_MAX_MS 3600000
 #define LEASE_BELL_FALLBACK_MS 1000
@@ -139,6 +140,16 @@ static enum MHD_Result lease_error(api_call *c, int r)
     return api_store_error(c, r, "submission");
 }
 
+/* Owners (and heartbeat ids) over HTTP start with "remote:": a worker
+ * token can then never act on a local worker's lease, whose owner is
+ * host:pid:worker-N and easy to guess, and a local worker never takes a
+ * remote pid for one of its own host (worker_expire_dead_leases). */
+static bool remote_name_ok(const char *o)
+{
+    return o && strncmp(o, LEASE_REMOTE_PREFIX, strlen(LEASE_REMOTE_PREFIX)) == 0 &&
+           strlen(o) > strlen(LEASE_REMOTE_PREFIX) && strlen(o) <= LEASE_OWNER_MAX;
+}
+
 /* Parses the body and takes its "owner": NULL when a reply was queued. */
 static json_t *lease_body(api_call *c, const char **owner, enum MHD_Result *ret)
 {
@@ -154,10 +165,11 @@ static json_t *lease_body(api_call *c, const char **owner, enum MHD_Result *ret)
         return NULL;
     }
     o = json_string_value(json_object_get(in, "owner"));
-    if (owner && (!o || !*o || strlen(o) > LEASE_OWNER_MAX)) {
+    if (owner && !remote_name_ok(o)) {
         json_decref(in);
         *ret = http_reply_error(c->req, 422, "invalid_value", "owner",
-                                "owner must be a non-empty string of at most %d bytes",
+                                "owner must start with \"" LEASE_REMOTE_PREFIX
+                                "\" and be at most %d bytes",
                                 LEASE_OWNER_MAX);
         return NULL;
     }
@@ -424,9 +436,10 @@ enum MHD_Result api_lease_heartbeat(api_call *c)
     const char *item = json_string_value(json_object_get(in, "current_item"));
     json_t *pid = json_object_get(in, "pid");
     int r;
-    if (!id || !*id || strlen(id) > LEASE_OWNER_MAX)
+    if (!remote_name_ok(id))
         return http_reply_error(c->req, 422, "invalid_value", "id",
-                                "id must be the worker's owner string");
+                                "id must be the worker's owner string (\"" LEASE_REMOTE_PREFIX
+                                "...\")");
     if (json_is_true(json_object_get(in, "gone"))) {
         r = store_heartbeat_remove(c->st, id);
     } else {

@@ -91,8 +91,9 @@ static void worker_expire_dead_leases(store *s, const char *host)
         const char *item = json_string_value(json_object_get(b, "current_item"));
         json_int_t pid = json_integer_value(json_object_get(b, "pid"));
 
+        /* A remote worker's pid is another machine's (its id says "remote:"). */
         if (!id || !role || strcmp(role, "worker") != 0 || !bhost || strcmp(bhost, host) != 0 ||
-            pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            !strncmp(id, "remote:", 7) || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue;
         if (item && store_submission_renew(s, item, id, 1) >= 0)
             log_info("dead-worker-lease-expired worker=%s id=%s", id, item);

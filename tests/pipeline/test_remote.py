@@ -202,7 +202,10 @@ def case_lease_taken_is_dropped():
         body = S.farm.wait_finished(sid, timeout=120, headers=auth(S.submit_token))
         expect(body["state"] == "finished" and body["verdict"] == "accepted", body)
         expect(count_terminal_events(S.farm, sid) == 1, "finished more than once")
-        wait_until(lambda: 'msg="lease-lost" id=%s' % sid in b.logs(), 10, "B to notice the lost lease")
+        # whichever comes first after SIGCONT, the renew or the test result,
+        # gets 409 and B drops the work: "lease-lost" or "dropped"
+        wait_until(lambda: ('msg="lease-lost" id=%s' % sid in b.logs() or
+                            'msg="dropped" id=%s' % sid in b.logs()), 10, "B to notice the lost lease")
     finally:
         b.cleanup()
 
@@ -242,32 +245,36 @@ def case_stale_owner_gets_409():
         expect(st == 200, "claim: %s %r" % (st, body))
         return body
 
-    first = wait_until(lambda: claim("test:1:stale")["claimed"], 120, "a claim")
+    first = wait_until(lambda: claim("remote:test:1:stale")["claimed"], 120, "a claim")
     expect(first["id"] == sid, first)
     # the claim names the farm's signed cache with the key the builder signs with
-    st, again = S.farm.request("POST", "/v1/leases/claim", {"owner": "test:1:other", "wait_ms": 0}, headers=h)
+    st, again = S.farm.request("POST", "/v1/leases/claim", {"owner": "remote:test:1:other", "wait_ms": 0}, headers=h)
     expect(st == 200 and again["claimed"] is None, again)
     expect(again["cache"] == {"url": "file://" + S.cache_dir, "public_key": S.pubkey}, again["cache"])
     # the lease runs out, A requeues it, and another owner claims it
-    second = wait_until(lambda: claim("test:2:fresh")["claimed"], 60, "the requeued row")
+    second = wait_until(lambda: claim("remote:test:2:fresh")["claimed"], 60, "the requeued row")
     expect(second["id"] == sid and second["attempts"] >= 2, second)
     result = {"compile": None, "tests": [], "verdict": "accepted"}
-    for verb, body in (("renew", {"owner": "test:1:stale"}),
-                       ("events", {"owner": "test:1:stale", "type": "stage", "data": {"stage": "x"}}),
-                       ("tests", {"owner": "test:1:stale", "index": 0, "result": {"verdict": "accepted"}}),
-                       ("finish", {"owner": "test:1:stale", "state": "finished", "verdict": "accepted",
+    for verb, body in (("renew", {"owner": "remote:test:1:stale"}),
+                       ("events", {"owner": "remote:test:1:stale", "type": "stage", "data": {"stage": "x"}}),
+                       ("tests", {"owner": "remote:test:1:stale", "index": 0, "result": {"verdict": "accepted"}}),
+                       ("finish", {"owner": "remote:test:1:stale", "state": "finished", "verdict": "accepted",
                                    "result": result})):
         st, ans = S.farm.request("POST", "/v1/leases/%s/%s" % (sid, verb), body, headers=h)
         expect(st == 409 and ans["error"]["code"] == "lease_lost", "%s: %s %r" % (verb, st, ans))
     st, ans = S.farm.request("POST", "/v1/leases/%s/finish" % sid,
-                             {"owner": "test:2:fresh", "state": "finished", "verdict": "accepted",
+                             {"owner": "remote:test:2:fresh", "state": "finished", "verdict": "accepted",
                               "result": result}, headers=h)
     expect(st == 200 and ans["finished"] is True, "%s %r" % (st, ans))
     st, ans = S.farm.request("POST", "/v1/leases/%s/finish" % sid,
-                             {"owner": "test:2:fresh", "state": "finished", "verdict": "accepted",
+                             {"owner": "remote:test:2:fresh", "state": "finished", "verdict": "accepted",
                               "result": result}, headers=h)
     expect(st == 409, "a second finish: %s %r" % (st, ans))
     expect(count_terminal_events(S.farm, sid) == 1, "finished more than once")
+    # a worker token cannot name a local worker's lease
+    st, ans = S.farm.request("POST", "/v1/leases/%s/finish" % sid,
+                             {"owner": "vm:123:worker-0", "state": "finished", "result": result}, headers=h)
+    expect(st == 422 and ans["error"]["field"] == "owner", "%s %r" % (st, ans))
     # the worker scope is needed for the lease protocol, and only it
     st, ans = S.farm.request("POST", "/v1/leases/claim", {"owner": "x"}, headers=auth(S.submit_token))
     expect(st == 403, "%s %r" % (st, ans))
