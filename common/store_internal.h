@@ -153,16 +153,23 @@ json_t *store_depset_row_json(sqlite3_stmt *st);
 
 /* Events (schema/002_inline_events.sql): "state" events whose data is at
  * most STORE_EVENT_INLINE_MAX bytes of JSON are appended to the row's
- * events array; the others are rows of submission_event_rows. event_seq numbers
- * both. STORE_EVENT_INLINE(type, data, at) is the SET clause that appends
- * one inline event, for the statements that change the state anyway: type
- * and at are SQL expressions, data a parameter holding JSON text (or NULL).
- * SET expressions read the old row, so event_seq + 1 is the new seq. */
+ * events array; the others are rows of submission_event_rows. Both share one
+ * seq: the next is 1 + the larger of the row's event_seq (its last inline
+ * event) and the last row's seq, so appending a row (a test result) does not
+ * rewrite the submission. STORE_EVENT_LAST is that larger value, for the
+ * submission the statement is at (a PRIMARY KEY seek for the rows' part).
+ * STORE_EVENT_INLINE(type, data, at) is the SET clause that appends one
+ * inline event, for the statements that change the state anyway: type and
+ * at are SQL expressions, data a parameter holding JSON text (or NULL). SET
+ * expressions read the old row. */
 #define STORE_EVENT_INLINE_MAX 1024
+#define STORE_EVENT_LAST                                                                           \
+    "MAX(submissions.event_seq, (SELECT COALESCE(MAX(r.seq), 0) FROM submission_event_rows r "     \
+    "WHERE r.submission_id = submissions.id))"
 #define STORE_EVENT_INLINE(type, data, at)                                                         \
-    "event_seq = event_seq + 1, events = COALESCE(substr(events, 1, length(events) - 1) || ',', "  \
-    "'[') || json_object('seq', event_seq + 1, 'type', " type ", 'data', json(" data               \
-    "), 'at', " at ") || ']'"
+    "event_seq = " STORE_EVENT_LAST " + 1, events = COALESCE(substr(events, 1, length(events) - "  \
+    "1) || ',', '[') || json_object('seq', " STORE_EVENT_LAST " + 1, 'type', " type                \
+    ", 'data', json(" data "), 'at', " at ") || ']'"
 /* Appends an event to a submission inside the caller's transaction. */
 int store_event_append(store *s, const char *id, const char *type, json_t *data /* borrowed */,
                        int64_t now);

@@ -139,7 +139,7 @@ int store_submission_events(store *s, const char *id, int64_t after_seq, json_t 
     _cleanup_json_ json_t *inl = NULL;
     {
         _cleanup_stmt_ sqlite3_stmt *st =
-            store_stmt(s, "SELECT events, event_seq FROM submissions WHERE id = ?1");
+            store_stmt(s, "SELECT events, " STORE_EVENT_LAST " FROM submissions WHERE id = ?1");
         if (!st)
             return store_err(s);
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);

@@ -35,40 +35,24 @@ int store_event_append(store *s, const char *id, const char *type, json_t *data,
         return -ENOMEM;
     bool inl = strcmp(type, "state") == 0 && (!d || strlen(d) <= STORE_EVENT_INLINE_MAX);
     /* Inline: one UPDATE of the row (its page is usually dirty already in
-     * this transaction). Otherwise the row only counts the seq and the event
-     * is a row of its own. */
+     * this transaction). Otherwise a row of its own; the submission is only
+     * read for its seq. */
     _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
         s, inl ? "UPDATE submissions SET " STORE_EVENT_INLINE("?2", "?3", "?4") " WHERE id = ?1"
-               : "UPDATE submissions SET event_seq = event_seq + 1 WHERE id = ?1");
+               : "INSERT INTO submission_event_rows (submission_id, seq, type, data, at) "
+                 "SELECT ?1, " STORE_EVENT_LAST " + 1, ?2, ?3, ?4 FROM submissions WHERE id = ?1");
     if (!st)
         return store_err(s);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    if (inl) {
-        sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
-        if (d)
-            sqlite3_bind_text(st, 3, d, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, now);
-    }
+    sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+    if (d)
+        sqlite3_bind_text(st, 3, d, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, now);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE)
         return store_fail(s, rc);
     if (sqlite3_changes(s->db) == 0)
         return -ENOENT;
-    if (!inl) {
-        _cleanup_stmt_ sqlite3_stmt *ins =
-            store_stmt(s, "INSERT INTO submission_event_rows (submission_id, seq, type, data, at) "
-                          "SELECT ?1, event_seq, ?2, ?3, ?4 FROM submissions WHERE id = ?1");
-        if (!ins)
-            return store_err(s);
-        sqlite3_bind_text(ins, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 2, type, -1, SQLITE_STATIC);
-        if (d)
-            sqlite3_bind_text(ins, 3, d, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(ins, 4, now);
-        rc = sqlite3_step(ins);
-        if (rc != SQLITE_DONE)
-            return store_fail(s, rc);
-    }
     store_ring_later(s, STORE_ROLE_EVENTS);
     return 0;
 }

@@ -7,19 +7,19 @@
 -- are kept as a JSON array in submissions.events, written by the same
 -- statement that changes the state where the store can. Events that can be
 -- large or many (test results, the worker's own, cancel requests, a failed
--- set's log) stay rows, now of submission_event_rows. event_seq numbers both
--- in one sequence. The view submission_events shows both as before, for
--- readers outside the store (test drivers, sqlite3 at a shell); the store
--- itself reads the two sources and merges them by seq.
+-- set's log) stay rows, now of submission_event_rows. Both share one seq:
+-- event_seq is the seq of the row's last inline event, and the next seq is
+-- 1 + the larger of it and the last row's seq (so a test result's event does
+-- not rewrite the submission; rows written before this file count too).
+-- The view submission_events shows both as before, for readers outside the
+-- store (test drivers, sqlite3 at a shell); the store itself reads the two
+-- sources and merges them by seq.
 -- Order-independent of the other files (the ledger may apply it after 020).
 
 ALTER TABLE submissions ADD COLUMN event_seq INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE submissions ADD COLUMN events TEXT; -- JSON array [{seq, type, data, at}]
 
 ALTER TABLE submission_events RENAME TO submission_event_rows;
-
-UPDATE submissions SET event_seq = (SELECT COALESCE(MAX(e.seq), 0) FROM submission_event_rows e
-                                     WHERE e.submission_id = submissions.id);
 
 CREATE VIEW submission_events (submission_id, seq, type, data, at) AS
     SELECT submission_id, seq, type, data, at FROM submission_event_rows

@@ -390,13 +390,36 @@ START_TEST(enqueue_claim_finish)
 
     json_t *ev = NULL;
     ck_assert_int_eq(store_submission_events(s, id, 0, &ev), 0);
-    /* queued, running, test, finished */
+    /* queued, running, test, finished: one seq across the row's inline
+     * state events and the test's event row */
     ck_assert_int_eq(json_array_size(ev), 4);
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(ev, 2), "type")), "test");
+    static const char *types[] = {"state", "state", "test", "state"};
+    for (size_t i = 0; i < 4; i++) {
+        json_t *e = json_array_get(ev, i);
+        ck_assert_int_eq(json_integer_value(json_object_get(e, "seq")), (json_int_t)i + 1);
+        ck_assert_str_eq(json_string_value(json_object_get(e, "type")), types[i]);
+        ck_assert(json_is_integer(json_object_get(e, "at")));
+    }
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(json_array_get(ev, 3), "data"), "state")),
+        "finished");
     json_decref(ev);
     ck_assert_int_eq(store_submission_events(s, id, 3, &ev), 0);
     ck_assert_int_eq(json_array_size(ev), 1);
     json_decref(ev);
+    ck_assert_int_eq(store_submission_events(s, id, 4, &ev), 0);
+    ck_assert_int_eq(json_array_size(ev), 0);
+    json_decref(ev);
+    ck_assert_int_eq(store_submission_event(s, id, NULL, "note", NULL), 0);
+    ck_assert_int_eq(store_submission_events(s, id, 4, &ev), 0);
+    ck_assert_int_eq(json_array_size(ev), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(ev, 0), "seq")), 5);
+    ck_assert(json_is_null(json_object_get(json_array_get(ev, 0), "data")));
+    json_decref(ev);
+    ck_assert_int_eq(store_submission_events(s, "nosuch", 0, &ev), -ENOENT);
+    /* The view shows the same stream to readers outside the store. */
+    ck_assert_int_eq(sql_int("SELECT COUNT(*) FROM submission_events"), 5);
+    ck_assert_int_eq(sql_int("SELECT MAX(seq) FROM submission_events"), 5);
     ck_assert_int_eq(store_submission_claim(s, "w1", LEASE, &c), 0);
     store_close(s);
 }
