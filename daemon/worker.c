@@ -209,8 +209,12 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
             r = w.src->ops->claim(
                 w.src, w.owner, w.lease_ms,
                 (int)(wait_ms < WORKER_HEARTBEAT_MS ? wait_ms : WORKER_HEARTBEAT_MS), &c);
-            if (r == -EINTR && *stop)
+            if (r == 1 && *stop) {
+                /* Claimed while a SIGTERM arrived (a long-polled remote
+                 * claim is never cut short, see worker_remote.c). */
+                worker_give_back(&w, &c, true);
                 break;
+            }
             if (r < 0) {
                 log_warn("claim-failed errno=%d error=\"%s\"", -r, strerror(-r));
                 if (w.src->ops->wait(w.src, (int)poll_ms) <= 0 && !*stop)

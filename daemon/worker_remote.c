@@ -11,8 +11,11 @@
  *
  * The claim long-polls: the server holds the request open until a submission
  * is claimable or wait_ms passes (it waits on its worker doorbell), so an idle
- * remote worker costs one request per worker.remote_wait_ms. A stop request
- * (SIGTERM) aborts a claim in flight, never a write.
+ * remote worker costs one request per wait. A stop request (SIGTERM) never
+ * cuts a claim short: the server may have committed it already, and an answer
+ * thrown away would leave the row leased to nobody until lease.ms. The worker
+ * caps each wait instead (worker.c), and gives back what a claim returns
+ * once it is stopping.
  *
  * The claim answer also names the farm's binary cache (cache.export_url) and
  * its public key; prepare_set imports the parts of the set's closure this
@@ -43,10 +46,9 @@ typedef struct {
     const config *cfg;
     CURL *curl;
     struct curl_slist *headers;
-    char *url; /* base URL without a trailing slash */
-    volatile sig_atomic_t *stop;
-    bool abortable;      /* the request in flight may be cut short by *stop */
-    bool refused_logged; /* 401/403 said once */
+    char *url;                   /* base URL without a trailing slash */
+    volatile sig_atomic_t *stop; /* ends the retries of a closure import */
+    bool refused_logged;         /* 401/403 said once */
     char cache_url[1024];
     char cache_key[256];
 } remote_src;
@@ -85,17 +87,6 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
     b->len += n;
     b->data[b->len] = '\0';
     return n;
-}
-
-static int on_progress(void *userdata, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
-{
-    remote_src *r = userdata;
-
-    (void)dt;
-    (void)dn;
-    (void)ut;
-    (void)un;
-    return r->abortable && r->stop && *r->stop ? 1 : 0;
 }
 
 static int status_errno(long status)
@@ -156,8 +147,6 @@ static int remote_call(remote_src *r, const char *method, const char *path, json
     cc = curl_easy_perform(r->curl);
     if (cc != CURLE_OK) {
         free(b.data);
-        if (cc == CURLE_ABORTED_BY_CALLBACK)
-            return -EINTR;
         log_debug("remote-call-failed method=%s path=%s error=\"%s\"", method, path,
                   curl_easy_strerror(cc));
         return cc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED;
@@ -252,9 +241,7 @@ static int remote_claim(worker_source *s, const char *owner, int64_t lease_ms, i
     memset(out, 0, sizeof(*out));
     if (!body)
         return -ENOMEM;
-    r->abortable = true;
     e = remote_json(r, "POST", "/v1/leases/claim", body, REMOTE_TIMEOUT_MS + wait_ms, &ans);
-    r->abortable = false;
     if (e < 0)
         return e;
     return remote_fill_claimed(r, ans, "claimed", out);
@@ -471,9 +458,6 @@ int worker_remote_open(const config *cfg, worker_source **out, char *err, size_t
     curl_easy_setopt(r->curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(r->curl, CURLOPT_CONNECTTIMEOUT_MS, REMOTE_CONNECT_TIMEOUT_MS);
     curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(r->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(r->curl, CURLOPT_XFERINFODATA, r);
-    curl_easy_setopt(r->curl, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(r->curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(r->curl, CURLOPT_USERAGENT, "nixfarm-remote-worker");
     *out = &r->base;

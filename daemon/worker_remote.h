@@ -1,6 +1,6 @@
-/* worker_remote.h — the remote worker's parts beyond worker_source.h: the
- * stop hook of its long-polled claim, and the import of a claimed set's
- * closure from the farm's signed binary cache (worker_remote_cache.c). */
+/* worker_remote.h — the remote worker's parts beyond worker_source.h: its
+ * stop hook, and the import of a claimed set's closure from the farm's
+ * signed binary cache (worker_remote_cache.c). */
 #pragma once
 
 #include <signal.h>
@@ -8,8 +8,8 @@
 #include "../common/config.h"
 #include "worker_source.h"
 
-/* A SIGTERM (*stop) cuts a long-polled claim short (never a write). No-op
- * for a local source. */
+/* A SIGTERM (*stop) ends the retries of a closure import early. No-op for
+ * a local source. */
 void worker_remote_watch_stop(worker_source *s, volatile sig_atomic_t *stop);
 
 /* Makes every path of set's "closure" (else its "out_paths") present in this

@@ -100,7 +100,7 @@ def remote_worker():
     return RemoteWorker("http://127.0.0.1:%d" % S.farm.port, S.worker_token,
                         settings={"worker.first_uid": str(UID_BASE), "lease.ms": "2500",
                                   "lease.renew_ms": "400", "worker.stop_grace_ms": "4000",
-                                  "worker.remote_wait_ms": "3000",
+                                  "worker.remote_wait_ms": "1000",
                                   "supervisor.backoff_min_ms": "100"})
 
 
@@ -280,6 +280,75 @@ def case_stale_owner_gets_409():
     expect(st == 403, "%s %r" % (st, ans))
 
 
+def case_cancel_reaches_remote_worker():
+    """A client's cancel reaches B through renew (410): B stops the test and
+    finishes the submission as cancelled."""
+    with remote_worker() as b:
+        sid = submit(sh("sleep 60", limits={"run": {"wall_ms": 90000, "cpu_ms": 5000}}))
+        wait_until(lambda: get(sid)["state"] == "running", 120, "running on B")
+        st, body = S.farm.request("DELETE", "/v1/submissions/" + sid, headers=auth(S.submit_token))
+        expect(st in (200, 202), "cancel: %s %r" % (st, body))
+        body = S.farm.wait_finished(sid, timeout=60, headers=auth(S.submit_token))
+        expect(body["state"] == "cancelled", body)
+        expect('msg="lease-lost" id=%s reason=cancelled' % sid in b.logs(), b.logs())
+        expect(count_terminal_events(S.farm, sid) == 1, "finished more than once")
+
+
+def case_sigterm_releases_lease():
+    """SIGTERM past worker.stop_grace_ms: B gives the lease back over HTTP
+    (no attempt counted), exits cleanly, and a new B finishes the work."""
+    b = remote_worker()
+    b.settings["worker.stop_grace_ms"] = "500"
+    try:
+        b.start()
+        sid = submit(sh("sleep 4; echo done", tests=[{"expected_output": "done\n"}],
+                        limits={"run": {"wall_ms": 20000, "cpu_ms": 5000}}))
+        wait_until(lambda: get(sid)["state"] == "running", 120, "running on B")
+        rc = b.stop()
+        expect(rc == 0, "B's exit status %r after SIGTERM:\n%s" % (rc, b.logs()))
+        body = get(sid)
+        expect(body["state"] == "queued" and body.get("attempts") == 0, body)  # not counted
+        expect(count_terminal_events(S.farm, sid) == 0, "ended although released")
+        b.start()
+        body = S.farm.wait_finished(sid, timeout=120, headers=auth(S.submit_token))
+        expect(body["state"] == "finished" and body["verdict"] == "accepted", body)
+        expect(count_terminal_events(S.farm, sid) == 1, "finished more than once")
+    finally:
+        b.cleanup()
+
+
+def case_claim_long_polls():
+    """A claim with wait_ms and nothing queued waits that long and answers
+    null; one waiting when work arrives gets it."""
+    import threading
+    h = auth(S.worker_token)
+    t0 = time.time()
+    st, body = S.farm.request("POST", "/v1/leases/claim", {"owner": "remote:test:3:idle", "wait_ms": 1500},
+                              headers=h)
+    expect(st == 200 and body["claimed"] is None, "%s %r" % (st, body))
+    expect(time.time() - t0 >= 1.4, "an empty long poll answered before wait_ms")
+    got = {}
+
+    def waiter():
+        got["answer"] = S.farm.request("POST", "/v1/leases/claim",
+                                       {"owner": "remote:test:3:waiting", "wait_ms": 20000}, headers=h)
+    th = threading.Thread(target=waiter)
+    th.start()
+    time.sleep(0.3)
+    sid = submit(sh("echo hi"))
+    th.join(60)
+    expect(not th.is_alive(), "the long poll did not answer")
+    st, body = got["answer"]
+    expect(st == 200 and body["claimed"] and body["claimed"]["id"] == sid, "%s %r" % (st, body))
+    st, ans = S.farm.request("POST", "/v1/leases/%s/release" % sid, {"owner": "remote:test:3:waiting"}, headers=h)
+    expect(st == 200 and ans["released"] is True, "%s %r" % (st, ans))
+    st, ans = S.farm.request("POST", "/v1/leases/%s/release" % sid, {"owner": "remote:test:3:waiting"}, headers=h)
+    expect(st == 409, "a second release: %s %r" % (st, ans))
+    # leave nothing queued for the next case
+    st, _ = S.farm.request("DELETE", "/v1/submissions/" + sid, headers=auth(S.submit_token))
+    expect(st in (200, 202), st)
+
+
 def main():
     try:
         setup()
@@ -290,6 +359,9 @@ def main():
             ("a remote worker whose lease was taken drops the work", case_lease_taken_is_dropped),
             ("a bad token is refused and the worker says so", case_bad_token_refused),
             ("a stale owner's writes get 409", case_stale_owner_gets_409),
+            ("a cancel reaches the remote worker (410) and ends the run", case_cancel_reaches_remote_worker),
+            ("SIGTERM: the remote worker gives its lease back and exits cleanly", case_sigterm_releases_lease),
+            ("claims long-poll: an empty one waits, a waiting one gets new work", case_claim_long_polls),
         ])
     finally:
         teardown()
