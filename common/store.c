@@ -9,6 +9,7 @@
 #include "store_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fsutil.h"
 #include "jsonutil.h"
 
 int64_t store_now_ms(void)
@@ -256,25 +258,26 @@ json_t *store_col_str_or_null(sqlite3_stmt *st, int col)
 
 /* ---- open / close ---- */
 
-static int store_mkdir_parents(const char *path)
+/* Makes the database's directory (0700: it holds every submission's code
+ * and results) and the file itself 0600 before SQLite creates it with the
+ * umask's defaults; the -wal and -shm files take the file's mode. An existing
+ * directory or file keeps the mode its operator gave it. */
+static int store_prepare_path(const char *path)
 {
     _cleanup_free_ char *dir = strdup(path);
     if (!dir)
         return -ENOMEM;
     char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir)
-        return 0;
-    *slash = '\0';
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
+    if (slash && slash != dir) {
+        *slash = '\0';
+        int r = fsutil_mkdir_p(dir, 0700);
+        if (r < 0)
+            return r;
     }
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-        return -errno;
+    int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0)
+        close(fd);
+    /* Read-only or foreign files are SQLite's to report, with its message. */
     return 0;
 }
 
@@ -415,7 +418,7 @@ int store_open_opts(const char *path, const char *state_dir, int busy_timeout_ms
         }
     }
 
-    int r = store_mkdir_parents(path);
+    int r = store_prepare_path(path);
     if (r < 0) {
         if (err)
             snprintf(err, errlen, "cannot create the directory of %s: %s", path, strerror(-r));

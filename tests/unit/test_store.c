@@ -124,6 +124,25 @@ static int items(void)
 
 /* ---- opening and migrations ---- */
 
+/* The database holds every submission's code: a new one is made private. */
+START_TEST(new_database_is_private)
+{
+    char dir[600], path[700];
+    struct stat st;
+    store *s = NULL;
+    char err[512] = "";
+
+    snprintf(dir, sizeof(dir), "%s/state/sub", testutil_newdir());
+    snprintf(path, sizeof(path), "%s/farm.db", dir);
+    ck_assert_int_eq(store_open_opts(path, dir, 2000, 3, &s, err, sizeof(err)), 0);
+    ck_assert_int_eq(stat(dir, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0700);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
+    store_close(s);
+}
+END_TEST
+
 START_TEST(migrations_from_empty)
 {
     store *s = open_store(testutil_newdir());
@@ -1248,6 +1267,7 @@ int main(void)
     Suite *s = suite_create("store");
     TCase *open = tcase_create("open");
     tcase_add_test(open, migrations_from_empty);
+    tcase_add_test(open, new_database_is_private);
     tcase_add_test(open, concurrent_first_open_migrates_once);
     tcase_add_test(open, newer_database_refused);
     tcase_add_test(open, file_below_the_version_is_applied);
