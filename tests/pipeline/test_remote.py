@@ -78,7 +78,9 @@ def setup():
     with open(pub) as f:
         S.pubkey = f.read().strip()
     settings = dict(FAST_FAULTS)
-    settings.update({"api.auth": "true", "cache.export_url": "file://" + S.cache_dir,
+    # a small body cap, so a remote finish can exceed it (see case_result_too_large)
+    settings.update({"api.auth": "true", "api.max_body_bytes": "262144",
+                     "cache.export_url": "file://" + S.cache_dir,
                      "cache.secret_key_file": sec})
     S.farm = farmtest.Farm(workers=1, builders=1, roles="api,builder,health", settings=settings)
     S.farm.start()
@@ -349,6 +351,19 @@ def case_claim_long_polls():
     expect(st in (200, 202), st)
 
 
+def case_result_too_large():
+    """A result bigger than A's api.max_body_bytes (413): B finishes without
+    the outputs instead of failing the finish until the lease runs out."""
+    with remote_worker() as b:
+        sid = submit(sh("head -c 150000 /dev/zero | tr '\\0' a", tests=[{}, {}]))
+        body = S.farm.wait_finished(sid, timeout=120, headers=auth(S.submit_token))
+        expect(body["state"] == "finished" and body["verdict"] == "accepted",
+               {k: body.get(k) for k in ("state", "verdict", "error")})
+        expect(all(t["stdout_truncated"] for t in body["tests"]), "outputs not flagged truncated")
+        expect('msg="result-too-large" id=%s' % sid in b.logs(), "B did not say so")
+        expect(count_terminal_events(S.farm, sid) == 1, "finished more than once")
+
+
 def main():
     try:
         setup()
@@ -362,6 +377,7 @@ def main():
             ("a cancel reaches the remote worker (410) and ends the run", case_cancel_reaches_remote_worker),
             ("SIGTERM: the remote worker gives its lease back and exits cleanly", case_sigterm_releases_lease),
             ("claims long-poll: an empty one waits, a waiting one gets new work", case_claim_long_polls),
+            ("a result larger than the API takes is finished without outputs", case_result_too_large),
         ])
     finally:
         teardown()
