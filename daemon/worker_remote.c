@@ -475,8 +475,8 @@ int worker_remote_open(const config *cfg, worker_source **out, char *err, size_t
     size_t n;
 
     if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)) {
-        snprintf(err, errlen, "worker.remote_url must be an http:// or https:// URL, not \"%s\"",
-                 url ? url : "");
+        snprintf(err, errlen, "worker.remote_url must be an http:// or https:// URL (got %s)",
+                 url ? url : "nothing");
         return -EINVAL;
     }
     pthread_once(&curl_once, curl_init_once);
