@@ -29,7 +29,9 @@
 
 #include "cleanup.h"
 #include "fsutil.h"
+#include "gitsrc_net.h"
 #include "hash.h"
+#include "netaddr.h"
 
 /* Most entries one checkout writes: a tree of a million empty files is as bad
  * for a box as a large one. */
@@ -142,6 +144,96 @@ int gitsrc_validate(const char *url, const char *rev, const char *subdir, char *
     return 0;
 }
 
+gitsrc_policy gitsrc_policy_from_config(const config *cfg)
+{
+    return (gitsrc_policy){.allow_local = config_bool(cfg, "git.allow_local"),
+                           .allow_private = config_bool(cfg, "git.allow_private")};
+}
+
+static bool gitsrc_is_local(const char *url)
+{
+    return url[0] == '/' || gitsrc_has_prefix(url, "file:");
+}
+
+/* The host of an http(s) URL, brackets stripped. Strict on purpose: what
+ * this refuses (percent-escapes, a second '@', odd characters) no honest git
+ * URL needs, and a host we cannot read the way libgit2 reads it cannot be
+ * checked. */
+static int gitsrc_url_host(const char *url, char *host, size_t hostlen, char *err, size_t errlen)
+{
+    const char *a = strstr(url, "://");
+    /* A backslash is a separator to some URL parsers and not to others. */
+    if (!a || strchr(url, '\\'))
+        goto bad;
+    a += 3;
+    size_t alen = strcspn(a, "/?#");
+    const char *at = memchr(a, '@', alen);
+    if (at) {
+        if (memchr(at + 1, '@', alen - (size_t)(at + 1 - a)))
+            goto bad;
+        alen -= (size_t)(at + 1 - a);
+        a = at + 1;
+    }
+    const char *h = a;
+    size_t hl;
+    if (alen && a[0] == '[') {
+        const char *close = memchr(a, ']', alen);
+        if (!close)
+            goto bad;
+        h = a + 1;
+        hl = (size_t)(close - h);
+        if (strspn(h, "0123456789abcdefABCDEF:.") < hl)
+            goto bad;
+        const char *rest = close + 1;
+        if (rest < a + alen && *rest != ':')
+            goto bad;
+    } else {
+        const char *colon = memchr(a, ':', alen);
+        hl = colon ? (size_t)(colon - a) : alen;
+        static const char ok[] =
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_";
+        if (strspn(h, ok) < hl)
+            goto bad;
+    }
+    if (hl == 0 || hl >= hostlen)
+        goto bad;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    return 0;
+bad:
+    errbuf_set(err, errlen, "source.git.url: '%s' has no host the farm can check", url);
+    return -EINVAL;
+}
+
+int gitsrc_url_check(const char *url, gitsrc_policy policy, char *err, size_t errlen)
+{
+    if (!url || !*url) {
+        errbuf_set(err, errlen, "source.git.url: must be a non-empty string");
+        return -EINVAL;
+    }
+    if (gitsrc_is_local(url)) {
+        if (policy.allow_local)
+            return 0;
+        errbuf_set(err, errlen,
+                   "source.git.url: '%s' is a repository on the farm's own disk; local paths "
+                   "and file:// URLs are refused unless git.allow_local",
+                   url);
+        return -EACCES;
+    }
+    char host[256];
+    int r = gitsrc_url_host(url, host, sizeof host, err, errlen);
+    if (r < 0 || policy.allow_private)
+        return r;
+    if (netaddr_classify_host(host) == NETADDR_HOST_PRIVATE) {
+        errbuf_set(err, errlen,
+                   "source.git.url: %s is a loopback, private or reserved address (refused "
+                   "unless git.allow_private)",
+                   host);
+        return -EACCES;
+    }
+    return 0;
+}
+
 char *gitsrc_mirror_path(const config *cfg, const char *url)
 {
     char hex[HASH_HEX_LEN + 1];
@@ -210,6 +302,11 @@ static int gitsrc_fetch(const config *cfg, git_repository *repo, const char *url
         errbuf_set(err, errlen, "source.git.url: %s: %s", url, gitsrc_lasterr());
         return -EHOSTUNREACH;
     }
+    /* Every socket of this fetch resolves, checks and pins its address. */
+    if (gitsrc_net_install(config_bool(cfg, "git.allow_private")) < 0) {
+        errbuf_set(err, errlen, "source.git.url: cannot set up the fetch: %s", gitsrc_lasterr());
+        return -EIO;
+    }
     gitsrc_fetch_state st = {0};
     long long timeout = config_int(cfg, "git.fetch_timeout_ms");
     st.deadline_ms = gitsrc_now_ms() + (timeout > 0 ? timeout : 120000);
@@ -229,6 +326,10 @@ static int gitsrc_fetch(const config *cfg, git_repository *repo, const char *url
     char *specs[] = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
     git_strarray refspecs = {specs, 2};
     if (git_remote_fetch(remote, &refspecs, &fo, "nixfarm fetch") < 0) {
+        if (gitsrc_net_refusal()) {
+            errbuf_set(err, errlen, "%s", gitsrc_net_refusal());
+            return -EACCES;
+        }
         if (st.creds_asked) {
             errbuf_set(err, errlen,
                        "source.git.url: %s asks for credentials; the farm fetches only "
@@ -483,6 +584,8 @@ int gitsrc_resolve(const config *cfg, const char *url, const char *rev, char com
                    char *err, size_t errlen)
 {
     int r = gitsrc_validate(url, rev, NULL, err, errlen);
+    if (r >= 0)
+        r = gitsrc_url_check(url, gitsrc_policy_from_config(cfg), err, errlen);
     if (r < 0)
         return r;
     _cleanup_(gitsrc_lib_donep) int inited = gitsrc_lib_init();
@@ -698,6 +801,8 @@ int gitsrc_checkout(const config *cfg, const char *url, const char *rev, const c
                     const char *dest_dir, long long max_bytes, char *err, size_t errlen)
 {
     int r = gitsrc_validate(url, rev, subdir, err, errlen);
+    if (r >= 0)
+        r = gitsrc_url_check(url, gitsrc_policy_from_config(cfg), err, errlen);
     if (r < 0)
         return r;
     _cleanup_close_ int dest_fd = gitsrc_open_dest(dest_dir, err, errlen);

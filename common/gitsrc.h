@@ -23,13 +23,26 @@
  * Concurrency: several processes may check out from one mirror at once; fetches
  * into one mirror are serialized with an flock on <mirror>.lock.
  *
+ * Where a fetch may go (an untrusted submitter names the URL): local
+ * repositories (file:// and absolute paths) could read any repository on the
+ * farm host, and http(s) to a loopback, private or reserved address could
+ * reach internal services (SSRF). Both are refused unless the config allows
+ * them (git.allow_local, git.allow_private; see gitsrc_policy). The URL's
+ * host is checked without DNS first (address literals and localhost names,
+ * common/netaddr.h); at fetch time every socket libgit2 opens resolves the
+ * host itself, refuses it unless every address passes, and connects to the
+ * checked address (gitsrc_net.c), so DNS rebinding and redirects to another
+ * host are caught too. A mirror fetched earlier still serves its commits.
+ *
  * Errors (negative errno, with a sentence in err that names the URL or rev):
  *   -ENOENT          the rev (branch, tag, commit id, or "HEAD") is not in the
  *                    repository even after a fetch, or subdir is not a directory
  *                    at that rev
  *   -EHOSTUNREACH    the URL cannot be reached (no such path, DNS, refused, HTTP
  *                    404/5xx)
- *   -EACCES          the remote asks for credentials
+ *   -EACCES          the remote asks for credentials, or the policy refuses
+ *                    the URL (local repository, or a host that is or
+ *                    resolves to a non-public address; err names the setting)
  *   -ETIMEDOUT       the fetch took longer than git.fetch_timeout_ms (it runs
  *                    in a child process that is killed then)
  *   -EFBIG           the tree (or subdir) is larger than max_bytes
@@ -37,18 +50,41 @@
  *   -EINVAL          empty URL/rev, a subdir with "..", or a bad dest_dir
  *   -EIO             anything else libgit2 reports (its message is in err)
  *
- * Config keys used: state_dir, git.fetch_timeout_ms, git.max_checkout_bytes
- * (see config_keys.def). Library code: nothing here logs. */
+ * Config keys used: state_dir, git.fetch_timeout_ms, git.max_checkout_bytes,
+ * git.ref_max_age_ms, git.allow_local, git.allow_private (see config_keys.def). Library code:
+ * nothing here logs. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "config.h"
 
+/* Which URLs a fetch may use. Off by default in the daemon's config: farmd
+ * serves untrusted submitters. `farm ci`/`farm run` on the operator's own
+ * machine read work trees directly (gitsrc_checkout_worktree) and never
+ * pass through this policy. */
+typedef struct {
+    bool allow_local;   /* file:// URLs and absolute paths */
+    bool allow_private; /* http(s) to loopback/private/link-local/reserved */
+} gitsrc_policy;
+
+/* The policy of cfg: git.allow_local and git.allow_private. */
+gitsrc_policy gitsrc_policy_from_config(const config *cfg);
+
+/* Checks url (already of a supported form, see gitsrc_validate) against the
+ * policy without DNS: a local URL unless allow_local; an http(s) host that is
+ * a localhost name or an address literal of a non-public address unless
+ * allow_private. 0; -EINVAL when the host cannot be read (bad characters,
+ * percent-escapes, several '@'); -EACCES refused. err names
+ * "source.git.url" and the setting that would allow it. Other names are
+ * checked when the fetch resolves them. For the API and gitsrc_checkout. */
+int gitsrc_url_check(const char *url, gitsrc_policy policy, char *err, size_t errlen);
+
 /* Checks out rev (+ subdir, may be NULL or "") of url into dest_dir, fetching
  * into the URL's mirror only when rev is missing there. max_bytes <= 0 means no
- * limit. Returns 0 on success or one of the errors above. Called by the worker
- * for submissions with a git source. Safe to call from several processes at
- * once. */
+ * limit. The policy is cfg's (gitsrc_policy_from_config). Returns 0 on success or one of the errors
+ * above. Called by the worker for submissions with a git source. Safe to call from several
+ * processes at once. */
 int gitsrc_checkout(const config *cfg, const char *url, const char *rev, const char *subdir,
                     const char *dest_dir, long long max_bytes, char *err, size_t errlen);
 

@@ -43,6 +43,8 @@ void request_opts_from_config(request_opts *o, const config *cfg)
     o->max_files = (int)config_int(cfg, "api.max_files");
     o->max_tests = (int)config_int(cfg, "api.max_tests");
     o->callback_allow_private = config_bool(cfg, "webhook.allow_private");
+    o->git_allow_local = config_bool(cfg, "git.allow_local");
+    o->git_allow_private = config_bool(cfg, "git.allow_private");
 }
 
 /* ---- limits ---- */
@@ -374,7 +376,11 @@ static int parse_env(json_t *in, json_t *norm, request_error *e)
     return 0;
 }
 
-static int parse_source(json_t *in, json_t *norm, bool *cacheable, request_error *e)
+/* source.git: the form, then where it may be fetched from (common/gitsrc.h:
+ * local repositories and non-public hosts are refused unless the config
+ * allows them; names are checked again, resolved, when fetched). */
+static int parse_source(const request_opts *o, json_t *in, json_t *norm, bool *cacheable,
+                        request_error *e)
 {
     json_t *src = json_object_get(in, "source");
     if (!src || json_is_null(src))
@@ -409,6 +415,15 @@ static int parse_source(json_t *in, json_t *norm, bool *cacheable, request_error
                                                              : "source.git.url";
         return request_fail(e, 422, "invalid_value", field, "%s", msg);
     }
+    gitsrc_policy policy = {.allow_local = o->git_allow_local,
+                            .allow_private = o->git_allow_private};
+    int r = gitsrc_url_check(url, policy, msg, sizeof(msg));
+    if (r == -EACCES)
+        return request_fail(
+            e, 422, strstr(msg, "git.allow_local") ? "forbidden_source" : "forbidden_address",
+            "source.git.url", "%s", msg);
+    if (r < 0)
+        return request_fail(e, 422, "invalid_value", "source.git.url", "%s", msg);
     /* Only a pinned commit gives the same tree every time. */
     bool pinned = strlen(rev) == 40;
     for (const char *p = rev; pinned && *p; p++)
@@ -509,7 +524,7 @@ static int build(const request_opts *o, json_t *in, json_t *norm, request_blobs 
         return -EINVAL;
     json_object_set(norm, "files", files);
     out->cacheable = true;
-    if (parse_source(in, norm, &out->cacheable, e) < 0)
+    if (parse_source(o, in, norm, &out->cacheable, e) < 0)
         return -EINVAL;
     const char *compile = profile ? json_string_value(json_object_get(profile, "compile")) : NULL;
     const char *run = profile ? json_string_value(json_object_get(profile, "run")) : NULL;

@@ -52,10 +52,13 @@ typedef struct {
     int max_tests;
     bool allow_expr;             /* the caller's token has the nix-expr scope */
     bool callback_allow_private; /* webhook.allow_private: loopback/private callback_url */
+    bool git_allow_local;        /* git.allow_local: file:// and local-path git sources */
+    bool git_allow_private;      /* git.allow_private: git sources on loopback/private hosts */
 } request_opts;
 
 /* Fills max/def_* and the counts from the api.limits.* and api.max_* keys,
- * callback_allow_private from webhook.allow_private. */
+ * callback_allow_private from webhook.allow_private, git_allow_* from
+ * git.allow_local and git.allow_private. */
 void request_opts_from_config(request_opts *o, const config *cfg);
 
 typedef struct {

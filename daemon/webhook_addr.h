@@ -5,7 +5,8 @@
  * EVERY address it resolves to is checked, and the connection is pinned to a
  * checked address with CURLOPT_RESOLVE: a DNS answer that changes between the
  * check and the connect (DNS rebinding) cannot redirect the request. Redirects
- * are never followed. Refused unless webhook.allow_private: loopback,
+ * are never followed. The address list lives in common/netaddr.h (shared
+ * with git sources). Refused unless webhook.allow_private: loopback,
  * RFC 1918 private, link-local, CGNAT (100.64/10), "this network" (0/8),
  * multicast, reserved (240/4), broadcast, benchmarking (198.18/15),
  * documentation ranges; IPv6 ::, ::1, fc00::/7, fe80::/10, ff00::/8,
@@ -46,5 +47,5 @@ int webhook_url_check(const char *url, bool allow_private, char *err, size_t err
 int webhook_target_resolve(const char *url, bool allow_private, webhook_target *out, char *err,
                            size_t errlen);
 
-/* Whether one address is a public unicast address (see the list above). */
+/* Whether one address is a public unicast address (netaddr_is_public). */
 bool webhook_addr_is_public(const struct sockaddr *sa);

@@ -137,7 +137,8 @@ def test_remote_git_source():
 
 def main():
     global URL, STATE
-    with Tmp("farm-ci-state-") as st, farmtest.Farm(workers=2) as f:
+    # --git-source names a repository on this host: refused unless git.allow_local.
+    with Tmp("farm-ci-state-") as st, farmtest.Farm(workers=2, settings={"git.allow_local": "true"}) as f:
         STATE = st.path
         URL = "http://127.0.0.1:%d" % f.port
         cases = [(n, fn) for n, fn in sorted(globals().items()) if n.startswith("test_") and callable(fn)]

@@ -277,7 +277,10 @@ def test_tokens_from_flag_env_and_config():
 
 def main():
     global F, URL
-    with farmtest.Farm(workers=2) as farm_:
+    # The git source tests use repositories on this host and a git server on
+    # loopback: both refused by default (git.allow_local, git.allow_private).
+    with farmtest.Farm(workers=2, settings={"git.allow_local": "true",
+                                            "git.allow_private": "true"}) as farm_:
         F = farm_
         URL = "http://127.0.0.1:%d" % farm_.port
         cases = [(name, fn) for name, fn in sorted(globals().items())

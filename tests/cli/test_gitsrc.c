@@ -1,9 +1,13 @@
 /* test_gitsrc.c — git sources against local repositories made by the test:
  * checkout at a commit, branch, tag and HEAD, subdir, size limit, bad rev,
- * unreachable URL, credentials asked, fetch only when the rev is missing. */
+ * unreachable URL, credentials asked, fetch only when the rev is missing;
+ * the policy (git.allow_local, git.allow_private): local repositories and
+ * non-public hosts refused, a name resolving to loopback refused at fetch
+ * time without a connection being made. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -81,6 +85,10 @@ static void setup(void)
     char err[256];
     ck_assert_int_eq(config_new_default(&cfg, err, sizeof err), 0);
     ck_assert_int_eq(config_set(cfg, "state_dir", state, err, sizeof err), 0);
+    /* The repositories and servers of these tests are local: allowed here,
+     * refused by the policy tests below. */
+    ck_assert_int_eq(config_set(cfg, "git.allow_local", "true", err, sizeof err), 0);
+    ck_assert_int_eq(config_set(cfg, "git.allow_private", "true", err, sizeof err), 0);
 }
 
 static void teardown(void)
@@ -374,6 +382,114 @@ START_TEST(validate_names_the_field)
 }
 END_TEST
 
+START_TEST(policy_refuses_local_and_private_urls)
+{
+    char err[512] = "", box[300], url[400];
+    const gitsrc_policy closed = {0}, open = {.allow_local = true, .allow_private = true};
+    static const char *const local[] = {"file:///etc", "/root/x", "file:///srv/x.git"};
+    for (size_t i = 0; i < sizeof local / sizeof *local; i++) {
+        ck_assert_msg(gitsrc_url_check(local[i], closed, err, sizeof err) == -EACCES, "%s: %s",
+                      local[i], err);
+        ck_assert_ptr_nonnull(strstr(err, "source.git.url"));
+        ck_assert_ptr_nonnull(strstr(err, "git.allow_local"));
+        ck_assert_int_eq(gitsrc_url_check(local[i], open, err, sizeof err), 0);
+    }
+    static const char *const private[] = {
+        "http://127.0.0.1/x.git",  "http://10.0.0.1/x.git",     "http://[::1]/x",
+        "http://localhost/x",      "https://a.LocalHost./x",    "http://2130706433/x",
+        "http://127.1:8080/x.git", "http://[::ffff:10.0.0.1]/", "http://169.254.169.254/x",
+        "http://u@192.168.1.1/x",  "https://[fd00::1]:443/x",   "http://0.0.0.0/x"};
+    for (size_t i = 0; i < sizeof private / sizeof *private; i++) {
+        ck_assert_msg(gitsrc_url_check(private[i], closed, err, sizeof err) == -EACCES, "%s: %s",
+                      private[i], err);
+        ck_assert_ptr_nonnull(strstr(err, "source.git.url"));
+        ck_assert_ptr_nonnull(strstr(err, "git.allow_private"));
+        ck_assert_msg(gitsrc_url_check(private[i], open, err, sizeof err) == 0, "%s: %s",
+                      private[i], err);
+    }
+    /* Public hosts and names (checked when resolved) pass without DNS. */
+    static const char *const public[] = {"https://example.org/x.git", "http://1.1.1.1/x",
+                                         "https://[2606:4700::1111]:8443/x",
+                                         "https://git.internal/x"};
+    for (size_t i = 0; i < sizeof public / sizeof *public; i++)
+        ck_assert_msg(gitsrc_url_check(public[i], closed, err, sizeof err) == 0, "%s: %s",
+                      public[i], err);
+    /* A host we cannot read as libgit2 would is refused as malformed. */
+    static const char *const odd[] = {"http://%31%32%37.0.0.1/x", "http://a@b@127.0.0.1/x",
+                                      "http:///x", "http://[::1/x", "http://h\\@127.0.0.1/"};
+    for (size_t i = 0; i < sizeof odd / sizeof *odd; i++)
+        ck_assert_msg(gitsrc_url_check(odd[i], open, err, sizeof err) == -EINVAL, "%s: %s", odd[i],
+                      err);
+
+    /* gitsrc_checkout applies cfg's policy before touching anything. */
+    char e[64];
+    ck_assert_int_eq(config_set(cfg, "git.allow_local", "false", e, sizeof e), 0);
+    ck_assert_int_eq(config_set(cfg, "git.allow_private", "false", e, sizeof e), 0);
+    mkbox(box, sizeof box, "box");
+    ck_assert_int_eq(gitsrc_checkout(cfg, repo, "main", NULL, box, 0, err, sizeof err), -EACCES);
+    ck_assert_ptr_nonnull(strstr(err, "git.allow_local"));
+    snprintf(url, sizeof url, "file://%s", repo);
+    char full[41];
+    ck_assert_int_eq(gitsrc_resolve(cfg, url, "main", full, err, sizeof err), -EACCES);
+    ck_assert_int_eq(
+        gitsrc_checkout(cfg, "http://127.0.0.1:1/x.git", "main", NULL, box, 0, err, sizeof err),
+        -EACCES);
+    ck_assert_ptr_nonnull(strstr(err, "git.allow_private"));
+    ck_assert_int_eq(count_entries(box), 0);
+    char *m = gitsrc_mirror_path(cfg, repo);
+    ck_assert_int_ne(access(m, F_OK), 0);
+    free(m);
+}
+END_TEST
+
+/* A name that resolves to loopback passes the check without DNS; the fetch
+ * resolves it, refuses it, and never connects (the pinned stream). */
+START_TEST(name_resolving_to_loopback_is_refused_at_fetch)
+{
+    char err[512] = "", box[300], url[400], e[64], name[256] = "";
+    ck_assert_int_eq(gethostname(name, sizeof name - 1), 0);
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    ck_assert_msg(getaddrinfo(name, NULL, &hints, &res) == 0, "host name %s must resolve", name);
+    uint32_t a4 = ntohl(((struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr);
+    freeaddrinfo(res);
+    ck_assert_msg((a4 >> 24) == 127, "host name %s must resolve to loopback", name);
+
+    /* A listener on the loopback port the URL names: nobody may connect. */
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(a4)};
+    socklen_t sl = sizeof sa;
+    ck_assert_int_eq(bind(s, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(listen(s, 4), 0);
+    getsockname(s, (struct sockaddr *)&sa, &sl);
+    snprintf(url, sizeof url, "http://%s:%d/x.git", name, ntohs(sa.sin_port));
+
+    const gitsrc_policy closed = {0};
+    ck_assert_msg(gitsrc_url_check(url, closed, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(config_set(cfg, "git.allow_private", "false", e, sizeof e), 0);
+    mkbox(box, sizeof box, "box");
+    int r = gitsrc_checkout(cfg, url, "main", NULL, box, 0, err, sizeof err);
+    ck_assert_msg(r == -EACCES, "r=%d err=%s", r, err);
+    ck_assert_ptr_nonnull(strstr(err, "resolves to 127."));
+    ck_assert_ptr_nonnull(strstr(err, "git.allow_private"));
+    ck_assert_int_lt(accept(s, NULL, NULL), 0); /* no connection was made */
+    ck_assert_int_eq(errno, EAGAIN);
+    char *m = gitsrc_mirror_path(cfg, url);
+    ck_assert_int_ne(access(m, F_OK), 0);
+    free(m);
+
+    /* Allowed, the same URL reaches the listener (which never answers: the
+     * fetch times out, and the connection waits in the listener's queue). */
+    ck_assert_int_eq(config_set(cfg, "git.allow_private", "true", e, sizeof e), 0);
+    ck_assert_int_eq(config_set(cfg, "git.fetch_timeout_ms", "1500", e, sizeof e), 0);
+    r = gitsrc_checkout(cfg, url, "main", NULL, box, 0, err, sizeof err);
+    ck_assert_msg(r == -ETIMEDOUT, "r=%d err=%s", r, err);
+    int c = accept(s, NULL, NULL);
+    ck_assert_int_ge(c, 0);
+    close(c);
+    close(s);
+}
+END_TEST
+
 START_TEST(worktree_head_and_checkout_detached)
 {
     char box[300], err[512] = "", p[400], sub[400];
@@ -412,6 +528,8 @@ static Suite *gitsrc_suite(void)
     tcase_add_test(tc, fetches_only_when_rev_is_missing);
     tcase_add_test(tc, validate_names_the_field);
     tcase_add_test(tc, worktree_head_and_checkout_detached);
+    tcase_add_test(tc, policy_refuses_local_and_private_urls);
+    tcase_add_test(tc, name_resolving_to_loopback_is_refused_at_fetch);
     suite_add_tcase(s, tc);
     return s;
 }

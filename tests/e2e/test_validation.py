@@ -115,6 +115,24 @@ CASES = [
     ("source git bad scheme", sub(source={"git": {"url": "ssh://h/r", "rev": "main"}}), 422, "source.git.url"),
 ]
 
+# Git sources the farm must not fetch for a stranger (git.allow_local,
+# git.allow_private off): (url, the setting that would allow it)
+GIT_REFUSED = [
+    ("file:///etc", "git.allow_local"),
+    ("/root/x", "git.allow_local"),
+    ("http://127.0.0.1/x.git", "git.allow_private"),
+    ("http://10.0.0.1/x.git", "git.allow_private"),
+    ("http://[::1]/x", "git.allow_private"),
+    ("http://localhost/x", "git.allow_private"),
+    ("https://169.254.169.254:443/x.git", "git.allow_private"),
+    ("http://2130706433/x.git", "git.allow_private"),
+]
+for _url, _setting in GIT_REFUSED:
+    CASES.append(("git source %s" % _url, sub(source={"git": {"url": _url, "rev": "main"}}), 422,
+                  "source.git.url"))
+CASES.append(("git source host unreadable", sub(source={"git": {"url": "http://%31%32%37.0.0.1/x",
+                                                                 "rev": "main"}}), 422, "source.git.url"))
+
 
 def main():
     farm = apitest.api_farm(settings={"api.max_body_bytes": "65536"})
@@ -199,14 +217,67 @@ def main():
         cases.append(("webhook.allow_private accepts loopback and private callbacks",
                       private_callback_allowed_by_setting))
 
+        def git_refusal_says_why():
+            for url, setting in GIT_REFUSED:
+                st, resp = farm.submit(sub(source={"git": {"url": url, "rev": "main"}}), wait=False)
+                apitest.check_error(st, resp, 422, "source.git.url", url)
+                want = "forbidden_source" if setting == "git.allow_local" else "forbidden_address"
+                assert resp["error"]["code"] == want, (url, resp)
+                assert setting in resp["error"]["message"], (url, resp)
+            # a public host (or a name, resolved and checked when fetched) is accepted
+            st, resp = farm.submit(sub(source={"git": {"url": "https://example.org/x.git", "rev": "main"}}),
+                                   wait=False)
+            assert st == 202, (st, resp)
+        cases.append(("a refused git source says why (code, setting)", git_refusal_says_why))
+
+        def local_repo_refused_then_allowed():
+            import subprocess
+            import tempfile
+            with tempfile.TemporaryDirectory(prefix="farm-e2e-git-") as d:
+                subprocess.run(["git", "-c", "init.defaultBranch=main", "init", "-q", d], check=True)
+                with open(os.path.join(d, "main.sh"), "w") as f:
+                    f.write("echo from-git\n")
+                subprocess.run(["git", "-C", d, "add", "-A"], check=True)
+                subprocess.run(["git", "-C", d, "-c", "user.name=t", "-c", "user.email=t@t", "commit",
+                                "-q", "-m", "c"], check=True)
+                body = {"profile": "bash", "source": {"git": {"url": d, "rev": "main"}}}
+                st, resp = farm.submit(body, wait=False)
+                apitest.check_error(st, resp, 422, "source.git.url", "local repository")
+                assert "git.allow_local" in resp["error"]["message"], resp
+                st, resp = farm.submit(dict(body, source={"git": {"url": "file://" + d, "rev": "main"}}),
+                                       wait=False)
+                apitest.check_error(st, resp, 422, "source.git.url", "local file:// repository")
+                with apitest.api_farm(settings={"git.allow_local": "true"}) as open_farm:
+                    st, resp = open_farm.submit(body, wait=False)
+                    assert st == 202, (st, resp)
+                    # the other setting stays off
+                    st, resp = open_farm.submit(sub(source={"git": {"url": "http://127.0.0.1/x.git",
+                                                                    "rev": "main"}}), wait=False)
+                    apitest.check_error(st, resp, 422, "source.git.url", "loopback with allow_local")
+        cases.append(("a local repository is refused unless git.allow_local", local_repo_refused_then_allowed))
+
+        def private_git_allowed_by_setting():
+            with apitest.api_farm(settings={"git.allow_private": "true"}) as open_farm:
+                for url, setting in GIT_REFUSED:
+                    st, resp = open_farm.submit(sub(source={"git": {"url": url, "rev": "main"}}), wait=False)
+                    if setting == "git.allow_private":
+                        assert st == 202, (url, st, resp)
+                    else:
+                        apitest.check_error(st, resp, 422, "source.git.url", url)
+            with apitest.api_farm(settings={"git.allow_private": "true", "git.allow_local": "true"}) as both:
+                for url, _ in GIT_REFUSED:
+                    st, resp = both.submit(sub(source={"git": {"url": url, "rev": "main"}}), wait=False)
+                    assert st == 202, (url, st, resp)
+        cases.append(("git.allow_private / git.allow_local accept what they name", private_git_allowed_by_setting))
+
         def still_healthy():
             st, h = farm.request("GET", "/v1/health")
             assert st == 200 and h["status"] == "ok", (st, h)
             st, again = farm.request("GET", "/v1/submissions/" + before["id"])
             assert st == 200 and again["id"] == before["id"] and again["state"] == "queued", (st, again)
-            # nothing invalid was queued: the valid ones only (1 + 5 above)
+            # nothing invalid was queued: the valid ones only (1 + 5 + 1 public git source above)
             q = h["queues"]["submissions"]
-            assert q["queued"] + q["waiting_deps"] == 6, q
+            assert q["queued"] + q["waiting_deps"] == 7, q
         cases.append(("daemon healthy, accepted work kept, nothing invalid queued", still_healthy))
         rc = farmtest.run_cases(cases)
     sys.exit(rc)

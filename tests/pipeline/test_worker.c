@@ -325,6 +325,7 @@ static int setup(void)
         {"log.level", "warning"},
         {"worker.stop_grace_ms", "3000"},
         {"worker.max_result_output_bytes", "4096"},
+        {"git.allow_local", "true"}, /* the git source case uses a local repository */
     };
 
     snprintf(state_dir, sizeof(state_dir), "/tmp/farm-pipeline-XXXXXX");
