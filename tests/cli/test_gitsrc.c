@@ -471,8 +471,14 @@ START_TEST(name_resolving_to_loopback_is_refused_at_fetch)
     ck_assert_msg(r == -EACCES, "r=%d err=%s", r, err);
     ck_assert_ptr_nonnull(strstr(err, "resolves to 127."));
     ck_assert_ptr_nonnull(strstr(err, "git.allow_private"));
+    /* https: the socket beneath TLS goes through the same check. */
+    snprintf(url, sizeof url, "https://%s:%d/x.git", name, ntohs(sa.sin_port));
+    r = gitsrc_checkout(cfg, url, "main", NULL, box, 0, err, sizeof err);
+    ck_assert_msg(r == -EACCES, "r=%d err=%s", r, err);
+    ck_assert_ptr_nonnull(strstr(err, "resolves to 127."));
     ck_assert_int_lt(accept(s, NULL, NULL), 0); /* no connection was made */
     ck_assert_int_eq(errno, EAGAIN);
+    snprintf(url, sizeof url, "http://%s:%d/x.git", name, ntohs(sa.sin_port));
     char *m = gitsrc_mirror_path(cfg, url);
     ck_assert_int_ne(access(m, F_OK), 0);
     free(m);
