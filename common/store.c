@@ -274,9 +274,15 @@ static int store_prepare_path(const char *path)
         if (r < 0)
             return r;
     }
-    int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd >= 0)
-        close(fd);
+    /* Only a missing file is touched: closing any descriptor of a database
+     * file drops every POSIX lock this process holds on it, which would
+     * break the locks of this process's other open connections. */
+    struct stat st;
+    if (stat(path, &st) < 0 && errno == ENOENT) {
+        int fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0)
+            close(fd);
+    }
     /* Read-only or foreign files are SQLite's to report, with its message. */
     return 0;
 }
