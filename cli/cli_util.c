@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 
+#include "../common/base64.h"
 #include "../common/cleanup.h"
 
 void cli_errorf(const char *fmt, ...)
@@ -136,15 +137,6 @@ int cli_read_file(const char *path, char **data, size_t *len, size_t max)
     return 0;
 }
 
-char *cli_base64(const void *data, size_t len)
-{
-    char *out = malloc(4 * ((len + 2) / 3) + 1);
-    if (!out)
-        return NULL;
-    EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-    return out;
-}
-
 json_t *cli_file_json(const char *name, const char *data, size_t len, bool executable)
 {
     json_t *content = memchr(data, '\0', len) ? NULL : json_stringn(data, len);
@@ -152,7 +144,7 @@ json_t *cli_file_json(const char *name, const char *data, size_t len, bool execu
     if (content) {
         f = json_pack("{s:s,s:o,s:s}", "name", name, "content", content, "encoding", "utf8");
     } else {
-        _cleanup_free_ char *b64 = cli_base64(data, len);
+        _cleanup_free_ char *b64 = base64_encode(data, len);
         if (!b64)
             return NULL;
         f = json_pack("{s:s,s:s,s:s}", "name", name, "content", b64, "encoding", "base64");

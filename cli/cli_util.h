@@ -61,7 +61,6 @@ int cli_read_file(const char *path, char **data, size_t *len, size_t max);
 /* {"name", "content", "encoding"} for a file: utf8 when it is valid UTF-8,
  * else base64. New reference or NULL. */
 json_t *cli_file_json(const char *name, const char *data, size_t len, bool executable);
-char *cli_base64(const void *data, size_t len);
 
 /* "packages": "a,b c" -> JSON array of names. */
 json_t *cli_split_list(const char *s);

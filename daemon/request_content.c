@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/base64.h"
 #include "../common/hash.h"
 
 /* ---- blobs ---- */
@@ -49,62 +50,6 @@ void request_blobs_free(request_blobs *l)
     l->n = l->cap = 0;
 }
 
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+' || c == '-')
-        return 62;
-    if (c == '/' || c == '_')
-        return 63;
-    return -1;
-}
-
-/* Strict base64 (standard or URL alphabet, padding optional, no whitespace
- * except line breaks). 0 with *out malloc'd, or -EINVAL. */
-static int b64_decode(const char *in, size_t len, unsigned char **out, size_t *outlen)
-{
-    unsigned char *buf = malloc(len / 4 * 3 + 4);
-    if (!buf)
-        return -ENOMEM;
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0, pad = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)in[i];
-        if (c == '\n' || c == '\r')
-            continue;
-        if (c == '=') {
-            pad++;
-            continue;
-        }
-        int v = b64_value(c);
-        if (v < 0 || pad) {
-            free(buf);
-            return -EINVAL;
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            buf[o++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    /* 6 leftover bits can never come from whole bytes; neither can 3 '='. */
-    if (bits >= 6 || pad > 2) {
-        free(buf);
-        return -EINVAL;
-    }
-    *out = buf;
-    *outlen = o;
-    return 0;
-}
-
 /* Decodes a content string in encoding into a fresh blob; returns its sha256
  * (borrowed) or NULL with e filled. */
 const char *request_content_blob(request_blobs *bl, json_t *content, const char *encoding,
@@ -115,7 +60,7 @@ const char *request_content_blob(request_blobs *bl, json_t *content, const char 
     unsigned char *data;
     size_t dlen;
     if (encoding && !strcmp(encoding, "base64")) {
-        int r = b64_decode(s, len, &data, &dlen);
+        int r = base64_decode(s, len, &data, &dlen);
         if (r == -ENOMEM) {
             request_fail(e, 500, "internal", field, "out of memory");
             return NULL;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <openssl/evp.h>
 
+#include "../common/base64.h"
 #include "../common/cleanup.h"
 
 const char *verdict_decide(const verdict_input *in)
@@ -177,26 +178,6 @@ bool verdict_is_utf8(const char *data, size_t len)
     return true;
 }
 
-char *verdict_base64(const char *data, size_t len)
-{
-    size_t cap = 4 * ((len + 2) / 3) + 1;
-    char *out = malloc(cap);
-    size_t done = 0, o = 0;
-
-    if (!out)
-        return NULL;
-    /* EVP_EncodeBlock takes an int length: feed it in chunks that are a
-     * multiple of 3 so the pieces join without padding in between. */
-    while (done < len) {
-        size_t chunk = len - done > (size_t)3 * 1024 * 1024 ? (size_t)3 * 1024 * 1024 : len - done;
-        o += (size_t)EVP_EncodeBlock((unsigned char *)out + o, (const unsigned char *)data + done,
-                                     (int)chunk);
-        done += chunk;
-    }
-    out[o] = '\0';
-    return out;
-}
-
 static json_t *text_json(const char *s, size_t n)
 {
     return json_stringn_nocheck(n ? s : "", n);
@@ -212,8 +193,8 @@ int verdict_set_output(json_t *obj, const char *out, size_t out_len, const char 
         jo = text_json(out, out_len);
         je = text_json(err, err_len);
     } else {
-        _cleanup_free_ char *bo = verdict_base64(out, out_len);
-        _cleanup_free_ char *be = verdict_base64(err, err_len);
+        _cleanup_free_ char *bo = base64_encode(out, out_len);
+        _cleanup_free_ char *be = base64_encode(err, err_len);
 
         if (!bo || !be)
             return -ENOMEM;

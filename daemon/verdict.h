@@ -64,9 +64,6 @@ bool verdict_output_matches(const char *out, size_t out_len, const char *expecte
  * NUL: a NUL cannot round-trip through a JSON string in every client). */
 bool verdict_is_utf8(const char *data, size_t len);
 
-/* Base64 (RFC 4648, with padding) via libcrypto; caller frees; NULL on ENOMEM. */
-char *verdict_base64(const char *data, size_t len);
-
 /* Sets "stdout", "stderr" and "encoding" on obj: both streams as text when
  * both are UTF-8, else both as base64 with "encoding": "base64" (one encoding
  * per object keeps clients simple). 0 or -ENOMEM. */

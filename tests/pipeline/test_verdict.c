@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/base64.h"
 #include "../../daemon/verdict.h"
 
 START_TEST(decide_follows_the_documented_order)
@@ -102,12 +103,12 @@ END_TEST
 
 START_TEST(base64_and_output_json)
 {
-    char *b = verdict_base64("\xff\xfe\x00", 3);
+    char *b = base64_encode("\xff\xfe\x00", 3);
     json_t *o = json_object();
 
     ck_assert_str_eq(b, "//4A");
     free(b);
-    b = verdict_base64("ab", 2);
+    b = base64_encode("ab", 2);
     ck_assert_str_eq(b, "YWI=");
     free(b);
 
