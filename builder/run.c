@@ -18,6 +18,7 @@
 
 #include "builder_internal.h"
 #include "../common/cleanup.h"
+#include "../common/health_check.h"
 #include "../common/jsonutil.h"
 #include "../common/log.h"
 
@@ -59,34 +60,6 @@ static void quota(const config *cfg, store *s)
         log_info("evicted sets=%d quota_bytes=%lld", r, config_int(cfg, "cache.quota_bytes"));
 }
 
-/* A builder of this host that died (kill -9, OOM) leaves its set building
- * under a lease nobody renews. Rather than wait lease.ms, expire that lease
- * now by renewing it as its dead owner for 1 ms (owner-checked: a set already
- * requeued or finished is left alone); the health checker then requeues it
- * with attempts + 1, so a set that keeps killing builders still ends. */
-static void expire_dead_leases(store *s, const char *host)
-{
-    _cleanup_json_ json_t *beats = NULL;
-    if (store_heartbeats(s, &beats) < 0)
-        return;
-    size_t i;
-    json_t *b;
-    json_array_foreach(beats, i, b)
-    {
-        const char *id = json_string_value(json_object_get(b, "id"));
-        const char *role = json_string_value(json_object_get(b, "role"));
-        const char *bhost = json_string_value(json_object_get(b, "host"));
-        const char *item = json_string_value(json_object_get(b, "current_item"));
-        json_int_t pid = json_integer_value(json_object_get(b, "pid"));
-        if (!id || !role || strcmp(role, "builder") || !bhost || strcmp(bhost, host) || pid <= 0 ||
-            kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-            continue;
-        if (item && store_depset_renew(s, item, id, 1) >= 0)
-            log_info("dead-builder-lease-expired builder=%s key=%s", id, item);
-        store_heartbeat_remove(s, id);
-    }
-}
-
 int builder_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
 {
     char err[4096];
@@ -100,7 +73,7 @@ int builder_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
     gethostname(host, sizeof host - 1);
     char owner[400];
     snprintf(owner, sizeof owner, "builder-%s-%d-%d", host, (int)getpid(), slot);
-    expire_dead_leases(s, host);
+    health_expire_dead_local(s, "builder", host);
     bool bell = store_doorbell_listen(s, STORE_ROLE_BUILDER) >= 0;
     int poll_ms = (int)config_int(cfg, "queue.poll_ms");
     int64_t lease_ms = config_int(cfg, "lease.ms");

@@ -2,6 +2,13 @@
  * CacheBuilderHealthChecker over the store (see health_check.h). */
 #include "health_check.h"
 
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "jsonutil.h"
+
 #include "log.h"
 
 int health_check_once(store *s, int64_t now_ms, store_requeue_counts *out)
@@ -19,4 +26,36 @@ int health_check_once(store *s, int64_t now_ms, store_requeue_counts *out)
     if (out)
         *out = c;
     return 0;
+}
+
+int health_expire_dead_local(store *s, const char *role, const char *host)
+{
+    _cleanup_json_ json_t *beats = NULL;
+    bool builders = strcmp(role, "builder") == 0;
+    size_t i;
+    json_t *b;
+    int n = 0, r;
+
+    if ((r = store_heartbeats(s, &beats)) < 0)
+        return r;
+    json_array_foreach(beats, i, b)
+    {
+        const char *id = json_string_value(json_object_get(b, "id"));
+        const char *brole = json_string_value(json_object_get(b, "role"));
+        const char *bhost = json_string_value(json_object_get(b, "host"));
+        const char *item = json_string_value(json_object_get(b, "current_item"));
+        json_int_t pid = json_integer_value(json_object_get(b, "pid"));
+
+        if (!id || !brole || strcmp(brole, role) != 0 || !bhost || strcmp(bhost, host) != 0 ||
+            strncmp(id, "remote:", 7) == 0 || pid <= 0 || kill((pid_t)pid, 0) == 0 ||
+            errno != ESRCH)
+            continue;
+        if (item && (builders ? store_depset_renew(s, item, id, 1)
+                              : store_submission_renew(s, item, id, 1)) >= 0) {
+            log_info("dead-%s-lease-expired owner=%s item=%s", role, id, item);
+            n++;
+        }
+        store_heartbeat_remove(s, id);
+    }
+    return n;
 }

@@ -143,7 +143,7 @@ static enum MHD_Result lease_error(api_call *c, int r)
 /* Owners (and heartbeat ids) over HTTP start with "remote:": a worker
  * token can then never act on a local worker's lease, whose owner is
  * host:pid:worker-N and easy to guess, and a local worker never takes a
- * remote pid for one of its own host (worker_expire_dead_leases). */
+ * remote pid for one of its own host (health_expire_dead_local in common/health_check.c). */
 static bool remote_name_ok(const char *o)
 {
     return o && strncmp(o, LEASE_REMOTE_PREFIX, strlen(LEASE_REMOTE_PREFIX)) == 0 &&

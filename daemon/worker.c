@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../common/cleanup.h"
+#include "../common/health_check.h"
 #include "../common/fsutil.h"
 #include "../common/jsonutil.h"
 #include "../common/log.h"
@@ -67,38 +68,6 @@ static void worker_clean_stale(const char *boxes_dir)
         log_warn("stale-sandbox-cleanup-failed error=\"%s\"", err);
     if (n > 0 || r > 0)
         log_info("stale-cleaned boxes=%d sandboxes=%d", n, r > 0 ? r : 0);
-}
-
-/* A worker of this host that died (kill -9, OOM) leaves its submission
- * running under a lease nobody renews. Rather than wait lease.ms, expire
- * that lease now: renew it as its dead owner for 1 ms (owner-checked, so a
- * row already requeued or finished is left alone); the health checker then
- * requeues it with attempts + 1, so a submission that keeps killing workers
- * still ends after queue.max_attempts. */
-static void worker_expire_dead_leases(store *s, const char *host)
-{
-    _cleanup_json_ json_t *beats = NULL;
-    size_t i;
-    json_t *b;
-
-    if (store_heartbeats(s, &beats) < 0)
-        return;
-    json_array_foreach(beats, i, b)
-    {
-        const char *id = json_string_value(json_object_get(b, "id"));
-        const char *role = json_string_value(json_object_get(b, "role"));
-        const char *bhost = json_string_value(json_object_get(b, "host"));
-        const char *item = json_string_value(json_object_get(b, "current_item"));
-        json_int_t pid = json_integer_value(json_object_get(b, "pid"));
-
-        /* A remote worker's pid is another machine's (its id says "remote:"). */
-        if (!id || !role || strcmp(role, "worker") != 0 || !bhost || strcmp(bhost, host) != 0 ||
-            !strncmp(id, "remote:", 7) || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-            continue;
-        if (item && store_submission_renew(s, item, id, 1) >= 0)
-            log_info("dead-worker-lease-expired worker=%s id=%s", id, item);
-        store_heartbeat_remove(s, id);
-    }
 }
 
 /* A submission claimed together with the last finish but not started (the
@@ -177,7 +146,7 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
     snprintf(w.boxes_dir, sizeof(w.boxes_dir), "%s", boxes);
     worker_clean_stale(boxes);
     if (!remote)
-        worker_expire_dead_leases(w.src->st, host);
+        health_expire_dead_local(w.src->st, "worker", host);
     if ((r = worker_lease_new(cfg, &w.lease, err, sizeof(err))) < 0 ||
         (r = worker_job_init(&w, err, sizeof(err))) < 0) {
         log_error("worker-init-failed errno=%d error=\"%s\"", -r, err);
@@ -231,7 +200,7 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
             }
         }
         /* The current item in the heartbeat is what lets a successor expire
-         * this worker's lease at once if it dies (worker_expire_dead_leases). */
+         * this worker's lease at once if it dies (health_expire_dead_local). */
         w.src->ops->heartbeat(w.src, w.owner, host, (int)getpid(), c.id);
         r = worker_job_run(&w, &c, &next);
         store_claimed_done(&c);
