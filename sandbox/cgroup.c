@@ -400,7 +400,8 @@ void sbx_cg_stats(struct sbx_cgroup *cg, struct sbx_cg_stats *st)
         st->pids_hit = pids > cg->pids_base;
 }
 
-/* Kills every pid listed in dir/cgroup.procs; returns how many were listed. */
+/* Kills the pids listed in dir/cgroup.procs (up to a buffer's worth: callers
+ * loop until none are left); returns how many were listed. */
 static int kill_listed(int procs_fd)
 {
     char buf[4096];
@@ -408,6 +409,14 @@ static int kill_listed(int procs_fd)
     if (n <= 0)
         return 0;
     buf[n] = 0;
+    /* A full buffer may end inside a pid ("1234" of 12345): that prefix is
+     * some other process of the host. Drop the unfinished last line. */
+    if ((size_t)n == sizeof buf - 1) {
+        char *nl = strrchr(buf, '\n');
+        if (!nl)
+            return 0;
+        nl[1] = 0;
+    }
     int count = 0;
     for (char *s = buf; *s;) {
         char *end;
@@ -452,7 +461,10 @@ int sbx_cg_remove_tree(const char *dir)
     _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
         return errno == ENOENT ? 0 : -errno;
-    DIR *d = fdopendir(fcntl(dfd, F_DUPFD_CLOEXEC, 3));
+    int dup = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+    DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+    if (!d && dup >= 0)
+        close(dup);
     if (d) {
         struct dirent *de;
         while ((de = readdir(d))) {
