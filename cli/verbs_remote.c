@@ -320,45 +320,48 @@ static int verbs_one_id(int argc, char **argv, const char *usage, const char **i
     return 0;
 }
 
+/* status and watch both start the same way: one id, a client, the
+ * submission's current view. Returns 0, -1 after --help, or an exit code. */
+static int verbs_open_view(int argc, char **argv, const char *usage, farm_client *cl,
+                           const char **id, json_t **view)
+{
+    int e = verbs_one_id(argc, argv, usage, id);
+    if (e)
+        return e;
+    if ((e = farm_client_open(cl)))
+        return e;
+    char err[512];
+    if ((e = submission_get(cl, *id, view, err, sizeof err)))
+        cli_errorf("%s", err);
+    return e;
+}
+
 int verb_status(int argc, char **argv)
 {
     const char *id;
-    int e = verbs_one_id(argc, argv,
-                         "Usage: farm status [--json] ID\n\nShows the state and results; exits "
-                         "with the verdict's status (6 while not finished).\n",
-                         &id);
+    _cleanup_client_ farm_client cl = {0};
+    _cleanup_json_decref_ json_t *view = NULL;
+    int e = verbs_open_view(argc, argv,
+                            "Usage: farm status [--json] ID\n\nShows the state and results; "
+                            "exits with the verdict's status (6 while not finished).\n",
+                            &cl, &id, &view);
     if (e)
         return e < 0 ? FARM_EXIT_OK : e;
-    _cleanup_client_ farm_client cl = {0};
-    if ((e = farm_client_open(&cl)))
-        return e;
-    char err[512];
-    _cleanup_json_decref_ json_t *view = NULL;
-    if ((e = submission_get(&cl, id, &view, err, sizeof err))) {
-        cli_errorf("%s", err);
-        return e;
-    }
     return verbs_print_view(&cl, view);
 }
 
 int verb_watch(int argc, char **argv)
 {
     const char *id;
-    int e = verbs_one_id(argc, argv,
-                         "Usage: farm watch [--json] ID\n\nFollows the submission's event "
-                         "stream until it ends, then prints the results.\n",
-                         &id);
+    _cleanup_client_ farm_client cl = {0};
+    _cleanup_json_decref_ json_t *first = NULL;
+    int e = verbs_open_view(argc, argv,
+                            "Usage: farm watch [--json] ID\n\nFollows the submission's event "
+                            "stream until it ends, then prints the results.\n",
+                            &cl, &id, &first);
     if (e)
         return e < 0 ? FARM_EXIT_OK : e;
-    _cleanup_client_ farm_client cl = {0};
-    if ((e = farm_client_open(&cl)))
-        return e;
     char err[512];
-    _cleanup_json_decref_ json_t *first = NULL;
-    if ((e = submission_get(&cl, id, &first, err, sizeof err))) {
-        cli_errorf("%s", err);
-        return e;
-    }
     int n_tests = (int)json_integer_value(json_object_get(first, "n_tests"));
     _cleanup_json_decref_ json_t *view = NULL;
     if ((e = submission_follow(&cl, id, n_tests, &view, err, sizeof err))) {
