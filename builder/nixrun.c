@@ -82,17 +82,22 @@ static int own_memory_cgroup(char *dir, size_t len, bool *v2)
         for (char *save = NULL, *t = strtok_r((char *)ctrls, ",", &save); t;
              t = strtok_r(NULL, ",", &save)) {
             if (!strcmp(t, "memory")) {
-                snprintf(dir, len, "/sys/fs/cgroup/memory%s", strcmp(path, "/") ? path : "");
+                /* A cut path would name some other group: refuse it. */
+                found = (size_t)snprintf(dir, len, "/sys/fs/cgroup/memory%s",
+                                         strcmp(path, "/") ? path : "") < len
+                            ? 1
+                            : -1;
                 *v2 = false;
-                found = 1;
             }
         }
     }
     fclose(f);
     if (found)
-        return 0;
+        return found > 0 ? 0 : -ENAMETOOLONG;
     if (unified[0] && access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0) {
-        snprintf(dir, len, "/sys/fs/cgroup%s", strcmp(unified, "/") ? unified : "");
+        if ((size_t)snprintf(dir, len, "/sys/fs/cgroup%s", strcmp(unified, "/") ? unified : "") >=
+            len)
+            return -ENAMETOOLONG;
         *v2 = true;
         return 0;
     }
@@ -174,8 +179,11 @@ static int nix_cgroup_create(nix_cgroup *cg, int64_t memory_kib)
     int r = own_memory_cgroup(own, sizeof own, &cg->v2);
     if (r < 0)
         return r;
-    snprintf(cg->dir, sizeof cg->dir, "%s/farm-nix-%d-%u", own, (int)getpid(),
-             atomic_fetch_add(&counter, 1));
+    if ((size_t)snprintf(cg->dir, sizeof cg->dir, "%s/farm-nix-%d-%u", own, (int)getpid(),
+                         atomic_fetch_add(&counter, 1)) >= sizeof cg->dir) {
+        cg->dir[0] = 0;
+        return -ENAMETOOLONG;
+    }
     if (mkdir(cg->dir, 0755) < 0) {
         r = -errno;
         cg->dir[0] = 0;
