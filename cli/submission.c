@@ -90,11 +90,15 @@ static int submission_add_tree(json_t *files, const char *dir, const char *rel, 
         if (!names[i] || strcmp(names[i], ".git") == 0)
             continue;
         char path[PATH_MAX], name[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if (*rel)
-            snprintf(name, sizeof name, "%s/%s", rel, names[i]);
-        else
-            snprintf(name, sizeof name, "%s", names[i]);
+        /* A cut path would name another file (or none): refuse the tree.
+         * The reason goes first: the path may not fit in err. */
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= sizeof path ||
+            (size_t)snprintf(name, sizeof name, "%s%s%s", rel, *rel ? "/" : "", names[i]) >=
+                sizeof name) {
+            snprintf(err, errlen, "%s: %s/%s", strerror(ENAMETOOLONG), dir, names[i]);
+            r = -ENAMETOOLONG;
+            break;
+        }
         struct stat sb;
         if (lstat(path, &sb) < 0)
             continue;
@@ -147,8 +151,12 @@ int submission_add_tests_dir(json_t *tests, const char *dir, char *err, size_t e
         size_t stem = strlen(nm) - (is_in ? 3 : 4);
         char test[NAME_MAX + 1], in[PATH_MAX], out[PATH_MAX];
         snprintf(test, sizeof test, "%.*s", (int)stem, nm);
-        snprintf(in, sizeof in, "%s/%s.in", dir, test);
-        snprintf(out, sizeof out, "%s/%s.out", dir, test);
+        if ((size_t)snprintf(in, sizeof in, "%s/%s.in", dir, test) >= sizeof in ||
+            (size_t)snprintf(out, sizeof out, "%s/%s.out", dir, test) >= sizeof out) {
+            snprintf(err, errlen, "%s: %s/%s", strerror(ENAMETOOLONG), dir, nm);
+            r = -ENAMETOOLONG;
+            break;
+        }
         /* A NAME.out whose NAME.in exists was handled with the .in. */
         if (is_out && access(in, F_OK) == 0)
             continue;

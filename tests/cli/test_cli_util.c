@@ -1,13 +1,19 @@
 /* test_cli_util.c — the CLI's option values (times, sizes, numbers), file
- * encoding for submissions, package lists, and verdict -> exit code. */
+ * encoding for submissions, package lists, verdict -> exit code, and trees
+ * too deep to name. */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <jansson.h>
 
 #include "../../cli/cli_util.h"
 #include "../../cli/report.h"
+#include "../../cli/submission.h"
 
 START_TEST(times_parse_with_units)
 {
@@ -96,6 +102,45 @@ START_TEST(verdicts_map_to_exit_codes)
 }
 END_TEST
 
+/* A file whose path is longer than PATH_MAX is refused, not silently
+ * dropped (or swapped for the file a cut path happens to name). */
+START_TEST(too_deep_tree_is_refused)
+{
+    enum { LEVELS = 24 };
+    char top[] = "/tmp/farm-cli-deep-XXXXXX", seg[201];
+    int fds[LEVELS + 1];
+    memset(seg, 'd', sizeof seg - 1);
+    seg[sizeof seg - 1] = '\0';
+    ck_assert_ptr_nonnull(mkdtemp(top));
+    fds[0] = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ck_assert_int_ge(fds[0], 0);
+    for (int i = 1; i <= LEVELS; i++) {
+        ck_assert_int_eq(mkdirat(fds[i - 1], seg, 0755), 0);
+        fds[i] = openat(fds[i - 1], seg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ck_assert_int_ge(fds[i], 0);
+    }
+    int f = openat(fds[LEVELS], "deep.txt", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    ck_assert_int_ge(f, 0);
+    ck_assert_int_eq(write(f, "x\n", 2), 2);
+    close(f);
+
+    json_t *files = json_array();
+    char err[256] = "";
+    int r = submission_add_path(files, top, "", err, sizeof err);
+
+    unlinkat(fds[LEVELS], "deep.txt", 0);
+    for (int i = LEVELS; i >= 1; i--) {
+        close(fds[i]);
+        unlinkat(fds[i - 1], seg, AT_REMOVEDIR);
+    }
+    close(fds[0]);
+    rmdir(top);
+    json_decref(files);
+    ck_assert_int_eq(r, -ENAMETOOLONG);
+    ck_assert_ptr_nonnull(strstr(err, "too long"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli_util");
@@ -104,6 +149,7 @@ int main(void)
     tcase_add_test(tc, sizes_parse_with_units);
     tcase_add_test(tc, files_are_utf8_or_base64);
     tcase_add_test(tc, verdicts_map_to_exit_codes);
+    tcase_add_test(tc, too_deep_tree_is_refused);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
