@@ -249,13 +249,9 @@ static int parse_args(json_t *t, const char *field, json_t **out, request_error 
     {
         char f2[192];
         snprintf(f2, sizeof(f2), "%s[%zu]", sub, i);
-        if (!json_is_string(a))
-            return request_wrong_type(e, f2, "a string", a);
-        if (request_has_nul(a))
-            return request_fail(e, 422, "invalid_value", f2, "%s contains a NUL byte", f2);
-        if (json_string_length(a) > MAX_ARG_BYTES)
-            return request_fail(e, 422, "too_long", f2, "%s is longer than %d bytes", f2,
-                                MAX_ARG_BYTES);
+        int r = request_check_string(a, f2, "a string", MAX_ARG_BYTES, e);
+        if (r < 0)
+            return r;
         json_array_append(*out, a);
     }
     return 0;
@@ -364,13 +360,9 @@ static int parse_env(json_t *in, json_t *norm, request_error *e)
         if (!ok)
             return request_fail(e, 422, "invalid_name", field,
                                 "%s is not a variable name ([A-Za-z_][A-Za-z0-9_]*)", field);
-        if (!json_is_string(v))
-            return request_wrong_type(e, field, "a string", v);
-        if (request_has_nul(v))
-            return request_fail(e, 422, "invalid_value", field, "%s contains a NUL byte", field);
-        if (json_string_length(v) > MAX_ENV_VALUE_BYTES)
-            return request_fail(e, 422, "too_long", field, "%s is longer than %d bytes", field,
-                                MAX_ENV_VALUE_BYTES);
+        int r = request_check_string(v, field, "a string", MAX_ENV_VALUE_BYTES, e);
+        if (r < 0)
+            return r;
         json_object_set(out, k, v);
     }
     return 0;

@@ -73,6 +73,18 @@ bool request_has_nul(const json_t *s)
     return strlen(json_string_value(s)) != json_string_length(s);
 }
 
+int request_check_string(const json_t *v, const char *field, const char *want, size_t max,
+                         request_error *e)
+{
+    if (!json_is_string(v))
+        return request_wrong_type(e, field, want, v);
+    if (request_has_nul(v))
+        return request_fail(e, 422, "invalid_value", field, "%s contains a NUL byte", field);
+    if (json_string_length(v) > max)
+        return request_fail(e, 422, "too_long", field, "%s is longer than %zu bytes", field, max);
+    return 0;
+}
+
 /* A string member: absent -> *out untouched, 0. null allowed when allow_null
  * (then *out = NULL). Rejects NUL bytes and strings over max bytes. */
 int request_get_text(json_t *obj, const char *key, const char *field, bool allow_null, size_t max,
@@ -85,12 +97,9 @@ int request_get_text(json_t *obj, const char *key, const char *field, bool allow
         *out = NULL;
         return 0;
     }
-    if (!json_is_string(v))
-        return request_wrong_type(e, field, allow_null ? "a string or null" : "a string", v);
-    if (request_has_nul(v))
-        return request_fail(e, 422, "invalid_value", field, "%s contains a NUL byte", field);
-    if (json_string_length(v) > max)
-        return request_fail(e, 422, "too_long", field, "%s is longer than %zu bytes", field, max);
+    int r = request_check_string(v, field, allow_null ? "a string or null" : "a string", max, e);
+    if (r < 0)
+        return r;
     if (!allow_empty && json_string_length(v) == 0)
         return request_fail(e, 422, "invalid_value", field, "%s must not be empty", field);
     *out = json_string_value(v);

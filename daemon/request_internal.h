@@ -31,6 +31,10 @@ const char *request_type_name(const json_t *v);
 /* 422 invalid_type: "<field> must be <want>, not <type>". */
 int request_wrong_type(request_error *e, const char *field, const char *want, const json_t *v);
 bool request_has_nul(const json_t *s);
+/* v (named field) must be a string without NUL bytes and of at most max
+ * bytes; want is what the type error says it must be. */
+int request_check_string(const json_t *v, const char *field, const char *want, size_t max,
+                         request_error *e);
 /* A string member (absent: *out untouched; null allowed when allow_null, then
  * *out = NULL); refuses NUL bytes, more than max bytes, and "" unless allow_empty. */
 int request_get_text(json_t *obj, const char *key, const char *field, bool allow_null, size_t max,

@@ -87,6 +87,8 @@ CASES = [
     ("env not object", sub(env=["A=1"]), 422, "env"),
     ("env bad name", sub(env={"1A": "x"}), 422, "env.1A"),
     ("env value wrong type", sub(env={"A": 1}), 422, "env.A"),
+    ("NUL in env value", sub(env={"A": "x\u0000y"}), 422, "env.A"),
+    ("env value too long", sub(env={"A": "x" * 32769}), 422, "env.A"),
     ("priority wrong type", sub(priority="high"), 422, "priority"),
     ("priority out of range", sub(priority=1000), 422, "priority"),
     ("compare unknown", sub(compare="fuzzy"), 422, "compare"),
