@@ -270,8 +270,9 @@ int store_depset_ready(store *s, const char *key, const char *owner, json_t *out
 {
     if (!key || !owner)
         return -EINVAL;
-    _cleanup_free_ char *op = jsonutil_dump(out_paths ? out_paths : json_array());
-    _cleanup_free_ char *cl = jsonutil_dump(closure ? closure : json_array());
+    /* NULL stands for an empty list (a json_array() made here would leak). */
+    _cleanup_free_ char *op = out_paths ? jsonutil_dump(out_paths) : strdup("[]");
+    _cleanup_free_ char *cl = closure ? jsonutil_dump(closure) : strdup("[]");
     if (!op || !cl)
         return -ENOMEM;
     int r = store_tx_begin(s);

@@ -871,6 +871,31 @@ START_TEST(find_cached_and_finish_validation)
 }
 END_TEST
 
+/* NULL lists are stored as empty arrays (and nothing leaks: the sanitizer and
+ * valgrind runs check that). */
+START_TEST(ready_with_null_lists)
+{
+    store *s = open_store(testutil_newdir());
+    test_set t;
+    make_set(&t, "nolists");
+    store_depset_ensure(s, &t.ref);
+    store_depset_claimed c;
+    ck_assert_int_eq(store_depset_claim(s, "builder-1", LEASE, &c), 1);
+    store_depset_claimed_done(&c);
+    ck_assert_int_eq(store_depset_ready(s, t.ref.key, "builder-1", NULL, NULL, 0, "/r", "built"),
+                     0);
+    json_t *row = NULL;
+    ck_assert_int_eq(store_depset_get(s, t.ref.key, &row), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(row, "state")), "ready");
+    ck_assert(json_is_array(json_object_get(row, "out_paths")));
+    ck_assert_int_eq(json_array_size(json_object_get(row, "out_paths")), 0);
+    ck_assert(json_is_array(json_object_get(row, "closure")));
+    ck_assert_int_eq(json_array_size(json_object_get(row, "closure")), 0);
+    json_decref(row);
+    store_close(s);
+}
+END_TEST
+
 START_TEST(eviction_respects_holds)
 {
     store *s = open_store(testutil_newdir());
@@ -1292,6 +1317,7 @@ int main(void)
     tcase_add_test(q, builder_lease_expiry_and_poison_set);
     tcase_add_test(q, cancel_in_each_state);
     tcase_add_test(q, find_cached_and_finish_validation);
+    tcase_add_test(q, ready_with_null_lists);
     tcase_add_test(q, eviction_respects_holds);
     tcase_add_test(q, depset_requeue_while_held_and_waited_on);
     tcase_add_test(q, heartbeats_depths_settings);
