@@ -153,7 +153,7 @@ int sandbox_cleanup_stale(const char *box_root, char *err, size_t errlen)
         if (fd < 0 && errno != ENOENT)
             return sbx_error(err, errlen, -errno, "box root %s: %s", box_root, strerror(errno));
         if (fd >= 0) {
-            DIR *d = fdopendir(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+            DIR *d = sbx_fdopendir_dup(fd);
             if (d) {
                 struct dirent *de;
                 while ((de = readdir(d))) {

@@ -461,10 +461,7 @@ int sbx_cg_remove_tree(const char *dir)
     _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
         return errno == ENOENT ? 0 : -errno;
-    int dup = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-    DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
-    if (!d && dup >= 0)
-        close(dup);
+    DIR *d = sbx_fdopendir_dup(dfd);
     if (d) {
         struct dirent *de;
         while ((de = readdir(d))) {
@@ -499,11 +496,13 @@ int sbx_cg_own_dirs(char *dirs[5])
         if (find_mount(v1_ctrls[i], mnt, sizeof mnt) == 0 &&
             own_path(v1_ctrls[i], own, sizeof own) == 0) {
             snprintf(p, sizeof p, "%s%s", mnt, own);
-            dirs[n++] = strdup(p);
+            if ((dirs[n] = strdup(p)))
+                n++;
         }
     if (find_mount(NULL, mnt, sizeof mnt) == 0 && own_path(NULL, own, sizeof own) == 0) {
         snprintf(p, sizeof p, "%s%s", mnt, own);
-        dirs[n++] = strdup(p);
+        if ((dirs[n] = strdup(p)))
+            n++;
     }
     dirs[n] = NULL;
     return n;

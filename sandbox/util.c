@@ -122,24 +122,33 @@ int sbx_fd_read_keyed(int fd, const char *key, uint64_t *v)
     return -ENOENT;
 }
 
+DIR *sbx_fdopendir_dup(int dirfd)
+{
+    int dup = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+    if (dup < 0)
+        return NULL;
+    DIR *d = fdopendir(dup);
+    if (!d) {
+        int e = errno;
+        close(dup);
+        errno = e;
+    }
+    return d;
+}
+
 static int rm_entries(int dirfd, int depth)
 {
     if (depth > 256)
         return -ELOOP;
-    int dup = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
-    if (dup < 0)
+    DIR *d = sbx_fdopendir_dup(dirfd);
+    if (!d)
         return -errno;
-    DIR *d = fdopendir(dup);
-    if (!d) {
-        int e = -errno;
-        close(dup);
-        return e;
-    }
     int ret = 0;
     struct stat dst;
     if (fstat(dirfd, &dst) < 0) {
+        int e = -errno; /* before closedir can change it */
         closedir(d);
-        return -errno;
+        return e;
     }
     struct dirent *de;
     while ((de = readdir(d))) {

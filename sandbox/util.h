@@ -3,6 +3,7 @@
  * own copy), error sentences, and whole-file reads and writes. */
 #pragma once
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -58,6 +59,10 @@ int sbx_fd_write_str(int fd, const char *s);
 int sbx_fd_write_u64(int fd, uint64_t v);
 /* Reads "key value" lines from fd (e.g. memory.oom_control) and returns value of key. */
 int sbx_fd_read_keyed(int fd, const char *key, uint64_t *v);
+
+/* A DIR stream over a duplicate of dirfd (which stays the caller's): NULL
+ * and errno on failure, with nothing left open. */
+DIR *sbx_fdopendir_dup(int dirfd);
 
 /* Removes everything beneath dirfd without following symlinks or crossing
  * into other mounts (they are lazily unmounted first when possible). */
