@@ -160,7 +160,11 @@ int sandbox_cleanup_stale(const char *box_root, char *err, size_t errlen)
                     if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
                         continue;
                     char p[4096];
-                    snprintf(p, sizeof p, "%s/%s", box_root, de->d_name);
+                    /* A cut path names some other file: never remove that. */
+                    if ((size_t)snprintf(p, sizeof p, "%s/%s", box_root, de->d_name) >= sizeof p) {
+                        ret = -ENAMETOOLONG;
+                        continue;
+                    }
                     struct stat st;
                     if (lstat(p, &st) < 0)
                         continue;
@@ -194,7 +198,10 @@ int sandbox_cleanup_stale(const char *box_root, char *err, size_t errlen)
                 if (pid == (long)getpid() || pid_alive(pid))
                     continue;
                 char p[4096];
-                snprintf(p, sizeof p, "%s/%s", dirs[i], de->d_name);
+                if ((size_t)snprintf(p, sizeof p, "%s/%s", dirs[i], de->d_name) >= sizeof p) {
+                    ret = -ENAMETOOLONG;
+                    continue;
+                }
                 int r = sbx_cg_remove_tree(p);
                 if (r < 0)
                     ret = r;
