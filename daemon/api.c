@@ -152,6 +152,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size) {
         http_req_feed(req, upload_data, *upload_data_size);
         *upload_data_size = 0;
+        /* A body without a length (chunked) could run on forever: past the
+         * bound of an announced one, answer now (the connection closes). */
+        if (req->body_too_large && !req->status &&
+            req->body_dropped / 4 > (unsigned long long)ctx->max_body)
+            return dispatch(ctx, req);
         return MHD_YES;
     }
     if (req->status) /* already answered (cannot happen twice, but be safe) */

@@ -47,12 +47,15 @@ void http_req_free(http_req *r)
 
 void http_req_feed(http_req *r, const char *data, size_t len)
 {
-    if (r->body_too_large)
+    if (r->body_too_large) {
+        r->body_dropped += len;
         return;
+    }
     if (len > r->body_max - r->body_len) {
         /* Keep reading (and dropping) the rest, so the client gets a clean 413
          * instead of a reset connection while it is still sending. */
         r->body_too_large = true;
+        r->body_dropped = r->body_len + len;
         free(r->body);
         r->body = NULL;
         r->body_len = r->body_cap = 0;

@@ -25,6 +25,7 @@ typedef struct http_req {
     size_t body_cap;
     size_t body_max;
     bool body_too_large;
+    size_t body_dropped;  /* bytes read and discarded past body_max */
     char client_addr[64]; /* numeric address of the peer */
     int retry_after_s;    /* > 0: the next reply carries Retry-After */
     char location[192];   /* non-empty: the next reply carries Location */
@@ -36,8 +37,9 @@ typedef struct http_req {
 http_req *http_req_new(struct MHD_Connection *conn, const char *method, const char *url,
                        size_t body_max);
 void http_req_free(http_req *r);
-/* Appends a chunk of upload data; past body_max the rest is discarded and
- * body_too_large is set (the handler answers 413 at the end). */
+/* Appends a chunk of upload data; past body_max the rest is discarded (and
+ * counted in body_dropped) and body_too_large is set (the handler answers
+ * 413 at the end, or as soon as a body without a length runs on). */
 void http_req_feed(http_req *r, const char *data, size_t len);
 
 /* Query argument and header lookups; NULL when absent. */

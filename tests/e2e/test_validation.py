@@ -178,6 +178,34 @@ def main():
             assert b'"field":"body"' in data, data
         cases.append(("10 GB announced -> 413 before reading it", announced_huge_body))
 
+        def endless_chunked_body():
+            # No length announced: the farm must stop reading once far past
+            # the cap (it answers 413 and closes), not drop bytes forever.
+            import socket
+            s = socket.create_connection(("127.0.0.1", farm.port), timeout=30)
+            chunk = b"%x\r\n" % 65536 + b"x" * 65536 + b"\r\n"
+            sent, closed = 0, False
+            try:
+                s.sendall(b"POST /v1/submissions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          b"Transfer-Encoding: chunked\r\n\r\n")
+                while sent < (256 << 20) and not closed:
+                    try:
+                        s.sendall(chunk)
+                        sent += 65536
+                    except OSError:
+                        closed = True
+                if not closed:
+                    try:
+                        closed = s.recv(4096)[:12] == b"HTTP/1.1 413"
+                    except OSError:
+                        pass
+            finally:
+                s.close()
+            assert closed, "the farm read %d bytes of an endless body without closing" % sent
+            st, _ = farm.request("GET", "/v1/health")
+            assert st == 200, st
+        cases.append(("endless chunked body -> connection closed", endless_chunked_body))
+
         def batch_item_named():
             st, resp = farm.request("POST", "/v1/submissions/batch",
                                     {"submissions": [hello(), sub(files=[{"name": "../a", "content": ""}])]})
