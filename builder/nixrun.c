@@ -110,9 +110,11 @@ static int write_file(const char *path, const char *value)
     if (fd < 0)
         return -errno;
     size_t n = strlen(value);
-    if (write(fd, value, n) != (ssize_t)n)
+    ssize_t w = write(fd, value, n);
+    if (w < 0)
         return -errno;
-    return 0;
+    /* A short write sets no errno: -errno would read as success. */
+    return (size_t)w == n ? 0 : -EIO;
 }
 
 static long long read_counter(const char *dir, const char *file, const char *field)
