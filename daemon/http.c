@@ -132,8 +132,12 @@ static enum MHD_Result reply_buffer(http_req *r, unsigned status, const char *ct
 
 enum MHD_Result http_reply_json(http_req *r, unsigned status, json_t *body)
 {
+    /* Not http_reply_error: it builds its body with jansson too, and would
+     * come back here without end while memory is short. */
     if (!body)
-        return http_reply_error(r, 500, "internal", NULL, "out of memory");
+        return http_reply_text(r, 500, "application/json",
+                               "{\"error\":{\"code\":\"internal\",\"message\":\"out of "
+                               "memory\",\"field\":null}}\n");
     char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
     json_decref(body);
     if (!text)
