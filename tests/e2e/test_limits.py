@@ -4,6 +4,7 @@ Retry-After), 429 per-caller rate limit; batch limits; cancel; 404/405;
 ?wait=true timing out into 202; metrics counting all of it."""
 import os
 import re
+import time
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -125,10 +126,17 @@ def main():
             # SSE of a cancelled submission replays and closes
             st, text = farm.request("GET", "/v1/submissions/%s/events" % ids[0], timeout=10)
             assert st == 200 and text.count("event: state") >= 2 and "cancelled" in text, text
-            # metrics count what happened
-            st, text = farm.request("GET", "/metrics")
-            assert st == 200
-            m = dict(re.findall(r'^(farm_\S+) (\S+)$', text, re.M))
+            # metrics count what happened; terminal-state depths may be up to
+            # 5 s old (store_queue_depths caches the table scan per connection)
+            deadline = time.time() + 15
+            while True:
+                st, text = farm.request("GET", "/metrics")
+                assert st == 200
+                m = dict(re.findall(r'^(farm_\S+) (\S+)$', text, re.M))
+                if float(m.get('farm_queue_depth{kind="submission",state="cancelled"}', 0)) >= 1 \
+                        or time.time() > deadline:
+                    break
+                time.sleep(0.25)
             assert float(m['farm_http_responses_total{code="202"}']) >= 2, text
             assert float(m['farm_http_responses_total{code="422"}']) >= 2, text
             assert float(m['farm_queue_depth{kind="submission",state="queued"}']) == 2, text
