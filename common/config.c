@@ -17,7 +17,15 @@
 #include "jsonutil.h"
 #include "log.h"
 
-typedef enum { CONFIG_STR, CONFIG_INT, CONFIG_BOOL } config_type;
+/* PATH is a string made absolute when set, against the working directory of
+ * that moment: roles hand paths to sandboxes and children that must not
+ * depend on where farmd was started (a relative box path is refused). */
+typedef enum { CONFIG_STR, CONFIG_PATH, CONFIG_INT, CONFIG_BOOL } config_type;
+
+static bool config_is_text(config_type t)
+{
+    return t == CONFIG_STR || t == CONFIG_PATH;
+}
 
 typedef struct {
     const char *name;
@@ -84,14 +92,6 @@ static int config_parse_int(const char *s, long long *out)
 }
 
 /* Sets entry i from its string form; err names `origin` (a key or FARM_ name). */
-/* Directories are made absolute when set, against the working directory of
- * that moment: roles hand them to sandboxes and children that must not
- * depend on where farmd was started (a relative box path is refused). */
-static bool config_is_dir_key(const char *name)
-{
-    return strcmp(name, "state_dir") == 0 || strcmp(name, "db_path") == 0;
-}
-
 static char *config_absolute(const char *value)
 {
     char cwd[4096];
@@ -119,7 +119,7 @@ static int config_set_index(config *c, int i, const char *value, const char *ori
                      config_type_name(k->type));
         return -EINVAL;
     }
-    char *dup = config_is_dir_key(k->name) ? config_absolute(value) : strdup(value);
+    char *dup = k->type == CONFIG_PATH ? config_absolute(value) : strdup(value);
     if (!dup)
         return -ENOMEM;
     free(c->v[i].str);
@@ -181,7 +181,7 @@ static int config_apply_json_value(config *c, const char *key, json_t *v, char *
     const config_key *k = &config_keys[i];
     char buf[32];
     const char *s = NULL;
-    if (k->type == CONFIG_STR && json_is_string(v))
+    if (config_is_text(k->type) && json_is_string(v))
         s = json_string_value(v);
     else if (k->type == CONFIG_INT && json_is_integer(v)) {
         snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
@@ -298,7 +298,8 @@ int config_new_default(config **out, char *err, size_t errlen)
 static const config_value *config_get(const config *c, const char *key, config_type t)
 {
     int i = config_find(key);
-    if (!c || i < 0 || config_keys[i].type != t) {
+    if (!c || i < 0 ||
+        (config_keys[i].type != t && !(t == CONFIG_STR && config_is_text(config_keys[i].type)))) {
         log_error("config_undeclared key=%s want=%s", key, config_type_name(t));
         return NULL;
     }
@@ -341,6 +342,7 @@ json_t *config_dump(const config *c)
                             json_pack("{s:o,s:s,s:s,s:s}", "value", val, "default", k->def, "type",
                                       k->type == CONFIG_INT    ? "int"
                                       : k->type == CONFIG_BOOL ? "bool"
+                                      : k->type == CONFIG_PATH ? "path"
                                                                : "str",
                                       "description", k->desc));
     }

@@ -37,6 +37,12 @@ START_TEST(defaults_without_file)
     ck_assert_int_eq(config_set(c, "state_dir", "rel/dir", err, sizeof(err)), 0);
     snprintf(want, sizeof(want), "%s/rel/dir", cwd);
     ck_assert_str_eq(config_str(c, "state_dir"), want);
+    /* Every path-typed key, not only state_dir; plain strings stay as given. */
+    ck_assert_int_eq(config_set(c, "nix.dir", "./pkgs", err, sizeof(err)), 0);
+    snprintf(want, sizeof(want), "%s/pkgs", cwd);
+    ck_assert_str_eq(config_str(c, "nix.dir"), want);
+    ck_assert_int_eq(config_set(c, "cache.export_url", "file://rel", err, sizeof(err)), 0);
+    ck_assert_str_eq(config_str(c, "cache.export_url"), "file://rel");
     config_free(c);
 }
 END_TEST
