@@ -5,6 +5,7 @@
  * with --stream (cfg.stream); --meta FILE writes an
  * isolate-style key:value file. Exit codes keep "the program failed" apart from
  * "we failed": see help() and docs/sandbox.md. */
+#include "farm-sandbox-check.h"
 #include "sandbox.h"
 
 #include <errno.h>
@@ -55,6 +56,8 @@ enum {
     OPT_UID,
     OPT_ACCOUNTING,
     OPT_CLEANUP,
+    OPT_CHECK,
+    OPT_JSON,
     OPT_VERSION,
 };
 
@@ -71,6 +74,7 @@ static uint64_t arg_make_box_bytes;
 static uid_t arg_uid = 62000;
 static enum sandbox_accounting arg_acct = SANDBOX_ACCT_AUTO;
 static const char *arg_cleanup;
+static bool arg_check, arg_json;
 
 static void help(void)
 {
@@ -117,6 +121,9 @@ static void help(void)
            "  --accounting MODE      auto, cgroup-v2, cgroup-v1 or rlimits (default auto)\n"
            "  --meta FILE            write key:value results to FILE ('-' = stdout)\n"
            "  --cleanup-stale DIR    remove boxes under DIR and cgroups of dead supervisors, exit\n"
+           "  --check                list the kernel features the sandbox relies on, present or\n"
+           "                         not here, and the accounting a pool uses; exit 1 if a\n"
+           "                         required one is missing (--json: as one JSON object)\n"
            "  -h, --help             this text;  --version  the version\n\n"
            "Exit status:\n"
            "  0   the program exited with 0 within every limit\n"
@@ -223,6 +230,8 @@ static int parse_argv(int argc, char **argv)
         {"uid", required_argument, 0, OPT_UID},
         {"accounting", required_argument, 0, OPT_ACCOUNTING},
         {"cleanup-stale", required_argument, 0, OPT_CLEANUP},
+        {"check", no_argument, 0, OPT_CHECK},
+        {"json", no_argument, 0, OPT_JSON},
         {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, OPT_VERSION},
         {0, 0, 0, 0},
@@ -385,6 +394,12 @@ static int parse_argv(int argc, char **argv)
         case OPT_CLEANUP:
             arg_cleanup = optarg;
             break;
+        case OPT_CHECK:
+            arg_check = true;
+            break;
+        case OPT_JSON:
+            arg_json = true;
+            break;
         default:
             fprintf(stderr, "farm-sandbox: try --help\n");
             return -EINVAL;
@@ -398,7 +413,11 @@ static int parse_argv(int argc, char **argv)
     c->n_tmpfs = n_tmpfs;
     c->store_paths = arg_store;
     c->env = arg_env;
-    if (arg_cleanup)
+    if (arg_json && !arg_check) {
+        fprintf(stderr, "farm-sandbox: --json goes with --check\n");
+        return -EINVAL;
+    }
+    if (arg_cleanup || arg_check)
         return 1;
     if (optind >= argc) {
         fprintf(stderr, "farm-sandbox: no program given (try --help)\n");
@@ -518,6 +537,13 @@ int main(int argc, char **argv)
     if (r <= 0)
         return r < 0 ? EXIT_USAGE : 0;
     char err[512] = "";
+    if (arg_check) {
+        struct sandbox_pool_options po;
+        sandbox_pool_options_init(&po);
+        po.first_uid = arg_uid;
+        po.accounting = arg_acct;
+        return farm_sandbox_check(&po, arg_json);
+    }
     if (arg_cleanup) {
         r = sandbox_cleanup_stale(arg_cleanup, err, sizeof err);
         if (r < 0) {

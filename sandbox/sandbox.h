@@ -296,6 +296,55 @@ int sandbox_box_read(const char *box, const char *relpath, size_t max_bytes, cha
  * removed, or -errno. */
 int sandbox_cleanup_stale(const char *box_root, char *err, size_t errlen);
 
+/*** What this machine offers (features.c) ***/
+
+/* How the sandbox depends on a kernel feature. */
+enum sandbox_need {
+    SANDBOX_NEED_REQUIRED = 0, /* no run without it */
+    SANDBOX_NEED_FALLBACK,     /* without it the sandbox takes another path (if_missing) */
+    SANDBOX_NEED_REFUSED,      /* a syscall ABI no sandboxed call may use: present or not,
+                                * nothing runs through it (present: the filter kills) */
+    SANDBOX_NEED_INFO,         /* not used by the sandbox; reported for completeness */
+};
+
+struct sandbox_feature {
+    const char *name;       /* stable key: "user-namespaces", "cgroup-v2", "i386-abi", ... */
+    const char *what;       /* one line for people */
+    enum sandbox_need need; /* on this machine (clone-into-cgroup is required only with v2) */
+    bool present;
+    const char *if_missing; /* what the sandbox does without it */
+    char detail[200];       /* how it was found: errno, mount point, controllers, ... */
+};
+
+#define SANDBOX_FEATURES_MAX 24
+
+struct sandbox_features {
+    size_t n;
+    struct sandbox_feature f[SANDBOX_FEATURES_MAX];
+    /* What a pool with accounting AUTO is expected to use here, from what is
+     * mounted (a pool may still fall back, e.g. a v2 group that cannot
+     * delegate): sandbox_pool_accounting() of a real pool is the last word. */
+    enum sandbox_accounting accounting;
+    bool probed_as_root; /* namespaces are only tried for real as root */
+};
+
+/* Probes the running kernel: namespaces (tried in a short-lived child, the way
+ * a run uses them), seccomp and its KILL_PROCESS action, cgroup v1/v2 and
+ * their controllers, clone3, pidfds, close_range, mount_setattr, openat2, and
+ * whether the i386 (int 0x80) and x32 syscall ABIs exist. Leaves nothing
+ * behind; allocates nothing. Returns 0, or -errno when a probe itself could
+ * not be made (err says which). */
+int sandbox_features_probe(struct sandbox_features *fs, char *err, size_t errlen);
+
+/* The feature named name, or NULL. */
+const struct sandbox_feature *sandbox_features_get(const struct sandbox_features *fs,
+                                                   const char *name);
+
+/* How many features this machine lacks that the sandbox requires. */
+size_t sandbox_features_missing(const struct sandbox_features *fs);
+
+const char *sandbox_need_name(enum sandbox_need n); /* "required", "fallback", ... */
+
 #ifdef __cplusplus
 }
 #endif
