@@ -515,17 +515,43 @@ static int clocks(void)
         pause();
 }
 
-static int abi32(int which)
+/* abi-i386 DIR / abi-x32 DIR: a mkdir of DIR/<abi>-marker and a write to
+ * stdout through the foreign syscall ABI. Where the call took effect, the
+ * marker exists afterwards (the driver looks from the host) and the line is
+ * in the output; a refusal kills us before either (SIGSYS from the filter,
+ * or SIGSEGV from a kernel without that ABI). Run unfiltered on the host,
+ * the same program is the driver's control: it shows the effect is there to
+ * be seen wherever the kernel has the ABI. */
+static int abi32(int which, const char *dir)
 {
-    long r;
-    if (which == 0) {
-        /* i386 getpid through int 0x80 */
-        __asm__ volatile("int $0x80" : "=a"(r) : "a"(20) : "memory");
-    } else {
-        /* x32 getpid: nr | __X32_SYSCALL_BIT */
-        __asm__ volatile("syscall" : "=a"(r) : "a"(0x40000000L | 39) : "rcx", "r11", "memory");
+    const char *abi = which == 0 ? "i386" : "x32";
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* a refusal leaves no core behind */
+    /* int 0x80 passes 32-bit registers: the path must live below 4 GiB */
+    char *low =
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    if (low == MAP_FAILED) {
+        printf("mmap below 4 GiB: %s\n", strerror(errno));
+        return 2;
     }
-    printf("ESCAPE the 32-bit ABI call returned %ld\n", r);
+    snprintf(low, 2048, "%s/%s-marker", dir, abi);
+    char *msg = low + 2048;
+    int len = snprintf(msg, 2048, "ESCAPE the %s write ran\n", abi);
+    printf("trying %s mkdir %s\n", abi, low);
+    fflush(stdout);
+    long r, w;
+    if (which == 0) {
+        /* i386: mkdir = 39, write = 4 */
+        __asm__ volatile("int $0x80" : "=a"(r) : "a"(39L), "b"(low), "c"(0755L) : "memory");
+        __asm__ volatile("int $0x80"
+                         : "=a"(w)
+                         : "a"(4L), "b"(1L), "c"(msg), "d"((long)len)
+                         : "memory");
+    } else {
+        /* x32: the 64-bit numbers with __X32_SYSCALL_BIT */
+        r = syscall(0x40000000L | SYS_mkdir, low, 0755);
+        w = syscall(0x40000000L | SYS_write, 1, msg, len);
+    }
+    printf("ESCAPE the %s calls returned: mkdir %ld, write %ld\n", abi, r, w);
     return 1;
 }
 
@@ -622,9 +648,9 @@ int main(int argc, char **argv)
     if (!strcmp(n, "clocks"))
         return clocks();
     if (!strcmp(n, "abi-i386"))
-        return abi32(0);
+        return abi32(0, argc > 2 ? argv[2] : "/box");
     if (!strcmp(n, "abi-x32"))
-        return abi32(1);
+        return abi32(1, argc > 2 ? argv[2] : "/box");
     if (!strcmp(n, "fsize"))
         return fsize();
     if (!strcmp(n, "links"))
