@@ -95,6 +95,31 @@ static int membomb_mmap(void)
     }
 }
 
+/* mem-grab malloc|mmap: takes (and touches) 1 MiB at a time until refused,
+ * then says how much it got: where memory is an rlimit, the refusal is an
+ * allocation failure the program lives through. */
+static int mem_grab(const char *how)
+{
+    unsigned mib = 0;
+    for (;;) {
+        void *p;
+        if (!strcmp(how, "mmap")) {
+            p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+            if (p == MAP_FAILED)
+                break;
+        } else {
+            p = malloc(1 << 20);
+            if (!p)
+                break;
+            memset(p, 1, 1 << 20);
+        }
+        mib++;
+    }
+    printf("got %u MiB\n", mib);
+    return 0;
+}
+
 static int fill(const char *path)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -601,6 +626,8 @@ int main(int argc, char **argv)
         return membomb_malloc();
     if (!strcmp(n, "membomb-mmap"))
         return membomb_mmap();
+    if (!strcmp(n, "mem-grab"))
+        return mem_grab(argc > 2 ? argv[2] : "malloc");
     if (!strcmp(n, "fill-box"))
         return fill("/box/fill");
     if (!strcmp(n, "fill-tmp"))
