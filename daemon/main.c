@@ -21,6 +21,7 @@
 #include "../common/log.h"
 #include "roles.h"
 #include "supervisor.h"
+#include "sandbox_features.h"
 #include "auth.h"
 
 #define MAX_SETS 64
@@ -281,6 +282,9 @@ int main(int argc, char **argv)
     }
     log_info("starting version=%s roles=%s children=%zu state_dir=%s", FARM_VERSION, arg_roles, n,
              config_str(cfg, "state_dir"));
+    /* Workers run everything in the sandbox: say what this kernel offers it. */
+    if (!strcmp(arg_roles, "all") || strstr(arg_roles, "worker"))
+        sandbox_features_log();
     r = supervisor_run(cfg, children, n, run_role);
     config_free(cfg);
     if (r < 0) {
