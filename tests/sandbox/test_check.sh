@@ -3,16 +3,22 @@
 # machine really has: each is held against a probe of the test's own
 # (/proc/self/ns and util-linux's unshare, mountinfo and /proc/self/cgroup,
 # raw syscalls and the i386/x32 ABIs tried by the abuse program on the host).
-# usage: test_check.sh FARM_SANDBOX ABUSE_PROGRAM      (prints TAP)
+# usage: test_check.sh FARM_SANDBOX ABUSE_PROGRAM [FARMD]      (prints TAP)
 set -u
 FS=$1
 ABUSE=$2
+FARMD=${3:-}
 . "$(dirname "$0")/hostprobe.sh"
 T=$(mktemp -d /tmp/nixfarm-sbxcheck-XXXXXX)
 UID0=64300
 n=0
 fails=0
-trap 'rm -rf --one-file-system -- "$T"' EXIT
+FARMD_PID=
+cleanup() {
+    [ -n "$FARMD_PID" ] && kill "$FARMD_PID" 2>/dev/null && wait "$FARMD_PID" 2>/dev/null
+    rm -rf --one-file-system -- "$T"
+}
+trap cleanup EXIT
 trap 'exit 1' TERM INT HUP
 ok() { # ok COND-EXIT-STATUS DESCRIPTION
     n=$((n + 1))
@@ -98,6 +104,30 @@ if unshare --user --map-root-user true 2>/dev/null; then
 else
     echo "# this machine cannot make the user namespace the missing-feature case needs; the"
     echo "# exit code above is still held against the features reported"
+fi
+
+# farmd logs the same list at start when it runs workers
+if [ -n "$FARMD" ]; then
+    mkdir "$T/state"
+    "$FARMD" --role worker --workers 1 --set state_dir="$T/state" \
+        --set worker.first_uid=64310 >"$T/farmd.log" 2>&1 &
+    FARMD_PID=$!
+    for _ in $(seq 300); do
+        grep -q 'msg="sandbox-features"' "$T/farmd.log" && break
+        kill -0 $FARMD_PID 2>/dev/null || break
+        sleep 0.1
+    done
+    kill $FARMD_PID 2>/dev/null; wait $FARMD_PID 2>/dev/null; FARMD_PID=
+    same=0
+    while read -r name present; do
+        grep -q "msg=\"sandbox-feature\" name=$name present=$([ "$present" = true ] && echo yes || echo no) " \
+            "$T/farmd.log" || { same=1; echo "# farmd's log differs: $name"; }
+    done < <(jq -r '.features[] | "\(.name) \(.present)"' "$T/json")
+    grep -q "msg=\"sandbox-features\" missing_required=$missing accounting_expected=$exp" "$T/farmd.log" || same=1
+    ok $same "farmd logs at start a line per feature, as --check reports them"
+else
+    echo "# farmd is not part of this build: its start-up log cannot be checked here; the"
+    echo "# same sandbox_features_probe is checked through --check above"
 fi
 
 "$FS" --json >/dev/null 2>&1; ok $([ $? -eq 64 ]; echo $?) "--json alone is a bad command line (64)"
