@@ -34,6 +34,29 @@ def farm_path():
     return os.environ.get("FARM_CLI", os.path.join(BUILD_ROOT, "cli", "farm"))
 
 
+def farm_sandbox_path():
+    return os.environ.get("FARM_SANDBOX", os.path.join(BUILD_ROOT, "sandbox", "farm-sandbox"))
+
+
+_accounting = None
+
+
+def sandbox_accounting():
+    """The accounting a sandbox pool really uses on this machine ("cgroup-v2",
+    "cgroup-v1" or "rlimits"), as `farm-sandbox --check --json` finds it by
+    making one: tests whose verdict depends on it (a memory limit is named
+    only where a cgroup holds the whole tree) expect the path taken here."""
+    global _accounting
+    if _accounting is None:
+        uid = 65000 + os.getpid() % 500
+        p = subprocess.run([farm_sandbox_path(), "--uid", str(uid), "--check", "--json"],
+                           capture_output=True, text=True, timeout=120)
+        acct = json.loads(p.stdout).get("accounting")
+        assert acct, "farm-sandbox --check made no pool: %s" % p.stdout
+        _accounting = acct
+    return _accounting
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
