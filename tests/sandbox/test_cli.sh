@@ -98,7 +98,12 @@ ok $([ $rc -eq 0 ] && [ ! -e "$T/boxes/b1" ] && [ -d "$T/boxes" ]; echo $?) "--c
 PORT=$((20000 + RANDOM % 20000))
 /bin/busybox nc -l -p $PORT >/dev/null 2>&1 &
 NCPID=$!
-sleep 0.2
+# wait until it listens (a LISTEN row for the port in /proc/net/tcp), however loaded the machine
+hexport=$(printf '%04X' $PORT)
+for _ in $(seq 600); do
+    grep -q ":$hexport 00000000:0000 0A" /proc/net/tcp && break
+    sleep 0.05
+done
 out=$(run -- $P network $PORT 2>&1); rc_off=$?
 out_on=$(run --share-net -- $P network $PORT 2>&1); rc_on=$?
 kill $NCPID 2>/dev/null; wait $NCPID 2>/dev/null
