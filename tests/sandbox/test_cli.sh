@@ -101,7 +101,7 @@ NCPID=$!
 # wait until it listens (a LISTEN row for the port in /proc/net/tcp), however loaded the machine
 hexport=$(printf '%04X' $PORT)
 for _ in $(seq 600); do
-    grep -q ":$hexport 00000000:0000 0A" /proc/net/tcp && break
+    grep -q ":$hexport 0*:0000 0A" /proc/net/tcp /proc/net/tcp6 2>/dev/null && break
     sleep 0.05
 done
 out=$(run -- $P network $PORT 2>&1); rc_off=$?
