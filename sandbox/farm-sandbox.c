@@ -129,7 +129,9 @@ static void help(void)
            "  0   the program exited with 0 within every limit\n"
            "  1   the program failed: non-zero exit, signal, or a limit (see --meta)\n"
            "  2   internal error: the sandbox could not run it (message on stderr)\n"
-           "  64  bad command line\n");
+           "  64  bad command line\n"
+           "  With --check: 0 every required feature is present, 1 one is missing (or no\n"
+           "  pool could be made), 2 a probe failed.\n");
 }
 
 /* Parses a number with an optional K/M/G suffix (when bytes), rejecting junk

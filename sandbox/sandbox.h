@@ -332,7 +332,7 @@ struct sandbox_features {
  * a run uses them), seccomp and its KILL_PROCESS action, cgroup v1/v2 and
  * their controllers, clone3, pidfds, close_range, mount_setattr, openat2, and
  * whether the i386 (int 0x80) and x32 syscall ABIs exist. Leaves nothing
- * behind; allocates nothing. Returns 0, or -errno when a probe itself could
+ * behind; fs owns no memory (nothing to free). Returns 0, or -errno when a probe itself could
  * not be made (err says which). */
 int sandbox_features_probe(struct sandbox_features *fs, char *err, size_t errlen);
 
