@@ -113,7 +113,7 @@ static const struct {
 /* In a child: each namespace on its own (as root, like the keeper), then, as
  * an unprivileged uid like the target, a user namespace. Reports errnos (0 =
  * worked) through a pipe; the child leaves nothing. */
-static int probe_namespaces(bool root, int errs[N_NS + 1], char *err, size_t errlen)
+static int probe_namespaces(bool root, int errs[N_NS + 2], char *err, size_t errlen)
 {
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
@@ -126,28 +126,29 @@ static int probe_namespaces(bool root, int errs[N_NS + 1], char *err, size_t err
         return sbx_error(err, errlen, -e, "fork: %s", strerror(e));
     }
     if (pid == 0) {
-        int out[N_NS + 1];
+        int out[N_NS + 2];
         for (size_t i = 0; i < N_NS; i++)
             out[i] = !root ? EPERM : unshare(ns_table[i].flag) == 0 ? 0 : errno;
         bool dropped = !root || (syscall(SYS_setgroups, 0, NULL) == 0 &&
                                  syscall(SYS_setresgid, NOBODY, NOBODY, NOBODY) == 0 &&
                                  syscall(SYS_setresuid, NOBODY, NOBODY, NOBODY) == 0);
+        out[N_NS + 1] = !dropped;
         out[N_NS] = !dropped ? errno : unshare(CLONE_NEWUSER) == 0 ? 0 : errno;
         ssize_t w = write(p[1], out, sizeof out);
         syscall(SYS_exit_group, w == (ssize_t)sizeof out ? 0 : 1);
     }
     close(p[1]);
-    ssize_t n = read(p[0], errs, sizeof(int) * (N_NS + 1));
+    ssize_t n = read(p[0], errs, sizeof(int) * (N_NS + 2));
     close(p[0]);
     reap(pid);
-    if (n != (ssize_t)(sizeof(int) * (N_NS + 1)))
+    if (n != (ssize_t)(sizeof(int) * (N_NS + 2)))
         return sbx_error(err, errlen, -EIO, "the namespace probe child did not report");
     return 0;
 }
 
 static int namespaces(struct sandbox_features *fs, char *err, size_t errlen)
 {
-    int errs[N_NS + 1];
+    int errs[N_NS + 2];
     int r = probe_namespaces(fs->probed_as_root, errs, err, errlen);
     if (r < 0)
         return r;
@@ -158,9 +159,16 @@ static int namespaces(struct sandbox_features *fs, char *err, size_t errlen)
     read_line("/proc/sys/user/max_user_namespaces", max, sizeof max);
     read_line("/proc/sys/kernel/unprivileged_userns_clone", clone_ok, sizeof clone_ok);
     f->present = errs[N_NS] == 0;
-    detail(f, "%s as uid %d; user.max_user_namespaces=%s%s%s",
-           f->present ? "made" : strerror(errs[N_NS]), fs->probed_as_root ? NOBODY : (int)getuid(),
-           max[0] ? max : "?", clone_ok[0] ? " kernel.unprivileged_userns_clone=" : "", clone_ok);
+    int uid = fs->probed_as_root ? NOBODY : (int)getuid();
+    char how[96];
+    if (errs[N_NS + 1])
+        snprintf(how, sizeof how, "could not become uid %d: %s", uid, strerror(errs[N_NS]));
+    else if (f->present)
+        snprintf(how, sizeof how, "made as uid %d", uid);
+    else
+        snprintf(how, sizeof how, "refused to uid %d: %s", uid, strerror(errs[N_NS]));
+    detail(f, "%s; user.max_user_namespaces=%s%s%s", how, max[0] ? max : "?",
+           clone_ok[0] ? " kernel.unprivileged_userns_clone=" : "", clone_ok);
     for (size_t i = 0; i < N_NS; i++) {
         f = add(fs, ns_table[i].name, ns_table[i].what, SANDBOX_NEED_REQUIRED,
                 "no run: every run needs all its namespaces");

@@ -92,15 +92,16 @@ grep -q "a pool here uses $acct" "$T/text" || same=1
 ok $([ $same -eq 0 ] && [ $trc -eq $rc ]; echo $?) "--check (text) lists the same features, accounting and exit code"
 sed 's/^/# /' "$T/text"
 
-# A machine that lacks a required feature: a user namespace of ours whose
-# user.max_user_namespaces is 0 (a real limit of the kernel's, set only there).
+# A machine that lacks a required feature: inside a user namespace of ours,
+# where only root is mapped and user.max_user_namespaces is 0 (real limits of
+# the kernel's, set only there), no unprivileged uid can make a user namespace.
 if unshare --user --map-root-user true 2>/dev/null; then
     unshare --user --map-root-user sh -c \
         'echo 0 >/proc/sys/user/max_user_namespaces && exec "$0" --uid 64301 --check --json' \
         "$FS" >"$T/json2" 2>/dev/null; rc2=$?
     u=$(jq -r '.features[] | select(.name == "user-namespaces") | .present' "$T/json2")
     ok $([ $rc2 -eq 1 ] && [ "$u" = false ] && [ "$(jq .missing_required "$T/json2")" -ge 1 ]; echo $?) \
-        "a required feature missing (no user namespaces left): exit 1, reported missing"
+        "a required feature missing (user namespaces, in a namespace that has none to give): exit 1, reported missing"
 else
     echo "# this machine cannot make the user namespace the missing-feature case needs; the"
     echo "# exit code above is still held against the features reported"
