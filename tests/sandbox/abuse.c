@@ -232,7 +232,8 @@ static int network(int argc, char **argv)
     return done();
 }
 
-/* abstract-listen NAME MS: binds an abstract socket and waits. */
+/* abstract-listen NAME MS|stdin: binds an abstract socket and waits MS, or
+ * until stdin ends. */
 static int abstract_listen(int argc, char **argv)
 {
     struct sockaddr_un un = {.sun_family = AF_UNIX};
@@ -246,7 +247,14 @@ static int abstract_listen(int argc, char **argv)
     }
     printf("listening\n");
     fflush(stdout);
-    usleep((useconds_t)atoi(argv[3]) * 1000);
+    if (!strcmp(argv[3], "stdin")) {
+        /* until the driver closes our stdin: it is done connecting */
+        char b[64];
+        while (read(0, b, sizeof b) > 0)
+            ;
+    } else {
+        usleep((useconds_t)atoi(argv[3]) * 1000);
+    }
     return 0;
 }
 

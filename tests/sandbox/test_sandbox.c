@@ -580,16 +580,25 @@ static void t_limits(void)
 struct listen_arg {
     struct sandbox_result r;
     int rc;
+    int out_w; /* the listener's stdout, streamed: "listening" says it is ready */
+    int in_r;  /* its stdin: it listens until we close the other end */
 };
 
 static void *abstract_listener(void *p)
 {
     struct listen_arg *a = p;
     struct sandbox_config c;
-    base_config(&c, ARGV("abstract-listen", "nixfarm-sbxtest", "1500"));
+    base_config(&c, ARGV("abstract-listen", "nixfarm-sbxtest", "stdin"));
+    c.stdin_kind = SANDBOX_STDIN_FD;
+    c.stdin_fd = a->in_r;
+    c.stream = true;
+    c.stream_stdout_fd = a->out_w;
+    c.stream_stderr_fd = -1;
     a->rc = run_in(1, &c, &a->r, "abstract listener");
     return NULL;
 }
+
+static size_t read_line_by(int fd, char *buf, size_t cap, int deadline_ms);
 
 static void t_network(void)
 {
@@ -622,18 +631,32 @@ static void t_network(void)
     close(ul);
     close(al);
 
-    /* two concurrent sandboxes: B cannot reach A's abstract socket */
+    /* two concurrent sandboxes: B cannot reach A's abstract socket. A says
+     * when it listens (streamed) and listens until B is done (its stdin). */
     struct listen_arg a;
     memset(&a, 0, sizeof a);
+    int lo[2], li[2];
+    if (pipe2(lo, O_CLOEXEC) < 0 || pipe2(li, O_CLOEXEC) < 0) {
+        ok(false, "network: pipes: %s", strerror(errno));
+        return;
+    }
+    a.out_w = lo[1];
+    a.in_r = li[0];
     pthread_t th;
     pthread_create(&th, NULL, abstract_listener, &a);
-    usleep(400000);
+    char line[64];
+    size_t got = read_line_by(lo[0], line, sizeof line, 60000);
+    bool listening = got > 0 && !strcmp(line, "listening\n");
     /* the other slot is busy meanwhile: check the host after both ended */
     expect_refusals_in(0, false, "abstract socket of a concurrent sandbox",
                        ARGV("abstract-connect", "nixfarm-sbxtest"), NULL);
+    close(li[1]);
     pthread_join(th, NULL);
-    ok(a.rc == 0 && a.r.status == SANDBOX_OK && has(&a.r, "listening"),
-       "the other sandbox was listening meanwhile");
+    close(lo[0]);
+    close(lo[1]);
+    close(li[0]);
+    ok(listening && a.rc == 0 && a.r.status == SANDBOX_OK && has(&a.r, "listening"),
+       "the other sandbox was listening meanwhile (it said so before the connect)");
     sandbox_result_free(&a.r);
     host_clean("network");
 }
