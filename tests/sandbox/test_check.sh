@@ -10,7 +10,7 @@ ABUSE=$2
 FARMD=${3:-}
 . "$(dirname "$0")/hostprobe.sh"
 T=$(mktemp -d /tmp/nixfarm-sbxcheck-XXXXXX)
-UID0=64300
+UID0=$((74000 + ($$ % 1000) * 4)) # our own uids: other checkouts may test at once
 n=0
 fails=0
 FARMD_PID=
@@ -97,8 +97,8 @@ sed 's/^/# /' "$T/text"
 # the kernel's, set only there), no unprivileged uid can make a user namespace.
 if unshare --user --map-root-user true 2>/dev/null; then
     unshare --user --map-root-user sh -c \
-        'echo 0 >/proc/sys/user/max_user_namespaces && exec "$0" --uid 64301 --check --json' \
-        "$FS" >"$T/json2" 2>/dev/null; rc2=$?
+        'echo 0 >/proc/sys/user/max_user_namespaces && exec "$0" --uid "$1" --check --json' \
+        "$FS" $((UID0 + 2)) >"$T/json2" 2>/dev/null; rc2=$?
     u=$(jq -r '.features[] | select(.name == "user-namespaces") | .present' "$T/json2")
     ok $([ $rc2 -eq 1 ] && [ "$u" = false ] && [ "$(jq .missing_required "$T/json2")" -ge 1 ]; echo $?) \
         "a required feature missing (user namespaces, in a namespace that has none to give): exit 1, reported missing"
@@ -111,7 +111,7 @@ fi
 if [ -n "$FARMD" ]; then
     mkdir "$T/state"
     "$FARMD" --role worker --workers 1 --set state_dir="$T/state" \
-        --set worker.first_uid=64310 >"$T/farmd.log" 2>&1 &
+        --set worker.first_uid=$((UID0 + 1)) >"$T/farmd.log" 2>&1 &
     FARMD_PID=$!
     for _ in $(seq 300); do
         grep -q 'msg="sandbox-features"' "$T/farmd.log" && break

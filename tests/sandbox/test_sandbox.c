@@ -33,9 +33,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FIRST_UID 64000
+/* Host uids of this run's slots (FIRST_UID, +1) and of the crashed
+ * supervisor (CRASH_UID): from the pid, so that runs of this test from other
+ * checkouts on the same host (RLIMIT_NPROC and the host checks count per
+ * uid) never share them. */
+static uid_t first_uid_base;
+#define FIRST_UID first_uid_base
 #define SLOTS 2
-#define CRASH_UID 64100
+#define CRASH_UID (first_uid_base + 2)
 
 static char T[] = "/tmp/nixfarm-sbxtest-XXXXXX";
 static char store_abuse[] = "/nix/store/0000000000000000000000000000abus-abuse";
@@ -1314,6 +1319,7 @@ static void on_fatal(int sig)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    first_uid_base = (uid_t)(66000 + (getpid() % 1000) * 4);
     int fatal[] = {SIGTERM, SIGINT, SIGHUP, SIGSEGV, SIGABRT, SIGBUS};
     for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++)
         signal(fatal[i], on_fatal);
@@ -1367,7 +1373,8 @@ int main(int argc, char **argv)
         return 1;
     }
     acct_auto = sandbox_pool_accounting(pool);
-    printf("# accounting: %s\n", sandbox_accounting_name(acct_auto));
+    printf("# accounting: %s; slot uids %u-%u\n", sandbox_accounting_name(acct_auto),
+           (unsigned)FIRST_UID, (unsigned)(FIRST_UID + SLOTS - 1));
     t_identity();
     t_basics();
     t_closure();
