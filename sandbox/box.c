@@ -140,11 +140,6 @@ int sandbox_box_read(const char *box, const char *relpath, size_t max_bytes, cha
     return 0;
 }
 
-static bool pid_alive(long pid)
-{
-    return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
-}
-
 int sandbox_cleanup_stale(const char *box_root, char *err, size_t errlen)
 {
     int removed = 0, ret = 0;
@@ -182,7 +177,8 @@ int sandbox_cleanup_stale(const char *box_root, char *err, size_t errlen)
             }
         }
     }
-    /* Cgroups: nixfarm-sandbox-<pid> beneath our own groups, pid dead. */
+    /* Cgroups beneath our own groups that a pool of this PID namespace made
+     * and whose maker is provably gone (owner.c); nothing else. */
     char *dirs[6];
     int n = sbx_cg_own_dirs(dirs);
     for (int i = 0; i < n; i++) {
@@ -190,12 +186,7 @@ int sandbox_cleanup_stale(const char *box_root, char *err, size_t errlen)
         if (d) {
             struct dirent *de;
             while ((de = readdir(d))) {
-                long pid;
-                char tail;
-                int got = sscanf(de->d_name, "nixfarm-sandbox-%ld%c", &pid, &tail);
-                if (got != 1 && !(got == 2 && tail == '-'))
-                    continue;
-                if (pid == (long)getpid() || pid_alive(pid))
+                if (de->d_type != DT_DIR || !sbx_pool_group_is_stale(de->d_name))
                     continue;
                 char p[4096];
                 if ((size_t)snprintf(p, sizeof p, "%s/%s", dirs[i], de->d_name) >= sizeof p) {
