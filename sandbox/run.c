@@ -178,8 +178,6 @@ CHILD_CODE static __attribute__((noreturn)) void target_main(const struct run_ct
     }
     if (l->file_bytes)
         set_rlimit(RLIMIT_FSIZE, l->file_bytes, l->file_bytes);
-    if (l->open_files)
-        set_rlimit(RLIMIT_NOFILE, l->open_files, l->open_files);
     uint64_t stack = l->stack_kib ? l->stack_kib * 1024 : 8ull << 20;
     set_rlimit(RLIMIT_STACK, stack, stack);
     /* RLIMIT_NPROC counts the slot uid's tasks. With cgroups it stays one
@@ -233,6 +231,11 @@ CHILD_CODE static __attribute__((noreturn)) void target_main(const struct run_ct
     if (chdir(c->cwd) < 0)
         child_fail(c, REP_SETUP_ERROR, errno, "target: chdir ", c->cwd);
 
+    /* Open files last: until exec this process holds a copy of the
+     * supervisor's descriptors (close-on-exec), which may number more than
+     * the limit, and opening the id maps above needs a free one below it. */
+    if (l->open_files)
+        set_rlimit(RLIMIT_NOFILE, l->open_files, l->open_files);
     if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &c->filter->prog) < 0)
         child_fail(c, REP_SETUP_ERROR, errno, "target: loading the seccomp filter", NULL);
     steps.step_ns[SANDBOX_STEP_SECCOMP] = sbx_now_ns() - t1;
