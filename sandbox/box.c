@@ -20,6 +20,33 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#define BOX_SOURCE "nixfarm-box."
+
+/* The source of the mount on path (from our mountinfo), or -ENOENT. */
+static int mount_source(const char *path, char *out, size_t n)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f)
+        return -errno;
+    char *line = NULL;
+    size_t cap = 0;
+    int ret = -ENOENT;
+    while (getline(&line, &cap, f) > 0) {
+        char mp[4096], src[256];
+        char *sep = strstr(line, " - ");
+        if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1 ||
+            sscanf(sep + 3, "%*s %255s", src) != 1)
+            continue;
+        if (!strcmp(mp, path)) {
+            snprintf(out, n, "%s", src); /* the last (topmost) mount wins */
+            ret = 0;
+        }
+    }
+    free(line);
+    fclose(f);
+    return ret;
+}
+
 int sandbox_box_create(const char *path, uint64_t bytes, char *err, size_t errlen)
 {
     if (!path || path[0] != '/')
@@ -29,7 +56,12 @@ int sandbox_box_create(const char *path, uint64_t bytes, char *err, size_t errle
     char opts[96];
     snprintf(opts, sizeof opts, "size=%llu,mode=0755,uid=0,gid=0",
              (unsigned long long)(bytes ? bytes : 64ull << 20));
-    if (mount("nixfarm-box", path, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0) {
+    /* The source names who made it, for sandbox_cleanup_stale (owner.c). */
+    char src[128] = BOX_SOURCE;
+    int tr = sbx_owner_tag(src + strlen(src), sizeof src - strlen(src));
+    if (tr < 0)
+        return sbx_error(err, errlen, tr, "naming the box's owner: %s", strerror(-tr));
+    if (mount(src, path, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0) {
         int e = errno;
         rmdir(path);
         return sbx_error(err, errlen, -e, "mounting the box tmpfs on %s: %s", path, strerror(e));
@@ -162,6 +194,14 @@ int sandbox_cleanup_stale(const char *box_root, char *err, size_t errlen)
                     }
                     struct stat st;
                     if (lstat(p, &st) < 0)
+                        continue;
+                    /* A box still mounted is removed only when its owner
+                     * (in the tmpfs's source) is provably gone: another
+                     * farm's live box may share this directory. */
+                    char src[256];
+                    if (S_ISDIR(st.st_mode) && mount_source(p, src, sizeof src) == 0 &&
+                        (strncmp(src, BOX_SOURCE, strlen(BOX_SOURCE)) != 0 ||
+                         !sbx_owner_tag_is_stale(src + strlen(BOX_SOURCE))))
                         continue;
                     int r;
                     if (S_ISDIR(st.st_mode))

@@ -69,6 +69,10 @@ int sbx_cg_own_dirs(char *dirs[5]);
 
 /*** owner.c: the pool group's name, and the proof that its maker is gone ***/
 
+/* "<pid ns inode>.<pid>.<start time>" of this process. */
+int sbx_owner_tag(char *out, size_t n);
+/* A tag (optionally followed by ".<hex>") of our PID namespace whose process is gone. */
+bool sbx_owner_tag_is_stale(const char *tag);
 int sbx_pool_group_name(char *out, size_t n);
 bool sbx_pool_group_is_stale(const char *name);
 

@@ -12,7 +12,8 @@
  * and stale only when its PID namespace is ours and no process of ours has that
  * pid with that start time (field 22 of /proc/PID/stat, clock ticks since
  * boot). A group of another namespace, or of an older naming, is never
- * touched. */
+ * touched. Boxes carry the same owner tag in their tmpfs's source
+ * (nixfarm-box.<pid ns inode>.<pid>.<start time>), checked the same way. */
 #include "internal.h"
 #include "util.h"
 
@@ -57,7 +58,7 @@ static int start_time(long pid, unsigned long long *t)
     return 0;
 }
 
-int sbx_pool_group_name(char *out, size_t n)
+int sbx_owner_tag(char *out, size_t n)
 {
     unsigned long long ns, st;
     int r = pidns_inode(&ns);
@@ -65,22 +66,21 @@ int sbx_pool_group_name(char *out, size_t n)
         r = start_time((long)getpid(), &st);
     if (r < 0)
         return r;
-    uint32_t rnd;
-    if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-        return -errno;
-    if ((size_t)snprintf(out, n, PREFIX "%llu.%d.%llu.%08x", ns, (int)getpid(), st,
-                         (unsigned)rnd) >= n)
+    if ((size_t)snprintf(out, n, "%llu.%d.%llu", ns, (int)getpid(), st) >= n)
         return -ENAMETOOLONG;
     return 0;
 }
 
-bool sbx_pool_group_is_stale(const char *name)
+bool sbx_owner_tag_is_stale(const char *tag)
 {
     unsigned long long ns, st, our_ns, now;
     long pid;
-    unsigned rnd;
-    char tail;
-    if (sscanf(name, PREFIX "%llu.%ld.%llu.%8x%c", &ns, &pid, &st, &rnd, &tail) != 4)
+    int used = 0;
+    if (sscanf(tag, "%llu.%ld.%llu%n", &ns, &pid, &st, &used) != 3)
+        return false;
+    /* nothing, or a random ".<hex>" part, may follow */
+    const char *rest = tag + used;
+    if (*rest && (*rest != '.' || strspn(rest + 1, "0123456789abcdef") != strlen(rest + 1)))
         return false;
     if (pidns_inode(&our_ns) < 0 || ns != our_ns || pid <= 0)
         return false;
@@ -90,4 +90,24 @@ bool sbx_pool_group_is_stale(const char *name)
     if (r == -ENOENT)
         return true;
     return r == 0 && now != st;
+}
+
+int sbx_pool_group_name(char *out, size_t n)
+{
+    char tag[96];
+    int r = sbx_owner_tag(tag, sizeof tag);
+    if (r < 0)
+        return r;
+    uint32_t rnd;
+    if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        return -errno;
+    if ((size_t)snprintf(out, n, PREFIX "%s.%08x", tag, (unsigned)rnd) >= n)
+        return -ENAMETOOLONG;
+    return 0;
+}
+
+bool sbx_pool_group_is_stale(const char *name)
+{
+    size_t n = strlen(PREFIX);
+    return strncmp(name, PREFIX, n) == 0 && sbx_owner_tag_is_stale(name + n);
 }

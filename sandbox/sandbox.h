@@ -293,11 +293,15 @@ int sandbox_box_open(const char *box, const char *relpath, char *err, size_t err
 int sandbox_box_read(const char *box, const char *relpath, size_t max_bytes, char **data,
                      size_t *len, bool *truncated, char *err, size_t errlen);
 
-/* For a restarted supervisor: removes every box under box_root (unmounting
- * and deleting each entry; box_root itself stays; NULL = skip), and every
- * nixfarm-sandbox-<pid> cgroup beneath this process's cgroups whose pid is no
- * longer alive, killing what still runs in it. Returns the number of things
- * removed, or -errno. */
+/* For a restarted supervisor: removes what this farm made and nobody uses
+ * any more, and nothing else. Under box_root (box_root itself stays; NULL =
+ * skip): a box still mounted only when its owner (tagged in the tmpfs's source
+ * by sandbox_box_create) is provably gone — same PID namespace as ours, no
+ * process with its pid and start time — and any entry that is no mount. And
+ * every pool cgroup (nixfarm-sandbox.<pid ns>.<pid>.<start>.<random>) beneath
+ * this process's cgroups whose maker is provably gone, killing what still runs
+ * in it. Groups and boxes of another PID namespace, or of an older naming, are
+ * never touched. Returns the number of things removed, or -errno. */
 int sandbox_cleanup_stale(const char *box_root, char *err, size_t errlen);
 
 #ifdef __cplusplus
