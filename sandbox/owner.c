@@ -73,7 +73,7 @@ int sbx_owner_tag(char *out, size_t n)
 
 bool sbx_owner_tag_is_stale(const char *tag)
 {
-    unsigned long long ns, st, our_ns, now;
+    unsigned long long ns, st, our_ns = 0, now = 0;
     long pid;
     int used = 0;
     if (sscanf(tag, "%llu.%ld.%llu%n", &ns, &pid, &st, &used) != 3)
