@@ -175,6 +175,7 @@ int sandbox_box_read(const char *box, const char *relpath, size_t max_bytes, cha
 int sandbox_cleanup_stale(const char *box_root, char *err, size_t errlen)
 {
     int removed = 0, ret = 0;
+    char msg[512] = "";
     if (box_root) {
         _cleanup_close_ int fd = open(box_root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 && errno != ENOENT)
@@ -233,7 +234,7 @@ int sandbox_cleanup_stale(const char *box_root, char *err, size_t errlen)
                     ret = -ENAMETOOLONG;
                     continue;
                 }
-                int r = sbx_cg_remove_tree(p);
+                int r = sbx_cg_remove_tree(p, msg, sizeof msg);
                 if (r < 0)
                     ret = r;
                 else
@@ -245,6 +246,6 @@ int sandbox_cleanup_stale(const char *box_root, char *err, size_t errlen)
     }
     if (ret < 0)
         return sbx_error(err, errlen, ret, "some stale sandbox state could not be removed: %s",
-                         strerror(-ret));
+                         msg[0] ? msg : strerror(-ret));
     return removed;
 }

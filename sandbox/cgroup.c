@@ -232,7 +232,7 @@ void sbx_cg_root_destroy(struct sbx_cg_root *root)
             close(root->park_fd[i]);
         root->park_fd[i] = -1;
         if (root->group[i]) {
-            sbx_cg_remove_tree(root->group[i]);
+            sbx_cg_remove_tree(root->group[i], NULL, 0);
             free(root->group[i]);
             root->group[i] = NULL;
         }
@@ -361,7 +361,7 @@ void sbx_cg_run_destroy(struct sbx_cgroup *cg)
             close(cg->join_fd[i]);
         cg->join_fd[i] = -1;
         if (cg->dirs[i]) {
-            sbx_cg_remove_tree(cg->dirs[i]);
+            sbx_cg_remove_tree(cg->dirs[i], NULL, 0);
             free(cg->dirs[i]);
             cg->dirs[i] = NULL;
         }
@@ -510,11 +510,14 @@ int sbx_cg_empty(struct sbx_cgroup *cg, char *err, size_t errlen)
                      buf, (int)getpid());
 }
 
-int sbx_cg_remove_tree(const char *dir)
+int sbx_cg_remove_tree(const char *dir, char *err, size_t errlen)
 {
     _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
-        return errno == ENOENT ? 0 : -errno;
+        return errno == ENOENT
+                   ? 0
+                   : sbx_error(err, errlen, -errno, "cgroup %s: %s", dir, strerror(errno));
+    int ret = 0;
     DIR *d = sbx_fdopendir_dup(dfd);
     if (d) {
         struct dirent *de;
@@ -523,10 +526,15 @@ int sbx_cg_remove_tree(const char *dir)
                 continue;
             char sub[1400];
             snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
-            sbx_cg_remove_tree(sub);
+            int r = sbx_cg_remove_tree(sub, err, errlen);
+            if (r < 0 && ret == 0)
+                ret = r;
         }
         closedir(d);
     }
+    if (ret < 0)
+        return ret;
+    /* Bounded: a group that does not empty within 2 s is reported, by name. */
     _cleanup_close_ int procs = openat(dfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
     for (int i = 0; i < 2000; i++) {
         if (procs >= 0 && kill_listed(procs) > 0) {
@@ -536,10 +544,13 @@ int sbx_cg_remove_tree(const char *dir)
         if (rmdir(dir) == 0 || errno == ENOENT)
             return 0;
         if (errno != EBUSY)
-            return -errno;
+            return sbx_error(err, errlen, -errno, "rmdir %s: %s", dir, strerror(errno));
         usleep(1000);
     }
-    return -EBUSY;
+    return sbx_error(err, errlen, -EBUSY,
+                     "waited 2 s to remove cgroup %s: still busy (tasks of another PID "
+                     "namespace show as pid 0 and cannot be killed from here)",
+                     dir);
 }
 
 int sbx_cg_own_dirs(char *dirs[5])

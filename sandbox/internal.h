@@ -63,7 +63,7 @@ void sbx_cg_stats(struct sbx_cgroup *cg, struct sbx_cg_stats *st);
 /* After a run: kills anything left, waits until the group is empty. */
 int sbx_cg_empty(struct sbx_cgroup *cg, char *err, size_t errlen);
 /* Kills what runs in dir (cgroup.procs) and removes it and its subdirs. */
-int sbx_cg_remove_tree(const char *dir);
+int sbx_cg_remove_tree(const char *dir, char *err, size_t errlen);
 /* The cgroup mount + own path of this process per hierarchy, for cleanup. */
 int sbx_cg_own_dirs(char *dirs[5]);
 
