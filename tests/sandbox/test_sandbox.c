@@ -168,7 +168,27 @@ static int stray_mounts(void)
     return n;
 }
 
-/* Every pid in the slot cgroups must be us (the slot threads). */
+/* The pool group of process pid beneath hierarchy directory hdir
+ * (nixfarm-sandbox.<pid ns>.<pid>.<start>.<random>, sandbox/owner.c). */
+static bool pool_group(const char *hdir, int pid, char *out, size_t n)
+{
+    DIR *d = opendir(hdir);
+    struct dirent *de;
+    bool found = false;
+    while (d && !found && (de = readdir(d))) {
+        unsigned long long ns;
+        int p;
+        if (sscanf(de->d_name, "nixfarm-sandbox.%llu.%d.", &ns, &p) == 2 && p == pid) {
+            snprintf(out, n, "%s/%s", hdir, de->d_name);
+            found = true;
+        }
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* Every pid in the run cgroups must be us (a slot thread cloning). */
 static int strangers_in_cgroups(void)
 {
     FILE *f = fopen("/proc/self/cgroup", "re");
@@ -184,10 +204,15 @@ static int strangers_in_cgroups(void)
         if (!strstr(ctrl, "memory") && !strstr(ctrl, "pids"))
             continue;
         const char *h = strstr(ctrl, "memory") ? "memory" : "pids";
-        for (int s = 0; s < SLOTS; s++) {
-            char p[1200];
-            snprintf(p, sizeof p, "/sys/fs/cgroup/%s%s/nixfarm-sandbox-%d/slot-%d/cgroup.procs", h,
-                     strcmp(path, "/") ? path : "", (int)getpid(), s);
+        char hdir[600], grp[1200];
+        snprintf(hdir, sizeof hdir, "/sys/fs/cgroup/%s%s", h, strcmp(path, "/") ? path : "");
+        DIR *d = pool_group(hdir, (int)getpid(), grp, sizeof grp) ? opendir(grp) : NULL;
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+            if (strncmp(de->d_name, "run-", 4) != 0)
+                continue;
+            char p[1500];
+            snprintf(p, sizeof p, "%s/%s/cgroup.procs", grp, de->d_name);
             FILE *g = fopen(p, "re");
             int pid;
             while (g && fscanf(g, "%d", &pid) == 1)
@@ -198,6 +223,8 @@ static int strangers_in_cgroups(void)
             if (g)
                 fclose(g);
         }
+        if (d)
+            closedir(d);
     }
     if (f)
         fclose(f);
@@ -1025,8 +1052,6 @@ static void t_crash(void)
     ok(n >= 2, "crash: cleanup removed the box and the cgroups (%d items)", n);
     struct stat st;
     ok(stat(box, &st) < 0 && errno == ENOENT, "crash: the box is gone");
-    char cg[700];
-    snprintf(cg, sizeof cg, "nixfarm-sandbox-%d", (int)child);
     bool found = false;
     const char *hier[] = {"memory", "pids", "cpuacct"};
     FILE *f = fopen("/proc/self/cgroup", "re");
@@ -1037,10 +1062,10 @@ static void t_crash(void)
             char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
             if (!c2 || !strstr(c1, hier[i]))
                 continue;
-            char p[1200];
-            snprintf(p, sizeof p, "/sys/fs/cgroup/%s%s/%s", hier[i],
-                     strcmp(c2 + 1, "/") ? c2 + 1 : "", cg);
-            if (stat(p, &st) == 0)
+            char h[700], p[1200];
+            snprintf(h, sizeof h, "/sys/fs/cgroup/%s%s", hier[i],
+                     strcmp(c2 + 1, "/") ? c2 + 1 : "");
+            if (pool_group(h, (int)child, p, sizeof p))
                 found = true;
         }
     }
@@ -1177,10 +1202,10 @@ int main(int argc, char **argv)
             char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
             if (!c2 || !strstr(c1, dirs[i]))
                 continue;
-            snprintf(p, sizeof p, "/sys/fs/cgroup/%s%s/nixfarm-sandbox-%d", dirs[i],
-                     strcmp(c2 + 1, "/") ? c2 + 1 : "", (int)getpid());
-            struct stat st;
-            if (stat(p, &st) == 0) {
+            char h[700];
+            snprintf(h, sizeof h, "/sys/fs/cgroup/%s%s", dirs[i],
+                     strcmp(c2 + 1, "/") ? c2 + 1 : "");
+            if (pool_group(h, (int)getpid(), p, sizeof p)) {
                 printf("# left: %s\n", p);
                 left = true;
             }
