@@ -223,7 +223,7 @@ int sandbox_pool_new(const struct sandbox_pool_options *o, struct sandbox_pool *
         if (r < 0)
             goto fail;
     }
-    r = sbx_ready_start(p, n * (o->ready_per_slot ? o->ready_per_slot : 2), err, errlen);
+    r = sbx_ready_start(p, n * o->ready_per_slot, err, errlen);
     if (r < 0)
         goto fail;
     /* Compile the filter while the first units are made. */

@@ -235,7 +235,8 @@ struct sandbox_pool_options {
                                          * default 62000. Give each worker process its own range. */
     enum sandbox_accounting accounting; /* default AUTO */
     unsigned ready_per_slot;            /* fresh network namespaces + cgroups kept ready per
-                                         * slot by a background thread; default 2 */
+                                         * slot by a background thread; default 2; 0: each
+                                         * run makes its own (one-shot commands) */
 };
 
 void sandbox_pool_options_init(struct sandbox_pool_options *o);
