@@ -60,6 +60,8 @@ def main():
                                         {"name": "use", "args": ["alloc", "100"]}]), wait=True, timeout=600)
             assert st == 200 and b["state"] == "finished", short(b)
             assert [t["verdict"] for t in b["tests"]] == ["accepted", "accepted"], short(b)
+            # its peak is its own 100 MiB: nothing charged before it is subtracted
+            assert b["tests"][1]["memory_kib"] >= 100 * 1024, b["tests"][1]["memory_kib"]
         cases.append(("pinned memory: the next run gets its full limit", pinned))
 
         def sockets():
