@@ -512,6 +512,7 @@ static void arm_timer(int tfd, uint64_t at_ns)
 
 struct run_state {
     int pidfd;
+    int tfd; /* the wall/CPU timer, re-armed to repeat a kill */
     bool killed;
     enum sandbox_limit kill_reason;
 };
@@ -522,6 +523,9 @@ static void kill_sandbox(struct run_state *st, enum sandbox_limit why)
         syscall(SYS_pidfd_send_signal, st->pidfd, SIGKILL, NULL, 0);
         st->killed = true;
         st->kill_reason = why;
+        /* The timer keeps firing (and the kill is repeated) until the keeper
+         * is reported gone, whatever limit killed it. */
+        arm_timer(st->tfd, sbx_now_ns() + KILL_RETRY_NS);
     }
 }
 
@@ -669,7 +673,7 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
             pipe_was_pending = sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE);
         }
     }
-    struct run_state st = {.pidfd = pidfd};
+    struct run_state st = {.pidfd = pidfd, .tfd = tfd};
     uint64_t wall_deadline = l->wall_ms ? start + l->wall_ms * 1000000ull : 0;
     bool cpu_watch = l->cpu_ms && u->cg.kind != SANDBOX_ACCT_RLIMITS;
     uint64_t next_check = 0;
@@ -788,7 +792,6 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
                 arm_timer(tfd, now + KILL_RETRY_NS);
             } else if (wall_deadline && now >= wall_deadline) {
                 kill_sandbox(&st, SANDBOX_LIMIT_WALL);
-                arm_timer(tfd, now + KILL_RETRY_NS);
             } else if (cpu_watch && !st.killed) {
                 uint64_t used = sbx_cg_cpu_ns(&u->cg);
                 uint64_t lim = l->cpu_ms * 1000000ull;
