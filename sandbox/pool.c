@@ -181,6 +181,12 @@ int sandbox_pool_new(const struct sandbox_pool_options *o, struct sandbox_pool *
     }
     if (geteuid() != 0)
         return sbx_error(err, errlen, -EPERM, "the sandbox supervisor must run as root");
+    /* Keepers need clone3 (a kernel >= 5.3; 5.7 for v2's CLONE_INTO_CGROUP).
+     * Where it is missing — valgrind, too, emulates none of this — say so here,
+     * before the network namespace helper's clone, which valgrind would abort
+     * on. A real clone3 refuses the empty call with EINVAL. */
+    if (syscall(SYS_clone3, NULL, 0) < 0 && errno == ENOSYS)
+        return sbx_error(err, errlen, -ENOSYS, "clone3 is not available (old kernel, or valgrind)");
     unsigned n = o->slots ? o->slots : 1;
     if (n > 4096 || o->first_uid == 0 || (uint64_t)o->first_uid + n > 0xfffffffeu)
         return sbx_error(err, errlen, -EINVAL, "bad slot count %u or first uid %u", n,
