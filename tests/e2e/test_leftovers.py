@@ -11,7 +11,8 @@ lands in the slot the attack used.
 - a TCP listener and an abstract unix socket kept in flight: the next test sees
   neither the port nor the name;
 - inotify on stdin and /dev/null while this test hammers the host's /dev/null:
-  no event reaches the run, and futimens changes nothing of the host's.
+  no event reaches the run, and futimens changes nothing of the host's;
+- a uevent listener while this test makes the host emit uevents: none arrives.
 """
 import os
 import sys
@@ -93,6 +94,24 @@ def main():
             assert "events 0\n" in b["tests"][0]["stdout"], short(b)
             assert (before.st_mtime_ns, before.st_ino) == (after.st_mtime_ns, after.st_ino), "host /dev/null changed"
         cases.append(("/dev/null watch: no host event reaches the run; the host's timestamps stay", null_watch))
+        def uevents():
+            stop = threading.Event()
+
+            def trigger():
+                while not stop.is_set():
+                    with open("/sys/devices/virtual/mem/full/uevent", "w") as f:
+                        f.write("change")
+                    stop.wait(0.01)
+            th = threading.Thread(target=trigger)
+            th.start()
+            try:
+                st, b = farm.submit(sub(c, [{"name": "uevent", "args": ["uevent", "500"]}]), wait=True, timeout=600)
+            finally:
+                stop.set()
+                th.join()
+            assert st == 200 and b["state"] == "finished", short(b)
+            assert "uevents 0\n" in b["tests"][0]["stdout"], short(b)
+        cases.append(("uevents: the host's device events do not reach the run", uevents))
         rc = farmtest.run_cases(cases)
     sys.exit(rc)
 
