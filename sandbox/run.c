@@ -529,6 +529,41 @@ static void kill_sandbox(struct run_state *st, enum sandbox_limit why)
     }
 }
 
+/* What the keeper and the target reported. */
+struct reports {
+    struct report done, tsteps, exec_err, setup_err;
+    bool got_done, got_exec_err, got_setup_err;
+};
+
+/* Reads every whole report the non-blocking pipe holds now; returns 1 at EOF. */
+static int read_reports(int fd, struct reports *rs)
+{
+    struct report rep;
+    for (;;) {
+        ssize_t rn = read(fd, &rep, sizeof rep);
+        if (rn < 0 && errno == EINTR)
+            continue;
+        if (rn < 0)
+            return 0;
+        if (rn == 0)
+            return 1;
+        if (rn != sizeof rep)
+            continue;
+        if (rep.kind == REP_DONE) {
+            rs->done = rep;
+            rs->got_done = true;
+        } else if (rep.kind == REP_TARGET_STEPS) {
+            rs->tsteps = rep;
+        } else if (rep.kind == REP_EXEC_ERROR) {
+            rs->exec_err = rep;
+            rs->got_exec_err = true;
+        } else if (rep.kind == REP_SETUP_ERROR) {
+            rs->setup_err = rep;
+            rs->got_setup_err = true;
+        }
+    }
+}
+
 static int fail(struct sandbox_result *r, char *err, size_t errlen, int ret, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 static int fail(struct sandbox_result *r, char *err, size_t errlen, int ret, const char *fmt, ...)
@@ -685,11 +720,9 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
     if (next_check)
         arm_timer(tfd, next_check);
 
-    struct report done, tsteps, rep;
-    bool got_done = false, got_exec_err = false, got_setup_err = false, keeper_exited = false;
-    struct report exec_err, setup_err;
-    memset(&done, 0, sizeof done);
-    memset(&tsteps, 0, sizeof tsteps);
+    struct reports rs;
+    memset(&rs, 0, sizeof rs);
+    bool keeper_exited = false;
     bool eof[3] = {false, false, false};
     uint64_t t_exit = 0;
     /* Until the keeper is gone, not until the pipes reach EOF: a program can
@@ -749,31 +782,8 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
             if (idx_s[i] >= 0 && pf[idx_s[i]].revents)
                 stream_flush(&cap[i]);
         if (idx_rep >= 0 && pf[idx_rep].revents) {
-            for (;;) {
-                ssize_t rn = read(rep_p[0], &rep, sizeof rep);
-                if (rn < 0 && errno == EINTR)
-                    continue;
-                if (rn < 0)
-                    break;
-                if (rn == 0) {
-                    eof[2] = true;
-                    break;
-                }
-                if (rn != sizeof rep)
-                    continue;
-                if (rep.kind == REP_DONE) {
-                    done = rep;
-                    got_done = true;
-                } else if (rep.kind == REP_TARGET_STEPS) {
-                    tsteps = rep;
-                } else if (rep.kind == REP_EXEC_ERROR) {
-                    exec_err = rep;
-                    got_exec_err = true;
-                } else if (rep.kind == REP_SETUP_ERROR) {
-                    setup_err = rep;
-                    got_setup_err = true;
-                }
-            }
+            if (read_reports(rep_p[0], &rs))
+                eof[2] = true;
         }
         if (idx_pid >= 0 && pf[idx_pid].revents) {
             keeper_exited = true;
@@ -821,25 +831,7 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
             st.kill_reason = SANDBOX_LIMIT_OUTPUT;
         }
     }
-    for (;;) {
-        ssize_t rn = read(rep_p[0], &rep, sizeof rep);
-        if (rn < 0 && errno == EINTR)
-            continue;
-        if (rn != sizeof rep)
-            break;
-        if (rep.kind == REP_DONE) {
-            done = rep;
-            got_done = true;
-        } else if (rep.kind == REP_TARGET_STEPS) {
-            tsteps = rep;
-        } else if (rep.kind == REP_EXEC_ERROR) {
-            exec_err = rep;
-            got_exec_err = true;
-        } else if (rep.kind == REP_SETUP_ERROR) {
-            setup_err = rep;
-            got_setup_err = true;
-        }
-    }
+    read_reports(rep_p[0], &rs);
     /* A last try for what the stream fds did not take yet; never waits. */
     for (int i = 0; i < 2; i++)
         stream_flush(&cap[i]);
@@ -856,15 +848,15 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
     int er = sbx_cg_empty(&u->cg, msg, sizeof msg);
     /* From the target's end (or our kill) to a clean slot: the namespaces'
      * teardown is most of it. */
-    r->step_ns[SANDBOX_STEP_TEARDOWN] = sbx_now_ns() - (got_done ? done.t_end : t_exit);
+    r->step_ns[SANDBOX_STEP_TEARDOWN] = sbx_now_ns() - (rs.got_done ? rs.done.t_end : t_exit);
     for (int i = 0; i < SANDBOX_STEP_COUNT; i++) {
-        if (done.step_ns[i])
-            r->step_ns[i] = done.step_ns[i];
-        if (tsteps.step_ns[i])
-            r->step_ns[i] = tsteps.step_ns[i];
+        if (rs.done.step_ns[i])
+            r->step_ns[i] = rs.done.step_ns[i];
+        if (rs.tsteps.step_ns[i])
+            r->step_ns[i] = rs.tsteps.step_ns[i];
     }
-    if (tsteps.t_fork && done.t_fork && tsteps.t_fork > done.t_fork)
-        r->step_ns[SANDBOX_STEP_FORK] = tsteps.t_fork - done.t_fork;
+    if (rs.tsteps.t_fork && rs.done.t_fork && rs.tsteps.t_fork > rs.done.t_fork)
+        r->step_ns[SANDBOX_STEP_FORK] = rs.tsteps.t_fork - rs.done.t_fork;
     if (er < 0) {
         ret = fail(r, err, errlen, er, "%s", msg);
         goto out;
@@ -876,31 +868,31 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
         ret = fail(r, err, errlen, -ECANCELED, "cancelled");
         goto out;
     }
-    if (got_setup_err) {
-        ret = fail(r, err, errlen, -(setup_err.err ? setup_err.err : EIO), "%s: %s", setup_err.what,
-                   strerror(setup_err.err));
+    if (rs.got_setup_err) {
+        ret = fail(r, err, errlen, -(rs.setup_err.err ? rs.setup_err.err : EIO), "%s: %s",
+                   rs.setup_err.what, strerror(rs.setup_err.err));
         goto out;
     }
-    if (!got_done && cs.oom_killed) {
+    if (!rs.got_done && cs.oom_killed) {
         /* The OOM killer chose the keeper: the memory limit ended the run. */
         st.killed = true;
         st.kill_reason = SANDBOX_LIMIT_MEMORY;
     }
-    if (!got_done && !st.killed) {
+    if (!rs.got_done && !st.killed) {
         ret = fail(r, err, errlen, -EIO, "the sandbox keeper died (%s %d) before reporting",
                    si.si_code == CLD_EXITED ? "exit" : "signal", si.si_status);
         goto out;
     }
 
     /* The verdict. */
-    if (got_done) {
-        if (WIFEXITED(done.status)) {
-            r->exit_code = WEXITSTATUS(done.status);
-        } else if (WIFSIGNALED(done.status)) {
+    if (rs.got_done) {
+        if (WIFEXITED(rs.done.status)) {
+            r->exit_code = WEXITSTATUS(rs.done.status);
+        } else if (WIFSIGNALED(rs.done.status)) {
             r->exit_code = -1;
-            r->signal = WTERMSIG(done.status);
+            r->signal = WTERMSIG(rs.done.status);
         }
-        r->wall_ms = (done.t_end - done.t_fork) / 1000000ull;
+        r->wall_ms = (rs.done.t_end - rs.done.t_fork) / 1000000ull;
     } else {
         /* We killed the keeper before the target ended. */
         r->exit_code = -1;
@@ -908,15 +900,16 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
         r->wall_ms = (t_exit - start) / 1000000ull;
     }
     if (u->cg.kind == SANDBOX_ACCT_RLIMITS) {
-        r->cpu_us = done.cpu_us;
-        r->memory_kib = done.maxrss_kib;
+        r->cpu_us = rs.done.cpu_us;
+        r->memory_kib = rs.done.maxrss_kib;
     } else {
         r->cpu_us = cs.cpu_ns / 1000ull;
         r->memory_kib = cs.mem_peak_bytes / 1024;
     }
     r->cpu_ms = r->cpu_us / 1000;
-    if (got_exec_err) {
-        snprintf(r->message, sizeof r->message, "%s: %s", exec_err.what, strerror(exec_err.err));
+    if (rs.got_exec_err) {
+        snprintf(r->message, sizeof r->message, "%s: %s", rs.exec_err.what,
+                 strerror(rs.exec_err.err));
         r->exit_code = 127;
         r->signal = 0;
     }
