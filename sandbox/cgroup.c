@@ -253,7 +253,7 @@ int sbx_cg_run_init(struct sbx_cg_root *root, const char *name, struct sbx_cgrou
     cg->kind = root->kind;
     cg->procs_fd = cg->prog_procs_fd = cg->prog_join_fd = cg->mem_limit_fd = cg->memsw_fd =
         cg->mem_peak_fd = cg->mem_usage_fd = cg->oom_fd = cg->pids_max_fd = cg->pids_events_fd =
-            cg->cpu_fd = -1;
+            cg->pids_current_fd = cg->cpu_fd = -1;
     for (int i = 0; i < 4; i++)
         cg->join_fd[i] = -1;
     if (root->kind == SANDBOX_ACCT_RLIMITS)
@@ -325,6 +325,7 @@ int sbx_cg_run_init(struct sbx_cg_root *root, const char *name, struct sbx_cgrou
         cg->oom_fd = open_in(mem, "memory.oom_control", O_RDONLY);
         cg->pids_max_fd = open_in(pids, "pids.max", O_RDWR);
         cg->pids_events_fd = open_in(pids, "pids.events", O_RDONLY);
+        cg->pids_current_fd = open_in(pids, "pids.current", O_RDONLY);
     } else {
         const char *d = cg->dirs[0];
         cg->procs_fd = open_in(keeper, "cgroup.procs", O_RDONLY);
@@ -348,9 +349,9 @@ int sbx_cg_run_init(struct sbx_cg_root *root, const char *name, struct sbx_cgrou
 
 void sbx_cg_run_destroy(struct sbx_cgroup *cg)
 {
-    int *fds[] = {&cg->procs_fd,    &cg->prog_procs_fd,  &cg->prog_join_fd, &cg->mem_limit_fd,
-                  &cg->memsw_fd,    &cg->mem_peak_fd,    &cg->mem_usage_fd, &cg->oom_fd,
-                  &cg->pids_max_fd, &cg->pids_events_fd, &cg->cpu_fd};
+    int *fds[] = {&cg->procs_fd,    &cg->prog_procs_fd,  &cg->prog_join_fd,    &cg->mem_limit_fd,
+                  &cg->memsw_fd,    &cg->mem_peak_fd,    &cg->mem_usage_fd,    &cg->oom_fd,
+                  &cg->pids_max_fd, &cg->pids_events_fd, &cg->pids_current_fd, &cg->cpu_fd};
     for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
         if (*fds[i] >= 0) {
             close(*fds[i]);

@@ -30,8 +30,9 @@ struct sbx_cgroup {
     int mem_usage_fd; /* memory.usage_in_bytes | memory.current */
     int oom_fd;       /* memory.oom_control | memory.events */
     int pids_max_fd;  /* pids.max */
-    int pids_events_fd; /* pids.events (may be -1) */
-    int cpu_fd;         /* prog's cpuacct.usage (ns) | cpu.stat (usage_usec) */
+    int pids_events_fd;  /* pids.events (may be -1) */
+    int pids_current_fd; /* v1: pids.current, for the keeper to see the slot thread gone */
+    int cpu_fd;          /* prog's cpuacct.usage (ns) | cpu.stat (usage_usec) */
     /* Baselines taken by sbx_cg_prepare. */
     uint64_t mem_base, oom_base, pids_base, cpu_base;
 };
