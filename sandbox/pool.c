@@ -109,8 +109,6 @@ int sbx_slot_clone(struct sbx_slot *s, struct sbx_clone_req *req)
     pthread_mutex_lock(&s->mu);
     if (s->thread_err || s->state != 0) {
         int e = s->thread_err ? s->thread_err : EBUSY;
-        if (s->thread_err && s->state == 2)
-            e = s->thread_err;
         pthread_mutex_unlock(&s->mu);
         return -e;
     }
