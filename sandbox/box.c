@@ -20,6 +20,33 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#define BOX_SOURCE "nixfarm-box."
+
+/* The source of the mount on path (from our mountinfo), or -ENOENT. */
+static int mount_source(const char *path, char *out, size_t n)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f)
+        return -errno;
+    char *line = NULL;
+    size_t cap = 0;
+    int ret = -ENOENT;
+    while (getline(&line, &cap, f) > 0) {
+        char mp[4096], src[256];
+        char *sep = strstr(line, " - ");
+        if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1 ||
+            sscanf(sep + 3, "%*s %255s", src) != 1)
+            continue;
+        if (!strcmp(mp, path)) {
+            snprintf(out, n, "%s", src); /* the last (topmost) mount wins */
+            ret = 0;
+        }
+    }
+    free(line);
+    fclose(f);
+    return ret;
+}
+
 int sandbox_box_create(const char *path, uint64_t bytes, char *err, size_t errlen)
 {
     if (!path || path[0] != '/')
@@ -29,7 +56,12 @@ int sandbox_box_create(const char *path, uint64_t bytes, char *err, size_t errle
     char opts[96];
     snprintf(opts, sizeof opts, "size=%llu,mode=0755,uid=0,gid=0",
              (unsigned long long)(bytes ? bytes : 64ull << 20));
-    if (mount("nixfarm-box", path, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0) {
+    /* The source names who made it, for sandbox_cleanup_stale (owner.c). */
+    char src[128] = BOX_SOURCE;
+    int tr = sbx_owner_tag(src + strlen(src), sizeof src - strlen(src));
+    if (tr < 0)
+        return sbx_error(err, errlen, tr, "naming the box's owner: %s", strerror(-tr));
+    if (mount(src, path, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0) {
         int e = errno;
         rmdir(path);
         return sbx_error(err, errlen, -e, "mounting the box tmpfs on %s: %s", path, strerror(e));
@@ -140,14 +172,10 @@ int sandbox_box_read(const char *box, const char *relpath, size_t max_bytes, cha
     return 0;
 }
 
-static bool pid_alive(long pid)
-{
-    return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
-}
-
 int sandbox_cleanup_stale(const char *box_root, char *err, size_t errlen)
 {
     int removed = 0, ret = 0;
+    char msg[512] = "";
     if (box_root) {
         _cleanup_close_ int fd = open(box_root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 && errno != ENOENT)
@@ -168,6 +196,14 @@ int sandbox_cleanup_stale(const char *box_root, char *err, size_t errlen)
                     struct stat st;
                     if (lstat(p, &st) < 0)
                         continue;
+                    /* A box still mounted is removed only when its owner
+                     * (in the tmpfs's source) is provably gone: another
+                     * farm's live box may share this directory. */
+                    char src[256];
+                    if (S_ISDIR(st.st_mode) && mount_source(p, src, sizeof src) == 0 &&
+                        (strncmp(src, BOX_SOURCE, strlen(BOX_SOURCE)) != 0 ||
+                         !sbx_owner_tag_is_stale(src + strlen(BOX_SOURCE))))
+                        continue;
                     int r;
                     if (S_ISDIR(st.st_mode))
                         r = sandbox_box_destroy(p, NULL, 0);
@@ -182,7 +218,8 @@ int sandbox_cleanup_stale(const char *box_root, char *err, size_t errlen)
             }
         }
     }
-    /* Cgroups: nixfarm-sandbox-<pid> beneath our own groups, pid dead. */
+    /* Cgroups beneath our own groups that a pool of this PID namespace made
+     * and whose maker is provably gone (owner.c); nothing else. */
     char *dirs[6];
     int n = sbx_cg_own_dirs(dirs);
     for (int i = 0; i < n; i++) {
@@ -190,19 +227,14 @@ int sandbox_cleanup_stale(const char *box_root, char *err, size_t errlen)
         if (d) {
             struct dirent *de;
             while ((de = readdir(d))) {
-                long pid;
-                char tail;
-                int got = sscanf(de->d_name, "nixfarm-sandbox-%ld%c", &pid, &tail);
-                if (got != 1 && !(got == 2 && tail == '-'))
-                    continue;
-                if (pid == (long)getpid() || pid_alive(pid))
+                if (de->d_type != DT_DIR || !sbx_pool_group_is_stale(de->d_name))
                     continue;
                 char p[4096];
                 if ((size_t)snprintf(p, sizeof p, "%s/%s", dirs[i], de->d_name) >= sizeof p) {
                     ret = -ENAMETOOLONG;
                     continue;
                 }
-                int r = sbx_cg_remove_tree(p);
+                int r = sbx_cg_remove_tree(p, msg, sizeof msg);
                 if (r < 0)
                     ret = r;
                 else
@@ -214,6 +246,6 @@ int sandbox_cleanup_stale(const char *box_root, char *err, size_t errlen)
     }
     if (ret < 0)
         return sbx_error(err, errlen, ret, "some stale sandbox state could not be removed: %s",
-                         strerror(-ret));
+                         msg[0] ? msg : strerror(-ret));
     return removed;
 }

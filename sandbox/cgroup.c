@@ -1,17 +1,29 @@
-/* cgroup.c — per-slot cgroups beneath the cgroup this process runs in.
+/* cgroup.c — per-run cgroups beneath the cgroup this process runs in.
  *
  * The farm may itself run in a delegated cgroup (systemd Delegate=yes, or here
  * a memory cgroup made for us by the host). We never touch the root of a
- * hierarchy: every group is <own cgroup>/nixfarm-sandbox-<pid>/slot-<n>, so
- * the host's accounting and limits of the farm stay whole and a crashed
- * supervisor's groups are recognised by their dead pid (sandbox_cleanup_stale).
+ * hierarchy: every group is <own cgroup>/<pool group>/run-<n>, made fresh for
+ * one run (ahead of it, in the background) and removed after it, never reused:
+ * whatever a run leaves charged (memory pinned by descriptors in flight, page
+ * cache) cannot reach the next.
+ *
+ * The pool group's name is unique on the host and says who made it (names.c):
+ * nixfarm-sandbox.<pid namespace inode>.<pid>.<start time>.<random>; a pid
+ * alone collides between PID namespaces (containers, farmd beside farm run).
+ * sandbox_cleanup_stale removes a group only when it proves it stale: same
+ * PID namespace as ours, and no process with that pid and start time.
+ *
+ * The program's CPU time is its own: the keeper (mounts, the namespaces'
+ * teardown) and the slot thread that clones it stay in the run group, and the
+ * target moves itself, just before execve, into a child group "prog" (v1: of
+ * the cpuacct hierarchy, a single-thread move of itself that costs
+ * microseconds; v2: run/prog, the keeper being born in run/keeper) whose
+ * counter is the run's CPU time. Limits stay on the run group (hierarchical).
  *
  * v1 (this machine): memory, pids and cpuacct hierarchies, each possibly
  * co-mounted with others. v2: one hierarchy with memory, pids and cpu enabled
- * in our own subtree_control. Files are opened once per slot; a run costs a few
- * pread/pwrite calls. Peak memory is the watermark over the run minus what the
- * group held before (page cache and box files of earlier steps stay charged to
- * the slot). */
+ * in our own subtree_control. Files are opened once per run group, ahead of
+ * the run; a run costs a few pread/pwrite calls. */
 #include "internal.h"
 #include "util.h"
 
@@ -139,24 +151,23 @@ static bool v2_usable(char *base, size_t baselen)
     return true;
 }
 
-/* nixfarm-sandbox-<pid> for a process's first pool, -<pid>-<n> after: two
- * pools of one process must not share (or remove) each other's groups. */
-static void group_name(char *out, size_t n)
+static int open_in(const char *dir, const char *name, int flags)
 {
-    static atomic_uint pools;
-    unsigned k = atomic_fetch_add(&pools, 1);
-    if (k)
-        snprintf(out, n, "nixfarm-sandbox-%d-%u", (int)getpid(), k);
-    else
-        snprintf(out, n, "nixfarm-sandbox-%d", (int)getpid());
+    char p[1600];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return open(p, flags | O_CLOEXEC);
 }
 
 int sbx_cg_root_init(struct sbx_cg_root *root, enum sandbox_accounting want, char *err,
                      size_t errlen)
 {
     memset(root, 0, sizeof *root);
-    char name[64];
-    group_name(name, sizeof name);
+    for (int i = 0; i < 4; i++)
+        root->park_fd[i] = -1;
+    char name[128];
+    int nr = sbx_pool_group_name(name, sizeof name);
+    if (nr < 0)
+        return sbx_error(err, errlen, nr, "naming the pool's cgroup: %s", strerror(-nr));
     root->kind = SANDBOX_ACCT_RLIMITS;
     if (want == SANDBOX_ACCT_RLIMITS)
         return 0;
@@ -201,10 +212,14 @@ int sbx_cg_root_init(struct sbx_cg_root *root, enum sandbox_accounting want, cha
             return sbx_error(err, errlen, e, "cgroup v1: mkdir %s: %s", dir, strerror(-e));
         }
         root->group[i] = strdup(dir);
-        if (!root->group[i]) {
+        /* Where the slot threads go back after cloning a keeper in a run group. */
+        root->park_fd[i] = open_in(dir, "tasks", O_WRONLY);
+        if (!root->group[i] || root->park_fd[i] < 0) {
+            int e = root->group[i] ? -errno : -ENOMEM;
             sbx_cg_root_destroy(root);
-            return -ENOMEM;
+            return sbx_error(err, errlen, e, "cgroup v1: %s/tasks: %s", dir, strerror(-e));
         }
+        root->n_park = i + 1;
     }
     root->kind = SANDBOX_ACCT_CGROUP_V1;
     return 0;
@@ -213,55 +228,95 @@ int sbx_cg_root_init(struct sbx_cg_root *root, enum sandbox_accounting want, cha
 void sbx_cg_root_destroy(struct sbx_cg_root *root)
 {
     for (int i = 0; i < 4; i++) {
+        if (root->park_fd[i] >= 0)
+            close(root->park_fd[i]);
+        root->park_fd[i] = -1;
         if (root->group[i]) {
-            sbx_cg_remove_tree(root->group[i]);
+            sbx_cg_remove_tree(root->group[i], NULL, 0);
             free(root->group[i]);
             root->group[i] = NULL;
         }
     }
 }
 
-static int open_in(const char *dir, const char *name, int flags)
+/* v2: makes dir/sub, returns its path in out. */
+static int mkdir_sub(const char *dir, const char *sub, char *out, size_t outlen)
 {
-    char p[1400];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    return open(p, flags | O_CLOEXEC);
+    snprintf(out, outlen, "%s/%s", dir, sub);
+    return mkdir(out, 0755) < 0 ? -errno : 0;
 }
 
-int sbx_cg_slot_init(struct sbx_cg_root *root, unsigned slot, struct sbx_cgroup *cg, char *err,
-                     size_t errlen)
+int sbx_cg_run_init(struct sbx_cg_root *root, const char *name, struct sbx_cgroup *cg, char *err,
+                    size_t errlen)
 {
     memset(cg, 0, sizeof *cg);
     cg->kind = root->kind;
-    cg->procs_fd = cg->mem_limit_fd = cg->memsw_fd = cg->mem_peak_fd = cg->mem_usage_fd =
-        cg->oom_fd = cg->pids_max_fd = cg->pids_events_fd = cg->cpu_fd = -1;
+    cg->procs_fd = cg->prog_procs_fd = cg->prog_join_fd = cg->mem_limit_fd = cg->memsw_fd =
+        cg->mem_peak_fd = cg->mem_usage_fd = cg->oom_fd = cg->pids_max_fd = cg->pids_events_fd =
+            cg->pids_current_fd = cg->cpu_fd = -1;
     for (int i = 0; i < 4; i++)
         cg->join_fd[i] = -1;
     if (root->kind == SANDBOX_ACCT_RLIMITS)
         return 0;
+    const char *cpu_dir = NULL;
     for (int i = 0; i < 4 && root->group[i]; i++) {
         char dir[1300];
-        snprintf(dir, sizeof dir, "%s/slot-%u", root->group[i], slot);
-        /* A group left by an earlier pool of this pid (pid reuse) is removed. */
-        sbx_cg_remove_tree(dir);
+        snprintf(dir, sizeof dir, "%s/%s", root->group[i], name);
         if (mkdir(dir, 0755) < 0) {
             int e = -errno;
-            sbx_cg_slot_destroy(cg);
+            sbx_cg_run_destroy(cg);
             return sbx_error(err, errlen, e, "mkdir %s: %s", dir, strerror(-e));
         }
         cg->dirs[i] = strdup(dir);
-        cg->join_fd[i] = root->kind == SANDBOX_ACCT_CGROUP_V1
-                             ? open_in(dir, "tasks", O_WRONLY)
-                             : open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        cg->n_join = i + 1;
-        if (!cg->dirs[i] || cg->join_fd[i] < 0) {
-            int e = cg->dirs[i] ? -errno : -ENOMEM;
-            sbx_cg_slot_destroy(cg);
-            return sbx_error(err, errlen, e, "cgroup %s: %s", dir, strerror(-e));
+        if (!cg->dirs[i]) {
+            rmdir(dir);
+            sbx_cg_run_destroy(cg);
+            return -ENOMEM;
+        }
+        if (root->kind == SANDBOX_ACCT_CGROUP_V1) {
+            cg->join_fd[i] = open_in(dir, "tasks", O_WRONLY);
+            cg->n_join = i + 1;
+            if (cg->join_fd[i] < 0) {
+                int e = -errno;
+                sbx_cg_run_destroy(cg);
+                return sbx_error(err, errlen, e, "cgroup %s/tasks: %s", dir, strerror(-e));
+            }
         }
     }
+    char prog[1400], keeper[1400];
+    int r = 0;
     if (root->kind == SANDBOX_ACCT_CGROUP_V1) {
-        const char *mem = cg->dirs[0], *pids = cg->dirs[1], *cpu = cg->dirs[2];
+        /* cpuacct's group (the third hierarchy) gets the program's child. */
+        cpu_dir = cg->dirs[2];
+        r = mkdir_sub(cpu_dir, "prog", prog, sizeof prog);
+        if (r == 0) {
+            cg->prog_join_fd = open_in(prog, "tasks", O_WRONLY);
+            cg->prog_procs_fd = open_in(prog, "cgroup.procs", O_RDONLY);
+            cg->cpu_fd = open_in(prog, "cpuacct.usage", O_RDONLY);
+        }
+    } else {
+        char p[1400];
+        snprintf(p, sizeof p, "%s/cgroup.subtree_control", cg->dirs[0]);
+        r = sbx_write_file(p, "+memory +pids +cpu");
+        if (r == 0)
+            r = mkdir_sub(cg->dirs[0], "keeper", keeper, sizeof keeper);
+        if (r == 0)
+            r = mkdir_sub(cg->dirs[0], "prog", prog, sizeof prog);
+        if (r == 0) {
+            cg->join_fd[0] = open(keeper, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            cg->n_join = 1;
+            cg->prog_join_fd = open_in(prog, "cgroup.procs", O_WRONLY);
+            cg->prog_procs_fd = open_in(prog, "cgroup.procs", O_RDONLY);
+            cg->cpu_fd = open_in(prog, "cpu.stat", O_RDONLY);
+        }
+    }
+    if (r < 0) {
+        sbx_cg_run_destroy(cg);
+        return sbx_error(err, errlen, r, "making the program's cgroup under %s: %s",
+                         cpu_dir ? cpu_dir : root->group[0], strerror(-r));
+    }
+    if (root->kind == SANDBOX_ACCT_CGROUP_V1) {
+        const char *mem = cg->dirs[0], *pids = cg->dirs[1];
         cg->procs_fd = open_in(mem, "cgroup.procs", O_RDONLY);
         cg->mem_limit_fd = open_in(mem, "memory.limit_in_bytes", O_RDWR);
         cg->memsw_fd = open_in(mem, "memory.memsw.limit_in_bytes", O_RDWR);
@@ -270,10 +325,10 @@ int sbx_cg_slot_init(struct sbx_cg_root *root, unsigned slot, struct sbx_cgroup 
         cg->oom_fd = open_in(mem, "memory.oom_control", O_RDONLY);
         cg->pids_max_fd = open_in(pids, "pids.max", O_RDWR);
         cg->pids_events_fd = open_in(pids, "pids.events", O_RDONLY);
-        cg->cpu_fd = open_in(cpu, "cpuacct.usage", O_RDWR);
+        cg->pids_current_fd = open_in(pids, "pids.current", O_RDONLY);
     } else {
         const char *d = cg->dirs[0];
-        cg->procs_fd = open_in(d, "cgroup.procs", O_RDONLY);
+        cg->procs_fd = open_in(keeper, "cgroup.procs", O_RDONLY);
         cg->mem_limit_fd = open_in(d, "memory.max", O_RDWR);
         cg->memsw_fd = open_in(d, "memory.swap.max", O_RDWR);
         cg->mem_peak_fd = open_in(d, "memory.peak", O_RDWR);
@@ -281,22 +336,22 @@ int sbx_cg_slot_init(struct sbx_cg_root *root, unsigned slot, struct sbx_cgroup 
         cg->oom_fd = open_in(d, "memory.events", O_RDONLY);
         cg->pids_max_fd = open_in(d, "pids.max", O_RDWR);
         cg->pids_events_fd = open_in(d, "pids.events", O_RDONLY);
-        cg->cpu_fd = open_in(d, "cpu.stat", O_RDONLY);
     }
-    if (cg->procs_fd < 0 || cg->mem_limit_fd < 0 || cg->mem_usage_fd < 0 || cg->oom_fd < 0 ||
-        cg->pids_max_fd < 0 || cg->cpu_fd < 0) {
-        sbx_cg_slot_destroy(cg);
-        return sbx_error(err, errlen, -ENOENT, "cgroup control files missing under %s",
-                         root->group[0]);
+    if (cg->procs_fd < 0 || cg->prog_procs_fd < 0 || cg->prog_join_fd < 0 || cg->mem_limit_fd < 0 ||
+        cg->mem_usage_fd < 0 || cg->oom_fd < 0 || cg->pids_max_fd < 0 || cg->cpu_fd < 0 ||
+        cg->join_fd[0] < 0) {
+        sbx_cg_run_destroy(cg);
+        return sbx_error(err, errlen, -ENOENT, "cgroup control files missing under %s/%s",
+                         root->group[0], name);
     }
     return 0;
 }
 
-void sbx_cg_slot_destroy(struct sbx_cgroup *cg)
+void sbx_cg_run_destroy(struct sbx_cgroup *cg)
 {
-    int *fds[] = {&cg->procs_fd,    &cg->mem_limit_fd,   &cg->memsw_fd,
-                  &cg->mem_peak_fd, &cg->mem_usage_fd,   &cg->oom_fd,
-                  &cg->pids_max_fd, &cg->pids_events_fd, &cg->cpu_fd};
+    int *fds[] = {&cg->procs_fd,    &cg->prog_procs_fd,  &cg->prog_join_fd,    &cg->mem_limit_fd,
+                  &cg->memsw_fd,    &cg->mem_peak_fd,    &cg->mem_usage_fd,    &cg->oom_fd,
+                  &cg->pids_max_fd, &cg->pids_events_fd, &cg->pids_current_fd, &cg->cpu_fd};
     for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
         if (*fds[i] >= 0) {
             close(*fds[i]);
@@ -307,7 +362,7 @@ void sbx_cg_slot_destroy(struct sbx_cgroup *cg)
             close(cg->join_fd[i]);
         cg->join_fd[i] = -1;
         if (cg->dirs[i]) {
-            sbx_cg_remove_tree(cg->dirs[i]);
+            sbx_cg_remove_tree(cg->dirs[i], NULL, 0);
             free(cg->dirs[i]);
             cg->dirs[i] = NULL;
         }
@@ -336,7 +391,6 @@ int sbx_cg_prepare(struct sbx_cgroup *cg, const struct sandbox_limits *l, char *
             sbx_fd_write_u64(cg->memsw_fd, mem);
         if (cg->mem_peak_fd >= 0)
             sbx_fd_write_str(cg->mem_peak_fd, "0");
-        sbx_fd_write_str(cg->cpu_fd, "0");
         sbx_fd_read_keyed(cg->oom_fd, "oom_kill", &cg->oom_base);
     } else {
         r = mem ? sbx_fd_write_u64(cg->mem_limit_fd, mem)
@@ -349,8 +403,9 @@ int sbx_cg_prepare(struct sbx_cgroup *cg, const struct sandbox_limits *l, char *
             sbx_fd_write_str(cg->mem_peak_fd, "reset"); /* 6.12+: per-fd reset */
         sbx_fd_read_keyed(cg->oom_fd, "oom_kill", &cg->oom_base);
     }
-    /* +2: the slot's clone thread (v1) and the keeper are in the group too. */
-    r = l->processes ? sbx_fd_write_u64(cg->pids_max_fd, l->processes + 2)
+    /* +1: the keeper is in the group too (the slot thread that cloned it has
+     * gone back to the pool's group by the time the target forks). */
+    r = l->processes ? sbx_fd_write_u64(cg->pids_max_fd, l->processes + 1)
                      : sbx_fd_write_str(cg->pids_max_fd, "max");
     if (r < 0)
         return sbx_error(err, errlen, r, "setting pids.max: %s", strerror(-r));
@@ -359,9 +414,8 @@ int sbx_cg_prepare(struct sbx_cgroup *cg, const struct sandbox_limits *l, char *
         sbx_fd_read_keyed(cg->pids_events_fd, "max", &cg->pids_base);
     cg->mem_base = 0;
     sbx_fd_read_u64(cg->mem_usage_fd, &cg->mem_base);
+    /* A fresh group: the program's counter starts at zero. */
     cg->cpu_base = 0;
-    if (!v1)
-        cg->cpu_base = cpu_raw_ns(cg);
     return 0;
 }
 
@@ -376,8 +430,7 @@ static uint64_t cpu_raw_ns(struct sbx_cgroup *cg)
     return v;
 }
 
-/* CPU time of the run so far. v1's counter is reset by sbx_cg_prepare; v2's
- * cpu.stat cannot be, so its value then is the baseline. */
+/* CPU time of the program so far (its own group's counter). */
 uint64_t sbx_cg_cpu_ns(struct sbx_cgroup *cg)
 {
     uint64_t v = cpu_raw_ns(cg);
@@ -442,7 +495,8 @@ int sbx_cg_empty(struct sbx_cgroup *cg, char *err, size_t errlen)
     /* The PID namespace is gone when the keeper has been reaped, so this is
      * normally empty at the first look; a task still exiting gets up to 5 s. */
     for (int i = 0; i < 5000; i++) {
-        if (kill_listed(cg->procs_fd) == 0)
+        int n = kill_listed(cg->procs_fd) + kill_listed(cg->prog_procs_fd);
+        if (n == 0)
             return 0;
         usleep(1000);
     }
@@ -452,15 +506,19 @@ int sbx_cg_empty(struct sbx_cgroup *cg, char *err, size_t errlen)
     for (char *c = buf; *c; c++)
         if (*c == '\n')
             *c = ' ';
-    return sbx_error(err, errlen, -EBUSY, "slot cgroup %s did not empty (pids: %s; we are %d)",
-                     cg->dirs[0], buf, (int)getpid());
+    return sbx_error(err, errlen, -EBUSY,
+                     "waited 5 s for the run cgroup %s to empty (pids: %s; we are %d)", cg->dirs[0],
+                     buf, (int)getpid());
 }
 
-int sbx_cg_remove_tree(const char *dir)
+int sbx_cg_remove_tree(const char *dir, char *err, size_t errlen)
 {
     _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
-        return errno == ENOENT ? 0 : -errno;
+        return errno == ENOENT
+                   ? 0
+                   : sbx_error(err, errlen, -errno, "cgroup %s: %s", dir, strerror(errno));
+    int ret = 0;
     DIR *d = sbx_fdopendir_dup(dfd);
     if (d) {
         struct dirent *de;
@@ -469,10 +527,15 @@ int sbx_cg_remove_tree(const char *dir)
                 continue;
             char sub[1400];
             snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
-            sbx_cg_remove_tree(sub);
+            int r = sbx_cg_remove_tree(sub, err, errlen);
+            if (r < 0 && ret == 0)
+                ret = r;
         }
         closedir(d);
     }
+    if (ret < 0)
+        return ret;
+    /* Bounded: a group that does not empty within 2 s is reported, by name. */
     _cleanup_close_ int procs = openat(dfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
     for (int i = 0; i < 2000; i++) {
         if (procs >= 0 && kill_listed(procs) > 0) {
@@ -482,10 +545,13 @@ int sbx_cg_remove_tree(const char *dir)
         if (rmdir(dir) == 0 || errno == ENOENT)
             return 0;
         if (errno != EBUSY)
-            return -errno;
+            return sbx_error(err, errlen, -errno, "rmdir %s: %s", dir, strerror(errno));
         usleep(1000);
     }
-    return -EBUSY;
+    return sbx_error(err, errlen, -EBUSY,
+                     "waited 2 s to remove cgroup %s: still busy (tasks of another PID "
+                     "namespace show as pid 0 and cannot be killed from here)",
+                     dir);
 }
 
 int sbx_cg_own_dirs(char *dirs[5])

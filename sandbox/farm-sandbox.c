@@ -584,6 +584,9 @@ int main(int argc, char **argv)
     sandbox_pool_options_init(&po);
     po.first_uid = arg_uid;
     po.accounting = arg_acct;
+    /* One run: it makes its own network namespace and cgroups; units made
+     * ahead would only be destroyed unused. */
+    po.ready_per_slot = 0;
     struct sandbox_pool *pool = NULL;
     struct sandbox_result res;
     memset(&res, 0, sizeof res);

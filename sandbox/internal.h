@@ -21,31 +21,38 @@ struct sbx_cgroup {
      * v2: join_fd[0] is the group directory, for clone3's CLONE_INTO_CGROUP. */
     int join_fd[4];
     int n_join;
-    int procs_fd;       /* cgroup.procs of the memory (v1) / only (v2) group, to check emptiness */
-    int mem_limit_fd;   /* memory.limit_in_bytes | memory.max */
-    int memsw_fd;       /* memory.memsw.limit_in_bytes | memory.swap.max, or -1 */
-    int mem_peak_fd;    /* memory.max_usage_in_bytes | memory.peak (may be -1 on old v2) */
-    int mem_usage_fd;   /* memory.usage_in_bytes | memory.current */
-    int oom_fd;         /* memory.oom_control | memory.events */
-    int pids_max_fd;    /* pids.max */
-    int pids_events_fd; /* pids.events (may be -1) */
-    int cpu_fd;         /* cpuacct.usage (ns) | cpu.stat (usage_usec) */
+    int procs_fd;      /* cgroup.procs of the memory (v1) / keeper (v2) group, to check emptiness */
+    int prog_procs_fd; /* cgroup.procs of the program's group ("prog"), the same */
+    int prog_join_fd; /* v1 prog/tasks, v2 prog/cgroup.procs: the target writes "0" before execve */
+    int mem_limit_fd; /* memory.limit_in_bytes | memory.max */
+    int memsw_fd;     /* memory.memsw.limit_in_bytes | memory.swap.max, or -1 */
+    int mem_peak_fd;  /* memory.max_usage_in_bytes | memory.peak (may be -1 on old v2) */
+    int mem_usage_fd; /* memory.usage_in_bytes | memory.current */
+    int oom_fd;       /* memory.oom_control | memory.events */
+    int pids_max_fd;  /* pids.max */
+    int pids_events_fd;  /* pids.events (may be -1) */
+    int pids_current_fd; /* v1: pids.current, for the keeper to see the slot thread gone */
+    int cpu_fd;          /* prog's cpuacct.usage (ns) | cpu.stat (usage_usec) */
     /* Baselines taken by sbx_cg_prepare. */
     uint64_t mem_base, oom_base, pids_base, cpu_base;
 };
 
-/* Directory that holds every slot of this process: <own>/nixfarm-sandbox-<pid>. */
+/* Directory that holds every run group of a pool: <own>/<sbx_pool_group_name>. */
 struct sbx_cg_root {
     enum sandbox_accounting kind;
     char *group[4]; /* per hierarchy, NULL-ended */
+    int park_fd[4]; /* v1: <group>/tasks, where a slot thread goes back after a clone */
+    int n_park;
 };
 
 int sbx_cg_root_init(struct sbx_cg_root *root, enum sandbox_accounting want, char *err,
                      size_t errlen);
 void sbx_cg_root_destroy(struct sbx_cg_root *root);
-int sbx_cg_slot_init(struct sbx_cg_root *root, unsigned slot, struct sbx_cgroup *cg, char *err,
-                     size_t errlen);
-void sbx_cg_slot_destroy(struct sbx_cgroup *cg);
+/* Makes the run group <root>/<name> (with its "prog" child) and opens its files. */
+int sbx_cg_run_init(struct sbx_cg_root *root, const char *name, struct sbx_cgroup *cg, char *err,
+                    size_t errlen);
+/* Closes its files, kills what is left in it and removes it. */
+void sbx_cg_run_destroy(struct sbx_cgroup *cg);
 /* Before a run: limits in, counters reset, baselines read. */
 int sbx_cg_prepare(struct sbx_cgroup *cg, const struct sandbox_limits *l, char *err, size_t errlen);
 uint64_t sbx_cg_cpu_ns(struct sbx_cgroup *cg);
@@ -57,9 +64,18 @@ void sbx_cg_stats(struct sbx_cgroup *cg, struct sbx_cg_stats *st);
 /* After a run: kills anything left, waits until the group is empty. */
 int sbx_cg_empty(struct sbx_cgroup *cg, char *err, size_t errlen);
 /* Kills what runs in dir (cgroup.procs) and removes it and its subdirs. */
-int sbx_cg_remove_tree(const char *dir);
+int sbx_cg_remove_tree(const char *dir, char *err, size_t errlen);
 /* The cgroup mount + own path of this process per hierarchy, for cleanup. */
 int sbx_cg_own_dirs(char *dirs[5]);
+
+/*** owner.c: the pool group's name, and the proof that its maker is gone ***/
+
+/* "<pid ns inode>.<pid>.<start time>" of this process. */
+int sbx_owner_tag(char *out, size_t n);
+/* A tag (optionally followed by ".<hex>") of our PID namespace whose process is gone. */
+bool sbx_owner_tag_is_stale(const char *tag);
+int sbx_pool_group_name(char *out, size_t n);
+bool sbx_pool_group_is_stale(const char *name);
 
 /*** filter.c: the seccomp filter, compiled once ***/
 
@@ -72,16 +88,59 @@ int sbx_filter_build(struct sbx_filter *f, char *err, size_t errlen);
 int sbx_filter_compile(struct sbx_filter *f, char *err, size_t errlen);
 void sbx_filter_free(struct sbx_filter *f);
 
+/*** unixgc.c ***/
+
+/* Releases a unix socket of our own, which starts the kernel's unix garbage
+ * collector if descriptors are in flight (see unixgc.c). Never fails. */
+void sbx_unix_gc_kick(void);
+
+/*** unit.c: what one run holds, made fresh and never reused ***/
+
+struct sbx_unit {
+    int netns_fd;         /* owned by a user namespace of its own (no host uevents) */
+    struct sbx_cgroup cg; /* <pool group>/run-<seq> */
+    bool cg_made;
+    struct sbx_unit *next;
+};
+
+int sbx_unit_new(struct sandbox_pool *p, uint64_t seq, struct sbx_unit **out, char *err,
+                 size_t errlen);
+/* Closes the network namespace, kills what is left in the cgroups, removes them. */
+void sbx_unit_free(struct sbx_unit *u);
+
+/*** ready.c: units made ahead by a background thread, destroyed there after use ***/
+
+struct sbx_ready {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct sbx_unit *ready, *dead;
+    unsigned n_ready, want;
+    uint64_t seq;
+    bool quit, started, inited, failing;
+    pthread_t th;
+};
+
+int sbx_ready_start(struct sandbox_pool *p, unsigned want, char *err, size_t errlen);
+/* Stops the thread and destroys every unit, ready or used. */
+void sbx_ready_stop(struct sandbox_pool *p);
+/* A fresh unit: a ready one, or one made now. */
+int sbx_ready_take(struct sandbox_pool *p, struct sbx_unit **out, char *err, size_t errlen);
+/* A used unit, destroyed in the background. */
+void sbx_ready_give_back(struct sandbox_pool *p, struct sbx_unit *u);
+
 /*** pool.c ***/
 
-/* Each slot has a thread that sits in the slot's network namespace and (v1)
- * cgroups and does nothing but clone keepers on request: a keeper is then born
- * in the right places, with no setns or cgroup migration per run. */
+/* Each slot has a thread that does nothing but clone keepers on request: for
+ * each it enters the run's network namespace and (v1) cgroups, clones, and
+ * goes back (a single thread moving itself between v1 cgroups costs
+ * microseconds; a process would cost an RCU grace period), so a keeper is
+ * born in the right places and the caller's threads never move. */
 struct sbx_clone_req {
     void (*child)(void *arg); /* runs in the keeper; never returns */
     void *arg;
-    bool host_network; /* clone in the pool's (host) network namespace */
-    uint64_t *t_clone; /* written just before clone3 */
+    struct sbx_unit *unit; /* the run's network namespace and cgroups */
+    bool host_network;     /* clone in the pool's (host) network namespace */
+    uint64_t *t_clone;     /* written just before clone3 */
     pid_t pid;
     int pidfd;
     int err; /* errno of clone3, 0 on success */
@@ -91,9 +150,8 @@ struct sbx_slot {
     unsigned index;
     uid_t uid;
     gid_t gid;
-    int netns_fd;
     int host_netns_fd;
-    struct sbx_cgroup cg;
+    struct sbx_cg_root *cgroot;
     atomic_bool busy;
     pthread_t thread;
     bool thread_started;
@@ -116,6 +174,7 @@ struct sandbox_pool {
     struct sbx_slot *slots;
     int host_netns_fd;
     struct sbx_cg_root cgroot;
+    struct sbx_ready ready;
     struct sbx_filter filter;
     enum sandbox_accounting accounting;
     long ncpus;

@@ -1,11 +1,8 @@
-/* pool.c — the resident supervisor's per-slot state, made once.
- *
- * Creating a network namespace costs about 0.6 ms and its teardown 1–3 ms of
- * CPU later, a cgroup about 0.2 ms, compiling the filter 0.2–0.3 ms: a pool
- * pays these once per slot instead of per run. A slot's network namespace is
- * held only by an fd, so it disappears with the process whatever happens; runs
- * of one slot never overlap, so nothing in it (abstract UNIX sockets above all)
- * is shared by two live submissions. */
+/* pool.c — the resident supervisor: a thread per slot that clones keepers,
+ * the seccomp filter compiled once, the pool's cgroup, and the background
+ * thread of ready.c that prepares each run's own network namespace and
+ * cgroups (unit.c). Nothing a run can hold is shared with another run: the
+ * slot keeps only its host uid, used by one run at a time. */
 #include "internal.h"
 #include "util.h"
 
@@ -23,27 +20,58 @@ void sandbox_pool_options_init(struct sandbox_pool_options *o)
     o->slots = 1;
     o->first_uid = 62000;
     o->accounting = SANDBOX_ACCT_AUTO;
+    o->ready_per_slot = 2;
 }
 
-/* A fresh, empty network namespace (only a down loopback), held by an fd.
- * unshare/setns act on the calling thread only, so other threads of the
- * caller keep their network. */
-static int make_netns(int host_fd, char *err, size_t errlen)
+/* Enters the run's cgroups (v1: "0" into each tasks file moves this thread
+ * alone) or leaves them for the pool's group. */
+static int v1_move(const int *fds, int n)
 {
-    if (unshare(CLONE_NEWNET) < 0)
-        return sbx_error(err, errlen, -errno, "unshare(CLONE_NEWNET): %s", strerror(errno));
-    int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    int e = errno;
-    if (setns(host_fd, CLONE_NEWNET) < 0) {
-        /* We are stranded in the new namespace: refuse to go on. */
-        int e2 = errno;
-        if (fd >= 0)
-            close(fd);
-        return sbx_error(err, errlen, -e2, "setns back to the host network: %s", strerror(e2));
+    for (int i = 0; i < n; i++)
+        if (write(fds[i], "0", 1) != 1)
+            return errno ? errno : EIO;
+    return 0;
+}
+
+/* One clone request: into the run's network namespace and cgroups, clone3,
+ * back out. Returns 0, or an errno after which this thread is stranded (in a
+ * run's namespace or cgroup) and must refuse further work. */
+static int serve(struct sbx_slot *s, struct sbx_clone_req *req)
+{
+    struct sbx_unit *u = req->unit;
+    bool v1 = u->cg.kind == SANDBOX_ACCT_CGROUP_V1;
+    req->err = 0;
+    if (!req->host_network && setns(u->netns_fd, CLONE_NEWNET) < 0) {
+        req->err = errno;
+        return 0;
     }
-    if (fd < 0)
-        return sbx_error(err, errlen, -e, "opening the slot network namespace: %s", strerror(e));
-    return fd;
+    int e = v1 ? v1_move(u->cg.join_fd, u->cg.n_join) : 0;
+    if (e) {
+        req->err = e;
+    } else {
+        struct clone_args ca;
+        memset(&ca, 0, sizeof ca);
+        ca.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP |
+                   CLONE_PIDFD;
+        if (u->cg.kind == SANDBOX_ACCT_CGROUP_V2) {
+            ca.flags |= CLONE_INTO_CGROUP;
+            ca.cgroup = (uint64_t)u->cg.join_fd[0];
+        }
+        int pidfd = -1;
+        ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+        ca.exit_signal = SIGCHLD;
+        *req->t_clone = sbx_now_ns();
+        pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
+        if (pid == 0)
+            req->child(req->arg); /* never returns */
+        req->err = pid < 0 ? errno : 0;
+        req->pid = pid;
+        req->pidfd = pidfd;
+    }
+    int stranded = v1 ? v1_move(s->cgroot->park_fd, s->cgroot->n_park) : 0;
+    if (!req->host_network && setns(s->host_netns_fd, CLONE_NEWNET) < 0)
+        stranded = errno;
+    return stranded;
 }
 
 static void *slot_thread(void *arg)
@@ -54,51 +82,23 @@ static void *slot_thread(void *arg)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
-    int err = 0;
-    if (setns(s->netns_fd, CLONE_NEWNET) < 0)
-        err = errno;
-    for (int i = 0; !err && s->cg.kind == SANDBOX_ACCT_CGROUP_V1 && i < s->cg.n_join; i++)
-        if (write(s->cg.join_fd[i], "0", 1) != 1)
-            err = errno;
     pthread_mutex_lock(&s->mu);
-    s->thread_err = err;
-    s->state = err ? 3 : 0;
+    s->thread_err = 0;
+    s->state = 0;
     pthread_cond_broadcast(&s->cv);
-    while (!err) {
+    for (;;) {
         while (s->state != 1 && s->state != 3)
             pthread_cond_wait(&s->cv, &s->mu);
         if (s->state == 3)
             break;
-        struct sbx_clone_req *req = s->req;
-        if (req->host_network && setns(s->host_netns_fd, CLONE_NEWNET) < 0) {
-            req->err = errno;
-        } else {
-            struct clone_args ca;
-            memset(&ca, 0, sizeof ca);
-            ca.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP |
-                       CLONE_PIDFD;
-            if (s->cg.kind == SANDBOX_ACCT_CGROUP_V2) {
-                ca.flags |= CLONE_INTO_CGROUP;
-                ca.cgroup = (uint64_t)s->cg.join_fd[0];
-            }
-            int pidfd = -1;
-            ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
-            ca.exit_signal = SIGCHLD;
-            *req->t_clone = sbx_now_ns();
-            pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
-            if (pid == 0)
-                req->child(req->arg); /* never returns */
-            req->err = pid < 0 ? errno : 0;
-            req->pid = pid;
-            req->pidfd = pidfd;
-            if (req->host_network && setns(s->netns_fd, CLONE_NEWNET) < 0) {
-                /* Stranded in the host network: refuse further runs. */
-                s->thread_err = errno;
-                err = errno;
-            }
-        }
+        int stranded = serve(s, s->req);
         s->state = 2;
         pthread_cond_broadcast(&s->cv);
+        if (stranded) {
+            /* Left in a run's namespace or cgroup: refuse further runs. */
+            s->thread_err = stranded;
+            break;
+        }
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -141,7 +141,7 @@ static int launch_slot_thread(struct sbx_slot *s, char *err, size_t errlen)
     return 0;
 }
 
-/* Waits until the thread sits in its namespace and cgroups (or failed to). */
+/* Waits until the thread is up. */
 static int wait_slot_thread(struct sbx_slot *s, char *err, size_t errlen)
 {
     pthread_mutex_lock(&s->mu);
@@ -150,8 +150,7 @@ static int wait_slot_thread(struct sbx_slot *s, char *err, size_t errlen)
     int e = s->thread_err;
     pthread_mutex_unlock(&s->mu);
     if (e)
-        return sbx_error(err, errlen, -e, "slot %u thread: entering its namespace and cgroups: %s",
-                         s->index, strerror(e));
+        return sbx_error(err, errlen, -e, "slot %u thread: %s", s->index, strerror(e));
     return 0;
 }
 
@@ -180,6 +179,12 @@ int sandbox_pool_new(const struct sandbox_pool_options *o, struct sandbox_pool *
     }
     if (geteuid() != 0)
         return sbx_error(err, errlen, -EPERM, "the sandbox supervisor must run as root");
+    /* Keepers need clone3 (a kernel >= 5.3; 5.7 for v2's CLONE_INTO_CGROUP).
+     * Where it is missing — valgrind, too, emulates none of this — say so here,
+     * before the network namespace helper's clone, which valgrind would abort
+     * on. A real clone3 refuses the empty call with EINVAL. */
+    if (syscall(SYS_clone3, NULL, 0) < 0 && errno == ENOSYS)
+        return sbx_error(err, errlen, -ENOSYS, "clone3 is not available (old kernel, or valgrind)");
     unsigned n = o->slots ? o->slots : 1;
     if (n > 4096 || o->first_uid == 0 || (uint64_t)o->first_uid + n > 0xfffffffeu)
         return sbx_error(err, errlen, -EINVAL, "bad slot count %u or first uid %u", n,
@@ -215,26 +220,17 @@ int sandbox_pool_new(const struct sandbox_pool_options *o, struct sandbox_pool *
         s->index = i;
         s->uid = o->first_uid + i;
         s->gid = o->first_uid + i;
-        s->netns_fd = -1;
-        s->host_netns_fd = -1;
-        for (int k = 0; k < 4; k++)
-            s->cg.join_fd[k] = -1;
-        s->cg.procs_fd = -1;
-        p->n_slots = i + 1;
-        r = make_netns(p->host_netns_fd, err, errlen);
-        if (r < 0)
-            goto fail;
-        s->netns_fd = r;
-        r = sbx_cg_slot_init(&p->cgroot, i, &s->cg, err, errlen);
-        if (r < 0)
-            goto fail;
         s->host_netns_fd = p->host_netns_fd;
+        s->cgroot = &p->cgroot;
+        p->n_slots = i + 1;
         r = launch_slot_thread(s, err, errlen);
         if (r < 0)
             goto fail;
     }
-    /* Compile the filter while the slot threads join their cgroups (on v1 the
-     * first move into a cgroup waits for an RCU grace period). */
+    r = sbx_ready_start(p, n * o->ready_per_slot, err, errlen);
+    if (r < 0)
+        goto fail;
+    /* Compile the filter while the first units are made. */
     r = sbx_filter_build(&p->filter, err, errlen);
     if (r < 0)
         goto fail;
@@ -258,15 +254,9 @@ void sandbox_pool_free(struct sandbox_pool *p)
 {
     if (!p)
         return;
-    for (unsigned i = 0; i < p->n_slots; i++) {
-        struct sbx_slot *s = &p->slots[i];
-        /* The thread leaves the slot cgroups by exiting; only then can they go. */
-        stop_slot_thread(s);
-        if (s->netns_fd >= 0)
-            close(s->netns_fd);
-        if (s->cg.procs_fd >= 0 || s->cg.dirs[0])
-            sbx_cg_slot_destroy(&s->cg);
-    }
+    for (unsigned i = 0; i < p->n_slots; i++)
+        stop_slot_thread(&p->slots[i]);
+    sbx_ready_stop(p);
     free(p->slots);
     sbx_cg_root_destroy(&p->cgroot);
     if (p->host_netns_fd >= 0)

@@ -47,6 +47,8 @@
 
 #define INSIDE_ID 1000
 #define UNLIMITED_CAPTURE (64ull << 20)
+/* After a kill, how often it is repeated until the keeper is reported gone. */
+#define KILL_RETRY_NS 100000000ull
 
 enum report_kind { REP_SETUP_ERROR = 1, REP_EXEC_ERROR, REP_TARGET_STEPS, REP_DONE };
 
@@ -176,8 +178,6 @@ CHILD_CODE static __attribute__((noreturn)) void target_main(const struct run_ct
     }
     if (l->file_bytes)
         set_rlimit(RLIMIT_FSIZE, l->file_bytes, l->file_bytes);
-    if (l->open_files)
-        set_rlimit(RLIMIT_NOFILE, l->open_files, l->open_files);
     uint64_t stack = l->stack_kib ? l->stack_kib * 1024 : 8ull << 20;
     set_rlimit(RLIMIT_STACK, stack, stack);
     /* RLIMIT_NPROC counts the slot uid's tasks. With cgroups it stays one
@@ -193,8 +193,12 @@ CHILD_CODE static __attribute__((noreturn)) void target_main(const struct run_ct
     uint64_t t0 = sbx_now_ns();
     /* The slot's own host uid: per-user limits and signals cannot cross
      * between slots, and no file of the host belongs to it. */
-    if (setgroups(0, NULL) < 0 || setresgid(c->gid, c->gid, c->gid) < 0 ||
-        setresuid(c->uid, c->uid, c->uid) < 0)
+    /* Raw system calls: glibc's setgroups/setresuid broadcast the change to
+     * every thread it knows of, and in this copy of the supervisor's memory
+     * it "knows" the supervisor's threads, one of which may have been in
+     * pthread_create when we were cloned: it would wait for ever. */
+    if (syscall(SYS_setgroups, 0, NULL) < 0 || syscall(SYS_setresgid, c->gid, c->gid, c->gid) < 0 ||
+        syscall(SYS_setresuid, c->uid, c->uid, c->uid) < 0)
         child_fail(c, REP_SETUP_ERROR, errno, "target: dropping to the slot uid", NULL);
     /* Changing credentials made us non-dumpable, which would leave
      * /proc/self/uid_map root's; we own ourselves again. */
@@ -227,11 +231,20 @@ CHILD_CODE static __attribute__((noreturn)) void target_main(const struct run_ct
     if (chdir(c->cwd) < 0)
         child_fail(c, REP_SETUP_ERROR, errno, "target: chdir ", c->cwd);
 
+    /* Open files last: until exec this process holds a copy of the
+     * supervisor's descriptors (close-on-exec), which may number more than
+     * the limit, and opening the id maps above needs a free one below it. */
+    if (l->open_files)
+        set_rlimit(RLIMIT_NOFILE, l->open_files, l->open_files);
     if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &c->filter->prog) < 0)
         child_fail(c, REP_SETUP_ERROR, errno, "target: loading the seccomp filter", NULL);
     steps.step_ns[SANDBOX_STEP_SECCOMP] = sbx_now_ns() - t1;
     report_write(c->report_w, &steps);
 
+    /* Last: into the program's own cgroup, so that its CPU time counts
+     * nothing of the sandbox's setup (v1: this thread alone, microseconds). */
+    if (c->cg->prog_join_fd >= 0 && write(c->cg->prog_join_fd, "0", 1) != 1)
+        child_fail(c, REP_SETUP_ERROR, errno, "target: joining the program's cgroup", NULL);
     static char *const empty_env[] = {NULL};
     execve(c->cfg->argv[0], (char *const *)c->cfg->argv, c->envp ? c->envp : empty_env);
     child_fail(c, REP_EXEC_ERROR, errno, "execve ", c->cfg->argv[0]);
@@ -283,6 +296,16 @@ CHILD_CODE static __attribute__((noreturn)) void keeper_main(struct run_ctx *c)
      * We sleep meanwhile; it touches nothing of ours but its stack. Not
      * glibc's fork(): that takes locks another supervisor thread may have held
      * when we were cloned. */
+    /* v1: the slot thread that cloned us leaves the run's groups right after
+     * the clone; until it has, it would count against the program's
+     * processes. Normally long gone by now; waited for, bounded. */
+    for (int i = 0; c->cg->pids_current_fd >= 0 && i < 100000; i++) {
+        char b[24];
+        ssize_t n = pread(c->cg->pids_current_fd, b, sizeof b, 0);
+        if (n <= 0 || (n >= 2 && b[0] == '1' && b[1] == '\n'))
+            break; /* only we are left (or we cannot tell) */
+        sched_yield();
+    }
     done.t_fork = sbx_now_ns();
     static char target_stack[256 * 1024] __attribute__((aligned(64)));
     pid_t target = clone(target_entry, target_stack + sizeof target_stack,
@@ -474,11 +497,16 @@ static int make_stdin(const struct sandbox_config *cfg, int *owned, char *err, s
     }
     case SANDBOX_STDIN_NULL:
     default: {
-        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            return sbx_error(err, errlen, -errno, "/dev/null: %s", strerror(errno));
-        *owned = fd;
-        return fd;
+        /* An empty pipe whose writer is already closed: reads see EOF at
+         * once, and nothing of it is a host inode (the host's /dev/null would
+         * let a run watch the host's use of it with inotify, or change its
+         * timestamps). */
+        int pp[2];
+        if (pipe2(pp, O_CLOEXEC) < 0)
+            return sbx_error(err, errlen, -errno, "stdin pipe: %s", strerror(errno));
+        close(pp[1]);
+        *owned = pp[0];
+        return pp[0];
     }
     }
 }
@@ -494,6 +522,7 @@ static void arm_timer(int tfd, uint64_t at_ns)
 
 struct run_state {
     int pidfd;
+    int tfd; /* the wall/CPU timer, re-armed to repeat a kill */
     bool killed;
     enum sandbox_limit kill_reason;
 };
@@ -504,6 +533,44 @@ static void kill_sandbox(struct run_state *st, enum sandbox_limit why)
         syscall(SYS_pidfd_send_signal, st->pidfd, SIGKILL, NULL, 0);
         st->killed = true;
         st->kill_reason = why;
+        /* The timer keeps firing (and the kill is repeated) until the keeper
+         * is reported gone, whatever limit killed it. */
+        arm_timer(st->tfd, sbx_now_ns() + KILL_RETRY_NS);
+    }
+}
+
+/* What the keeper and the target reported. */
+struct reports {
+    struct report done, tsteps, exec_err, setup_err;
+    bool got_done, got_exec_err, got_setup_err;
+};
+
+/* Reads every whole report the non-blocking pipe holds now; returns 1 at EOF. */
+static int read_reports(int fd, struct reports *rs)
+{
+    struct report rep;
+    for (;;) {
+        ssize_t rn = read(fd, &rep, sizeof rep);
+        if (rn < 0 && errno == EINTR)
+            continue;
+        if (rn < 0)
+            return 0;
+        if (rn == 0)
+            return 1;
+        if (rn != sizeof rep)
+            continue;
+        if (rep.kind == REP_DONE) {
+            rs->done = rep;
+            rs->got_done = true;
+        } else if (rep.kind == REP_TARGET_STEPS) {
+            rs->tsteps = rep;
+        } else if (rep.kind == REP_EXEC_ERROR) {
+            rs->exec_err = rep;
+            rs->got_exec_err = true;
+        } else if (rep.kind == REP_SETUP_ERROR) {
+            rs->setup_err = rep;
+            rs->got_setup_err = true;
+        }
     }
 }
 
@@ -549,6 +616,7 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
     }
 
     int owned_stdin = -1;
+    struct sbx_unit *u = NULL;
     int in_fd = make_stdin(cfg, &owned_stdin, msg, sizeof msg);
     int out_p[2] = {-1, -1}, err_p[2] = {-1, -1}, rep_p[2] = {-1, -1}, tfd = -1, pidfd = -1;
     struct capture cap[2];
@@ -576,7 +644,14 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
         ret = fail(r, err, errlen, -errno, "timerfd_create: %s", strerror(errno));
         goto out;
     }
-    ret = sbx_cg_prepare(&s->cg, &cfg->limits, msg, sizeof msg);
+    /* This run's own network namespace and cgroups, never used before and
+     * destroyed after it. */
+    ret = sbx_ready_take(p, &u, msg, sizeof msg);
+    if (ret < 0) {
+        ret = fail(r, err, errlen, ret, "%s", msg);
+        goto out;
+    }
+    ret = sbx_cg_prepare(&u->cg, &cfg->limits, msg, sizeof msg);
     if (ret < 0) {
         ret = fail(r, err, errlen, ret, "%s", msg);
         goto out;
@@ -587,7 +662,7 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
     c.cfg = cfg;
     c.plan = &plan;
     c.filter = &p->filter;
-    c.cg = &s->cg;
+    c.cg = &u->cg;
     c.uid = s->uid;
     c.gid = s->gid;
     c.stdin_fd = in_fd;
@@ -597,7 +672,7 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
     c.cwd = cwd;
     c.hostname = hostname;
     c.envp = (char *const *)cfg->env;
-    c.rlimit_memory = s->cg.kind == SANDBOX_ACCT_RLIMITS;
+    c.rlimit_memory = u->cg.kind == SANDBOX_ACCT_RLIMITS;
     c.reset_oom = !p->oom_neutral;
     snprintf(c.uid_map, sizeof c.uid_map, "%d %u 1\n", INSIDE_ID, (unsigned)s->uid);
     snprintf(c.gid_map, sizeof c.gid_map, "%d %u 1\n", INSIDE_ID, (unsigned)s->gid);
@@ -606,6 +681,7 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
      * namespace and cgroups already. */
     struct sbx_clone_req req = {.child = keeper_entry,
                                 .arg = &c,
+                                .unit = u,
                                 .host_network = cfg->network,
                                 .t_clone = &c.t_clone,
                                 .pidfd = -1};
@@ -642,9 +718,9 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
             pipe_was_pending = sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE);
         }
     }
-    struct run_state st = {.pidfd = pidfd};
+    struct run_state st = {.pidfd = pidfd, .tfd = tfd};
     uint64_t wall_deadline = l->wall_ms ? start + l->wall_ms * 1000000ull : 0;
-    bool cpu_watch = l->cpu_ms && s->cg.kind != SANDBOX_ACCT_RLIMITS;
+    bool cpu_watch = l->cpu_ms && u->cg.kind != SANDBOX_ACCT_RLIMITS;
     uint64_t next_check = 0;
     if (cpu_watch)
         /* CPU time grows at most ncpus times faster than the clock. */
@@ -654,14 +730,18 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
     if (next_check)
         arm_timer(tfd, next_check);
 
-    struct report done, tsteps, rep;
-    bool got_done = false, got_exec_err = false, got_setup_err = false, keeper_exited = false;
-    struct report exec_err, setup_err;
-    memset(&done, 0, sizeof done);
-    memset(&tsteps, 0, sizeof tsteps);
+    struct reports rs;
+    memset(&rs, 0, sizeof rs);
+    bool keeper_exited = false;
     bool eof[3] = {false, false, false};
     uint64_t t_exit = 0;
-    while (!(keeper_exited && eof[0] && eof[1] && eof[2])) {
+    /* Until the keeper is gone, not until the pipes reach EOF: a program can
+     * keep its own pipe ends alive after its death (in flight over a unix
+     * socket, in a reference cycle only the kernel's unix garbage collector
+     * frees). Once the keeper's pidfd is readable the PID namespace is empty
+     * (PID 1 waits for the rest before it exits): what is buffered is read
+     * without waiting, and the run is reported. */
+    while (!keeper_exited) {
         struct pollfd pf[7];
         int n = 0;
         int idx_out = -1, idx_err = -1, idx_rep = -1, idx_pid = -1, idx_t = -1;
@@ -712,31 +792,8 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
             if (idx_s[i] >= 0 && pf[idx_s[i]].revents)
                 stream_flush(&cap[i]);
         if (idx_rep >= 0 && pf[idx_rep].revents) {
-            for (;;) {
-                ssize_t rn = read(rep_p[0], &rep, sizeof rep);
-                if (rn < 0 && errno == EINTR)
-                    continue;
-                if (rn < 0)
-                    break;
-                if (rn == 0) {
-                    eof[2] = true;
-                    break;
-                }
-                if (rn != sizeof rep)
-                    continue;
-                if (rep.kind == REP_DONE) {
-                    done = rep;
-                    got_done = true;
-                } else if (rep.kind == REP_TARGET_STEPS) {
-                    tsteps = rep;
-                } else if (rep.kind == REP_EXEC_ERROR) {
-                    exec_err = rep;
-                    got_exec_err = true;
-                } else if (rep.kind == REP_SETUP_ERROR) {
-                    setup_err = rep;
-                    got_setup_err = true;
-                }
-            }
+            if (read_reports(rep_p[0], &rs))
+                eof[2] = true;
         }
         if (idx_pid >= 0 && pf[idx_pid].revents) {
             keeper_exited = true;
@@ -748,10 +805,15 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
                 /* spurious: fall through to the checks */
             }
             uint64_t now = sbx_now_ns();
-            if (wall_deadline && now >= wall_deadline) {
+            if (st.killed) {
+                /* The kill is under way: keep the timer firing (and the
+                 * signal going) until the keeper is reported gone. */
+                syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+                arm_timer(tfd, now + KILL_RETRY_NS);
+            } else if (wall_deadline && now >= wall_deadline) {
                 kill_sandbox(&st, SANDBOX_LIMIT_WALL);
             } else if (cpu_watch && !st.killed) {
-                uint64_t used = sbx_cg_cpu_ns(&s->cg);
+                uint64_t used = sbx_cg_cpu_ns(&u->cg);
                 uint64_t lim = l->cpu_ms * 1000000ull;
                 if (used >= lim) {
                     kill_sandbox(&st, SANDBOX_LIMIT_CPU);
@@ -764,11 +826,22 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
                         next_check = wall_deadline;
                     arm_timer(tfd, next_check);
                 }
-            } else if (st.killed) {
-                /* nothing more to watch */
             }
         }
     }
+    /* Every process of the sandbox is gone. Descriptors it left in flight
+     * (SCM_RIGHTS in a cycle) are freed only by the unix garbage collector:
+     * start it now, then take what the pipes hold without waiting for EOF. */
+    sbx_unix_gc_kick();
+    for (int i = 0; i < 2; i++) {
+        if (!eof[i] && capture_read(&cap[i]) < 0)
+            eof[i] = true;
+        if (l->output_bytes && cap[i].total > l->output_bytes && !st.killed) {
+            st.killed = true;
+            st.kill_reason = SANDBOX_LIMIT_OUTPUT;
+        }
+    }
+    read_reports(rep_p[0], &rs);
     /* A last try for what the stream fds did not take yet; never waits. */
     for (int i = 0; i < 2; i++)
         stream_flush(&cap[i]);
@@ -781,19 +854,19 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
 
     /* Measure, then make sure the slot is clean before anyone reuses it. */
     struct sbx_cg_stats cs;
-    sbx_cg_stats(&s->cg, &cs);
-    int er = sbx_cg_empty(&s->cg, msg, sizeof msg);
+    sbx_cg_stats(&u->cg, &cs);
+    int er = sbx_cg_empty(&u->cg, msg, sizeof msg);
     /* From the target's end (or our kill) to a clean slot: the namespaces'
      * teardown is most of it. */
-    r->step_ns[SANDBOX_STEP_TEARDOWN] = sbx_now_ns() - (got_done ? done.t_end : t_exit);
+    r->step_ns[SANDBOX_STEP_TEARDOWN] = sbx_now_ns() - (rs.got_done ? rs.done.t_end : t_exit);
     for (int i = 0; i < SANDBOX_STEP_COUNT; i++) {
-        if (done.step_ns[i])
-            r->step_ns[i] = done.step_ns[i];
-        if (tsteps.step_ns[i])
-            r->step_ns[i] = tsteps.step_ns[i];
+        if (rs.done.step_ns[i])
+            r->step_ns[i] = rs.done.step_ns[i];
+        if (rs.tsteps.step_ns[i])
+            r->step_ns[i] = rs.tsteps.step_ns[i];
     }
-    if (tsteps.t_fork && done.t_fork && tsteps.t_fork > done.t_fork)
-        r->step_ns[SANDBOX_STEP_FORK] = tsteps.t_fork - done.t_fork;
+    if (rs.tsteps.t_fork && rs.done.t_fork && rs.tsteps.t_fork > rs.done.t_fork)
+        r->step_ns[SANDBOX_STEP_FORK] = rs.tsteps.t_fork - rs.done.t_fork;
     if (er < 0) {
         ret = fail(r, err, errlen, er, "%s", msg);
         goto out;
@@ -805,46 +878,48 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
         ret = fail(r, err, errlen, -ECANCELED, "cancelled");
         goto out;
     }
-    if (got_setup_err) {
-        ret = fail(r, err, errlen, -(setup_err.err ? setup_err.err : EIO), "%s: %s", setup_err.what,
-                   strerror(setup_err.err));
+    if (rs.got_setup_err) {
+        ret = fail(r, err, errlen, -(rs.setup_err.err ? rs.setup_err.err : EIO), "%s: %s",
+                   rs.setup_err.what, strerror(rs.setup_err.err));
         goto out;
     }
-    if (!got_done && cs.oom_killed) {
+    if (!rs.got_done && cs.oom_killed) {
         /* The OOM killer chose the keeper: the memory limit ended the run. */
         st.killed = true;
         st.kill_reason = SANDBOX_LIMIT_MEMORY;
     }
-    if (!got_done && !st.killed) {
+    if (!rs.got_done && !st.killed) {
         ret = fail(r, err, errlen, -EIO, "the sandbox keeper died (%s %d) before reporting",
                    si.si_code == CLD_EXITED ? "exit" : "signal", si.si_status);
         goto out;
     }
 
     /* The verdict. */
-    if (got_done) {
-        if (WIFEXITED(done.status)) {
-            r->exit_code = WEXITSTATUS(done.status);
-        } else if (WIFSIGNALED(done.status)) {
+    if (rs.got_done) {
+        if (WIFEXITED(rs.done.status)) {
+            r->exit_code = WEXITSTATUS(rs.done.status);
+        } else if (WIFSIGNALED(rs.done.status)) {
             r->exit_code = -1;
-            r->signal = WTERMSIG(done.status);
+            r->signal = WTERMSIG(rs.done.status);
         }
-        r->wall_ms = (done.t_end - done.t_fork) / 1000000ull;
+        r->wall_ms = (rs.done.t_end - rs.done.t_fork) / 1000000ull;
     } else {
         /* We killed the keeper before the target ended. */
         r->exit_code = -1;
         r->signal = SIGKILL;
         r->wall_ms = (t_exit - start) / 1000000ull;
     }
-    if (s->cg.kind == SANDBOX_ACCT_RLIMITS) {
-        r->cpu_ms = done.cpu_us / 1000;
-        r->memory_kib = done.maxrss_kib;
+    if (u->cg.kind == SANDBOX_ACCT_RLIMITS) {
+        r->cpu_us = rs.done.cpu_us;
+        r->memory_kib = rs.done.maxrss_kib;
     } else {
-        r->cpu_ms = cs.cpu_ns / 1000000ull;
+        r->cpu_us = cs.cpu_ns / 1000ull;
         r->memory_kib = cs.mem_peak_bytes / 1024;
     }
-    if (got_exec_err) {
-        snprintf(r->message, sizeof r->message, "%s: %s", exec_err.what, strerror(exec_err.err));
+    r->cpu_ms = r->cpu_us / 1000;
+    if (rs.got_exec_err) {
+        snprintf(r->message, sizeof r->message, "%s: %s", rs.exec_err.what,
+                 strerror(rs.exec_err.err));
         r->exit_code = 127;
         r->signal = 0;
     }
@@ -912,6 +987,9 @@ out:
     for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
         if (fds[i] >= 0)
             close(fds[i]);
+    /* Destroyed in the background; the unix garbage collector was started
+     * when the keeper was gone, so what was in flight lets go of it. */
+    sbx_ready_give_back(p, u);
     sbx_plan_free(&plan);
     return ret;
 }

@@ -186,7 +186,8 @@ struct sandbox_result {
     int signal;    /* signal number that killed the target, 0 if it exited */
     enum sandbox_limit limit;
 
-    uint64_t cpu_ms;     /* user+sys, whole tree */
+    uint64_t cpu_ms;     /* user+sys of the program's processes (not the sandbox's setup) */
+    uint64_t cpu_us;     /* the same in microseconds */
     uint64_t wall_ms;    /* from the start of the target to its end */
     uint64_t memory_kib; /* peak, whole tree (cgroup); largest process's RSS under rlimits */
 
@@ -233,14 +234,18 @@ struct sandbox_pool_options {
     uid_t first_uid;                    /* host uid (and gid) of slot 0; slot i gets first_uid + i.
                                          * default 62000. Give each worker process its own range. */
     enum sandbox_accounting accounting; /* default AUTO */
+    unsigned ready_per_slot;            /* fresh network namespaces + cgroups kept ready per
+                                         * slot by a background thread; default 2; 0: each
+                                         * run makes its own (one-shot commands) */
 };
 
 void sandbox_pool_options_init(struct sandbox_pool_options *o);
 
-/* Prepares every slot once: compiles the seccomp filter, makes a network
- * namespace per slot (held by an fd, so it dies with the process) and cgroups
- * <own cgroup>/nixfarm-sandbox-<pid>/slot-<n> in each hierarchy used (a
- * second pool of the same process uses nixfarm-sandbox-<pid>-<k>).
+/* Prepares the slots: compiles the seccomp filter, makes the pool's cgroup
+ * <own cgroup>/nixfarm-sandbox.<pid ns inode>.<pid>.<start time>.<random> in
+ * each hierarchy used, and starts a thread that keeps fresh network
+ * namespaces and run cgroups (<pool group>/run-<n>) ready: each run gets its
+ * own, destroyed after it, never reused.
  * Needs root. On success *ret owns the pool; free it with sandbox_pool_free(). */
 int sandbox_pool_new(const struct sandbox_pool_options *o, struct sandbox_pool **ret, char *err,
                      size_t errlen);
@@ -289,11 +294,15 @@ int sandbox_box_open(const char *box, const char *relpath, char *err, size_t err
 int sandbox_box_read(const char *box, const char *relpath, size_t max_bytes, char **data,
                      size_t *len, bool *truncated, char *err, size_t errlen);
 
-/* For a restarted supervisor: removes every box under box_root (unmounting
- * and deleting each entry; box_root itself stays; NULL = skip), and every
- * nixfarm-sandbox-<pid> cgroup beneath this process's cgroups whose pid is no
- * longer alive, killing what still runs in it. Returns the number of things
- * removed, or -errno. */
+/* For a restarted supervisor: removes what this farm made and nobody uses
+ * any more, and nothing else. Under box_root (box_root itself stays; NULL =
+ * skip): a box still mounted only when its owner (tagged in the tmpfs's source
+ * by sandbox_box_create) is provably gone — same PID namespace as ours, no
+ * process with its pid and start time — and any entry that is no mount. And
+ * every pool cgroup (nixfarm-sandbox.<pid ns>.<pid>.<start>.<random>) beneath
+ * this process's cgroups whose maker is provably gone, killing what still runs
+ * in it. Groups and boxes of another PID namespace, or of an older naming, are
+ * never touched. Returns the number of things removed, or -errno. */
 int sandbox_cleanup_stale(const char *box_root, char *err, size_t errlen);
 
 /*** What this machine offers (features.c) ***/

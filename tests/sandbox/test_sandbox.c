@@ -174,6 +174,26 @@ static int stray_mounts(void)
     return n;
 }
 
+/* The pool group of process pid beneath hierarchy directory hdir
+ * (nixfarm-sandbox.<pid ns>.<pid>.<start>.<random>, sandbox/owner.c). */
+static bool pool_group(const char *hdir, int pid, char *out, size_t n)
+{
+    DIR *d = opendir(hdir);
+    struct dirent *de;
+    bool found = false;
+    while (d && !found && (de = readdir(d))) {
+        unsigned long long ns;
+        int p;
+        if (sscanf(de->d_name, "nixfarm-sandbox.%llu.%d.", &ns, &p) == 2 && p == pid) {
+            snprintf(out, n, "%s/%s", hdir, de->d_name);
+            found = true;
+        }
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
 /* This process's cgroup directories in every hierarchy the sandbox may use
  * (v1 memory, pids, cpuacct wherever they are mounted, co-mounted or not;
  * the v2 hierarchy), found from mountinfo and /proc/self/cgroup — the test's
@@ -222,48 +242,73 @@ static int cg_bases(char bases[MAX_CG][600])
     return n;
 }
 
-/* Every pid in the slot cgroups must be us (the slot threads, on v1). With
- * cgroup accounting at least one slot group must have been looked at, so
- * the check never passes by finding nothing; -1 when none was. */
+/* Pids of cgroup.procs in dir and its child groups (a run's group and its
+ * prog group) that are not us; counts them into *n. */
+static void strangers_below(const char *dir, int depth, int *n)
+{
+    char p[1600];
+    snprintf(p, sizeof p, "%s/cgroup.procs", dir);
+    FILE *g = fopen(p, "re");
+    int pid;
+    while (g && fscanf(g, "%d", &pid) == 1)
+        if (pid != getpid()) {
+            printf("# stranger pid %d in %s\n", pid, p);
+            (*n)++;
+        }
+    if (g)
+        fclose(g);
+    DIR *d = depth > 0 ? opendir(dir) : NULL;
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (de->d_type != DT_DIR || de->d_name[0] == '.')
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        strangers_below(p, depth - 1, n);
+    }
+    if (d)
+        closedir(d);
+}
+
+/* Every pid in the pool's run cgroups must be us (a slot thread cloning, on
+ * v1). With cgroup accounting the pool group must have been found in at least
+ * one hierarchy, so the check never passes by finding nothing; -1 when not. */
 static int strangers_in_cgroups(void)
 {
     char bases[MAX_CG][600];
     int nb = cg_bases(bases), n = 0, seen = 0;
-    for (int b = 0; b < nb; b++)
-        for (int s = 0; s < SLOTS; s++) {
-            char p[800];
-            snprintf(p, sizeof p, "%s/nixfarm-sandbox-%d/slot-%d/cgroup.procs", bases[b],
-                     (int)getpid(), s);
-            FILE *g = fopen(p, "re");
-            if (!g)
+    for (int b = 0; b < nb; b++) {
+        char grp[1200];
+        if (!pool_group(bases[b], (int)getpid(), grp, sizeof grp))
+            continue;
+        seen++;
+        DIR *d = opendir(grp);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+            if (strncmp(de->d_name, "run-", 4) != 0)
                 continue;
-            seen++;
-            int pid;
-            while (fscanf(g, "%d", &pid) == 1)
-                if (pid != getpid()) {
-                    printf("# stranger pid %d in %s\n", pid, p);
-                    n++;
-                }
-            fclose(g);
+            char p[1400];
+            snprintf(p, sizeof p, "%s/%s", grp, de->d_name);
+            strangers_below(p, 2, &n);
         }
+        if (d)
+            closedir(d);
+    }
     if (pool && sandbox_pool_accounting(pool) != SANDBOX_ACCT_RLIMITS && seen == 0) {
-        printf("# no slot cgroup of ours found under %d hierarchies\n", nb);
+        printf("# no pool cgroup of ours found under %d hierarchies\n", nb);
         return -1;
     }
     return n;
 }
 
-/* Whether a cgroup directory named name is left under any hierarchy. */
-static bool cgroup_left(const char *name)
+/* Whether a pool group made by process pid is left under any hierarchy. */
+static bool cgroup_left_of(pid_t pid)
 {
     char bases[MAX_CG][600];
     int nb = cg_bases(bases);
     bool left = false;
     for (int b = 0; b < nb; b++) {
-        char p[800];
-        snprintf(p, sizeof p, "%s/%s", bases[b], name);
-        struct stat st;
-        if (stat(p, &st) == 0) {
+        char p[1200];
+        if (pool_group(bases[b], (int)pid, p, sizeof p)) {
             printf("# left: %s\n", p);
             left = true;
         }
@@ -1264,9 +1309,7 @@ static void t_crash(void)
        n, want, sandbox_accounting_name(acct_auto));
     struct stat st;
     ok(stat(box, &st) < 0 && errno == ENOENT, "crash: the box is gone");
-    char cg[700];
-    snprintf(cg, sizeof cg, "nixfarm-sandbox-%d", (int)child);
-    bool found = cgroup_left(cg);
+    bool found = cgroup_left_of(child);
     ok(!found, "crash: no cgroup of the dead supervisor is left");
     rmdir(root);
     host_clean("crash");
@@ -1393,8 +1436,7 @@ int main(int argc, char **argv)
     t_rlimits_mode();
     t_crash();
     /* nothing of ours is left in any cgroup hierarchy */
-    snprintf(p, sizeof p, "nixfarm-sandbox-%d", (int)getpid());
-    bool left = cgroup_left(p);
+    bool left = cgroup_left_of(getpid());
     ok(!left, "pool_free removed every cgroup it made");
     cleanup();
     struct stat st;
