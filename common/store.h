@@ -139,6 +139,16 @@ int store_submission_claim(store *s, const char *owner, int64_t lease_ms, store_
 int store_submission_renew(store *s, const char *id, const char *owner, int64_t lease_ms);
 /* Gives the row back to the queue without counting an attempt (graceful stop). */
 int store_submission_release(store *s, const char *id, const char *owner);
+/* Gives the row back after a failure of the farm's own (keeper died, slot
+ * setup, mount, store write: never the program's), with the attempt counted:
+ * {attempt, owner, kind, message} is appended to its attempt_reasons, and the
+ * owner's slot (owner without its pid) skips the row in its claims for
+ * queue.retry_elsewhere_ms, so another worker runs it when there is one.
+ * kind is [a-z_]{1,32} (a metric label). At max_attempts the row ends
+ * internal_error, its error listing every attempt's reason. Owner-checked.
+ * 0 requeued, 1 ended internal_error, <0 (-ESTALE, -EINVAL...). */
+int store_submission_release_failed(store *s, const char *id, const char *owner, const char *kind,
+                                    const char *message);
 /* Appends an event {type, data} for the SSE stream; owner-checked when owner != NULL. */
 int store_submission_event(store *s, const char *id, const char *owner, const char *type,
                            json_t *data /* borrowed */);

@@ -96,6 +96,16 @@ static int store_requeue_submissions(store *s, int64_t now, store_requeue_counts
         int rc = sqlite3_step(st);
         if (rc != SQLITE_DONE)
             return store_fail(s, rc);
+        /* Every attempt's reason is kept; the last one's error lists them all. */
+        if ((r = store_attempt_reason_add(s, e->id, e->attempts, e->owner, "lease_expired",
+                                          "the lease ran out (the worker died or hung)", now)) < 0)
+            return r;
+        if (give_up) {
+            _cleanup_free_ char *all = store_attempt_reasons_text(s, e->id);
+            if (all && (r = store_exec(s, "UPDATE submissions SET error = ?2 WHERE id = ?1", 2,
+                                       e->id, all)) < 0)
+                return r;
+        }
         _cleanup_json_ json_t *d =
             json_pack("{s:s,s:s,s:s}", "state", give_up ? "internal_error" : "queued", "reason",
                       "lease_expired", "error", why);

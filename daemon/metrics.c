@@ -209,6 +209,13 @@ int metrics_render(metrics *m, store *s, long long stale_ms, bool accepting, cha
     emit_family(f, c, "lease_expiries_total", "counter",
                 "Leases that ran out and were taken back by a health checker.");
     emit_family(f, c, "requeues_total", "counter", "Items that went back to the queue.");
+    emit_family(f, c, "internal_retries_total", "counter",
+                "Steps the farm failed (not the program) and ran once more in a rebuilt slot, "
+                "by reason.");
+    emit_family(f, c, "internal_requeues_total", "counter",
+                "Attempts the farm failed twice in a row, given back with the attempt counted "
+                "(outcome requeued) or ended internal_error at max_attempts (gave_up), by "
+                "reason.");
     emit_family(f, c, "result_cache_total", "counter",
                 "Requests with cache=true answered from an earlier result (hit) or not (miss).");
     emit_family(f, c, "depset_cache_total", "counter",

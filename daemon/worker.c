@@ -19,6 +19,7 @@
 #include "../common/fsutil.h"
 #include "../common/jsonutil.h"
 #include "../common/log.h"
+#include "../common/store_tokens.h"
 #include "../sandbox/sandbox.h"
 #include "roles.h"
 #include "worker_remote.h"
@@ -79,6 +80,19 @@ static void worker_give_back(worker *w, store_claimed *c, bool have)
     int r = w->src->ops->release(w->src, c->id, w->owner);
     log_info("released id=%s r=%d reason=\"stopping before it started\"", c->id, r);
     store_claimed_done(c);
+}
+
+void worker_count_retry(worker *w, const char *kind)
+{
+    char name[96];
+    const char *names[1] = {name};
+    int64_t one = 1;
+
+    if (!w->src || !w->src->st)
+        return;
+    snprintf(name, sizeof(name), "internal_retries_total{reason=\"%s\"}", kind);
+    if (store_counters_add(w->src->st, names, &one, 1) < 0)
+        log_warn("retry-count-failed kind=%s", kind);
 }
 
 static void worker_teardown(worker *w)

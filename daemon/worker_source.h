@@ -30,6 +30,9 @@ typedef struct {
                  store_claimed *out);
     int (*renew)(worker_source *s, const char *id, const char *owner, int64_t lease_ms);
     int (*release)(worker_source *s, const char *id, const char *owner);
+    /* store_submission_release_failed: 0 requeued, 1 ended internal_error. */
+    int (*release_failed)(worker_source *s, const char *id, const char *owner, const char *kind,
+                          const char *message);
     int (*event)(worker_source *s, const char *id, const char *owner, const char *type,
                  json_t *data);
     int (*test_result)(worker_source *s, const char *id, const char *owner, int index,

@@ -27,6 +27,12 @@ static int local_release(worker_source *s, const char *id, const char *owner)
     return store_submission_release(s->st, id, owner);
 }
 
+static int local_release_failed(worker_source *s, const char *id, const char *owner,
+                                const char *kind, const char *message)
+{
+    return store_submission_release_failed(s->st, id, owner, kind, message);
+}
+
 static int local_event(worker_source *s, const char *id, const char *owner, const char *type,
                        json_t *data)
 {
@@ -94,6 +100,7 @@ static const worker_source_ops local_ops = {
     .claim = local_claim,
     .renew = local_renew,
     .release = local_release,
+    .release_failed = local_release_failed,
     .event = local_event,
     .test_result = local_test_result,
     .finish = local_finish,
