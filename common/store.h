@@ -147,6 +147,9 @@ int store_submission_release(store *s, const char *id, const char *owner);
  * kind is [a-z_]{1,32} (a metric label). At max_attempts the row ends
  * internal_error, its error listing every attempt's reason. Owner-checked.
  * 0 requeued, 1 ended internal_error, <0 (-ESTALE, -EINVAL...). */
+/* owner without its pid field ("host:pid:worker-N" -> "host:worker-N"), the
+ * worker slot a failed attempt is remembered by, whatever its pid. */
+void store_owner_slot(const char *owner, char *buf, size_t len);
 int store_submission_release_failed(store *s, const char *id, const char *owner, const char *kind,
                                     const char *message);
 /* Appends an event {type, data} for the SSE stream; owner-checked when owner != NULL. */

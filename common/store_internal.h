@@ -179,9 +179,6 @@ int store_attempt_reason_add(store *s, const char *id, int attempt, const char *
 /* store_attempts.c: the row's reasons as one text, "attempt 1 (owner): kind: msg; ...",
  * malloc'd (NULL on error). */
 char *store_attempt_reasons_text(store *s, const char *id);
-/* store_attempts.c: owner without its pid field ("host:pid:worker-N" ->
- * "host:worker-N"), the slot a failure is remembered by. */
-void store_owner_slot(const char *owner, char *buf, size_t len);
 
 int store_event_append(store *s, const char *id, const char *type, json_t *data /* borrowed */,
                        int64_t now);

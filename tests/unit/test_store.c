@@ -223,6 +223,11 @@ START_TEST(file_below_the_version_is_applied)
              "('%s', 2, 'stage', '{\"stage\":\"x\"}', 2);"
              "ALTER TABLE submissions DROP COLUMN events;"
              "ALTER TABLE submissions DROP COLUMN event_seq;"
+             /* ...and everything after 020: pre-ledger databases stop there. */
+             "DROP TRIGGER attempt_reasons_metrics;"
+             "ALTER TABLE submissions DROP COLUMN attempt_reasons;"
+             "ALTER TABLE submissions DROP COLUMN last_failed_slot;"
+             "PRAGMA user_version=20;"
              "DROP TABLE schema_migrations;",
              id, id);
     ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK, "%s", msg);
@@ -669,7 +674,9 @@ START_TEST(poison_item_ends_internal_error)
     json_t *o = NULL;
     ck_assert_int_eq(store_submission_get(s, id, &o), 0);
     const char *err = json_string_value(json_object_get(o, "error"));
-    ck_assert_msg(err && strstr(err, "attempt 3 of 3"), "error: %s", err ? err : "(null)");
+    ck_assert_msg(err && strstr(err, "attempt 1 (w): lease_expired") &&
+                      strstr(err, "attempt 3 (w): lease_expired"),
+                  "error: %s", err ? err : "(null)");
     json_decref(o);
     store_claimed c;
     ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 0);
@@ -729,6 +736,50 @@ START_TEST(release_does_not_count_an_attempt)
     ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 1);
     ck_assert_int_eq(c.attempts, 1);
     store_claimed_done(&c);
+    store_close(s);
+}
+END_TEST
+
+/* Issue 18: a failed attempt is counted, its reason kept; the failing slot
+ * leaves the row to others; the last attempt ends internal_error listing all. */
+START_TEST(release_failed_counts_and_lists_reasons)
+{
+    store *s = open_store(testutil_newdir());
+    test_set t;
+    ready_set(s, &t, "gcc");
+    char id[33], buf[32];
+    enqueue(s, &t, 0, 0, id);
+    store_claimed c;
+    ck_assert_int_eq(store_submission_claim(s, "h:11:worker-0", LEASE, &c), 1);
+    store_claimed_done(&c);
+    ck_assert_int_eq(store_submission_release_failed(s, id, "h:11:worker-0", "Bad kind", "x"),
+                     -EINVAL);
+    ck_assert_int_eq(store_submission_release_failed(s, id, "other", "keeper_died", "x"), -ESTALE);
+    ck_assert_int_eq(
+        store_submission_release_failed(s, id, "h:11:worker-0", "keeper_died", "keeper died"), 0);
+    ck_assert_str_eq(state_of(s, id, buf), "queued");
+    /* The same slot, under a new pid, skips it; another slot takes it. */
+    ck_assert_int_eq(store_submission_claim(s, "h:12:worker-0", LEASE, &c), 0);
+    ck_assert_int_eq(store_submission_claim(s, "h:13:worker-1", LEASE, &c), 1);
+    ck_assert_int_eq(c.attempts, 2);
+    store_claimed_done(&c);
+    ck_assert_int_eq(store_submission_release_failed(s, id, "h:13:worker-1", "mount", "mount"), 0);
+    ck_assert_int_eq(store_submission_claim(s, "h:12:worker-0", LEASE, &c), 1);
+    ck_assert_int_eq(c.attempts, 3);
+    store_claimed_done(&c);
+    ck_assert_int_eq(store_submission_release_failed(s, id, "h:12:worker-0", "slot_setup", "s"), 1);
+    ck_assert_str_eq(state_of(s, id, buf), "internal_error");
+    json_t *o = NULL;
+    ck_assert_int_eq(store_submission_get(s, id, &o), 0);
+    const char *err = json_string_value(json_object_get(o, "error"));
+    ck_assert_ptr_nonnull(strstr(err, "attempt 1 (h:11:worker-0): keeper_died: keeper died"));
+    ck_assert_ptr_nonnull(strstr(err, "attempt 2 (h:13:worker-1): mount: mount"));
+    ck_assert_ptr_nonnull(strstr(err, "attempt 3 (h:12:worker-0): slot_setup: s"));
+    ck_assert_int_eq(json_array_size(json_object_get(o, "attempt_reasons")), 3);
+    json_decref(o);
+    char slot[64];
+    store_owner_slot("remote:h:77:worker-3", slot, sizeof(slot));
+    ck_assert_str_eq(slot, "remote:h:worker-3");
     store_close(s);
 }
 END_TEST
@@ -1312,6 +1363,7 @@ int main(void)
     tcase_add_test(q, poison_item_ends_internal_error);
     tcase_add_test(q, finish_and_claim_in_one_transaction);
     tcase_add_test(q, release_does_not_count_an_attempt);
+    tcase_add_test(q, release_failed_counts_and_lists_reasons);
     tcase_add_test(q, waiting_deps_park_and_wake);
     tcase_add_test(q, deps_failed_on_set_failure);
     tcase_add_test(q, builder_lease_expiry_and_poison_set);
