@@ -233,6 +233,19 @@ typedef struct {
 int store_requeue_expired(store *s, int64_t now_ms, store_requeue_counts *out);
 int store_heartbeat(store *s, const char *id, const char *role, const char *host, int pid,
                     const char *current_item);
+/* store_heartbeat that also says what the process does (doing: NULL keeps
+ * the row's while current_item is unchanged, else "idle" / "running
+ * submission <id>" / "building set <key>") and by when it must be done
+ * (deadline_in_ms from now; 0 clears it, -1 keeps it while the item is
+ * unchanged). doing_since moves only when doing changes. */
+int store_heartbeat_doing(store *s, const char *id, const char *role, const char *host, int pid,
+                          const char *current_item, const char *doing, int64_t deadline_in_ms);
+/* The facts /v1/health and /metrics add to the heartbeats (issue 21): ages in
+ * ms of the oldest queued submission and set ("oldest_queued": {"submission",
+ * "depset"}, null when none), running submissions per lease owner
+ * ("inflight": {owner: n}), and sets building ("builds": [{key, owner,
+ * started_at}]). */
+int store_health_facts(store *s, json_t **out);
 int store_heartbeat_remove(store *s, const char *id);
 /* [{id, role, host, pid, started_at, last_seen_at, current_item}] */
 int store_heartbeats(store *s, json_t **out);

@@ -47,8 +47,8 @@ struct store {
     int64_t depth_terminal_at;
     int default_max_attempts;
     int64_t retry_elsewhere_ms; /* store_attempts.c: a failed slot skips its row this long */
-    int tx_depth;        /* 1 inside store_tx_begin .. commit/rollback */
-    unsigned ring_after; /* bit per store_role, rung at commit */
+    int tx_depth;               /* 1 inside store_tx_begin .. commit/rollback */
+    unsigned ring_after;        /* bit per store_role, rung at commit */
     int listen_fd[STORE_N_ROLES];
     char *listen_path[STORE_N_ROLES];
     int send_fd;

@@ -469,8 +469,20 @@ enum MHD_Result api_lease_heartbeat(api_call *c)
         if (!host || !*host || strlen(host) > 255)
             return http_reply_error(c->req, 422, "invalid_value", "host",
                                     "host must be the worker's host name");
-        r = store_heartbeat(c->st, id, "worker", host,
-                            json_is_integer(pid) ? (int)json_integer_value(pid) : 0, item);
+        json_t *doing = json_object_get(in, "doing");
+        json_t *dl = json_object_get(in, "deadline_in_ms");
+        if (doing && !json_is_null(doing) &&
+            (!json_is_string(doing) || json_string_length(doing) > 200))
+            return http_reply_error(c->req, 422, "invalid_value", "doing",
+                                    "doing must be a string of at most 200 bytes");
+        if (dl && (!json_is_integer(dl) || json_integer_value(dl) < -1 ||
+                   json_integer_value(dl) > 7LL * 24 * 3600 * 1000))
+            return http_reply_error(c->req, 422, "invalid_value", "deadline_in_ms",
+                                    "deadline_in_ms must be -1 (keep), 0 (none) or ms from now "
+                                    "(at most a week)");
+        r = store_heartbeat_doing(c->st, id, "worker", host,
+                                  json_is_integer(pid) ? (int)json_integer_value(pid) : 0, item,
+                                  json_string_value(doing), dl ? json_integer_value(dl) : -1);
     }
     if (r < 0)
         return api_store_error(c, r, "heartbeat");

@@ -37,6 +37,7 @@ typedef struct {
     worker_lease *lease;
     worker_sandbox *sb;
     char owner[160]; /* lease owner and heartbeat id: host:pid:worker-slot */
+    char host[64];
     char boxes_dir[4096];
     int slot;
     int64_t lease_ms;

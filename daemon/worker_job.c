@@ -60,6 +60,7 @@ typedef struct {
     char bin_dir[PATH_MAX];
     char path_env[PATH_MAX + 8];
     const char *fail_kind; /* the last failed step's reason kind (static) */
+    int64_t deadline_us;   /* monotonic: every step's wall limit from the start */
     verdict_compare_mode compare;
     size_t store_cap;     /* most bytes of one stream kept in the result */
     size_t budget_left;   /* output bytes the whole result may still keep */
@@ -484,7 +485,7 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
         r = -EIO;
     } else {
         static const char *const hang_argv[] = {SHELL_INSIDE, "-c", "sleep 86400", NULL};
-        if (!st->compile && worker_fault_hang(j->w->slot)) {
+        if (!st->compile && j->c->attempts == 1 && worker_fault_hang(j->w->slot)) {
             /* A run that outlives its wall limit, as a wedged keeper would;
              * only a cancel (lease lost, the health checker) ends it. */
             cfg.argv = hang_argv;
@@ -516,6 +517,52 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
     return r;
 }
 
+/* The longest the job's steps may take: every step's wall limit as
+ * fill_limits derives it, the compile step's included. */
+static int64_t job_wall_budget_ms(const job *j)
+{
+    const json_t *lims = json_object_get(j->req, "limits");
+    const json_t *tests = json_object_get(j->req, "tests");
+    const char *compile = json_string_value(json_object_get(j->req, "compile"));
+    struct sandbox_limits l;
+    int64_t total = 0;
+    size_t i, n = json_array_size(tests);
+
+    if (compile && *compile) {
+        memset(&l, 0, sizeof(l));
+        fill_limits(&l, json_object_get(lims, "compile"), 0, 1);
+        total += (int64_t)l.wall_ms;
+    }
+    for (i = 0; i < (n ? n : 1); i++) {
+        const json_t *tl = json_object_get(json_array_get(tests, i), "limits");
+        memset(&l, 0, sizeof(l));
+        fill_limits(&l, json_is_object(tl) ? tl : json_object_get(lims, "run"), 0, 1);
+        total += (int64_t)l.wall_ms;
+    }
+    return total;
+}
+
+/* Heartbeats the job's item with what is left of its wall budget (the health
+ * checker kills it past that plus health.stuck_grace_ms). */
+static void job_beat(job *j)
+{
+    int64_t left_ms = (j->deadline_us - mono_us()) / 1000;
+
+    j->w->src->ops->heartbeat(j->w->src, j->w->owner, j->w->host, (int)getpid(), j->c->id, NULL,
+                              left_ms > 0 ? left_ms : 1);
+}
+
+/* A step run again gets its wall limit once more. */
+static void job_extend_deadline(job *j, const job_step *st)
+{
+    struct sandbox_limits l;
+
+    memset(&l, 0, sizeof(l));
+    fill_limits(&l, st->limits, 0, 1);
+    j->deadline_us += (int64_t)l.wall_ms * 1000;
+    job_beat(j);
+}
+
 /* run_step, retried once in a rebuilt slot when the sandbox (not the
  * program) failed: the keeper died, slot or cgroup setup, a mount. A program
  * that failed is a verdict and never retried; a cancel (lease lost) neither.
@@ -531,6 +578,7 @@ static int run_step_retrying(job *j, const job_step *st, struct sandbox_result *
         return r;
     j->fail_kind = worker_fault_kind(err);
     worker_count_retry(j->w, j->fail_kind);
+    job_extend_deadline(j, st);
     log_warn("step-retry id=%s kind=%s error=\"%s\" reason=\"the farm failed, not the program: "
              "once more in a rebuilt slot\"",
              j->c->id, j->fail_kind, err);
@@ -774,7 +822,11 @@ static int job_check_lease(job *j, json_t *result)
         int r = j->w->src->ops->release(j->w->src, j->c->id, j->w->owner);
         log_info("released id=%s r=%d reason=\"stopping\"", j->c->id, r);
     } else {
+        /* Lost while a step ran (expired, or the health checker found it
+         * stuck): the slot may be wedged, so it starts afresh. */
+        char rebuild_err[256] = "";
         log_info("dropped id=%s reason=\"lease lost\"", j->c->id);
+        worker_job_rebuild_slot(j->w, rebuild_err, sizeof(rebuild_err));
     }
     return 1;
 }
@@ -941,18 +993,26 @@ int worker_job_run(worker *w, const store_claimed *c, store_claimed *next)
 
     if (jsonutil_parse(c->request_json, &j.req, err, sizeof(err)) < 0 || !json_is_object(j.req) ||
         jsonutil_parse(c->depset_json, &j.set, err, sizeof(err)) < 0 || !json_is_object(j.set)) {
+        w->src->ops->heartbeat(w->src, w->owner, w->host, (int)getpid(), c->id, NULL, 0);
         worker_lease_end(w->lease);
         job_internal_error_kind(&j, "request",
                                 err[0] ? err : "request or set is not a JSON object");
         job_done(&j);
         return 0;
     }
+    j.deadline_us = mono_us() + job_wall_budget_ms(&j) * 1000;
+    job_beat(&j);
     j.fail_kind = "set";
     if ((r = job_prepare_set(&j, err, sizeof(err))) < 0)
         goto internal;
     /* A remote worker gets the set's closure from the farm's binary cache. */
     if ((r = w->src->ops->prepare_set(w->src, c, err, sizeof(err))) < 0)
         goto internal;
+    if (w->src->remote) {
+        /* The import may take a while: the wall budget starts after it. */
+        j.deadline_us = mono_us() + job_wall_budget_ms(&j) * 1000;
+        job_beat(&j);
+    }
     j.compare =
         verdict_compare_mode_from_string(json_string_value(json_object_get(j.req, "compare")));
     stop_first = json_is_true(json_object_get(j.req, "stop_on_first_failure"));

@@ -422,10 +422,12 @@ static int remote_blob_get(worker_source *s, const char *sha256, void **data, si
 }
 
 static int remote_heartbeat(worker_source *s, const char *id, const char *host, int pid,
-                            const char *current_item)
+                            const char *current_item, const char *doing, int64_t deadline_in_ms)
 {
-    _cleanup_json_ json_t *b = json_pack("{s:s,s:s,s:i,s:s?}", "id", id, "host", host, "pid", pid,
-                                         "current_item", current_item);
+    /* The deadline travels as "ms from now": the two clocks need not agree. */
+    _cleanup_json_ json_t *b =
+        json_pack("{s:s,s:s,s:i,s:s?,s:s?,s:I}", "id", id, "host", host, "pid", pid, "current_item",
+                  current_item, "doing", doing, "deadline_in_ms", (json_int_t)deadline_in_ms);
     if (!b)
         return -ENOMEM;
     return remote_json((remote_src *)s, "POST", "/v1/leases/heartbeat", b, REMOTE_TIMEOUT_MS, NULL);

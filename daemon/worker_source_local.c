@@ -65,9 +65,10 @@ static int local_blob_get(worker_source *s, const char *sha256, void **data, siz
 }
 
 static int local_heartbeat(worker_source *s, const char *id, const char *host, int pid,
-                           const char *current_item)
+                           const char *current_item, const char *doing, int64_t deadline_in_ms)
 {
-    return store_heartbeat(s->st, id, "worker", host, pid, current_item);
+    return store_heartbeat_doing(s->st, id, "worker", host, pid, current_item, doing,
+                                 deadline_in_ms);
 }
 
 static int local_heartbeat_remove(worker_source *s, const char *id)
