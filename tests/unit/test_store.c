@@ -227,6 +227,9 @@ START_TEST(file_below_the_version_is_applied)
              "DROP TRIGGER attempt_reasons_metrics;"
              "ALTER TABLE submissions DROP COLUMN attempt_reasons;"
              "ALTER TABLE submissions DROP COLUMN last_failed_slot;"
+             "ALTER TABLE heartbeats DROP COLUMN doing;"
+             "ALTER TABLE heartbeats DROP COLUMN doing_since;"
+             "ALTER TABLE heartbeats DROP COLUMN deadline_at;"
              "PRAGMA user_version=20;"
              "DROP TABLE schema_migrations;",
              id, id);
