@@ -125,6 +125,23 @@ static int health_sweep_beats(store *s, const health_params *p, const char *host
     return 0;
 }
 
+/* Whether pid is (still) a farmd worker process: its comm is set by the
+ * supervisor ("farmd-worker-N"), so a reused pid is never signalled. */
+static bool is_worker_pid(pid_t pid)
+{
+    char path[64], comm[32] = "";
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+    f = fopen(path, "re");
+    if (!f)
+        return false;
+    if (!fgets(comm, sizeof(comm), f))
+        comm[0] = '\0';
+    fclose(f);
+    return strncmp(comm, "farmd-worker", 12) == 0;
+}
+
 int health_act(store *s, const health_params *p, const char *host, health_act_counts *out)
 {
     health_act_counts c = {0};
@@ -157,7 +174,8 @@ int health_act(store *s, const health_params *p, const char *host, health_act_co
         c.stuck_runs++;
         /* A local worker aborts the step at once and rebuilds its slot; a
          * remote one at its next renew (409). */
-        if (strncmp(owner, "remote:", 7) != 0 && bhost && !strcmp(bhost, host) && pid > 0)
+        if (strncmp(owner, "remote:", 7) != 0 && bhost && !strcmp(bhost, host) && pid > 0 &&
+            is_worker_pid((pid_t)pid))
             kill((pid_t)pid, SIGUSR1);
     }
     json_array_foreach(json_object_get(rep, "stuck_builds"), i, e)
