@@ -13,6 +13,7 @@
 
 #include "hash.h"
 #include "health_check.h"
+#include "health_report.h"
 #include "store.h"
 
 #define LEASE 60000
@@ -1052,6 +1053,101 @@ START_TEST(depset_requeue_while_held_and_waited_on)
 }
 END_TEST
 
+/* Issue 21: what the heartbeats say and what the report makes of them. */
+static json_t *report(store *s, const health_params *p, bool writable)
+{
+    json_t *o = NULL;
+    ck_assert_int_eq(health_report(s, p, writable, &o), 0);
+    return o;
+}
+
+static bool has_reason(json_t *o, const char *part)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(o, "reasons"), i, r)
+    {
+        if (strstr(json_string_value(r), part))
+            return true;
+    }
+    return false;
+}
+
+START_TEST(health_report_tells_the_truth)
+{
+    store *s = open_store(testutil_newdir());
+    health_params p = {
+        .stale_ms = 60000, .stuck_grace_ms = 0, .build_timeout_ms = 600000, .queue_age_ms = 600000};
+    ck_assert_int_eq(store_heartbeat_doing(s, "h", "health", "x", 1, NULL, "checking", 0), 0);
+    json_t *o = report(s, &p, true);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "status")), "ok");
+    json_decref(o);
+
+    /* work queued, no worker: failing */
+    test_set t;
+    ready_set(s, &t, "gcc");
+    char id[33];
+    enqueue(s, &t, 0, 0, id);
+    o = report(s, &p, true);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "status")), "failing");
+    ck_assert(has_reason(o, "no live worker with a non-empty queue"));
+    ck_assert(
+        json_is_integer(json_object_get(json_object_get(o, "oldest_queued_ms"), "submission")));
+    json_decref(o);
+
+    /* a worker heartbeats: ok; it runs the item with a 1 ms deadline */
+    ck_assert_int_eq(store_heartbeat(s, "w", "worker", "x", 2, NULL), 0);
+    o = report(s, &p, true);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "status")), "ok");
+    json_decref(o);
+    store_claimed c;
+    ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 1);
+    store_claimed_done(&c);
+    ck_assert_int_eq(store_heartbeat_doing(s, "w", "worker", "x", 2, id, NULL, 1), 0);
+    json_t *beats = NULL;
+    ck_assert_int_eq(store_heartbeats(s, &beats), 0);
+    json_t *w = json_array_get(beats, 1);
+    ck_assert_str_eq(json_string_value(json_object_get(w, "id")), "w");
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(w, "doing")), id));
+    json_int_t since = json_integer_value(json_object_get(w, "doing_since"));
+    json_decref(beats);
+    /* the renewer's beats keep doing, its start and the deadline */
+    ck_assert_int_eq(store_heartbeat(s, "w", "worker", "x", 2, id), 0);
+    ck_assert_int_eq(store_heartbeats(s, &beats), 0);
+    w = json_array_get(beats, 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(w, "doing_since")), since);
+    ck_assert(json_is_integer(json_object_get(w, "deadline_at")));
+    json_decref(beats);
+    /* past the deadline (+ 0 grace): degraded, every live worker stuck */
+    bool stuck = false;
+    for (int i = 0; i < 2000 && !stuck; i++) {
+        o = report(s, &p, true);
+        stuck = json_integer_value(json_object_get(o, "runs_past_limit")) == 1;
+        if (stuck) {
+            ck_assert_str_eq(json_string_value(json_object_get(o, "status")), "degraded");
+            ck_assert(has_reason(o, "all workers busy past their limits"));
+            json_t *sr = json_array_get(json_object_get(o, "stuck_runs"), 0);
+            ck_assert_str_eq(json_string_value(json_object_get(sr, "id")), id);
+        }
+        json_decref(o);
+        if (!stuck)
+            usleep(1000);
+    }
+    ck_assert(stuck);
+    /* the database not writable: failing whatever else holds */
+    o = report(s, &p, false);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "status")), "failing");
+    ck_assert(has_reason(o, "database not writable"));
+    json_decref(o);
+    /* stale: a heartbeat older than stale_ms */
+    p.stale_ms = -1;
+    o = report(s, &p, true);
+    ck_assert(has_reason(o, "stale worker heartbeats"));
+    json_decref(o);
+    store_close(s);
+}
+END_TEST
+
 START_TEST(heartbeats_depths_settings)
 {
     store *s = open_store(testutil_newdir());
@@ -1376,6 +1472,7 @@ int main(void)
     tcase_add_test(q, eviction_respects_holds);
     tcase_add_test(q, depset_requeue_while_held_and_waited_on);
     tcase_add_test(q, heartbeats_depths_settings);
+    tcase_add_test(q, health_report_tells_the_truth);
     tcase_set_timeout(q, 60);
     suite_add_tcase(s, q);
 
