@@ -84,6 +84,12 @@ static int health_sweep_beats(store *s, const health_params *p, const char *host
     json_t *b;
     int r;
 
+    /* Dead workers and builders of this host: their items first. */
+    for (int k = 0; k < 2; k++) {
+        r = health_expire_dead_local(s, k ? "builder" : "worker", host);
+        if (r > 0)
+            c->dead_removed += r;
+    }
     if ((r = store_heartbeats(s, &beats)) < 0)
         return r;
     json_array_foreach(beats, i, b)
@@ -113,10 +119,6 @@ static int health_sweep_beats(store *s, const health_params *p, const char *host
         if (!bhost || strcmp(bhost, host) != 0 || pid <= 0 || kill((pid_t)pid, 0) == 0 ||
             errno != ESRCH)
             continue;
-        if (item && !strcmp(role, "worker"))
-            store_submission_renew(s, item, id, 1);
-        else if (item && !strcmp(role, "builder"))
-            store_depset_renew(s, item, id, 1);
         if (store_heartbeat_remove(s, id) >= 0) {
             log_info("dead-process-heartbeat-removed id=%s role=%s", id, role);
             c->dead_removed++;

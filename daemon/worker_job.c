@@ -517,8 +517,12 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
     return r;
 }
 
+/* What one step may take beyond its wall limit: sandbox set-up and teardown,
+ * reading its input and writing its result (a remote worker's over HTTP). */
+#define JOB_STEP_OVERHEAD_MS 1000
+
 /* The longest the job's steps may take: every step's wall limit as
- * fill_limits derives it, the compile step's included. */
+ * fill_limits derives it, the compile step's included, plus the overhead. */
 static int64_t job_wall_budget_ms(const job *j)
 {
     const json_t *lims = json_object_get(j->req, "limits");
@@ -531,13 +535,13 @@ static int64_t job_wall_budget_ms(const job *j)
     if (compile && *compile) {
         memset(&l, 0, sizeof(l));
         fill_limits(&l, json_object_get(lims, "compile"), 0, 1);
-        total += (int64_t)l.wall_ms;
+        total += (int64_t)l.wall_ms + JOB_STEP_OVERHEAD_MS;
     }
     for (i = 0; i < (n ? n : 1); i++) {
         const json_t *tl = json_object_get(json_array_get(tests, i), "limits");
         memset(&l, 0, sizeof(l));
         fill_limits(&l, json_is_object(tl) ? tl : json_object_get(lims, "run"), 0, 1);
-        total += (int64_t)l.wall_ms;
+        total += (int64_t)l.wall_ms + JOB_STEP_OVERHEAD_MS;
     }
     return total;
 }
@@ -559,7 +563,7 @@ static void job_extend_deadline(job *j, const job_step *st)
 
     memset(&l, 0, sizeof(l));
     fill_limits(&l, st->limits, 0, 1);
-    j->deadline_us += (int64_t)l.wall_ms * 1000;
+    j->deadline_us += ((int64_t)l.wall_ms + JOB_STEP_OVERHEAD_MS) * 1000;
     job_beat(j);
 }
 
