@@ -247,7 +247,8 @@ int store_heartbeat_doing(store *s, const char *id, const char *role, const char
  * started_at}]). */
 int store_health_facts(store *s, json_t **out);
 int store_heartbeat_remove(store *s, const char *id);
-/* [{id, role, host, pid, started_at, last_seen_at, current_item}] */
+/* [{id, role, host, pid, started_at, last_seen_at, current_item, doing,
+ * doing_since, deadline_at}] */
 int store_heartbeats(store *s, json_t **out);
 /* {"queued": n, "waiting_deps": n, ...} for submissions and sets, as
  * {"submissions": {state: n, ...}, "depsets": {state: n, ...}} with every state

@@ -196,7 +196,10 @@ int store_heartbeat(store *s, const char *id, const char *role, const char *host
 static char *store_default_doing(const char *role, const char *item)
 {
     if (!item)
-        return store_strdupf("idle");
+        return store_strdupf("%s", !strcmp(role, "api")        ? "serving"
+                                   : !strcmp(role, "health")   ? "checking"
+                                   : !strcmp(role, "webhooks") ? "delivering"
+                                                               : "idle");
     if (!strcmp(role, "worker"))
         return store_strdupf("running submission %s", item);
     if (!strcmp(role, "builder"))
