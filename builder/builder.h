@@ -52,6 +52,26 @@
  * that is empty. Caller frees; NULL only when out of memory. */
 char *builder_nix_dir(const config *cfg);
 
+/* <state_dir>/pkgset, or config nix.pkgset_dir: where the generations of
+ * the machine-derived package set live (builder/pkgsetgen.c). Caller frees. */
+char *builder_pkgset_base(const config *cfg);
+
+/* The directory holding the package set's packages.json (and manifests/):
+ * nix.dir itself when it holds a packages.json (a static set), else the
+ * generation of this machine's dpkg state under builder_pkgset_base, made by
+ * <nix.dir>/regen when dpkg's state is new (or always, when force: after Nix
+ * reported a hash mismatch). Costs a stat while dpkg's status file is
+ * unchanged. A change of the current generation is logged and appended to
+ * <pkgset dir>/changes. Thread-safe. *dir_out is the caller's; 0 or -errno
+ * with err filled. */
+int builder_pkgset_dir(const config *cfg, bool force, char **dir_out, char *err, size_t errlen);
+
+/* How the machine-derived set changed so far: the number of lines of
+ * <pkgset dir>/changes after the first generation, the current id ("" when
+ * none) and the time of the last change (0 when none). 0 or -errno. */
+int builder_pkgset_changes(const config *cfg, long long *changes, char current[65],
+                           long long *changed_at);
+
 /* The package-set id: SHA-256 hex of packages.json. The file is read once per
  * process and again only when its size or mtime changes; thread-safe (the API
  * calls it from its request threads). 0 or -errno with err filled. */

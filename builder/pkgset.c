@@ -1,4 +1,6 @@
-/* pkgset.c — the package set a client may name: <nix.dir>/packages.json.
+/* pkgset.c — the package set a client may name: packages.json of the
+ * current generation (builder_pkgset_dir: nix.dir for a static set, else the
+ * set generated from this machine's dpkg data).
  *
  * The file is an object whose keys are attribute names (values describe each
  * package; only the keys matter here). Its SHA-256 is the package-set id that
@@ -145,9 +147,12 @@ static int cache_load(const char *dir, const struct stat *st, pkgset_cache *out,
 /* Makes sure the cache holds cfg's package set; call with cache_lock held. */
 static int cache_refresh(const config *cfg, char *err, size_t errlen)
 {
-    _cleanup_free_ char *dir = builder_nix_dir(cfg);
+    _cleanup_free_ char *dir = NULL;
+    int r = builder_pkgset_dir(cfg, false, &dir, err, errlen);
+    if (r < 0)
+        return r;
     _cleanup_free_ char *path = NULL;
-    if (!dir || asprintf(&path, "%s/packages.json", dir) < 0)
+    if (asprintf(&path, "%s/packages.json", dir) < 0)
         return -ENOMEM;
     struct stat st;
     if (stat(path, &st) < 0) {
@@ -160,7 +165,7 @@ static int cache_refresh(const config *cfg, char *err, size_t errlen)
         cache.mtime.tv_nsec == st.st_mtim.tv_nsec)
         return 0;
     pkgset_cache fresh;
-    int r = cache_load(dir, &st, &fresh, err, errlen);
+    r = cache_load(dir, &st, &fresh, err, errlen);
     if (r < 0)
         return r;
     cache_clear(&cache);
