@@ -72,6 +72,12 @@ int builder_pkgset_dir(const config *cfg, bool force, char **dir_out, char *err,
 int builder_pkgset_changes(const config *cfg, long long *changes, char current[65],
                            long long *changed_at);
 
+/* The current package set for people: {"id", "dir", "packages": {name:
+ * {version, debian_versions, bins, description...}}, "unavailable": {name:
+ * {reason, debian_versions (null: not installed), description}}} (a static
+ * set has no unavailable.json: empty). New reference; 0 or -errno. */
+int builder_pkgset_describe(const config *cfg, json_t **out, char *err, size_t errlen);
+
 /* The package-set id: SHA-256 hex of packages.json. The file is read once per
  * process and again only when its size or mtime changes; thread-safe (the API
  * calls it from its request threads). 0 or -errno with err filled. */

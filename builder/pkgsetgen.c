@@ -129,8 +129,7 @@ static int hash_dir(hash_ctx *h, const char *src, const char *sub)
 }
 
 /* The fingerprint of what a generation is made from. */
-static int fingerprint(const char *src, const char *status, char fp[65], char *err,
-                       size_t errlen)
+static int fingerprint(const char *src, const char *status, char fp[65], char *err, size_t errlen)
 {
     hash_ctx *h = hash_new();
     if (!h)

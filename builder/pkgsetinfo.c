@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <jansson.h>
 
 #include "builder.h"
 #include "../common/cleanup.h"
@@ -39,4 +41,43 @@ int builder_pkgset_changes(const config *cfg, long long *changes, char current[6
     fclose(f);
     *changes = n;
     return 0;
+}
+
+/* Loads dir/name as JSON; a missing file gives an empty object. */
+static json_t *load_optional(const char *dir, const char *name, char *err, size_t errlen)
+{
+    _cleanup_free_ char *path = NULL;
+    if (asprintf(&path, "%s/%s", dir, name) < 0)
+        return NULL;
+    if (access(path, F_OK) < 0 && errno == ENOENT)
+        return json_object();
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    if (!j || !json_is_object(j)) {
+        snprintf(err, errlen, "package set %s: %s", path, j ? "not a JSON object" : je.text);
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+int builder_pkgset_describe(const config *cfg, json_t **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    _cleanup_free_ char *dir = NULL;
+    int r = builder_pkgset_dir(cfg, false, &dir, err, errlen);
+    if (r < 0)
+        return r;
+    char id[65];
+    if ((r = builder_pkgset_id(cfg, id, err, errlen)) < 0)
+        return r;
+    json_t *pk = load_optional(dir, "packages.json", err, errlen);
+    json_t *un = pk ? load_optional(dir, "unavailable.json", err, errlen) : NULL;
+    if (!pk || !un) {
+        json_decref(pk);
+        return -EPROTO;
+    }
+    *out =
+        json_pack("{s:s, s:s, s:o, s:o}", "id", id, "dir", dir, "packages", pk, "unavailable", un);
+    return *out ? 0 : -ENOMEM;
 }
