@@ -232,8 +232,8 @@ static int make_current(const char *base, const char *id, const char *reason, ch
 }
 
 /* Runs <src>/regen --out tmp and moves the result to <base>/<id>. */
-static int run_regen(const config *cfg, const char *src, const char *base, char id[65], char *err,
-                     size_t errlen)
+static int run_regen(const config *cfg, const char *src, const char *base, bool force, char id[65],
+                     char *err, size_t errlen)
 {
     char tmp[4096], prog[4096], out_arg[4096];
     snprintf(tmp, sizeof tmp, "%s/tmp-%d", base, (int)getpid());
@@ -283,9 +283,17 @@ static int run_regen(const config *cfg, const char *src, const char *base, char 
     hash_final_hex(h, id);
     char dest[4096];
     snprintf(dest, sizeof dest, "%s/%s", base, id);
-    if (access(dest, F_OK) == 0) {
+    if (access(dest, F_OK) == 0 && !force) {
         rm_rf(tmp); /* the same set again: keep the one readers may hold */
         return 0;
+    }
+    if (access(dest, F_OK) == 0) {
+        /* Forced (Nix found a stale hash) yet the same id: a manifest was
+         * wrong while packages.json was not. Replace the directory. */
+        char aside[4096 + 32];
+        snprintf(aside, sizeof aside, "%s.stale-%d", dest, (int)getpid());
+        if (rename(dest, aside) == 0)
+            rm_rf(aside);
     }
     if (rename(tmp, dest) < 0) {
         r = -errno;
@@ -309,7 +317,7 @@ static int generate_locked(const config *cfg, const char *src, const char *base,
         if (file_exists(target, "packages.json"))
             return make_current(base, id, "dpkg state seen before", err, errlen);
     }
-    int r = run_regen(cfg, src, base, id, err, errlen);
+    int r = run_regen(cfg, src, base, force, id, err, errlen);
     if (r < 0)
         return r;
     char inputs[4096], rel[128];
