@@ -41,14 +41,47 @@ finish() {
 
 root=""
 ns_pid=""
-own_cg=/sys/fs/cgroup$(awk -F: '$1 == "0" {print $3}' /proc/self/cgroup)
-cg_before=$(find "$own_cg" -mindepth 1 -type d 2>/dev/null | sort || true)
+# The root's processes run in cgroups of this run's own, one per hierarchy
+# beneath this script's cgroup there, so whatever the farm makes inside lands
+# beneath them (and only there); at the end they must be empty, then go.
+cg_dirs=()
+make_own_cgroups() {
+  local id ctl path mnt d
+  while IFS=: read -r id ctl path; do
+    case "$ctl" in
+      "") mnt=/sys/fs/cgroup/unified; [ -f /sys/fs/cgroup/cgroup.procs ] && mnt=/sys/fs/cgroup ;;
+      name=*) mnt=/sys/fs/cgroup/${ctl#name=} ;;
+      *) mnt=/sys/fs/cgroup/${ctl%%,*} ;;
+    esac
+    d="$mnt${path%/}/nixfarm-freshroot-$$"
+    [ -d "$mnt" ] && mkdir "$d" 2>/dev/null && cg_dirs+=("$d")
+  done </proc/self/cgroup
+  return 0
+}
+cgroups_empty() {
+  local d left=""
+  for d in "${cg_dirs[@]}"; do
+    left+=$(find "$d" -mindepth 1 -type d 2>/dev/null)
+    [ -s "$d/cgroup.procs" ] && left+=" $d (processes)"
+  done
+  [ -z "$left" ] || say "cgroups left: $left"
+  [ -z "$left" ]
+}
+remove_own_cgroups() {
+  local d
+  for d in "${cg_dirs[@]}"; do
+    find "$d" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null
+    rmdir "$d" 2>/dev/null
+  done
+  cg_dirs=()
+}
 cleanup() {
   set +e
   if [ -n "$ns_pid" ] && kill -0 "$ns_pid" 2>/dev/null; then
     kill -KILL "$ns_pid"
     wait "$ns_pid" 2>/dev/null
   fi
+  remove_own_cgroups
   if [ -n "$root" ] && [ -d "$root" ]; then
     # The mounts live in the namespace that just ended; none should be here.
     grep -o " $root[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l
@@ -109,7 +142,6 @@ cd /
 mount -t proc proc /proc
 umount -l /.oldroot
 rmdir /.oldroot
-rm -f /.enter
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 cd /root/nixfarm
 exec bash -c "$CMD"
@@ -121,7 +153,8 @@ in_root() { # in_root LOG CMD
   local log=$1
   : >"$log"
   R="$root" CMD="$2" APT_CACHE="$cache/apt-archives" \
-    unshare --mount --pid --fork --kill-child bash "$root/.enter" >"$log" 2>&1 &
+    sh -c 'for d; do echo $$ >"$d/cgroup.procs"; done; exec unshare --mount --pid --fork --kill-child bash "$R/.enter"' \
+    _ "${cg_dirs[@]}" >"$log" 2>&1 &
   ns_pid=$!
   tail -n +1 --pid="$ns_pid" -f "$log"
   local rc=0
@@ -133,12 +166,10 @@ demo_ok() { grep -q 'accepted' "$1" && ! grep -q 'deps_failed' "$1"; }
 line_accepted() { [[ "$1" == *" accepted "* ]]; }
 test_ok() { [ "$1" = 0 ] && [[ "$2" == *" passed, 0 failed"* ]]; }
 host_clean() {
-  local left
-  left=$(comm -13 <(echo "$cg_before") <(find "$own_cg" -mindepth 1 -type d 2>/dev/null | sort || true))
-  [ -z "$left" ] || say "cgroups left: $left"
-  [ -z "$left" ] && ! grep -q " $cache/root\." /proc/self/mountinfo && ! compgen -G "$cache/root.*" >/dev/null
+  ! grep -q " $cache/root\." /proc/self/mountinfo && ! compgen -G "$cache/root.*" >/dev/null
 }
 
+make_own_cgroups
 t0=$(date +%s)
 # Logs stay in the checkout's build tree (ignored by git), not on the host.
 logdir=${FRESHROOT_LOGS:-$top/build-freshroot}
@@ -147,7 +178,9 @@ if [[ ",$steps," == *,demo,* ]]; then
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   in_root "$logdir/demo.log" "export FARM_API_LISTEN=127.0.0.1:$port
     ./scripts/demo.sh 2>&1 | tee /tmp/demo.out
-    python3 tests/freshroot/hello_profiles.py http://127.0.0.1:$port" || true
+    python3 tests/freshroot/hello_profiles.py http://127.0.0.1:$port
+    # Stopped as the README says, so it cleans up after itself.
+    pid=\$(cat var/nixfarm/farmd.pid) && kill \$pid && while kill -0 \$pid 2>/dev/null; do sleep 0.2; done" || true
   check "demo.sh: the demo submission is accepted" demo_ok "$logdir/demo.log"
   while read -r line; do
     check "hello world in profile $(awk '{print $2}' <<<"$line")" line_accepted "$line"
@@ -161,8 +194,10 @@ if [[ ",$steps," == *,test,* ]]; then
   say "inside the root: ${last:-no summary line}"
   check "test.sh: tests: N passed, 0 failed" test_ok "$rc" "$last"
 fi
+check "no cgroup left beneath the run's own" cgroups_empty
 cleanup
 root=""
-check "host left clean (no mounts, no root, no cgroups beneath $own_cg)" host_clean
+check "host left clean (no mounts, no root, no own cgroups)" host_clean
+check "own cgroups removed" eval '[ ${#cg_dirs[@]} = 0 ]'
 say "took $(($(date +%s) - t0)) s; logs in $logdir"
 finish
