@@ -57,7 +57,8 @@ char *builder_nix_dir(const config *cfg);
 char *builder_pkgset_base(const config *cfg);
 
 /* The directory holding the package set's packages.json (and manifests/):
- * nix.dir itself when it holds a packages.json (a static set), else the
+ * nix.dir itself when it holds a packages.json and no spec.json (a static
+ * set), else the
  * generation of this machine's dpkg state under builder_pkgset_base, made by
  * <nix.dir>/regen when dpkg's state is new (or always, when force: after Nix
  * reported a hash mismatch). Costs a stat while dpkg's status file is

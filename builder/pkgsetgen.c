@@ -19,8 +19,10 @@
  * call (after Nix reported a hash mismatch: a host file changed without dpkg
  * noticing) runs regen whatever the fingerprint says.
  *
- * A nix.dir that holds its own packages.json is a static set (a pinned
- * nixpkgs, the tests' fixtures): it is used as it is. */
+ * A nix.dir without spec.json and regen but with its own packages.json is a
+ * static set (a pinned nixpkgs, the tests' fixtures): it is used as it is.
+ * (A stray packages.json beside spec.json, say from an old checkout, is
+ * ignored.) */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -344,11 +346,12 @@ int builder_pkgset_dir(const config *cfg, bool force, char **dir_out, char *err,
     _cleanup_free_ char *base = builder_pkgset_base(cfg);
     if (!src || !base)
         return -ENOMEM;
-    if (file_exists(src, "packages.json")) {
+    bool generated = file_exists(src, "regen") && file_exists(src, "spec.json");
+    if (!generated && file_exists(src, "packages.json")) {
         *dir_out = steal_pointer(&src);
         return 0;
     }
-    if (!file_exists(src, "regen") || !file_exists(src, "spec.json")) {
+    if (!generated) {
         errbuf_set(err, errlen,
                    "package set %s: neither packages.json nor spec.json and regen are there", src);
         return -ENOENT;
