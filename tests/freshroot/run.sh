@@ -19,6 +19,9 @@
 #   FRESHROOT_REV=<commit>    clone this commit instead of HEAD
 #   FRESHROOT_STEPS=demo,test which steps to run (default both)
 #   FRESHROOT_CACHE=DIR       default /var/tmp/nixfarm-freshroot
+#   FRESHROOT_PREP='command'  run in the root's checkout before the first step
+#                             (to show that the suite fails, e.g. with
+#                             deliberately wrong pinned hashes)
 # Last line: "freshroot: N passed, N failed" (one check per step and profile).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -162,7 +165,8 @@ in_root() { # in_root LOG CMD
   ns_pid=""
   return $rc
 }
-demo_ok() { grep -q 'accepted' "$1" && ! grep -q 'deps_failed' "$1"; }
+# The demo's own verdict line (farm submit's summary), not the hello lines.
+demo_ok() { grep -q '^accepted (' "$1" && ! grep -q 'deps_failed' "$1"; }
 line_accepted() { [[ "$1" == *" accepted "* ]]; }
 test_ok() { [ "$1" = 0 ] && [[ "$2" == *" passed, 0 failed"* ]]; }
 host_clean() {
@@ -177,7 +181,9 @@ mkdir -p "$logdir"
 if [[ ",$steps," == *,demo,* ]]; then
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   in_root "$logdir/demo.log" "export FARM_API_LISTEN=127.0.0.1:$port
+    ${FRESHROOT_PREP:-true}
     ./scripts/demo.sh 2>&1 | tee /tmp/demo.out
+    ./build/cli/farm run --help | sed -n '/^Packages on/,\$p'
     python3 tests/freshroot/hello_profiles.py http://127.0.0.1:$port
     # Stopped as the README says, so it cleans up after itself.
     pid=\$(cat var/nixfarm/farmd.pid) && kill \$pid && while kill -0 \$pid 2>/dev/null; do sleep 0.2; done" || true
@@ -189,7 +195,10 @@ if [[ ",$steps," == *,demo,* ]]; then
 fi
 if [[ ",$steps," == *,test,* ]]; then
   rc=0
-  in_root "$logdir/test.log" "./scripts/test.sh" || rc=$?
+  prep=true
+  [[ ",$steps," == *,demo,* ]] || prep=${FRESHROOT_PREP:-true}
+  in_root "$logdir/test.log" "$prep
+    ./scripts/test.sh" || rc=$?
   last=$(grep '^tests: ' "$logdir/test.log" | tail -1 || true)
   say "inside the root: ${last:-no summary line}"
   check "test.sh: tests: N passed, 0 failed" test_ok "$rc" "$last"
