@@ -31,10 +31,17 @@
  * - Quota: when the closure bytes of ready sets pass cache.quota_bytes, the
  *   least recently used sets nobody holds lose their row, then their root;
  *   then one `nix-store --gc`. A held set is never evicted.
+ * - The package set comes from this machine's dpkg (pkgsetgen.c): generated
+ *   into <state_dir>/pkgset/<id>/ by nix/regen, again when dpkg's status
+ *   changes, and once more (with one retry of the build) when Nix reports a
+ *   hash mismatch. Ready sets keep serving across a change; new keys carry the
+ *   new id. The one log line of a change is written where it happens, in
+ *   whichever process noticed it (an operator event, not an error).
  *
  * Errors follow the project rule: >= 0 success, -errno failure, and a sentence
  * in (err, errlen) where a person reads it. Nothing here calls exit() or logs
- * except builder_run, which is a process role. */
+ * except builder_run, which is a process role, and the package-set change
+ * above. */
 #pragma once
 
 #include <signal.h>
