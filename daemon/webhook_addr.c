@@ -138,6 +138,14 @@ int webhook_target_resolve(const char *url, bool allow_private, webhook_target *
     int r = webhook_url_parse(url, t.host, sizeof t.host, &t.port, err, errlen);
     if (r < 0)
         return r;
+    if (!allow_private && netaddr_is_localhost_name(t.host)) {
+        /* Loopback by definition (RFC 6761), whatever /etc/hosts says or
+         * lacks: refused without asking the resolver. */
+        errbuf_set(err, errlen,
+                   "callback_url: %s is a loopback name (refused unless webhook.allow_private)",
+                   t.host);
+        return -EACCES;
+    }
     char portstr[8];
     snprintf(portstr, sizeof portstr, "%d", t.port);
     int g = 0;

@@ -125,6 +125,7 @@ exec 9>&-
 
 # ---- a fresh copy with a clean clone ----
 root=$(mktemp -d "$cache/root.XXXXXX")
+chmod 755 "$root" # it becomes "/": mktemp's 0700 would shut out every other user (nixbld, nobody)
 tar -C "$root" -xf "$cache/base.tar"
 git clone -q --no-local "$top" "$root/root/nixfarm"
 git -C "$root/root/nixfarm" checkout -q "$rev"
