@@ -55,7 +55,8 @@ def main():
 
             def health():
                 st, body = farm.request("GET", "/v1/health")
-                assert st == 200 and body["pkgset"]["unavailable"] == ["lua"], body
+                # (nodejs may be unavailable too: Debian 12's own is 18)
+                assert st == 200 and "lua" in body["pkgset"]["unavailable"], body
 
             def python_runs():
                 st, body = farm.submit({"profile": "python3",

@@ -116,6 +116,7 @@ if [ ! -f "$cache/base.tar" ]; then
     set -e; mount --make-rprivate /; mount -t proc proc "$1/proc"; mount --rbind /dev "$1/dev"
     chroot "$1" bash -c "apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends git ca-certificates >/dev/null && apt-get clean"
   ' _ "$base"
+  chmod 755 "$base"
   tar -C "$base" -cf "$cache/base.tar.tmp" . && mv "$cache/base.tar.tmp" "$cache/base.tar"
   rm -rf --one-file-system "$base"
   root=""
@@ -125,8 +126,8 @@ exec 9>&-
 
 # ---- a fresh copy with a clean clone ----
 root=$(mktemp -d "$cache/root.XXXXXX")
-chmod 755 "$root" # it becomes "/": mktemp's 0700 would shut out every other user (nixbld, nobody)
 tar -C "$root" -xf "$cache/base.tar"
+chmod 755 "$root" # it becomes "/": mktemp's 0700 would shut out every other user (nixbld, nobody)
 git clone -q --no-local "$top" "$root/root/nixfarm"
 git -C "$root/root/nixfarm" checkout -q "$rev"
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
