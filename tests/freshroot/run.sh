@@ -161,9 +161,12 @@ in_root() { # in_root LOG CMD
     sh -c 'for d; do echo $$ >"$d/cgroup.procs"; done; exec unshare --mount --pid --fork --kill-child bash "$R/.enter"' \
     _ "${cg_dirs[@]}" >"$log" 2>&1 &
   ns_pid=$!
-  tail -n +1 --pid="$ns_pid" -f "$log"
-  local rc=0
+  # tail in the background: bash runs the INT/TERM trap (and so cleanup)
+  # at once while in `wait`, not only after a foreground command ends.
+  tail -n +1 --pid="$ns_pid" -f "$log" &
+  local tail_pid=$! rc=0
   wait "$ns_pid" || rc=$?
+  wait "$tail_pid" || true
   ns_pid=""
   return $rc
 }
