@@ -162,9 +162,50 @@ static json_t *full_limits(const request_opts *o, const json_t *profile_limits,
     return out;
 }
 
+/* What this machine's package set says of a profile: its version (from the
+ * set, so it follows Debian updates), whether every package is there, and
+ * for those that are not, the reason and the Debian versions installed. */
+static void profile_availability(json_t *p, const json_t *set)
+{
+    if (!set)
+        return;
+    const json_t *pk = json_object_get(set, "packages");
+    const json_t *un = json_object_get(set, "unavailable");
+    json_t *missing = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(p, "packages"), i, v)
+    {
+        const char *n = json_string_value(v);
+        json_t *u = json_object_get(un, n);
+        if (n && !json_object_get(pk, n))
+            json_array_append_new(missing,
+                                  json_pack("{s:s, s:s, s:O}", "package", n, "reason",
+                                            u ? json_string_value(json_object_get(u, "reason"))
+                                              : "not in this farm's package set",
+                                            "debian_versions",
+                                            u && json_object_get(u, "debian_versions")
+                                                ? json_object_get(u, "debian_versions")
+                                                : json_null()));
+    }
+    const json_t *vp = json_object_get(p, "version_package");
+    const char *vn = json_is_string(vp)
+                         ? json_string_value(vp)
+                         : json_string_value(json_array_get(json_object_get(p, "packages"), 0));
+    const json_t *ver = json_object_get(json_object_get(pk, vn ? vn : ""), "version");
+    if (json_is_string(ver))
+        json_object_set(p, "version", (json_t *)ver);
+    json_object_set_new(p, "available", json_boolean(json_array_size(missing) == 0));
+    json_object_set_new(p, "unavailable", missing);
+}
+
 enum MHD_Result api_profiles_list(api_call *c)
 {
     json_t *all = profiles_all(c->ctx->profiles);
+    char e[512] = "";
+    _cleanup_json_ json_t *set = NULL;
+    if (builder_pkgset_describe(c->ctx->cfg, &set, e, sizeof e) < 0)
+        log_warn("profiles_pkgset err=\"%s\"", e);
     json_t *list = json_array();
     const char *name;
     json_t *p;
@@ -177,6 +218,7 @@ enum MHD_Result api_profiles_list(api_call *c)
                       "compile", full_limits(o, json_object_get(pl, "compile"), o->def_compile));
         json_object_set_new(p, "limits", lim);
         json_object_set_new(p, "name", json_string(name));
+        profile_availability(p, set);
         /* what the worker really installs: the profile's packages plus bash */
         json_array_append(list, p);
     }
@@ -185,6 +227,29 @@ enum MHD_Result api_profiles_list(api_call *c)
 }
 
 /* ---- health, metrics, drain ---- */
+
+/* The package set in /v1/health: the id submissions get now, how often it
+ * changed under this farm (Debian updates), and what is unavailable here. */
+static json_t *pkgset_health(const config *cfg)
+{
+    char id[65] = "", cur[65] = "", e[512] = "";
+    long long changes = 0, at = 0;
+    (void)builder_pkgset_changes(cfg, &changes, cur, &at);
+    if (builder_pkgset_id(cfg, id, e, sizeof e) < 0)
+        return json_pack("{s:n, s:s, s:I}", "id", "error", e, "changes", (json_int_t)changes);
+    json_t *o = json_pack("{s:s, s:I, s:o}", "id", id, "changes", (json_int_t)changes,
+                          "changed_at_ms", at ? json_integer(at * 1000) : json_null());
+    _cleanup_json_ json_t *set = NULL;
+    if (o && builder_pkgset_describe(cfg, &set, e, sizeof e) == 0) {
+        json_t *names = json_array();
+        const char *n;
+        json_t *v;
+        json_object_foreach(json_object_get(set, "unavailable"), n, v)
+            json_array_append_new(names, json_string(n));
+        json_object_set_new(o, "unavailable", names);
+    }
+    return o;
+}
 
 /* Whether the query has key at all: a bare "?verbose" has no value, so
  * http_query cannot tell it from an absent one. */
@@ -238,6 +303,7 @@ enum MHD_Result api_health(api_call *c)
                                          "accepting", api_accepting(c->st)));
     }
     json_object_set_new(o, "accepting", json_boolean(api_accepting(c->st)));
+    json_object_set_new(o, "pkgset", pkgset_health(c->ctx->cfg));
     if (!verbose)
         for (size_t i = 0; i < sizeof(details) / sizeof(*details); i++)
             json_object_del(o, details[i]);
@@ -253,6 +319,21 @@ enum MHD_Result api_metrics(api_call *c)
     int r = metrics_render(c->ctx->metrics, c->st, &hp, api_accepting(c->st), &text);
     if (r < 0)
         return api_store_error(c, r, "metrics");
+    char id[65] = "", cur[65] = "", e[512];
+    long long changes = 0, at = 0;
+    (void)builder_pkgset_changes(c->ctx->cfg, &changes, cur, &at);
+    (void)builder_pkgset_id(c->ctx->cfg, id, e, sizeof e);
+    char *more = NULL;
+    if (asprintf(&more,
+                 "%s# HELP farm_pkgset_changes_total Times the package set derived from dpkg "
+                 "changed under this farm\n# TYPE farm_pkgset_changes_total counter\n"
+                 "farm_pkgset_changes_total %lld\n"
+                 "# HELP farm_pkgset_info The package-set id new submissions get\n"
+                 "# TYPE farm_pkgset_info gauge\nfarm_pkgset_info{id=\"%s\"} 1\n",
+                 text, changes, id) >= 0) {
+        free(text);
+        text = more;
+    }
     return http_reply_text(c->req, 200, "text/plain; version=0.0.4; charset=utf-8", text);
 }
 
