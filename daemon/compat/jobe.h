@@ -17,9 +17,12 @@
  *   - run: the box is copied into the writable /scratch and the program runs
  *     there (Jobe's working directory is writable); memorylimit becomes
  *     `ulimit -v` (Jobe limits address space, so a 2 GB malloc fails);
- *     stdout passes through `head -c <streamsize>` and the rest is read and
- *     dropped, so output is truncated, not killed; the program's exit status
- *     is the step's, so a signal shows as 128 + its number.
+ *     stdout goes through a FIFO to `head -c <streamsize>` and the rest is
+ *     read and dropped, so output is truncated, not killed; the program runs
+ *     as a job (set -m) whose process group is killed when it exits, so
+ *     children it leaves do not hold the run open (runguard ends a run when
+ *     the program exits); the program's exit status is the step's, so a
+ *     signal shows as 128 + its number.
  * The result view of that submission becomes {run_id, outcome, cmpinfo,
  * stdout, stderr} (jobe_result_from_view). */
 #pragma once
@@ -56,6 +59,8 @@ typedef struct {
     long memorylimit_mb;         /* default; Java ignores the parameter (0: none) */
     long numprocs;               /* default */
     long min_numprocs;           /* a smaller numprocs is raised to this */
+    bool memory_rss_only;        /* memorylimit caps the memory cgroup only, not the address
+                                    space (V8 reserves gigabytes of address space up front) */
 } jobe_lang;
 
 /* The table, NULL-id terminated. */

@@ -7,21 +7,28 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The sandbox has no locale files, so the JVM would take the C locale's
+ * ASCII: source, output and file names are UTF-8 through flags instead, as
+ * Jobe's java_extraflags/javac_extraflags settings allow. */
+#define JAVA_UTF8 "-Dfile.encoding=UTF-8 -Dsun.stdout.encoding=UTF-8 -Dsun.stderr.encoding=UTF-8"
+#define JAVA_UTF8_J                                                                                \
+    "-J-Dfile.encoding=UTF-8 -J-Dsun.stdout.encoding=UTF-8 -J-Dsun.stderr.encoding=UTF-8"
+
 /* clang-format off */
 const jobe_lang jobe_langs[] = {
     {"c", {"gcc", NULL}, JOBE_KIND_COMPILED, "prog.c", "gcc", "-Wall -Werror -std=c99 -x c",
-     NULL, "", 400, 30, 0},
+     NULL, "", 400, 30, 0, false},
     {"cpp", {"gcc", NULL}, JOBE_KIND_COMPILED, "prog.cpp", "g++", "-Wall -Werror",
-     NULL, "", 400, 30, 0},
+     NULL, "", 400, 30, 0, false},
     {"python3", {"python3", NULL}, JOBE_KIND_INTERPRETED, "prog.py", "python3 -m py_compile", "",
-     "python3", "-BE", 1000, 30, 0},
-    {"java", {"java", NULL}, JOBE_KIND_JAVA, "prog.java", "javac", "",
-     "java", "-Xrs -Xss8m -Xmx200m", 0, 256, 256},
+     "python3", "-BE", 1000, 30, 0, false},
+    {"java", {"java", NULL}, JOBE_KIND_JAVA, "prog.java", "javac " JAVA_UTF8_J, "",
+     "java " JAVA_UTF8, "-Xrs -Xss8m -Xmx200m", 0, 256, 256, false},
     {"nodejs", {"nodejs", NULL}, JOBE_KIND_INTERPRETED, "prog.js", NULL, "",
-     "node", "--use_strict", 400, 30, 0},
+     "node", "--use_strict", 400, 30, 0, true},
     {"php", {"php", NULL}, JOBE_KIND_INTERPRETED, "prog.php", "php -l", "",
-     "php", "--no-php-ini", 400, 30, 0},
-    {NULL, {NULL}, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, 0},
+     "php", "--no-php-ini", 400, 30, 0, false},
+    {NULL, {NULL}, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, false},
 };
 /* clang-format on */
 

@@ -358,8 +358,12 @@ static char *wrap_compile(const char *cmd)
     return out;
 }
 
-/* Writable working copy, address-space limit, stdout truncated at the
- * stream size (the program keeps running, as under runguard). */
+/* Writable working copy; address-space limit; stdout through a FIFO whose
+ * reader passes the first stream_bytes on and drops the rest, so output is
+ * truncated, not killed, and never counts as a file against disklimit. The
+ * program runs as a job of its own (set -m): when it exits, what it left
+ * behind in its process group is killed so the reader sees the end of its
+ * output, as runguard ends a run when the program exits. */
 static char *wrap_run(const char *cmd, long long mem_kib, long long stream_bytes)
 {
     char ulimit[64] = "";
@@ -367,12 +371,20 @@ static char *wrap_run(const char *cmd, long long mem_kib, long long stream_bytes
         snprintf(ulimit, sizeof(ulimit), "ulimit -v %lld\n", mem_kib);
     char *out = NULL;
     if (asprintf(&out,
-                 "cp -R /box/. /scratch/ && cd /scratch || exit 120\n"
-                 "{ %s%s\n"
-                 "echo $? >/tmp/.jobe_status\n"
-                 "} | { head -c %lld; cat >/dev/null; }\n"
-                 "exit \"$(cat /tmp/.jobe_status 2>/dev/null || echo 120)\"\n",
-                 ulimit, cmd, stream_bytes) < 0)
+                 "cp -R /box/. /scratch/ && cd /scratch && mkfifo /tmp/.jobe_out || exit 120\n"
+                 "{ head -c %lld; cat >/dev/null; } </tmp/.jobe_out &\n"
+                 "r=$!\n"
+                 "set -m\n"
+                 "( %s%s\n"
+                 ") >/tmp/.jobe_out &\n"
+                 "p=$!\n"
+                 "wait $p\n"
+                 "s=$?\n"
+                 "set +m\n"
+                 "kill -9 -$p 2>/dev/null\n"
+                 "wait $r\n"
+                 "exit $s\n",
+                 stream_bytes, ulimit, cmd) < 0)
         return NULL;
     return out;
 }
@@ -432,8 +444,8 @@ int jobe_spec_to_v1(const jobe_spec *s, const jobe_file_data *files, const jobe_
     long long wall_ms = clamp(cputime * 2000, 1, caps->wall_ms);
     long long mem_kib = mem_mb > 0 ? clamp(mem_mb * 1024, 1024, caps->memory_kib) : 0;
     long long stream = clamp(stream_mb * 1048576, 1, caps->output_bytes);
-    /* the wrapper's sh, subshells, head and cat take a few processes */
-    long long procs = clamp(numprocs + 5, 6, caps->processes);
+    /* the wrapper's sh and its output reader (Jobe adds 1 for its sh) */
+    long long procs = clamp(numprocs + 3, 4, caps->processes);
     long long file_bytes =
         disk_mb < 0 ? caps->file_bytes : clamp(disk_mb * 1048576, 1, caps->file_bytes);
     double ccpu = cputime * 1000 > (double)caps->compile_cpu_ms ? cputime * 1000
@@ -441,7 +453,7 @@ int jobe_spec_to_v1(const jobe_spec *s, const jobe_file_data *files, const jobe_
     long long compile_cpu = clamp(ccpu, 1, caps->cpu_ms);
     long long compile_wall = clamp(ccpu * 2, 1, caps->wall_ms);
 
-    _cleanup_free_ char *wrun = wrap_run(run, mem_kib, stream);
+    _cleanup_free_ char *wrun = wrap_run(run, l->memory_rss_only ? 0 : mem_kib, stream);
     _cleanup_free_ char *wcompile = compile ? wrap_compile(compile) : NULL;
     json_t *pk = json_array();
     json_t *fl = json_array();
