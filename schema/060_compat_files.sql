@@ -5,8 +5,9 @@
 -- one front. Rows expire: expires_at is pushed forward whenever a run uses
 -- the file, and lookups ignore expired rows (a client then uploads again, as
 -- CodeRunner does after a 404). Expired rows are deleted on the next upload.
+-- IF NOT EXISTS: safe to apply again (a database rebuilt without its ledger).
 
-CREATE TABLE compat_files (
+CREATE TABLE IF NOT EXISTS compat_files (
     front TEXT NOT NULL,
     file_id TEXT NOT NULL,
     sha256 TEXT NOT NULL REFERENCES blobs (sha256),
@@ -16,4 +17,4 @@ CREATE TABLE compat_files (
     PRIMARY KEY (front, file_id)
 ) WITHOUT ROWID;
 
-CREATE INDEX compat_files_expiry ON compat_files (expires_at);
+CREATE INDEX IF NOT EXISTS compat_files_expiry ON compat_files (expires_at);
