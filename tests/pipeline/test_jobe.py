@@ -213,6 +213,33 @@ def cases_for(farm):
         expect(st == 400 and isinstance(r, str), (st, r))
     cases.append(("400s carry Jobe's texts as a JSON string", error_texts))
 
+    def garbage():
+        bodies = [
+            {"run_spec": "x"}, {"run_spec": []}, {"run_spec": None},
+            {"run_spec": {"language_id": 3, "sourcecode": "x"}},
+            {"run_spec": {"language_id": "c", "sourcecode": 7}},
+            {"run_spec": {"language_id": "C" * 100000, "sourcecode": "x"}},
+            {"run_spec": {"language_id": "c", "sourcecode": "x", "parameters": "cputime"}},
+            {"run_spec": {"language_id": "c", "sourcecode": "x", "parameters": {"compileargs": 5}}},
+            {"run_spec": {"language_id": "c", "sourcecode": "x", "parameters": {"runargs": [[1]]}}},
+            {"run_spec": {"language_id": "c", "sourcecode": "x", "file_list": {"a": 1}}},
+            {"run_spec": {"language_id": "c", "sourcecode": "x", "file_list": [["a" * 500, "b"]]}},
+            {"run_spec": {"language_id": "c", "sourcecode": "x", "file_list": [[1, 2, 3, 4]]}},
+            {"run_spec": {"language_id": "c", "sourcecode": "x", "sourcefilename": 12}},
+            {"run_spec": {"language_id": "c", "sourcecode": "x", "input": {"a": 1}}},
+        ]
+        for b in bodies:
+            st, r = farm.request("POST", P + "/runs", b, headers=JOBE_KEY)
+            expect(st == 400 and isinstance(r, str), (b, st, r))
+        for path, body in [("/files/x", {"file_contents": "eA=="}), ("/files/abc-defgh12", {"file_contents": "eA=="}),
+                           ("/files/abcdefgh12", [1]), ("/files/abcdefgh12", "zz")]:
+            st, r = farm.request("PUT", P + path, body, headers=JOBE_KEY)
+            expect(st in (400, 404) and isinstance(r, str), (path, st, r))
+        st, _ = farm.request("GET", "/v1/health")
+        expect(st == 200, st)
+        expect("Sanitizer" not in farm.logs() and "runtime error:" not in farm.logs(), farm.logs())
+    cases.append(("bad input gets a 400 string, never a crash", garbage))
+
     def visible_in_v1():
         r = outcome(farm, {"language_id": "c", "sourcecode": C_HELLO, "debug": True}, 15)
         st, sub = farm.request("GET", "/v1/submissions/" + r["run_id"])
