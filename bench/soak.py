@@ -22,11 +22,13 @@ arrive (bounded), reads the farm's database read-only, and prints:
                 receivers deduplicate on X-Farm-Delivery), lost (an ended
                 submission whose callback never came; must be 0)
   latency       p50/p99 of finished_at - created_at, with kills and without
+  sanitizer     ASan/UBSan/LSan reports in farmd's log, read after a SIGTERM
+                stop (with the sanitizer build; must be 0)
 
   python3 bench/soak.py [--duration 600] [--kill-every 3] [--baseline 120] [--ci]
 
 --ci (the 'soak' test of suite pipeline, ~1 min): a short run that fails
-(exit 1, TAP) unless lost, twice and webhooks lost are 0. Loopback only;
+(exit 1, TAP) unless lost, twice, webhooks lost and sanitizer reports are 0. Loopback only;
 everything it starts is stopped and removed, also on failure.
 Environment: FARM_BUILD_ROOT (the build dir), FARM_SOURCE_ROOT.
 """
@@ -358,6 +360,17 @@ def run_phase(label, duration, kill_every, clients, with_kills, seed):
             want = next(m[2] for m in MIX if m[0] == load.accepted[s])
             if st == 200 and v.get("verdict") != want:
                 wrong_verdict += 1
+        # stopped first, so what the processes report at exit (leaks) is in the log too
+        farm.stop()
+        try:
+            with open(farm.log_path, "rb") as f:
+                log = f.read().decode("utf-8", "replace")
+        except OSError:
+            log = ""
+        san = [line for line in log.splitlines()
+               if "ERROR: AddressSanitizer" in line or "ERROR: LeakSanitizer" in line or "runtime error:" in line]
+        for line in san[:5]:
+            print("# sanitizer: " + line, flush=True)
         return {
             "label": label, "duration": duration, "accepted": len(ids), "refused": load.refused,
             "once": sum(1 for s in ended if c[s][1] == 1),
@@ -367,6 +380,7 @@ def run_phase(label, duration, kill_every, clients, with_kills, seed):
             "wrong_verdict": wrong_verdict, "gave_up": gave_up,
             "hooks_made": made, "hooks_dup": dup, "hooks_lost": hook_lost, "hooks_twice": hook_twice,
             "sse_followed": load.sse_followed, "sse_seen": load.sse_seen,
+            "sanitizer": len(san),
             "p50": pct(lat, 50), "p99": pct(lat, 99), "kills": kills,
         }
     finally:
@@ -387,6 +401,7 @@ def report(k, b):
     print("#   gave up (internal_error) %d (killed on every attempt)" % k["gave_up"])
     print("#   webhooks: made %d, duplicated %d (same delivery id again), lost %d, two delivery ids for one submission %d"
           % (k["hooks_made"], k["hooks_dup"], k["hooks_lost"], k["hooks_twice"]))
+    print("#   sanitizer reports       %d (ASan/UBSan/LSan lines in farmd's log)" % k["sanitizer"])
     print("#   SSE followers           %d, saw the end on the stream: %d" % (k["sse_followed"], k["sse_seen"]))
     if b:
         print("#   latency p50/p99 (ms)    %s/%s with kills, %s/%s without (%d accepted in %ds); p50 ratio %.2f" % (
@@ -412,11 +427,11 @@ def main():
     b = run_phase("baseline", baseline, a.kill_every, a.clients, False, a.seed) if baseline > 0 else None
     report(k, b)
     bad = []
-    for key in ("lost", "twice", "hooks_lost", "wrong_verdict"):
+    for key in ("lost", "twice", "hooks_lost", "wrong_verdict", "sanitizer"):
         if k[key]:
             bad.append("%s=%d" % (key, k[key]))
     if b:
-        for key in ("lost", "twice", "hooks_lost", "wrong_verdict", "hooks_dup"):
+        for key in ("lost", "twice", "hooks_lost", "wrong_verdict", "hooks_dup", "sanitizer"):
             if b[key]:
                 bad.append("baseline %s=%d" % (key, b[key]))
     if not k["accepted"] or not k["kills"].get("supervisor"):
