@@ -51,9 +51,10 @@ sys.path.insert(0, os.path.join(os.environ["FARM_SOURCE_ROOT"], "tests", "lib"))
 import farmtest  # noqa: E402
 
 TERMINAL = {"finished", "compile_error", "deps_failed", "cancelled", "internal_error"}
-# Sandbox uids of this run, apart from other farms on the host and below the
-# sandbox suite's 64000.. (tests/sandbox/test_sandbox.c).
-UID = 63000 + (os.getpid() % 120) * 8
+# Sandbox uids of this run, apart from other farms on the host: above the
+# ranges of the test suites (pipelib 63000-64999, the sandbox suite 64000..)
+# and below nobody (65534).
+UID = 65000 + (os.getpid() % 60) * 8
 KILLABLE = ("farmd-worker", "farmd-builder", "farmd-api", "farmd-webhooks")
 
 # (name, submission, the verdict it must end with)
