@@ -34,6 +34,7 @@
 #include "../common/cleanup.h"
 #include "../common/gitsrc.h"
 #include "../common/junit.h"
+#include "ci_job.h"
 #include "cli_util.h"
 #include "local.h"
 #include "report.h"
@@ -83,39 +84,7 @@ static int ci_load_job(const char *tree, const char *job_file, json_t **job, cha
             snprintf(err, errlen, "%s:%d:%d: %s", job_file, je.line, je.column, je.text);
         return -EINVAL;
     }
-    json_t *steps = json_object_get(j, "steps");
-    json_t *pk = json_object_get(j, "packages");
-    const char *bad = NULL;
-    if (!json_is_object(j))
-        bad = "the job must be a JSON object";
-    else if (!json_is_array(pk) || json_array_size(pk) == 0)
-        bad = "\"packages\" must be a non-empty array of package names";
-    else if (!json_is_array(steps) || json_array_size(steps) == 0)
-        bad = "\"steps\" must be a non-empty array";
-    else if (json_object_get(j, "limits") && !json_is_object(json_object_get(j, "limits")))
-        bad = "\"limits\" must be an object";
-    size_t i;
-    json_t *s;
-    char buf[160];
-    json_array_foreach(steps, i, s)
-    {
-        if (bad)
-            break;
-        json_t *t = json_object_get(s, "tests");
-        if (!json_is_object(s) || !json_is_string(json_object_get(s, "run")))
-            snprintf(buf, sizeof buf, "steps[%zu]: needs \"run\": a command", i), bad = buf;
-        else if (json_object_get(s, "name") && !json_is_string(json_object_get(s, "name")))
-            snprintf(buf, sizeof buf, "steps[%zu].name: must be a string", i), bad = buf;
-        else if (t && !json_is_string(t))
-            snprintf(buf, sizeof buf, "steps[%zu].tests: must be a directory name", i), bad = buf;
-        if (!bad && !json_object_get(s, "name")) {
-            char nm[32];
-            snprintf(nm, sizeof nm, "step%zu", i + 1);
-            json_object_set_new(s, "name", json_string(nm));
-        }
-    }
-    if (bad) {
-        snprintf(err, errlen, "%s: %s", job_file, bad);
+    if (ci_job_check(j, job_file, err, errlen) < 0) {
         json_decref(j);
         return -EINVAL;
     }
@@ -127,18 +96,6 @@ static const char *ci_str(const json_t *o, const char *k)
 {
     const char *v = json_string_value(json_object_get(o, k));
     return v ? v : "";
-}
-
-/* Step limits: the job's, then the step's own on top. */
-static json_t *ci_step_limits(const json_t *job, const json_t *step)
-{
-    json_t *l = json_deep_copy(json_object_get(job, "limits"));
-    if (!l)
-        l = json_object();
-    json_t *own = json_object_get(step, "limits");
-    if (json_is_object(own))
-        json_object_update(l, own);
-    return l;
 }
 
 /* ---- comparing ----------------------------------------------------------------- */
@@ -235,7 +192,7 @@ static int ci_local_step(ci_run *run, local_env *env, const char *box, const cha
                        NULL, NULL);
         return 0;
     }
-    _cleanup_json_decref_ json_t *limits = ci_step_limits(job, step);
+    _cleanup_json_decref_ json_t *limits = ci_job_step_limits(job, step);
     local_cmd cmd = {.shell_cmd = ci_str(step, "run"), .box = box};
     cmd.limits.output_bytes = 16u << 20;
     local_limits_from_json(&cmd.limits, limits);
@@ -416,7 +373,7 @@ static int ci_remote(const ci_args *a, const char *tree, const char *commit, jso
             n_tests = (int)json_array_size(tests);
             json_object_set_new(req, "tests", tests);
         }
-        json_t *limits = ci_step_limits(job, step);
+        json_t *limits = ci_job_step_limits(job, step);
         if (json_object_size(limits))
             json_object_set_new(req, "limits", json_pack("{s:o}", "run", limits));
         else

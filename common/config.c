@@ -237,6 +237,21 @@ static int config_defaults(config **out, char *err, size_t errlen)
     return 0;
 }
 
+/* The file's object (root, borrowed) onto c; origin names it in errors. */
+static int config_apply_root(config *c, json_t *root, const char *origin, char *err, size_t errlen)
+{
+    if (!json_is_object(root)) {
+        if (err)
+            snprintf(err, errlen, "config file %s: must hold a JSON object", origin);
+        return -EINVAL;
+    }
+    char e2[512] = "";
+    int r = config_apply_json(c, "", root, e2, sizeof(e2));
+    if (r < 0 && err)
+        snprintf(err, errlen, "config file %s: %s", origin, e2);
+    return r;
+}
+
 int config_load(const char *path, config **out, char *err, size_t errlen)
 {
     __attribute__((cleanup(config_freep))) config *c = NULL;
@@ -262,19 +277,35 @@ int config_load(const char *path, config **out, char *err, size_t errlen)
                          je.column, je.text);
             return -EINVAL;
         }
-        if (!json_is_object(root)) {
-            if (err)
-                snprintf(err, errlen, "config file %s: must hold a JSON object", path);
-            return -EINVAL;
-        }
-        char e2[512] = "";
-        r = config_apply_json(c, "", root, e2, sizeof(e2));
-        if (r < 0) {
-            if (err)
-                snprintf(err, errlen, "config file %s: %s", path, e2);
+        r = config_apply_root(c, root, path, err, errlen);
+        if (r < 0)
             return r;
-        }
     }
+    r = config_apply_env(c, err, errlen);
+    if (r < 0)
+        return r;
+    *out = steal_pointer(&c);
+    return 0;
+}
+
+int config_load_text(const char *text, size_t len, const char *origin, config **out, char *err,
+                     size_t errlen)
+{
+    __attribute__((cleanup(config_freep))) config *c = NULL;
+    int r = config_defaults(&c, err, errlen);
+    if (r < 0)
+        return r;
+    json_error_t je;
+    _cleanup_json_ json_t *root = json_loadb(text, len, 0, &je);
+    if (!root) {
+        if (err)
+            snprintf(err, errlen, "config file %s: line %d column %d: %s", origin, je.line,
+                     je.column, je.text);
+        return -EINVAL;
+    }
+    r = config_apply_root(c, root, origin, err, errlen);
+    if (r < 0)
+        return r;
     r = config_apply_env(c, err, errlen);
     if (r < 0)
         return r;

@@ -18,6 +18,9 @@ typedef struct config config;
 /* path may be NULL (then FARM_CONFIG, then no file). On failure returns -errno,
  * fills err and leaves *out untouched. The caller owns *out (config_free). */
 int config_load(const char *path, config **out, char *err, size_t errlen);
+/* The same with the file's text given (len bytes; origin names it in errors). */
+int config_load_text(const char *text, size_t len, const char *origin, config **out, char *err,
+                     size_t errlen);
 /* Defaults + environment only; never fails except on a bad FARM_ value. */
 int config_new_default(config **out, char *err, size_t errlen);
 void config_free(config *c);

@@ -29,6 +29,7 @@
 
 #include "cleanup.h"
 #include "fsutil.h"
+#include "gitsrc_gc.h"
 #include "gitsrc_net.h"
 #include "hash.h"
 #include "netaddr.h"
@@ -510,6 +511,7 @@ static int gitsrc_open_rev(const config *cfg, const char *url, const char *rev,
             fresh = stat(stamp, &sb) == 0 && (long long)(time(NULL) - sb.st_mtime) * 1000 < max_age;
         }
         if (fresh) {
+            gitsrc_gc_touch(mirror);
             *repo_out = steal_pointer(&repo);
             *commit_out = steal_pointer(&commit);
             return 0;
@@ -557,6 +559,7 @@ static int gitsrc_open_rev(const config *cfg, const char *url, const char *rev,
         /* An existing mirror that still has a commit id can serve it even when
          * the remote is unreachable now. */
         if (exists && repo && gitsrc_is_commit_id(rev) && gitsrc_lookup(repo, rev, &commit) == 0) {
+            gitsrc_gc_touch(mirror);
             *repo_out = steal_pointer(&repo);
             *commit_out = steal_pointer(&commit);
             return 0;
@@ -569,6 +572,7 @@ static int gitsrc_open_rev(const config *cfg, const char *url, const char *rev,
     _cleanup_close_ int sfd = open(stamp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (sfd >= 0)
         futimens(sfd, NULL);
+    gitsrc_gc_touch(mirror);
 
     if (gitsrc_lookup(repo, rev, &commit) < 0) {
         errbuf_set(err, errlen, "source.git.rev: '%s' is not a branch, tag or commit of %s", rev,
@@ -818,7 +822,12 @@ int gitsrc_checkout(const config *cfg, const char *url, const char *rev, const c
     r = gitsrc_open_rev(cfg, url, rev, &repo, &commit, err, errlen);
     if (r < 0)
         return r;
-    return gitsrc_write_commit(repo, commit, rev, subdir, dest_fd, max_bytes, err, errlen);
+    r = gitsrc_write_commit(repo, commit, rev, subdir, dest_fd, max_bytes, err, errlen);
+    /* Keep the mirrors trimmed (at most once per git.gc_interval_ms); a
+     * failed collection does not fail this checkout. */
+    char gc_err[256];
+    gitsrc_gc_maybe(cfg, NULL, gc_err, sizeof(gc_err));
+    return r;
 }
 
 /* ---- local work trees (farm ci) -------------------------------------------- */

@@ -51,7 +51,9 @@
  *   -EIO             anything else libgit2 reports (its message is in err)
  *
  * Config keys used: state_dir, git.fetch_timeout_ms, git.max_checkout_bytes,
- * git.ref_max_age_ms, git.allow_local, git.allow_private (see config_keys.def). Library code:
+ * git.ref_max_age_ms, git.allow_local, git.allow_private, and through gitsrc_gc.h
+ * (collection of old mirrors) git.mirror_max_age_ms, git.mirrors_max_bytes,
+ * git.gc_interval_ms (see config_keys.def). Library code:
  * nothing here logs. */
 #pragma once
 

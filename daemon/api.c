@@ -320,12 +320,17 @@ static struct MHD_Daemon *start_listener(const config *cfg, api_listener *l,
         flags |= MHD_USE_IPv6;
     uint16_t port = ss->ss_family == AF_INET6 ? ntohs(((const struct sockaddr_in6 *)ss)->sin6_port)
                                               : ntohs(((const struct sockaddr_in *)ss)->sin_port);
+    /* Thread per connection: api.threads_max is the whole capacity, so one
+     * address (a slow or idle client) may hold only part of it. */
+    long long per_addr = config_int(cfg, "api.connections_per_address");
+    long long idle_s = config_int(cfg, "api.connection_timeout_s");
     return MHD_start_daemon(
         flags, port, NULL, NULL, on_request, l, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ss,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)config_int(cfg, "api.threads_max"),
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-        NULL, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(idle_s > 0 ? idle_s : 0), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)config_int(cfg, "api.threads_max"), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)(per_addr > 0 ? per_addr : 0), MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
 }
 
 #define API_MAX_LISTENERS 16

@@ -34,11 +34,8 @@
 #include "../common/cleanup.h"
 #include "../common/jsonutil.h"
 #include "../common/log.h"
+#include "lease_parse.h"
 
-#define LEASE_OWNER_MAX 159
-#define LEASE_REMOTE_PREFIX "remote:"
-#define LEASE_MIN_MS 1000
-#define LEASE_MAX_MS 3600000
 #define LEASE_BELL_FALLBACK_MS 1000
 
 /* ---- the worker doorbell, fanned out to the waiting claims ---- */
@@ -144,47 +141,24 @@ static enum MHD_Result lease_error(api_call *c, int r)
 /* Owners (and heartbeat ids) over HTTP start with "remote:": a worker
  * token can then never act on a local worker's lease, whose owner is
  * host:pid:worker-N and easy to guess, and a local worker never takes a
- * remote pid for one of its own host (health_expire_dead_local in common/health_check.c). */
-static bool remote_name_ok(const char *o)
-{
-    return o && strncmp(o, LEASE_REMOTE_PREFIX, strlen(LEASE_REMOTE_PREFIX)) == 0 &&
-           strlen(o) > strlen(LEASE_REMOTE_PREFIX) && strlen(o) <= LEASE_OWNER_MAX;
-}
-
-/* Parses the body and takes its "owner": NULL when a reply was queued. */
-static json_t *lease_body(api_call *c, const char **owner, enum MHD_Result *ret)
+ * remote pid for one of its own host (health_expire_dead_local in
+ * common/health_check.c). The checks are lease_parse's (lease_parse.h).
+ * Parses the body for op into *q (borrowed from the returned body): NULL
+ * when a reply was queued. */
+static json_t *lease_body(api_call *c, lease_op op, lease_req *q, enum MHD_Result *ret)
 {
     json_t *in = api_body_json(c, ret);
-    const char *o;
+    lease_parse_error e;
 
     if (!in)
         return NULL;
-    if (!json_is_object(in)) {
+    if (lease_parse(op, in, config_int(c->ctx->cfg, "lease.ms"),
+                    config_int(c->ctx->cfg, "api.lease_wait_max_ms"), q, &e) < 0) {
         json_decref(in);
-        *ret =
-            http_reply_error(c->req, 400, "invalid_type", "body", "the body must be a JSON object");
+        *ret = http_reply_error(c->req, (unsigned)e.status, e.code, e.field, "%s", e.message);
         return NULL;
     }
-    o = json_string_value(json_object_get(in, "owner"));
-    if (owner && !remote_name_ok(o)) {
-        json_decref(in);
-        *ret = http_reply_error(c->req, 422, "invalid_value", "owner",
-                                "owner must start with \"" LEASE_REMOTE_PREFIX
-                                "\" and be at most %d bytes",
-                                LEASE_OWNER_MAX);
-        return NULL;
-    }
-    if (owner)
-        *owner = o;
     return in;
-}
-
-static int64_t lease_ms_of(api_call *c, const json_t *in, const char *field)
-{
-    json_t *v = json_object_get(in, field);
-    int64_t ms = json_is_integer(v) ? json_integer_value(v) : config_int(c->ctx->cfg, "lease.ms");
-
-    return ms < LEASE_MIN_MS ? LEASE_MIN_MS : ms > LEASE_MAX_MS ? LEASE_MAX_MS : ms;
 }
 
 /* "name:base64(64-byte ed25519 secret key)" -> "name:base64(its public
@@ -249,24 +223,18 @@ static json_t *claimed_json(const store_claimed *cl)
 enum MHD_Result api_lease_claim(api_call *c)
 {
     enum MHD_Result ret;
-    const char *owner;
-    _cleanup_json_ json_t *in = lease_body(c, &owner, &ret);
-    long long max = config_int(c->ctx->cfg, "api.lease_wait_max_ms");
+    lease_req q;
+    _cleanup_json_ json_t *in = lease_body(c, LEASE_OP_CLAIM, &q, &ret);
     store_claimed cl = {0};
-    json_t *wv;
     int64_t lease_ms, deadline;
     long long wait_ms;
     int r;
 
     if (!in)
         return ret;
-    wv = json_object_get(in, "wait_ms");
-    if (wv && !json_is_integer(wv))
-        return http_reply_error(c->req, 422, "invalid_type", "wait_ms",
-                                "wait_ms must be an integer (ms)");
-    wait_ms = wv ? json_integer_value(wv) : 0;
-    wait_ms = wait_ms < 0 ? 0 : wait_ms > max ? max : wait_ms;
-    lease_ms = lease_ms_of(c, in, "lease_ms");
+    const char *owner = q.owner;
+    wait_ms = q.wait_ms;
+    lease_ms = q.lease_ms;
     if (wait_ms > 0) {
         bell_cfg = c->ctx->cfg;
         pthread_once(&bell.once, bell_start);
@@ -300,12 +268,12 @@ enum MHD_Result api_lease_claim(api_call *c)
 enum MHD_Result api_lease_renew(api_call *c)
 {
     enum MHD_Result ret;
-    const char *owner;
-    _cleanup_json_ json_t *in = lease_body(c, &owner, &ret);
+    lease_req q;
+    _cleanup_json_ json_t *in = lease_body(c, LEASE_OP_RENEW, &q, &ret);
 
     if (!in)
         return ret;
-    int r = store_submission_renew(c->st, c->param, owner, lease_ms_of(c, in, "lease_ms"));
+    int r = store_submission_renew(c->st, c->param, q.owner, q.lease_ms);
     if (r < 0)
         return lease_error(c, r);
     return http_reply_json(c->req, 200, json_pack("{s:s,s:b}", "id", c->param, "renewed", 1));
@@ -314,60 +282,38 @@ enum MHD_Result api_lease_renew(api_call *c)
 enum MHD_Result api_lease_release(api_call *c)
 {
     enum MHD_Result ret;
-    const char *owner;
-    _cleanup_json_ json_t *in = lease_body(c, &owner, &ret);
+    lease_req q;
+    _cleanup_json_ json_t *in = lease_body(c, LEASE_OP_RELEASE, &q, &ret);
 
     if (!in)
         return ret;
-    json_t *kind = json_object_get(in, "kind");
-    json_t *message = json_object_get(in, "message");
-    if (kind) {
+    if (q.kind) {
         /* A failure of the farm's own on the worker's side: the attempt counts. */
-        if (!json_is_string(kind) || !json_string_length(kind) || json_string_length(kind) > 32 ||
-            strspn(json_string_value(kind), "abcdefghijklmnopqrstuvwxyz_") !=
-                json_string_length(kind))
-            return http_reply_error(c->req, 422, "invalid_value", "kind",
-                                    "kind must be 1 to 32 of a-z and _ (e.g. \"keeper_died\")");
-        if (message && (!json_is_string(message) || json_string_length(message) > 1024))
-            return http_reply_error(c->req, 422, "invalid_value", "message",
-                                    "message must be a string of at most 1024 bytes");
-        int r = store_submission_release_failed(c->st, c->param, owner, json_string_value(kind),
-                                                json_string_value(message));
+        int r = store_submission_release_failed(c->st, c->param, q.owner, q.kind, q.message);
         if (r < 0)
             return lease_error(c, r);
-        log_info("lease-released id=%s owner=%s kind=%s state=%s", c->param, owner,
-                 json_string_value(kind), r == 1 ? "internal_error" : "queued");
+        log_info("lease-released id=%s owner=%s kind=%s state=%s", c->param, q.owner, q.kind,
+                 r == 1 ? "internal_error" : "queued");
         return http_reply_json(c->req, 200,
                                json_pack("{s:s,s:b,s:s}", "id", c->param, "released", 1, "state",
                                          r == 1 ? "internal_error" : "queued"));
     }
-    int r = store_submission_release(c->st, c->param, owner);
+    int r = store_submission_release(c->st, c->param, q.owner);
     if (r < 0)
         return lease_error(c, r);
-    log_info("lease-released id=%s owner=%s", c->param, owner);
+    log_info("lease-released id=%s owner=%s", c->param, q.owner);
     return http_reply_json(c->req, 200, json_pack("{s:s,s:b}", "id", c->param, "released", 1));
 }
 
 enum MHD_Result api_lease_event(api_call *c)
 {
     enum MHD_Result ret;
-    const char *owner;
-    _cleanup_json_ json_t *in = lease_body(c, &owner, &ret);
+    lease_req q;
+    _cleanup_json_ json_t *in = lease_body(c, LEASE_OP_EVENT, &q, &ret);
 
     if (!in)
         return ret;
-    const char *type = json_string_value(json_object_get(in, "type"));
-    json_t *data = json_object_get(in, "data");
-    /* The store writes state, test and cancel events itself; a worker adds
-     * its own kinds (e.g. "stage") next to them, never in their name. */
-    if (!type || !*type || strlen(type) > 32 || !strcmp(type, "state") || !strcmp(type, "test") ||
-        !strcmp(type, "cancel_requested"))
-        return http_reply_error(c->req, 422, "invalid_value", "type",
-                                "type must name a worker event (e.g. \"stage\"), not state, test "
-                                "or cancel_requested");
-    if (!json_is_object(data))
-        return http_reply_error(c->req, 422, "invalid_type", "data", "data must be an object");
-    int r = store_submission_event(c->st, c->param, owner, type, data);
+    int r = store_submission_event(c->st, c->param, q.owner, q.type, q.data);
     if (r < 0)
         return lease_error(c, r);
     return http_reply_json(c->req, 200, json_pack("{s:s,s:b}", "id", c->param, "recorded", 1));
@@ -376,21 +322,12 @@ enum MHD_Result api_lease_event(api_call *c)
 enum MHD_Result api_lease_test_result(api_call *c)
 {
     enum MHD_Result ret;
-    const char *owner;
-    _cleanup_json_ json_t *in = lease_body(c, &owner, &ret);
+    lease_req q;
+    _cleanup_json_ json_t *in = lease_body(c, LEASE_OP_TEST, &q, &ret);
 
     if (!in)
         return ret;
-    json_t *index = json_object_get(in, "index");
-    json_t *result = json_object_get(in, "result");
-    if (!json_is_integer(index) || json_integer_value(index) < 0 ||
-        json_integer_value(index) > 100000)
-        return http_reply_error(c->req, 422, "invalid_value", "index",
-                                "index must be the test's 0-based position");
-    if (!json_is_object(result))
-        return http_reply_error(c->req, 422, "invalid_type", "result", "result must be an object");
-    int r = store_submission_test_result(c->st, c->param, owner, (int)json_integer_value(index),
-                                         result);
+    int r = store_submission_test_result(c->st, c->param, q.owner, q.index, q.result);
     if (r < 0)
         return lease_error(c, r);
     return http_reply_json(c->req, 200, json_pack("{s:s,s:b}", "id", c->param, "recorded", 1));
@@ -398,40 +335,20 @@ enum MHD_Result api_lease_test_result(api_call *c)
 
 enum MHD_Result api_lease_finish(api_call *c)
 {
-    static const char *const states[] = {"finished", "compile_error", "deps_failed", "cancelled",
-                                         "internal_error"};
     enum MHD_Result ret;
-    const char *owner;
-    _cleanup_json_ json_t *in = lease_body(c, &owner, &ret);
+    lease_req q;
+    _cleanup_json_ json_t *in = lease_body(c, LEASE_OP_FINISH, &q, &ret);
     store_claimed next = {0};
-    bool known = false;
     int r;
 
     if (!in)
         return ret;
-    const char *state = json_string_value(json_object_get(in, "state"));
-    json_t *verdict = json_object_get(in, "verdict");
-    json_t *result = json_object_get(in, "result");
-    for (size_t i = 0; state && i < sizeof(states) / sizeof(*states); i++)
-        known = known || !strcmp(state, states[i]);
-    if (!known)
-        return http_reply_error(c->req, 422, "invalid_value", "state",
-                                "state must be a terminal state (finished, compile_error, "
-                                "deps_failed, cancelled, internal_error)");
-    if (verdict && !json_is_null(verdict) && !json_is_string(verdict))
-        return http_reply_error(c->req, 422, "invalid_type", "verdict",
-                                "verdict must be a string or null");
-    if (!json_is_object(result))
-        return http_reply_error(c->req, 422, "invalid_type", "result", "result must be an object");
-    /* next_lease_ms: finish and claim the next one in one commit, as a
-     * local worker's steady state does. */
-    if (json_object_get(in, "next_lease_ms") && !strcmp(state, "finished"))
-        r = store_submission_finish_and_claim(c->st, c->param, owner, state,
-                                              json_string_value(verdict), result,
-                                              lease_ms_of(c, in, "next_lease_ms"), &next);
+    const char *owner = q.owner, *state = q.state;
+    if (q.claim_next)
+        r = store_submission_finish_and_claim(c->st, c->param, owner, state, q.verdict, q.result,
+                                              q.lease_ms, &next);
     else
-        r = store_submission_finish(c->st, c->param, owner, state, json_string_value(verdict),
-                                    result);
+        r = store_submission_finish(c->st, c->param, owner, state, q.verdict, q.result);
     if (r < 0) {
         store_claimed_done(&next);
         if (r == -ESTALE)
@@ -450,43 +367,20 @@ enum MHD_Result api_lease_finish(api_call *c)
 enum MHD_Result api_lease_heartbeat(api_call *c)
 {
     enum MHD_Result ret;
-    _cleanup_json_ json_t *in = lease_body(c, NULL, &ret);
+    lease_req q;
+    _cleanup_json_ json_t *in = lease_body(c, LEASE_OP_HEARTBEAT, &q, &ret);
+    int r;
 
     if (!in)
         return ret;
-    const char *id = json_string_value(json_object_get(in, "id"));
-    const char *host = json_string_value(json_object_get(in, "host"));
-    const char *item = json_string_value(json_object_get(in, "current_item"));
-    json_t *pid = json_object_get(in, "pid");
-    int r;
-    if (!remote_name_ok(id))
-        return http_reply_error(c->req, 422, "invalid_value", "id",
-                                "id must be the worker's owner string (\"" LEASE_REMOTE_PREFIX
-                                "...\")");
-    if (json_is_true(json_object_get(in, "gone"))) {
-        r = store_heartbeat_remove(c->st, id);
-    } else {
-        if (!host || !*host || strlen(host) > 255)
-            return http_reply_error(c->req, 422, "invalid_value", "host",
-                                    "host must be the worker's host name");
-        json_t *doing = json_object_get(in, "doing");
-        json_t *dl = json_object_get(in, "deadline_in_ms");
-        if (doing && !json_is_null(doing) &&
-            (!json_is_string(doing) || json_string_length(doing) > 200))
-            return http_reply_error(c->req, 422, "invalid_value", "doing",
-                                    "doing must be a string of at most 200 bytes");
-        if (dl && (!json_is_integer(dl) || json_integer_value(dl) < -1 ||
-                   json_integer_value(dl) > 7LL * 24 * 3600 * 1000))
-            return http_reply_error(c->req, 422, "invalid_value", "deadline_in_ms",
-                                    "deadline_in_ms must be -1 (keep), 0 (none) or ms from now "
-                                    "(at most a week)");
-        r = store_heartbeat_doing(c->st, id, "worker", host,
-                                  json_is_integer(pid) ? (int)json_integer_value(pid) : 0, item,
-                                  json_string_value(doing), dl ? json_integer_value(dl) : -1);
-    }
+    if (q.gone)
+        r = store_heartbeat_remove(c->st, q.id);
+    else
+        r = store_heartbeat_doing(c->st, q.id, "worker", q.host, q.pid, q.item, q.doing,
+                                  q.deadline_in_ms);
     if (r < 0)
         return api_store_error(c, r, "heartbeat");
-    return http_reply_json(c->req, 200, json_pack("{s:s,s:b}", "id", id, "recorded", 1));
+    return http_reply_json(c->req, 200, json_pack("{s:s,s:b}", "id", q.id, "recorded", 1));
 }
 
 enum MHD_Result api_blob_get(api_call *c)

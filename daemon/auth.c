@@ -1,5 +1,6 @@
 /* auth.c — token checks, the rate limiter and `farmd token`. See auth.h. */
 #include "auth.h"
+#include "ratetable.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -16,18 +17,11 @@
 #include "../common/store_tokens.h"
 
 #define TOKEN_PREFIX "nft_"
-#define RATE_SLOTS 4096 /* open addressing; reset when full (a flood of addresses) */
+#define RATE_SLOTS 4096 /* callers held; the least recently seen go first */
 #define TOUCH_EVERY_MS 60000
 
 static const char *const scope_names[] = {"submit", "read", "admin", "nix-expr", "worker"};
 #define N_SCOPES (sizeof(scope_names) / sizeof(*scope_names))
-
-typedef struct {
-    char key[80];
-    double tokens;
-    int64_t last_ms;
-    int64_t touched_ms; /* last_used_at written at */
-} rate_slot;
 
 struct auth {
     bool required;
@@ -35,8 +29,7 @@ struct auth {
     double rate;  /* per second; 0 = unlimited */
     double burst; /* bucket size */
     pthread_mutex_t lock;
-    rate_slot *slots;
-    size_t used;
+    ratetable *slots;
 };
 
 const char *auth_scope_name(unsigned bit)
@@ -100,7 +93,7 @@ int auth_new(const config *cfg, auth **out, char *err, size_t errlen)
     auth *a = calloc(1, sizeof(*a));
     if (!a)
         return -ENOMEM;
-    a->slots = calloc(RATE_SLOTS, sizeof(*a->slots));
+    a->slots = ratetable_new(RATE_SLOTS);
     if (!a->slots) {
         free(a);
         return -ENOMEM;
@@ -128,7 +121,7 @@ void auth_free(auth *a)
     if (!a)
         return;
     pthread_mutex_destroy(&a->lock);
-    free(a->slots);
+    ratetable_free(a->slots);
     free(a);
 }
 
@@ -144,41 +137,23 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static uint64_t fnv1a(const char *s)
+/* The caller's entry (created if new); a->lock held. */
+static rate_entry *slot_for(auth *a, const char *key, int64_t now)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-/* The caller's slot (created if new); a->lock held. */
-static rate_slot *slot_for(auth *a, const char *key, int64_t now)
-{
-    if (a->used > RATE_SLOTS * 3 / 4) {
-        memset(a->slots, 0, RATE_SLOTS * sizeof(*a->slots));
-        a->used = 0;
-    }
-    size_t i = fnv1a(key) & (RATE_SLOTS - 1);
-    while (a->slots[i].key[0] && strcmp(a->slots[i].key, key))
-        i = (i + 1) & (RATE_SLOTS - 1);
-    rate_slot *sl = &a->slots[i];
-    if (!sl->key[0]) {
-        snprintf(sl->key, sizeof(sl->key), "%s", key);
-        sl->tokens = a->burst;
-        sl->last_ms = now;
-        a->used++;
-    }
-    return sl;
+    return ratetable_get(a->slots, key, a->burst, now, NULL);
 }
 
 int auth_rate_take(auth *a, const auth_identity *id)
 {
+    return auth_rate_take_at(a, id, mono_ms());
+}
+
+int auth_rate_take_at(auth *a, const auth_identity *id, int64_t now)
+{
     if (a->rate <= 0)
         return 0;
-    int64_t now = mono_ms();
     pthread_mutex_lock(&a->lock);
-    rate_slot *sl = slot_for(a, id->rate_key, now);
+    rate_entry *sl = slot_for(a, id->rate_key, now);
     sl->tokens += (double)(now - sl->last_ms) * a->rate / 1000.0;
     if (sl->tokens > a->burst)
         sl->tokens = a->burst;
@@ -202,7 +177,7 @@ static bool should_touch(auth *a, const char *token_id)
     char key[80];
     snprintf(key, sizeof(key), "tok:%s", token_id);
     pthread_mutex_lock(&a->lock);
-    rate_slot *sl = slot_for(a, key, now);
+    rate_entry *sl = slot_for(a, key, now);
     bool touch = !sl->touched_ms || now - sl->touched_ms >= TOUCH_EVERY_MS;
     if (touch)
         sl->touched_ms = now;

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "../common/config.h"
 #include "../common/store.h"
 
@@ -50,6 +51,8 @@ int auth_identify(auth *a, store *s, const char *authorization, const char *clie
 /* Takes one request from the caller's bucket: 0 allowed, or the number of
  * seconds (>= 1) to wait before the next request would be allowed. */
 int auth_rate_take(auth *a, const auth_identity *id);
+/* The same at a given CLOCK_MONOTONIC time in ms (tests drive the clock). */
+int auth_rate_take_at(auth *a, const auth_identity *id, int64_t now_ms);
 
 /* "submit,read" or ["submit", "read"] -> bits; -EINVAL names the bad scope. */
 int auth_scopes_parse(const char *csv, unsigned *out, char *err, size_t errlen);

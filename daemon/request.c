@@ -303,6 +303,7 @@ static int parse_tests(const request_opts *o, json_t *in, request_blobs *bl,
         snprintf(sub, sizeof(sub), "%s.encoding", field);
         if (request_get_encoding(t, sub, &enc, e) < 0)
             return -EINVAL;
+        char sha[2][65];
         const char *blobs[2] = {NULL, NULL};
         static const char *const keys[2] = {"stdin", "expected_output"};
         for (int k = 0; k < 2; k++) {
@@ -314,9 +315,9 @@ static int parse_tests(const request_opts *o, json_t *in, request_blobs *bl,
                 return request_wrong_type(e, sub, "a string or null", v);
             if (k == 0 && json_string_length(v) == 0)
                 continue; /* empty stdin is no stdin */
-            blobs[k] = request_content_blob(bl, v, enc, sub, NULL, e);
-            if (!blobs[k])
+            if (request_content_blob(bl, v, enc, sub, sha[k], NULL, e) < 0)
                 return -EINVAL;
+            blobs[k] = sha[k];
         }
         _cleanup_json_ json_t *args = NULL;
         if (parse_args(t, field, &args, e) < 0)

@@ -13,15 +13,15 @@
 
 /* ---- blobs ---- */
 
-/* Takes data (malloc'd); returns the blob's sha256 (borrowed from the list). */
-static const char *blob_add(request_blobs *l, void *data, size_t len)
+/* Takes data (malloc'd); writes the blob's sha256 into hex (the caller's: a
+ * pointer into l->v would dangle at the next realloc). 0 or -ENOMEM. */
+static int blob_add(request_blobs *l, void *data, size_t len, char hex[65])
 {
-    char hex[65];
     hash_sha256_hex(data, len, hex);
     for (size_t i = 0; i < l->n; i++) {
         if (!strcmp(l->v[i].sha256, hex)) {
             free(data);
-            return l->v[i].sha256;
+            return 0;
         }
     }
     if (l->n == l->cap) {
@@ -29,16 +29,16 @@ static const char *blob_add(request_blobs *l, void *data, size_t len)
         store_blob *nv = realloc(l->v, cap * sizeof(*nv));
         if (!nv) {
             free(data);
-            return NULL;
+            return -ENOMEM;
         }
         l->v = nv;
         l->cap = cap;
     }
     store_blob *b = &l->v[l->n++];
-    memcpy(b->sha256, hex, sizeof(hex));
+    memcpy(b->sha256, hex, 65);
     b->data = data;
     b->len = len;
-    return b->sha256;
+    return 0;
 }
 
 void request_blobs_free(request_blobs *l)
@@ -50,10 +50,10 @@ void request_blobs_free(request_blobs *l)
     l->n = l->cap = 0;
 }
 
-/* Decodes a content string in encoding into a fresh blob; returns its sha256
- * (borrowed) or NULL with e filled. */
-const char *request_content_blob(request_blobs *bl, json_t *content, const char *encoding,
-                                 const char *field, size_t *size_out, request_error *e)
+/* Decodes a content string in encoding into a fresh blob; writes its sha256
+ * into sha_out; 0 or <0 with e filled. */
+int request_content_blob(request_blobs *bl, json_t *content, const char *encoding,
+                         const char *field, char sha_out[65], size_t *size_out, request_error *e)
 {
     const char *s = json_string_value(content);
     size_t len = json_string_length(content);
@@ -61,29 +61,22 @@ const char *request_content_blob(request_blobs *bl, json_t *content, const char 
     size_t dlen;
     if (encoding && !strcmp(encoding, "base64")) {
         int r = base64_decode(s, len, &data, &dlen);
-        if (r == -ENOMEM) {
-            request_fail(e, 500, "internal", field, "out of memory");
-            return NULL;
-        }
-        if (r < 0) {
-            request_fail(e, 422, "invalid_base64", field, "%s is not valid base64", field);
-            return NULL;
-        }
+        if (r == -ENOMEM)
+            return request_fail(e, 500, "internal", field, "out of memory");
+        if (r < 0)
+            return request_fail(e, 422, "invalid_base64", field, "%s is not valid base64", field);
     } else {
         data = malloc(len + 1);
-        if (!data) {
-            request_fail(e, 500, "internal", field, "out of memory");
-            return NULL;
-        }
+        if (!data)
+            return request_fail(e, 500, "internal", field, "out of memory");
         memcpy(data, s, len);
         dlen = len;
     }
     if (size_out)
         *size_out = dlen;
-    const char *sha = blob_add(bl, data, dlen);
-    if (!sha)
-        request_fail(e, 500, "internal", field, "out of memory");
-    return sha;
+    if (blob_add(bl, data, dlen, sha_out) < 0)
+        return request_fail(e, 500, "internal", field, "out of memory");
+    return 0;
 }
 
 /* ---- file names ---- */
@@ -200,8 +193,8 @@ int request_parse_files(json_t *in, request_blobs *bl, int max_files, json_t *ou
         }
         size_t size = 0;
         snprintf(sub, sizeof(sub), "%s.content", field);
-        const char *sha = request_content_blob(bl, content, enc, sub, &size, e);
-        if (!sha)
+        char sha[65];
+        if (request_content_blob(bl, content, enc, sub, sha, &size, e) < 0)
             return -EINVAL;
         json_array_append_new(out_files, json_pack("{s:s, s:s, s:I, s:b}", "name", nm, "blob", sha,
                                                    "size", (json_int_t)size, "executable", exec));

@@ -55,10 +55,11 @@ typedef struct {
 } request_blobs;
 
 void request_blobs_free(request_blobs *l);
-/* Decodes a content string in encoding into a blob (deduplicated); returns its
- * sha256 (borrowed from l) or NULL with e filled. size_out may be NULL. */
-const char *request_content_blob(request_blobs *l, json_t *content, const char *encoding,
-                                 const char *field, size_t *size_out, request_error *e);
+/* Decodes a content string in encoding into a blob (deduplicated); copies its
+ * sha256 into sha_out (never a pointer into l->v, which moves as it grows);
+ * 0 or <0 with e filled. size_out may be NULL. */
+int request_content_blob(request_blobs *l, json_t *content, const char *encoding, const char *field,
+                         char sha_out[65], size_t *size_out, request_error *e);
 /* files[] -> [{name, blob, size, executable}] appended to out_files. */
 int request_parse_files(json_t *in, request_blobs *bl, int max_files, json_t *out_files,
                         request_error *e);

@@ -3,9 +3,11 @@
 #  1. build with ASan+UBSan and run every meson suite (unit, sandbox, builder,
 #     e2e, pipeline, cli);
 #  2. build without sanitizers and run the unit suite again under valgrind
-#     (valgrind and ASan cannot share a process).
-# Ends with one line "tests: N passed, N failed" over both runs.
-# Extra arguments go to the first `meson test` (e.g. --suite sandbox) and skip step 2.
+#     (valgrind and ASan cannot share a process);
+#  3. build the libFuzzer targets with clang and run each for a bounded time
+#     (scripts/fuzz.sh; FARM_FUZZ_SECONDS, default 60).
+# Ends with one line "tests: N passed, N failed" over all runs.
+# Extra arguments go to the first `meson test` (e.g. --suite sandbox) and skip steps 2 and 3.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -22,6 +24,17 @@ if [ $# -eq 0 ]; then
   ninja -C "$vg"
   meson test -C "$vg" --print-errorlogs --num-processes 2 --suite unit || rc=1
   logs+=("$vg/meson-logs/testlog.json")
+  fz=${FARM_FUZZ_BUILDDIR:-build-fuzz}
+  rm -f "$fz/meson-logs/testlog.json"
+  FARM_FUZZ_BUILDDIR=$fz "$top/scripts/fuzz.sh" || rc=1
+  if [ -f "$fz/meson-logs/testlog.json" ]; then
+    logs+=("$fz/meson-logs/testlog.json")
+  else # the fuzzers did not build: one failure in the count
+    mkdir -p "$fz/meson-logs"
+    echo '{"name": "fuzz-build", "result": "FAIL"}' >"$fz/meson-logs/testlog.json"
+    logs+=("$fz/meson-logs/testlog.json")
+    rc=1
+  fi
 fi
 python3 - "${logs[@]}" <<'PY'
 import json, sys

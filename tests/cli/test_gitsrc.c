@@ -22,6 +22,10 @@
 
 #include "../../common/config.h"
 #include "../../common/gitsrc.h"
+#include "../../common/gitsrc_gc.h"
+
+#include <sys/file.h>
+#include <time.h>
 
 static char tmp[256];
 static char repo[300];
@@ -559,6 +563,119 @@ START_TEST(worktree_head_and_checkout_detached)
 }
 END_TEST
 
+/* ---- mirror collection (issue 10: state_dir/git grew for ever) ---- */
+
+/* n bare copies of the test repository, each checked out once through its
+ * own mirror; urls[i] gets the URL, mirrors[i] the mirror path (freed by the
+ * caller). */
+static void make_mirrors(int n, char urls[][320], char **mirrors)
+{
+    for (int i = 0; i < n; i++) {
+        char box[300], err[512] = "", name[32];
+        snprintf(urls[i], 320, "%s/copy%d.git", tmp, i);
+        sh("git clone -q --bare %s %s", repo, urls[i]);
+        snprintf(name, sizeof name, "box-m%d", i);
+        mkbox(box, sizeof box, name);
+        ck_assert_msg(gitsrc_checkout(cfg, urls[i], "main", NULL, box, 0, err, sizeof err) == 0,
+                      "%s", err);
+        mirrors[i] = gitsrc_mirror_path(cfg, urls[i]);
+        ck_assert_int_eq(access(mirrors[i], F_OK), 0);
+    }
+}
+
+static void used_ago(const char *mirror, long seconds)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/nixfarm-used", mirror);
+    struct timespec ts[2] = {{.tv_sec = time(NULL) - seconds}, {.tv_sec = time(NULL) - seconds}};
+    ck_assert_int_eq(utimensat(AT_FDCWD, p, ts, 0), 0);
+}
+
+static bool exists(const char *p)
+{
+    return access(p, F_OK) == 0;
+}
+
+START_TEST(mirrors_are_collected_by_age_then_size)
+{
+    char urls[3][320], *m[3], err[256] = "";
+    make_mirrors(3, urls, m);
+    used_ago(m[0], 30L * 86400); /* a month: past git.mirror_max_age_ms (a week) */
+    used_ago(m[1], 2 * 3600);
+    used_ago(m[2], 3600);
+    gitsrc_gc_stats st;
+    ck_assert_int_eq(gitsrc_gc(cfg, time(NULL), &st, err, sizeof err), 0);
+    ck_assert_int_eq(st.removed_age, 1);
+    ck_assert_int_eq(st.removed_size, 0);
+    ck_assert_int_eq(st.kept, 2);
+    ck_assert(st.bytes_freed > 0);
+    ck_assert(!exists(m[0]) && exists(m[1]) && exists(m[2]));
+    /* room for one mirror: the least recently used goes */
+    char cap[32];
+    snprintf(cap, sizeof cap, "%lld", st.bytes_kept / 2 + 1);
+    ck_assert_int_eq(config_set(cfg, "git.mirrors_max_bytes", cap, err, sizeof err), 0);
+    ck_assert_int_eq(gitsrc_gc(cfg, time(NULL), &st, err, sizeof err), 0);
+    ck_assert_int_eq(st.removed_size, 1);
+    ck_assert(!exists(m[1]) && exists(m[2]));
+    /* a mirror used just now stays whatever the cap (a checkout may read it) */
+    ck_assert_int_eq(config_set(cfg, "git.mirrors_max_bytes", "1", err, sizeof err), 0);
+    used_ago(m[2], 0);
+    ck_assert_int_eq(gitsrc_gc(cfg, time(NULL), &st, err, sizeof err), 0);
+    ck_assert_int_eq(st.kept, 1);
+    ck_assert(exists(m[2]));
+    /* and the collected URLs still work: fetched again */
+    char box[300];
+    mkbox(box, sizeof box, "box-again");
+    ck_assert_msg(gitsrc_checkout(cfg, urls[0], commit1, NULL, box, 0, err, sizeof err) == 0, "%s",
+                  err);
+    ck_assert(exists(m[0]));
+    for (int i = 0; i < 3; i++)
+        free(m[i]);
+}
+END_TEST
+
+START_TEST(a_mirror_being_fetched_is_not_collected)
+{
+    char urls[1][320], *m[1], err[256] = "", lock[600];
+    make_mirrors(1, urls, m);
+    used_ago(m[0], 30L * 86400);
+    snprintf(lock, sizeof lock, "%s.lock", m[0]);
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(flock(fd, LOCK_EX), 0); /* as gitsrc_open_rev holds it while fetching */
+    gitsrc_gc_stats st;
+    ck_assert_int_eq(gitsrc_gc(cfg, time(NULL), &st, err, sizeof err), 0);
+    ck_assert_int_eq(st.kept, 1);
+    ck_assert(exists(m[0]));
+    close(fd);
+    ck_assert_int_eq(gitsrc_gc(cfg, time(NULL), &st, err, sizeof err), 0);
+    ck_assert_int_eq(st.removed_age, 1);
+    ck_assert(!exists(m[0]));
+    free(m[0]);
+}
+END_TEST
+
+START_TEST(checkouts_collect_at_most_once_per_interval)
+{
+    char urls[2][320], *m[2], err[256] = "", box[300];
+    make_mirrors(1, urls, m); /* this checkout already ran a collection: stamp fresh */
+    used_ago(m[0], 30L * 86400);
+    snprintf(urls[1], 320, "%s/copy-late.git", tmp);
+    sh("git clone -q --bare %s %s", repo, urls[1]);
+    mkbox(box, sizeof box, "box-late");
+    ck_assert_int_eq(gitsrc_checkout(cfg, urls[1], "main", NULL, box, 0, err, sizeof err), 0);
+    ck_assert_msg(exists(m[0]), "collected again within git.gc_interval_ms");
+    ck_assert_int_eq(config_set(cfg, "git.gc_interval_ms", "0", err, sizeof err), 0);
+    mkbox(box, sizeof box, "box-late2");
+    ck_assert_int_eq(gitsrc_checkout(cfg, urls[1], "main", NULL, box, 0, err, sizeof err), 0);
+    ck_assert_msg(!exists(m[0]), "a checkout did not collect the month-old mirror");
+    m[1] = gitsrc_mirror_path(cfg, urls[1]);
+    ck_assert(exists(m[1]));
+    free(m[0]);
+    free(m[1]);
+}
+END_TEST
+
 static Suite *gitsrc_suite(void)
 {
     Suite *s = suite_create("gitsrc");
@@ -578,6 +695,9 @@ static Suite *gitsrc_suite(void)
     tcase_add_test(tc, worktree_head_and_checkout_detached);
     tcase_add_test(tc, policy_refuses_local_and_private_urls);
     tcase_add_test(tc, name_resolving_to_loopback_is_refused_at_fetch);
+    tcase_add_test(tc, mirrors_are_collected_by_age_then_size);
+    tcase_add_test(tc, a_mirror_being_fetched_is_not_collected);
+    tcase_add_test(tc, checkouts_collect_at_most_once_per_interval);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -291,6 +291,47 @@ START_TEST(body_parse_errors_are_400)
 }
 END_TEST
 
+/* Issue 10: 40 tests with their own stdin and expected output answered 500;
+ * each test's blob names must be the hashes of its own contents. */
+START_TEST(many_tests_keep_their_own_blobs)
+{
+    for (int n = 10; n <= 200; n += 30) {
+        json_t *tests = json_array();
+        for (int i = 0; i < n; i++)
+            json_array_append_new(tests, json_pack("{s:s%, s:s%}", "stdin", "in", (size_t)2,
+                                                   "expected_output", "out", (size_t)3));
+        for (int i = 0; i < n; i++) {
+            char in[32], out[32];
+            snprintf(in, sizeof(in), "%d\n", i);
+            snprintf(out, sizeof(out), "%d\n", 2 * i + 1);
+            json_object_set_new(json_array_get(tests, i), "stdin", json_string(in));
+            json_object_set_new(json_array_get(tests, i), "expected_output", json_string(out));
+        }
+        json_t *in = json_pack("{s:s, s:[{s:s, s:s}], s:o}", "profile", "py", "files", "name",
+                               "main.py", "content", "print(1)", "tests", tests);
+        request_norm nr;
+        request_error e;
+        ck_assert_msg(request_normalize(&opts, in, &nr, &e) == 0, "%d tests: %d %s", n, e.status,
+                      e.message);
+        json_t *nt = json_object_get(nr.normalized, "tests");
+        ck_assert_int_eq((int)json_array_size(nt), n);
+        for (int i = 0; i < n; i++) {
+            char buf[32], hex[65];
+            snprintf(buf, sizeof(buf), "%d\n", i);
+            hash_sha256_hex(buf, strlen(buf), hex);
+            ck_assert_str_eq(
+                json_string_value(json_object_get(json_array_get(nt, i), "stdin_blob")), hex);
+            snprintf(buf, sizeof(buf), "%d\n", 2 * i + 1);
+            hash_sha256_hex(buf, strlen(buf), hex);
+            ck_assert_str_eq(
+                json_string_value(json_object_get(json_array_get(nt, i), "expected_blob")), hex);
+        }
+        request_norm_done(&nr);
+        json_decref(in);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("request");
@@ -307,6 +348,7 @@ static Suite *suite(void)
     tcase_add_test(tc, cache_key_covers_what_decides_the_result);
     tcase_add_test(tc, unknown_package_lists_close_names);
     tcase_add_test(tc, body_parse_errors_are_400);
+    tcase_add_test(tc, many_tests_keep_their_own_blobs);
     suite_add_tcase(s, tc);
     return s;
 }
