@@ -706,4 +706,5 @@ const compat_front compat_judge0 = {
     .token_from_request = j0_token,
     .reply_refusal = j0_refusal,
     .cors = true,
+    .callback_body = j0_callback_body,
 };

@@ -109,5 +109,5 @@ int j0_zip_to_files(const void *zip, size_t len, json_t *files, bool *has_compil
                     char *msg, size_t msglen);
 
 /* ---- callbacks (judge0_view.c) ---- */
-/* Judge0's callback body (PUT, default fields, base64) of a stored row. */
-char *j0_callback_body(store *s, const config *cfg, const char *submission_id);
+/* Judge0's callback (PUT of the default fields, base64) of a stored row. */
+char *j0_callback_body(store *s, const config *cfg, const json_t *row, const char **method);

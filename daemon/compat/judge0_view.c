@@ -640,13 +640,14 @@ int j0_render(store *s, const config *cfg, const char *id, const j0_fields *f, b
     return render_row(s, cfg, row, f, base64, out);
 }
 
-char *j0_callback_body(store *s, const config *cfg, const char *submission_id)
+char *j0_callback_body(store *s, const config *cfg, const json_t *row, const char **method)
 {
     j0_fields f;
     char bad[8];
     j0_fields_parse(NULL, &f, bad, sizeof(bad));
     _cleanup_json_ json_t *o = NULL;
-    if (j0_render(s, cfg, submission_id, &f, true, &o) < 0)
+    if (render_row(s, cfg, row, &f, true, &o) < 0)
         return NULL;
+    *method = "PUT";
     return json_dumps(o, JSON_COMPACT);
 }
