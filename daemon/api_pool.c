@@ -13,6 +13,8 @@ struct api_pool {
     store **idle;
     size_t n_idle;
     size_t max_idle;
+    int busy_timeout_ms;
+    int max_attempts; /* queue.max_attempts: written into every row the API inserts */
 };
 
 char *api_db_path(const config *cfg)
@@ -32,6 +34,8 @@ int api_pool_new(const config *cfg, size_t max_idle, api_pool **out, char *err, 
     p->max_idle = max_idle ? max_idle : 1;
     p->db_path = api_db_path(cfg);
     p->state_dir = strdup(config_str(cfg, "state_dir"));
+    p->busy_timeout_ms = (int)config_int(cfg, "db.busy_timeout_ms");
+    p->max_attempts = (int)config_int(cfg, "queue.max_attempts");
     p->idle = calloc(p->max_idle, sizeof(*p->idle));
     if (!p->db_path || !p->state_dir || !p->idle) {
         api_pool_free(p);
@@ -67,7 +71,8 @@ store *api_pool_get(api_pool *p, char *err, size_t errlen)
     pthread_mutex_unlock(&p->lock);
     if (s)
         return s;
-    if (store_open(p->db_path, p->state_dir, &s, err, errlen) < 0)
+    if (store_open_opts(p->db_path, p->state_dir, p->busy_timeout_ms, p->max_attempts, &s, err,
+                        errlen) < 0)
         return NULL;
     return s;
 }

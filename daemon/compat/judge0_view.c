@@ -3,8 +3,8 @@
  * Statuses from nixfarm's states and verdicts: queued/waiting_deps 1,
  * running 2; per decisive test accepted 3, wrong_answer 4, time_limit 5,
  * runtime_error by SIGSEGV 7 / SIGXFSZ 8 / SIGFPE 9 / SIGABRT 10 / another
- * signal 12 / a non-zero exit 11 (14 when the shell says "Exec format
- * error", 126), memory_limit 12 (the OOM kill), output_limit 8 (Judge0's
+ * signal 12 / a non-zero exit 11 (14 when the exec failed with "Exec
+ * format error", exit 126/127), memory_limit 12 (the OOM kill), output_limit 8 (Judge0's
  * file-size limit on stdout); compile_error 6, deps_failed 6 (the builder's
  * log as compile output), cancelled 12; internal_error (submission or test) 13.
  * With number_of_runs > 1 the tests are the runs: the last one run decides,
@@ -365,7 +365,7 @@ static int test_outcome(const json_t *t, outcome *o)
             return signal_status(sig);
         }
         snprintf(o->message, sizeof(o->message), "Exited with error status %d", o->exit_code);
-        if (o->exit_code == 126) {
+        if (o->exit_code == 126 || o->exit_code == 127) { /* the shell's or the exec's */
             bytes err = {0};
             stream_bytes(t, "stderr", &err);
             bool exe = err.data && strstr((const char *)err.data, "Exec format error");
