@@ -195,6 +195,18 @@ def case_statuses_from_programs():
         status_of(b, sid, "C program for status %d" % sid)
         expect(b["exit_code"] == 0 and isinstance(b["exit_signal"], int), b)
         expect(b["message"] == "Caught fatal signal %d" % b["exit_signal"], b)
+    big = run("print('y' * 100000)", max_file_size=1, query="wait=true&fields=*")
+    status_of(big, 8, "stdout past max_file_size")
+    expect(big["exit_signal"] == 25, big)
+    # the memory limit: the OOM kill where a cgroup holds the tree (12, signal
+    # 9), a failed allocation (MemoryError, NZEC) where only rlimits apply
+    oom = run("x = bytearray(400 * 1024 * 1024)\nprint(len(x))", memory_limit=65536,
+              query="wait=true&fields=*")
+    if farmtest.sandbox_accounting().startswith("cgroup"):
+        status_of(oom, 12, "out of memory")
+        expect(oom["exit_signal"] == 9, oom)
+    else:
+        status_of(oom, 11, "out of memory (rlimits)")
     nz = run("import sys; sys.exit(3)", query="wait=true&fields=*")
     status_of(nz, 11, "nzec")
     expect(nz["exit_code"] == 3 and nz["exit_signal"] is None and nz["message"] == "Exited with error status 3", nz)
@@ -398,6 +410,34 @@ def case_validation():
     expect(s == 400, e)
 
 
+def case_bad_input_never_crashes():
+    bodies = [[], 1, "x", None, {"language_id": [71]}, {"language_id": {"a": 1}, "source_code": {}},
+              {"language_id": 71, "source_code": "x", "stdin": ["a"]},
+              {"language_id": 71, "source_code": "x", "number_of_runs": "1e400"},
+              {"language_id": 1e300, "source_code": "x"}, {"language_id": -5, "source_code": "x"},
+              {"language_id": 71, "source_code": "x", "cpu_time_limit": float("1e308")},
+              {"language_id": 71, "source_code": "x", "additional_files": "%%%"},
+              {"language_id": 89, "additional_files": zip_b64({"a": "b"})},
+              {"language_id": 71, "source_code": "x", "redirect_stderr_to_stdout": {"x": 1}},
+              {"language_id": 71, "source_code": "\u0000x", "stdin": "\u0000"}]
+    for b in bodies:
+        for path in ("/submissions", "/submissions?base64_encoded=true", "/submissions/batch"):
+            payload = {"submissions": [b]} if path.endswith("batch") else b
+            if not isinstance(payload, (dict, list)):
+                payload = json.dumps(payload)
+            s, e = req("POST", path, payload)
+            expect(s in (201, 400, 422), "%s %r answered %s: %r" % (path, b, s, e))
+    s, e = req("POST", "/submissions/batch", {"submissions": {"a": 1}})
+    expect(s == 400, e)
+    for path in ("/submissions/" + "a" * 300, "/submissions/batch?tokens=" + "," * 50,
+                 "/submissions/batch?tokens=,,x", "/languages/abc", "/languages/-1",
+                 "/submissions?page=abc&per_page=-", "/submissions?fields=,,,*"):
+        s, e = req("GET", path)
+        expect(s in (200, 400, 404), "%s answered %s: %r" % (path, s, e))
+    s, _ = req("GET", "/about")
+    expect(s == 200, "the front stopped answering")
+
+
 # ---- batches ----
 
 def case_batches():
@@ -539,6 +579,7 @@ def main():
         ("additional_files and the multi-file program", case_additional_files_and_multifile),
         ("the languages run", case_languages_run),
         ("validation texts and bounds", case_validation),
+        ("bad input gets an answer, never a crash", case_bad_input_never_crashes),
         ("batches", case_batches),
         ("list and delete", case_list_and_delete),
         ("CORS and the front's own listener", case_cors_and_own_listener),
