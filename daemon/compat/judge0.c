@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -89,10 +90,71 @@ static enum MHD_Result submit_refusal(api_call *c, const request_error *e)
     return j0_error(c, (unsigned)(e->status ? e->status : 500), "%s", e->message);
 }
 
+static int hexval(char ch)
+{
+    return ch >= '0' && ch <= '9'   ? ch - '0'
+           : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+           : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                    : -1;
+}
+
+/* Decodes one x-www-form-urlencoded piece in place ('+' is a space). */
+static size_t form_decode(char *s, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '+')
+            s[k++] = ' ';
+        else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+            s[k++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            i += 2;
+        } else
+            s[k++] = s[i];
+    }
+    return k;
+}
+
+/* A form body (Rails reads those too) as an object of strings. */
+static json_t *form_json(const char *body, size_t len)
+{
+    _cleanup_free_ char *copy = malloc(len + 1);
+    json_t *o = json_object();
+    if (!copy || !o) {
+        json_decref(o);
+        return NULL;
+    }
+    memcpy(copy, body, len);
+    copy[len] = '\0';
+    for (char *p = copy; p && *p;) {
+        char *amp = strchr(p, '&');
+        if (amp)
+            *amp = '\0';
+        char *eq = strchr(p, '=');
+        if (eq) {
+            *eq = '\0';
+            size_t kn = form_decode(p, strlen(p));
+            size_t vn = form_decode(eq + 1, strlen(eq + 1));
+            p[kn] = '\0';
+            json_t *v = json_stringn(eq + 1, vn);
+            if (v && *p)
+                json_object_set_new(o, p, v);
+            else
+                json_decref(v); /* not UTF-8: left out, as an absent field */
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return o;
+}
+
 static json_t *body_json(api_call *c, enum MHD_Result *ret)
 {
     json_error_t je;
-    json_t *j = c->req->body_len ? json_loadb(c->req->body, c->req->body_len, 0, &je) : NULL;
+    const char *ct = http_header(c->req, MHD_HTTP_HEADER_CONTENT_TYPE);
+    json_t *j = NULL;
+    if (ct && !strncasecmp(ct, "application/x-www-form-urlencoded", 33))
+        j = form_json(c->req->body ? c->req->body : "", c->req->body_len);
+    else if (c->req->body_len)
+        j = json_loadb(c->req->body, c->req->body_len, 0, &je);
     if (!j)
         *ret = http_reply_text(c->req, 400, "application/json; charset=utf-8",
                                "{\"status\":400,\"error\":\"Bad Request\"}");

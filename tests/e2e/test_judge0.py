@@ -330,6 +330,20 @@ def case_options():
     expect("farm_submissions_accepted" in m or "accepted" in m, "metrics")
 
 
+def case_form_body():
+    import urllib.parse
+    body = urllib.parse.urlencode({"source_code": "print('f o+rm')", "language_id": "71"})
+    conn = http.client.HTTPConnection("127.0.0.1", FARM.port, timeout=300)
+    try:
+        conn.request("POST", "/submissions?wait=true", body=body,
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+        r = conn.getresponse()
+        b = json.loads(r.read())
+    finally:
+        conn.close()
+    expect(r.status == 201 and b["stdout"] == "f o+rm\n", b)
+
+
 def zip_b64(files):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
@@ -577,6 +591,7 @@ def main():
         ("fields, timestamps, unknown token", case_fields),
         ("arguments, compiler options, stderr redirect, runs; seen in /v1 and /metrics", case_options),
         ("additional_files and the multi-file program", case_additional_files_and_multifile),
+        ("a form-encoded body", case_form_body),
         ("the languages run", case_languages_run),
         ("validation texts and bounds", case_validation),
         ("bad input gets an answer, never a crash", case_bad_input_never_crashes),
