@@ -394,10 +394,11 @@ int j0_to_v1(api_call *c, json_t *in, bool base64, json_t **v1, json_t **errors_
     for (int i = 0; i < runs; i++) {
         char name[16];
         snprintf(name, sizeof(name), "run%d", i + 1);
-        json_t *t = json_pack("{s:s, s:s, s:o}", "name", name, "encoding", "base64", "stdin",
-                              b64_string(stdin_d, stdin_len));
+        json_t *t = json_pack("{s:s, s:s}", "name", name, "encoding", "base64");
         if (!t)
             return -ENOMEM;
+        if (has_stdin > 0) /* absent stays absent: Judge0 shows null */
+            json_object_set_new(t, "stdin", b64_string(stdin_d, stdin_len));
         if (has_exp > 0)
             json_object_set_new(t, "expected_output", b64_string(expected, exp_len));
         json_array_append_new(tests, t);
@@ -438,6 +439,7 @@ int j0_to_v1(api_call *c, json_t *in, bool base64, json_t **v1, json_t **errors_
     json_object_set_new(meta, "command_line_arguments",
                         has_args > 0 ? json_stringn((const char *)args, args_len) : json_null());
     json_object_set_new(meta, "has_additional_files", json_boolean(has_files > 0 && files_len));
+    json_object_set_new(meta, "has_stdin", json_boolean(has_stdin > 0));
     json_object_set_new(req, "meta", meta);
     *v1 = steal_pointer(&req);
     return 0;

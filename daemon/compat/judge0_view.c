@@ -495,14 +495,13 @@ static int render_row(store *s, const config *cfg, const json_t *row, const j0_f
         r = blob_bytes(s, json_object_get(t0, "stdin_blob"), &in);
     if (r >= 0 && WANT(3))
         r = blob_bytes(s, json_object_get(t0, "expected_blob"), &exp);
+    /* an empty stdin is stored as none; Judge0 shows "" for it */
+    if (r >= 0 && WANT(2) && !in.set && json_is_true(json_object_get(meta, "has_stdin")))
+        r = bytes_copy(&in, "", 0);
     if (r >= 0 && oc.decisive)
         r = stream_bytes(oc.decisive, "stdout", &sout);
     if (r >= 0 && oc.decisive)
         r = stream_bytes(oc.decisive, "stderr", &serr);
-    /* Judge0 shows what the submission was given: stdin "" when the
-     * test's stdin is empty */
-    if (r >= 0 && WANT(2) && !in.set && t0)
-        r = bytes_copy(&in, "", 0);
     for (int i = 0; r >= 0 && i < J0_F_N; i++) {
         if (!WANT(i))
             continue;

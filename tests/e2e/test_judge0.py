@@ -301,6 +301,9 @@ def case_fields():
     for k in ("created_at", "finished_at"):
         v = g[k]
         expect(len(v) == 24 and v[10] == "T" and v[19] == "." and v.endswith("Z"), v)
+    expect(g["stdin"] is None and g["expected_output"] is None, g)  # not given: null
+    e1 = run("print(1)", stdin="", query="wait=true&fields=stdin")
+    expect(e1 == {"stdin": ""}, e1)
     s, e = req("GET", "/submissions/%s?fields=stdout,bogus,nope" % b["token"])
     expect(s == 400 and e == {"error": "invalid fields: [bogus, nope]"}, e)
     s, e = req("POST", "/submissions?fields=zzz", {"source_code": "print(1)", "language_id": 71})
