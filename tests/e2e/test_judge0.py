@@ -580,6 +580,22 @@ def case_auth_and_queued():
         expect(s == 401, s)
 
 
+def case_switched_off():
+    own = farmtest.free_port()
+    with apitest.api_farm(settings={"compat.judge0.enabled": "false",
+                                    "compat.judge0.listen": "127.0.0.1:%d" % own}) as farm:
+        s, b = farm.request("GET", "/about")
+        expect(s == 404 and "error" in b and isinstance(b["error"], dict), (s, b))
+        s, _ = farm.request("GET", "/v1/health")
+        expect(s == 200, s)
+        try:
+            socket.create_connection(("127.0.0.1", own), timeout=5).close()
+            listening = True
+        except OSError:
+            listening = False
+        expect(not listening, "a disabled front listened on its own port")
+
+
 def main():
     global FARM, PORT2
     PORT2 = farmtest.free_port()
@@ -605,6 +621,7 @@ def main():
         # these two start farms of their own
         ("auth headers, 401/403 with empty bodies, a queued submission", case_auth_and_queued),
         ("internal error (13) from a stopped worker's lost lease", case_internal_error_status),
+        ("compat.judge0.enabled=false: no Judge0 paths, no listener of its own", case_switched_off),
     ]
     with farmtest.Farm(workers=2, settings=settings) as farm:
         FARM = farm
