@@ -255,6 +255,15 @@ int store_heartbeats(store *s, json_t **out);
  * present. Live submission states are exact; terminal ones may be up to 5 s
  * old (they need a table scan, cached per connection). */
 int store_queue_depths(store *s, json_t **out);
+/* Ids of the submissions a compatibility front made (request.meta.front ==
+ * front), newest first, limit from offset; *total counts them all
+ * (store_submission_list.c). */
+int store_submission_ids(store *s, const char *front, int64_t offset, int64_t limit, json_t **ids,
+                         int64_t *total);
+/* Counts of a front's submissions: {"outcomes": [{state, verdict, count}],
+ * "languages": [{language_id, count}], "days": [{day "YYYY-MM-DD", count}]
+ * (created since since_ms), "db_bytes"}. */
+int store_submission_stats(store *s, const char *front, int64_t since_ms, json_t **out);
 
 /* ---- settings (e.g. "accepting" = "false" while draining) ---- */
 int store_setting_get(store *s, const char *key, char **value /* owned, NULL if unset */);

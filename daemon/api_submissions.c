@@ -68,6 +68,10 @@ int api_submission_view(store *s, const char *id, json_t **out)
     int r = store_submission_get(s, id, &o);
     if (r < 0)
         return r;
+    /* the client's meta comes back as it was given */
+    json_t *meta = json_object_get(json_object_get(o, "request"), "meta");
+    if (json_is_object(meta))
+        json_object_set(o, "meta", meta);
     /* internal bookkeeping stays inside */
     static const char *const hidden[] = {"request",  "lease_owner", "lease_expires_at",
                                          "token_id", "cache_key",   "max_attempts"};

@@ -19,7 +19,9 @@
 #include "../common/cleanup.h"
 #include "../common/config.h"
 #include "../common/log.h"
+#include "compat/compat.h"
 #include "roles.h"
+#include "webhook.h"
 #include "supervisor.h"
 #include "sandbox_features.h"
 #include "auth.h"
@@ -162,8 +164,10 @@ static int run_role(const config *cfg, const char *role, int slot, volatile sig_
         return builder_run(cfg, slot, stop);
     if (strcmp(role, "health") == 0)
         return health_run(cfg, stop);
-    if (strcmp(role, "webhooks") == 0)
+    if (strcmp(role, "webhooks") == 0) {
+        webhook_set_front_body(compat_callback_body); /* Judge0's PUT, ... */
         return webhook_run(cfg, stop);
+    }
     log_warn("role-unknown role=%s", role);
     return -ENOSYS;
 }

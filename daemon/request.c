@@ -470,6 +470,26 @@ int request_parse_body(const char *body, size_t len, json_t **out, request_error
     return 0;
 }
 
+/* meta: an object the client gets back as it gave it (a compatibility front
+ * keeps its own request fields there); it does not decide the result. */
+static int parse_meta(json_t *in, json_t *norm, request_error *e)
+{
+    json_t *m = json_object_get(in, "meta");
+    if (!m || json_is_null(m))
+        return 0;
+    if (!json_is_object(m))
+        return request_wrong_type(e, "meta", "an object", m);
+    _cleanup_free_ char *text = jsonutil_dump(m);
+    if (!text)
+        return request_fail(e, 500, "internal", "meta", "out of memory");
+    if (strlen(text) > MAX_META_BYTES)
+        return request_fail(e, 422, "too_large", "meta",
+                            "meta is %zu bytes as JSON; the maximum is %d", strlen(text),
+                            MAX_META_BYTES);
+    json_object_set(norm, "meta", m);
+    return 0;
+}
+
 static int build(const request_opts *o, json_t *in, json_t *norm, request_blobs *bl,
                  request_norm *out, request_error *e)
 {
@@ -488,6 +508,7 @@ static int build(const request_opts *o, json_t *in, json_t *norm, request_blobs 
                                         "stop_on_first_failure",
                                         "cache",
                                         "callback_url",
+                                        "meta",
                                         NULL};
     if (request_check_known(in, "", known, e) < 0)
         return -EINVAL;
@@ -593,14 +614,15 @@ static int build(const request_opts *o, json_t *in, json_t *norm, request_blobs 
         }
         out->priority = (int)p;
     }
-    if (parse_callback(o, in, norm, e) < 0)
+    if (parse_callback(o, in, norm, e) < 0 || parse_meta(in, norm, e) < 0)
         return -EINVAL;
 
     /* cache key: everything that decides the result, nothing that does not
-     * (profile name, callback) */
+     * (profile name, callback, meta) */
     _cleanup_json_ json_t *ck = json_deep_copy(norm);
     json_object_del(ck, "profile");
     json_object_del(ck, "callback_url");
+    json_object_del(ck, "meta");
     json_object_set_new(ck, "depset", json_string(out->depset_key));
     _cleanup_free_ char *cktext = jsonutil_dump_sorted(ck);
     if (!cktext) {

@@ -18,6 +18,7 @@
 #define MAX_PACKAGES 64
 #define MAX_URL_BYTES 2048
 #define MAX_EXPR_BYTES 65536
+#define MAX_META_BYTES 16384
 
 /* ---- request_check.c: errors and typed reads ---- */
 

@@ -101,12 +101,29 @@ static void webhook_strip_outputs(json_t *view)
     json_object_set_new(view, "outputs_omitted", json_true());
 }
 
+static webhook_front_body_fn webhook_front_body;
+
+void webhook_set_front_body(webhook_front_body_fn fn)
+{
+    webhook_front_body = fn;
+}
+
 static char *webhook_body(const config *cfg, store *s, const char *submission_id, char *state_out,
-                          size_t state_len)
+                          size_t state_len, const char **method)
 {
     _cleanup_(webhook_json_decrefp) json_t *view = NULL;
+    *method = "POST";
     if (store_submission_get(s, submission_id, &view) < 0 || !view)
         return NULL;
+    if (webhook_front_body) {
+        char *front = webhook_front_body(s, cfg, view, method);
+        if (front) {
+            snprintf(state_out, state_len, "%s",
+                     json_string_value(json_object_get(view, "state")) ?: "unknown");
+            return front;
+        }
+        *method = "POST";
+    }
     /* The same view GET /v1/submissions/{id} shows: no internal bookkeeping,
      * and not the deliveries (they would describe this very one). */
     static const char *const hidden[] = {"webhooks", "request",   "lease_owner", "lease_expires_at",
@@ -139,11 +156,12 @@ static int webhook_progress(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut
     return stop && *stop ? 1 : 0;
 }
 
-/* POSTs body; returns the HTTP status (> 0), or 0 with err when no answer. */
+/* Sends body (POST, or method); returns the HTTP status (> 0), or 0 with err
+ * when no answer. */
 static long webhook_post(const config *cfg, const webhook_target *t, const char *url,
-                         const char *delivery_id, const char *submission_id, const char *state,
-                         const char *secret, const char *body, volatile sig_atomic_t *stop,
-                         char *err, size_t errlen)
+                         const char *method, const char *delivery_id, const char *submission_id,
+                         const char *state, const char *secret, const char *body,
+                         volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
     _cleanup_(webhook_curl_cleanupp) CURL *c = curl_easy_init();
     if (!c) {
@@ -180,6 +198,8 @@ static long webhook_post(const config *cfg, const webhook_target *t, const char 
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    if (strcmp(method, "POST"))
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     /* Pinned to the address we checked; no redirect, no proxy may undo that. */
     if (resolve)
         curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
@@ -291,7 +311,9 @@ int webhook_deliver_one(const config *cfg, store *s, const char *owner, volatile
     if (r == 0) {
         char state[32];
         _cleanup_free_ char *secret = NULL;
-        _cleanup_free_ char *body = webhook_body(cfg, s, w.submission_id, state, sizeof state);
+        const char *method = "POST";
+        _cleanup_free_ char *body =
+            webhook_body(cfg, s, w.submission_id, state, sizeof state, &method);
         int q = webhook_secret(cfg, s, &secret, err, sizeof err);
         if (q < 0)
             return q;
@@ -300,8 +322,8 @@ int webhook_deliver_one(const config *cfg, store *s, const char *owner, volatile
             q = store_webhook_attempt(s, w.id, owner, 0, err, 0, STORE_WEBHOOK_FAILED, 0);
             return q < 0 ? q : 1;
         }
-        status = webhook_post(cfg, &t, w.url, w.id, w.submission_id, state, secret, body, stop, err,
-                              sizeof err);
+        status = webhook_post(cfg, &t, w.url, method, w.id, w.submission_id, state, secret, body,
+                              stop, err, sizeof err);
         if (status == 0 && stop && *stop) {
             /* Interrupted by shutdown, not the receiver's fault: no attempt. */
             int q2 = store_webhook_defer(s, w.id, owner, store_now_ms());

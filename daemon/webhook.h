@@ -30,6 +30,8 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "../common/config.h"
 #include "../common/store.h"
 
@@ -43,5 +45,14 @@ int webhook_secret(const config *cfg, store *s, char **out, char *err, size_t er
  * for webhook_run. */
 int webhook_deliver_one(const config *cfg, store *s, const char *owner,
                         volatile sig_atomic_t *stop);
+
+/* A compatibility front's callback (daemon/compat/): for a stored submission
+ * row whose request.meta.front names a front with its own callback, the body
+ * (malloc'd) and the HTTP method (*method, e.g. "PUT"); NULL: the v1 callback
+ * (POST of the view). farmd's main sets it (compat_callback_body); the
+ * delivery, signing, retries and breaker stay the outbox's. */
+typedef char *(*webhook_front_body_fn)(store *s, const config *cfg, const json_t *row,
+                                       const char **method);
+void webhook_set_front_body(webhook_front_body_fn fn);
 
 /* webhook_run(cfg, stop) is declared in roles.h. */

@@ -57,3 +57,13 @@ enum MHD_Result compat_reply_refusal(const compat_front *front, api_call *c, uns
         return front->reply_refusal(c, status, code, message);
     return http_reply_error(c->req, status, code, NULL, "%s", message);
 }
+
+char *compat_callback_body(store *s, const config *cfg, const json_t *row, const char **method)
+{
+    const char *name = json_string_value(
+        json_object_get(json_object_get(json_object_get(row, "request"), "meta"), "front"));
+    for (const compat_front *const *fp = compat_fronts; name && *fp; fp++)
+        if (!strcmp((*fp)->name, name) && (*fp)->callback_body)
+            return (*fp)->callback_body(s, cfg, row, method);
+    return NULL;
+}

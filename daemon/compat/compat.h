@@ -39,6 +39,10 @@ typedef struct compat_front {
     /* true: every answer on the front's paths carries CORS headers allowing any origin,
        and OPTIONS on any of its paths is answered as a preflight (204). */
     bool cors;
+    /* The callback of a submission this front made (request.meta.front == name): body
+       (malloc'd) and HTTP method, from the stored row (store_submission_get). NULL: the
+       v1 callback. Delivery, signing and retries stay the webhook outbox's. */
+    char *(*callback_body)(store *s, const config *cfg, const json_t *row, const char **method);
 } compat_front;
 
 extern const compat_front *const compat_fronts[]; /* NULL-terminated, compat.c */
@@ -57,6 +61,11 @@ const char *compat_front_listen(const config *cfg, const compat_front *f);
 const api_route *compat_route_match(const config *cfg, const compat_front *only, const char *method,
                                     const char *path, char *param, size_t paramlen,
                                     bool *path_known, const compat_front **front);
+
+/* The front's callback body for a stored row (webhook_front_body_fn,
+ * daemon/webhook.h): NULL when the row is not a front's or the front has
+ * none. */
+char *compat_callback_body(store *s, const config *cfg, const json_t *row, const char **method);
 
 /* Answers a refusal in front's style (v1 JSON error when front or its hook
  * is NULL). */

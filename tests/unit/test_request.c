@@ -264,6 +264,42 @@ START_TEST(cache_key_covers_what_decides_the_result)
 }
 END_TEST
 
+START_TEST(meta_is_kept_and_does_not_decide_the_result)
+{
+    request_norm a, b;
+    request_error e;
+    ck_assert_int_eq(norm("{\"profile\": \"py\", \"files\": [{\"name\": \"main.py\", "
+                          "\"content\": \"print(1)\"}], \"meta\": {\"front\": \"judge0\", "
+                          "\"language_id\": 71}}",
+                          &a, &e),
+                     0);
+    ck_assert_int_eq(norm("{\"profile\": \"py\", \"files\": [{\"name\": \"main.py\", "
+                          "\"content\": \"print(1)\"}]}",
+                          &b, &e),
+                     0);
+    json_t *meta = json_object_get(a.normalized, "meta");
+    ck_assert(json_is_object(meta));
+    ck_assert_int_eq(json_integer_value(json_object_get(meta, "language_id")), 71);
+    ck_assert_str_eq(a.cache_key, b.cache_key);
+    request_norm_done(&a);
+    request_norm_done(&b);
+    expect_error("{\"profile\": \"py\", \"files\": [{\"name\": \"main.py\", "
+                 "\"content\": \"x\"}], \"meta\": [1]}",
+                 422, "meta");
+    /* past 16384 bytes as JSON */
+    size_t n = 20000;
+    char *big = malloc(n + 200);
+    ck_assert_ptr_nonnull(big);
+    int k = snprintf(big, 200,
+                     "{\"profile\": \"py\", \"files\": [{\"name\": \"main.py\", "
+                     "\"content\": \"x\"}], \"meta\": {\"a\": \"");
+    memset(big + k, 'x', n);
+    strcpy(big + k + n, "\"}}");
+    expect_error(big, 422, "meta");
+    free(big);
+}
+END_TEST
+
 START_TEST(unknown_package_lists_close_names)
 {
     request_norm n;
@@ -344,6 +380,7 @@ static Suite *suite(void)
     tcase_add_test(tc, base64_is_strict);
     tcase_add_test(tc, file_names_stay_inside_the_box);
     tcase_add_test(tc, limit_over_maximum_names_field_and_maximum);
+    tcase_add_test(tc, meta_is_kept_and_does_not_decide_the_result);
     tcase_add_test(tc, expr_needs_the_scope);
     tcase_add_test(tc, cache_key_covers_what_decides_the_result);
     tcase_add_test(tc, unknown_package_lists_close_names);

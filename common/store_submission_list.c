@@ -1,0 +1,117 @@
+/* store_submission_list.c — submissions listed and counted for the
+ * compatibility fronts' admin endpoints (Judge0's GET /submissions and
+ * /statistics): only the rows a front made (request.meta.front). */
+#include "store_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "jsonutil.h"
+
+int store_submission_ids(store *s, const char *front, int64_t offset, int64_t limit, json_t **ids,
+                         int64_t *total)
+{
+    *ids = NULL;
+    *total = 0;
+    _cleanup_json_ json_t *arr = json_array();
+    if (!arr)
+        return -ENOMEM;
+    {
+        _cleanup_stmt_ sqlite3_stmt *st =
+            store_stmt(s, "SELECT COUNT(*) FROM submissions "
+                          "WHERE json_extract(request, '$.meta.front') = ?1");
+        if (!st)
+            return store_err(s);
+        sqlite3_bind_text(st, 1, front, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW)
+            return store_fail(s, rc);
+        *total = sqlite3_column_int64(st, 0);
+    }
+    _cleanup_stmt_ sqlite3_stmt *st =
+        store_stmt(s, "SELECT id FROM submissions WHERE json_extract(request, '$.meta.front') = ?1 "
+                      "ORDER BY created_at DESC, seq DESC LIMIT ?2 OFFSET ?3");
+    if (!st)
+        return store_err(s);
+    sqlite3_bind_text(st, 1, front, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, limit);
+    sqlite3_bind_int64(st, 3, offset);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (json_array_append_new(arr, json_string((const char *)sqlite3_column_text(st, 0))) < 0)
+            return -ENOMEM;
+    if (rc != SQLITE_DONE)
+        return store_fail(s, rc);
+    *ids = steal_pointer(&arr);
+    return 0;
+}
+
+/* Appends [{k1: col0, ..., count: colN}] rows of a query bound to front. */
+static int rows_into(store *s, const char *sql, const char *front, int64_t since,
+                     const char *const *keys, json_t *arr)
+{
+    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(s, sql);
+    if (!st)
+        return store_err(s);
+    sqlite3_bind_text(st, 1, front, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, since);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *o = json_object();
+        if (!o || json_array_append_new(arr, o) < 0)
+            return -ENOMEM;
+        for (int i = 0; keys[i]; i++) {
+            json_t *v;
+            switch (sqlite3_column_type(st, i)) {
+            case SQLITE_INTEGER:
+                v = json_integer(sqlite3_column_int64(st, i));
+                break;
+            case SQLITE_NULL:
+                v = json_null();
+                break;
+            default:
+                v = json_string((const char *)sqlite3_column_text(st, i));
+            }
+            json_object_set_new(o, keys[i], v);
+        }
+    }
+    return rc == SQLITE_DONE ? 0 : store_fail(s, rc);
+}
+
+int store_submission_stats(store *s, const char *front, int64_t since_ms, json_t **out)
+{
+    *out = NULL;
+    _cleanup_json_ json_t *o = json_pack("{s:[], s:[], s:[]}", "outcomes", "languages", "days");
+    if (!o)
+        return -ENOMEM;
+    static const char *const k_out[] = {"state", "verdict", "count", NULL};
+    static const char *const k_lang[] = {"language_id", "count", NULL};
+    static const char *const k_day[] = {"day", "count", NULL};
+    int r = rows_into(s,
+                      "SELECT state, verdict, COUNT(*) FROM submissions "
+                      "WHERE json_extract(request, '$.meta.front') = ?1 AND ?2 >= 0 "
+                      "GROUP BY state, verdict",
+                      front, 0, k_out, json_object_get(o, "outcomes"));
+    if (r >= 0)
+        r = rows_into(s,
+                      "SELECT json_extract(request, '$.meta.language_id'), COUNT(*) "
+                      "FROM submissions WHERE json_extract(request, '$.meta.front') = ?1 "
+                      "AND ?2 >= 0 GROUP BY 1",
+                      front, 0, k_lang, json_object_get(o, "languages"));
+    if (r >= 0)
+        r = rows_into(s,
+                      "SELECT date(created_at / 1000, 'unixepoch'), COUNT(*) FROM submissions "
+                      "WHERE json_extract(request, '$.meta.front') = ?1 AND created_at >= ?2 "
+                      "GROUP BY 1",
+                      front, since_ms, k_day, json_object_get(o, "days"));
+    if (r < 0)
+        return r;
+    _cleanup_stmt_ sqlite3_stmt *st =
+        store_stmt(s, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()");
+    if (st && sqlite3_step(st) == SQLITE_ROW)
+        json_object_set_new(o, "db_bytes", json_integer(sqlite3_column_int64(st, 0)));
+    *out = steal_pointer(&o);
+    return 0;
+}

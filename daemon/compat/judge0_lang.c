@@ -1,0 +1,203 @@
+/* judge0_lang.c — Judge0 CE's language ids over nixfarm's package set.
+ *
+ * Each entry names the packages a language needs; it is offered when the
+ * package set has them all, named with the version the set really has
+ * ("Python (3.11.2)"). Source file names and commands follow Judge0 CE
+ * (script.py, main.c + ./a.out, Main.java + java Main); the commands run in
+ * the box with the set's bin/ on PATH. Several Judge0 ids of one language
+ * (48, 49, 50: C with three GCCs) all use the one compiler the set has. */
+#include "judge0.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../builder/builder.h"
+#include "../../common/cleanup.h"
+
+#define GCC_C "gcc %s main.c"
+#define GCC_CXX "g++ %s main.cpp"
+
+static const j0_language languages[] = {
+    {43, "Plain Text", NULL, {"coreutils"}, "text.txt", NULL, "cat text.txt", false},
+    {44, "Executable", NULL, {"coreutils"}, "a.out", NULL, "./a.out", true},
+    {46, "Bash (%s)", "bash", {"bash"}, "script.sh", NULL, "bash script.sh", false},
+    {48, "C (GCC %s)", "gcc", {"gcc"}, "main.c", GCC_C, "./a.out", false},
+    {49, "C (GCC %s)", "gcc", {"gcc"}, "main.c", GCC_C, "./a.out", false},
+    {50, "C (GCC %s)", "gcc", {"gcc"}, "main.c", GCC_C, "./a.out", false},
+    {52, "C++ (GCC %s)", "gcc", {"gcc"}, "main.cpp", GCC_CXX, "./a.out", false},
+    {53, "C++ (GCC %s)", "gcc", {"gcc"}, "main.cpp", GCC_CXX, "./a.out", false},
+    {54, "C++ (GCC %s)", "gcc", {"gcc"}, "main.cpp", GCC_CXX, "./a.out", false},
+    {59,
+     "Fortran (GFortran %s)",
+     "gfortran",
+     {"gfortran", "gcc"},
+     "main.f90",
+     "gfortran %s main.f90",
+     "./a.out",
+     false},
+    {62,
+     "Java (OpenJDK %s)",
+     "java",
+     {"java"},
+     "Main.java",
+     "javac %s Main.java",
+     "java Main",
+     false},
+    {63,
+     "JavaScript (Node.js %s)",
+     "nodejs",
+     {"nodejs"},
+     "script.js",
+     NULL,
+     "node script.js",
+     false},
+    {64, "Lua (%s)", "lua", {"lua"}, "script.lua", "luac %s script.lua", "lua ./luac.out", false},
+    {71, "Python (%s)", "python3", {"python3"}, "script.py", NULL, "python3 script.py", false},
+    {75, "C (Clang %s)", "clang", {"clang", "gcc"}, "main.c", "clang %s main.c", "./a.out", false},
+    {76,
+     "C++ (Clang %s)",
+     "clang",
+     {"clang", "gcc"},
+     "main.cpp",
+     "clang++ %s main.cpp",
+     "./a.out",
+     false},
+    {82,
+     "SQL (SQLite %s)",
+     "sqlite3",
+     {"sqlite3", "coreutils"},
+     "script.sql",
+     NULL,
+     "cat script.sql | sqlite3 \"$TMPDIR/db.sqlite\"",
+     false},
+    {85, "Perl (%s)", "perl", {"perl"}, "script.pl", NULL, "perl script.pl", false},
+    {89,
+     "Multi-file program",
+     NULL,
+     {"coreutils", "gcc", "python3", "make"},
+     NULL,
+     NULL,
+     NULL,
+     false},
+};
+#define N_LANGUAGES (sizeof(languages) / sizeof(*languages))
+
+const j0_language *j0_language_get(int id)
+{
+    for (size_t i = 0; i < N_LANGUAGES; i++)
+        if (languages[i].id == id)
+            return &languages[i];
+    return NULL;
+}
+
+json_t *j0_package_set(const config *cfg)
+{
+    _cleanup_free_ char *path = NULL;
+    const char *pk = config_str(cfg, "api.packages.file");
+    if (pk && *pk)
+        path = strdup(pk);
+    else {
+        _cleanup_free_ char *dir = builder_nix_dir(cfg);
+        if (dir && asprintf(&path, "%s/packages.json", dir) < 0)
+            path = NULL;
+    }
+    if (!path)
+        return NULL;
+    json_t *j = json_load_file(path, 0, NULL);
+    json_t *inner = json_object_get(j, "packages"); /* {"packages": {...}} layout */
+    if (json_is_object(inner)) {
+        json_incref(inner);
+        json_decref(j);
+        return inner;
+    }
+    return j;
+}
+
+static const json_t *package(const json_t *set, const char *name)
+{
+    if (json_is_object(set))
+        return json_object_get(set, name);
+    size_t i;
+    const json_t *e;
+    json_array_foreach(set, i, e)
+    {
+        const char *n = json_string_value(json_object_get(e, "name"));
+        if (n && !strcmp(n, name))
+            return e;
+    }
+    return NULL;
+}
+
+bool j0_language_available(const j0_language *l, const json_t *pkgset)
+{
+    if (!pkgset)
+        return true;
+    for (size_t i = 0; l->packages[i]; i++)
+        if (!package(pkgset, l->packages[i]))
+            return false;
+    return true;
+}
+
+void j0_language_name(const j0_language *l, const json_t *pkgset, char *buf, size_t len)
+{
+    if (!l->version_pkg) {
+        snprintf(buf, len, "%s", l->name);
+        return;
+    }
+    const char *v = json_string_value(json_object_get(package(pkgset, l->version_pkg), "version"));
+    /* the name is a format taking the version; the table is ours */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    snprintf(buf, len, l->name, v ? v : "unknown");
+#pragma GCC diagnostic pop
+}
+
+json_t *j0_language_json(const j0_language *l, const json_t *pkgset, bool full)
+{
+    char name[128];
+    j0_language_name(l, pkgset, name, sizeof(name));
+    if (!full)
+        return json_pack("{s:i, s:s}", "id", l->id, "name", name);
+    return json_pack("{s:i, s:s, s:b, s:o, s:o, s:o}", "id", l->id, "name", name, "is_archived", 0,
+                     "source_file", l->source_file ? json_string(l->source_file) : json_null(),
+                     "compile_cmd", l->compile_cmd ? json_string(l->compile_cmd) : json_null(),
+                     "run_cmd", l->run_cmd ? json_string(l->run_cmd) : json_null());
+}
+
+static int by_name(const void *a, const void *b)
+{
+    const char *x = json_string_value(json_object_get(*(json_t *const *)a, "name"));
+    const char *y = json_string_value(json_object_get(*(json_t *const *)b, "name"));
+    int r = strcmp(x ? x : "", y ? y : "");
+    if (r)
+        return r;
+    return (int)(json_integer_value(json_object_get(*(json_t *const *)a, "id")) -
+                 json_integer_value(json_object_get(*(json_t *const *)b, "id")));
+}
+
+json_t *j0_languages_list(const json_t *pkgset, bool with_archived)
+{
+    json_t *items[N_LANGUAGES];
+    size_t n = 0;
+    for (size_t i = 0; i < N_LANGUAGES; i++) {
+        if (!j0_language_available(&languages[i], pkgset))
+            continue;
+        json_t *o = j0_language_json(&languages[i], pkgset, false);
+        if (!o)
+            continue;
+        if (with_archived)
+            json_object_set_new(o, "is_archived", json_false());
+        items[n++] = o;
+    }
+    qsort(items, n, sizeof(*items), by_name);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (arr)
+            json_array_append_new(arr, items[i]);
+        else
+            json_decref(items[i]);
+    }
+    return arr;
+}
