@@ -17,6 +17,7 @@
 #include "../builder/builder.h"
 #include "../common/cleanup.h"
 #include "../common/log.h"
+#include "compat/compat.h"
 #include "roles.h"
 
 /* ---- listen address ---- */
@@ -73,51 +74,106 @@ static bool is_loopback(const struct sockaddr_storage *ss)
 
 /* ---- dispatch ---- */
 
-static enum MHD_Result dispatch(api_ctx *ctx, http_req *req)
+/* One libmicrohttpd daemon: the main listener (front NULL: v1 routes, then
+ * every enabled front's) or a front's own (only its routes). */
+typedef struct api_listener {
+    api_ctx *ctx;
+    const compat_front *front;
+    struct MHD_Daemon *d;
+} api_listener;
+
+/* The refusal in the style of the route's front (v1 error when none). */
+static enum MHD_Result refuse(api_call *c, unsigned status, const char *code, const char *field,
+                              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static enum MHD_Result refuse(api_call *c, unsigned status, const char *code, const char *field,
+                              const char *fmt, ...)
 {
-    if (req->body_too_large)
-        return http_reply_error(req, 413, "body_too_large", "body",
-                                "the body is larger than %lld bytes (api.max_body_bytes)",
-                                ctx->max_body);
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (c->front)
+        return compat_reply_refusal(c->front, c, status, code, msg);
+    return http_reply_error(c->req, status, code, field, "%s", msg);
+}
+
+/* Who is calling: the v1 Authorization header, or the front's own. */
+static int identify(api_call *c, char *err, size_t errlen)
+{
+    const char *authz = http_header(c->req, MHD_HTTP_HEADER_AUTHORIZATION);
+    char bearer[600];
+    if (c->front && c->front->token_from_request) {
+        char token[512] = "";
+        int r = c->front->token_from_request(c->req->conn, token, sizeof(token));
+        if (r < 0) {
+            snprintf(err, errlen, "the token header cannot be read");
+            return -EACCES;
+        }
+        authz = NULL;
+        if (r > 0) {
+            snprintf(bearer, sizeof(bearer), "Bearer %s", token);
+            authz = bearer;
+        }
+    }
+    return auth_identify(c->ctx->auth, c->st, authz, c->req->client_addr, &c->who, err, errlen);
+}
+
+static enum MHD_Result dispatch(api_listener *l, http_req *req)
+{
+    api_ctx *ctx = l->ctx;
     api_call c = {.ctx = ctx, .req = req};
-    bool known;
-    const api_route *route =
-        api_route_match(req->method, req->url, c.param, sizeof(c.param), &known);
+    bool known = false;
+    const api_route *route = NULL;
+    if (!l->front)
+        route = api_route_match(req->method, req->url, c.param, sizeof(c.param), &known);
+    if (!route && !known)
+        route = compat_route_match(ctx->cfg, l->front, req->method, req->url, c.param,
+                                   sizeof(c.param), &known, &c.front);
+    if (l->front && !c.front)
+        c.front = l->front; /* a front's listener answers in its style */
+    if (c.front && c.front->cors) {
+        req->cors = true;
+        if (!strcmp(req->method, "OPTIONS") && (route || known))
+            return http_reply_text(req, 204, "text/plain", "");
+    }
+    if (req->body_too_large)
+        return refuse(&c, 413, "body_too_large", "body",
+                      "the body is larger than %lld bytes (api.max_body_bytes)", ctx->max_body);
     if (!route) {
         if (known)
-            return http_reply_error(req, 405, "method_not_allowed", NULL, "%s is not allowed on %s",
-                                    req->method, req->url);
-        return http_reply_error(req, 404, "not_found", NULL, "no such endpoint");
+            return refuse(&c, 405, "method_not_allowed", NULL, "%s is not allowed on %s",
+                          req->method, req->url);
+        return refuse(&c, 404, "not_found", NULL, "no such endpoint");
     }
     char err[512] = "";
     c.st = api_pool_get(ctx->pool, err, sizeof(err));
     if (!c.st) {
         log_error("store_open_failed err=\"%s\"", err);
-        return http_reply_error(req, 503, "unavailable", NULL, "the database is not available");
+        return refuse(&c, 503, "unavailable", NULL, "the database is not available");
     }
     enum MHD_Result ret;
     if (route->scope) {
-        int r = auth_identify(ctx->auth, c.st, http_header(req, MHD_HTTP_HEADER_AUTHORIZATION),
-                              req->client_addr, &c.who, err, sizeof(err));
+        int r = identify(&c, err, sizeof(err));
         if (r == -EACCES) {
-            ret = http_reply_error(req, 401, "unauthorized", "Authorization", "%s", err);
+            ret = refuse(&c, 401, "unauthorized", "Authorization", "%s", err);
             goto out;
         }
         if (r < 0) {
-            ret = http_reply_error(req, 500, "internal", NULL, "%s", err);
+            ret = refuse(&c, 500, "internal", NULL, "%s", err);
             goto out;
         }
         if ((c.who.scopes & route->scope) != route->scope) {
-            ret = http_reply_error(req, 403, "forbidden", "Authorization",
-                                   "this call needs the %s scope", auth_scope_name(route->scope));
+            ret = refuse(&c, 403, "forbidden", "Authorization", "this call needs the %s scope",
+                         auth_scope_name(route->scope));
             goto out;
         }
         int wait = auth_rate_take(ctx->auth, &c.who);
         if (wait > 0) {
             metrics_count(ctx->metrics, METRIC_REJECTED_RATE, 1);
             req->retry_after_s = wait;
-            ret = http_reply_error(req, 429, "rate_limited", NULL,
-                                   "too many requests; retry after %d s", wait);
+            ret =
+                refuse(&c, 429, "rate_limited", NULL, "too many requests; retry after %d s", wait);
             goto out;
         }
     }
@@ -131,7 +187,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
-    api_ctx *ctx = cls;
+    api_listener *l = cls;
+    api_ctx *ctx = l->ctx;
     http_req *req = *con_cls;
     if (!req) {
         req = http_req_new(conn, method, url, (size_t)ctx->max_body);
@@ -145,7 +202,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) / 4 > (unsigned long long)ctx->max_body) {
             req->body_too_large = true;
-            return dispatch(ctx, req);
+            return dispatch(l, req);
         }
         return MHD_YES;
     }
@@ -156,18 +213,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
          * bound of an announced one, answer now (the connection closes). */
         if (req->body_too_large && !req->status &&
             req->body_dropped / 4 > (unsigned long long)ctx->max_body)
-            return dispatch(ctx, req);
+            return dispatch(l, req);
         return MHD_YES;
     }
     if (req->status) /* already answered (cannot happen twice, but be safe) */
         return MHD_YES;
-    return dispatch(ctx, req);
+    return dispatch(l, req);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    api_ctx *ctx = cls;
+    api_ctx *ctx = ((api_listener *)cls)->ctx;
     http_req *req = *con_cls;
     if (!req)
         return;
@@ -236,23 +293,84 @@ static int ctx_init(api_ctx *ctx, const config *cfg, volatile sig_atomic_t *stop
     return 0;
 }
 
+/* Refuses an address beyond loopback while auth is off (unless forced). */
+static int check_listen(const config *cfg, const char *key, const char *listen,
+                        struct sockaddr_storage *ss, socklen_t *sslen, char *err, size_t errlen)
+{
+    if (parse_listen(listen, ss, sslen, err, errlen) < 0)
+        return -EINVAL;
+    if (!is_loopback(ss) && !config_bool(cfg, "api.auth") &&
+        !config_bool(cfg, "api.allow_public_without_auth")) {
+        snprintf(err, errlen,
+                 "%s=%s: listening beyond loopback without auth: set api.auth=true (and create "
+                 "tokens with farmd token create), or force it with "
+                 "api.allow_public_without_auth=true",
+                 key, listen);
+        return -EPERM;
+    }
+    return 0;
+}
+
+static struct MHD_Daemon *start_listener(const config *cfg, api_listener *l,
+                                         const struct sockaddr_storage *ss)
+{
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_POLL | MHD_USE_ERROR_LOG;
+    if (ss->ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    uint16_t port = ss->ss_family == AF_INET6 ? ntohs(((const struct sockaddr_in6 *)ss)->sin6_port)
+                                              : ntohs(((const struct sockaddr_in *)ss)->sin_port);
+    return MHD_start_daemon(
+        flags, port, NULL, NULL, on_request, l, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ss,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)config_int(cfg, "api.threads_max"),
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+        NULL, MHD_OPTION_END);
+}
+
+#define API_MAX_LISTENERS 16
+
+/* Stops accepting on every listener, wakes every waiter (they see *stop),
+ * then waits for the connection threads. */
+static void stop_listeners(api_ctx *ctx, api_listener *ls, size_t n)
+{
+    MHD_socket lfd[API_MAX_LISTENERS];
+    for (size_t i = 0; i < n; i++)
+        lfd[i] = MHD_quiesce_daemon(ls[i].d);
+    api_bell_ring_all(ctx->bell);
+    for (size_t i = 0; i < n; i++) {
+        MHD_stop_daemon(ls[i].d);
+        if (lfd[i] != MHD_INVALID_SOCKET)
+            close(lfd[i]);
+    }
+}
+
 int api_run(const config *cfg, volatile sig_atomic_t *stop)
 {
     char err[1024] = "";
-    struct sockaddr_storage ss;
-    socklen_t sslen;
     const char *listen = config_str(cfg, "api.listen");
-    if (parse_listen(listen, &ss, &sslen, err, sizeof(err)) < 0) {
-        log_error("api_config err=\"%s\"", err);
+    /* the main listener, then one per front with compat.<name>.listen */
+    struct sockaddr_storage ss[API_MAX_LISTENERS];
+    socklen_t sslen;
+    const compat_front *lfront[API_MAX_LISTENERS] = {NULL};
+    const char *laddr[API_MAX_LISTENERS] = {listen};
+    size_t n = 1;
+    if (check_listen(cfg, "api.listen", listen, &ss[0], &sslen, err, sizeof(err)) < 0) {
+        log_error("api_refused listen=%s err=\"%s\"", listen, err);
         return ROLE_REFUSED_CONFIG;
     }
-    if (!is_loopback(&ss) && !config_bool(cfg, "api.auth") &&
-        !config_bool(cfg, "api.allow_public_without_auth")) {
-        log_error("api_refused listen=%s err=\"listening beyond loopback without auth: set "
-                  "api.auth=true (and create tokens with farmd token create), or force it with "
-                  "api.allow_public_without_auth=true\"",
-                  listen);
-        return ROLE_REFUSED_CONFIG;
+    for (const compat_front *const *fp = compat_fronts; *fp && n < API_MAX_LISTENERS; fp++) {
+        const char *fl = compat_front_listen(cfg, *fp);
+        if (!compat_front_enabled(cfg, *fp) || !*fl)
+            continue;
+        char key[96];
+        snprintf(key, sizeof(key), "compat.%s.listen", (*fp)->name);
+        if (check_listen(cfg, key, fl, &ss[n], &sslen, err, sizeof(err)) < 0) {
+            log_error("api_refused listen=%s err=\"%s\"", fl, err);
+            return ROLE_REFUSED_CONFIG;
+        }
+        lfront[n] = *fp;
+        laddr[n++] = fl;
     }
     api_ctx ctx;
     int r = ctx_init(&ctx, cfg, stop, err, sizeof(err));
@@ -261,25 +379,19 @@ int api_run(const config *cfg, volatile sig_atomic_t *stop)
         ctx_done(&ctx);
         return r;
     }
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_POLL | MHD_USE_ERROR_LOG;
-    if (ss.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    uint16_t port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                                             : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    struct MHD_Daemon *d = MHD_start_daemon(
-        flags, port, NULL, NULL, on_request, &ctx, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, &ctx, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)config_int(cfg, "api.threads_max"),
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-        NULL, MHD_OPTION_END);
-    if (!d) {
-        log_error("api_listen_failed listen=%s err=\"%s\"", listen, strerror(errno));
-        ctx_done(&ctx);
-        return -EADDRINUSE;
+    api_listener ls[API_MAX_LISTENERS];
+    for (size_t i = 0; i < n; i++) {
+        ls[i] = (api_listener){.ctx = &ctx, .front = lfront[i]};
+        ls[i].d = start_listener(cfg, &ls[i], &ss[i]);
+        if (!ls[i].d) {
+            log_error("api_listen_failed listen=%s err=\"%s\"", laddr[i], strerror(errno));
+            stop_listeners(&ctx, ls, i);
+            ctx_done(&ctx);
+            return -EADDRINUSE;
+        }
+        log_info("api_listening listen=%s front=%s auth=%s", laddr[i],
+                 lfront[i] ? lfront[i]->name : "v1", config_bool(cfg, "api.auth") ? "on" : "off");
     }
-    log_info("api_listening listen=%s auth=%s", listen,
-             config_bool(cfg, "api.auth") ? "on" : "off");
     char hid[64], host[128] = "";
     gethostname(host, sizeof(host) - 1);
     snprintf(hid, sizeof(hid), "api-%s-%d", host, (int)getpid());
@@ -296,13 +408,7 @@ int api_run(const config *cfg, volatile sig_atomic_t *stop)
         }
     }
     log_info("api_stopping");
-    /* Stop accepting, wake every waiter (they see *stop), then wait for the
-     * connection threads. */
-    MHD_socket lfd = MHD_quiesce_daemon(d);
-    api_bell_ring_all(ctx.bell);
-    MHD_stop_daemon(d);
-    if (lfd != MHD_INVALID_SOCKET)
-        close(lfd);
+    stop_listeners(&ctx, ls, n);
     if (own) {
         metrics_flush(ctx.metrics, own);
         store_heartbeat_remove(own, hid);

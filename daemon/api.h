@@ -54,8 +54,11 @@ typedef struct api_ctx {
     long long depth_waiting; /* queued + waiting_deps */
 } api_ctx;
 
+struct compat_front;
+
 typedef struct api_call {
     api_ctx *ctx;
+    const struct compat_front *front; /* the front whose route this is, NULL for v1 */
     http_req *req;
     store *st;
     auth_identity who;
@@ -76,6 +79,9 @@ extern const api_route api_routes[];
  * (path exists with another method) from 404. */
 const api_route *api_route_match(const char *method, const char *path, char *param, size_t paramlen,
                                  bool *path_known);
+/* The same over another table (a compatibility front's, daemon/compat/). */
+const api_route *api_route_match_in(const api_route *table, const char *method, const char *path,
+                                    char *param, size_t paramlen, bool *path_known);
 
 /* ---- handlers (api_submissions.c, api_events.c, api_ops.c) ---- */
 enum MHD_Result api_submission_create(api_call *c);
@@ -116,6 +122,30 @@ int api_depset_wait_v1(api_call *c, const char *key, json_t **row_out);
 /* As DELETE /v1/depsets/{key}: builder_evict's answers (1 evicted, 0 held,
  * -EBUSY queued/building or busy, -ENOENT). */
 int api_depset_evict_v1(api_call *c, const char *key, char *err, size_t errlen);
+
+/* ---- the one pipeline entry (api_submissions.c) ----
+ * Every way in (POST /v1/submissions, its batch form, and every
+ * compatibility front in daemon/compat/) goes through api_submit_v1:
+ * drained/backpressure refusal -> request_normalize (same limits, profiles,
+ * allow_expr from the caller's scopes) -> result cache -> one store
+ * transaction -> metrics. body is a v1 request (borrowed).
+ *
+ * Returns 0 with id_out filled: a new submission, or 1: a result-cache hit
+ * (id_out is the earlier, finished submission). With wait, it then waits
+ * (doorbell, api.wait_timeout_ms, priority bonus) and, when view_out is not
+ * NULL, sets *view_out to the submission view (as GET /v1/submissions/{id});
+ * the view's "state" tells whether it ended (api_state_is_terminal) or the wait
+ * timed out / the daemon is stopping. Without wait, *view_out (if asked) is
+ * the view right after the commit. On failure returns < 0 with e filled:
+ * status 4xx (validation, e.field names the v1 field), 503 (code "draining",
+ * "queue_full" or "busy"; c->req->retry_after_s is set) or 500. */
+int api_submit_v1(api_call *c, json_t *body, bool wait, char id_out[64], json_t **view_out,
+                  request_error *e);
+/* Cancels submission id as DELETE /v1/submissions/{id}: 1 cancelled now, 0
+ * running (the worker stops at its next renew), -EALREADY already ended,
+ * -ENOENT no such id, other < 0 store errors. *view_out (if not NULL) gets
+ * the view afterwards (not on errors). */
+int api_cancel_v1(api_call *c, const char *id, json_t **view_out);
 
 /* ---- helpers shared by handlers (api_submissions.c) ---- */
 /* The client's view of a submission (internal columns removed, its webhook

@@ -65,8 +65,8 @@ static bool match(const char *pattern, const char *path, char *param, size_t par
     return !*pattern && !*path;
 }
 
-const api_route *api_route_match(const char *method, const char *path, char *param, size_t paramlen,
-                                 bool *path_known)
+const api_route *api_route_match_in(const api_route *table, const char *method, const char *path,
+                                    char *param, size_t paramlen, bool *path_known)
 {
     *path_known = false;
     /* a trailing slash means the same resource */
@@ -77,7 +77,7 @@ const api_route *api_route_match(const char *method, const char *path, char *par
     memcpy(clean, path, n + 1);
     while (n > 1 && clean[n - 1] == '/')
         clean[--n] = '\0';
-    for (const api_route *r = api_routes; r->method; r++) {
+    for (const api_route *r = table; r->method; r++) {
         param[0] = '\0';
         if (!match(r->pattern, clean, param, paramlen))
             continue;
@@ -87,4 +87,10 @@ const api_route *api_route_match(const char *method, const char *path, char *par
     }
     param[0] = '\0';
     return NULL;
+}
+
+const api_route *api_route_match(const char *method, const char *path, char *param, size_t paramlen,
+                                 bool *path_known)
+{
+    return api_route_match_in(api_routes, method, path, param, paramlen, path_known);
 }

@@ -10,6 +10,7 @@
 #include "api.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,26 +123,62 @@ static void depth_add(api_ctx *ctx, long long n)
     pthread_mutex_unlock(&ctx->depth_lock);
 }
 
-/* Answers 503 when new work cannot be taken; returns true if it answered. */
-static bool refuse_new_work(api_call *c, enum MHD_Result *ret)
+static void set_error(request_error *e, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void set_error(request_error *e, int status, const char *code, const char *fmt, ...)
+{
+    memset(e, 0, sizeof(*e));
+    e->status = status;
+    snprintf(e->code, sizeof(e->code), "%s", code);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof(e->message), fmt, ap);
+    va_end(ap);
+}
+
+/* A store failure as a request_error (-ENOENT -> 404, -EBUSY -> 503). */
+static int store_error_e(api_call *c, int r, const char *id, request_error *e)
+{
+    if (r == -ENOENT)
+        set_error(e, 404, "not_found", "no such submission: %s", id);
+    else if (r == -EBUSY) {
+        c->req->retry_after_s = 1;
+        set_error(e, 503, "busy", "the database is busy; retry");
+    } else {
+        log_error("store_failed what=submission err=\"%s\"", store_last_error(c->st));
+        set_error(e, 500, "internal", "database error");
+    }
+    return r < 0 ? r : -EIO;
+}
+
+/* Fills e (503) when new work cannot be taken; returns -EAGAIN then. */
+static int refuse_new_work_e(api_call *c, request_error *e)
 {
     if (!api_accepting(c->st)) {
         metrics_count(c->ctx->metrics, METRIC_REJECTED_DRAINING, 1);
         c->req->retry_after_s = 30;
-        *ret = http_reply_error(c->req, 503, "draining", NULL,
-                                "this farm is draining and takes no new work");
-        return true;
+        set_error(e, 503, "draining", "this farm is draining and takes no new work");
+        return -EAGAIN;
     }
     if (queue_full(c)) {
         metrics_count(c->ctx->metrics, METRIC_REJECTED_BACKPRESSURE, 1);
         c->req->retry_after_s = 5;
-        *ret = http_reply_error(c->req, 503, "queue_full", NULL,
-                                "the queue holds %lld or more submissions (api.max_queue); retry "
-                                "later",
-                                c->ctx->max_queue);
-        return true;
+        set_error(e, 503, "queue_full",
+                  "the queue holds %lld or more submissions (api.max_queue); retry later",
+                  c->ctx->max_queue);
+        return -EAGAIN;
     }
-    return false;
+    return 0;
+}
+
+/* Answers 503 when new work cannot be taken; returns true if it answered. */
+static bool refuse_new_work(api_call *c, enum MHD_Result *ret)
+{
+    request_error e;
+    if (refuse_new_work_e(c, &e) == 0)
+        return false;
+    *ret = http_reply_error(c->req, (unsigned)e.status, e.code, NULL, "%s", e.message);
+    return true;
 }
 
 typedef struct {
@@ -233,9 +270,9 @@ static enum MHD_Result reply_cached(api_call *c, const char *id)
     return http_reply_json(c->req, 200, v);
 }
 
-/* Waits for id to reach a terminal state; answers 200 with the result, or
- * 202 with the unfinished submission at the wait timeout or shutdown. */
-static enum MHD_Result wait_and_reply(api_call *c, const char *id)
+/* Waits for id to reach a terminal state, the wait timeout or shutdown;
+ * then *out is the submission view. */
+static int wait_for_view(api_call *c, const char *id, json_t **out, request_error *e)
 {
     api_ctx *ctx = c->ctx;
     int64_t deadline = store_now_ms() + ctx->wait_timeout_ms;
@@ -246,16 +283,16 @@ static enum MHD_Result wait_and_reply(api_call *c, const char *id)
         _cleanup_json_ json_t *ev = NULL;
         int r = store_submission_events(c->st, id, seen_seq, &ev);
         if (r < 0)
-            return api_store_error(c, r, "submission");
+            return store_error_e(c, r, id, e);
         bool done = false;
         size_t i;
-        json_t *e;
-        json_array_foreach(ev, i, e)
+        json_t *ej;
+        json_array_foreach(ev, i, ej)
         {
-            seen_seq = json_integer_value(json_object_get(e, "seq"));
-            const char *type = json_string_value(json_object_get(e, "type"));
+            seen_seq = json_integer_value(json_object_get(ej, "seq"));
+            const char *type = json_string_value(json_object_get(ej, "type"));
             const char *st =
-                json_string_value(json_object_get(json_object_get(e, "data"), "state"));
+                json_string_value(json_object_get(json_object_get(ej, "data"), "state"));
             if (type && !strcmp(type, "state") && api_state_is_terminal(st))
                 done = true;
         }
@@ -264,10 +301,12 @@ static enum MHD_Result wait_and_reply(api_call *c, const char *id)
             json_t *v = NULL;
             r = api_submission_view(c->st, id, &v);
             if (r < 0)
-                return api_store_error(c, r, "submission");
+                return store_error_e(c, r, id, e);
             bool term = api_state_is_terminal(json_string_value(json_object_get(v, "state")));
-            if (term || now >= deadline || *ctx->stop)
-                return http_reply_json(c->req, term ? 200 : 202, v);
+            if (term || now >= deadline || *ctx->stop) {
+                *out = v;
+                return 0;
+            }
             json_decref(v);
         }
         long long left = deadline - now;
@@ -275,27 +314,30 @@ static enum MHD_Result wait_and_reply(api_call *c, const char *id)
     }
 }
 
-enum MHD_Result api_submission_create(api_call *c)
+int api_submit_v1(api_call *c, json_t *body, bool wait, char id_out[64], json_t **view_out,
+                  request_error *e)
 {
-    enum MHD_Result ret;
-    _cleanup_json_ json_t *in = api_body_json(c, &ret);
-    if (!in)
-        return ret;
-    if (refuse_new_work(c, &ret))
-        return ret;
-    bool wait = http_query_bool(c->req, "wait");
+    memset(e, 0, sizeof(*e));
+    id_out[0] = '\0';
+    if (view_out)
+        *view_out = NULL;
+    int r = refuse_new_work_e(c, e);
+    if (r < 0)
+        return r;
     prepared p;
-    request_error e = {0};
-    int r = prepare(c, in, &p, NULL, &e);
+    r = prepare(c, body, &p, NULL, e);
     if (r < 0) {
-        ret = reply_request_error(c, r, &e);
         prepared_done(&p);
-        return ret;
+        if (r == -ENOMEM || !e->status)
+            set_error(e, 500, "internal", "%s", r == -ENOMEM ? "out of memory" : "internal error");
+        return r;
     }
     if (p.cached_id[0]) {
-        ret = reply_cached(c, p.cached_id);
+        snprintf(id_out, 64, "%s", p.cached_id);
         prepared_done(&p);
-        return ret;
+        if (view_out && (r = api_submission_view(c->st, id_out, view_out)) < 0)
+            return store_error_e(c, r, id_out, e);
+        return 1;
     }
     store_submission_new sub;
     fill_new(c, &p, wait, &sub);
@@ -304,17 +346,64 @@ enum MHD_Result api_submission_create(api_call *c)
     prepared_done(&p);
     if (r < 0) {
         log_error("enqueue_failed err=\"%s\"", err);
-        return r == -EBUSY
-                   ? http_reply_error(c->req, 503, "busy", NULL, "database busy; retry")
-                   : http_reply_error(c->req, 500, "internal", NULL, "cannot queue: %s", err);
+        if (r == -EBUSY) {
+            c->req->retry_after_s = 1;
+            set_error(e, 503, "busy", "database busy; retry");
+        } else
+            set_error(e, 500, "internal", "cannot queue: %s", err);
+        return r;
     }
+    snprintf(id_out, 64, "%s", sub.id);
     depth_add(c->ctx, 1);
     metrics_count(c->ctx->metrics, METRIC_SUBMISSIONS_ACCEPTED, 1);
-    log_debug("accepted id=%s wait=%d", sub.id, wait);
-    snprintf(c->req->location, sizeof(c->req->location), "/v1/submissions/%s", sub.id);
+    log_debug("accepted id=%s wait=%d front=%s", sub.id, wait, c->front ? "compat" : "v1");
+    if (!view_out)
+        return 0;
     if (wait)
-        return wait_and_reply(c, sub.id);
-    return http_reply_json(c->req, 202, json_pack("{s:s, s:s}", "id", sub.id, "state", "queued"));
+        return wait_for_view(c, id_out, view_out, e);
+    if ((r = api_submission_view(c->st, id_out, view_out)) < 0)
+        return store_error_e(c, r, id_out, e);
+    return 0;
+}
+
+int api_cancel_v1(api_call *c, const char *id, json_t **view_out)
+{
+    if (view_out)
+        *view_out = NULL;
+    int r = store_submission_cancel(c->st, id);
+    if (r < 0)
+        return r;
+    if (view_out) {
+        int g = api_submission_view(c->st, id, view_out);
+        if (g < 0)
+            return g;
+    }
+    return r;
+}
+
+enum MHD_Result api_submission_create(api_call *c)
+{
+    enum MHD_Result ret;
+    _cleanup_json_ json_t *in = api_body_json(c, &ret);
+    if (!in)
+        return ret;
+    bool wait = http_query_bool(c->req, "wait");
+    char id[64];
+    json_t *v = NULL;
+    request_error e;
+    int r = api_submit_v1(c, in, wait, id, wait ? &v : NULL, &e);
+    if (r < 0)
+        return reply_request_error(c, r, &e);
+    if (r == 1) { /* result cache: the earlier submission's result */
+        json_decref(v);
+        return reply_cached(c, id);
+    }
+    snprintf(c->req->location, sizeof(c->req->location), "/v1/submissions/%s", id);
+    if (wait) {
+        bool term = api_state_is_terminal(json_string_value(json_object_get(v, "state")));
+        return http_reply_json(c->req, term ? 200 : 202, v);
+    }
+    return http_reply_json(c->req, 202, json_pack("{s:s, s:s}", "id", id, "state", "queued"));
 }
 
 enum MHD_Result api_submission_batch(api_call *c)
@@ -405,16 +494,13 @@ enum MHD_Result api_submission_show(api_call *c)
 
 enum MHD_Result api_submission_cancel(api_call *c)
 {
-    int r = store_submission_cancel(c->st, c->param);
+    json_t *v = NULL;
+    int r = api_cancel_v1(c, c->param, &v);
     if (r == -EALREADY)
         return http_reply_error(c->req, 409, "already_finished", NULL,
                                 "submission %s has already finished", c->param);
     if (r < 0)
         return api_store_error(c, r, "submission");
-    json_t *v = NULL;
-    int g = api_submission_view(c->st, c->param, &v);
-    if (g < 0)
-        return api_store_error(c, g, "submission");
     /* 1: cancelled now; 0: running, the worker stops at its next renew */
     return http_reply_json(c->req, r == 1 ? 200 : 202, v);
 }

@@ -112,6 +112,17 @@ enum MHD_Result http_reply_response(http_req *r, unsigned status, struct MHD_Res
     if (r->location[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (r->cors) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+        MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+                                "GET, POST, PUT, PATCH, DELETE, OPTIONS, HEAD");
+        const char *h = http_header(r, "Access-Control-Request-Headers");
+        MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                                h && *h ? h
+                                        : "Content-Type, X-Auth-Token, X-Auth-User, "
+                                          "Authorization");
+        MHD_add_response_header(resp, "Access-Control-Max-Age", "86400");
+    }
     r->status = status;
     enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);

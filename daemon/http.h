@@ -30,6 +30,7 @@ typedef struct http_req {
     int retry_after_s;    /* > 0: the next reply carries Retry-After */
     char location[192];   /* non-empty: the next reply carries Location */
     unsigned status;      /* status of the reply queued, 0 before */
+    bool cors;            /* replies carry CORS headers allowing any origin (compat fronts) */
     void *user;           /* the API's per-request state (auth) */
 } http_req;
 

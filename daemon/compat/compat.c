@@ -1,0 +1,58 @@
+/* compat.c — the list of compatibility fronts and what the router and the
+ * listeners ask of them. See compat.h. */
+#include "compat.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const compat_front *const compat_fronts[] = {
+    &compat_judge0,
+    NULL,
+};
+
+static const char *front_key(const compat_front *f, const char *what, char *buf, size_t len)
+{
+    snprintf(buf, len, "compat.%s.%s", f->name, what);
+    return buf;
+}
+
+bool compat_front_enabled(const config *cfg, const compat_front *f)
+{
+    char k[96];
+    return config_bool(cfg, front_key(f, "enabled", k, sizeof(k)));
+}
+
+const char *compat_front_listen(const config *cfg, const compat_front *f)
+{
+    char k[96];
+    return config_str(cfg, front_key(f, "listen", k, sizeof(k)));
+}
+
+const api_route *compat_route_match(const config *cfg, const compat_front *only, const char *method,
+                                    const char *path, char *param, size_t paramlen,
+                                    bool *path_known, const compat_front **front)
+{
+    *path_known = false;
+    *front = NULL;
+    for (const compat_front *const *fp = compat_fronts; *fp; fp++) {
+        const compat_front *f = *fp;
+        if (only ? f != only : !compat_front_enabled(cfg, f))
+            continue;
+        bool known = false;
+        const api_route *r = api_route_match_in(f->routes, method, path, param, paramlen, &known);
+        if (r || known) {
+            *path_known = known;
+            *front = f;
+            return r;
+        }
+    }
+    return NULL;
+}
+
+enum MHD_Result compat_reply_refusal(const compat_front *front, api_call *c, unsigned status,
+                                     const char *code, const char *message)
+{
+    if (front && front->reply_refusal)
+        return front->reply_refusal(c, status, code, message);
+    return http_reply_error(c->req, status, code, NULL, "%s", message);
+}
