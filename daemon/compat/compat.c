@@ -7,6 +7,7 @@
 
 const compat_front *const compat_fronts[] = {
     &compat_judge0,
+    &compat_piston,
     NULL,
 };
 

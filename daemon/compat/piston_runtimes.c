@@ -6,31 +6,21 @@
 #include <string.h>
 
 /* Commands run with sh -c in /box; "$@" (the args) is appended by the worker. */
+/* clang-format off */
 const piston_lang piston_langs[] = {
-    {"python", {"py", "py3", "python3", NULL}, "python3", NULL, NULL, "python3 {entry}"},
-    {"c",
-     {"gcc", NULL},
-     "gcc",
-     "gcc",
-     "gcc -std=gnu17 -O2 -pipe -x c {files} -o a.out -lm",
-     "./a.out"},
-    {"c++",
-     {"cpp", "g++", NULL},
-     "gcc",
-     "gcc",
-     "g++ -std=gnu++17 -O2 -pipe -x c++ {files} -o a.out",
-     "./a.out"},
-    {"bash", {"sh", NULL}, "bash", NULL, NULL, "bash {entry}"},
-    {"javascript",
-     {"js", "node-js", "node-javascript", NULL},
-     "nodejs",
-     NULL,
-     NULL,
+    {"python", {"py", "py3", "python3", NULL}, "python3", NULL, NULL, NULL, "python3 {entry}"},
+    {"c", {"gcc", NULL}, "gcc", NULL, "gcc",
+     "gcc -std=gnu17 -O2 -pipe -x c {files} -o a.out -lm", "./a.out"},
+    {"c++", {"cpp", "g++", NULL}, "gcc", NULL, "gcc",
+     "g++ -std=gnu++17 -O2 -pipe -x c++ {files} -o a.out", "./a.out"},
+    {"bash", {"sh", NULL}, "bash", "coreutils", NULL, NULL, "bash {entry}"},
+    {"javascript", {"js", "node-js", "node-javascript", NULL}, "nodejs", NULL, NULL, NULL,
      "node {entry}"},
-    {"perl", {"pl", NULL}, "perl", NULL, NULL, "perl {entry}"},
-    {"lua", {NULL}, "lua", NULL, NULL, "lua {entry}"},
-    {NULL, {NULL}, NULL, NULL, NULL, NULL},
+    {"perl", {"pl", NULL}, "perl", NULL, NULL, NULL, "perl {entry}"},
+    {"lua", {NULL}, "lua", NULL, NULL, NULL, "lua {entry}"},
+    {NULL, {NULL}, NULL, NULL, NULL, NULL, NULL},
 };
+/* clang-format on */
 
 static const char *package_version(const json_t *pkgs, const char *name)
 {
@@ -51,7 +41,8 @@ int piston_runtimes_build(const json_t *packages, piston_runtime **out, size_t *
     size_t k = 0;
     for (const piston_lang *l = piston_langs; l->language; l++) {
         const char *ver = package_version(packages, l->package);
-        if (!ver || semver_coerce(ver, &r[k].version) < 0)
+        if (!ver || semver_coerce(ver, &r[k].version) < 0 ||
+            (l->extra && !package_version(packages, l->extra)))
             continue;
         r[k].lang = l;
         semver_format(&r[k].version, r[k].version_str, sizeof(r[k].version_str));

@@ -18,7 +18,8 @@
 typedef struct {
     const char *language;   /* canonical Piston name: "python", "c++" */
     const char *aliases[6]; /* NULL-terminated */
-    const char *package;    /* attribute of the package set */
+    const char *package;    /* attribute of the package set; its version is the runtime's */
+    const char *extra;      /* one more package its programs expect (coreutils for bash), or NULL */
     const char *runtime;    /* the package's name when it serves several languages, else NULL */
     const char *compile;    /* NULL for interpreted; "{files}" = the code files, quoted */
     const char *run;        /* "{entry}" = the entry file, quoted */

@@ -357,6 +357,8 @@ int piston_request_to_v1(const json_t *body, const piston_runtime *rts, size_t n
         goto out;
     if (compile)
         json_object_set_new(req, "compile", json_string(compile));
+    if (rt->lang->extra)
+        json_array_append_new(json_object_get(req, "packages"), json_string(rt->lang->extra));
     *v1 = req;
     *rt_out = rt;
     r = 0;

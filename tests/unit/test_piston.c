@@ -107,7 +107,8 @@ START_TEST(semver_bad_input_is_refused)
 END_TEST
 
 static const char *PKGS = "{\"python3\": {\"version\": \"3.11.2\"}, \"gcc\": {\"version\": "
-                          "\"12.2.0\"}, \"bash\": {\"version\": \"5.2.15\"}, \"lua\": "
+                          "\"12.2.0\"}, \"bash\": {\"version\": \"5.2.15\"}, \"coreutils\": "
+                          "{\"version\": \"9.1\"}, \"lua\": "
                           "{\"version\": \"5.4.4\"}, \"nodejs\": {\"version\": \"20.20.2\"}}";
 
 static piston_runtime *rts;
