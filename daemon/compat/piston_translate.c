@@ -387,38 +387,48 @@ static int signal_number(const char *name)
     return atoi(name + 3);
 }
 
+/* "output": stdout and stderr interleaved by the stage's "output_order"
+ * (runs of bytes) when the worker recorded one, else stdout then stderr
+ * (one stream alone is its own order). */
 static json_t *output_of(const json_t *st)
 {
-    /* the interleaved record when the worker gave one, else stdout then stderr */
-    const json_t *chunks = json_object_get(st, "output");
-    if (json_is_array(chunks)) {
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *m = open_memstream(&buf, &len);
-        if (!m)
-            return NULL;
-        size_t i;
-        json_t *c;
-        json_array_foreach(chunks, i, c)
-        {
-            const json_t *d = json_object_get(c, "data");
-            fwrite(json_string_value(d) ? json_string_value(d) : "", 1, json_string_length(d), m);
-        }
-        fclose(m);
-        json_t *o = json_stringn(buf ? buf : "", len);
-        free(buf);
-        return o;
-    }
     const json_t *so = json_object_get(st, "stdout"), *se = json_object_get(st, "stderr");
-    size_t a = json_string_length(so), b = json_string_length(se);
-    char *buf = malloc(a + b + 1);
+    const char *src[3] = {"", json_is_string(so) ? json_string_value(so) : "",
+                          json_is_string(se) ? json_string_value(se) : ""};
+    size_t len[3] = {0, json_string_length(so), json_string_length(se)};
+    size_t pos[3] = {0, 0, 0};
+    char *buf = malloc(len[1] + len[2] + 1);
     if (!buf)
         return NULL;
-    if (a)
-        memcpy(buf, json_string_value(so), a);
-    if (b)
-        memcpy(buf + a, json_string_value(se), b);
-    json_t *o = json_stringn(buf, a + b);
+    size_t n = 0;
+    const json_t *order = json_object_get(st, "output_order");
+    size_t i;
+    json_t *run;
+    json_array_foreach(order, i, run)
+    {
+        const char *name = json_string_value(json_array_get(run, 0));
+        json_int_t k = json_integer_value(json_array_get(run, 1));
+        int s = name && !strcmp(name, "stdout") ? 1 : name && !strcmp(name, "stderr") ? 2 : 0;
+        if (!s || k <= 0)
+            continue;
+        size_t take = (size_t)k < len[s] - pos[s] ? (size_t)k : len[s] - pos[s];
+        memcpy(buf + n, src[s] + pos[s], take);
+        pos[s] += take;
+        n += take;
+    }
+    for (int s = 1; s <= 2; s++) { /* what the order did not cover, in stream order */
+        memcpy(buf + n, src[s] + pos[s], len[s] - pos[s]);
+        n += len[s] - pos[s];
+    }
+    json_t *o = json_stringn(buf, n);
+    if (!o) { /* a run split a character: the streams one after the other */
+        n = 0;
+        for (int s = 1; s <= 2; s++) {
+            memcpy(buf + n, src[s], len[s]);
+            n += len[s];
+        }
+        o = json_stringn(buf, n);
+    }
     free(buf);
     return o;
 }

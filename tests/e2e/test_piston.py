@@ -187,6 +187,29 @@ def main():
             assert "file0.code" in out and "file1.code" in out, b
         cases.append(("execute: files utf8/base64/hex, default names, sub-directories", files))
 
+        # Each write waits until the farm has read the previous one (FIONREAD on
+        # the pipe drops to 0), so the write order is known without any timing.
+        interleave = ("import os, fcntl, struct, termios\n"
+                      "def drained(fd):\n"
+                      "    while struct.unpack('i', fcntl.ioctl(fd, termios.FIONREAD, b'\\0' * 4))[0]:\n"
+                      "        os.sched_yield()\n"
+                      "for i in range(4):\n"
+                      "    for fd, tag in ((1, 'out'), (2, 'err')):\n"
+                      "        os.write(fd, ('%s%d\\n' % (tag, i)).encode())\n"
+                      "        drained(fd)\n")
+
+        def interleaved():
+            r = execute({"language": "python", "version": "*", "files": [{"content": interleave}]})["run"]
+            assert r["stdout"] == "out0\nout1\nout2\nout3\n", r
+            assert r["stderr"] == "err0\nerr1\nerr2\nerr3\n", r
+            assert r["output"] == "out0\nerr0\nout1\nerr1\nout2\nerr2\nout3\nerr3\n", r
+            loc = farm.last_headers.get("Location", "")
+            st, v = farm.request("GET", loc)
+            order = v["tests"][0]["output_order"]
+            assert order[:2] == [["stdout", 5], ["stderr", 5]] and len(order) == 8, order
+        cases.append(("execute: output interleaves stdout and stderr in write order "
+                      "(the sandbox's order record, v1 output_order)", interleaved))
+
         def packages():
             st, lst = farm.request("GET", "/api/v2/packages")
             assert st == 200 and isinstance(lst, list) and lst, (st, lst)

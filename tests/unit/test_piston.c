@@ -335,10 +335,13 @@ START_TEST(stage_statuses)
     o = stage("{\"limit\": \"output\", \"stderr_truncated\": true}");
     ck_assert_str_eq(S(o, "status"), "EL");
     json_decref(o);
-    o = stage("{\"stdout\": \"a1\", \"stderr\": \"b\", \"output\": [{\"stream\": \"stdout\", "
-              "\"data\": \"a\"}, {\"stream\": \"stderr\", \"data\": \"b\"}, {\"stream\": "
-              "\"stdout\", \"data\": \"1\"}]}");
-    ck_assert_str_eq(S(o, "output"), "ab1");
+    o = stage("{\"stdout\": \"a1\", \"stderr\": \"b\u00e9\", \"output_order\": [[\"stdout\", "
+              "1], [\"stderr\", 1], [\"stdout\", 5], [\"stderr\", 2]]}");
+    ck_assert_str_eq(S(o, "output"), "ab1\xc3\xa9");
+    json_decref(o);
+    o = stage("{\"stdout\": \"\u00e9\", \"stderr\": \"x\", \"output_order\": [[\"stdout\", "
+              "1], [\"stderr\", 1], [\"stdout\", 1]]}");
+    ck_assert_str_eq(S(o, "output"), "\xc3\xa9x");
     json_decref(o);
     json_t *j = json_loads("{}", 0, NULL);
     o = piston_stage_from_v1(j, true, "boom");
