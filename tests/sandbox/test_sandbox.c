@@ -925,6 +925,32 @@ static void t_processes(void)
     host_clean("clocks");
 }
 
+/* record_order: the runs of stdout and stderr in write order. */
+static void t_order(void)
+{
+    struct sandbox_config c;
+    base_config(&c, ARGV("interleave"));
+    c.record_order = true;
+    struct sandbox_result r;
+    int rc = run_in(0, &c, &r, "interleave");
+    bool good = rc == 0 && r.status == SANDBOX_OK && r.n_order == 8;
+    size_t total = 0;
+    for (size_t i = 0; good && i < r.n_order; i++) {
+        good = r.order[i].stream == (i % 2 ? 2 : 1) && r.order[i].len == 3;
+        total += r.order[i].len;
+    }
+    ok(good && total == r.stdout_len + r.stderr_len,
+       "order: 8 runs alternating stdout/stderr, 3 bytes each, covering both captures");
+    if (!good)
+        diag("interleave", &r);
+    sandbox_result_free(&r);
+    base_config(&c, ARGV("interleave"));
+    rc = run_in(0, &c, &r, "interleave-off");
+    ok(rc == 0 && !r.order && r.n_order == 0, "order: not recorded unless asked");
+    sandbox_result_free(&r);
+    host_clean("order");
+}
+
 static void t_outputs(void)
 {
     const char *box = make_box("links", 1 << 20);
@@ -1427,6 +1453,7 @@ int main(int argc, char **argv)
     t_abi();
     t_processes();
     t_outputs();
+    t_order();
     t_stream();
     t_cancel();
     t_second_pool();
