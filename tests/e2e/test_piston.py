@@ -65,6 +65,23 @@ def main():
         prog = ("import sys\nprint('args', sys.argv[1:])\nprint('stdin', repr(sys.stdin.read()))\n"
                 "print('err', file=sys.stderr)\n")
 
+        hello = {"python": "print('hello', 6*7)", "bash": "echo hello $((6*7))",
+                 "c": '#include <stdio.h>\nint main(void){printf("hello %d\\n", 6*7);}',
+                 "c++": '#include <iostream>\nint main(){std::cout << "hello " << 6*7 << std::endl;}',
+                 "javascript": "console.log('hello', 6*7)", "perl": 'print "hello ", 6*7, "\\n";',
+                 "lua": "print('hello ' .. 6*7)"}
+
+        def every_runtime():
+            assert set(by_lang) <= set(hello), "a runtime without a smoke program: %s" % sorted(by_lang)
+            for lang, rt in by_lang.items():
+                for name in [lang] + rt["aliases"]:
+                    b = execute({"language": name, "version": rt["version"],
+                                 "files": [{"content": hello[lang]}]})
+                    assert b["language"] == lang and b["version"] == rt["version"], (name, b)
+                    assert b["run"]["stdout"] == "hello 42\n", (name, b)
+                    assert ("compile" in b) == (lang in ("c", "c++")), (name, b)
+        cases.append(("execute: every runtime of the set, under its name and each alias", every_runtime))
+
         def python_text_plain():
             b = execute({"language": "py3", "version": "3.x", "files": [{"content": prog}],
                          "stdin": "1 2", "args": ["a b", "c"]}, ctype="text/plain")
