@@ -234,6 +234,8 @@ static int translate_limits(const json_t *body, const piston_maxima *max, bool c
             return fail(msg, msglen, "%s cannot exceed the configured limit of %lld", l->name, cap);
         if (d < 0)
             return fail(msg, msglen, "%s must be non-negative", l->name);
+        if (d > 1e15) /* beyond any limit the farm can apply (and than a long long of KiB) */
+            return fail(msg, msglen, "%s cannot exceed %.0f", l->name, 1e15);
         if (!compiled && !strcmp(l->stage, "compile"))
             continue;
         long long val = l->kind == 2 ? (long long)((d + 1023) / 1024) : (long long)d;
@@ -387,12 +389,88 @@ static int signal_number(const char *name)
     return atoi(name + 3);
 }
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs,
+ * no surrogates, nothing past U+10FFFF), or 0. */
+static size_t utf8_seq(const unsigned char *p, size_t left)
+{
+    unsigned char c = p[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0)
+            lo = 0xa0;
+        if (c == 0xed)
+            hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        if (c == 0xf4)
+            hi = 0x8f;
+    } else
+        return 0;
+    if (left < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
+/* The bytes as text the way Node's Buffer.toString('utf8') shows them: every
+ * ill-formed byte becomes U+FFFD. New reference. */
+static json_t *utf8_lossy(const unsigned char *p, size_t len)
+{
+    char *out = malloc(len * 3 + 1);
+    if (!out)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < len;) {
+        size_t k = utf8_seq(p + i, len - i);
+        if (k) {
+            memcpy(out + n, p + i, k);
+            n += k;
+            i += k;
+        } else {
+            memcpy(out + n, "\xef\xbf\xbd", 3);
+            n += 3;
+            i++;
+        }
+    }
+    json_t *o = json_stringn(out, n);
+    free(out);
+    return o;
+}
+
+/* A stream of a stage as text: base64 output (not UTF-8) decoded and shown
+ * with U+FFFD, as Piston's clients would see it. New reference. */
+static json_t *stream_text(const json_t *st, const char *key)
+{
+    const json_t *v = json_object_get(st, key);
+    const char *enc = json_string_value(json_object_get(st, "encoding"));
+    if (!json_is_string(v))
+        return json_string("");
+    if (!enc || strcmp(enc, "base64"))
+        return json_incref((json_t *)v);
+    unsigned char *raw = NULL;
+    size_t n = 0;
+    if (base64_decode(json_string_value(v), json_string_length(v), &raw, &n) < 0)
+        return json_incref((json_t *)v);
+    json_t *o = utf8_lossy(raw, n);
+    free(raw);
+    return o;
+}
+
 /* "output": stdout and stderr interleaved by the stage's "output_order"
  * (runs of bytes) when the worker recorded one, else stdout then stderr
  * (one stream alone is its own order). */
-static json_t *output_of(const json_t *st)
+static json_t *output_of(const json_t *st, const json_t *so, const json_t *se)
 {
-    const json_t *so = json_object_get(st, "stdout"), *se = json_object_get(st, "stderr");
     const char *src[3] = {"", json_is_string(so) ? json_string_value(so) : "",
                           json_is_string(se) ? json_string_value(se) : ""};
     size_t len[3] = {0, json_string_length(so), json_string_length(se)};
@@ -433,11 +511,6 @@ static json_t *output_of(const json_t *st)
     return o;
 }
 
-static json_t *str_or_empty(const json_t *v)
-{
-    return json_is_string(v) ? json_incref((json_t *)v) : json_string("");
-}
-
 json_t *piston_stage_from_v1(const json_t *st, bool internal, const char *internal_msg)
 {
     const char *sig = json_string_value(json_object_get(st, "signal"));
@@ -470,9 +543,10 @@ json_t *piston_stage_from_v1(const json_t *st, bool internal, const char *intern
     json_t *o = json_object();
     if (!o)
         return NULL;
-    json_object_set_new(o, "stdout", str_or_empty(json_object_get(st, "stdout")));
-    json_object_set_new(o, "stderr", str_or_empty(json_object_get(st, "stderr")));
-    json_t *out = output_of(st);
+    json_t *so = stream_text(st, "stdout"), *se = stream_text(st, "stderr");
+    json_t *out = so && se ? output_of(st, so, se) : NULL;
+    json_object_set_new(o, "stdout", so ? so : json_string(""));
+    json_object_set_new(o, "stderr", se ? se : json_string(""));
     json_object_set_new(o, "output", out ? out : json_string(""));
     json_object_set_new(o, "code",
                         !sig && !killed && json_is_integer(code) ? json_copy((json_t *)code)

@@ -227,6 +227,12 @@ def main():
         cases.append(("execute: output interleaves stdout and stderr in write order "
                       "(the sandbox's order record, v1 output_order)", interleaved))
 
+        def not_utf8():
+            r = execute({"language": "bash", "version": "*",
+                         "files": [{"content": "printf 'a\\377b\\n'"}]})["run"]
+            assert r["stdout"] == "a\ufffdb\n" and r["output"] == r["stdout"], r
+        cases.append(("execute: output that is not UTF-8 shows U+FFFD, as Node does", not_utf8))
+
         def packages():
             st, lst = farm.request("GET", "/api/v2/packages")
             assert st == 200 and isinstance(lst, list) and lst, (st, lst)
@@ -272,6 +278,29 @@ def main():
                                       headers={"Authorization": tok["token"]})
                 assert st == 403 and set(b) == {"message"}, (st, b)
         cases.append(("auth: Authorization token (bare or Bearer), 401/403 as {message}", auth))
+
+        def switches():
+            port = farmtest.free_port()
+            other = apitest.api_farm(settings={"compat.piston.listen": "127.0.0.1:%d" % port})
+            with other:
+                import http.client
+                import json
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                conn.request("GET", "/api/v2/runtimes")
+                resp = conn.getresponse()
+                body = json.loads(resp.read())
+                assert resp.status == 200 and isinstance(body, list) and body, (resp.status, body)
+                conn.request("GET", "/v1/health")
+                resp = conn.getresponse()
+                resp.read()
+                assert resp.status == 404, resp.status  # the front's own listener serves only it
+                conn.close()
+            off = apitest.api_farm(settings={"compat.piston.enabled": "false"})
+            with off:
+                st, b = off.request("GET", "/api/v2/runtimes")
+                assert st == 404, (st, b)
+        cases.append(("config: compat.piston.listen serves only the front; enabled=false: 404",
+                      switches))
 
         rc = farmtest.run_cases(cases)
     sys.exit(rc)

@@ -176,15 +176,16 @@ END_TEST
 
 static char msg[512];
 
+static piston_maxima maxima = {20000, 10000, 512 * 1024 * 1024LL};
+
 static int tr(const char *body, json_t **v1)
 {
     load();
     json_t *b = json_loads(body, 0, NULL);
     ck_assert_msg(b != NULL, "bad test json %s", body);
-    piston_maxima max = {20000, 10000, 512 * 1024 * 1024LL};
     const piston_runtime *rt = NULL;
     msg[0] = '\0';
-    int r = piston_request_to_v1(b, rts, n_rts, &max, v1, &rt, msg, sizeof(msg));
+    int r = piston_request_to_v1(b, rts, n_rts, &maxima, v1, &rt, msg, sizeof(msg));
     json_decref(b);
     unload();
     return r;
@@ -225,6 +226,9 @@ START_TEST(request_errors_use_pistons_texts)
     refused("{\"language\": \"py\", \"version\": \"*\", \"files\": [{\"content\": \"x\"}], "
             "\"compile_cpu_time\": -5}",
             "compile_cpu_time must be non-negative");
+    refused("{\"language\": \"py\", \"version\": \"*\", \"files\": [{\"content\": \"x\"}], "
+            "\"run_memory_limit\": 1e300}",
+            "run_memory_limit cannot exceed the configured limit of 536870912");
     refused("{\"language\": \"py\", \"version\": \"*\", \"files\": [{\"content\": \"x\", "
             "\"name\": \"../x\"}]}",
             "File path \"../x\" tries to escape parent directory");
@@ -234,6 +238,15 @@ START_TEST(request_errors_use_pistons_texts)
     refused("{\"language\": \"py\", \"version\": \"*\", \"files\": [{\"content\": \"x\"}], "
             "\"args\": [{}]}",
             "args[0] must be a string");
+    /* no maxima configured: still no overflow into the v1 limits */
+    maxima = (piston_maxima){0, 0, 0};
+    refused("{\"language\": \"py\", \"version\": \"*\", \"files\": [{\"content\": \"x\"}], "
+            "\"run_memory_limit\": 1e300}",
+            "run_memory_limit cannot exceed 1000000000000000");
+    refused("{\"language\": \"py\", \"version\": \"*\", \"files\": [{\"content\": \"x\"}], "
+            "\"run_timeout\": 9.3e18}",
+            "run_timeout cannot exceed 1000000000000000");
+    maxima = (piston_maxima){20000, 10000, 512 * 1024 * 1024LL};
 }
 END_TEST
 
@@ -342,6 +355,18 @@ START_TEST(stage_statuses)
     o = stage("{\"stdout\": \"\u00e9\", \"stderr\": \"x\", \"output_order\": [[\"stdout\", "
               "1], [\"stderr\", 1], [\"stdout\", 1]]}");
     ck_assert_str_eq(S(o, "output"), "\xc3\xa9x");
+    json_decref(o);
+    /* not UTF-8 (v1 sends base64): shown with U+FFFD as Node would */
+    o = stage("{\"stdout\": \"aP8=\", \"stderr\": \"\", \"encoding\": \"base64\"}");
+    ck_assert_str_eq(S(o, "stdout"), "h\xef\xbf\xbd");
+    ck_assert_str_eq(S(o, "output"), "h\xef\xbf\xbd");
+    json_decref(o);
+    o = stage("{\"stdout\": \"7aCA4oKs8JCAgPSQgIA=\", \"encoding\": \"base64\"}");
+    /* a surrogate (ED A0 80) is 3 x U+FFFD; the euro sign and U+10000 stay; F4 90 is past U+10FFFF
+     */
+    ck_assert_str_eq(S(o, "stdout"),
+                     "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xe2\x82\xac\xf0\x90\x80\x80"
+                     "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
     json_decref(o);
     json_t *j = json_loads("{}", 0, NULL);
     o = piston_stage_from_v1(j, true, "boom");
