@@ -17,7 +17,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../../builder/builder.h"
 #include "../../common/cleanup.h"
 #include "../../common/jsonutil.h"
 #include "piston_packages.h"
@@ -35,34 +34,14 @@ static enum MHD_Result reply_message(api_call *c, unsigned status, const char *f
     return http_reply_json(c->req, status, json_pack("{s:s}", "message", msg));
 }
 
-/* The package set's {name: {version}} (new reference) or NULL. */
-static json_t *load_packages(const config *cfg)
-{
-    _cleanup_free_ char *path = NULL;
-    const char *pk = config_str(cfg, "api.packages.file");
-    if (pk && *pk)
-        path = strdup(pk);
-    else {
-        _cleanup_free_ char *dir = builder_nix_dir(cfg);
-        if (dir && asprintf(&path, "%s/packages.json", dir) < 0)
-            path = NULL;
-    }
-    return path ? json_load_file(path, 0, NULL) : NULL;
-}
-
 /* Builds the runtimes of the moment; answers 500 itself on failure. */
 static int runtimes_now(api_call *c, piston_runtime **rts, size_t *n, enum MHD_Result *ret)
 {
-    _cleanup_json_ json_t *pk = load_packages(c->ctx->cfg);
-    if (!pk) {
-        *ret = reply_message(c, 500, "the package set cannot be read");
-        return -EIO;
-    }
-    if (piston_runtimes_build(pk, rts, n) < 0) {
-        *ret = reply_message(c, 500, "out of memory");
-        return -ENOMEM;
-    }
-    return 0;
+    int r = piston_runtimes_now(c->ctx->cfg, rts, n);
+    if (r < 0)
+        *ret = r == -ENOMEM ? reply_message(c, 500, "out of memory")
+                            : reply_message(c, 500, "the package set cannot be read");
+    return r;
 }
 
 static enum MHD_Result piston_runtimes(api_call *c)

@@ -31,14 +31,14 @@ static const char *str_of(const json_t *o, const char *key, const char *dflt)
     return s ? s : dflt;
 }
 
-static int load(api_call *c, piston_runtime **rts, size_t *n)
+int piston_runtimes_now(const config *cfg, piston_runtime **rts, size_t *n)
 {
     _cleanup_free_ char *path = NULL;
-    const char *pk = config_str(c->ctx->cfg, "api.packages.file");
+    const char *pk = config_str(cfg, "api.packages.file");
     if (pk && *pk)
         path = strdup(pk);
     else {
-        _cleanup_free_ char *dir = builder_nix_dir(c->ctx->cfg);
+        _cleanup_free_ char *dir = builder_nix_dir(cfg);
         if (dir && asprintf(&path, "%s/packages.json", dir) < 0)
             path = NULL;
     }
@@ -60,7 +60,7 @@ enum MHD_Result piston_packages_list(api_call *c)
 {
     piston_runtime *rts = NULL;
     size_t n = 0;
-    if (load(c, &rts, &n) < 0)
+    if (piston_runtimes_now(c->ctx->cfg, &rts, &n) < 0)
         return message(c, 500, "the package set cannot be read");
     json_t *out = json_array();
     for (size_t i = 0; out && i < n; i++) {
@@ -112,7 +112,7 @@ enum MHD_Result piston_packages_install(api_call *c)
     piston_runtime *rts = NULL;
     size_t n = 0;
     enum MHD_Result ret;
-    if (load(c, &rts, &n) < 0)
+    if (piston_runtimes_now(c->ctx->cfg, &rts, &n) < 0)
         return message(c, 500, "the package set cannot be read");
     const piston_runtime *rt = named(c, rts, n, &ret);
     if (!rt) {
@@ -147,7 +147,7 @@ enum MHD_Result piston_packages_uninstall(api_call *c)
     piston_runtime *rts = NULL;
     size_t n = 0;
     enum MHD_Result ret;
-    if (load(c, &rts, &n) < 0)
+    if (piston_runtimes_now(c->ctx->cfg, &rts, &n) < 0)
         return message(c, 500, "the package set cannot be read");
     const piston_runtime *rt = named(c, rts, n, &ret);
     if (!rt) {

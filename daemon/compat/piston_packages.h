@@ -5,6 +5,12 @@
 #pragma once
 
 #include "../api.h"
+#include "piston_runtimes.h"
+
+/* The runtimes of the package set of the moment (api.packages.file, else
+ * the nix directory's packages.json), read on every call so they follow the
+ * set. *rts is malloc'd. -EIO when the set cannot be read, -ENOMEM. */
+int piston_runtimes_now(const config *cfg, piston_runtime **rts, size_t *n);
 
 enum MHD_Result piston_packages_list(api_call *c);
 enum MHD_Result piston_packages_install(api_call *c);
