@@ -659,6 +659,22 @@ static int interleave(void)
     return 0;
 }
 
+/* Copies stdin to stdout line by line, each line written as soon as it is
+ * read (an interactive program). */
+static int echo_lines(void)
+{
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(0, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0;
+        if (write(1, buf, (size_t)n) != n)
+            return 1;
+    }
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -687,6 +703,8 @@ int main(int argc, char **argv)
         return lines();
     if (!strcmp(n, "interleave"))
         return interleave();
+    if (!strcmp(n, "echo-lines"))
+        return echo_lines();
     if (!strcmp(n, "spin"))
         return spin();
     if (!strcmp(n, "sleep"))

@@ -1063,6 +1063,52 @@ static size_t drain(int fd, char *buf, size_t cap)
     return n;
 }
 
+/* A live stdin: stdin_fd is a pipe the caller writes while the program runs
+ * (what an interactive session needs): the answer to the first line comes
+ * back before the second line is even written. */
+static void t_live_stdin(void)
+{
+    int in[2], so[2];
+    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(so, O_CLOEXEC) < 0) {
+        ok(false, "live stdin: pipes: %s", strerror(errno));
+        return;
+    }
+    struct sandbox_config c;
+    base_config(&c, ARGV("echo-lines"));
+    c.stdin_kind = SANDBOX_STDIN_FD;
+    c.stdin_fd = in[0];
+    c.stream = true;
+    c.stream_stdout_fd = so[1];
+    c.stream_stderr_fd = -1;
+    struct stream_job j = {.c = &c};
+    atomic_init(&j.done, false);
+    pthread_t th;
+    pthread_create(&th, NULL, stream_runner, &j);
+    char line[256];
+    bool wrote = write(in[1], "ping1\n", 6) == 6;
+    size_t n = read_line_by(so[0], line, sizeof line, 30000);
+    bool running = !atomic_load(&j.done);
+    ok(wrote && n == 6 && !strcmp(line, "ping1\n") && running,
+       "live stdin: the program answers a line while it runs (got %zu bytes, running %d)", n,
+       running);
+    wrote = write(in[1], "ping2\n", 6) == 6;
+    n = read_line_by(so[0], line, sizeof line, 30000);
+    ok(wrote && n == 6 && !strcmp(line, "ping2\n"), "live stdin: and the next one");
+    close(in[1]); /* EOF: the program ends */
+    pthread_join(th, NULL);
+    struct sandbox_result *r = &j.r;
+    bool good = j.rc == 0 && r->status == SANDBOX_OK && r->stdout_buf &&
+                !strcmp(r->stdout_buf, "ping1\nping2\n");
+    ok(good, "live stdin: the run ends at EOF with both answers captured");
+    if (!good)
+        diag("live-stdin", r);
+    sandbox_result_free(r);
+    close(in[0]);
+    close(so[0]);
+    close(so[1]);
+    host_clean("live-stdin");
+}
+
 static void t_stream(void)
 {
     /* 1. The first line reaches the stream fd while the program still runs. */
@@ -1455,6 +1501,7 @@ int main(int argc, char **argv)
     t_outputs();
     t_order();
     t_stream();
+    t_live_stdin();
     t_cancel();
     t_second_pool();
 
