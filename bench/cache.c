@@ -68,6 +68,7 @@ int main(int argc, char **argv)
     store *s = NULL;
     json_t *names = NULL, *row = NULL;
     builder_nix nix = {0};
+    char *gen = NULL;
 
     if (config_new_default(&cfg, err, sizeof err) < 0 ||
         config_set(cfg, "state_dir", tmp, err, sizeof err) < 0 || builder_nix_init(cfg, &nix) < 0) {
@@ -106,8 +107,12 @@ int main(int argc, char **argv)
 
     char depset_nix[600];
     snprintf(depset_nix, sizeof depset_nix, "%s/depset.nix", nix.nix_dir);
-    const char *nb[] = {"nix-build", depset_nix,   "--argstr", "names",
-                        "busybox",   "--out-link", root,       NULL};
+    if (builder_pkgset_dir(cfg, false, &gen, err, sizeof err) < 0) {
+        fprintf(stderr, "bench-cache: package set: %s\n", err);
+        goto out;
+    }
+    const char *nb[] = {"nix-build", depset_nix, "--argstr",   "names", "busybox", "--argstr",
+                        "gen",       gen,        "--out-link", root,    NULL};
     double secs, total = 0;
     for (long i = 0; i < builds; i++) {
         if (run_nix(&nix, nb, &secs, err, sizeof err) < 0) {
@@ -140,7 +145,8 @@ int main(int argc, char **argv)
             }
             char storedir[600];
             snprintf(storedir, sizeof storedir, "%s/cold-%s", tmp, n);
-            const char *cb[] = {"nix-build", depset_nix, "--argstr",      "names", n,
+            const char *cb[] = {"nix-build", depset_nix, "--argstr",      "names",
+                                n,           "--argstr", "gen",           gen,
                                 "--store",   storedir,   "--no-out-link", NULL};
             int r = run_nix(&nix, cb, &secs, err, sizeof err);
             if (r < 0)
@@ -155,6 +161,7 @@ int main(int argc, char **argv)
     }
     rc = 0;
 out:
+    free(gen);
     if (s)
         store_close(s);
     json_decref(row);

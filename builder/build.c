@@ -110,6 +110,8 @@ typedef struct {
     char *names;      /* owned: "a b c" */
     char *include;    /* owned: nixfarm=<nix_dir> */
     char *depset_nix; /* owned */
+    char *gen;        /* owned: the generated package-set directory */
+    int gen_arg;      /* its index in argv (0: none) */
 } build_cmd;
 
 static void build_cmd_done(build_cmd *c)
@@ -117,6 +119,7 @@ static void build_cmd_done(build_cmd *c)
     free(c->names);
     free(c->include);
     free(c->depset_nix);
+    free(c->gen);
 }
 
 /* Fills cmd from the spec; -EINVAL with err for a spec this builder refuses. */
@@ -141,18 +144,13 @@ static int make_build_cmd(const config *cfg, const builder_nix *nix, json_t *spe
         cmd->argv[i++] = "restrict-eval";
         cmd->argv[i++] = "true";
     } else if (json_is_array(pkgs)) {
-        const char *set = json_string_value(json_object_get(spec, "set"));
-        char id[65];
-        int r = builder_pkgset_id(cfg, id, err, errlen);
+        /* The set is built from the current generation even when the row
+         * was requested under an older package-set id (a Debian update came
+         * in between): its names are what the submission asked for, and the
+         * old host files may be gone. */
+        int r = builder_pkgset_dir(cfg, false, &cmd->gen, err, errlen);
         if (r < 0)
             return r;
-        if (!set || strcmp(set, id)) {
-            snprintf(err, errlen,
-                     "the package set changed since this set was requested (set %.12s, now "
-                     "%.12s): request it again",
-                     set ? set : "none", id);
-            return -EINVAL;
-        }
         r = builder_validate_packages(cfg, pkgs, err, errlen);
         if (r < 0)
             return r;
@@ -175,6 +173,12 @@ static int make_build_cmd(const config *cfg, const builder_nix *nix, json_t *spe
         cmd->argv[i++] = "--argstr";
         cmd->argv[i++] = "names";
         cmd->argv[i++] = cmd->names;
+        /* A static set's depset.nix takes no gen: Nix passes only the
+         * arguments a function names. */
+        cmd->argv[i++] = "--argstr";
+        cmd->argv[i++] = "gen";
+        cmd->gen_arg = i;
+        cmd->argv[i++] = cmd->gen;
     } else {
         snprintf(err, errlen, "spec has neither \"packages\" nor \"expr\"");
         return -EINVAL;
@@ -187,6 +191,14 @@ static int make_build_cmd(const config *cfg, const builder_nix *nix, json_t *spe
     cmd->argv[i++] = root;
     cmd->argv[i] = NULL;
     return 0;
+}
+
+/* Whether Nix failed because an imported host file no longer has the NAR
+ * hash its manifest pins (Nix 2.8: "store path mismatch in (possibly
+ * filtered) path added from '/'"; newer: "hash mismatch"). */
+static bool host_files_changed(const char *log)
+{
+    return log && (strstr(log, "store path mismatch") || strstr(log, "hash mismatch"));
 }
 
 /* Records the failure; the store ends the waiting submissions deps_failed. */
@@ -317,6 +329,20 @@ int builder_build_claimed_hb(const config *cfg, store *s, const char *owner,
     };
     nixrun_result res;
     r = nixrun(&o, &res, e, sizeof e);
+    if (r == 0 && !(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0) && !res.timed_out &&
+        cmd.gen && host_files_changed(res.log)) {
+        /* A host file changed without dpkg noticing: the pinned hash is
+         * stale. Regenerate the set and build once more from the new one. */
+        char ge[1024] = "";
+        _cleanup_free_ char *gen = NULL;
+        if (builder_pkgset_dir(cfg, true, &gen, ge, sizeof ge) == 0) {
+            free(cmd.gen);
+            cmd.gen = steal_pointer(&gen);
+            cmd.argv[cmd.gen_arg] = cmd.gen;
+            nixrun_result_done(&res);
+            r = nixrun(&o, &res, e, sizeof e);
+        }
+    }
     int ret;
     if (r == -EINTR || r == -ESTALE) {
         snprintf(err, errlen, "%s",

@@ -31,10 +31,17 @@
  * - Quota: when the closure bytes of ready sets pass cache.quota_bytes, the
  *   least recently used sets nobody holds lose their row, then their root;
  *   then one `nix-store --gc`. A held set is never evicted.
+ * - The package set comes from this machine's dpkg (pkgsetgen.c): generated
+ *   into <state_dir>/pkgset/<id>/ by nix/regen, again when dpkg's status
+ *   changes, and once more (with one retry of the build) when Nix reports a
+ *   hash mismatch. Ready sets keep serving across a change; new keys carry the
+ *   new id. The one log line of a change is written where it happens, in
+ *   whichever process noticed it (an operator event, not an error).
  *
  * Errors follow the project rule: >= 0 success, -errno failure, and a sentence
  * in (err, errlen) where a person reads it. Nothing here calls exit() or logs
- * except builder_run, which is a process role. */
+ * except builder_run, which is a process role, and the package-set change
+ * above. */
 #pragma once
 
 #include <signal.h>
@@ -51,6 +58,33 @@
 /* The package-set directory: config nix.dir, or FARM_SOURCE_ROOT "/nix" when
  * that is empty. Caller frees; NULL only when out of memory. */
 char *builder_nix_dir(const config *cfg);
+
+/* <state_dir>/pkgset, or config nix.pkgset_dir: where the generations of
+ * the machine-derived package set live (builder/pkgsetgen.c). Caller frees. */
+char *builder_pkgset_base(const config *cfg);
+
+/* The directory holding the package set's packages.json (and manifests/):
+ * nix.dir itself when it holds a packages.json and no spec.json (a static
+ * set), else the
+ * generation of this machine's dpkg state under builder_pkgset_base, made by
+ * <nix.dir>/regen when dpkg's state is new (or always, when force: after Nix
+ * reported a hash mismatch). Costs a stat while dpkg's status file is
+ * unchanged. A change of the current generation is logged and appended to
+ * <pkgset dir>/changes. Thread-safe. *dir_out is the caller's; 0 or -errno
+ * with err filled. */
+int builder_pkgset_dir(const config *cfg, bool force, char **dir_out, char *err, size_t errlen);
+
+/* How the machine-derived set changed so far: the number of lines of
+ * <pkgset dir>/changes after the first generation, the current id ("" when
+ * none) and the time of the last change (0 when none). 0 or -errno. */
+int builder_pkgset_changes(const config *cfg, long long *changes, char current[65],
+                           long long *changed_at);
+
+/* The current package set for people: {"id", "dir", "packages": {name:
+ * {version, debian_versions, bins, description...}}, "unavailable": {name:
+ * {reason, debian_versions (null: not installed), description}}} (a static
+ * set has no unavailable.json: empty). New reference; 0 or -errno. */
+int builder_pkgset_describe(const config *cfg, json_t **out, char *err, size_t errlen);
 
 /* The package-set id: SHA-256 hex of packages.json. The file is read once per
  * process and again only when its size or mtime changes; thread-safe (the API

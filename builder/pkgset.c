@@ -1,4 +1,6 @@
-/* pkgset.c — the package set a client may name: <nix.dir>/packages.json.
+/* pkgset.c — the package set a client may name: packages.json of the
+ * current generation (builder_pkgset_dir: nix.dir for a static set, else the
+ * set generated from this machine's dpkg data).
  *
  * The file is an object whose keys are attribute names (values describe each
  * package; only the keys matter here). Its SHA-256 is the package-set id that
@@ -36,6 +38,7 @@ typedef struct {
     char id[65];
     char **names; /* sorted, owned */
     size_t n;
+    json_t *unavailable; /* owned: unavailable.json of a generated set, or NULL */
 } pkgset_cache;
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -75,6 +78,7 @@ static void cache_clear(pkgset_cache *c)
         free(c->names[i]);
     free(c->names);
     free(c->dir);
+    json_decref(c->unavailable);
     memset(c, 0, sizeof *c);
 }
 
@@ -133,6 +137,12 @@ static int cache_load(const char *dir, const struct stat *st, pkgset_cache *out,
         c.n++;
     }
     qsort(c.names, c.n, sizeof *c.names, cmp_str);
+    _cleanup_free_ char *upath = NULL;
+    if (asprintf(&upath, "%s/unavailable.json", dir) < 0) {
+        cache_clear(&c);
+        return -ENOMEM;
+    }
+    c.unavailable = json_load_file(upath, 0, NULL); /* optional */
     hash_sha256_hex(text, len, c.id);
     c.dev = st->st_dev;
     c.ino = st->st_ino;
@@ -145,9 +155,12 @@ static int cache_load(const char *dir, const struct stat *st, pkgset_cache *out,
 /* Makes sure the cache holds cfg's package set; call with cache_lock held. */
 static int cache_refresh(const config *cfg, char *err, size_t errlen)
 {
-    _cleanup_free_ char *dir = builder_nix_dir(cfg);
+    _cleanup_free_ char *dir = NULL;
+    int r = builder_pkgset_dir(cfg, false, &dir, err, errlen);
+    if (r < 0)
+        return r;
     _cleanup_free_ char *path = NULL;
-    if (!dir || asprintf(&path, "%s/packages.json", dir) < 0)
+    if (asprintf(&path, "%s/packages.json", dir) < 0)
         return -ENOMEM;
     struct stat st;
     if (stat(path, &st) < 0) {
@@ -160,7 +173,7 @@ static int cache_refresh(const config *cfg, char *err, size_t errlen)
         cache.mtime.tv_nsec == st.st_mtim.tv_nsec)
         return 0;
     pkgset_cache fresh;
-    int r = cache_load(dir, &st, &fresh, err, errlen);
+    r = cache_load(dir, &st, &fresh, err, errlen);
     if (r < 0)
         return r;
     cache_clear(&cache);
@@ -301,6 +314,12 @@ static void unknown_sentence(size_t index, const char *name, char *err, size_t e
     _cleanup_json_ json_t *close = json_array();
     char list[400] = "";
     size_t o = 0;
+    json_t *un = json_object_get(cache.unavailable, name);
+    if (json_is_object(un)) {
+        snprintf(err, errlen, "packages[%zu]: package \"%.64s\" is not available on this farm: %s",
+                 index, name, json_string_value(json_object_get(un, "reason")));
+        return;
+    }
     if (close && closest_locked(name, 3, close) == 0 && json_array_size(close) > 0) {
         size_t i;
         json_t *v;

@@ -22,7 +22,8 @@
 #include "../common/jsonutil.h"
 #include "../common/log.h"
 
-#define HEARTBEAT_MS 2000
+/* heartbeat.interval_ms, the one interval of every role (issue 21). */
+#define HEARTBEAT_MS heartbeat_ms
 #define QUOTA_CHECK_MS 30000
 
 /* Log values are one line: a build log's tail has many. */
@@ -78,6 +79,9 @@ int builder_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
     int poll_ms = (int)config_int(cfg, "queue.poll_ms");
     int64_t lease_ms = config_int(cfg, "lease.ms");
     int64_t next_hb = 0, next_quota = 0;
+    int64_t heartbeat_ms = config_int(cfg, "heartbeat.interval_ms") > 0
+                               ? config_int(cfg, "heartbeat.interval_ms")
+                               : 2000;
     log_info("builder-started owner=%s doorbell=%s", owner, bell ? "yes" : "no");
 
     while (!*stop) {

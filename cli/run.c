@@ -118,6 +118,7 @@ int verb_run(int argc, char **argv)
         switch (c) {
         case 'h':
             run_help();
+            run_help_packages(state_flag);
             return FARM_EXIT_OK;
         case 'P':
             json_decref(packages);

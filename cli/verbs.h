@@ -49,6 +49,8 @@ int verb_profiles(int argc, char **argv);
 int verb_depsets(int argc, char **argv);
 int verb_junit(int argc, char **argv);
 int verb_run(int argc, char **argv);
+/* The package list of `farm run --help` (cli/run_packages.c). */
+void run_help_packages(const char *state_flag);
 int verb_ci(int argc, char **argv);
 
 /* Limits options shared by submit and run: fills a full-or-partial limits

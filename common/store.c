@@ -413,6 +413,7 @@ int store_open_opts(const char *path, const char *state_dir, int busy_timeout_ms
         s->listen_fd[i] = -1;
     s->busy_timeout_ms = busy_timeout_ms > 0 ? busy_timeout_ms : 5000;
     s->default_max_attempts = default_max_attempts > 0 ? default_max_attempts : 3;
+    s->retry_elsewhere_ms = 10000;
     s->path = strdup(path);
     if (!s->path)
         return -ENOMEM;
@@ -489,7 +490,10 @@ int store_open_config(const config *cfg, store **out, char *err, size_t errlen)
             return -ENOMEM;
         db = def;
     }
-    return store_open_opts(db, config_str(cfg, "state_dir"),
-                           (int)config_int(cfg, "db.busy_timeout_ms"),
-                           (int)config_int(cfg, "queue.max_attempts"), out, err, errlen);
+    int r = store_open_opts(db, config_str(cfg, "state_dir"),
+                            (int)config_int(cfg, "db.busy_timeout_ms"),
+                            (int)config_int(cfg, "queue.max_attempts"), out, err, errlen);
+    if (r >= 0)
+        (*out)->retry_elsewhere_ms = config_int(cfg, "queue.retry_elsewhere_ms");
+    return r;
 }

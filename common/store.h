@@ -139,6 +139,19 @@ int store_submission_claim(store *s, const char *owner, int64_t lease_ms, store_
 int store_submission_renew(store *s, const char *id, const char *owner, int64_t lease_ms);
 /* Gives the row back to the queue without counting an attempt (graceful stop). */
 int store_submission_release(store *s, const char *id, const char *owner);
+/* Gives the row back after a failure of the farm's own (keeper died, slot
+ * setup, mount, store write: never the program's), with the attempt counted:
+ * {attempt, owner, kind, message} is appended to its attempt_reasons, and the
+ * owner's slot (owner without its pid) skips the row in its claims for
+ * queue.retry_elsewhere_ms, so another worker runs it when there is one.
+ * kind is [a-z_]{1,32} (a metric label). At max_attempts the row ends
+ * internal_error, its error listing every attempt's reason. Owner-checked.
+ * 0 requeued, 1 ended internal_error, <0 (-ESTALE, -EINVAL...). */
+/* owner without its pid field ("host:pid:worker-N" -> "host:worker-N"), the
+ * worker slot a failed attempt is remembered by, whatever its pid. */
+void store_owner_slot(const char *owner, char *buf, size_t len);
+int store_submission_release_failed(store *s, const char *id, const char *owner, const char *kind,
+                                    const char *message);
 /* Appends an event {type, data} for the SSE stream; owner-checked when owner != NULL. */
 int store_submission_event(store *s, const char *id, const char *owner, const char *type,
                            json_t *data /* borrowed */);
@@ -220,8 +233,22 @@ typedef struct {
 int store_requeue_expired(store *s, int64_t now_ms, store_requeue_counts *out);
 int store_heartbeat(store *s, const char *id, const char *role, const char *host, int pid,
                     const char *current_item);
+/* store_heartbeat that also says what the process does (doing: NULL keeps
+ * the row's while current_item is unchanged, else "idle" / "running
+ * submission <id>" / "building set <key>") and by when it must be done
+ * (deadline_in_ms from now; 0 clears it, -1 keeps it while the item is
+ * unchanged). doing_since moves only when doing changes. */
+int store_heartbeat_doing(store *s, const char *id, const char *role, const char *host, int pid,
+                          const char *current_item, const char *doing, int64_t deadline_in_ms);
+/* The facts /v1/health and /metrics add to the heartbeats (issue 21): ages in
+ * ms of the oldest queued submission and set ("oldest_queued": {"submission",
+ * "depset"}, null when none), running submissions per lease owner
+ * ("inflight": {owner: n}), and sets building ("builds": [{key, owner,
+ * started_at}]). */
+int store_health_facts(store *s, json_t **out);
 int store_heartbeat_remove(store *s, const char *id);
-/* [{id, role, host, pid, started_at, last_seen_at, current_item}] */
+/* [{id, role, host, pid, started_at, last_seen_at, current_item, doing,
+ * doing_since, deadline_at}] */
 int store_heartbeats(store *s, json_t **out);
 /* {"queued": n, "waiting_deps": n, ...} for submissions and sets, as
  * {"submissions": {state: n, ...}, "depsets": {state: n, ...}} with every state

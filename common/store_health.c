@@ -96,6 +96,16 @@ static int store_requeue_submissions(store *s, int64_t now, store_requeue_counts
         int rc = sqlite3_step(st);
         if (rc != SQLITE_DONE)
             return store_fail(s, rc);
+        /* Every attempt's reason is kept; the last one's error lists them all. */
+        if ((r = store_attempt_reason_add(s, e->id, e->attempts, e->owner, "lease_expired",
+                                          "the lease ran out (the worker died or hung)", now)) < 0)
+            return r;
+        if (give_up) {
+            _cleanup_free_ char *all = store_attempt_reasons_text(s, e->id);
+            if (all && (r = store_exec(s, "UPDATE submissions SET error = ?2 WHERE id = ?1", 2,
+                                       e->id, all)) < 0)
+                return r;
+        }
         _cleanup_json_ json_t *d =
             json_pack("{s:s,s:s,s:s}", "state", give_up ? "internal_error" : "queued", "reason",
                       "lease_expired", "error", why);
@@ -179,29 +189,73 @@ int store_requeue_expired(store *s, int64_t now_ms, store_requeue_counts *out)
 int store_heartbeat(store *s, const char *id, const char *role, const char *host, int pid,
                     const char *current_item)
 {
+    return store_heartbeat_doing(s, id, role, host, pid, current_item, NULL, -1);
+}
+
+/* What a row says it does when the caller does not say: idle, or its item. */
+static char *store_default_doing(const char *role, const char *item)
+{
+    if (!item)
+        return store_strdupf("%s", !strcmp(role, "api")        ? "serving"
+                                   : !strcmp(role, "health")   ? "checking"
+                                   : !strcmp(role, "webhooks") ? "delivering"
+                                                               : "idle");
+    if (!strcmp(role, "worker"))
+        return store_strdupf("running submission %s", item);
+    if (!strcmp(role, "builder"))
+        return store_strdupf("building set %s", item);
+    return store_strdupf("working on %s", item);
+}
+
+int store_heartbeat_doing(store *s, const char *id, const char *role, const char *host, int pid,
+                          const char *current_item, const char *doing, int64_t deadline_in_ms)
+{
     if (!id || !role)
         return -EINVAL;
+    _cleanup_free_ char *def = store_default_doing(role, current_item);
+    if (!def)
+        return -ENOMEM;
     char hostbuf[256] = "";
     if (!host) {
         if (gethostname(hostbuf, sizeof(hostbuf) - 1) < 0)
             hostbuf[0] = '\0';
         host = hostbuf;
     }
+    /* doing and deadline_at stay as they were while the item is the same and
+     * the caller does not say otherwise (the renewer's beats keep them);
+     * doing_since moves only when doing changes. */
     _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
-        s, "INSERT INTO heartbeats (id, role, host, pid, started_at, last_seen_at, current_item) "
-           "VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6) ON CONFLICT (id) DO UPDATE SET "
+        s, "INSERT INTO heartbeats (id, role, host, pid, started_at, last_seen_at, current_item, "
+           "doing, doing_since, deadline_at) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, COALESCE(?7, ?8), ?5, ?9) "
+           "ON CONFLICT (id) DO UPDATE SET "
            "role = excluded.role, host = excluded.host, pid = excluded.pid, "
            "last_seen_at = excluded.last_seen_at, current_item = excluded.current_item, "
            "started_at = CASE WHEN heartbeats.pid IS excluded.pid THEN heartbeats.started_at "
-           "ELSE excluded.started_at END");
+           "ELSE excluded.started_at END, "
+           "doing = CASE WHEN ?7 IS NOT NULL THEN ?7 WHEN heartbeats.current_item IS ?6 "
+           "THEN COALESCE(heartbeats.doing, ?8) ELSE ?8 END, "
+           "doing_since = CASE WHEN heartbeats.current_item IS ?6 AND heartbeats.doing IS "
+           "(CASE WHEN ?7 IS NOT NULL THEN ?7 ELSE COALESCE(heartbeats.doing, ?8) END) "
+           "THEN COALESCE(heartbeats.doing_since, ?5) ELSE ?5 END, "
+           "deadline_at = CASE WHEN ?10 THEN ?9 WHEN heartbeats.current_item IS ?6 "
+           "THEN heartbeats.deadline_at ELSE NULL END");
     if (!st)
         return store_err(s);
+    int64_t now = store_now_ms();
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, host, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 4, pid);
-    sqlite3_bind_int64(st, 5, store_now_ms());
+    sqlite3_bind_int64(st, 5, now);
     sqlite3_bind_text(st, 6, current_item, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, doing, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, def, -1, SQLITE_STATIC);
+    if (deadline_in_ms > 0)
+        sqlite3_bind_int64(st, 9, now + deadline_in_ms);
+    else
+        sqlite3_bind_null(st, 9);
+    sqlite3_bind_int(st, 10, deadline_in_ms >= 0);
     int rc = sqlite3_step(st);
     return rc == SQLITE_DONE ? 0 : store_fail(s, rc);
 }
@@ -214,9 +268,9 @@ int store_heartbeat_remove(store *s, const char *id)
 
 int store_heartbeats(store *s, json_t **out)
 {
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
-        s, "SELECT id, role, host, pid, started_at, last_seen_at, current_item FROM heartbeats "
-           "ORDER BY role, id");
+    _cleanup_stmt_ sqlite3_stmt *st =
+        store_stmt(s, "SELECT id, role, host, pid, started_at, last_seen_at, current_item, doing, "
+                      "doing_since, deadline_at FROM heartbeats ORDER BY role, id");
     if (!st)
         return store_err(s);
     _cleanup_json_ json_t *arr = json_array();
@@ -225,12 +279,14 @@ int store_heartbeats(store *s, json_t **out)
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         json_array_append_new(
-            arr, json_pack("{s:o,s:o,s:o,s:i,s:I,s:I,s:o}", "id", store_col_str_or_null(st, 0),
-                           "role", store_col_str_or_null(st, 1), "host",
-                           store_col_str_or_null(st, 2), "pid", sqlite3_column_int(st, 3),
+            arr, json_pack("{s:o,s:o,s:o,s:i,s:I,s:I,s:o,s:o,s:o,s:o}", "id",
+                           store_col_str_or_null(st, 0), "role", store_col_str_or_null(st, 1),
+                           "host", store_col_str_or_null(st, 2), "pid", sqlite3_column_int(st, 3),
                            "started_at", (json_int_t)sqlite3_column_int64(st, 4), "last_seen_at",
                            (json_int_t)sqlite3_column_int64(st, 5), "current_item",
-                           store_col_str_or_null(st, 6)));
+                           store_col_str_or_null(st, 6), "doing", store_col_str_or_null(st, 7),
+                           "doing_since", store_col_int_or_null(st, 8), "deadline_at",
+                           store_col_int_or_null(st, 9)));
     if (rc != SQLITE_DONE)
         return store_fail(s, rc);
     *out = steal_pointer(&arr);
@@ -309,5 +365,67 @@ int store_queue_depths(store *s, json_t **out)
     if (!o)
         return -ENOMEM;
     *out = o;
+    return 0;
+}
+
+/* ---- facts for /v1/health and /metrics ---- */
+
+/* Age in ms of the smallest value sql selects (one column), or JSON null. */
+static int store_age_of(store *s, const char *sql, int64_t now, json_t **out)
+{
+    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(s, sql);
+    if (!st)
+        return store_err(s);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW)
+        return store_fail(s, rc);
+    *out = sqlite3_column_type(st, 0) == SQLITE_NULL
+               ? json_null()
+               : json_integer(
+                     now - sqlite3_column_int64(st, 0) > 0 ? now - sqlite3_column_int64(st, 0) : 0);
+    return 0;
+}
+
+int store_health_facts(store *s, json_t **out)
+{
+    int64_t now = store_now_ms();
+    json_t *sub_age = NULL, *set_age = NULL;
+    int r = store_age_of(s,
+                         "SELECT MIN(queued_at) FROM submissions WHERE state IN ('queued', "
+                         "'running') AND state = 'queued'",
+                         now, &sub_age);
+    if (r >= 0)
+        r = store_age_of(s, "SELECT MIN(created_at) FROM depsets WHERE state = 'queued'", now,
+                         &set_age);
+    _cleanup_json_ json_t *o = json_pack("{s:{s:o?,s:o?},s:{},s:[]}", "oldest_queued", "submission",
+                                         sub_age, "depset", set_age, "inflight", "builds");
+    if (r < 0)
+        return r;
+    if (!o)
+        return -ENOMEM;
+    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+        s, "SELECT lease_owner, COUNT(*) FROM submissions WHERE state IN ('queued', 'running') "
+           "AND state = 'running' AND lease_owner IS NOT NULL GROUP BY lease_owner");
+    if (!st)
+        return store_err(s);
+    int rc;
+    json_t *inflight = json_object_get(o, "inflight");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_object_set_new(inflight, (const char *)sqlite3_column_text(st, 0),
+                            json_integer(sqlite3_column_int64(st, 1)));
+    if (rc != SQLITE_DONE)
+        return store_fail(s, rc);
+    _cleanup_stmt_ sqlite3_stmt *b =
+        store_stmt(s, "SELECT key, lease_owner, started_at FROM depsets WHERE state = 'building'");
+    if (!b)
+        return store_err(s);
+    json_t *builds = json_object_get(o, "builds");
+    while ((rc = sqlite3_step(b)) == SQLITE_ROW)
+        json_array_append_new(builds, json_pack("{s:o,s:o,s:o}", "key", store_col_str_or_null(b, 0),
+                                                "owner", store_col_str_or_null(b, 1), "started_at",
+                                                store_col_int_or_null(b, 2)));
+    if (rc != SQLITE_DONE)
+        return store_fail(s, rc);
+    *out = steal_pointer(&o);
     return 0;
 }

@@ -46,8 +46,9 @@ struct store {
     json_t *depth_terminal;     /* store_queue_depths' cached terminal counts */
     int64_t depth_terminal_at;
     int default_max_attempts;
-    int tx_depth;        /* 1 inside store_tx_begin .. commit/rollback */
-    unsigned ring_after; /* bit per store_role, rung at commit */
+    int64_t retry_elsewhere_ms; /* store_attempts.c: a failed slot skips its row this long */
+    int tx_depth;               /* 1 inside store_tx_begin .. commit/rollback */
+    unsigned ring_after;        /* bit per store_role, rung at commit */
     int listen_fd[STORE_N_ROLES];
     char *listen_path[STORE_N_ROLES];
     int send_fd;
@@ -171,5 +172,13 @@ json_t *store_depset_row_json(sqlite3_stmt *st);
     "1) || ',', '[') || json_object('seq', " STORE_EVENT_LAST " + 1, 'type', " type                \
     ", 'data', json(" data "), 'at', " at ") || ']'"
 /* Appends an event to a submission inside the caller's transaction. */
+/* store_attempts.c: appends {attempt, owner, kind, message, at} to the row's
+ * attempt_reasons (inside the caller's transaction). */
+int store_attempt_reason_add(store *s, const char *id, int attempt, const char *owner,
+                             const char *kind, const char *message, int64_t now);
+/* store_attempts.c: the row's reasons as one text, "attempt 1 (owner): kind: msg; ...",
+ * malloc'd (NULL on error). */
+char *store_attempt_reasons_text(store *s, const char *id);
+
 int store_event_append(store *s, const char *id, const char *type, json_t *data /* borrowed */,
                        int64_t now);

@@ -48,7 +48,7 @@ int store_submission_get(store *s, const char *id, json_t **out)
         s, "SELECT s.id, s.state, s.verdict, s.priority, s.request, s.depset_key, d.state, "
            "s.n_tests, s.result, s.error, s.attempts, s.max_attempts, s.cancel_requested, "
            "s.token_id, s.callback_url, s.cache_key, s.created_at, s.queued_at, s.started_at, "
-           "s.finished_at, s.lease_owner, s.lease_expires_at "
+           "s.finished_at, s.lease_owner, s.lease_expires_at, s.attempt_reasons "
            "FROM submissions s LEFT JOIN depsets d ON d.key = s.depset_key WHERE s.id = ?1");
     if (!st)
         return store_err(s);
@@ -89,6 +89,11 @@ int store_submission_get(store *s, const char *id, json_t **out)
     json_object_set_new(o, "finished_at", store_col_int_or_null(st, 19));
     json_object_set_new(o, "lease_owner", store_col_str_or_null(st, 20));
     json_object_set_new(o, "lease_expires_at", store_col_int_or_null(st, 21));
+    /* Why earlier attempts failed (issue 18): [{attempt, owner, kind, message, at}]. */
+    json_t *reasons = store_col_json(st, 22);
+    json_object_set_new(o, "attempt_reasons", json_is_array(reasons) ? reasons : json_array());
+    if (!json_is_array(reasons))
+        json_decref(reasons);
     sqlite3_reset(st);
     if (!json_object_get(o, "compile"))
         json_object_set_new(o, "compile", json_null());

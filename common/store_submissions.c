@@ -370,9 +370,16 @@ static int store_claim_locked(store *s, const char *owner, int64_t lease_ms, int
                "d.out_paths, d.closure, d.closure_bytes, d.root, d.last_used_at FROM submissions s "
                "LEFT JOIN depsets d ON d.key = s.depset_key "
                "WHERE s.state IN ('queued', 'running') AND s.state = 'queued' "
+               "AND (s.last_failed_slot IS NULL OR s.last_failed_slot <> ?1 "
+               "OR s.queued_at < ?2) "
                "ORDER BY s.priority DESC, s.seq LIMIT 1");
         if (!st)
             return store_err(s);
+        /* A slot whose attempt failed leaves the row to others for a while. */
+        char slot[160];
+        store_owner_slot(owner, slot, sizeof(slot));
+        sqlite3_bind_text(st, 1, slot, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, now - s->retry_elsewhere_ms);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_DONE)
             return 0;

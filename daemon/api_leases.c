@@ -6,7 +6,8 @@
  * worker, so "finishes exactly once" holds whichever machine runs the work.
  *   POST /v1/leases/claim           store_submission_claim, long-polled
  *   POST /v1/leases/{id}/renew      store_submission_renew
- *   POST /v1/leases/{id}/release    store_submission_release
+ *   POST /v1/leases/{id}/release    store_submission_release; with "kind" (and
+ *                                   "message"): store_submission_release_failed
  *   POST /v1/leases/{id}/events     store_submission_event (worker event types)
  *   POST /v1/leases/{id}/tests      store_submission_test_result
  *   POST /v1/leases/{id}/finish     store_submission_finish[_and_claim]
@@ -318,6 +319,28 @@ enum MHD_Result api_lease_release(api_call *c)
 
     if (!in)
         return ret;
+    json_t *kind = json_object_get(in, "kind");
+    json_t *message = json_object_get(in, "message");
+    if (kind) {
+        /* A failure of the farm's own on the worker's side: the attempt counts. */
+        if (!json_is_string(kind) || !json_string_length(kind) || json_string_length(kind) > 32 ||
+            strspn(json_string_value(kind), "abcdefghijklmnopqrstuvwxyz_") !=
+                json_string_length(kind))
+            return http_reply_error(c->req, 422, "invalid_value", "kind",
+                                    "kind must be 1 to 32 of a-z and _ (e.g. \"keeper_died\")");
+        if (message && (!json_is_string(message) || json_string_length(message) > 1024))
+            return http_reply_error(c->req, 422, "invalid_value", "message",
+                                    "message must be a string of at most 1024 bytes");
+        int r = store_submission_release_failed(c->st, c->param, owner, json_string_value(kind),
+                                                json_string_value(message));
+        if (r < 0)
+            return lease_error(c, r);
+        log_info("lease-released id=%s owner=%s kind=%s state=%s", c->param, owner,
+                 json_string_value(kind), r == 1 ? "internal_error" : "queued");
+        return http_reply_json(c->req, 200,
+                               json_pack("{s:s,s:b,s:s}", "id", c->param, "released", 1, "state",
+                                         r == 1 ? "internal_error" : "queued"));
+    }
     int r = store_submission_release(c->st, c->param, owner);
     if (r < 0)
         return lease_error(c, r);
@@ -446,8 +469,20 @@ enum MHD_Result api_lease_heartbeat(api_call *c)
         if (!host || !*host || strlen(host) > 255)
             return http_reply_error(c->req, 422, "invalid_value", "host",
                                     "host must be the worker's host name");
-        r = store_heartbeat(c->st, id, "worker", host,
-                            json_is_integer(pid) ? (int)json_integer_value(pid) : 0, item);
+        json_t *doing = json_object_get(in, "doing");
+        json_t *dl = json_object_get(in, "deadline_in_ms");
+        if (doing && !json_is_null(doing) &&
+            (!json_is_string(doing) || json_string_length(doing) > 200))
+            return http_reply_error(c->req, 422, "invalid_value", "doing",
+                                    "doing must be a string of at most 200 bytes");
+        if (dl && (!json_is_integer(dl) || json_integer_value(dl) < -1 ||
+                   json_integer_value(dl) > 7LL * 24 * 3600 * 1000))
+            return http_reply_error(c->req, 422, "invalid_value", "deadline_in_ms",
+                                    "deadline_in_ms must be -1 (keep), 0 (none) or ms from now "
+                                    "(at most a week)");
+        r = store_heartbeat_doing(c->st, id, "worker", host,
+                                  json_is_integer(pid) ? (int)json_integer_value(pid) : 0, item,
+                                  json_string_value(doing), dl ? json_integer_value(dl) : -1);
     }
     if (r < 0)
         return api_store_error(c, r, "heartbeat");

@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../builder/builder.h"
 #include "../common/cleanup.h"
 #include "../common/depset_key.h"
+#include "../common/health_report.h"
 #include "../common/jsonutil.h"
 #include "../common/log.h"
 
@@ -234,9 +236,50 @@ static json_t *full_limits(const request_opts *o, const json_t *profile_limits,
     return out;
 }
 
+/* What this machine's package set says of a profile: its version (from the
+ * set, so it follows Debian updates), whether every package is there, and
+ * for those that are not, the reason and the Debian versions installed. */
+static void profile_availability(json_t *p, const json_t *set)
+{
+    if (!set)
+        return;
+    const json_t *pk = json_object_get(set, "packages");
+    const json_t *un = json_object_get(set, "unavailable");
+    json_t *missing = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(p, "packages"), i, v)
+    {
+        const char *n = json_string_value(v);
+        json_t *u = json_object_get(un, n);
+        if (n && !json_object_get(pk, n))
+            json_array_append_new(missing,
+                                  json_pack("{s:s, s:s, s:O}", "package", n, "reason",
+                                            u ? json_string_value(json_object_get(u, "reason"))
+                                              : "not in this farm's package set",
+                                            "debian_versions",
+                                            u && json_object_get(u, "debian_versions")
+                                                ? json_object_get(u, "debian_versions")
+                                                : json_null()));
+    }
+    const json_t *vp = json_object_get(p, "version_package");
+    const char *vn = json_is_string(vp)
+                         ? json_string_value(vp)
+                         : json_string_value(json_array_get(json_object_get(p, "packages"), 0));
+    const json_t *ver = json_object_get(json_object_get(pk, vn ? vn : ""), "version");
+    if (json_is_string(ver))
+        json_object_set(p, "version", (json_t *)ver);
+    json_object_set_new(p, "available", json_boolean(json_array_size(missing) == 0));
+    json_object_set_new(p, "unavailable", missing);
+}
+
 enum MHD_Result api_profiles_list(api_call *c)
 {
     json_t *all = profiles_all(c->ctx->profiles);
+    char e[512] = "";
+    _cleanup_json_ json_t *set = NULL;
+    if (builder_pkgset_describe(c->ctx->cfg, &set, e, sizeof e) < 0)
+        log_warn("profiles_pkgset err=\"%s\"", e);
     json_t *list = json_array();
     const char *name;
     json_t *p;
@@ -249,6 +292,7 @@ enum MHD_Result api_profiles_list(api_call *c)
                       "compile", full_limits(o, json_object_get(pl, "compile"), o->def_compile));
         json_object_set_new(p, "limits", lim);
         json_object_set_new(p, "name", json_string(name));
+        profile_availability(p, set);
         /* what the worker really installs: the profile's packages plus bash */
         json_array_append(list, p);
     }
@@ -258,46 +302,112 @@ enum MHD_Result api_profiles_list(api_call *c)
 
 /* ---- health, metrics, drain ---- */
 
+/* The package set in /v1/health: the id submissions get now, how often it
+ * changed under this farm (Debian updates), and what is unavailable here. */
+static json_t *pkgset_health(const config *cfg)
+{
+    char id[65] = "", cur[65] = "", e[512] = "";
+    long long changes = 0, at = 0;
+    (void)builder_pkgset_changes(cfg, &changes, cur, &at);
+    if (builder_pkgset_id(cfg, id, e, sizeof e) < 0)
+        return json_pack("{s:n, s:s, s:I}", "id", "error", e, "changes", (json_int_t)changes);
+    json_t *o = json_pack("{s:s, s:I, s:o}", "id", id, "changes", (json_int_t)changes,
+                          "changed_at_ms", at ? json_integer(at * 1000) : json_null());
+    _cleanup_json_ json_t *set = NULL;
+    if (o && builder_pkgset_describe(cfg, &set, e, sizeof e) == 0) {
+        json_t *names = json_array();
+        const char *n;
+        json_t *v;
+        json_object_foreach(json_object_get(set, "unavailable"), n, v)
+            json_array_append_new(names, json_string(n));
+        json_object_set_new(o, "unavailable", names);
+    }
+    return o;
+}
+
+/* Whether the query has key at all: a bare "?verbose" has no value, so
+ * http_query cannot tell it from an absent one. */
+typedef struct {
+    const char *key;
+    bool found;
+} query_key;
+
+static enum MHD_Result query_key_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    query_key *q = cls;
+
+    (void)kind;
+    (void)value;
+    if (key && !strcmp(key, q->key)) {
+        q->found = true;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* GET /v1/health[?verbose]: common/health_report.h says what makes it ok,
+ * degraded or failing; 200 unless failing (503), so a load balancer can use
+ * it. The details (every process, stuck runs and builds, in-flight runs per
+ * worker) only with ?verbose. */
 enum MHD_Result api_health(api_call *c)
 {
+    static const char *const details[] = {"processes", "stuck_runs", "stuck_builds", "inflight"};
+    const char *v = http_query(c->req, "verbose");
+    if (v && *v && strcasecmp(v, "true") && strcmp(v, "1") && strcasecmp(v, "yes") &&
+        strcasecmp(v, "false") && strcmp(v, "0") && strcasecmp(v, "no"))
+        return http_reply_error(c->req, 400, "invalid_value", "verbose",
+                                "verbose must be true or false (or given without a value)");
+    query_key q = {.key = "verbose"};
+    MHD_get_connection_values(c->req->conn, MHD_GET_ARGUMENT_KIND, query_key_cb, &q);
+    bool verbose = q.found && (!v || http_query_bool(c->req, "verbose"));
     char now[32];
     snprintf(now, sizeof(now), "%lld", (long long)store_now_ms());
     bool writable = store_setting_set(c->st, "health.last_probe", now) >= 0;
-    _cleanup_json_ json_t *depths = NULL, *beats = NULL;
-    store_queue_depths(c->st, &depths);
-    store_heartbeats(c->st, &beats);
-    long long live[3] = {0}; /* workers, builders, health */
-    int64_t t = store_now_ms();
-    size_t i;
-    json_t *b;
-    json_array_foreach(beats, i, b)
-    {
-        json_t *seen = json_object_get(b, "last_seen_at");
-        const char *role = json_string_value(json_object_get(b, "role"));
-        if (!role || !json_is_integer(seen) || t - json_integer_value(seen) > c->ctx->stale_ms)
-            continue;
-        if (!strcmp(role, "worker"))
-            live[0]++;
-        else if (!strcmp(role, "builder"))
-            live[1]++;
-        else if (!strcmp(role, "health"))
-            live[2]++;
+    health_params hp;
+    health_params_from_config(c->ctx->cfg, &hp);
+    json_t *o = NULL;
+    int r = health_report(c->st, &hp, writable, &o);
+    if (r < 0) {
+        /* The database cannot even be read: that is the answer. */
+        log_warn("health_report_failed errno=%d error=\"%s\"", -r, store_last_error(c->st));
+        return http_reply_json(c->req, 503,
+                               json_pack("{s:s,s:[s],s:b,s:b}", "status", "failing", "reasons",
+                                         "database not readable", "database_writable", writable,
+                                         "accepting", api_accepting(c->st)));
     }
-    bool accepting = api_accepting(c->st);
-    json_t *o =
-        json_pack("{s:s, s:b, s:b, s:{s:I, s:I, s:I}, s:O}", "status", writable ? "ok" : "degraded",
-                  "database_writable", writable, "accepting", accepting, "live", "workers",
-                  (json_int_t)live[0], "builders", (json_int_t)live[1], "health",
-                  (json_int_t)live[2], "queues", depths ? depths : json_null());
-    return http_reply_json(c->req, writable ? 200 : 503, o);
+    json_object_set_new(o, "accepting", json_boolean(api_accepting(c->st)));
+    json_object_set_new(o, "pkgset", pkgset_health(c->ctx->cfg));
+    if (!verbose)
+        for (size_t i = 0; i < sizeof(details) / sizeof(*details); i++)
+            json_object_del(o, details[i]);
+    bool failing = !strcmp(json_string_value(json_object_get(o, "status")), "failing");
+    return http_reply_json(c->req, failing ? 503 : 200, o);
 }
 
 enum MHD_Result api_metrics(api_call *c)
 {
     _cleanup_free_ char *text = NULL;
-    int r = metrics_render(c->ctx->metrics, c->st, c->ctx->stale_ms, api_accepting(c->st), &text);
+    health_params hp;
+    health_params_from_config(c->ctx->cfg, &hp);
+    int r = metrics_render(c->ctx->metrics, c->st, &hp, api_accepting(c->st), &text);
     if (r < 0)
         return api_store_error(c, r, "metrics");
+    char id[65] = "", cur[65] = "", e[512];
+    long long changes = 0, at = 0;
+    (void)builder_pkgset_changes(c->ctx->cfg, &changes, cur, &at);
+    (void)builder_pkgset_id(c->ctx->cfg, id, e, sizeof e);
+    char *more = NULL;
+    if (asprintf(&more,
+                 "%s# HELP farm_pkgset_changes_total Times the package set derived from dpkg "
+                 "changed under this farm\n# TYPE farm_pkgset_changes_total counter\n"
+                 "farm_pkgset_changes_total %lld\n"
+                 "# HELP farm_pkgset_info The package-set id new submissions get\n"
+                 "# TYPE farm_pkgset_info gauge\nfarm_pkgset_info{id=\"%s\"} 1\n",
+                 text, changes, id) >= 0) {
+        free(text);
+        text = more;
+    }
     return http_reply_text(c->req, 200, "text/plain; version=0.0.4; charset=utf-8", text);
 }
 

@@ -8,6 +8,7 @@
 
 struct api_pool {
     pthread_mutex_t lock;
+    const config *cfg; /* the role's, alive as long as the pool */
     char *db_path;
     char *state_dir;
     store **idle;
@@ -30,6 +31,7 @@ int api_pool_new(const config *cfg, size_t max_idle, api_pool **out, char *err, 
         return -ENOMEM;
     pthread_mutex_init(&p->lock, NULL);
     p->max_idle = max_idle ? max_idle : 1;
+    p->cfg = cfg;
     p->db_path = api_db_path(cfg);
     p->state_dir = strdup(config_str(cfg, "state_dir"));
     p->idle = calloc(p->max_idle, sizeof(*p->idle));
@@ -67,7 +69,9 @@ store *api_pool_get(api_pool *p, char *err, size_t errlen)
     pthread_mutex_unlock(&p->lock);
     if (s)
         return s;
-    if (store_open(p->db_path, p->state_dir, &s, err, errlen) < 0)
+    /* store_open_config: the connection honours queue.max_attempts,
+     * queue.retry_elsewhere_ms and db.busy_timeout_ms like every other role's. */
+    if (store_open_config(p->cfg, &s, err, errlen) < 0)
         return NULL;
     return s;
 }

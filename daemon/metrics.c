@@ -154,38 +154,90 @@ static void emit_depths(FILE *f, json_t *depths)
     }
 }
 
-static void emit_live(FILE *f, json_t *beats, long long stale_ms)
+/* Escapes a label value (\\, " and newline). */
+static void emit_label(FILE *f, const char *v)
 {
-    static const char *const roles[] = {"api", "worker", "builder", "health", "webhooks"};
-    long long n[5] = {0};
-    int64_t now = store_now_ms();
-    size_t i;
-    json_t *b;
-    json_array_foreach(beats, i, b)
-    {
-        json_t *seen = json_object_get(b, "last_seen_at");
-        const char *role = json_string_value(json_object_get(b, "role"));
-        if (!role || !json_is_integer(seen) || now - json_integer_value(seen) > stale_ms)
+    for (; v && *v; v++) {
+        if (*v == '\\' || *v == '"')
+            fputc('\\', f);
+        if (*v == '\n') {
+            fputs("\\n", f);
             continue;
-        for (int k = 0; k < 5; k++)
-            if (!strcmp(role, roles[k]))
-                n[k]++;
+        }
+        fputc(*v, f);
     }
-    fprintf(f, "# HELP farm_live_processes Processes with a fresh heartbeat, per role.\n"
-               "# TYPE farm_live_processes gauge\n");
-    for (int k = 0; k < 5; k++)
-        fprintf(f, "farm_live_processes{role=\"%s\"} %lld\n", roles[k], n[k]);
 }
 
-int metrics_render(metrics *m, store *s, long long stale_ms, bool accepting, char **out)
+static double age_s(const json_t *ms)
+{
+    return json_is_integer(ms) ? (double)json_integer_value(ms) / 1000.0 : 0.0;
+}
+
+/* The gauges of the health report (common/health_report.h). */
+static void emit_health(FILE *f, json_t *rep)
+{
+    json_t *roles = json_object_get(rep, "roles");
+    json_t *oldest = json_object_get(rep, "oldest_queued_ms");
+    const char *k;
+    json_t *v;
+
+    fprintf(f, "# HELP farm_live_processes Processes with a fresh heartbeat, per role.\n"
+               "# TYPE farm_live_processes gauge\n");
+    for (int i = 0; i < HEALTH_N_ROLES; i++)
+        fprintf(f, "farm_live_processes{role=\"%s\"} %lld\n", health_roles[i],
+                (long long)json_integer_value(
+                    json_object_get(json_object_get(roles, health_roles[i]), "live")));
+    fprintf(f, "# HELP farm_stale_processes Processes whose heartbeat is older than "
+               "health.heartbeat_stale_ms (stopped, wedged or gone), per role.\n"
+               "# TYPE farm_stale_processes gauge\n");
+    for (int i = 0; i < HEALTH_N_ROLES; i++)
+        fprintf(f, "farm_stale_processes{role=\"%s\"} %lld\n", health_roles[i],
+                (long long)json_integer_value(
+                    json_object_get(json_object_get(roles, health_roles[i]), "stale")));
+    fprintf(f,
+            "# HELP farm_oldest_queued_seconds Age of the oldest queued item, per queue (0 when "
+            "empty).\n# TYPE farm_oldest_queued_seconds gauge\n"
+            "farm_oldest_queued_seconds{queue=\"submission\"} %.3f\n"
+            "farm_oldest_queued_seconds{queue=\"depset\"} %.3f\n",
+            age_s(json_object_get(oldest, "submission")), age_s(json_object_get(oldest, "depset")));
+    fprintf(f,
+            "# HELP farm_build_queue_age_seconds Age of the oldest dependency set waiting for a "
+            "builder (0 when none).\n# TYPE farm_build_queue_age_seconds gauge\n"
+            "farm_build_queue_age_seconds %.3f\n",
+            age_s(json_object_get(oldest, "depset")));
+    fprintf(f, "# HELP farm_inflight_runs Submissions running, per worker (lease owner).\n"
+               "# TYPE farm_inflight_runs gauge\n");
+    json_object_foreach(json_object_get(rep, "inflight"), k, v)
+    {
+        fputs("farm_inflight_runs{worker=\"", f);
+        emit_label(f, k);
+        fprintf(f, "\"} %lld\n", (long long)json_integer_value(v));
+    }
+    fprintf(f,
+            "# HELP farm_runs_past_limit Runs now past their wall limit + health.stuck_grace_ms "
+            "(role worker) and builds past builder.timeout_ms (role builder).\n"
+            "# TYPE farm_runs_past_limit gauge\n"
+            "farm_runs_past_limit{role=\"worker\"} %lld\nfarm_runs_past_limit{role=\"builder\"} "
+            "%lld\n",
+            (long long)json_integer_value(json_object_get(rep, "runs_past_limit")),
+            (long long)json_integer_value(json_object_get(rep, "builds_past_timeout")));
+    fprintf(f,
+            "# HELP farm_health_status 0 ok, 1 degraded, 2 failing (as /v1/health).\n"
+            "# TYPE farm_health_status gauge\nfarm_health_status %d\n",
+            !strcmp(json_string_value(json_object_get(rep, "status")), "ok")         ? 0
+            : !strcmp(json_string_value(json_object_get(rep, "status")), "degraded") ? 1
+                                                                                     : 2);
+}
+
+int metrics_render(metrics *m, store *s, const health_params *hp, bool accepting, char **out)
 {
     metrics_flush(m, s); /* best effort: a failed flush keeps its deltas */
-    _cleanup_json_ json_t *c = NULL, *depths = NULL, *beats = NULL;
+    _cleanup_json_ json_t *c = NULL, *depths = NULL, *rep = NULL;
     int r = store_counters(s, &c);
     if (r >= 0)
         r = store_queue_depths(s, &depths);
     if (r >= 0)
-        r = store_heartbeats(s, &beats);
+        r = health_report(s, hp, true, &rep);
     if (r < 0)
         return r;
     char *buf = NULL;
@@ -194,7 +246,7 @@ int metrics_render(metrics *m, store *s, long long stale_ms, bool accepting, cha
     if (!f)
         return -ENOMEM;
     emit_depths(f, depths);
-    emit_live(f, beats, stale_ms);
+    emit_health(f, rep);
     fprintf(f,
             "# HELP farm_accepting 1 while the API takes new work, 0 while draining.\n"
             "# TYPE farm_accepting gauge\nfarm_accepting %d\n",
@@ -209,6 +261,21 @@ int metrics_render(metrics *m, store *s, long long stale_ms, bool accepting, cha
     emit_family(f, c, "lease_expiries_total", "counter",
                 "Leases that ran out and were taken back by a health checker.");
     emit_family(f, c, "requeues_total", "counter", "Items that went back to the queue.");
+    emit_family(f, c, "internal_retries_total", "counter",
+                "Steps the farm failed (not the program) and ran once more in a rebuilt slot, "
+                "by reason.");
+    emit_family(f, c, "internal_requeues_total", "counter",
+                "Attempts the farm failed twice in a row, given back with the attempt counted "
+                "(outcome requeued) or ended internal_error at max_attempts (gave_up), by "
+                "reason.");
+    fprintf(f,
+            "# HELP farm_stuck_runs_total Runs past their wall limit + grace (worker) or builds "
+            "past builder.timeout_ms + grace (builder) that the health checker killed.\n"
+            "# TYPE farm_stuck_runs_total counter\n"
+            "farm_stuck_runs_total{role=\"worker\"} %lld\n"
+            "farm_stuck_runs_total{role=\"builder\"} %lld\n",
+            counter(c, "stuck_runs_total{role=\"worker\"}"),
+            counter(c, "stuck_runs_total{role=\"builder\"}"));
     emit_family(f, c, "result_cache_total", "counter",
                 "Requests with cache=true answered from an earlier result (hit) or not (miss).");
     emit_family(f, c, "depset_cache_total", "counter",

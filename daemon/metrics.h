@@ -10,6 +10,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include "../common/health_report.h"
 #include "../common/store.h"
 
 typedef struct metrics metrics;
@@ -32,5 +33,5 @@ void metrics_count(metrics *m, metric_id id, long n);
  * next try. 0 or -errno. */
 int metrics_flush(metrics *m, store *s);
 /* Flushes, then renders the exposition text (malloc'd, caller frees).
- * stale_ms: a heartbeat older than this is not counted as live. */
-int metrics_render(metrics *m, store *s, long long stale_ms, bool accepting, char **out);
+ * hp: what counts as stale or stuck (common/health_report.h). */
+int metrics_render(metrics *m, store *s, const health_params *hp, bool accepting, char **out);

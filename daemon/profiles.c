@@ -192,8 +192,10 @@ int profiles_load(const config *cfg, profiles **out, char *err, size_t errlen)
     if (pk && *pk)
         pkpath = strdup(pk);
     else {
-        _cleanup_free_ char *dir = builder_nix_dir(cfg);
-        if (dir && asprintf(&pkpath, "%s/packages.json", dir) < 0)
+        _cleanup_free_ char *dir = NULL;
+        char pe[512];
+        if (builder_pkgset_dir(cfg, false, &dir, pe, sizeof pe) == 0 &&
+            asprintf(&pkpath, "%s/packages.json", dir) < 0)
             pkpath = NULL;
     }
     _cleanup_free_ char *pktext = pkpath ? read_file(pkpath) : NULL;

@@ -420,6 +420,37 @@ static void *webhook_sender_loop(void *arg)
     return NULL;
 }
 
+/* This process's heartbeat row ("webhooks"), every heartbeat.interval_ms
+ * until stop; removed at the end. */
+static void webhook_heartbeat_loop(const config *cfg, volatile sig_atomic_t *stop)
+{
+    char err[512] = "", host[64] = "", id[128];
+    _cleanup_(webhook_store_closep) store *s = NULL;
+    int64_t every = config_int(cfg, "heartbeat.interval_ms"), next = 0;
+
+    if (store_open_config(cfg, &s, err, sizeof err) < 0) {
+        log_warn("webhook-heartbeat-store-open error=\"%s\"", err);
+        s = NULL;
+    }
+    gethostname(host, sizeof host - 1);
+    snprintf(id, sizeof id, "webhooks-%s-%d", host, (int)getpid());
+    if (every <= 0)
+        every = 5000;
+    while (!*stop) {
+        int64_t now = store_now_ms();
+        if (s && now >= next) {
+            if (store_heartbeat_doing(s, id, "webhooks", host, (int)getpid(), NULL, "delivering",
+                                      0) < 0)
+                log_warn("heartbeat-failed error=\"%s\"", store_last_error(s));
+            next = now + every;
+        }
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (s)
+        store_heartbeat_remove(s, id);
+}
+
 int webhook_run(const config *cfg, volatile sig_atomic_t *stop)
 {
     log_set_role("webhooks");
@@ -449,19 +480,22 @@ int webhook_run(const config *cfg, volatile sig_atomic_t *stop)
         n = 64;
     webhook_sender ws[64];
     pthread_t th[64];
-    int started = 1;
+    int started = 0;
     log_info("webhook-start senders=%d", n);
     for (int i = 0; i < n; i++)
         ws[i] = (webhook_sender){.cfg = cfg, .stop = stop, .index = i};
-    for (int i = 1; i < n; i++) {
+    for (int i = 0; i < n; i++) {
         if (pthread_create(&th[i], NULL, webhook_sender_loop, &ws[i]) != 0) {
             log_warn("webhook-thread failed index=%d", i);
             break;
         }
         started++;
     }
-    webhook_sender_loop(&ws[0]);
-    for (int i = 1; i < started; i++)
+    /* The main thread heartbeats for the process while the senders deliver
+     * (a slow receiver holds a sender, never the heartbeat). */
+    if (started > 0)
+        webhook_heartbeat_loop(cfg, stop);
+    for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
     log_info("webhook-stop");
     curl_global_cleanup();

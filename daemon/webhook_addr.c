@@ -138,10 +138,22 @@ int webhook_target_resolve(const char *url, bool allow_private, webhook_target *
     int r = webhook_url_parse(url, t.host, sizeof t.host, &t.port, err, errlen);
     if (r < 0)
         return r;
+    /* localhost names are loopback by definition (RFC 6761), whatever
+     * /etc/hosts says or lacks: decided without asking the resolver. */
+    bool local = netaddr_is_localhost_name(t.host);
+    if (local && !allow_private) {
+        errbuf_set(err, errlen,
+                   "callback_url: %s is a loopback name (refused unless webhook.allow_private)",
+                   t.host);
+        return -EACCES;
+    }
     char portstr[8];
     snprintf(portstr, sizeof portstr, "%d", t.port);
     int g = 0;
-    r = netaddr_resolve_checked(t.host, portstr, allow_private, t.addr, sizeof t.addr, &g);
+    if (local)
+        snprintf(t.addr, sizeof t.addr, "127.0.0.1");
+    else
+        r = netaddr_resolve_checked(t.host, portstr, allow_private, t.addr, sizeof t.addr, &g);
     if (r == -EHOSTUNREACH) {
         errbuf_set(err, errlen, "callback_url: cannot resolve %s: %s", t.host, gai_strerror(g));
         return r;

@@ -19,12 +19,18 @@
 #include "../common/fsutil.h"
 #include "../common/jsonutil.h"
 #include "../common/log.h"
+#include "../common/store_tokens.h"
 #include "../sandbox/sandbox.h"
 #include "roles.h"
 #include "worker_remote.h"
 
-/* How often an idle worker refreshes its heartbeat row. */
-#define WORKER_HEARTBEAT_MS 5000
+/* SIGUSR1: the health checker took back the lease of a run stuck past its
+ * wall limit (common/health_check.c); the renewer aborts the step. */
+static void worker_on_kick(int sig)
+{
+    (void)sig;
+    worker_lease_kick();
+}
 
 static int64_t mono_ms(void)
 {
@@ -81,6 +87,19 @@ static void worker_give_back(worker *w, store_claimed *c, bool have)
     store_claimed_done(c);
 }
 
+void worker_count_retry(worker *w, const char *kind)
+{
+    char name[96];
+    const char *names[1] = {name};
+    int64_t one = 1;
+
+    if (!w->src || !w->src->st)
+        return;
+    snprintf(name, sizeof(name), "internal_retries_total{reason=\"%s\"}", kind);
+    if (store_counters_add(w->src->st, names, &one, 1) < 0)
+        log_warn("retry-count-failed kind=%s", kind);
+}
+
 static void worker_teardown(worker *w)
 {
     if (w->src)
@@ -102,10 +121,17 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
     bool have = false; /* c holds a claimed submission not yet run */
     bool remote;
     int64_t wait_ms = config_int(cfg, "worker.remote_wait_ms");
+    int64_t beat_ms = config_int(cfg, "heartbeat.interval_ms");
+    struct sigaction kick = {.sa_handler = worker_on_kick, .sa_flags = SA_RESTART};
     int r;
 
     log_set_role("worker");
+    sigemptyset(&kick.sa_mask);
+    sigaction(SIGUSR1, &kick, NULL);
+    if (beat_ms <= 0)
+        beat_ms = 5000;
     gethostname(host, sizeof(host) - 1);
+    snprintf(w.host, sizeof(w.host), "%s", host);
     w.lease_ms = config_int(cfg, "lease.ms");
     if (poll_ms <= 0)
         poll_ms = 500;
@@ -125,7 +151,7 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
     if (remote) {
         /* A token the API refuses can never work: say so, and stop farmd
          * instead of being restarted forever. */
-        r = w.src->ops->heartbeat(w.src, w.owner, host, (int)getpid(), NULL);
+        r = w.src->ops->heartbeat(w.src, w.owner, host, (int)getpid(), NULL, "starting", 0);
         if (r == -EACCES) {
             log_error("remote-worker-refused url=%s reason=\"401/403 from the API: check "
                       "worker.remote_token (--token) and its scope worker\"",
@@ -170,15 +196,14 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
         store_claimed next = {0};
 
         if (!have) {
-            if (now - last_beat >= WORKER_HEARTBEAT_MS) {
-                w.src->ops->heartbeat(w.src, w.owner, host, (int)getpid(), NULL);
+            if (now - last_beat >= beat_ms) {
+                w.src->ops->heartbeat(w.src, w.owner, host, (int)getpid(), NULL, NULL, 0);
                 last_beat = now;
             }
             /* A remote claim long-polls the API for up to wait_ms (but not
              * past the next heartbeat); a local one waits on the doorbell. */
-            r = w.src->ops->claim(
-                w.src, w.owner, w.lease_ms,
-                (int)(wait_ms < WORKER_HEARTBEAT_MS ? wait_ms : WORKER_HEARTBEAT_MS), &c);
+            r = w.src->ops->claim(w.src, w.owner, w.lease_ms,
+                                  (int)(wait_ms < beat_ms ? wait_ms : beat_ms), &c);
             if (r == 1 && *stop) {
                 /* Claimed while a SIGTERM arrived (a long-polled remote
                  * claim is never cut short, see worker_remote.c). */
@@ -199,9 +224,10 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
                 continue;
             }
         }
-        /* The current item in the heartbeat is what lets a successor expire
-         * this worker's lease at once if it dies (health_expire_dead_local). */
-        w.src->ops->heartbeat(w.src, w.owner, host, (int)getpid(), c.id);
+        /* worker_job_run heartbeats with the item and its deadline: that
+         * lets a successor expire this worker's lease at once if it dies
+         * (health_expire_dead_local), and the health checker kill it if it
+         * hangs past its limits. */
         r = worker_job_run(&w, &c, &next);
         store_claimed_done(&c);
         w.jobs++;

@@ -37,6 +37,7 @@ typedef struct {
     worker_lease *lease;
     worker_sandbox *sb;
     char owner[160]; /* lease owner and heartbeat id: host:pid:worker-slot */
+    char host[64];
     char boxes_dir[4096];
     int slot;
     int64_t lease_ms;
@@ -49,6 +50,12 @@ typedef struct {
  * per-slot namespaces...). 0 or -errno with err filled. */
 int worker_job_init(worker *w, char *err, size_t errlen);
 void worker_job_done(worker *w);
+/* Replaces the sandbox pool with a fresh one (a sick slot heals before its
+ * next use). 0 or -errno with err; on failure steps fail until the next. */
+int worker_job_rebuild_slot(worker *w, char *err, size_t errlen);
+/* Counts an internal retry of a step by reason kind in /metrics (local
+ * store only; a remote worker's count stays on its own log). */
+void worker_count_retry(worker *w, const char *kind);
 
 /* After this many consecutive sandbox failures the worker exits, and the
  * supervisor starts it again with a fresh sandbox pool. */

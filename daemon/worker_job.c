@@ -33,6 +33,7 @@
 #include "../sandbox/sandbox.h"
 #include "box.h"
 #include "verdict.h"
+#include "worker_faults.h"
 
 #define HOST_BUSYBOX "/bin/busybox"
 #define SHELL_INSIDE "/.farm/sh"
@@ -40,7 +41,9 @@
 #define MAX_ENV 256
 
 struct worker_sandbox {
+    pthread_mutex_t mu; /* guards pool against the renewer's cancel while rebuilt */
     struct sandbox_pool *pool;
+    uid_t uid;
     bool have_host_busybox;
 };
 
@@ -56,6 +59,8 @@ typedef struct {
     size_t n_store_paths;
     char bin_dir[PATH_MAX];
     char path_env[PATH_MAX + 8];
+    const char *fail_kind; /* the last failed step's reason kind (static) */
+    int64_t deadline_us;   /* monotonic: every step's wall limit from the start */
     verdict_compare_mode compare;
     size_t store_cap;     /* most bytes of one stream kept in the result */
     size_t budget_left;   /* output bytes the whole result may still keep */
@@ -89,6 +94,8 @@ int worker_job_init(worker *w, char *err, size_t errlen)
         free(sb);
         return r;
     }
+    pthread_mutex_init(&sb->mu, NULL);
+    sb->uid = o.first_uid;
     sb->have_host_busybox = access(HOST_BUSYBOX, X_OK) == 0;
     log_info("sandbox-pool-ready uid=%u accounting=%s", (unsigned)o.first_uid,
              sandbox_accounting_name(sandbox_pool_accounting(sb->pool)));
@@ -101,8 +108,32 @@ void worker_job_done(worker *w)
     if (!w->sb)
         return;
     sandbox_pool_free(w->sb->pool);
+    pthread_mutex_destroy(&w->sb->mu);
     free(w->sb);
     w->sb = NULL;
+}
+
+int worker_job_rebuild_slot(worker *w, char *err, size_t errlen)
+{
+    struct sandbox_pool_options o;
+    struct sandbox_pool *fresh = NULL;
+    int r;
+
+    sandbox_pool_options_init(&o);
+    o.slots = 1;
+    o.first_uid = w->sb->uid;
+    /* The old pool goes first: the new one takes the same cgroup names. */
+    pthread_mutex_lock(&w->sb->mu);
+    sandbox_pool_free(w->sb->pool);
+    w->sb->pool = NULL;
+    r = sandbox_pool_new(&o, &fresh, err, errlen);
+    w->sb->pool = fresh;
+    pthread_mutex_unlock(&w->sb->mu);
+    if (r < 0)
+        log_warn("slot-rebuild-failed errno=%d error=\"%s\"", -r, err);
+    else
+        log_info("slot-rebuilt uid=%u", (unsigned)o.first_uid);
+    return r;
 }
 
 /* Lease lost, cancelled or grace over: kill the sandbox step in flight, so
@@ -112,7 +143,10 @@ static void job_abort_step(void *userdata)
 {
     worker_sandbox *sb = userdata;
 
-    sandbox_cancel(sb->pool, 0);
+    pthread_mutex_lock(&sb->mu);
+    if (sb->pool)
+        sandbox_cancel(sb->pool, 0);
+    pthread_mutex_unlock(&sb->mu);
 }
 
 /* ---- commands ---- */
@@ -439,9 +473,30 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
     sigemptyset(&stop_sigs);
     sigaddset(&stop_sigs, SIGTERM);
     sigaddset(&stop_sigs, SIGINT);
+    sigaddset(&stop_sigs, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &stop_sigs, &old_sigs);
     t0 = mono_us();
-    r = sandbox_run(j->w->sb->pool, 0, &cfg, res, err, errlen);
+    if (!j->w->sb->pool) {
+        /* A rebuild that failed: the slot is unusable until the next one. */
+        snprintf(err, errlen, "slot setup failed: no sandbox pool (the last rebuild failed)");
+        res->status = SANDBOX_INTERNAL_ERROR;
+        r = -EIO;
+    } else if (worker_fault_injected(j->w->slot, err, errlen)) {
+        res->status = SANDBOX_INTERNAL_ERROR;
+        r = -EIO;
+    } else {
+        static const char *const hang_argv[] = {SHELL_INSIDE, "-c", "sleep 86400", NULL};
+        if (!st->compile && j->c->attempts == 1 && worker_fault_hang(j->w->slot)) {
+            /* A run that outlives its wall limit, as a wedged keeper would;
+             * only a cancel (lease lost, the health checker) ends it. */
+            cfg.argv = hang_argv;
+            cfg.binds = &bind;
+            cfg.n_binds = 1;
+            cfg.limits.wall_ms = 86400000;
+            cfg.limits.cpu_ms = 0;
+        }
+        r = sandbox_run(j->w->sb->pool, 0, &cfg, res, err, errlen);
+    }
     j->t_sandbox_us += mono_us() - t0;
     /* A step we cancelled (lease lost) says nothing about the sandbox. */
     if (r != -ECANCELED)
@@ -461,6 +516,86 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
     job_argv_done(&a);
     job_env_done(&e);
     return r;
+}
+
+/* What one step may take beyond its wall limit: sandbox set-up and teardown,
+ * reading its input and writing its result (a remote worker's over HTTP). */
+#define JOB_STEP_OVERHEAD_MS 1000
+
+/* The longest the job's steps may take: every step's wall limit as
+ * fill_limits derives it, the compile step's included, plus the overhead. */
+static int64_t job_wall_budget_ms(const job *j)
+{
+    const json_t *lims = json_object_get(j->req, "limits");
+    const json_t *tests = json_object_get(j->req, "tests");
+    const char *compile = json_string_value(json_object_get(j->req, "compile"));
+    struct sandbox_limits l;
+    int64_t total = 0;
+    size_t i, n = json_array_size(tests);
+
+    if (compile && *compile) {
+        memset(&l, 0, sizeof(l));
+        fill_limits(&l, json_object_get(lims, "compile"), 0, 1);
+        total += (int64_t)l.wall_ms + JOB_STEP_OVERHEAD_MS;
+    }
+    for (i = 0; i < (n ? n : 1); i++) {
+        const json_t *tl = json_object_get(json_array_get(tests, i), "limits");
+        memset(&l, 0, sizeof(l));
+        fill_limits(&l, json_is_object(tl) ? tl : json_object_get(lims, "run"), 0, 1);
+        total += (int64_t)l.wall_ms + JOB_STEP_OVERHEAD_MS;
+    }
+    return total;
+}
+
+/* Heartbeats the job's item with what is left of its wall budget (the health
+ * checker kills it past that plus health.stuck_grace_ms). */
+static void job_beat(job *j)
+{
+    int64_t left_ms = (j->deadline_us - mono_us()) / 1000;
+
+    j->w->src->ops->heartbeat(j->w->src, j->w->owner, j->w->host, (int)getpid(), j->c->id, NULL,
+                              left_ms > 0 ? left_ms : 1);
+}
+
+/* A step run again gets its wall limit once more. */
+static void job_extend_deadline(job *j, const job_step *st)
+{
+    struct sandbox_limits l;
+
+    memset(&l, 0, sizeof(l));
+    fill_limits(&l, st->limits, 0, 1);
+    j->deadline_us += ((int64_t)l.wall_ms + JOB_STEP_OVERHEAD_MS) * 1000;
+    job_beat(j);
+}
+
+/* run_step, retried once in a rebuilt slot when the sandbox (not the
+ * program) failed: the keeper died, slot or cgroup setup, a mount. A program
+ * that failed is a verdict and never retried; a cancel (lease lost) neither.
+ * On a failure that stays, j->fail_kind names it. */
+static int run_step_retrying(job *j, const job_step *st, struct sandbox_result *res, char *err,
+                             size_t errlen)
+{
+    char rebuild_err[256] = "";
+    int r = run_step(j, st, res, err, errlen);
+
+    if ((r >= 0 && res->status != SANDBOX_INTERNAL_ERROR) || r == -ECANCELED ||
+        worker_lease_state(j->w->lease) != 0)
+        return r;
+    j->fail_kind = worker_fault_kind(err);
+    worker_count_retry(j->w, j->fail_kind);
+    job_extend_deadline(j, st);
+    log_warn("step-retry id=%s kind=%s error=\"%s\" reason=\"the farm failed, not the program: "
+             "once more in a rebuilt slot\"",
+             j->c->id, j->fail_kind, err);
+    sandbox_result_free(res);
+    worker_job_rebuild_slot(j->w, rebuild_err, sizeof(rebuild_err));
+    r = run_step(j, st, res, err, errlen);
+    if ((r >= 0 && res->status != SANDBOX_INTERNAL_ERROR) || r == -ECANCELED)
+        return r;
+    j->fail_kind = worker_fault_kind(err);
+    /* Leave a clean slot to whatever comes next. */
+    worker_job_rebuild_slot(j->w, rebuild_err, sizeof(rebuild_err));
+    return r < 0 ? r : -EIO;
 }
 
 /* The stage/test object of a run, as docs/contracts.md "Result" shows. */
@@ -657,11 +792,32 @@ static int job_finish_and_claim(job *j, const char *verdict, json_t *result, sto
     return r == 1 ? 1 : 0;
 }
 
+/* The farm failed this attempt (not the program): the submission goes back
+ * to the queue with the attempt counted and the reason kept, so another
+ * worker runs it from scratch; after queue.max_attempts the store ends it
+ * internal_error listing every attempt's reason. Never a test verdict. */
+static int job_internal_error_kind(job *j, const char *kind, const char *msg)
+{
+    int r = j->w->src->ops->release_failed(j->w->src, j->c->id, j->w->owner, kind, msg);
+
+    if (r == -ESTALE) {
+        log_info("dropped id=%s reason=\"lease no longer ours\"", j->c->id);
+        return 0;
+    }
+    if (r < 0) {
+        /* The lease will expire and the health checker requeue it. */
+        log_error("release-failed id=%s errno=%d error=\"%s\"", j->c->id, -r, strerror(-r));
+        return 0;
+    }
+    log_warn("attempt-failed id=%s attempt=%d kind=%s outcome=%s error=\"%s\"", j->c->id,
+             j->c->attempts, kind, r == 1 ? "internal_error" : "requeued", msg);
+    return 0;
+}
+
 static int job_internal_error(job *j, json_t *result, const char *msg)
 {
-    json_object_set_new(result, "error", json_string(msg));
-    log_warn("internal-error id=%s error=\"%s\"", j->c->id, msg);
-    return job_finish(j, "internal_error", "internal_error", result);
+    (void)result;
+    return job_internal_error_kind(j, j->fail_kind ? j->fail_kind : "internal", msg);
 }
 
 /* A git source the submitter got wrong (unknown rev, unreachable or private
@@ -704,7 +860,11 @@ static int job_check_lease(job *j, json_t *result)
         int r = j->w->src->ops->release(j->w->src, j->c->id, j->w->owner);
         log_info("released id=%s r=%d reason=\"stopping\"", j->c->id, r);
     } else {
+        /* Lost while a step ran (expired, or the health checker found it
+         * stuck): the slot may be wedged, so it starts afresh. */
+        char rebuild_err[256] = "";
         log_info("dropped id=%s reason=\"lease lost\"", j->c->id);
+        worker_job_rebuild_slot(j->w, rebuild_err, sizeof(rebuild_err));
     }
     return 1;
 }
@@ -737,23 +897,23 @@ static int job_compile(job *j, const char *cmd, json_t *result)
     int r;
 
     job_event(j, "compiling", NULL);
-    r = run_step(j, &st, &res, err, sizeof(err));
+    r = run_step_retrying(j, &st, &res, err, sizeof(err));
     if (job_check_lease(j, result)) {
         sandbox_result_free(&res);
         return 1;
     }
-    stage = step_json(j, &res, r < 0, r < 0 ? err : NULL);
-    if (!stage) {
-        sandbox_result_free(&res);
-        job_internal_error(j, result, "out of memory");
-        return 1;
-    }
-    json_object_set_new(result, "compile", stage);
-    if (r < 0) {
+    if (r < 0 || res.status == SANDBOX_INTERNAL_ERROR) {
         sandbox_result_free(&res);
         job_internal_error(j, result, err);
         return 1;
     }
+    stage = step_json(j, &res, false, NULL);
+    if (!stage) {
+        sandbox_result_free(&res);
+        job_internal_error_kind(j, "out_of_memory", "out of memory");
+        return 1;
+    }
+    json_object_set_new(result, "compile", stage);
     job_event(j, "compiled",
               json_pack("{s:O?,s:O?}", "exit_code", json_object_get(stage, "exit_code"), "signal",
                         json_object_get(stage, "signal")));
@@ -804,12 +964,20 @@ static const char *job_test(job *j, size_t k, size_t n, const json_t *t, json_t 
                        .limits = limits,
                        .stdin_data = in,
                        .stdin_len = in_len};
-        r = run_step(j, &st, &res, err, sizeof(err));
+        r = run_step_retrying(j, &st, &res, err, sizeof(err));
     } else {
         memset(&res, 0, sizeof(res));
+        j->fail_kind = "store";
     }
     if (job_check_lease(j, result)) {
         sandbox_result_free(&res);
+        return NULL;
+    }
+    if (r < 0 || res.status == SANDBOX_INTERNAL_ERROR) {
+        /* Not the program's failure: no verdict; the attempt is given back. */
+        sandbox_result_free(&res);
+        log_warn("test-internal-error id=%s test=%zu error=\"%s\"", j->c->id, k + 1, err);
+        job_internal_error(j, result, err);
         return NULL;
     }
     vi.sandbox_failed = r < 0 || res.status == SANDBOX_INTERNAL_ERROR;
@@ -830,8 +998,6 @@ static const char *job_test(job *j, size_t k, size_t n, const json_t *t, json_t 
     }
     json_object_set_new(o, "name", json_string(name));
     json_object_set_new(o, "verdict", json_string(verdict));
-    if (vi.sandbox_failed)
-        log_warn("test-internal-error id=%s test=%zu error=\"%s\"", j->c->id, k + 1, err);
     r = j->w->src->ops->test_result(j->w->src, j->c->id, j->w->owner, (int)k, o);
     json_array_append_new(tests, o);
     if (r == -ESTALE) {
@@ -865,16 +1031,26 @@ int worker_job_run(worker *w, const store_claimed *c, store_claimed *next)
 
     if (jsonutil_parse(c->request_json, &j.req, err, sizeof(err)) < 0 || !json_is_object(j.req) ||
         jsonutil_parse(c->depset_json, &j.set, err, sizeof(err)) < 0 || !json_is_object(j.set)) {
+        w->src->ops->heartbeat(w->src, w->owner, w->host, (int)getpid(), c->id, NULL, 0);
         worker_lease_end(w->lease);
-        job_internal_error(&j, result, err[0] ? err : "request or set is not a JSON object");
+        job_internal_error_kind(&j, "request",
+                                err[0] ? err : "request or set is not a JSON object");
         job_done(&j);
         return 0;
     }
+    j.deadline_us = mono_us() + job_wall_budget_ms(&j) * 1000;
+    job_beat(&j);
+    j.fail_kind = "set";
     if ((r = job_prepare_set(&j, err, sizeof(err))) < 0)
         goto internal;
     /* A remote worker gets the set's closure from the farm's binary cache. */
     if ((r = w->src->ops->prepare_set(w->src, c, err, sizeof(err))) < 0)
         goto internal;
+    if (w->src->remote) {
+        /* The import may take a while: the wall budget starts after it. */
+        j.deadline_us = mono_us() + job_wall_budget_ms(&j) * 1000;
+        job_beat(&j);
+    }
     j.compare =
         verdict_compare_mode_from_string(json_string_value(json_object_get(j.req, "compare")));
     stop_first = json_is_true(json_object_get(j.req, "stop_on_first_failure"));
@@ -886,6 +1062,7 @@ int worker_job_run(worker *w, const store_claimed *c, store_claimed *next)
         r = -ENAMETOOLONG;
         goto internal;
     }
+    j.fail_kind = "mount"; /* the box is a tmpfs mount */
     sandbox_box_destroy(j.box, NULL, 0);
     r = sandbox_box_create(j.box, (uint64_t)config_int(w->cfg, "worker.box_bytes"), err,
                            sizeof(err));
@@ -901,13 +1078,17 @@ int worker_job_run(worker *w, const store_claimed *c, store_claimed *next)
             job_done(&j);
             return 0;
         }
-        if (r < 0)
+        if (r < 0) {
+            j.fail_kind = "source";
             goto internal;
+        }
     }
+    j.fail_kind = "store";
     r = box_write_files(w->src, j.box, json_object_get(j.req, "files"), err, sizeof(err));
     if (r < 0)
         goto internal;
 
+    j.fail_kind = NULL;
     compile = json_string_value(json_object_get(j.req, "compile"));
     if (compile && *compile && job_compile(&j, compile, result)) {
         worker_lease_end(w->lease);

@@ -29,6 +29,7 @@ struct worker_lease {
     int64_t renew_ms;
     int state;
     int64_t last_renew_at; /* monotonic ms */
+    int64_t hb_ms;         /* heartbeat.interval_ms: renew (and beat) at least this often */
     volatile sig_atomic_t *stop;
     int64_t stop_seen_at;
     int64_t grace_ms;
@@ -39,6 +40,15 @@ struct worker_lease {
     worker_lease_abort_fn abort_fn;
     void *userdata;
 };
+
+/* Set by worker_lease_kick (a signal handler): the health checker found the
+ * run stuck past its wall limit and took the lease back. */
+static volatile sig_atomic_t lease_kicked;
+
+void worker_lease_kick(void)
+{
+    lease_kicked = 1;
+}
 
 static void deadline_in(struct timespec *ts, int64_t ms)
 {
@@ -94,6 +104,14 @@ static void *renewer_main(void *arg)
         if (l->quit || !l->active || l->generation != gen || l->state < 0)
             continue;
         now = mono_ms();
+        if (lease_kicked) {
+            lease_kicked = 0;
+            log_warn("stuck-run-killed id=%s reason=\"past its wall limit + grace: the health "
+                     "checker took the lease back\"",
+                     l->id);
+            lose(l, -ESTALE);
+            continue;
+        }
         if (l->stop && *l->stop) {
             if (!l->stop_seen_at)
                 l->stop_seen_at = now;
@@ -103,7 +121,7 @@ static void *renewer_main(void *arg)
                 continue;
             }
         }
-        if (now - l->last_renew_at < l->renew_ms)
+        if (now - l->last_renew_at < l->renew_ms && now - l->last_renew_at < l->hb_ms)
             continue;
         memcpy(id, l->id, sizeof(id));
         memcpy(owner, l->owner, sizeof(owner));
@@ -116,7 +134,7 @@ static void *renewer_main(void *arg)
          * the worker thread takes to read the state. */
         r = l->src->ops->renew(l->src, id, owner, lease_ms);
         if (r >= 0 && hb_id[0])
-            l->src->ops->heartbeat(l->src, hb_id, hb_host, (int)getpid(), id);
+            l->src->ops->heartbeat(l->src, hb_id, hb_host, (int)getpid(), id, NULL, -1);
 
         pthread_mutex_lock(&l->mu);
         if (l->generation != gen || !l->active || l->state < 0)
@@ -149,6 +167,9 @@ int worker_lease_new(const config *cfg, worker_lease **out, char *err, size_t er
     l->renew_ms = config_int(cfg, "lease.renew_ms");
     if (l->renew_ms <= 0)
         l->renew_ms = 1000;
+    l->hb_ms = config_int(cfg, "heartbeat.interval_ms");
+    if (l->hb_ms <= 0)
+        l->hb_ms = l->renew_ms;
     pthread_mutex_init(&l->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -189,6 +210,7 @@ void worker_lease_begin(worker_lease *l, const char *id, const char *owner, int6
     snprintf(l->owner, sizeof(l->owner), "%s", owner);
     l->lease_ms = lease_ms;
     l->state = 0;
+    lease_kicked = 0; /* a kick meant for an earlier run */
     l->last_renew_at = mono_ms();
     l->active = true;
     l->generation++;

@@ -50,3 +50,7 @@ void worker_lease_watch_stop(worker_lease *l, volatile sig_atomic_t *stop, int64
  * worker_lease_end). Other renew errors (a busy database) are retried at the
  * next tick and do not count. */
 int worker_lease_state(worker_lease *l);
+/* Async-signal-safe (the worker's SIGUSR1 handler): the health checker took
+ * back the lease of a run stuck past its wall limit; the renewer marks the
+ * lease lost (-ESTALE) at its next tick and aborts the step in flight. */
+void worker_lease_kick(void);

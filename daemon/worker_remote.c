@@ -273,6 +273,28 @@ static int remote_release(worker_source *s, const char *id, const char *owner)
     return remote_lease_post((remote_src *)s, id, "release", b);
 }
 
+/* The same verb with the failure's kind and message: the attempt counts. */
+static int remote_release_failed(worker_source *s, const char *id, const char *owner,
+                                 const char *kind, const char *message)
+{
+    _cleanup_json_ json_t *b =
+        json_pack("{s:s,s:s,s:s}", "owner", owner, "kind", kind, "message", message ? message : "");
+    _cleanup_json_ json_t *ans = NULL;
+    char path[128];
+    int e;
+
+    if (!b)
+        return -ENOMEM;
+    snprintf(path, sizeof(path), "/v1/leases/%s/release", id);
+    e = remote_json((remote_src *)s, "POST", path, b, REMOTE_TIMEOUT_MS, &ans);
+    if (e < 0)
+        return e;
+    return json_is_string(json_object_get(ans, "state")) &&
+                   !strcmp(json_string_value(json_object_get(ans, "state")), "internal_error")
+               ? 1
+               : 0;
+}
+
 static int remote_event(worker_source *s, const char *id, const char *owner, const char *type,
                         json_t *data)
 {
@@ -400,10 +422,12 @@ static int remote_blob_get(worker_source *s, const char *sha256, void **data, si
 }
 
 static int remote_heartbeat(worker_source *s, const char *id, const char *host, int pid,
-                            const char *current_item)
+                            const char *current_item, const char *doing, int64_t deadline_in_ms)
 {
-    _cleanup_json_ json_t *b = json_pack("{s:s,s:s,s:i,s:s?}", "id", id, "host", host, "pid", pid,
-                                         "current_item", current_item);
+    /* The deadline travels as "ms from now": the two clocks need not agree. */
+    _cleanup_json_ json_t *b =
+        json_pack("{s:s,s:s,s:i,s:s?,s:s?,s:I}", "id", id, "host", host, "pid", pid, "current_item",
+                  current_item, "doing", doing, "deadline_in_ms", (json_int_t)deadline_in_ms);
     if (!b)
         return -ENOMEM;
     return remote_json((remote_src *)s, "POST", "/v1/leases/heartbeat", b, REMOTE_TIMEOUT_MS, NULL);
@@ -454,6 +478,7 @@ static const worker_source_ops remote_ops = {
     .claim = remote_claim,
     .renew = remote_renew,
     .release = remote_release,
+    .release_failed = remote_release_failed,
     .event = remote_event,
     .test_result = remote_test_result,
     .finish = remote_finish,

@@ -30,6 +30,9 @@ typedef struct {
                  store_claimed *out);
     int (*renew)(worker_source *s, const char *id, const char *owner, int64_t lease_ms);
     int (*release)(worker_source *s, const char *id, const char *owner);
+    /* store_submission_release_failed: 0 requeued, 1 ended internal_error. */
+    int (*release_failed)(worker_source *s, const char *id, const char *owner, const char *kind,
+                          const char *message);
     int (*event)(worker_source *s, const char *id, const char *owner, const char *type,
                  json_t *data);
     int (*test_result)(worker_source *s, const char *id, const char *owner, int index,
@@ -40,8 +43,10 @@ typedef struct {
                             const char *verdict, json_t *result, int64_t lease_ms,
                             store_claimed *next);
     int (*blob_get)(worker_source *s, const char *sha256, void **data, size_t *len);
+    /* store_heartbeat_doing for role worker (doing NULL and deadline_in_ms
+     * -1 keep what the row says while current_item is unchanged). */
     int (*heartbeat)(worker_source *s, const char *id, const char *host, int pid,
-                     const char *current_item);
+                     const char *current_item, const char *doing, int64_t deadline_in_ms);
     int (*heartbeat_remove)(worker_source *s, const char *id);
     /* Idle wait after an empty claim: 1 rung, 0 timeout, <0 no doorbell. */
     int (*wait)(worker_source *s, int timeout_ms);

@@ -27,6 +27,12 @@ static int local_release(worker_source *s, const char *id, const char *owner)
     return store_submission_release(s->st, id, owner);
 }
 
+static int local_release_failed(worker_source *s, const char *id, const char *owner,
+                                const char *kind, const char *message)
+{
+    return store_submission_release_failed(s->st, id, owner, kind, message);
+}
+
 static int local_event(worker_source *s, const char *id, const char *owner, const char *type,
                        json_t *data)
 {
@@ -59,9 +65,10 @@ static int local_blob_get(worker_source *s, const char *sha256, void **data, siz
 }
 
 static int local_heartbeat(worker_source *s, const char *id, const char *host, int pid,
-                           const char *current_item)
+                           const char *current_item, const char *doing, int64_t deadline_in_ms)
 {
-    return store_heartbeat(s->st, id, "worker", host, pid, current_item);
+    return store_heartbeat_doing(s->st, id, "worker", host, pid, current_item, doing,
+                                 deadline_in_ms);
 }
 
 static int local_heartbeat_remove(worker_source *s, const char *id)
@@ -94,6 +101,7 @@ static const worker_source_ops local_ops = {
     .claim = local_claim,
     .renew = local_renew,
     .release = local_release,
+    .release_failed = local_release_failed,
     .event = local_event,
     .test_result = local_test_result,
     .finish = local_finish,

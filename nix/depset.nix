@@ -1,4 +1,6 @@
-# One dependency set: nix-build nix/depset.nix --argstr names "python3 gcc"
+# One dependency set:
+#   nix-build nix/depset.nix --argstr names "python3 gcc" --argstr gen <dir>
+# (<dir>: the generated manifests of this machine, nix/regen --out <dir>)
 # builds ONE store path with bin/<name> links to every package's binaries
 # and a file `closure` listing every store path needed at run time (one per
 # line, sorted, including this output itself), and `env` (PATH, LOCPATH).
@@ -7,11 +9,11 @@
 # `names` is only ever a string of attribute names (separated by blanks):
 # the caller never passes Nix code. Unknown names fail evaluation with a
 # message naming them.
-{ names }:
+{ names, gen }:
 let
   inherit (builtins) filter isString split map sort concatStringsSep
     attrNames genList length elemAt lessThan;
-  set = import ./lib/set.nix { };
+  set = import ./lib/set.nix { inherit gen; };
   pkgs = set.packages;
 
   asked = filter (n: isString n && n != "") (split "[[:space:]]+" names);

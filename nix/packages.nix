@@ -1,3 +1,5 @@
 # The offline package set's user-facing attributes (names are the keys of
-# nix/packages.json). Build one with: nix-build nix/packages.nix -A python3
-(import ./lib/set.nix { }).packages
+# <gen>/packages.json, written by nix/regen --out <gen>). Build one with:
+#   nix-build nix/packages.nix --argstr gen <gen> -A python3
+{ gen }:
+(import ./lib/set.nix { inherit gen; }).packages

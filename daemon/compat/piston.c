@@ -5,7 +5,7 @@
  * Translation only: the request goes through piston_translate.c into a v1
  * request and through api_submit_v1 (the one pipeline, with ?wait); the
  * view comes back through piston_translate.c. The runtimes are built from
- * the package set of the moment (nix/packages.json or api.packages.file) on
+ * the package set of the moment (builder_pkgset_dir, or api.packages.file) on
  * every call, so they follow the set without a restart. The body is read as
  * JSON whatever its Content-Type (piston-client labels it text/plain). */
 #include "compat.h"

@@ -38,8 +38,12 @@ int piston_runtimes_now(const config *cfg, piston_runtime **rts, size_t *n)
     if (pk && *pk)
         path = strdup(pk);
     else {
-        _cleanup_free_ char *dir = builder_nix_dir(cfg);
-        if (dir && asprintf(&path, "%s/packages.json", dir) < 0)
+        /* the set of the moment: a static nix.dir, or this machine's
+         * generation (regenerated when dpkg's state changed) */
+        _cleanup_free_ char *dir = NULL;
+        char err[512];
+        if (builder_pkgset_dir(cfg, false, &dir, err, sizeof(err)) == 0 &&
+            asprintf(&path, "%s/packages.json", dir) < 0)
             path = NULL;
     }
     _cleanup_json_ json_t *pkgs = path ? json_load_file(path, 0, NULL) : NULL;

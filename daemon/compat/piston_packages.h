@@ -8,7 +8,7 @@
 #include "piston_runtimes.h"
 
 /* The runtimes of the package set of the moment (api.packages.file, else
- * the nix directory's packages.json), read on every call so they follow the
+ * the packages.json of builder_pkgset_dir), read on every call so they follow the
  * set. *rts is malloc'd. -EIO when the set cannot be read, -ENOMEM. */
 int piston_runtimes_now(const config *cfg, piston_runtime **rts, size_t *n);
 

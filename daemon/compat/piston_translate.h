@@ -7,6 +7,7 @@
  * 400 {"message": ...}. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
 

@@ -1,12 +1,16 @@
-# The offline package set: every manifest in nix/manifests (written by
-# nix/regen) becomes a derivation built by busybox-static from the imported
-# Debian tree. Returns { packages (user-facing attributes), all, srcs, busybox }.
-{ }:
+# The offline package set: every manifest in <gen>/manifests (written by
+# nix/regen --out <gen> on this machine; farmd keeps it under
+# <state_dir>/pkgset/) becomes a derivation built by busybox-static from the
+# imported Debian tree. Returns { packages (user-facing attributes), all,
+# srcs, busybox }. gen is an absolute directory name, passed by the builder
+# with --argstr, never code.
+{ gen }:
 let
   inherit (builtins) attrNames filter listToAttrs map readDir readFile fromJSON
     substring stringLength concatStringsSep genericClosure removeAttrs;
 
-  dir = ../manifests;
+  dir = if builtins.substring 0 1 gen == "/" then /. + "${gen}/manifests"
+    else throw "nixfarm set.nix: gen must be an absolute directory (nix/regen --out DIR), got \"${gen}\"";
   jsonFiles = filter (f: substring (stringLength f - 5) 5 f == ".json")
     (attrNames (readDir dir));
   manifests = listToAttrs (map (f: {

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -442,12 +444,52 @@ START_TEST(policy_refuses_local_and_private_urls)
 }
 END_TEST
 
+/* Makes name resolve to 127.0.0.1 for this test process only (Check runs
+ * each test in a child of its own): a private mount namespace whose
+ * /etc/hosts and /etc/nsswitch.conf are the test's files, so the test needs
+ * nothing of the machine's resolver (not even that its host name resolves).
+ * Where the machine has no /etc/hosts to bind over, a tmpfs on /etc holds
+ * the two files (and copies of passwd and group). */
+static void private_hosts(const char *name)
+{
+    char dir[] = "/tmp/farm-gitsrc-hosts-XXXXXX", hosts[64], nss[64];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(hosts, sizeof hosts, "%s/hosts", dir);
+    snprintf(nss, sizeof nss, "%s/nsswitch.conf", dir);
+    FILE *f = fopen(hosts, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "127.0.0.1 %s\n", name);
+    fclose(f);
+    ck_assert_ptr_nonnull(f = fopen(nss, "w"));
+    fprintf(f, "passwd: files\ngroup: files\nhosts: files\n");
+    fclose(f);
+    ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
+    ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+    if (access("/etc/hosts", F_OK) == 0 && access("/etc/nsswitch.conf", F_OK) == 0) {
+        ck_assert_int_eq(mount(hosts, "/etc/hosts", NULL, MS_BIND, NULL), 0);
+        ck_assert_int_eq(mount(nss, "/etc/nsswitch.conf", NULL, MS_BIND, NULL), 0);
+    } else {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "cp /etc/passwd /etc/group %s/ 2>/dev/null; true", dir);
+        ck_assert_int_eq(system(cmd), 0);
+        ck_assert_int_eq(mount("tmpfs", "/etc", "tmpfs", 0, "size=1m"), 0);
+        snprintf(cmd, sizeof cmd, "cp %s/* /etc/", dir);
+        ck_assert_int_eq(system(cmd), 0);
+    }
+    /* The files are open or copied: the directory can go now. */
+    unlink(hosts);
+    unlink(nss);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
 /* A name that resolves to loopback passes the check without DNS; the fetch
  * resolves it, refuses it, and never connects (the pinned stream). */
 START_TEST(name_resolving_to_loopback_is_refused_at_fetch)
 {
-    char err[512] = "", box[300], url[400], e[64], name[256] = "";
-    ck_assert_int_eq(gethostname(name, sizeof name - 1), 0);
+    char err[512] = "", box[300], url[400], e[64], name[256] = "farm-test-loopback.example";
+    private_hosts(name);
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
     ck_assert_msg(getaddrinfo(name, NULL, &hints, &res) == 0, "host name %s must resolve", name);
     uint32_t a4 = ntohl(((struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr);

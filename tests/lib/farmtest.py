@@ -64,12 +64,16 @@ def free_port():
 
 
 class Farm:
-    def __init__(self, workers=2, builders=1, roles=None, settings=None, state_dir=None, env=None):
+    def __init__(self, workers=2, builders=1, roles=None, settings=None, state_dir=None, env=None,
+                 wrapper=None):
         self.workers = workers
         self.builders = builders
         self.roles = roles
         self.settings = dict(settings or {})
         self.extra_env = dict(env or {})
+        # A command farmd's argv is appended to, which must exec it in the
+        # same process (e.g. unshare ... sh -c '...; exec "$0" "$@"').
+        self.wrapper = list(wrapper or [])
         self.own_state = state_dir is None
         self.state_dir = state_dir or tempfile.mkdtemp(prefix="farmtest-")
         self.port = free_port()
@@ -88,7 +92,8 @@ class Farm:
         return env
 
     def start(self, timeout=60):
-        args = [farmd_path(), "--workers", str(self.workers), "--builders", str(self.builders)]
+        args = self.wrapper + [farmd_path(), "--workers", str(self.workers), "--builders",
+                               str(self.builders)]
         if self.roles:
             args += ["--role", self.roles]
         for k, v in self.settings.items():

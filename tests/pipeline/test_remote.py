@@ -78,6 +78,8 @@ def setup():
     with open(pub) as f:
         S.pubkey = f.read().strip()
     settings = dict(FAST_FAULTS)
+    # a remote worker silent for 1.5 s (B beats every 200 ms) is taken for dead
+    settings.update({"health.heartbeat_stale_ms": "1500", "heartbeat.interval_ms": "200"})
     # a small body cap, so a remote finish can exceed it (see case_result_too_large)
     settings.update({"api.auth": "true", "api.max_body_bytes": "262144",
                      "cache.export_url": "file://" + S.cache_dir,
@@ -98,11 +100,11 @@ def teardown():
                 shutil.rmtree(d, ignore_errors=True)
 
 
-def remote_worker():
+def remote_worker(lease_ms="2500"):
     return RemoteWorker("http://127.0.0.1:%d" % S.farm.port, S.worker_token,
-                        settings={"worker.first_uid": str(UID_BASE), "lease.ms": "2500",
+                        settings={"worker.first_uid": str(UID_BASE), "lease.ms": lease_ms,
                                   "lease.renew_ms": "400", "worker.stop_grace_ms": "4000",
-                                  "worker.remote_wait_ms": "1000",
+                                  "worker.remote_wait_ms": "1000", "heartbeat.interval_ms": "200",
                                   "supervisor.backoff_min_ms": "100"})
 
 
@@ -181,6 +183,52 @@ def case_kill9_requeued_and_finished_once():
         expect(count_terminal_events(S.farm, sid) == 1, "finished more than once")
         owners = running_owners(sid)
         expect(len(owners) >= 2 and len(set(owners)) >= 2, "owners %r" % owners)
+    finally:
+        b.cleanup()
+
+
+def case_silent_remote_worker_expired_by_heartbeats():
+    """B's lease is an hour long, so only A's health checker, seeing B's
+    heartbeats stop, can take the work back (issue 21)."""
+    b = remote_worker(lease_ms="3600000")
+    try:
+        b.start()
+        sid = submit(sh("sleep 3; echo done", tests=[{"expected_output": "done\n"}],
+                        limits={"run": {"wall_ms": 20000, "cpu_ms": 5000}}))
+        wait_until(lambda: get(sid)["state"] == "running", 120, "running on B")
+        b.kill9()
+        wait_until(lambda: get(sid)["state"] == "queued", 120, "A to expire the silent worker's item")
+        expect("dead-remote-worker-lease-expired" in S.farm.logs(), "not expired from missed heartbeats")
+        wait_until(lambda: not sandbox_uid_processes(), 20, "the killed worker's sandbox to go")
+        b.proc = None
+        b.log.close()
+        b.start()
+        body = S.farm.wait_finished(sid, timeout=120, headers=auth(S.submit_token))
+        expect(body["state"] == "finished" and body["verdict"] == "accepted", body)
+        expect(body.get("attempts", 0) >= 2, "attempts %r: not retried" % body.get("attempts"))
+        expect(count_terminal_events(S.farm, sid) == 1, "finished more than once")
+    finally:
+        b.cleanup()
+
+
+def case_remote_release_failed():
+    """A failure of the farm's own on B (every step of its slot fails, a
+    fault of the test build) is given back over HTTP with its reason; with no
+    other worker it ends internal_error after max_attempts, listing them."""
+    b = remote_worker(lease_ms="30000")
+    b.extra_env["FARM_TEST_FAIL_SLOTS"] = "all"
+    try:
+        b.start()
+        sid = submit(sh("echo hi", tests=[{"expected_output": "hi"}]))
+        body = S.farm.wait_finished(sid, timeout=300, headers=auth(S.submit_token))
+        expect(body["state"] == "internal_error", body)
+        kinds = [a["kind"] for a in body["attempt_reasons"]]
+        expect(len(kinds) == body["attempts"] == 3 and set(kinds) == {"slot_setup"}, body)
+        expect(all(a["owner"].startswith("remote:") for a in body["attempt_reasons"]), body)
+        st, b2 = S.farm.request("POST", "/v1/leases/%s/release" % sid,
+                                {"owner": "remote:x:1:worker-0", "kind": "Bad Kind"},
+                                headers=auth(S.worker_token))
+        expect(st == 422 and b2["error"]["field"] == "kind", (st, b2))
     finally:
         b.cleanup()
 
@@ -372,6 +420,9 @@ def main():
             ("wrong answer; files, stdin and expected output fetched over HTTP", case_wrong_answer_and_blobs),
             ("kill -9 of the remote worker: requeued by A, finished once by a new one", case_kill9_requeued_and_finished_once),
             ("a remote worker whose lease was taken drops the work", case_lease_taken_is_dropped),
+            ("a silent remote worker's item is expired from its missed heartbeats",
+             case_silent_remote_worker_expired_by_heartbeats),
+            ("a remote worker's own failures go back over HTTP with their reasons", case_remote_release_failed),
             ("a bad token is refused and the worker says so", case_bad_token_refused),
             ("a stale owner's writes get 409", case_stale_owner_gets_409),
             ("a cancel reaches the remote worker (410) and ends the run", case_cancel_reaches_remote_worker),

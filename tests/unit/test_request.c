@@ -1,5 +1,6 @@
 /* test_request.c — validation and normalization of submission requests
- * (daemon/request.c), against the source tree's package set and a small
+ * (daemon/request.c), against a small static package set of the test's own
+ * (a temporary packages.json: nothing of the machine's dpkg) and a small
  * inline profile file. */
 #include "testutil.h"
 
@@ -19,12 +20,16 @@ static const char *PROFILES =
 
 static config *cfg;
 static profiles *profs;
+static char pkgset_dir[] = "/tmp/farm-unit-request-XXXXXX";
 static request_opts opts;
 
 static void setup(void)
 {
     char err[512];
     ck_assert_int_eq(config_new_default(&cfg, err, sizeof(err)), 0);
+    /* A static package set of the test's own: names are checked against it,
+     * not against the machine's dpkg-derived set. */
+    ck_assert_int_eq(config_set(cfg, "nix.dir", pkgset_dir, err, sizeof(err)), 0);
     ck_assert_int_eq(profiles_parse(PROFILES, NULL, &profs, err, sizeof(err)), 0);
     request_opts_from_config(&opts, cfg);
     opts.profiles = profs;
@@ -308,5 +313,22 @@ static Suite *suite(void)
 
 int main(void)
 {
-    return testutil_main(suite());
+    if (!mkdtemp(pkgset_dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    char path[128];
+    snprintf(path, sizeof path, "%s/packages.json", pkgset_dir);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        rmdir(pkgset_dir);
+        return 1;
+    }
+    fputs("{\"bash\": {}, \"busybox\": {}, \"coreutils\": {}, \"gcc\": {}, \"python3\": {}}", f);
+    fclose(f);
+    int r = testutil_main(suite());
+    unlink(path);
+    rmdir(pkgset_dir);
+    return r;
 }

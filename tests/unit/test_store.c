@@ -13,6 +13,7 @@
 
 #include "hash.h"
 #include "health_check.h"
+#include "health_report.h"
 #include "store.h"
 
 #define LEASE 60000
@@ -223,6 +224,14 @@ START_TEST(file_below_the_version_is_applied)
              "('%s', 2, 'stage', '{\"stage\":\"x\"}', 2);"
              "ALTER TABLE submissions DROP COLUMN events;"
              "ALTER TABLE submissions DROP COLUMN event_seq;"
+             /* ...and everything after 020: pre-ledger databases stop there. */
+             "DROP TRIGGER attempt_reasons_metrics;"
+             "ALTER TABLE submissions DROP COLUMN attempt_reasons;"
+             "ALTER TABLE submissions DROP COLUMN last_failed_slot;"
+             "ALTER TABLE heartbeats DROP COLUMN doing;"
+             "ALTER TABLE heartbeats DROP COLUMN doing_since;"
+             "ALTER TABLE heartbeats DROP COLUMN deadline_at;"
+             "PRAGMA user_version=20;"
              "DROP TABLE schema_migrations;",
              id, id);
     ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK, "%s", msg);
@@ -669,7 +678,9 @@ START_TEST(poison_item_ends_internal_error)
     json_t *o = NULL;
     ck_assert_int_eq(store_submission_get(s, id, &o), 0);
     const char *err = json_string_value(json_object_get(o, "error"));
-    ck_assert_msg(err && strstr(err, "attempt 3 of 3"), "error: %s", err ? err : "(null)");
+    ck_assert_msg(err && strstr(err, "attempt 1 (w): lease_expired") &&
+                      strstr(err, "attempt 3 (w): lease_expired"),
+                  "error: %s", err ? err : "(null)");
     json_decref(o);
     store_claimed c;
     ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 0);
@@ -729,6 +740,50 @@ START_TEST(release_does_not_count_an_attempt)
     ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 1);
     ck_assert_int_eq(c.attempts, 1);
     store_claimed_done(&c);
+    store_close(s);
+}
+END_TEST
+
+/* Issue 18: a failed attempt is counted, its reason kept; the failing slot
+ * leaves the row to others; the last attempt ends internal_error listing all. */
+START_TEST(release_failed_counts_and_lists_reasons)
+{
+    store *s = open_store(testutil_newdir());
+    test_set t;
+    ready_set(s, &t, "gcc");
+    char id[33], buf[32];
+    enqueue(s, &t, 0, 0, id);
+    store_claimed c;
+    ck_assert_int_eq(store_submission_claim(s, "h:11:worker-0", LEASE, &c), 1);
+    store_claimed_done(&c);
+    ck_assert_int_eq(store_submission_release_failed(s, id, "h:11:worker-0", "Bad kind", "x"),
+                     -EINVAL);
+    ck_assert_int_eq(store_submission_release_failed(s, id, "other", "keeper_died", "x"), -ESTALE);
+    ck_assert_int_eq(
+        store_submission_release_failed(s, id, "h:11:worker-0", "keeper_died", "keeper died"), 0);
+    ck_assert_str_eq(state_of(s, id, buf), "queued");
+    /* The same slot, under a new pid, skips it; another slot takes it. */
+    ck_assert_int_eq(store_submission_claim(s, "h:12:worker-0", LEASE, &c), 0);
+    ck_assert_int_eq(store_submission_claim(s, "h:13:worker-1", LEASE, &c), 1);
+    ck_assert_int_eq(c.attempts, 2);
+    store_claimed_done(&c);
+    ck_assert_int_eq(store_submission_release_failed(s, id, "h:13:worker-1", "mount", "mount"), 0);
+    ck_assert_int_eq(store_submission_claim(s, "h:12:worker-0", LEASE, &c), 1);
+    ck_assert_int_eq(c.attempts, 3);
+    store_claimed_done(&c);
+    ck_assert_int_eq(store_submission_release_failed(s, id, "h:12:worker-0", "slot_setup", "s"), 1);
+    ck_assert_str_eq(state_of(s, id, buf), "internal_error");
+    json_t *o = NULL;
+    ck_assert_int_eq(store_submission_get(s, id, &o), 0);
+    const char *err = json_string_value(json_object_get(o, "error"));
+    ck_assert_ptr_nonnull(strstr(err, "attempt 1 (h:11:worker-0): keeper_died: keeper died"));
+    ck_assert_ptr_nonnull(strstr(err, "attempt 2 (h:13:worker-1): mount: mount"));
+    ck_assert_ptr_nonnull(strstr(err, "attempt 3 (h:12:worker-0): slot_setup: s"));
+    ck_assert_int_eq(json_array_size(json_object_get(o, "attempt_reasons")), 3);
+    json_decref(o);
+    char slot[64];
+    store_owner_slot("remote:h:77:worker-3", slot, sizeof(slot));
+    ck_assert_str_eq(slot, "remote:h:worker-3");
     store_close(s);
 }
 END_TEST
@@ -994,6 +1049,101 @@ START_TEST(depset_requeue_while_held_and_waited_on)
     ck_assert_str_eq(state_of(s, waiting, buf), "waiting_deps");
     ck_assert_int_eq(store_depset_release(s, t.ref.key), 0);
     store_close(b);
+    store_close(s);
+}
+END_TEST
+
+/* Issue 21: what the heartbeats say and what the report makes of them. */
+static json_t *report(store *s, const health_params *p, bool writable)
+{
+    json_t *o = NULL;
+    ck_assert_int_eq(health_report(s, p, writable, &o), 0);
+    return o;
+}
+
+static bool has_reason(json_t *o, const char *part)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(o, "reasons"), i, r)
+    {
+        if (strstr(json_string_value(r), part))
+            return true;
+    }
+    return false;
+}
+
+START_TEST(health_report_tells_the_truth)
+{
+    store *s = open_store(testutil_newdir());
+    health_params p = {
+        .stale_ms = 60000, .stuck_grace_ms = 0, .build_timeout_ms = 600000, .queue_age_ms = 600000};
+    ck_assert_int_eq(store_heartbeat_doing(s, "h", "health", "x", 1, NULL, "checking", 0), 0);
+    json_t *o = report(s, &p, true);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "status")), "ok");
+    json_decref(o);
+
+    /* work queued, no worker: failing */
+    test_set t;
+    ready_set(s, &t, "gcc");
+    char id[33];
+    enqueue(s, &t, 0, 0, id);
+    o = report(s, &p, true);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "status")), "failing");
+    ck_assert(has_reason(o, "no live worker with a non-empty queue"));
+    ck_assert(
+        json_is_integer(json_object_get(json_object_get(o, "oldest_queued_ms"), "submission")));
+    json_decref(o);
+
+    /* a worker heartbeats: ok; it runs the item with a 1 ms deadline */
+    ck_assert_int_eq(store_heartbeat(s, "w", "worker", "x", 2, NULL), 0);
+    o = report(s, &p, true);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "status")), "ok");
+    json_decref(o);
+    store_claimed c;
+    ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 1);
+    store_claimed_done(&c);
+    ck_assert_int_eq(store_heartbeat_doing(s, "w", "worker", "x", 2, id, NULL, 1), 0);
+    json_t *beats = NULL;
+    ck_assert_int_eq(store_heartbeats(s, &beats), 0);
+    json_t *w = json_array_get(beats, 1);
+    ck_assert_str_eq(json_string_value(json_object_get(w, "id")), "w");
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(w, "doing")), id));
+    json_int_t since = json_integer_value(json_object_get(w, "doing_since"));
+    json_decref(beats);
+    /* the renewer's beats keep doing, its start and the deadline */
+    ck_assert_int_eq(store_heartbeat(s, "w", "worker", "x", 2, id), 0);
+    ck_assert_int_eq(store_heartbeats(s, &beats), 0);
+    w = json_array_get(beats, 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(w, "doing_since")), since);
+    ck_assert(json_is_integer(json_object_get(w, "deadline_at")));
+    json_decref(beats);
+    /* past the deadline (+ 0 grace): degraded, every live worker stuck */
+    bool stuck = false;
+    for (int i = 0; i < 2000 && !stuck; i++) {
+        o = report(s, &p, true);
+        stuck = json_integer_value(json_object_get(o, "runs_past_limit")) == 1;
+        if (stuck) {
+            ck_assert_str_eq(json_string_value(json_object_get(o, "status")), "degraded");
+            ck_assert(has_reason(o, "all workers busy past their limits"));
+            json_t *sr = json_array_get(json_object_get(o, "stuck_runs"), 0);
+            ck_assert_str_eq(json_string_value(json_object_get(sr, "id")), id);
+        }
+        json_decref(o);
+        if (!stuck)
+            usleep(1000);
+    }
+    ck_assert(stuck);
+    /* the database not writable: failing whatever else holds */
+    o = report(s, &p, false);
+    ck_assert_str_eq(json_string_value(json_object_get(o, "status")), "failing");
+    ck_assert(has_reason(o, "database not writable"));
+    json_decref(o);
+    /* stale: a heartbeat older than stale_ms */
+    p.stale_ms = -1;
+    o = report(s, &p, true);
+    ck_assert(has_reason(o, "stale worker heartbeats"));
+    json_decref(o);
     store_close(s);
 }
 END_TEST
@@ -1312,6 +1462,7 @@ int main(void)
     tcase_add_test(q, poison_item_ends_internal_error);
     tcase_add_test(q, finish_and_claim_in_one_transaction);
     tcase_add_test(q, release_does_not_count_an_attempt);
+    tcase_add_test(q, release_failed_counts_and_lists_reasons);
     tcase_add_test(q, waiting_deps_park_and_wake);
     tcase_add_test(q, deps_failed_on_set_failure);
     tcase_add_test(q, builder_lease_expiry_and_poison_set);
@@ -1321,6 +1472,7 @@ int main(void)
     tcase_add_test(q, eviction_respects_holds);
     tcase_add_test(q, depset_requeue_while_held_and_waited_on);
     tcase_add_test(q, heartbeats_depths_settings);
+    tcase_add_test(q, health_report_tells_the_truth);
     tcase_set_timeout(q, 60);
     suite_add_tcase(s, q);
 

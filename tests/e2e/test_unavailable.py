@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""A package whose Debian package is missing on this machine is reported by
+name, with the reason, and breaks nothing else (real farmd, real Nix).
+
+The farm's nix.dir is a copy of nix/ whose spec.json makes `lua` need a
+Debian package that is not installed: the generated set marks lua
+unavailable. Then /v1/profiles shows the lua profile unavailable with the
+reason, a lua submission gets a 422 naming it, /v1/health lists it, and a
+python3 submission runs as usual. Everything lives in a temporary directory
+removed at the end."""
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import apitest  # noqa: E402
+from apitest import farmtest  # noqa: E402
+
+SRC = os.path.join(os.environ["FARM_SOURCE_ROOT"], "nix")
+MISSING = "nixfarm-test-not-installed"
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="farm-unavailable-")
+    try:
+        nix = os.path.join(tmp, "nix")
+        shutil.copytree(SRC, nix, ignore=shutil.ignore_patterns("manifests", "packages.json"))
+        with open(os.path.join(nix, "spec.json")) as f:
+            spec = json.load(f)
+        spec["packages"]["lua"]["debian"] = [MISSING]
+        with open(os.path.join(nix, "spec.json"), "w") as f:
+            json.dump(spec, f)
+        settings = {"nix.dir": nix, "nix.pkgset_dir": os.path.join(tmp, "pkgset")}
+        with farmtest.Farm(workers=1, builders=1, settings=settings) as farm:
+            def profiles():
+                st, body = farm.request("GET", "/v1/profiles")
+                assert st == 200, (st, body)
+                by = {p["name"]: p for p in body["profiles"]}
+                lua = by["lua"]
+                assert lua["available"] is False, lua
+                u = lua["unavailable"]
+                assert len(u) == 1 and u[0]["package"] == "lua", u
+                assert MISSING in u[0]["reason"], u
+                assert u[0]["debian_versions"] == {MISSING: None}, u
+                assert by["python3"]["available"] is True and by["python3"]["unavailable"] == [], by["python3"]
+                assert by["python3"]["version"], by["python3"]
+
+            def submit_lua():
+                st, body = farm.submit({"profile": "lua", "files": [{"name": "main.lua", "content": "print(1)"}]})
+                assert st == 422, (st, body)
+                msg = body["error"]["message"]
+                assert 'package "lua" is not available on this farm' in msg and MISSING in msg, msg
+
+            def health():
+                st, body = farm.request("GET", "/v1/health")
+                # (nodejs may be unavailable too: Debian 12's own is 18)
+                assert st == 200 and "lua" in body["pkgset"]["unavailable"], body
+
+            def python_runs():
+                st, body = farm.submit({"profile": "python3",
+                                        "files": [{"name": "main.py", "content": "print(6*7)"}],
+                                        "tests": [{"name": "t", "expected_output": "42\n"}]},
+                                       timeout=600)
+                assert st == 200 and body["verdict"] == "accepted", json.dumps(body)[:3000]
+
+            return farmtest.run_cases([
+                ("/v1/profiles: lua unavailable with the reason and Debian versions", profiles),
+                ("a lua submission: 422 naming the package and the reason", submit_lua),
+                ("/v1/health lists the unavailable package", health),
+                ("an unrelated set (python3) builds and runs", python_runs),
+            ])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
