@@ -108,6 +108,21 @@ enum MHD_Result api_lease_finish(api_call *c);
 enum MHD_Result api_lease_heartbeat(api_call *c);
 enum MHD_Result api_blob_get(api_call *c);
 
+/* ---- dependency sets for fronts (api_ops.c), as POST/DELETE /v1/depsets ----
+ * body is {packages | profile | expr} (borrowed), resolved exactly as a
+ * submission with those dependencies (so the key is the one it computes).
+ * Errors < 0 with e filled when e->status is set, else store errors. */
+int api_depset_key_v1(api_call *c, const json_t *body, char key[65], request_error *e);
+/* Queues the set's build unless it exists: 1 created, 0 existed; *row_out
+ * the public row. */
+int api_depset_ensure_v1(api_call *c, const json_t *body, json_t **row_out, request_error *e);
+/* Waits (doorbell, api.wait_timeout_ms) until key is ready or failed; *row_out
+ * the public row then (or at the timeout). */
+int api_depset_wait_v1(api_call *c, const char *key, json_t **row_out);
+/* As DELETE /v1/depsets/{key}: builder_evict's answers (1 evicted, 0 held,
+ * -EBUSY queued/building or busy, -ENOENT). */
+int api_depset_evict_v1(api_call *c, const char *key, char *err, size_t errlen);
+
 /* ---- the one pipeline entry (api_submissions.c) ----
  * Every way in (POST /v1/submissions, its batch form, and every
  * compatibility front in daemon/compat/) goes through api_submit_v1:

@@ -54,6 +54,112 @@ enum MHD_Result api_depset_show(api_call *c)
  * queues a build ahead of the submissions that will need it. The packages
  * get "bash" added exactly as submissions do, so the key is the one a later
  * submission with the same packages computes. */
+/* Normalizes a {packages | profile | expr} body into the probe a submission
+ * with the same dependencies would be (see api.h). */
+static int depset_normalize(api_call *c, const json_t *in, request_norm *n, request_error *e)
+{
+    memset(e, 0, sizeof(*e));
+    if (!json_is_object(in)) {
+        e->status = 400;
+        snprintf(e->code, sizeof(e->code), "invalid_type");
+        snprintf(e->field, sizeof(e->field), "body");
+        snprintf(e->message, sizeof(e->message), "the body must be a JSON object");
+        return -EINVAL;
+    }
+    /* Reuse the submission checks: a minimal submission with a run command
+     * resolves packages, profile and expr exactly like a real one. */
+    _cleanup_json_ json_t *probe = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)in, k, v)
+    {
+        if (strcmp(k, "packages") && strcmp(k, "profile") && strcmp(k, "expr")) {
+            e->status = 422;
+            snprintf(e->code, sizeof(e->code), "unknown_field");
+            snprintf(e->field, sizeof(e->field), "%.*s", (int)sizeof(e->field) - 1, k);
+            snprintf(e->message, sizeof(e->message),
+                     "unknown field %.200s (packages, profile or expr)", k);
+            return -EINVAL;
+        }
+        json_object_set(probe, k, v);
+    }
+    json_object_set_new(probe, "run", json_string("true"));
+    request_opts o = c->ctx->ropts;
+    o.allow_expr = (c->who.scopes & AUTH_NIX_EXPR) != 0;
+    char pkgset[65] = "", msg[512] = "";
+    if (builder_pkgset_id(c->ctx->cfg, pkgset, msg, sizeof(msg)) < 0) {
+        e->status = 500;
+        snprintf(e->code, sizeof(e->code), "package_set_unavailable");
+        snprintf(e->field, sizeof(e->field), "packages");
+        snprintf(e->message, sizeof(e->message), "the package set cannot be read: %s", msg);
+        return -EIO;
+    }
+    o.pkgset_id = pkgset;
+    return request_normalize(&o, probe, n, e);
+}
+
+int api_depset_key_v1(api_call *c, const json_t *body, char key[65], request_error *e)
+{
+    request_norm n;
+    int r = depset_normalize(c, body, &n, e);
+    if (r < 0)
+        return r;
+    memcpy(key, n.depset_key, 65);
+    request_norm_done(&n);
+    return 0;
+}
+
+int api_depset_ensure_v1(api_call *c, const json_t *body, json_t **row_out, request_error *e)
+{
+    *row_out = NULL;
+    request_norm n;
+    int r = depset_normalize(c, body, &n, e);
+    if (r < 0)
+        return r;
+    store_depset_ref ref;
+    memcpy(ref.key, n.depset_key, sizeof(ref.key));
+    ref.spec_json = n.depset_spec;
+    r = store_depset_ensure(c->st, &ref);
+    request_norm_done(&n);
+    if (r < 0)
+        return r;
+    store_ring(c->st, STORE_ROLE_BUILDER);
+    json_t *row = NULL;
+    int g = store_depset_get(c->st, ref.key, &row);
+    if (g < 0)
+        return g;
+    *row_out = depset_public(row);
+    return r;
+}
+
+int api_depset_wait_v1(api_call *c, const char *key, json_t **row_out)
+{
+    api_ctx *ctx = c->ctx;
+    int64_t deadline = store_now_ms() + ctx->wait_timeout_ms;
+    for (;;) {
+        uint64_t gen = api_bell_generation(ctx->bell);
+        json_t *row = NULL;
+        int r = store_depset_get(c->st, key, &row);
+        if (r < 0)
+            return r;
+        const char *st = json_string_value(json_object_get(row, "state"));
+        int64_t now = store_now_ms();
+        if ((st && (!strcmp(st, "ready") || !strcmp(st, "failed"))) || now >= deadline ||
+            *ctx->stop) {
+            *row_out = depset_public(row);
+            return 0;
+        }
+        json_decref(row);
+        long long left = deadline - now;
+        api_bell_wait(ctx->bell, gen, (int)(left < ctx->poll_ms ? left : ctx->poll_ms));
+    }
+}
+
+int api_depset_evict_v1(api_call *c, const char *key, char *err, size_t errlen)
+{
+    return builder_evict(c->ctx->cfg, c->st, key, err, errlen);
+}
+
 enum MHD_Result api_depsets_create(api_call *c)
 {
     enum MHD_Result ret;
@@ -68,47 +174,15 @@ enum MHD_Result api_depsets_create(api_call *c)
         return http_reply_error(c->req, 503, "draining", NULL,
                                 "this farm is draining and takes no new work");
     }
-    /* Reuse the submission checks: a minimal submission with a run command
-     * resolves packages, profile and expr exactly like a real one. */
-    _cleanup_json_ json_t *probe = json_object();
-    const char *k;
-    json_t *v;
-    json_object_foreach(in, k, v)
-    {
-        if (strcmp(k, "packages") && strcmp(k, "profile") && strcmp(k, "expr"))
-            return http_reply_error(c->req, 422, "unknown_field", k,
-                                    "unknown field %s (packages, profile or expr)", k);
-        json_object_set(probe, k, v);
-    }
-    json_object_set_new(probe, "run", json_string("true"));
-    request_opts o = c->ctx->ropts;
-    o.allow_expr = (c->who.scopes & AUTH_NIX_EXPR) != 0;
-    char pkgset[65] = "", msg[512] = "";
-    if (builder_pkgset_id(c->ctx->cfg, pkgset, msg, sizeof(msg)) < 0)
-        return http_reply_error(c->req, 500, "package_set_unavailable", "packages",
-                                "the package set cannot be read: %s", msg);
-    o.pkgset_id = pkgset;
-    request_norm n;
+    json_t *row = NULL;
     request_error e;
-    int r = request_normalize(&o, probe, &n, &e);
-    if (r < 0)
+    int r = api_depset_ensure_v1(c, in, &row, &e);
+    if (r < 0 && e.status)
         return http_reply_error(c->req, (unsigned)e.status, e.code, e.field[0] ? e.field : NULL,
                                 "%s", e.message);
-    store_depset_ref ref;
-    memcpy(ref.key, n.depset_key, sizeof(ref.key));
-    ref.spec_json = n.depset_spec;
-    r = store_depset_ensure(c->st, &ref);
-    if (r >= 0) {
-        store_ring(c->st, STORE_ROLE_BUILDER);
-        json_t *row = NULL;
-        int g = store_depset_get(c->st, ref.key, &row);
-        request_norm_done(&n);
-        if (g < 0)
-            return api_store_error(c, g, "depset");
-        return http_reply_json(c->req, r == 1 ? 201 : 200, depset_public(row));
-    }
-    request_norm_done(&n);
-    return api_store_error(c, r, "depset");
+    if (r < 0)
+        return api_store_error(c, r, "depset");
+    return http_reply_json(c->req, r == 1 ? 201 : 200, row);
 }
 
 /* DELETE /v1/depsets/{key}: 200 evicted; 409 "held" while submissions use or

@@ -466,6 +466,7 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
         cfg.n_tmpfs = 1;
     }
     fill_limits(&cfg.limits, st->limits, scratch_bytes, j->store_cap);
+    cfg.record_order = true; /* the results' "output_order" */
     /* SIGTERM/SIGINT only set the stop flag; keep them off this thread while
      * the sandbox waits, so no wait of the library sees EINTR. They are
      * handled by the renewer thread meanwhile, or here once unblocked. */
@@ -611,6 +612,36 @@ static size_t keep_bytes(job *j, size_t len)
     return keep;
 }
 
+/* "output_order": the write order of stdout and stderr as runs of bytes of
+ * the kept outputs ([["stdout", n], ["stderr", m], ...]), clipped to what is
+ * kept, the rest of stderr (a message appended to it) as a last run. Only
+ * when both streams have bytes and they are text: NULL otherwise (one
+ * stream alone, or base64 output, is its own order). */
+static json_t *output_order(const struct sandbox_result *res, size_t out_len, size_t err_len,
+                            const json_t *o)
+{
+    const char *enc = json_string_value(json_object_get(o, "encoding"));
+    if (!res->order || !out_len || !err_len || (enc && strcmp(enc, "utf8")))
+        return NULL;
+    json_t *a = json_array();
+    size_t left[3] = {0, out_len, err_len};
+    static const char *const names[3] = {"", "stdout", "stderr"};
+    for (size_t i = 0; a && i < res->n_order; i++) {
+        unsigned st = res->order[i].stream;
+        if (st < 1 || st > 2)
+            continue;
+        size_t n = res->order[i].len < left[st] ? res->order[i].len : left[st];
+        if (!n)
+            continue;
+        left[st] -= n;
+        json_array_append_new(a, json_pack("[s, I]", names[st], (json_int_t)n));
+    }
+    for (unsigned st = 1; a && st <= 2; st++)
+        if (left[st])
+            json_array_append_new(a, json_pack("[s, I]", names[st], (json_int_t)left[st]));
+    return a;
+}
+
 static json_t *step_json(job *j, const struct sandbox_result *res, bool internal,
                          const char *internal_msg)
 {
@@ -641,6 +672,9 @@ static json_t *step_json(job *j, const struct sandbox_result *res, bool internal
     if (verdict_set_output(o, res->stdout_buf ? res->stdout_buf : "", out_len, err_buf, err_len) <
         0)
         return NULL;
+    json_t *order = output_order(res, out_len, err_len, o);
+    if (order)
+        json_object_set_new(o, "output_order", order);
     json_object_set_new(o, "stdout_truncated",
                         json_boolean(res->stdout_truncated || res->stdout_len > out_len));
     json_object_set_new(o, "stderr_truncated",

@@ -52,6 +52,7 @@ enum {
     OPT_HOSTNAME,
     OPT_SHARE_NET,
     OPT_STREAM,
+    OPT_ORDER,
     OPT_META,
     OPT_UID,
     OPT_ACCOUNTING,
@@ -104,6 +105,8 @@ static void help(void)
            "  --stdout FILE          write the captured stdout to FILE (default: our stdout)\n"
            "  --stderr FILE          write the captured stderr to FILE (default: our stderr)\n"
            "  --stream               write the output as it is produced, not after the run\n"
+           "  --order                record the write order of stdout and stderr (--meta's\n"
+           "                         order: line, runs such as o5,e12,o3)\n"
            "                         (a reader that falls behind is caught up at the end)\n"
            "  --hostname NAME        hostname inside (default sandbox)\n"
            "  --share-net            keep the host network (default: none at all)\n"
@@ -228,6 +231,7 @@ static int parse_argv(int argc, char **argv)
         {"hostname", required_argument, 0, OPT_HOSTNAME},
         {"share-net", no_argument, 0, OPT_SHARE_NET},
         {"stream", no_argument, 0, OPT_STREAM},
+        {"order", no_argument, 0, OPT_ORDER},
         {"meta", required_argument, 0, OPT_META},
         {"uid", required_argument, 0, OPT_UID},
         {"accounting", required_argument, 0, OPT_ACCOUNTING},
@@ -363,6 +367,9 @@ static int parse_argv(int argc, char **argv)
             break;
         case OPT_HOSTNAME:
             c->hostname = optarg;
+            break;
+        case OPT_ORDER:
+            arg_cfg.record_order = true;
             break;
         case OPT_STREAM:
             arg_stream = true;
@@ -518,6 +525,13 @@ static void write_meta(const struct sandbox_result *r)
                 r->stdout_truncated);
         fprintf(f, "stderr-bytes:%" PRIu64 "\nstderr-truncated:%d\n", r->stderr_total,
                 r->stderr_truncated);
+        if (r->order) {
+            fputs("order:", f);
+            for (size_t i = 0; i < r->n_order; i++)
+                fprintf(f, "%s%c%zu", i ? "," : "", r->order[i].stream == 1 ? 'o' : 'e',
+                        r->order[i].len);
+            fputc('\n', f);
+        }
     }
     fprintf(f, "accounting:%s\n", sandbox_accounting_name(r->accounting));
     if (r->message[0])

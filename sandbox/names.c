@@ -20,6 +20,7 @@ void sandbox_result_free(struct sandbox_result *r)
         return;
     free(r->stdout_buf);
     free(r->stderr_buf);
+    free(r->order);
     memset(r, 0, sizeof *r);
 }
 

@@ -352,8 +352,40 @@ CHILD_CODE static __attribute__((noreturn)) void keeper_entry(void *arg)
 
 /*** Supervisor ***/
 
+/* The runs of cfg->record_order, shared by both captures. */
+struct order_log {
+    struct sandbox_chunk *v;
+    size_t n, cap;
+    bool on, failed;
+};
+
+/* Appends len bytes of stream to the log, extending the last run when it is
+ * of the same stream. */
+static void order_add(struct order_log *o, unsigned char stream, size_t len)
+{
+    if (!o->on || o->failed || !len)
+        return;
+    if (o->n && o->v[o->n - 1].stream == stream) {
+        o->v[o->n - 1].len += len;
+        return;
+    }
+    if (o->n == o->cap) {
+        size_t nc = o->cap ? o->cap * 2 : 16;
+        struct sandbox_chunk *nv = realloc(o->v, nc * sizeof(*nv));
+        if (!nv) {
+            o->failed = true; /* no order rather than a wrong one */
+            return;
+        }
+        o->v = nv;
+        o->cap = nc;
+    }
+    o->v[o->n++] = (struct sandbox_chunk){.stream = stream, .len = len};
+}
+
 struct capture {
     int fd;
+    struct order_log *order; /* NULL = not recorded */
+    unsigned char stream;    /* 1 stdout, 2 stderr */
     char *buf;
     size_t len, cap, max;
     uint64_t total;
@@ -461,6 +493,8 @@ static int capture_read(struct capture *c)
             }
             memcpy(c->buf + c->len, tmp, take);
             c->len += take;
+            if (c->order)
+                order_add(c->order, c->stream, take);
         }
     }
 }
@@ -620,8 +654,13 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
     int in_fd = make_stdin(cfg, &owned_stdin, msg, sizeof msg);
     int out_p[2] = {-1, -1}, err_p[2] = {-1, -1}, rep_p[2] = {-1, -1}, tfd = -1, pidfd = -1;
     struct capture cap[2];
+    struct order_log order = {.on = cfg && cfg->record_order};
     memset(cap, 0, sizeof cap);
     cap[0].sfd = cap[1].sfd = -1;
+    for (int i = 0; i < 2; i++) {
+        cap[i].order = &order;
+        cap[i].stream = (unsigned char)(i + 1);
+    }
     /* SIGPIPE of a stream pipe whose reader left is held back from this
      * thread (it would kill the caller's process) and discarded after. */
     sigset_t pipe_set, old_mask;
@@ -963,6 +1002,11 @@ out:
     r->stderr_len = cap[1].len;
     r->stderr_total = cap[1].total;
     r->stderr_truncated = cap[1].truncated;
+    if (order.on && !order.failed) {
+        r->order = order.v;
+        r->n_order = order.n;
+    } else
+        free(order.v);
     r->stdout_streamed = cap[0].sent;
     r->stderr_streamed = cap[1].sent;
     r->stdout_stream_failed = cfg && cfg->stream && cfg->stream_stdout_fd >= 0 && cap[0].sfailed;

@@ -137,6 +137,16 @@ struct sandbox_config {
      * stdout_stream_failed / stderr_stream_failed is set. */
     bool stream;
     int stream_stdout_fd, stream_stderr_fd;
+
+    /* Write order (optional). When true, the result's order[] tells how the
+     * captured stdout and stderr bytes follow each other: runs of bytes in
+     * the order the supervisor read them from the two pipes (each run as
+     * long as possible). Bytes a program writes to one stream are in order;
+     * across the two streams the order is exact whenever the supervisor read
+     * one write before the next (it polls both pipes and reads whatever is
+     * there, so writes that both arrive between two of its reads are
+     * reported stdout first). Only captured bytes (within the cap) count. */
+    bool record_order;
 };
 
 /* Zeroes c and fills the defaults (store_root "/", cwd "/box", stdin null). */
@@ -180,6 +190,12 @@ enum sandbox_step {
     SANDBOX_STEP_COUNT,
 };
 
+/* One run of bytes of the capture (cfg->record_order). */
+struct sandbox_chunk {
+    unsigned char stream; /* 1 = stdout, 2 = stderr */
+    size_t len;           /* bytes of that stream's buffer, following the previous run */
+};
+
 struct sandbox_result {
     enum sandbox_status status;
     int exit_code; /* when exited; -1 when killed by a signal */
@@ -211,6 +227,11 @@ struct sandbox_result {
     size_t stderr_streamed;
     bool stdout_stream_failed;
     bool stderr_stream_failed;
+
+    /* With cfg->record_order: the runs, in order (malloc'd, NULL when there
+     * was no output); their lengths add up to stdout_len + stderr_len. */
+    struct sandbox_chunk *order;
+    size_t n_order;
 
     enum sandbox_accounting accounting; /* the mechanism that was in force */
     /* Internal errors, and "execve ... failed" (reported as exit code 127). */

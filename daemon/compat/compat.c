@@ -8,6 +8,7 @@
 const compat_front *const compat_fronts[] = {
     &compat_judge0,
     &compat_jobe,
+    &compat_piston,
     NULL,
 };
 

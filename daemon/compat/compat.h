@@ -50,6 +50,7 @@ extern const compat_front *const compat_fronts[]; /* NULL-terminated, compat.c *
 /* The fronts (one line each). */
 extern const compat_front compat_judge0;
 extern const compat_front compat_jobe;
+extern const compat_front compat_piston;
 
 /* compat.<name>.enabled / compat.<name>.listen ("" when none). */
 bool compat_front_enabled(const config *cfg, const compat_front *f);

@@ -641,6 +641,40 @@ static int syscalls(void)
     return 0;
 }
 
+/* Writes "o<i>\n" to stdout and "e<i>\n" to stderr in turn, each only once
+ * the previous one has been read off its pipe (FIONREAD 0): the write order
+ * is then the order the supervisor saw, without any timing. */
+static int interleave(void)
+{
+    for (int i = 0; i < 4; i++)
+        for (int fd = 1; fd <= 2; fd++) {
+            char b[8];
+            int n = snprintf(b, sizeof b, "%c%d\n", fd == 1 ? 'o' : 'e', i);
+            if (write(fd, b, (size_t)n) != n)
+                return 1;
+            int left = 1;
+            while (ioctl(fd, FIONREAD, &left) == 0 && left > 0)
+                sched_yield();
+        }
+    return 0;
+}
+
+/* Copies stdin to stdout line by line, each line written as soon as it is
+ * read (an interactive program). */
+static int echo_lines(void)
+{
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(0, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0;
+        if (write(1, buf, (size_t)n) != n)
+            return 1;
+    }
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -667,6 +701,10 @@ int main(int argc, char **argv)
         return flood(2);
     if (!strcmp(n, "lines"))
         return lines();
+    if (!strcmp(n, "interleave"))
+        return interleave();
+    if (!strcmp(n, "echo-lines"))
+        return echo_lines();
     if (!strcmp(n, "spin"))
         return spin();
     if (!strcmp(n, "sleep"))

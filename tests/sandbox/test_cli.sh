@@ -40,6 +40,9 @@ acct=$(sed -n 's/^accounting://p' "$T/meta")
 grep -q '^status:RE$' "$T/meta" && grep -q '^exitcode:3$' "$T/meta" && [[ " $HP_ACCT_OK " == *" $acct "* ]]
 ok $([ $rc -eq 1 ] && [ $? -eq 0 ]; echo $?) "exit 1 for a failed program; meta has status:RE, exitcode:3, accounting:$acct (this machine: $HP_ACCT_OK)"
 
+run --order --meta "$T/meta" -- $P interleave >/dev/null 2>&1; rc=$?
+ok $([ $rc -eq 0 ] && grep -q '^order:o3,e3,o3,e3,o3,e3,o3,e3$' "$T/meta"; echo $?) "--order: the meta's order line has the 8 alternating runs"
+
 run --meta "$T/meta" --cpu 200 -- $P spin >/dev/null 2>&1; rc=$?
 ok $([ $rc -eq 1 ] && grep -q '^status:TO$' "$T/meta" && grep -q '^limit:cpu$' "$T/meta"; echo $?) "CPU limit: status TO, limit:cpu"
 

@@ -925,6 +925,32 @@ static void t_processes(void)
     host_clean("clocks");
 }
 
+/* record_order: the runs of stdout and stderr in write order. */
+static void t_order(void)
+{
+    struct sandbox_config c;
+    base_config(&c, ARGV("interleave"));
+    c.record_order = true;
+    struct sandbox_result r;
+    int rc = run_in(0, &c, &r, "interleave");
+    bool good = rc == 0 && r.status == SANDBOX_OK && r.n_order == 8;
+    size_t total = 0;
+    for (size_t i = 0; good && i < r.n_order; i++) {
+        good = r.order[i].stream == (i % 2 ? 2 : 1) && r.order[i].len == 3;
+        total += r.order[i].len;
+    }
+    ok(good && total == r.stdout_len + r.stderr_len,
+       "order: 8 runs alternating stdout/stderr, 3 bytes each, covering both captures");
+    if (!good)
+        diag("interleave", &r);
+    sandbox_result_free(&r);
+    base_config(&c, ARGV("interleave"));
+    rc = run_in(0, &c, &r, "interleave-off");
+    ok(rc == 0 && !r.order && r.n_order == 0, "order: not recorded unless asked");
+    sandbox_result_free(&r);
+    host_clean("order");
+}
+
 static void t_outputs(void)
 {
     const char *box = make_box("links", 1 << 20);
@@ -1035,6 +1061,52 @@ static size_t drain(int fd, char *buf, size_t cap)
         n += (size_t)k;
     buf[n] = 0;
     return n;
+}
+
+/* A live stdin: stdin_fd is a pipe the caller writes while the program runs
+ * (what an interactive session needs): the answer to the first line comes
+ * back before the second line is even written. */
+static void t_live_stdin(void)
+{
+    int in[2], so[2];
+    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(so, O_CLOEXEC) < 0) {
+        ok(false, "live stdin: pipes: %s", strerror(errno));
+        return;
+    }
+    struct sandbox_config c;
+    base_config(&c, ARGV("echo-lines"));
+    c.stdin_kind = SANDBOX_STDIN_FD;
+    c.stdin_fd = in[0];
+    c.stream = true;
+    c.stream_stdout_fd = so[1];
+    c.stream_stderr_fd = -1;
+    struct stream_job j = {.c = &c};
+    atomic_init(&j.done, false);
+    pthread_t th;
+    pthread_create(&th, NULL, stream_runner, &j);
+    char line[256];
+    bool wrote = write(in[1], "ping1\n", 6) == 6;
+    size_t n = read_line_by(so[0], line, sizeof line, 30000);
+    bool running = !atomic_load(&j.done);
+    ok(wrote && n == 6 && !strcmp(line, "ping1\n") && running,
+       "live stdin: the program answers a line while it runs (got %zu bytes, running %d)", n,
+       running);
+    wrote = write(in[1], "ping2\n", 6) == 6;
+    n = read_line_by(so[0], line, sizeof line, 30000);
+    ok(wrote && n == 6 && !strcmp(line, "ping2\n"), "live stdin: and the next one");
+    close(in[1]); /* EOF: the program ends */
+    pthread_join(th, NULL);
+    struct sandbox_result *r = &j.r;
+    bool good = j.rc == 0 && r->status == SANDBOX_OK && r->stdout_buf &&
+                !strcmp(r->stdout_buf, "ping1\nping2\n");
+    ok(good, "live stdin: the run ends at EOF with both answers captured");
+    if (!good)
+        diag("live-stdin", r);
+    sandbox_result_free(r);
+    close(in[0]);
+    close(so[0]);
+    close(so[1]);
+    host_clean("live-stdin");
 }
 
 static void t_stream(void)
@@ -1427,7 +1499,9 @@ int main(int argc, char **argv)
     t_abi();
     t_processes();
     t_outputs();
+    t_order();
     t_stream();
+    t_live_stdin();
     t_cancel();
     t_second_pool();
 

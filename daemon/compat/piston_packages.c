@@ -1,0 +1,181 @@
+/* piston_packages.c — see piston_packages.h. A runtime's dependency set is
+ * {"packages": [its package]}, the very set its executions use. */
+#include "piston_packages.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../builder/builder.h"
+#include "../../common/cleanup.h"
+#include "../../common/jsonutil.h"
+#include "piston_runtimes.h"
+
+static enum MHD_Result message(api_call *c, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static enum MHD_Result message(api_call *c, unsigned status, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return http_reply_json(c->req, status, json_pack("{s:s}", "message", msg));
+}
+
+static const char *str_of(const json_t *o, const char *key, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : dflt;
+}
+
+int piston_runtimes_now(const config *cfg, piston_runtime **rts, size_t *n)
+{
+    _cleanup_free_ char *path = NULL;
+    const char *pk = config_str(cfg, "api.packages.file");
+    if (pk && *pk)
+        path = strdup(pk);
+    else {
+        /* the set of the moment: a static nix.dir, or this machine's
+         * generation (regenerated when dpkg's state changed) */
+        _cleanup_free_ char *dir = NULL;
+        char err[512];
+        if (builder_pkgset_dir(cfg, false, &dir, err, sizeof(err)) == 0 &&
+            asprintf(&path, "%s/packages.json", dir) < 0)
+            path = NULL;
+    }
+    _cleanup_json_ json_t *pkgs = path ? json_load_file(path, 0, NULL) : NULL;
+    if (!pkgs)
+        return -EIO;
+    return piston_runtimes_build(pkgs, rts, n);
+}
+
+static json_t *set_of(const piston_runtime *rt)
+{
+    json_t *set = json_pack("{s:[s]}", "packages", rt->lang->package);
+    if (set && rt->lang->extra)
+        json_array_append_new(json_object_get(set, "packages"), json_string(rt->lang->extra));
+    return set;
+}
+
+enum MHD_Result piston_packages_list(api_call *c)
+{
+    piston_runtime *rts = NULL;
+    size_t n = 0;
+    if (piston_runtimes_now(c->ctx->cfg, &rts, &n) < 0)
+        return message(c, 500, "the package set cannot be read");
+    json_t *out = json_array();
+    for (size_t i = 0; out && i < n; i++) {
+        _cleanup_json_ json_t *set = set_of(&rts[i]);
+        char key[65];
+        request_error e;
+        bool installed = false;
+        if (api_depset_key_v1(c, set, key, &e) == 0) {
+            _cleanup_json_ json_t *row = NULL;
+            if (store_depset_get(c->st, key, &row) == 0)
+                installed = !strcmp(str_of(row, "state", ""), "ready");
+        }
+        json_array_append_new(out, json_pack("{s:s, s:s, s:b}", "language", rts[i].lang->language,
+                                             "language_version", rts[i].version_str, "installed",
+                                             installed));
+    }
+    free(rts);
+    return http_reply_json(c->req, 200, out);
+}
+
+/* The runtime a {language, version} body names; answers itself when none. */
+static const piston_runtime *named(api_call *c, const piston_runtime *rts, size_t n,
+                                   enum MHD_Result *ret)
+{
+    json_error_t je;
+    _cleanup_json_ json_t *b =
+        json_loadb(c->req->body ? c->req->body : "", c->req->body_len, 0, &je);
+    const char *lang = json_string_value(json_object_get(b, "language"));
+    const char *ver = json_string_value(json_object_get(b, "version"));
+    if (!lang || !ver) {
+        *ret = message(c, 400, "language and version are required as strings");
+        return NULL;
+    }
+    const piston_runtime *rt = piston_runtime_find(rts, n, lang, ver);
+    if (!rt)
+        *ret = message(c, 404, "Requested package %s-%s does not exist", lang, ver);
+    return rt;
+}
+
+static enum MHD_Result set_error(api_call *c, int r, const request_error *e)
+{
+    if (e->status)
+        return message(c, e->status >= 500 ? 500 : 400, "%s", e->message);
+    return message(c, r == -EBUSY ? 503 : 500, "the database failed (%s)", strerror(-r));
+}
+
+enum MHD_Result piston_packages_install(api_call *c)
+{
+    piston_runtime *rts = NULL;
+    size_t n = 0;
+    enum MHD_Result ret;
+    if (piston_runtimes_now(c->ctx->cfg, &rts, &n) < 0)
+        return message(c, 500, "the package set cannot be read");
+    const piston_runtime *rt = named(c, rts, n, &ret);
+    if (!rt) {
+        free(rts);
+        return ret;
+    }
+    _cleanup_json_ json_t *set = set_of(rt);
+    _cleanup_json_ json_t *row = NULL;
+    _cleanup_json_ json_t *done = NULL;
+    request_error e = {0};
+    int r = api_depset_ensure_v1(c, set, &row, &e);
+    if (r >= 0)
+        r = api_depset_wait_v1(c, str_of(row, "key", ""), &done);
+    if (r < 0) {
+        free(rts);
+        return set_error(c, r, &e);
+    }
+    const char *state = str_of(done, "state", "");
+    json_t *out =
+        json_pack("{s:s, s:s}", "language", rt->lang->language, "version", rt->version_str);
+    free(rts);
+    if (!strcmp(state, "ready"))
+        return http_reply_json(c->req, 200, out);
+    json_decref(out);
+    return message(c, 500, "the package's dependency set is %s%s%s", state,
+                   json_is_string(json_object_get(done, "error")) ? ": " : "",
+                   str_of(done, "error", ""));
+}
+
+enum MHD_Result piston_packages_uninstall(api_call *c)
+{
+    piston_runtime *rts = NULL;
+    size_t n = 0;
+    enum MHD_Result ret;
+    if (piston_runtimes_now(c->ctx->cfg, &rts, &n) < 0)
+        return message(c, 500, "the package set cannot be read");
+    const piston_runtime *rt = named(c, rts, n, &ret);
+    if (!rt) {
+        free(rts);
+        return ret;
+    }
+    _cleanup_json_ json_t *set = set_of(rt);
+    char key[65], err[512] = "";
+    request_error e = {0};
+    int r = api_depset_key_v1(c, set, key, &e);
+    if (r < 0) {
+        free(rts);
+        return set_error(c, r, &e);
+    }
+    r = api_depset_evict_v1(c, key, err, sizeof(err));
+    json_t *out =
+        json_pack("{s:s, s:s}", "language", rt->lang->language, "version", rt->version_str);
+    free(rts);
+    if (r == 1 || r == -ENOENT) /* not installed: nothing to drop */
+        return http_reply_json(c->req, 200, out);
+    json_decref(out);
+    if (r == 0)
+        return message(c, 409, "the package is in use by running jobs");
+    if (r == -EBUSY)
+        return message(c, 409, "the package is being installed; retry once it is done");
+    return message(c, 500, "cannot uninstall: %s", err);
+}

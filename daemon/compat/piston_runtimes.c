@@ -1,0 +1,93 @@
+/* piston_runtimes.c — see piston_runtimes.h. */
+#include "piston_runtimes.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Commands run with sh -c in /box; "$@" (the args) is appended by the worker. */
+/* clang-format off */
+const piston_lang piston_langs[] = {
+    {"python", {"py", "py3", "python3", NULL}, "python3", NULL, NULL, NULL, "python3 {entry}"},
+    {"c", {"gcc", NULL}, "gcc", NULL, "gcc",
+     "gcc -std=gnu17 -O2 -pipe -x c {files} -o a.out -lm", "./a.out"},
+    {"c++", {"cpp", "g++", NULL}, "gcc", NULL, "gcc",
+     "g++ -std=gnu++17 -O2 -pipe -x c++ {files} -o a.out", "./a.out"},
+    {"bash", {"sh", NULL}, "bash", "coreutils", NULL, NULL, "bash {entry}"},
+    {"javascript", {"js", "node-js", "node-javascript", NULL}, "nodejs", NULL, NULL, NULL,
+     "node {entry}"},
+    {"perl", {"pl", NULL}, "perl", NULL, NULL, NULL, "perl {entry}"},
+    {"lua", {NULL}, "lua", NULL, NULL, NULL, "lua {entry}"},
+    {NULL, {NULL}, NULL, NULL, NULL, NULL, NULL},
+};
+/* clang-format on */
+
+static const char *package_version(const json_t *pkgs, const char *name)
+{
+    const json_t *inner = json_object_get(pkgs, "packages");
+    if (json_is_object(inner))
+        pkgs = inner;
+    const json_t *e = json_object_get(pkgs, name);
+    const json_t *v = json_is_object(e) ? json_object_get(e, "version") : e;
+    return json_string_value(v);
+}
+
+int piston_runtimes_build(const json_t *packages, piston_runtime **out, size_t *n)
+{
+    size_t cap = sizeof(piston_langs) / sizeof(*piston_langs);
+    piston_runtime *r = calloc(cap, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    size_t k = 0;
+    for (const piston_lang *l = piston_langs; l->language; l++) {
+        const char *ver = package_version(packages, l->package);
+        if (!ver || semver_coerce(ver, &r[k].version) < 0 ||
+            (l->extra && !package_version(packages, l->extra)))
+            continue;
+        r[k].lang = l;
+        semver_format(&r[k].version, r[k].version_str, sizeof(r[k].version_str));
+        k++;
+    }
+    *out = r;
+    *n = k;
+    return 0;
+}
+
+json_t *piston_runtimes_json(const piston_runtime *rts, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++) {
+        json_t *al = json_array();
+        for (const char *const *x = rts[i].lang->aliases; *x; x++)
+            json_array_append_new(al, json_string(*x));
+        json_t *o = json_pack("{s:s, s:s, s:o}", "language", rts[i].lang->language, "version",
+                              rts[i].version_str, "aliases", al);
+        if (o && rts[i].lang->runtime)
+            json_object_set_new(o, "runtime", json_string(rts[i].lang->runtime));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static bool names(const piston_lang *l, const char *language)
+{
+    if (!strcmp(l->language, language))
+        return true;
+    for (const char *const *x = l->aliases; *x; x++)
+        if (!strcmp(*x, language))
+            return true;
+    return false;
+}
+
+const piston_runtime *piston_runtime_find(const piston_runtime *rts, size_t n, const char *language,
+                                          const char *range)
+{
+    const piston_runtime *best = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!names(rts[i].lang, language) || semver_satisfies(&rts[i].version, range) != 1)
+            continue;
+        if (!best || semver_cmp(&rts[i].version, &best->version) > 0)
+            best = &rts[i];
+    }
+    return best;
+}
