@@ -1,8 +1,11 @@
 /* compat.c — the list of compatibility fronts and what the router and the
  * listeners ask of them. See compat.h. */
 #include "compat.h"
+#include "builder.h"
+#include "cleanup.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const compat_front *const compat_fronts[] = {
@@ -67,4 +70,29 @@ char *compat_callback_body(store *s, const config *cfg, const json_t *row, const
         if (!strcmp((*fp)->name, name) && (*fp)->callback_body)
             return (*fp)->callback_body(s, cfg, row, method);
     return NULL;
+}
+
+json_t *compat_package_set(const config *cfg)
+{
+    _cleanup_free_ char *path = NULL;
+    const char *pk = config_str(cfg, "api.packages.file");
+    if (pk && *pk) {
+        path = strdup(pk);
+    } else {
+        _cleanup_free_ char *dir = NULL;
+        char err[512];
+        if (builder_pkgset_dir(cfg, false, &dir, err, sizeof(err)) == 0 &&
+            asprintf(&path, "%s/packages.json", dir) < 0)
+            path = NULL;
+    }
+    if (!path)
+        return NULL;
+    json_t *j = json_load_file(path, 0, NULL);
+    json_t *inner = json_object_get(j, "packages");
+    if (json_is_object(inner)) {
+        json_incref(inner);
+        json_decref(j);
+        return inner;
+    }
+    return j;
 }

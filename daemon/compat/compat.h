@@ -52,6 +52,12 @@ extern const compat_front compat_judge0;
 extern const compat_front compat_jobe;
 extern const compat_front compat_piston;
 
+/* The package set the fronts offer now: the packages object of api.packages.file
+ * when set, else of the set builder_pkgset_dir gives (a static nix.dir, or this
+ * machine's current generation, regenerated after a Debian update). Accepts the
+ * {"packages": {...}} layout too. New reference, NULL when it cannot be read. */
+json_t *compat_package_set(const config *cfg);
+
 /* compat.<name>.enabled / compat.<name>.listen ("" when none). */
 bool compat_front_enabled(const config *cfg, const compat_front *f);
 const char *compat_front_listen(const config *cfg, const compat_front *f);

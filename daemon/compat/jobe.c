@@ -83,14 +83,7 @@ static void package_version(const json_t *pkgs, const char *name, char *out, siz
 
 static json_t *packages_file(const config *cfg)
 {
-    const char *pk = config_str(cfg, "api.packages.file");
-    if (pk && *pk)
-        return json_load_file(pk, 0, NULL);
-    _cleanup_free_ char *dir = builder_nix_dir(cfg);
-    _cleanup_free_ char *path = NULL;
-    if (!dir || asprintf(&path, "%s/packages.json", dir) < 0)
-        return NULL;
-    return json_load_file(path, 0, NULL);
+    return compat_package_set(cfg);
 }
 
 static enum MHD_Result jobe_languages(api_call *c)

@@ -94,25 +94,7 @@ const j0_language *j0_language_get(int id)
 
 json_t *j0_package_set(const config *cfg)
 {
-    _cleanup_free_ char *path = NULL;
-    const char *pk = config_str(cfg, "api.packages.file");
-    if (pk && *pk)
-        path = strdup(pk);
-    else {
-        _cleanup_free_ char *dir = builder_nix_dir(cfg);
-        if (dir && asprintf(&path, "%s/packages.json", dir) < 0)
-            path = NULL;
-    }
-    if (!path)
-        return NULL;
-    json_t *j = json_load_file(path, 0, NULL);
-    json_t *inner = json_object_get(j, "packages"); /* {"packages": {...}} layout */
-    if (json_is_object(inner)) {
-        json_incref(inner);
-        json_decref(j);
-        return inner;
-    }
-    return j;
+    return compat_package_set(cfg);
 }
 
 static const json_t *package(const json_t *set, const char *name)

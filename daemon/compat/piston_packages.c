@@ -11,6 +11,7 @@
 #include "../../builder/builder.h"
 #include "../../common/cleanup.h"
 #include "../../common/jsonutil.h"
+#include "compat.h"
 #include "piston_runtimes.h"
 
 static enum MHD_Result message(api_call *c, unsigned status, const char *fmt, ...)
@@ -33,20 +34,7 @@ static const char *str_of(const json_t *o, const char *key, const char *dflt)
 
 int piston_runtimes_now(const config *cfg, piston_runtime **rts, size_t *n)
 {
-    _cleanup_free_ char *path = NULL;
-    const char *pk = config_str(cfg, "api.packages.file");
-    if (pk && *pk)
-        path = strdup(pk);
-    else {
-        /* the set of the moment: a static nix.dir, or this machine's
-         * generation (regenerated when dpkg's state changed) */
-        _cleanup_free_ char *dir = NULL;
-        char err[512];
-        if (builder_pkgset_dir(cfg, false, &dir, err, sizeof(err)) == 0 &&
-            asprintf(&path, "%s/packages.json", dir) < 0)
-            path = NULL;
-    }
-    _cleanup_json_ json_t *pkgs = path ? json_load_file(path, 0, NULL) : NULL;
+    _cleanup_json_ json_t *pkgs = compat_package_set(cfg);
     if (!pkgs)
         return -EIO;
     return piston_runtimes_build(pkgs, rts, n);
