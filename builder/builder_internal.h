@@ -12,9 +12,10 @@
 /* A name that can be a package attribute: [A-Za-z_][A-Za-z0-9_+.-]*, <= 128. */
 bool builder_name_is_plain(const char *s);
 
-/* 1 when apt or dpkg holds the lock of the dpkg admin dir that holds
- * status_path (lock-frontend, lock; the lock is only tested, never taken),
- * with why filled; 0 when not (builder/dpkgbusy.c). */
+/* 1 when dpkg's state is in flux, with why filled: apt or dpkg holds the
+ * lock of the admin dir that holds status_path (lock-frontend, lock; only
+ * tested, never taken), or a package in status_path is in a transient state
+ * (half-installed, unpacked, ...); 0 when not (builder/dpkgbusy.c). */
 int builder_dpkg_busy(const char *status_path, char *why, size_t whylen);
 
 /* Checks a set's names against the generation dir it is built from: each a

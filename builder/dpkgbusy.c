@@ -7,8 +7,16 @@
  * only asks the kernel whether a lock is held (F_OFD_GETLK, else F_GETLK):
  * it never takes the lock, so it cannot get in apt's way. The admin dir is
  * the directory of the configured status file (nix.dpkg_status), so tests
- * point the farm at a copy whose lock files they hold themselves. */
+ * point the farm at a copy whose lock files they hold themselves.
+ *
+ * Then the status file: a package half-installed, unpacked, half-configured
+ * or waiting for triggers (or needing a reinstall) is what apt leaves
+ * between its unpack and configure phases, or after an interrupted run (then
+ * `dpkg --configure -a` ends it). Reading the file costs a few ms; nix/regen
+ * makes the same check for the packages it looks at (exit 3), but only after
+ * reading every package's file list (seconds). */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +46,48 @@ static int lock_held(const char *path, pid_t *pid)
     return fl.l_type != F_UNLCK;
 }
 
+static const char *const transient[] = {"half-installed", "unpacked", "half-configured",
+                                        "triggers-awaited", "triggers-pending"};
+
+/* Whether a "Status: want eflag state" value is not a final state. */
+static bool status_transient(const char *v)
+{
+    char want[32], eflag[32], state[32];
+    if (sscanf(v, "%31s %31s %31s", want, eflag, state) != 3)
+        return false;
+    if (!strcmp(eflag, "reinstreq"))
+        return true;
+    for (size_t i = 0; i < sizeof transient / sizeof *transient; i++)
+        if (!strcmp(state, transient[i]))
+            return true;
+    return false;
+}
+
+/* 1 with why filled when a package of the status file is in a transient
+ * state, 0 when none, -errno. */
+static int status_busy(const char *status_path, char *why, size_t whylen)
+{
+    FILE *f = fopen(status_path, "re");
+    if (!f)
+        return -errno;
+    char line[1024], pkg[256] = "";
+    int r = 0;
+    while (r == 0 && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (!line[0])
+            pkg[0] = 0;
+        else if (!strncmp(line, "Package: ", 9))
+            snprintf(pkg, sizeof pkg, "%.200s", line + 9);
+        else if (!strncmp(line, "Status: ", 8) && status_transient(line + 8)) {
+            snprintf(why, whylen, "Debian package %s is %s in %s", pkg[0] ? pkg : "?", line + 8,
+                     status_path);
+            r = 1;
+        }
+    }
+    fclose(f);
+    return r;
+}
+
 int builder_dpkg_busy(const char *status_path, char *why, size_t whylen)
 {
     char dir[4096];
@@ -62,5 +112,5 @@ int builder_dpkg_busy(const char *status_path, char *why, size_t whylen)
             return 1;
         }
     }
-    return 0;
+    return status_busy(status_path, why, whylen) > 0;
 }
