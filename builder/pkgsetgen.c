@@ -515,7 +515,8 @@ int builder_pkgset_dir(const config *cfg, bool force, char **dir_out, char *err,
     }
     char why[1024] = "";
     if (keep && builder_dpkg_busy(status, why, sizeof why) > 0) {
-        int r = defer(&keep, "dpkg-busy", why, DEFER_LOCK_MS, force, dir_out, err, errlen);
+        int r = defer(&keep, strstr(why, "dpkg lock") ? "dpkg-locked" : "dpkg-transient", why,
+                      DEFER_LOCK_MS, force, dir_out, err, errlen);
         pthread_mutex_unlock(&memo_lock);
         return r;
     }
