@@ -151,7 +151,10 @@ static int make_build_cmd(const config *cfg, const builder_nix *nix, json_t *spe
         int r = builder_pkgset_dir(cfg, false, &cmd->gen, err, errlen);
         if (r < 0)
             return r;
-        r = builder_validate_packages(cfg, pkgs, err, errlen);
+        /* Checked against the generation built from, not the one the API
+         * validated against: a set whose package is unavailable there fails
+         * with the API's sentence, not Nix's "attribute missing". */
+        r = builder_pkgset_check_gen(cmd->gen, pkgs, err, errlen);
         if (r < 0)
             return r;
         size_t len = 1, k;
@@ -328,19 +331,22 @@ int builder_build_claimed_hb(const config *cfg, store *s, const char *owner,
         .stop = stop,
     };
     nixrun_result res;
+    char ge[1024] = ""; /* why a forced regeneration failed */
     r = nixrun(&o, &res, e, sizeof e);
     if (r == 0 && !(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0) && !res.timed_out &&
         cmd.gen && host_files_changed(res.log)) {
         /* A host file changed without dpkg noticing: the pinned hash is
          * stale. Regenerate the set and build once more from the new one. */
-        char ge[1024] = "";
         _cleanup_free_ char *gen = NULL;
         if (builder_pkgset_dir(cfg, true, &gen, ge, sizeof ge) == 0) {
+            ge[0] = 0;
             free(cmd.gen);
             cmd.gen = steal_pointer(&gen);
             cmd.argv[cmd.gen_arg] = cmd.gen;
             nixrun_result_done(&res);
             r = nixrun(&o, &res, e, sizeof e);
+        } else if (!ge[0]) {
+            snprintf(ge, sizeof ge, "package set: cannot regenerate after a hash mismatch");
         }
     }
     int ret;
@@ -357,7 +363,9 @@ int builder_build_claimed_hb(const config *cfg, store *s, const char *owner,
         char how[256];
         nixrun_describe(&o, &res, how, sizeof how);
         _cleanup_free_ char *log = NULL;
-        if (asprintf(&log, "%s\n%s", how, res.log) < 0)
+        /* A host file changed and the set could not be regenerated (dpkg
+         * busy): say that rather than Nix's hash mismatch. */
+        if (ge[0] ? asprintf(&log, "%s", ge) < 0 : asprintf(&log, "%s\n%s", how, res.log) < 0)
             ret = -ENOMEM;
         else
             ret = record_fail(s, key, owner, log, err, errlen);

@@ -11,6 +11,18 @@
 
 /* A name that can be a package attribute: [A-Za-z_][A-Za-z0-9_+.-]*, <= 128. */
 bool builder_name_is_plain(const char *s);
+
+/* 1 when dpkg's state is in flux, with why filled: apt or dpkg holds the
+ * lock of the admin dir that holds status_path (lock-frontend, lock; only
+ * tested, never taken), or a package in status_path is in a transient state
+ * (half-installed, unpacked, ...); 0 when not (builder/dpkgbusy.c). */
+int builder_dpkg_busy(const char *status_path, char *why, size_t whylen);
+
+/* Checks a set's names against the generation dir it is built from: each a
+ * package of dir's packages.json, and, for a generated set, glibc present.
+ * 0; -EINVAL with the same sentence as the API's (packages[i]: package "x"
+ * is not available on this farm: <reason>); other -errno (builder/pkgset.c). */
+int builder_pkgset_check_gen(const char *dir, json_t *names, char *err, size_t errlen);
 /* Case-insensitive Levenshtein distance. */
 size_t builder_edit_distance(const char *a, const char *b);
 

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "builder.h"
 #include "builder_internal.h"
@@ -257,23 +258,23 @@ static int cmp_scored(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-/* Fills out with up to max names close to name; call with cache_lock held. */
-static int closest_locked(const char *name, size_t max, json_t *out)
+/* Fills out with up to max names of c close to name (the shared cache: call
+ * with cache_lock held). */
+static int closest_in(const pkgset_cache *c, const char *name, size_t max, json_t *out)
 {
-    if (cache.n == 0 || max == 0)
+    if (c->n == 0 || max == 0)
         return 0;
-    scored *s = calloc(cache.n, sizeof *s);
+    scored *s = calloc(c->n, sizeof *s);
     if (!s)
         return -ENOMEM;
     size_t len = strlen(name), limit = len / 2 > 2 ? len / 2 : 2, n = 0;
-    for (size_t i = 0; i < cache.n; i++) {
-        size_t d = builder_edit_distance(name, cache.names[i]);
+    for (size_t i = 0; i < c->n; i++) {
+        size_t d = builder_edit_distance(name, c->names[i]);
         /* "python" for "python3", "gcc" for "gcc12": containment counts as close. */
-        if (d > 1 && len >= 2 &&
-            (strcasestr(cache.names[i], name) || strcasestr(name, cache.names[i])))
+        if (d > 1 && len >= 2 && (strcasestr(c->names[i], name) || strcasestr(name, c->names[i])))
             d = 1 + (d > 2);
         if (d <= limit)
-            s[n++] = (scored){d, cache.names[i]};
+            s[n++] = (scored){d, c->names[i]};
     }
     qsort(s, n, sizeof *s, cmp_scored);
     int r = 0;
@@ -293,7 +294,7 @@ int builder_closest_names(const config *cfg, const char *name, size_t max, json_
     pthread_mutex_lock(&cache_lock);
     int r = cache_refresh(cfg, e, sizeof e);
     if (r == 0)
-        r = closest_locked(name ? name : "", max, arr);
+        r = closest_in(&cache, name ? name : "", max, arr);
     pthread_mutex_unlock(&cache_lock);
     if (r < 0) {
         json_decref(arr);
@@ -303,24 +304,25 @@ int builder_closest_names(const config *cfg, const char *name, size_t max, json_
     return 0;
 }
 
-static bool known_locked(const char *name)
+static bool known_in(const pkgset_cache *c, const char *name)
 {
-    return bsearch(&name, cache.names, cache.n, sizeof *cache.names, cmp_str) != NULL;
+    return bsearch(&name, c->names, c->n, sizeof *c->names, cmp_str) != NULL;
 }
 
 /* The sentence for an unknown name: the closest names, else a few known ones. */
-static void unknown_sentence(size_t index, const char *name, char *err, size_t errlen)
+static void unknown_sentence(const pkgset_cache *c, size_t index, const char *name, char *err,
+                             size_t errlen)
 {
     _cleanup_json_ json_t *close = json_array();
     char list[400] = "";
     size_t o = 0;
-    json_t *un = json_object_get(cache.unavailable, name);
+    json_t *un = json_object_get(c->unavailable, name);
     if (json_is_object(un)) {
         snprintf(err, errlen, "packages[%zu]: package \"%.64s\" is not available on this farm: %s",
                  index, name, json_string_value(json_object_get(un, "reason")));
         return;
     }
-    if (close && closest_locked(name, 3, close) == 0 && json_array_size(close) > 0) {
+    if (close && closest_in(c, name, 3, close) == 0 && json_array_size(close) > 0) {
         size_t i;
         json_t *v;
         json_array_foreach(close, i, v)
@@ -332,11 +334,11 @@ static void unknown_sentence(size_t index, const char *name, char *err, size_t e
                  name, list);
         return;
     }
-    for (size_t i = 0; i < cache.n && i < 8; i++)
+    for (size_t i = 0; i < c->n && i < 8; i++)
         o += snprintf(list + o, o < sizeof list ? sizeof list - o : 0, "%s%s", i ? ", " : "",
-                      cache.names[i]);
+                      c->names[i]);
     snprintf(err, errlen, "packages[%zu]: unknown package \"%.64s\"; known packages include: %s%s",
-             index, name, list, cache.n > 8 ? ", ..." : "");
+             index, name, list, c->n > 8 ? ", ..." : "");
 }
 
 int builder_validate_packages(const config *cfg, json_t *names, char *err, size_t errlen)
@@ -357,13 +359,64 @@ int builder_validate_packages(const config *cfg, json_t *names, char *err, size_
         if (!json_is_string(v)) {
             snprintf(e, sizeof e, "packages[%zu]: must be a string", i);
             r = -EINVAL;
-        } else if (!known_locked(json_string_value(v))) {
-            unknown_sentence(i, json_string_value(v), e, sizeof e);
+        } else if (!known_in(&cache, json_string_value(v))) {
+            unknown_sentence(&cache, i, json_string_value(v), e, sizeof e);
             r = -EINVAL;
         }
     }
     pthread_mutex_unlock(&cache_lock);
     if (r < 0 && err && errlen)
         snprintf(err, errlen, "%s", e);
+    return r;
+}
+
+int builder_pkgset_check_gen(const char *dir, json_t *names, char *err, size_t errlen)
+{
+    if (!json_is_array(names)) {
+        snprintf(err, errlen, "packages: must be an array of package names");
+        return -EINVAL;
+    }
+    _cleanup_free_ char *path = NULL;
+    if (asprintf(&path, "%s/packages.json", dir) < 0)
+        return -ENOMEM;
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        int e = errno;
+        snprintf(err, errlen, "package set %s: %s", path, strerror(e));
+        return -e;
+    }
+    pkgset_cache c;
+    int r = cache_load(dir, &st, &c, err, errlen);
+    if (r < 0)
+        return r;
+    size_t i;
+    json_t *v;
+    json_array_foreach(names, i, v)
+    {
+        if (!json_is_string(v)) {
+            snprintf(err, errlen, "packages[%zu]: must be a string", i);
+            r = -EINVAL;
+        } else if (!known_in(&c, json_string_value(v))) {
+            unknown_sentence(&c, i, json_string_value(v), err, errlen);
+            r = -EINVAL;
+        }
+        if (r < 0)
+            break;
+    }
+    /* Every package of a generated set needs glibc (set.nix): without it
+     * Nix would only say "attribute 'glibc' missing". */
+    _cleanup_free_ char *manifests = NULL, *glibc = NULL;
+    if (r == 0 && (asprintf(&manifests, "%s/manifests", dir) < 0 ||
+                   asprintf(&glibc, "%s/glibc.json", manifests) < 0))
+        r = -ENOMEM;
+    if (r == 0 && access(manifests, F_OK) == 0 && access(glibc, F_OK) < 0) {
+        snprintf(err, errlen,
+                 "package set %.12s has no glibc (Debian libc6 was not installed when it was "
+                 "generated, e.g. while apt was upgrading it); every package needs it: the farm "
+                 "makes a new set when dpkg has finished",
+                 c.id);
+        r = -EINVAL;
+    }
+    cache_clear(&c);
     return r;
 }

@@ -19,6 +19,16 @@
  * call (after Nix reported a hash mismatch: a host file changed without dpkg
  * noticing) runs regen whatever the fingerprint says.
  *
+ * Never from a dpkg state in flux: while apt or dpkg holds the lock of the
+ * admin dir (the status file's directory), or when regen finds a package it
+ * looks at half-installed, unpacked, half-configured or waiting for triggers
+ * (exit 3), or when the status file changed while regen ran, the current
+ * generation stays, the fingerprint is not recorded, one line
+ * `pkgset-regen-deferred reason=...` is logged, and a later use tries again
+ * (not before DEFER_LOCK_MS / DEFER_REGEN_MS). A new generation without glibc
+ * where the current one has it is not switched to (logged as an error): that
+ * is a broken dpkg state, not an update.
+ *
  * A nix.dir without spec.json and regen but with its own packages.json is a
  * static set (a pinned nixpkgs, the tests' fixtures): it is used as it is.
  * (A stray packages.json beside spec.json, say from an old checkout, is
@@ -55,6 +65,19 @@ typedef struct {
 
 static pthread_mutex_t memo_lock = PTHREAD_MUTEX_INITIALIZER;
 static gen_memo memo;
+
+/* A deferred regeneration (memo_lock): when to look again, and what was
+ * logged last (one line per kind of reason and episode). */
+enum { DEFER_LOCK_MS = 1000, DEFER_REGEN_MS = 5000, REGEN_BUSY_EXIT = 3 };
+static int64_t defer_until_ms;
+static char defer_logged[32];
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void memo_clear(gen_memo *m)
 {
@@ -234,15 +257,15 @@ static int make_current(const char *base, const char *id, const char *reason, ch
 }
 
 /* Runs <src>/regen --out tmp and moves the result to <base>/<id>. */
-static int run_regen(const config *cfg, const char *src, const char *base, bool force, char id[65],
-                     char *err, size_t errlen)
+static int run_regen(const config *cfg, const char *src, const char *base, const char *status,
+                     bool force, char id[65], char *err, size_t errlen)
 {
     char tmp[4096], prog[4096], out_arg[4096];
     snprintf(tmp, sizeof tmp, "%s/tmp-%d", base, (int)getpid());
     snprintf(prog, sizeof prog, "%s/regen", src);
     snprintf(out_arg, sizeof out_arg, "%s", tmp);
     rm_rf(tmp);
-    const char *argv[] = {prog, "--out", out_arg, NULL};
+    const char *argv[] = {prog, "--out", out_arg, "--dpkg-status", status, NULL};
     nixrun_opts o = {
         .argv = argv,
         .timeout_ms = cfg ? config_int(cfg, "builder.timeout_ms") : 600000,
@@ -251,7 +274,13 @@ static int run_regen(const config *cfg, const char *src, const char *base, bool 
     nixrun_result res;
     char e[1024] = "";
     int r = nixrun(&o, &res, e, sizeof e);
-    if (r == 0 && !(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0)) {
+    if (r == 0 && WIFEXITED(res.status) && WEXITSTATUS(res.status) == REGEN_BUSY_EXIT) {
+        /* A package regen looks at is in a transient dpkg state. */
+        const char *busy = strstr(res.log, "dpkg is busy");
+        errbuf_set(err, errlen, "%.*s", (int)strcspn(busy ? busy : res.log, "\n"),
+                   busy ? busy : res.log);
+        r = -EAGAIN;
+    } else if (r == 0 && !(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0)) {
         char how[256];
         nixrun_describe(&o, &res, how, sizeof how);
         errbuf_set(err, errlen, "package set: %s %s\n%s", prog, how, res.log);
@@ -306,10 +335,45 @@ static int run_regen(const config *cfg, const char *src, const char *base, bool 
     return 0;
 }
 
+/* Whether dpkg's status file is still the one st describes. */
+static bool same_status(const char *status, const struct stat *st)
+{
+    struct stat now;
+    return stat(status, &now) == 0 && now.st_dev == st->st_dev && now.st_ino == st->st_ino &&
+           now.st_size == st->st_size && now.st_mtim.tv_sec == st->st_mtim.tv_sec &&
+           now.st_mtim.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* The regression guard: a generation without glibc replacing one with it is
+ * what a dpkg state in flux looks like (libc6 "unpacked"), never an update:
+ * every package needs glibc. -ENOTRECOVERABLE with err (logged loudly). */
+static int check_glibc_kept(const char *base, const char *id, char *err, size_t errlen)
+{
+    char link[4096], old[65], olddir[4096 + 80], newdir[4096 + 80];
+    snprintf(link, sizeof link, "%s/current", base);
+    link_id(link, old);
+    if (!old[0] || !strcmp(old, id))
+        return 0;
+    snprintf(olddir, sizeof olddir, "%s/%s/manifests", base, old);
+    snprintf(newdir, sizeof newdir, "%s/%s/manifests", base, id);
+    if (!file_exists(olddir, "glibc.json") || file_exists(newdir, "glibc.json"))
+        return 0;
+    errbuf_set(err, errlen,
+               "package set: the new generation %.12s has no glibc while the current %.12s has "
+               "it (is libc6 half-installed?); keeping %.12s",
+               id, old, old);
+    log_error("pkgset-suspicious new=%.12s old=%.12s: glibc unavailable in the new generation; "
+              "not switching (see %s/%s/unavailable.json)",
+              id, old, base, id);
+    return -ENOTRECOVERABLE;
+}
+
 /* The generation for fingerprint fp, made when missing (or when force);
- * called with the lock file held. */
+ * called with the lock file held. st: dpkg's status file as fp hashed it.
+ * -EAGAIN (err: why) when dpkg's state was in flux. */
 static int generate_locked(const config *cfg, const char *src, const char *base, const char *fp,
-                           bool force, char id[65], char *err, size_t errlen)
+                           const char *status, const struct stat *st, bool force, char id[65],
+                           char *err, size_t errlen)
 {
     char link[4096], target[4096];
     snprintf(link, sizeof link, "%s/inputs/%s", base, fp);
@@ -319,8 +383,14 @@ static int generate_locked(const config *cfg, const char *src, const char *base,
         if (file_exists(target, "packages.json"))
             return make_current(base, id, "dpkg state seen before", err, errlen);
     }
-    int r = run_regen(cfg, src, base, force, id, err, errlen);
+    int r = run_regen(cfg, src, base, status, force, id, err, errlen);
     if (r < 0)
+        return r;
+    if (!same_status(status, st)) {
+        errbuf_set(err, errlen, "package set: dpkg's status %s changed while regen ran", status);
+        return -EAGAIN;
+    }
+    if ((r = check_glibc_kept(base, id, err, errlen)) < 0)
         return r;
     char inputs[4096], rel[128];
     snprintf(inputs, sizeof inputs, "%s/inputs", base);
@@ -337,6 +407,48 @@ static int generate_locked(const config *cfg, const char *src, const char *base,
                         force ? "a host file changed without dpkg noticing (Nix hash mismatch)"
                               : "dpkg state changed",
                         err, errlen);
+}
+
+/* The generation to keep: memo_dir, or <base>/current when memo_dir is
+ * NULL or another process switched it; NULL when there is none. */
+static char *current_dir(const char *base, const char *memo_dir)
+{
+    char link[4096], cur[65];
+    snprintf(link, sizeof link, "%s/current", base);
+    link_id(link, cur);
+    char *d = NULL;
+    if (cur[0] && asprintf(&d, "%s/%s", base, cur) >= 0 && file_exists(d, "packages.json"))
+        return d;
+    free(d);
+    if (memo_dir && file_exists(memo_dir, "packages.json"))
+        return strdup(memo_dir);
+    return NULL;
+}
+
+/* Keeps *keep as the generation in use while dpkg's state is in flux: logs
+ * once per kind and episode, looks again after ms. A forced regeneration
+ * (Nix found a stale hash) cannot be served by the kept generation: -EAGAIN
+ * with err. Call with memo_lock held; the fingerprint is not recorded. */
+static int defer(char **keep, const char *kind, const char *why, int ms, bool force, char **dir_out,
+                 char *err, size_t errlen)
+{
+    defer_until_ms = mono_ms() + ms;
+    if (strcmp(defer_logged, kind)) {
+        snprintf(defer_logged, sizeof defer_logged, "%s", kind);
+        log_notice("pkgset-regen-deferred reason=%s detail=\"%s\" keep=%.12s (apt or dpkg is "
+                   "changing packages; regenerating when it has finished)",
+                   kind, why, strrchr(*keep, '/') + 1);
+    }
+    if (force) {
+        errbuf_set(err, errlen,
+                   "package set: cannot regenerate now: %s; the farm tries again when apt or "
+                   "dpkg has finished",
+                   why);
+        return -EAGAIN;
+    }
+    *dir_out = *keep;
+    *keep = NULL;
+    return 0;
 }
 
 int builder_pkgset_dir(const config *cfg, bool force, char **dir_out, char *err, size_t errlen)
@@ -390,6 +502,25 @@ int builder_pkgset_dir(const config *cfg, bool force, char **dir_out, char *err,
         return *dir_out ? 0 : -ENOMEM;
     }
 
+    /* The generation in use, to keep while dpkg's state is in flux. */
+    _cleanup_free_ char *keep = NULL;
+    if (memo.dir && !strcmp(memo.src, src) && !strcmp(memo.base, base))
+        keep = current_dir(base, memo.dir);
+    else
+        keep = current_dir(base, NULL);
+    if (keep && !force && mono_ms() < defer_until_ms) {
+        *dir_out = steal_pointer(&keep);
+        pthread_mutex_unlock(&memo_lock);
+        return 0;
+    }
+    char why[1024] = "";
+    if (keep && builder_dpkg_busy(status, why, sizeof why) > 0) {
+        int r = defer(&keep, strstr(why, "dpkg lock") ? "dpkg-locked" : "dpkg-transient", why,
+                      DEFER_LOCK_MS, force, dir_out, err, errlen);
+        pthread_mutex_unlock(&memo_lock);
+        return r;
+    }
+
     char fp[65], id[65] = "";
     int r = fingerprint(src, status, fp, err, errlen);
     _cleanup_close_ int lock_fd = -1;
@@ -405,8 +536,25 @@ int builder_pkgset_dir(const config *cfg, bool force, char **dir_out, char *err,
         }
     }
     if (r == 0)
-        r = generate_locked(cfg, src, base, fp, force, id, err, errlen);
+        r = generate_locked(cfg, src, base, fp, status, &st, force, id, why, sizeof why);
+    if (r == -EAGAIN && keep) {
+        r = defer(&keep, "dpkg-in-flux", why, DEFER_REGEN_MS, force, dir_out, err, errlen);
+        pthread_mutex_unlock(&memo_lock);
+        return r;
+    }
+    if (r == -ENOTRECOVERABLE && keep) {
+        /* Keep the current generation for this dpkg state (logged). */
+        snprintf(id, sizeof id, "%s", strrchr(keep, '/') + 1);
+        r = 0;
+    } else if (r < 0) {
+        if (why[0])
+            errbuf_set(err, errlen, "%s", why);
+        if (r == -ENOTRECOVERABLE)
+            r = -EAGAIN;
+    }
     if (r == 0) {
+        defer_until_ms = 0;
+        defer_logged[0] = 0;
         char *d = NULL;
         if (asprintf(&d, "%s/%s", base, id) < 0) {
             r = -ENOMEM;

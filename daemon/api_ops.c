@@ -308,8 +308,11 @@ static json_t *pkgset_health(const config *cfg)
 {
     char id[65] = "", cur[65] = "", e[512] = "";
     long long changes = 0, at = 0;
+    /* The id first: this use may regenerate the set, and the count then
+     * includes that change. */
+    int idr = builder_pkgset_id(cfg, id, e, sizeof e);
     (void)builder_pkgset_changes(cfg, &changes, cur, &at);
-    if (builder_pkgset_id(cfg, id, e, sizeof e) < 0)
+    if (idr < 0)
         return json_pack("{s:n, s:s, s:I}", "id", "error", e, "changes", (json_int_t)changes);
     json_t *o = json_pack("{s:s, s:I, s:o}", "id", id, "changes", (json_int_t)changes,
                           "changed_at_ms", at ? json_integer(at * 1000) : json_null());
@@ -395,8 +398,8 @@ enum MHD_Result api_metrics(api_call *c)
         return api_store_error(c, r, "metrics");
     char id[65] = "", cur[65] = "", e[512];
     long long changes = 0, at = 0;
+    (void)builder_pkgset_id(c->ctx->cfg, id, e, sizeof e); /* may regenerate: first */
     (void)builder_pkgset_changes(c->ctx->cfg, &changes, cur, &at);
-    (void)builder_pkgset_id(c->ctx->cfg, id, e, sizeof e);
     char *more = NULL;
     if (asprintf(&more,
                  "%s# HELP farm_pkgset_changes_total Times the package set derived from dpkg "

@@ -29,6 +29,8 @@ let
   chosen = map (n: pkgs.${n}) ordered;
 in
 if asked == [ ] then throw "depset: no package names given"
+else if !(set.manifests ? glibc) then
+  throw "depset: the package set ${gen} has no glibc (Debian libc6 was not installed when it was generated, e.g. while apt was upgrading it); every package needs it"
 else if unknown != [ ] then
   throw "depset: unknown package(s): ${concatStringsSep " " unknown}; known: ${concatStringsSep " " (attrNames pkgs)}"
 else

@@ -20,6 +20,12 @@ let
 
   srcs = builtins.mapAttrs (_: m: import ./import.nix { manifest = m; }) manifests;
 
+  # Every package is patched against glibc. A generation without it (Debian
+  # libc6 was not installed, e.g. half-way through an apt upgrade) cannot make
+  # any package: say so rather than "attribute 'glibc' missing".
+  glibcAll = if manifests ? glibc then all.glibc
+    else throw "nixfarm set.nix: this package set has no glibc (${gen}/unavailable.json: Debian libc6 was not installed when it was generated, e.g. while apt was upgrading it); every package needs it";
+
   # A store copy of busybox-static runs every build; its file name must stay
   # "busybox" so that busybox recognises itself.
   busybox = "${srcs.busybox}/usr/bin/busybox";
@@ -35,9 +41,9 @@ let
     builder = busybox;
     args = [ "sh" "-e" ./builder.sh ];
     src = srcs.${name};
-    glibcSrc = srcs.glibc;
+    glibcSrc = if manifests ? glibc then srcs.glibc else glibcAll;
     patchelfSrc = srcs.patchelf-src;
-    glibc = if name == "glibc" then "" else all.glibc;
+    glibc = if name == "glibc" then "" else glibcAll;
     deps = map (d: all.${d}) (depNames name);
     elfs = concatStringsSep "\n" m.elfs;
     ldscripts = m.ldscripts;
