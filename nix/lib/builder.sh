@@ -119,7 +119,7 @@ done
 # Wrappers ("<bin name> <real program> [KEY=VALUE...] [-- ARG...]" lines from the spec's
 # "wrap"; @out@ in a value is this package's store path): for programs that
 # find their library by a compiled-in /usr path but honour an environment
-# variable (RUBYLIB, SBCL_HOME, ERL_ROOTDIR...). A real program that is
+# variable (RUBYLIB, SBCL_HOME, ERL_ROOTDIR...) or an option (fpc's -Fu). A real program that is
 # bin/<name> itself is moved to libexec/ first (name the target libexec/<name>).
 # A target "<interpreter>:<path>" runs <path> with the dependency's
 # bin/<interpreter> (tsc: node:share/nodejs/typescript/bin/tsc); "ld.so:<path>"
@@ -178,7 +178,7 @@ if [ -n "$wrap" ]; then
 				fi
 				echo "export ${kv%%=*}=\"$(echo "${kv#*=}" | sed "s|@out@|$out|g")\""
 			done
-			echo "exec $winterp$out/$wtarget$wargs \"\$@\""
+			echo "exec $winterp$out/$wtarget$(echo "$wargs" | sed "s|@out@|$out|g") \"\$@\""
 		} >"$out/bin/$wname"
 		chmod 555 "$out/bin/$wname"
 	done

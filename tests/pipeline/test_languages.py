@@ -92,6 +92,18 @@ PROGRAMS = {
                '-module(main).\n-export([main/1]).\nmain(_) -> L = io:get_line(""), io:format("got ~s", [L]).\n',
                None, '-module(main).\n-export([main/1]).\nmain(_) -> halt(3).\n'),
     "elixir": ('IO.puts "hello"\n', 'IO.write "got " <> IO.gets("")\n', None, 'raise "boom"\n'),
+    "d": ('import std.stdio;\nvoid main() { writeln("hello"); }\n',
+          'import std.stdio, std.string;\nvoid main() { writeln("got " ~ readln().chomp); }\n',
+          'void main() { int x = "no"; }\n',
+          'void main() { throw new Exception("boom"); }\n'),
+    "objective-c": ('#import <objc/Object.h>\n#include <stdio.h>\n@interface Hello : Object\n+ (void)say;\n@end\n'
+                    '@implementation Hello\n+ (void)say { puts("hello"); }\n@end\n'
+                    'int main(void) { [Hello say]; return 0; }\n',
+                    C_ECHO, C_BAD, C_CRASH),
+    "pascal": ("program main;\nbegin\n  writeln('hello');\nend.\n",
+               "program main;\nvar l: string;\nbegin\n  readln(l);\n  writeln('got ', l);\nend.\n",
+               "program main;\nbegin\n  x := 1;\nend.\n",
+               "program main;\nbegin\n  halt(3);\nend.\n"),
 }
 
 # Input of the stdin test; prolog's program reads a term, so it gets one.
