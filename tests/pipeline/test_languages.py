@@ -7,7 +7,8 @@ error where the profile compiles, and a runtime error (a non-zero exit or a
 signal). A profile without programs here fails the suite (a new profile must
 come with its proof). The languages debian-languages.txt marks "ci" (scripts/
 test.sh installs them) must be available: the suite fails if one is not,
-instead of testing less.
+instead of testing less. pylint (a package, not a profile) is run on a bad
+and a clean file.
 """
 import os
 import sys
@@ -106,6 +107,9 @@ PROGRAMS = {
                "program main;\nbegin\n  halt(3);\nend.\n"),
 }
 
+# Entries of debian-languages.txt that are packages a submission adds, not profiles.
+PACKAGES = {"pylint"}
+
 # Input of the stdin test; prolog's program reads a term, so it gets one.
 STDIN = {"prolog": "abc.\n"}
 STDOUT = {"prolog": "got abc\n"}
@@ -171,17 +175,47 @@ def runtime_error_case(farm, profile):
     return case
 
 
+def pylint_case(farm):
+    """pylint is a package (not a profile): python3 plus pylint, as Jobe's
+    clients run it: an undefined name is reported (E0602, non-zero exit), a
+    clean file passes."""
+    def case():
+        base = {"packages": ["python3", "pylint"], "run": "pylint --disable=C,R --score=n main.py"}
+        bad = dict(base, files=[{"name": "main.py", "content": "print(undefined_name)\n"}])
+        b = submit_wait(farm, bad, timeout=900)
+        t = b["tests"][0]
+        expect(b["state"] == "finished" and t["exit_code"] != 0 and "E0602" in t["stdout"], b)
+        good = dict(base, files=[{"name": "main.py", "content": "print(1)\n"}],
+                    tests=[{"expected_output": ""}])
+        b = submit_wait(farm, good, timeout=900)
+        expect(b["state"] == "finished" and b["verdict"] == "accepted", b)
+    return case
+
+
+def unavailable_packages(farm):
+    status, body = farm.request("GET", "/v1/health")
+    expect(status == 200, (status, body))
+    return set((body.get("pkgset") or {}).get("unavailable") or [])
+
+
 def main():
     with farmtest.Farm(workers=2, builders=2, settings=settings()) as farm:
         farm.profiles = profile_list(farm)
         available = sorted(n for n, p in farm.profiles.items() if p.get("available", True))
+        ci = ci_languages()
         cases = [("every profile has programs here",
                   lambda: expect(not set(farm.profiles) - set(PROGRAMS),
                                  sorted(set(farm.profiles) - set(PROGRAMS)))),
                  ("every ci language is available",
-                  lambda: expect(set(ci_languages()) <= set(available),
+                  lambda: expect(set(ci) - PACKAGES <= set(available),
                                  {n: farm.profiles.get(n, {}).get("unavailable", "no such profile")
-                                  for n in set(ci_languages()) - set(available)}))]
+                                  for n in set(ci) - PACKAGES - set(available)})),
+                 ("every ci package is available",
+                  lambda: expect(not (set(ci) & PACKAGES & unavailable_packages(farm)),
+                                 set(ci) & PACKAGES & unavailable_packages(farm)))]
+        missing = unavailable_packages(farm)
+        if "pylint" not in missing:
+            cases.append(("python3 with pylint", pylint_case(farm)))
         for name in available:
             if name not in PROGRAMS:
                 continue
