@@ -3,7 +3,7 @@
 says, to an accepted verdict through a real farmd (the profile's packages,
 compile and run commands and limits are the API's to get right). The language
 profiles beyond these six are proven by tests/pipeline/test_languages.py
-(suite `languages`); every profile must be known to one of the two."""
+(suite `languages`, programs in tests/lib/langprograms.py); every profile must be known to one of the two."""
 import os
 import sys
 
@@ -11,8 +11,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import apitest  # noqa: E402
 from apitest import farmtest  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pipeline"))
-import test_languages  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import langprograms  # noqa: E402
 
 C = "#include <stdio.h>\nint main(void){int a,b;if(scanf(\"%d %d\",&a,&b)!=2)return 1;printf(\"%d\\n\",a+b);return 0;}\n"
 PROGRAMS = {
@@ -35,7 +35,7 @@ def main():
         def all_have_programs():
             names = {p["name"] for p in profiles}
             assert set(PROGRAMS) <= names, "profiles %s, programs %s" % (sorted(names), sorted(PROGRAMS))
-            unknown = names - set(PROGRAMS) - set(test_languages.PROGRAMS)
+            unknown = names - set(PROGRAMS) - set(langprograms.PROGRAMS)
             assert not unknown, "profiles without a test: %s" % sorted(unknown)
         cases.append(("the test knows every profile", all_have_programs))
 
