@@ -122,7 +122,8 @@ done
 # variable (RUBYLIB, SBCL_HOME, ERL_ROOTDIR...) or an option (fpc's -Fu). A real program that is
 # bin/<name> itself is moved to libexec/ first (name the target libexec/<name>).
 # A target "<interpreter>:<path>" runs <path> with the dependency's
-# bin/<interpreter> (tsc: node:share/nodejs/typescript/bin/tsc); "ld.so:<path>"
+# bin/<interpreter> (tsc: node:share/nodejs/typescript/bin/tsc; "python3:"
+# runs the interpreter itself, numpy's python3); "ld.so:<path>"
 # runs an ELF file the spec left "unpatched" with the store's ld.so.
 # Scripts with a host prefix compiled in ("<glob under $out> <host prefix>"
 # lines from the spec's "relocate", e.g. Erlang's ROOTDIR=/usr/lib/erlang):
@@ -178,7 +179,9 @@ if [ -n "$wrap" ]; then
 				fi
 				echo "export ${kv%%=*}=\"$(echo "${kv#*=}" | sed "s|@out@|$out|g")\""
 			done
-			echo "exec $winterp$out/$wtarget$(echo "$wargs" | sed "s|@out@|$out|g") \"\$@\""
+			wfile=$out/$wtarget
+			[ -n "$wtarget" ] || wfile=
+			echo "exec $winterp$wfile$(echo "$wargs" | sed "s|@out@|$out|g") \"\$@\""
 		} >"$out/bin/$wname"
 		chmod 555 "$out/bin/$wname"
 	done

@@ -7,8 +7,8 @@ error where the profile compiles, and a runtime error (a non-zero exit or a
 signal). A profile without programs here fails the suite (a new profile must
 come with its proof). The languages debian-languages.txt marks "ci" (scripts/
 test.sh installs them) must be available: the suite fails if one is not,
-instead of testing less. pylint (a package, not a profile) is run on a bad
-and a clean file.
+instead of testing less. pylint and numpy (packages, not profiles) are run: pylint on a bad and a
+clean file, numpy with a LAPACK call.
 """
 import os
 import sys
@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 from langprograms import PROGRAMS  # noqa: E402
 
 # Entries of debian-languages.txt that are packages a submission adds, not profiles.
-PACKAGES = {"pylint"}
+PACKAGES = {"pylint", "numpy"}
 
 # Input of the stdin test; prolog's program reads a term, so it gets one.
 STDIN = {"prolog": "abc.\n"}
@@ -106,6 +106,18 @@ def pylint_case(farm):
     return case
 
 
+def numpy_case(farm):
+    """numpy is a package: python3 plus numpy finds it, BLAS/LAPACK included."""
+    def case():
+        src = ("import numpy as np\n"
+               "print(np.arange(6).reshape(2, 3).sum(), np.linalg.inv(np.array([[2.0, 0], [0, 4]]))[1][1])\n")
+        b = submit_wait(farm, {"packages": ["python3", "numpy"], "run": "python3 main.py",
+                               "files": [{"name": "main.py", "content": src}],
+                               "tests": [{"expected_output": "15 0.25\n"}]}, timeout=900)
+        expect(b["state"] == "finished" and b["verdict"] == "accepted", b)
+    return case
+
+
 def unavailable_packages(farm):
     status, body = farm.request("GET", "/v1/health")
     expect(status == 200, (status, body))
@@ -130,6 +142,8 @@ def main():
         missing = unavailable_packages(farm)
         if "pylint" not in missing:
             cases.append(("python3 with pylint", pylint_case(farm)))
+        if "numpy" not in missing:
+            cases.append(("python3 with numpy", numpy_case(farm)))
         for name in available:
             if name not in PROGRAMS:
                 continue
