@@ -92,4 +92,6 @@ PROGRAMS = {
                "program main;\nvar l: string;\nbegin\n  readln(l);\n  writeln('got ', l);\nend.\n",
                "program main;\nbegin\n  x := 1;\nend.\n",
                "program main;\nbegin\n  halt(3);\nend.\n"),
+    "clojure": ('(println "hello")\n', '(println (str "got " (read-line)))\n', None,
+                '(throw (Exception. "boom"))\n'),
 }
