@@ -1,7 +1,9 @@
 /* profiles.c — loading and checking daemon/profiles.json. See profiles.h.
  *
  * The file maps a profile name to {description, packages, version_package,
- * file, compile, run, limits}. A mistake in it is an operator's mistake, so
+ * file, compile, run, limits, aliases}. An alias (Judge0's "javascript" for
+ * "nodejs", "c++" for "cpp") finds the same profile; aliases are unique
+ * across the file and never equal a profile's name. A mistake in it is an operator's mistake, so
  * loading fails with a sentence naming the profile and field rather than
  * serving a half-valid preset. */
 #include "profiles.h"
@@ -17,7 +19,8 @@
 #include "../common/jsonutil.h"
 
 struct profiles {
-    json_t *all; /* {name: profile} with "version" filled */
+    json_t *all;     /* {name: profile} with "version" filled */
+    json_t *aliases; /* {alias: name} */
     char *names;
 };
 
@@ -26,6 +29,7 @@ void profiles_free(profiles *p)
     if (!p)
         return;
     json_decref(p->all);
+    json_decref(p->aliases);
     free(p->names);
     free(p);
 }
@@ -99,10 +103,50 @@ static int check_profile(const char *name, json_t *p, char *err, size_t errlen)
     }
     if (!lim)
         json_object_set_new(p, "limits", json_object());
+    json_t *al = json_object_get(p, "aliases");
+    if (al && !json_is_array(al)) {
+        snprintf(err, errlen, "profile %s: aliases must be an array of names", name);
+        return -EINVAL;
+    }
+    json_array_foreach(al, i, v)
+    {
+        if (!json_is_string(v) || !*json_string_value(v)) {
+            snprintf(err, errlen, "profile %s: aliases[%zu] must be a name", name, i);
+            return -EINVAL;
+        }
+    }
+    if (!al)
+        json_object_set_new(p, "aliases", json_array());
     if (!json_is_string(json_object_get(p, "file")))
         json_object_set_new(p, "file", json_string("main"));
     if (!json_is_string(json_object_get(p, "description")))
         json_object_set_new(p, "description", json_string(name));
+    return 0;
+}
+
+/* Fills map {alias: profile name}; an alias equal to a profile's name or to
+ * another profile's alias is an error. */
+static int alias_map(json_t *all, json_t *map, char *err, size_t errlen)
+{
+    const char *name;
+    json_t *p;
+    json_object_foreach(all, name, p)
+    {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(p, "aliases"), i, v)
+        {
+            const char *a = json_string_value(v);
+            const json_t *other = json_object_get(map, a);
+            if (json_object_get(all, a) || (other && strcmp(json_string_value(other), name))) {
+                snprintf(err, errlen,
+                         "profile %s: alias %s is already a profile or an alias of one", name, a);
+                return -EINVAL;
+            }
+            if (json_object_set_new(map, a, json_string(name)) < 0)
+                return -ENOMEM;
+        }
+    }
     return 0;
 }
 
@@ -136,10 +180,17 @@ int profiles_parse(const char *text, const char *packages_json, profiles **out, 
         json_object_set_new(p, "version", ver ? json_string(ver) : json_null());
         used += (size_t)snprintf(names + used, cap - used, "%s%s", used ? ", " : "", name);
     }
+    _cleanup_json_ json_t *aliases = json_object();
+    if (!aliases)
+        return -ENOMEM;
+    int r = alias_map(all, aliases, err, errlen);
+    if (r < 0)
+        return r;
     profiles *res = calloc(1, sizeof(*res));
     if (!res)
         return -ENOMEM;
     res->all = steal_pointer(&all);
+    res->aliases = steal_pointer(&aliases);
     res->names = steal_pointer(&names);
     *out = res;
     return 0;
@@ -208,7 +259,13 @@ int profiles_load(const config *cfg, profiles **out, char *err, size_t errlen)
 
 const json_t *profiles_get(const profiles *p, const char *name)
 {
-    return name ? json_object_get(p->all, name) : NULL;
+    if (!name)
+        return NULL;
+    const json_t *prof = json_object_get(p->all, name);
+    if (prof)
+        return prof;
+    const json_t *to = json_object_get(p->aliases, name);
+    return to ? json_object_get(p->all, json_string_value(to)) : NULL;
 }
 
 const char *profiles_names(const profiles *p)

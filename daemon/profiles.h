@@ -20,9 +20,10 @@ int profiles_parse(const char *text, const char *packages_json, profiles **out, 
                    size_t errlen);
 void profiles_free(profiles *p);
 
-/* The profile object (borrowed, valid while p lives) or NULL:
- * {packages: [...], compile: str|null, run: str, file: str, version: str|null,
- *  limits: {run: {...}, compile: {...}}, description: str}. */
+/* The profile object of a name or an alias (borrowed, valid while p lives) or
+ * NULL: {packages: [...], compile: str|null, run: str, file: str,
+ *  version: str|null, limits: {run: {...}, compile: {...}}, description: str,
+ *  aliases: [str...]}. */
 const json_t *profiles_get(const profiles *p, const char *name);
 /* Comma-separated names, for error messages; borrowed. */
 const char *profiles_names(const profiles *p);

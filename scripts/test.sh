@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: install what is missing, then
+# The whole test suite, as CI runs it: install what is missing (debian-packages.txt
+# and the "ci" languages of debian-languages.txt), then
 #  1. build with ASan+UBSan and run every meson suite (unit, sandbox, builder,
-#     e2e, pipeline, cli);
+#     e2e, pipeline, languages, cli);
 #  2. build without sanitizers and run the unit suite again under valgrind
 #     (valgrind and ASan cannot share a process);
 #  3. build the libFuzzer targets with clang and run each for a bounded time
@@ -12,6 +13,8 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 "$top/scripts/install-deps.sh"
+# The languages debian-languages.txt marks "ci": suite `languages` requires them.
+"$top/scripts/install-languages.sh" ci
 san=${FARM_TEST_BUILDDIR:-build-test}
 vg=${FARM_VALGRIND_BUILDDIR:-build-valgrind}
 [ -d "$san" ] || meson setup "$san" -Dsanitizers=true

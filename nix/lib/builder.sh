@@ -116,6 +116,77 @@ for al in $aliases; do
 	ln -sfn "${al#*=}" "$out/bin/${al%%=*}"
 done
 
+# Wrappers ("<bin name> <real program> [KEY=VALUE...] [-- ARG...]" lines from the spec's
+# "wrap"; @out@ in a value is this package's store path): for programs that
+# find their library by a compiled-in /usr path but honour an environment
+# variable (RUBYLIB, SBCL_HOME, ERL_ROOTDIR...) or an option (fpc's -Fu). A real program that is
+# bin/<name> itself is moved to libexec/ first (name the target libexec/<name>).
+# A target "<interpreter>:<path>" runs <path> with the dependency's
+# bin/<interpreter> (tsc: node:share/nodejs/typescript/bin/tsc; "python3:"
+# runs the interpreter itself, numpy's python3); "ld.so:<path>"
+# runs an ELF file the spec left "unpatched" with the store's ld.so.
+# Scripts with a host prefix compiled in ("<glob under $out> <host prefix>"
+# lines from the spec's "relocate", e.g. Erlang's ROOTDIR=/usr/lib/erlang):
+# the prefix becomes the same directory in $out.
+echo "$relocate" | while read -r rglob rprefix; do
+	[ -n "$rglob" ] || continue
+	for f in $out/$rglob; do
+		[ -f "$f" ] || { echo "builder: relocate: no $rglob" >&2; exit 1; }
+		sed -i "s|$rprefix|$out${rprefix#/usr}|g" "$f"
+	done
+done
+
+if [ -n "$wrap" ]; then
+	wbash=
+	for d in $deps; do
+		[ -x "$d/bin/bash-static" ] && wbash=$d/bin/bash-static
+	done
+	[ -n "$wbash" ] || { echo "builder: wrap needs the bash package among deps" >&2; exit 1; }
+	mkdir -p "$out/bin"
+	echo "$wrap" | while read -r wname wtarget wenv; do
+		[ -n "$wname" ] || continue
+		winterp=
+		case $wtarget in
+		ld.so:*)
+			winterp="$interp --library-path $rpath "
+			wtarget=${wtarget#*:}
+			;;
+		*:*)
+			for d in $deps; do
+				[ -x "$d/bin/${wtarget%%:*}" ] && winterp="$d/bin/${wtarget%%:*} "
+			done
+			[ -n "$winterp" ] || { echo "builder: wrap $wname: no ${wtarget%%:*} among deps" >&2; exit 1; }
+			wtarget=${wtarget#*:}
+			;;
+		esac
+		case $wtarget in
+		libexec/*)
+			mkdir -p "$out/libexec"
+			[ -e "$out/$wtarget" ] || mv "$out/bin/$wname" "$out/$wtarget"
+			;;
+		esac
+		[ -e "$out/$wtarget" ] || { echo "builder: wrap $wname: no $wtarget" >&2; exit 1; }
+		rm -f "$out/bin/$wname"
+		{
+			echo "#!$wbash"
+			echo "# nixfarm: $wname wrapper (spec.json \"wrap\"; see nix/lib/builder.sh)"
+			wargs=
+			for kv in $wenv; do
+				if [ -n "$wargs" ] || [ "$kv" = -- ]; then
+					[ "$kv" = -- ] || wargs="$wargs $kv"
+					wargs=${wargs:- }
+					continue
+				fi
+				echo "export ${kv%%=*}=\"$(echo "${kv#*=}" | sed "s|@out@|$out|g")\""
+			done
+			wfile=$out/$wtarget
+			[ -n "$wtarget" ] || wfile=
+			echo "exec $winterp$wfile$(echo "$wargs" | sed "s|@out@|$out|g") \"\$@\""
+		} >"$out/bin/$wname"
+		chmod 555 "$out/bin/$wname"
+	done
+fi
+
 if [ -n "$script" ]; then
 	. "$script"
 fi

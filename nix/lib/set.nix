@@ -52,6 +52,8 @@ let
     aliases = map (a: "${a}=${m.aliases.${a}}") (attrNames m.aliases);
     applets = if m.applets then "1" else "";
     script = if m.script == "" then "" else ../scripts + "/${m.script}";
+    wrap = concatStringsSep "\n" (m.wrap or [ ]);
+    relocate = concatStringsSep "\n" (m.relocate or [ ]);
   } // {
     # Not part of the derivation: read by depset.nix.
     farmBins = m.bins;

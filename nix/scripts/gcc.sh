@@ -1,4 +1,4 @@
-# Extra build step of the gcc and gfortran packages (sourced by
+# Extra build step of the gcc, gfortran, gdc and gobjc packages (sourced by
 # lib/builder.sh, busybox sh).
 # Debian's gcc-12 finds its own libexec and lib/gcc when relocated, but not
 # glibc's headers, crt files, ld.so or the runtime libraries, which it
@@ -8,11 +8,14 @@
 # that holds only the closure. gfortran's tree has its own driver, f951 and
 # libgcc files but takes as/ld from the gcc package (a dependency).
 bash= libcdev= stdcxx= libgcc= runtimes= binutils=
+# gdc's Phobos links -lz (zlib1g-dev is in its tree); programs need libz.so.1.
+extra_rt=
+[ -x "$out/bin/gdc-12" ] && extra_rt=libz.so.1
 for d in "$out" $deps; do
 	[ -z "$binutils" ] && [ -x "$d/bin/as" ] && binutils=$d
 	# Runtime libraries of -fsanitize, -fopenmp, atomics, quad math, TM.
 	for so in libasan.so.8 libubsan.so.1 liblsan.so.0 libtsan.so.2 libatomic.so.1 \
-		libgomp.so.1 libquadmath.so.0 libitm.so.1 libgfortran.so.5; do
+		libgomp.so.1 libquadmath.so.0 libitm.so.1 libgfortran.so.5 libgphobos.so.3 libobjc.so.4 $extra_rt; do
 		if [ -e "$d/lib/x86_64-linux-gnu/$so" ]; then
 			runtimes="$runtimes $d/lib/x86_64-linux-gnu"
 			break
@@ -52,6 +55,15 @@ if [ -x "$out/bin/gcc-12" ] && [ -x "$out/bin/g++-12" ]; then
 	wrap g++ g++-12 "$link $cxxinc $inc"
 	wrap c++ g++-12 "$link $cxxinc $inc"
 	wrap cpp cpp-12 "$inc"
+fi
+if [ -x "$out/bin/gdc-12" ]; then
+	wrap gdc gdc-12 "$link"
+	rm -f "$out/bin/gcc" "$out/bin/gcc-12" "$out/bin/x86_64-linux-gnu-gcc-12"
+fi
+# gobjc: the gcc-12 driver finds cc1obj and the objc headers in this tree.
+if [ -e "$out/lib/gcc/x86_64-linux-gnu/12/cc1obj" ] && [ ! -x "$out/bin/g++-12" ]; then
+	wrap gobjc gcc-12 "$link $inc"
+	rm -f "$out/bin/gcc"
 fi
 if [ -x "$out/bin/gfortran-12" ]; then
 	wrap gfortran gfortran-12 "$link $inc"

@@ -16,7 +16,8 @@
 static const char *PROFILES =
     "{\"py\": {\"packages\": [\"python3\"], \"run\": \"python3 main.py\", \"compile\": null,"
     "          \"limits\": {\"run\": {\"cpu_ms\": 5000}}},"
-    " \"c\": {\"packages\": [\"gcc\"], \"compile\": \"gcc main.c\", \"run\": \"./a.out\"}}";
+    " \"c\": {\"packages\": [\"gcc\"], \"compile\": \"gcc main.c\", \"run\": \"./a.out\","
+    "        \"aliases\": [\"c17\", \"gnuc\"]}}";
 
 static config *cfg;
 static profiles *profs;
@@ -90,6 +91,46 @@ START_TEST(profile_resolves_packages_commands_and_limits)
     ck_assert_int_eq(depset_key_for_packages("testset", names, 3, key, NULL), 0);
     ck_assert_str_eq(n.depset_key, key);
     request_norm_done(&n);
+}
+END_TEST
+
+START_TEST(alias_finds_its_profile)
+{
+    ck_assert_ptr_eq(profiles_get(profs, "c17"), profiles_get(profs, "c"));
+    ck_assert_ptr_eq(profiles_get(profs, "gnuc"), profiles_get(profs, "c"));
+    ck_assert_ptr_null(profiles_get(profs, "c18"));
+    request_norm n;
+    request_error e;
+    ck_assert_int_eq(norm("{\"profile\": \"c17\"}", &n, &e), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(n.normalized, "compile")), "gcc main.c");
+    request_norm_done(&n);
+}
+END_TEST
+
+START_TEST(aliases_are_checked)
+{
+    profiles *p = NULL;
+    char err[256];
+    /* an alias that is another profile's name */
+    ck_assert_int_lt(
+        profiles_parse("{\"a\": {\"packages\": [\"x\"], \"run\": \"r\", \"aliases\": [\"b\"]},"
+                       " \"b\": {\"packages\": [\"x\"], \"run\": \"r\"}}",
+                       NULL, &p, err, sizeof(err)),
+        0);
+    ck_assert_msg(strstr(err, "alias b") != NULL, "%s", err);
+    /* the same alias on two profiles */
+    ck_assert_int_lt(
+        profiles_parse("{\"a\": {\"packages\": [\"x\"], \"run\": \"r\", \"aliases\": [\"z\"]},"
+                       " \"b\": {\"packages\": [\"x\"], \"run\": \"r\", \"aliases\": [\"z\"]}}",
+                       NULL, &p, err, sizeof(err)),
+        0);
+    /* not an array of names */
+    ck_assert_int_lt(
+        profiles_parse("{\"a\": {\"packages\": [\"x\"], \"run\": \"r\", \"aliases\": \"z\"}}", NULL,
+                       &p, err, sizeof(err)),
+        0);
+    ck_assert_msg(strstr(err, "aliases must be an array") != NULL, "%s", err);
+    ck_assert_ptr_null(p);
 }
 END_TEST
 
@@ -374,6 +415,8 @@ static Suite *suite(void)
     TCase *tc = tcase_create("normalize");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, profile_resolves_packages_commands_and_limits);
+    tcase_add_test(tc, alias_finds_its_profile);
+    tcase_add_test(tc, aliases_are_checked);
     tcase_add_test(tc, profile_limits_sit_between_defaults_and_request);
     tcase_add_test(tc, no_tests_means_one_test_named_1);
     tcase_add_test(tc, contents_become_deduplicated_blobs);
