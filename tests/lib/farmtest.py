@@ -12,6 +12,7 @@ test failure: `Farm.stop()` asserts that no process of the group survives.
 Environment used: FARM_BUILD_ROOT (the meson build dir, set by meson test),
 FARM_SOURCE_ROOT (the source tree).
 """
+import sys
 import http.client
 import json
 import os
@@ -233,7 +234,12 @@ class Farm:
             if status == 200 and body.get("state") in terminal:
                 return body
             time.sleep(0.05)
-        raise AssertionError("submission %s did not finish in %ss" % (sid, timeout))
+        # Say where it stands and what the farm said last, so a failure in CI
+        # (where only this output survives) can be read.
+        status, body = self.request("GET", "/v1/submissions/" + sid, headers=headers)
+        tail = "\n".join(self.logs().splitlines()[-30:]) if hasattr(self, "logs") else ""
+        raise AssertionError("submission %s did not finish in %ss; now %s %r\nlast farmd log lines:\n%s"
+                             % (sid, timeout, status, body, tail))
 
 
 def run_cases(cases):
@@ -251,5 +257,8 @@ def run_cases(cases):
             print("not ok %d - %s" % (i, name), flush=True)
             for line in traceback.format_exc().splitlines():
                 print("# " + line, flush=True)
+            # meson shows a failing TAP test's stderr, not its stdout
+            sys.stderr.write("not ok %d - %s\n%s" % (i, name, traceback.format_exc()))
+            sys.stderr.flush()
     print("# %d passed, %d failed" % (len(cases) - failed, failed), flush=True)
     return 1 if failed else 0
