@@ -61,6 +61,8 @@ typedef struct {
     long min_numprocs;           /* a smaller numprocs is raised to this */
     bool memory_rss_only;        /* memorylimit caps the memory cgroup only, not the address
                                     space (V8 reserves gigabytes of address space up front) */
+    const char *optional;        /* a package added when the set has it (python3: pylint,
+                                    which CodeRunner's Python questions run), else NULL */
 } jobe_lang;
 
 /* The table, NULL-id terminated. */
