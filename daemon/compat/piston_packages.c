@@ -3,7 +3,6 @@
 #include "piston_packages.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,18 +12,6 @@
 #include "../../common/jsonutil.h"
 #include "compat.h"
 #include "piston_runtimes.h"
-
-static enum MHD_Result message(api_call *c, unsigned status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static enum MHD_Result message(api_call *c, unsigned status, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return http_reply_json(c->req, status, json_pack("{s:s}", "message", msg));
-}
 
 static const char *str_of(const json_t *o, const char *key, const char *dflt)
 {
@@ -53,7 +40,7 @@ enum MHD_Result piston_packages_list(api_call *c)
     piston_runtime *rts = NULL;
     size_t n = 0;
     if (piston_runtimes_now(c->ctx->cfg, &rts, &n) < 0)
-        return message(c, 500, "the package set cannot be read");
+        return compat_reply_field(c, "message", 500, "the package set cannot be read");
     json_t *out = json_array();
     for (size_t i = 0; out && i < n; i++) {
         _cleanup_json_ json_t *set = set_of(&rts[i]);
@@ -83,20 +70,23 @@ static const piston_runtime *named(api_call *c, const piston_runtime *rts, size_
     const char *lang = json_string_value(json_object_get(b, "language"));
     const char *ver = json_string_value(json_object_get(b, "version"));
     if (!lang || !ver) {
-        *ret = message(c, 400, "language and version are required as strings");
+        *ret =
+            compat_reply_field(c, "message", 400, "language and version are required as strings");
         return NULL;
     }
     const piston_runtime *rt = piston_runtime_find(rts, n, lang, ver);
     if (!rt)
-        *ret = message(c, 404, "Requested package %s-%s does not exist", lang, ver);
+        *ret = compat_reply_field(c, "message", 404, "Requested package %s-%s does not exist", lang,
+                                  ver);
     return rt;
 }
 
 static enum MHD_Result set_error(api_call *c, int r, const request_error *e)
 {
     if (e->status)
-        return message(c, e->status >= 500 ? 500 : 400, "%s", e->message);
-    return message(c, r == -EBUSY ? 503 : 500, "the database failed (%s)", strerror(-r));
+        return compat_reply_field(c, "message", e->status >= 500 ? 500 : 400, "%s", e->message);
+    return compat_reply_field(c, "message", r == -EBUSY ? 503 : 500, "the database failed (%s)",
+                              strerror(-r));
 }
 
 enum MHD_Result piston_packages_install(api_call *c)
@@ -105,7 +95,7 @@ enum MHD_Result piston_packages_install(api_call *c)
     size_t n = 0;
     enum MHD_Result ret;
     if (piston_runtimes_now(c->ctx->cfg, &rts, &n) < 0)
-        return message(c, 500, "the package set cannot be read");
+        return compat_reply_field(c, "message", 500, "the package set cannot be read");
     const piston_runtime *rt = named(c, rts, n, &ret);
     if (!rt) {
         free(rts);
@@ -129,9 +119,9 @@ enum MHD_Result piston_packages_install(api_call *c)
     if (!strcmp(state, "ready"))
         return http_reply_json(c->req, 200, out);
     json_decref(out);
-    return message(c, 500, "the package's dependency set is %s%s%s", state,
-                   json_is_string(json_object_get(done, "error")) ? ": " : "",
-                   str_of(done, "error", ""));
+    return compat_reply_field(c, "message", 500, "the package's dependency set is %s%s%s", state,
+                              json_is_string(json_object_get(done, "error")) ? ": " : "",
+                              str_of(done, "error", ""));
 }
 
 enum MHD_Result piston_packages_uninstall(api_call *c)
@@ -140,7 +130,7 @@ enum MHD_Result piston_packages_uninstall(api_call *c)
     size_t n = 0;
     enum MHD_Result ret;
     if (piston_runtimes_now(c->ctx->cfg, &rts, &n) < 0)
-        return message(c, 500, "the package set cannot be read");
+        return compat_reply_field(c, "message", 500, "the package set cannot be read");
     const piston_runtime *rt = named(c, rts, n, &ret);
     if (!rt) {
         free(rts);
@@ -162,8 +152,9 @@ enum MHD_Result piston_packages_uninstall(api_call *c)
         return http_reply_json(c->req, 200, out);
     json_decref(out);
     if (r == 0)
-        return message(c, 409, "the package is in use by running jobs");
+        return compat_reply_field(c, "message", 409, "the package is in use by running jobs");
     if (r == -EBUSY)
-        return message(c, 409, "the package is being installed; retry once it is done");
-    return message(c, 500, "cannot uninstall: %s", err);
+        return compat_reply_field(c, "message", 409,
+                                  "the package is being installed; retry once it is done");
+    return compat_reply_field(c, "message", 500, "cannot uninstall: %s", err);
 }
