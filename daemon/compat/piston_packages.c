@@ -89,36 +89,44 @@ static enum MHD_Result set_error(api_call *c, int r, const request_error *e)
                               strerror(-r));
 }
 
-enum MHD_Result piston_packages_install(api_call *c)
+/* What the {language, version} body names, in the package set of the moment:
+ * its dependency set (*set) and the body of a success reply (*out), both the
+ * caller's. Returns 0, or -1 having answered itself (*ret). */
+static int chosen(api_call *c, json_t **set, json_t **out, enum MHD_Result *ret)
 {
     piston_runtime *rts = NULL;
     size_t n = 0;
-    enum MHD_Result ret;
-    if (piston_runtimes_now(c->ctx->cfg, &rts, &n) < 0)
-        return compat_reply_field(c, "message", 500, "the package set cannot be read");
-    const piston_runtime *rt = named(c, rts, n, &ret);
-    if (!rt) {
-        free(rts);
-        return ret;
+    if (piston_runtimes_now(c->ctx->cfg, &rts, &n) < 0) {
+        *ret = compat_reply_field(c, "message", 500, "the package set cannot be read");
+        return -1;
     }
-    _cleanup_json_ json_t *set = set_of(rt);
+    const piston_runtime *rt = named(c, rts, n, ret);
+    if (rt) {
+        *set = set_of(rt);
+        *out = json_pack("{s:s, s:s}", "language", rt->lang->language, "version", rt->version_str);
+    }
+    free(rts);
+    return rt ? 0 : -1;
+}
+
+enum MHD_Result piston_packages_install(api_call *c)
+{
+    _cleanup_json_ json_t *set = NULL;
+    _cleanup_json_ json_t *out = NULL;
+    enum MHD_Result ret;
+    if (chosen(c, &set, &out, &ret) < 0)
+        return ret;
     _cleanup_json_ json_t *row = NULL;
     _cleanup_json_ json_t *done = NULL;
     request_error e = {0};
     int r = api_depset_ensure_v1(c, set, &row, &e);
     if (r >= 0)
         r = api_depset_wait_v1(c, str_of(row, "key", ""), &done);
-    if (r < 0) {
-        free(rts);
+    if (r < 0)
         return set_error(c, r, &e);
-    }
     const char *state = str_of(done, "state", "");
-    json_t *out =
-        json_pack("{s:s, s:s}", "language", rt->lang->language, "version", rt->version_str);
-    free(rts);
     if (!strcmp(state, "ready"))
-        return http_reply_json(c->req, 200, out);
-    json_decref(out);
+        return http_reply_json(c->req, 200, steal_pointer(&out));
     return compat_reply_field(c, "message", 500, "the package's dependency set is %s%s%s", state,
                               json_is_string(json_object_get(done, "error")) ? ": " : "",
                               str_of(done, "error", ""));
@@ -126,31 +134,19 @@ enum MHD_Result piston_packages_install(api_call *c)
 
 enum MHD_Result piston_packages_uninstall(api_call *c)
 {
-    piston_runtime *rts = NULL;
-    size_t n = 0;
+    _cleanup_json_ json_t *set = NULL;
+    _cleanup_json_ json_t *out = NULL;
     enum MHD_Result ret;
-    if (piston_runtimes_now(c->ctx->cfg, &rts, &n) < 0)
-        return compat_reply_field(c, "message", 500, "the package set cannot be read");
-    const piston_runtime *rt = named(c, rts, n, &ret);
-    if (!rt) {
-        free(rts);
+    if (chosen(c, &set, &out, &ret) < 0)
         return ret;
-    }
-    _cleanup_json_ json_t *set = set_of(rt);
     char key[65], err[512] = "";
     request_error e = {0};
     int r = api_depset_key_v1(c, set, key, &e);
-    if (r < 0) {
-        free(rts);
+    if (r < 0)
         return set_error(c, r, &e);
-    }
     r = api_depset_evict_v1(c, key, err, sizeof(err));
-    json_t *out =
-        json_pack("{s:s, s:s}", "language", rt->lang->language, "version", rt->version_str);
-    free(rts);
     if (r == 1 || r == -ENOENT) /* not installed: nothing to drop */
-        return http_reply_json(c->req, 200, out);
-    json_decref(out);
+        return http_reply_json(c->req, 200, steal_pointer(&out));
     if (r == 0)
         return compat_reply_field(c, "message", 409, "the package is in use by running jobs");
     if (r == -EBUSY)
