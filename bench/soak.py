@@ -216,33 +216,14 @@ class Load:
 
 # ---- killing -------------------------------------------------------------------
 
-def children(pid):
-    kids = []
-    try:
-        for tid in os.listdir("/proc/%d/task" % pid):
-            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
-                kids += [int(x) for x in f.read().split()]
-    except OSError:
-        pass
-    return kids
-
-
-def comm(pid):
-    try:
-        with open("/proc/%d/comm" % pid) as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
 def kill_random(farm, rnd, kills):
     if farm.proc is None:
         return
-    victims = [p for p in children(farm.proc.pid) if comm(p).startswith(KILLABLE)]
+    victims = [p for p in farmtest.children_of(farm.proc.pid) if farmtest.comm(p).startswith(KILLABLE)]
     if not victims:
         return
     p = rnd.choice(victims)
-    role = comm(p).split("-")[1]
+    role = farmtest.comm(p).split("-")[1]
     try:
         os.kill(p, signal.SIGKILL)
         kills[role] = kills.get(role, 0) + 1

@@ -63,6 +63,27 @@ def free_port():
         return s.getsockname()[1]
 
 
+def children_of(pid):
+    """Direct children pids of pid (all of its threads)."""
+    kids = []
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                kids += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    return kids
+
+
+def comm(pid):
+    """The process's name (farmd's children name themselves farmd-<role>-<n>); "" when gone."""
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
 class Farm:
     def __init__(self, workers=2, builders=1, roles=None, settings=None, state_dir=None, env=None,
                  wrapper=None):
