@@ -316,15 +316,7 @@ int config_load_text(const char *text, size_t len, const char *origin, config **
 
 int config_new_default(config **out, char *err, size_t errlen)
 {
-    __attribute__((cleanup(config_freep))) config *c = NULL;
-    int r = config_defaults(&c, err, errlen);
-    if (r < 0)
-        return r;
-    r = config_apply_env(c, err, errlen);
-    if (r < 0)
-        return r;
-    *out = steal_pointer(&c);
-    return 0;
+    return config_build(NULL, NULL, out, err, errlen);
 }
 
 static const config_value *config_get(const config *c, const char *key, config_type t)
