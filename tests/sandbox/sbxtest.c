@@ -2,6 +2,7 @@
 #include "sbxtest.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -66,4 +67,25 @@ void sbxtest_remove_root(const char *root)
     snprintf(cmd, sizeof cmd, "rm -rf --one-file-system -- '%s'", root);
     if (system(cmd) != 0)
         printf("# could not remove %s\n", root);
+}
+
+static struct sandbox_pool **fatal_pool;
+static void (*fatal_cleanup)(void);
+
+static void on_fatal(int sig)
+{
+    signal(sig, SIG_DFL);
+    sandbox_pool_free(*fatal_pool);
+    *fatal_pool = NULL;
+    fatal_cleanup();
+    raise(sig);
+}
+
+void sbxtest_trap_fatal(struct sandbox_pool **pool, void (*cleanup)(void))
+{
+    fatal_pool = pool;
+    fatal_cleanup = cleanup;
+    int fatal[] = {SIGTERM, SIGINT, SIGHUP, SIGSEGV, SIGABRT, SIGBUS};
+    for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++)
+        signal(fatal[i], on_fatal);
 }

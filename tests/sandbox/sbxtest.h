@@ -28,4 +28,10 @@ int sbxtest_copy_file(const char *from, const char *to, mode_t mode);
  * on a TAP comment line when root stays. */
 void sbxtest_remove_root(const char *root);
 
+/* A test killed by meson's timeout or crashing (SIGTERM, SIGINT, SIGHUP,
+ * SIGSEGV, SIGABRT, SIGBUS) still leaves the host as it found it, best
+ * effort, from the handler: frees *pool, runs cleanup, then dies of the
+ * signal. */
+void sbxtest_trap_fatal(struct sandbox_pool **pool, void (*cleanup)(void));
+
 #endif

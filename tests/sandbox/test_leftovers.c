@@ -375,21 +375,10 @@ static void cleanup(void)
     sbxtest_remove_root(T);
 }
 
-static void on_fatal(int sig)
-{
-    signal(sig, SIG_DFL);
-    sandbox_pool_free(pool);
-    pool = NULL;
-    cleanup();
-    raise(sig);
-}
-
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    int fatal[] = {SIGTERM, SIGINT, SIGHUP, SIGSEGV, SIGABRT, SIGBUS};
-    for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++)
-        signal(fatal[i], on_fatal);
+    sbxtest_trap_fatal(&pool, cleanup);
     if (argc < 3) {
         fprintf(stderr, "usage: test-leftovers LEFTOVERS_PROGRAM TRUE_PROGRAM\n");
         return 2;

@@ -1383,24 +1383,11 @@ static void cleanup(void)
     sbxtest_remove_root(T);
 }
 
-/* A test killed by meson's timeout or crashing still leaves the host as it
- * found it: best effort, from the handler. */
-static void on_fatal(int sig)
-{
-    signal(sig, SIG_DFL);
-    sandbox_pool_free(pool);
-    pool = NULL;
-    cleanup();
-    raise(sig);
-}
-
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     first_uid_base = (uid_t)(66000 + (getpid() % 1000) * 4);
-    int fatal[] = {SIGTERM, SIGINT, SIGHUP, SIGSEGV, SIGABRT, SIGBUS};
-    for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++)
-        signal(fatal[i], on_fatal);
+    sbxtest_trap_fatal(&pool, cleanup);
     if (argc < 2) {
         fprintf(stderr, "usage: test-sandbox ABUSE_PROGRAM\n");
         return 2;
