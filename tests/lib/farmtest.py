@@ -13,6 +13,7 @@ Environment used: FARM_BUILD_ROOT (the meson build dir, set by meson test),
 FARM_SOURCE_ROOT (the source tree).
 """
 import http.client
+import http.server
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 BUILD_ROOT = os.environ.get("FARM_BUILD_ROOT", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
@@ -82,6 +84,23 @@ def comm(pid):
             return f.read().strip()
     except OSError:
         return ""
+
+
+class HookServer:
+    """A loopback HTTP server for the callbacks a farm sends: handler (a
+    BaseHTTPRequestHandler class) answers each request on its own thread;
+    url is http://127.0.0.1:<port>/hook; close() stops it."""
+
+    def __init__(self, handler):
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.url = "http://127.0.0.1:%d/hook" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class Farm:
