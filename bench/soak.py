@@ -114,15 +114,11 @@ class Receiver:
             def log_message(self, *a):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.server.daemon_threads = True
-        self.url = "http://127.0.0.1:%d/hook" % self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.hooks = farmtest.HookServer(H)
+        self.url = self.hooks.url
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.hooks.close()
 
 
 # ---- HTTP with a farm whose API may be dead for a moment -----------------------
@@ -216,33 +212,14 @@ class Load:
 
 # ---- killing -------------------------------------------------------------------
 
-def children(pid):
-    kids = []
-    try:
-        for tid in os.listdir("/proc/%d/task" % pid):
-            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
-                kids += [int(x) for x in f.read().split()]
-    except OSError:
-        pass
-    return kids
-
-
-def comm(pid):
-    try:
-        with open("/proc/%d/comm" % pid) as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
 def kill_random(farm, rnd, kills):
     if farm.proc is None:
         return
-    victims = [p for p in children(farm.proc.pid) if comm(p).startswith(KILLABLE)]
+    victims = [p for p in farmtest.children_of(farm.proc.pid) if farmtest.comm(p).startswith(KILLABLE)]
     if not victims:
         return
     p = rnd.choice(victims)
-    role = comm(p).split("-")[1]
+    role = farmtest.comm(p).split("-")[1]
     try:
         os.kill(p, signal.SIGKILL)
         kills[role] = kills.get(role, 0) + 1

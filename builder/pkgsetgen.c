@@ -36,7 +36,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,20 +182,6 @@ static int fingerprint(const char *src, const char *status, char fp[65], char *e
     return r;
 }
 
-static int rm_entry(const char *p, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)type;
-    (void)ftw;
-    remove(p);
-    return 0;
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* Points link at target atomically (a new symlink renamed over it). */
 static int switch_link(const char *link, const char *target)
 {
@@ -264,7 +249,7 @@ static int run_regen(const config *cfg, const char *src, const char *base, const
     snprintf(tmp, sizeof tmp, "%s/tmp-%d", base, (int)getpid());
     snprintf(prog, sizeof prog, "%s/regen", src);
     snprintf(out_arg, sizeof out_arg, "%s", tmp);
-    rm_rf(tmp);
+    fsutil_rm_rf(tmp);
     const char *argv[] = {prog, "--out", out_arg, "--dpkg-status", status, NULL};
     nixrun_opts o = {
         .argv = argv,
@@ -290,7 +275,7 @@ static int run_regen(const config *cfg, const char *src, const char *base, const
     }
     nixrun_result_done(&res);
     if (r < 0) {
-        rm_rf(tmp);
+        fsutil_rm_rf(tmp);
         return r;
     }
     char pj[4096 + 32];
@@ -303,7 +288,7 @@ static int run_regen(const config *cfg, const char *src, const char *base, const
         r = -errno;
         hash_final_hex(h, id);
         errbuf_set(err, errlen, "package set: regen wrote no %s: %s", pj, strerror(-r));
-        rm_rf(tmp);
+        fsutil_rm_rf(tmp);
         return r;
     }
     char buf[65536];
@@ -315,7 +300,7 @@ static int run_regen(const config *cfg, const char *src, const char *base, const
     char dest[4096];
     snprintf(dest, sizeof dest, "%s/%s", base, id);
     if (access(dest, F_OK) == 0 && !force) {
-        rm_rf(tmp); /* the same set again: keep the one readers may hold */
+        fsutil_rm_rf(tmp); /* the same set again: keep the one readers may hold */
         return 0;
     }
     if (access(dest, F_OK) == 0) {
@@ -324,12 +309,12 @@ static int run_regen(const config *cfg, const char *src, const char *base, const
         char aside[4096 + 32];
         snprintf(aside, sizeof aside, "%s.stale-%d", dest, (int)getpid());
         if (rename(dest, aside) == 0)
-            rm_rf(aside);
+            fsutil_rm_rf(aside);
     }
     if (rename(tmp, dest) < 0) {
         r = -errno;
         errbuf_set(err, errlen, "package set: cannot move %s to %s: %s", tmp, dest, strerror(-r));
-        rm_rf(tmp);
+        fsutil_rm_rf(tmp);
         return r;
     }
     return 0;

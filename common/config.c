@@ -252,32 +252,25 @@ static int config_apply_root(config *c, json_t *root, const char *origin, char *
     return r;
 }
 
-int config_load(const char *path, config **out, char *err, size_t errlen)
+/* The sentence of a JSON parse failure, for config_load and config_load_text. */
+static int config_parse_failed(const char *origin, const json_error_t *je, char *err, size_t errlen)
+{
+    if (err)
+        snprintf(err, errlen, "config file %s: line %d column %d: %s", origin, je->line, je->column,
+                 je->text);
+    return -EINVAL;
+}
+
+/* Defaults, then root's keys (none when root is NULL; origin names it in
+ * sentences), then the FARM_* environment. */
+static int config_build(json_t *root, const char *origin, config **out, char *err, size_t errlen)
 {
     __attribute__((cleanup(config_freep))) config *c = NULL;
     int r = config_defaults(&c, err, errlen);
     if (r < 0)
         return r;
-    if (!path || !path[0])
-        path = getenv("FARM_CONFIG");
-    if (path && path[0]) {
-        json_error_t je;
-        _cleanup_json_ json_t *root = json_load_file(path, 0, &je);
-        if (!root) {
-            FILE *f = fopen(path, "r");
-            if (!f) {
-                r = -errno;
-                if (err)
-                    snprintf(err, errlen, "config file %s: %s", path, strerror(-r));
-                return r;
-            }
-            fclose(f);
-            if (err)
-                snprintf(err, errlen, "config file %s: line %d column %d: %s", path, je.line,
-                         je.column, je.text);
-            return -EINVAL;
-        }
-        r = config_apply_root(c, root, path, err, errlen);
+    if (root) {
+        r = config_apply_root(c, root, origin, err, errlen);
         if (r < 0)
             return r;
     }
@@ -288,42 +281,42 @@ int config_load(const char *path, config **out, char *err, size_t errlen)
     return 0;
 }
 
+int config_load(const char *path, config **out, char *err, size_t errlen)
+{
+    if (!path || !path[0])
+        path = getenv("FARM_CONFIG");
+    _cleanup_json_ json_t *root = NULL;
+    if (path && path[0]) {
+        json_error_t je;
+        root = json_load_file(path, 0, &je);
+        if (!root) {
+            FILE *f = fopen(path, "r");
+            if (!f) {
+                int r = -errno;
+                if (err)
+                    snprintf(err, errlen, "config file %s: %s", path, strerror(-r));
+                return r;
+            }
+            fclose(f);
+            return config_parse_failed(path, &je, err, errlen);
+        }
+    }
+    return config_build(root, path, out, err, errlen);
+}
+
 int config_load_text(const char *text, size_t len, const char *origin, config **out, char *err,
                      size_t errlen)
 {
-    __attribute__((cleanup(config_freep))) config *c = NULL;
-    int r = config_defaults(&c, err, errlen);
-    if (r < 0)
-        return r;
     json_error_t je;
     _cleanup_json_ json_t *root = json_loadb(text, len, 0, &je);
-    if (!root) {
-        if (err)
-            snprintf(err, errlen, "config file %s: line %d column %d: %s", origin, je.line,
-                     je.column, je.text);
-        return -EINVAL;
-    }
-    r = config_apply_root(c, root, origin, err, errlen);
-    if (r < 0)
-        return r;
-    r = config_apply_env(c, err, errlen);
-    if (r < 0)
-        return r;
-    *out = steal_pointer(&c);
-    return 0;
+    if (!root)
+        return config_parse_failed(origin, &je, err, errlen);
+    return config_build(root, origin, out, err, errlen);
 }
 
 int config_new_default(config **out, char *err, size_t errlen)
 {
-    __attribute__((cleanup(config_freep))) config *c = NULL;
-    int r = config_defaults(&c, err, errlen);
-    if (r < 0)
-        return r;
-    r = config_apply_env(c, err, errlen);
-    if (r < 0)
-        return r;
-    *out = steal_pointer(&c);
-    return 0;
+    return config_build(NULL, NULL, out, err, errlen);
 }
 
 static const config_value *config_get(const config *c, const char *key, config_type t)

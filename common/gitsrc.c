@@ -354,23 +354,6 @@ static int gitsrc_fetch(const config *cfg, git_repository *repo, const char *url
     return 0;
 }
 
-static int gitsrc_rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)ftw;
-    if (flag == FTW_DP)
-        rmdir(path);
-    else
-        unlink(path);
-    return 0;
-}
-
-/* Removes a mirror tree (ours: state_dir + hex name), never following links. */
-static void gitsrc_rm_rf(const char *path)
-{
-    nftw(path, gitsrc_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static int gitsrc_rm_lock(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
@@ -554,7 +537,7 @@ static int gitsrc_open_rev(const config *cfg, const char *url, const char *rev,
          * one that already held objects stays, for the next attempt. */
         if (!exists) {
             git_repository_free(steal_pointer(&repo));
-            gitsrc_rm_rf(mirror);
+            fsutil_rm_rf(mirror); /* ours: state_dir + hex name */
         }
         /* An existing mirror that still has a commit id can serve it even when
          * the remote is unreachable now. */

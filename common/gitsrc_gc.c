@@ -80,17 +80,6 @@ static long long du(const char *path)
     return du_sum;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)ftw;
-    if (flag == FTW_DP)
-        rmdir(path);
-    else
-        unlink(path);
-    return 0;
-}
-
 static int by_use(const void *a, const void *b)
 {
     const gc_mirror *x = a, *y = b;
@@ -111,7 +100,7 @@ static bool remove_mirror(const char *gitdir, int dfd, const gc_mirror *m, int64
     snprintf(trash, sizeof(trash), "%s/.gc-%.64s-%d", gitdir, m->name, (int)getpid());
     if (rename(from, trash) < 0)
         return false;
-    nftw(trash, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    fsutil_rm_rf(trash);
     return true;
 }
 
@@ -143,7 +132,7 @@ int gitsrc_gc(const config *cfg, int64_t now_s, gitsrc_gc_stats *st, char *err, 
     while ((e = readdir(d))) {
         if (!strncmp(e->d_name, ".gc-", 4)) { /* a collection killed halfway */
             snprintf(path, sizeof(path), "%s/%s", gitdir, e->d_name);
-            nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+            fsutil_rm_rf(path);
             continue;
         }
         if (!is_mirror_name(e->d_name))

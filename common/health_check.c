@@ -31,6 +31,13 @@ int health_check_once(store *s, int64_t now_ms, store_requeue_counts *out)
     return 0;
 }
 
+/* Whether a heartbeat's process (pid on bhost) is of this host and gone. */
+static bool health_local_dead(const char *bhost, const char *host, json_int_t pid)
+{
+    return bhost && strcmp(bhost, host) == 0 && pid > 0 && kill((pid_t)pid, 0) < 0 &&
+           errno == ESRCH;
+}
+
 int health_expire_dead_local(store *s, const char *role, const char *host)
 {
     _cleanup_json_ json_t *beats = NULL;
@@ -49,9 +56,8 @@ int health_expire_dead_local(store *s, const char *role, const char *host)
         const char *item = json_string_value(json_object_get(b, "current_item"));
         json_int_t pid = json_integer_value(json_object_get(b, "pid"));
 
-        if (!id || !brole || strcmp(brole, role) != 0 || !bhost || strcmp(bhost, host) != 0 ||
-            strncmp(id, "remote:", 7) == 0 || pid <= 0 || kill((pid_t)pid, 0) == 0 ||
-            errno != ESRCH)
+        if (!id || !brole || strcmp(brole, role) != 0 || strncmp(id, "remote:", 7) == 0 ||
+            !health_local_dead(bhost, host, pid))
             continue;
         if (item && (builders ? store_depset_renew(s, item, id, 1)
                               : store_submission_renew(s, item, id, 1)) >= 0) {
@@ -116,8 +122,7 @@ static int health_sweep_beats(store *s, const health_params *p, const char *host
                 c->dead_removed++;
             continue;
         }
-        if (!bhost || strcmp(bhost, host) != 0 || pid <= 0 || kill((pid_t)pid, 0) == 0 ||
-            errno != ESRCH)
+        if (!health_local_dead(bhost, host, pid))
             continue;
         if (store_heartbeat_remove(s, id) >= 0) {
             log_info("dead-process-heartbeat-removed id=%s role=%s", id, role);

@@ -141,6 +141,10 @@ int api_depset_evict_v1(api_call *c, const char *key, char *err, size_t errlen);
  * "queue_full" or "busy"; c->req->retry_after_s is set) or 500. */
 int api_submit_v1(api_call *c, json_t *body, bool wait, char id_out[64], json_t **view_out,
                   request_error *e);
+/* The request options of c's caller: the API's, allow_expr from its scopes,
+ * and pkgset_id the package set of the moment, written into pkgset (the
+ * caller's). 0, or -EIO with e filled (500 package_set_unavailable). */
+int api_request_opts(api_call *c, request_opts *o, char pkgset[65], request_error *e);
 /* Cancels submission id as DELETE /v1/submissions/{id}: 1 cancelled now, 0
  * running (the worker stops at its next renew), -EALREADY already ended,
  * -ENOENT no such id, other < 0 store errors. *view_out (if not NULL) gets

@@ -84,17 +84,10 @@ static int depset_normalize(api_call *c, const json_t *in, request_norm *n, requ
         json_object_set(probe, k, v);
     }
     json_object_set_new(probe, "run", json_string("true"));
-    request_opts o = c->ctx->ropts;
-    o.allow_expr = (c->who.scopes & AUTH_NIX_EXPR) != 0;
-    char pkgset[65] = "", msg[512] = "";
-    if (builder_pkgset_id(c->ctx->cfg, pkgset, msg, sizeof(msg)) < 0) {
-        e->status = 500;
-        snprintf(e->code, sizeof(e->code), "package_set_unavailable");
-        snprintf(e->field, sizeof(e->field), "packages");
-        snprintf(e->message, sizeof(e->message), "the package set cannot be read: %s", msg);
+    request_opts o;
+    char pkgset[65];
+    if (api_request_opts(c, &o, pkgset, e) < 0)
         return -EIO;
-    }
-    o.pkgset_id = pkgset;
     return request_normalize(&o, probe, n, e);
 }
 

@@ -199,13 +199,10 @@ static void prepared_done(prepared *p)
     memset(p, 0, sizeof(*p));
 }
 
-/* Validates one request into p; on failure e says what to answer. */
-static int prepare(api_call *c, json_t *in, prepared *p, const char *prefix, request_error *e)
+int api_request_opts(api_call *c, request_opts *o, char pkgset[65], request_error *e)
 {
-    memset(p, 0, sizeof(*p));
-    request_opts o = c->ctx->ropts;
-    o.allow_expr = (c->who.scopes & AUTH_NIX_EXPR) != 0;
-    char pkgset[65] = "", msg[512] = "";
+    char msg[512] = "";
+    pkgset[0] = 0;
     if (builder_pkgset_id(c->ctx->cfg, pkgset, msg, sizeof(msg)) < 0) {
         e->status = 500;
         snprintf(e->code, sizeof(e->code), "package_set_unavailable");
@@ -213,7 +210,20 @@ static int prepare(api_call *c, json_t *in, prepared *p, const char *prefix, req
         snprintf(e->message, sizeof(e->message), "the package set cannot be read: %s", msg);
         return -EIO;
     }
-    o.pkgset_id = pkgset;
+    *o = c->ctx->ropts;
+    o->allow_expr = (c->who.scopes & AUTH_NIX_EXPR) != 0;
+    o->pkgset_id = pkgset;
+    return 0;
+}
+
+/* Validates one request into p; on failure e says what to answer. */
+static int prepare(api_call *c, json_t *in, prepared *p, const char *prefix, request_error *e)
+{
+    memset(p, 0, sizeof(*p));
+    request_opts o;
+    char pkgset[65];
+    if (api_request_opts(c, &o, pkgset, e) < 0)
+        return -EIO;
     int r = request_normalize(&o, in, &p->norm, e);
     if (r < 0) {
         if (prefix && *prefix) { /* batch: name the item */

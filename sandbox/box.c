@@ -22,29 +22,29 @@
 
 #define BOX_SOURCE "nixfarm-box."
 
+struct source_query {
+    const char *path;
+    char *out;
+    size_t n;
+    bool found;
+};
+
+static int note_source(const struct sbx_mount *m, void *data)
+{
+    struct source_query *q = data;
+    if (!strcmp(m->mountpoint, q->path)) {
+        snprintf(q->out, q->n, "%s", m->source); /* the last (topmost) mount wins */
+        q->found = true;
+    }
+    return 0;
+}
+
 /* The source of the mount on path (from our mountinfo), or -ENOENT. */
 static int mount_source(const char *path, char *out, size_t n)
 {
-    FILE *f = fopen("/proc/self/mountinfo", "re");
-    if (!f)
-        return -errno;
-    char *line = NULL;
-    size_t cap = 0;
-    int ret = -ENOENT;
-    while (getline(&line, &cap, f) > 0) {
-        char mp[4096], src[256];
-        char *sep = strstr(line, " - ");
-        if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1 ||
-            sscanf(sep + 3, "%*s %255s", src) != 1)
-            continue;
-        if (!strcmp(mp, path)) {
-            snprintf(out, n, "%s", src); /* the last (topmost) mount wins */
-            ret = 0;
-        }
-    }
-    free(line);
-    fclose(f);
-    return ret;
+    struct source_query q = {path, out, n, false};
+    int r = sbx_mountinfo_each(note_source, &q);
+    return r < 0 ? r : q.found ? 0 : -ENOENT;
 }
 
 int sandbox_box_create(const char *path, uint64_t bytes, char *err, size_t errlen)

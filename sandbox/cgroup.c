@@ -40,48 +40,33 @@
 static const char *const v1_ctrls[] = {"memory", "pids", "cpuacct"};
 #define N_V1 3
 
+struct mount_query {
+    const char *ctrl;
+    char *out;
+    size_t outlen;
+    bool found;
+};
+
+static int note_mount(const struct sbx_mount *m, void *data)
+{
+    struct mount_query *q = data;
+    if (strcmp(m->fstype, q->ctrl ? "cgroup" : "cgroup2") != 0)
+        return 0;
+    if (q->ctrl && !sbx_has_token(m->super_opts, q->ctrl, ","))
+        return 0;
+    snprintf(q->out, q->outlen, "%s", m->mountpoint);
+    q->found = true;
+    /* Prefer /sys/fs/cgroup itself for v2 when it is the unified mount. */
+    return q->ctrl || !strcmp(m->mountpoint, "/sys/fs/cgroup");
+}
+
 /* Finds the mount point of a cgroup hierarchy: v1 with controller ctrl, or the
  * v2 hierarchy when ctrl is NULL. */
 static int find_mount(const char *ctrl, char *out, size_t outlen)
 {
-    FILE *f = fopen("/proc/self/mountinfo", "re");
-    if (!f)
-        return -errno;
-    char *line = NULL;
-    size_t cap = 0;
-    int ret = -ENOENT;
-    while (getline(&line, &cap, f) > 0) {
-        /* id parent maj:min root mountpoint opts [optional...] - fstype source superopts */
-        char *sep = strstr(line, " - ");
-        if (!sep)
-            continue;
-        char mp[512], fstype[64], src[256], sopts[512];
-        if (sscanf(line, "%*s %*s %*s %*s %511s", mp) != 1)
-            continue;
-        if (sscanf(sep + 3, "%63s %255s %511s", fstype, src, sopts) != 3)
-            continue;
-        if (ctrl == NULL) {
-            if (strcmp(fstype, "cgroup2") != 0)
-                continue;
-        } else {
-            if (strcmp(fstype, "cgroup") != 0)
-                continue;
-            bool found = false;
-            for (char *tok = strtok(sopts, ","); tok; tok = strtok(NULL, ","))
-                if (!strcmp(tok, ctrl))
-                    found = true;
-            if (!found)
-                continue;
-        }
-        snprintf(out, outlen, "%s", mp);
-        ret = 0;
-        /* Prefer /sys/fs/cgroup itself for v2 when it is the unified mount. */
-        if (ctrl || !strcmp(mp, "/sys/fs/cgroup"))
-            break;
-    }
-    free(line);
-    fclose(f);
-    return ret;
+    struct mount_query q = {ctrl, out, outlen, false};
+    int r = sbx_mountinfo_each(note_mount, &q);
+    return r < 0 ? r : q.found ? 0 : -ENOENT;
 }
 
 /* This process's path in a hierarchy from /proc/self/cgroup ("" for "/"). */

@@ -224,19 +224,6 @@ static void seccomp_features(struct sandbox_features *fs)
 
 /*** cgroups ***/
 
-static bool has_token(const char *list, const char *tok, const char *seps)
-{
-    size_t n = strlen(tok);
-    for (const char *p = list; *p;) {
-        size_t len = strcspn(p, seps);
-        if (len == n && !strncmp(p, tok, n))
-            return true;
-        p += len;
-        p += strspn(p, seps);
-    }
-    return false;
-}
-
 struct cg_mounts {
     char v2[256];     /* mount point of cgroup2 ("" if none) */
     char v1[3][256];  /* memory, pids, cpuacct */
@@ -245,26 +232,23 @@ struct cg_mounts {
 
 static const char *const v1_names[3] = {"memory", "pids", "cpuacct"};
 
+static int note_cgroup_mount(const struct sbx_mount *mt, void *data)
+{
+    struct cg_mounts *m = data;
+    if (!strcmp(mt->fstype, "cgroup2") && (!m->v2[0] || !strcmp(mt->mountpoint, "/sys/fs/cgroup")))
+        snprintf(m->v2, sizeof m->v2, "%.255s", mt->mountpoint);
+    for (int i = 0; i < 3 && !strcmp(mt->fstype, "cgroup"); i++)
+        if (!m->v1[i][0] && sbx_has_token(mt->super_opts, v1_names[i], ","))
+            snprintf(m->v1[i], sizeof m->v1[i], "%.255s", mt->mountpoint);
+    return 0;
+}
+
 static void find_cgroup_mounts(struct cg_mounts *m)
 {
     memset(m, 0, sizeof *m);
-    FILE *f = fopen("/proc/self/mountinfo", "re");
+    sbx_mountinfo_each(note_cgroup_mount, m);
     char line[4096];
-    while (f && fgets(line, sizeof line, f)) {
-        char *sep = strstr(line, " - ");
-        char mp[256], fstype[64], src[256], sopts[1024];
-        if (!sep || sscanf(line, "%*s %*s %*s %*s %255s", mp) != 1 ||
-            sscanf(sep + 3, "%63s %255s %1023s", fstype, src, sopts) != 3)
-            continue;
-        if (!strcmp(fstype, "cgroup2") && (!m->v2[0] || !strcmp(mp, "/sys/fs/cgroup")))
-            snprintf(m->v2, sizeof m->v2, "%s", mp);
-        for (int i = 0; i < 3 && !strcmp(fstype, "cgroup"); i++)
-            if (!m->v1[i][0] && has_token(sopts, v1_names[i], ","))
-                snprintf(m->v1[i], sizeof m->v1[i], "%s", mp);
-    }
-    if (f)
-        fclose(f);
-    f = fopen("/proc/self/cgroup", "re");
+    FILE *f = fopen("/proc/self/cgroup", "re");
     while (f && fgets(line, sizeof line, f))
         if (!strncmp(line, "0::", 3)) {
             line[strcspn(line, "\n")] = 0;
@@ -285,8 +269,8 @@ static void cgroup_features(struct sandbox_features *fs)
     if (m.v2[0]) {
         snprintf(p, sizeof p, "%s%s/cgroup.controllers", m.v2, m.v2_own);
         read_line(p, ctl, sizeof ctl);
-        f->present = has_token(ctl, "memory", " ") && has_token(ctl, "pids", " ") &&
-                     has_token(ctl, "cpu", " ");
+        f->present = sbx_has_token(ctl, "memory", " ") && sbx_has_token(ctl, "pids", " ") &&
+                     sbx_has_token(ctl, "cpu", " ");
         detail(f, "cgroup2 at %s; our group %s has controllers: %s", m.v2,
                m.v2_own[0] ? m.v2_own : "/", ctl[0] ? ctl : "(none)");
     } else {

@@ -202,3 +202,37 @@ uint64_t sbx_now_ns(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+bool sbx_has_token(const char *list, const char *tok, const char *seps)
+{
+    size_t n = strlen(tok);
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, seps);
+        if (len == n && !strncmp(p, tok, n))
+            return true;
+        p += len;
+        p += strspn(p, seps);
+    }
+    return false;
+}
+
+int sbx_mountinfo_each(int (*fn)(const struct sbx_mount *m, void *data), void *data)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f)
+        return -errno;
+    _cleanup_free_ char *line = NULL;
+    _cleanup_free_ struct sbx_mount *m = malloc(sizeof *m); /* 5 KiB: off small stacks */
+    size_t cap = 0;
+    int ret = m ? 0 : -ENOMEM;
+    while (ret == 0 && getline(&line, &cap, f) > 0) {
+        char *sep = strstr(line, " - ");
+        m->super_opts[0] = 0;
+        if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", m->mountpoint) != 1 ||
+            sscanf(sep + 3, "%63s %255s %1023s", m->fstype, m->source, m->super_opts) < 2)
+            continue;
+        ret = fn(m, data);
+    }
+    fclose(f);
+    return ret;
+}

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -69,3 +70,21 @@ DIR *sbx_fdopendir_dup(int dirfd);
 int sbx_rm_rf_at(int dirfd);
 
 uint64_t sbx_now_ns(void);
+
+/* Whether tok is one of the words of list, split at any of seps. */
+bool sbx_has_token(const char *list, const char *tok, const char *seps);
+
+/* One mount of /proc/self/mountinfo, whose lines read
+ * "id parent maj:min root mountpoint opts [optional...] - fstype source superopts". */
+struct sbx_mount {
+    char mountpoint[4096];
+    char fstype[64];
+    char source[256];
+    char super_opts[1024]; /* "" when the line has none */
+};
+
+/* Calls fn for each of our mounts in mountinfo's order (the topmost mount on
+ * a path comes last), skipping lines that do not parse, until fn returns
+ * nonzero. Returns that value, 0 after the last mount, or -errno when
+ * mountinfo cannot be opened. */
+int sbx_mountinfo_each(int (*fn)(const struct sbx_mount *m, void *data), void *data);

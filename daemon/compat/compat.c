@@ -4,6 +4,7 @@
 #include "builder.h"
 #include "cleanup.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,17 @@ enum MHD_Result compat_reply_refusal(const compat_front *front, api_call *c, uns
     if (front && front->reply_refusal)
         return front->reply_refusal(c, status, code, message);
     return http_reply_error(c->req, status, code, NULL, "%s", message);
+}
+
+enum MHD_Result compat_reply_field(api_call *c, const char *key, unsigned status, const char *fmt,
+                                   ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return http_reply_json(c->req, status, json_pack("{s:s}", key, msg));
 }
 
 char *compat_callback_body(store *s, const config *cfg, const json_t *row, const char **method)

@@ -78,3 +78,9 @@ char *compat_callback_body(store *s, const config *cfg, const json_t *row, const
  * is NULL). */
 enum MHD_Result compat_reply_refusal(const compat_front *front, api_call *c, unsigned status,
                                      const char *code, const char *message);
+
+/* Answers {key: message} with status, message formatted from fmt (cut at
+ * 1023 bytes): the one-field error bodies of the fronts ("message" for Piston,
+ * "error" for Judge0). */
+enum MHD_Result compat_reply_field(api_call *c, const char *key, unsigned status, const char *fmt,
+                                   ...) __attribute__((format(printf, 4, 5)));

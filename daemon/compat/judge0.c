@@ -19,18 +19,6 @@
 
 #define J0_NOT_FOUND "{\"status\":404,\"error\":\"Not Found\"}"
 
-static enum MHD_Result j0_error(api_call *c, unsigned status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static enum MHD_Result j0_error(api_call *c, unsigned status, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return http_reply_json(c->req, status, json_pack("{s:s}", "error", msg));
-}
-
 static enum MHD_Result j0_not_found(api_call *c)
 {
     return http_reply_text(c->req, 404, "application/json; charset=utf-8", J0_NOT_FOUND);
@@ -47,7 +35,7 @@ static bool fields_or_refuse(api_call *c, j0_fields *f, enum MHD_Result *ret)
 {
     char bad[512];
     if (j0_fields_parse(http_query(c->req, "fields"), f, bad, sizeof(bad)) < 0) {
-        *ret = j0_error(c, 400, "invalid fields: [%s]", bad);
+        *ret = compat_reply_field(c, "error", 400, "invalid fields: [%s]", bad);
         return false;
     }
     return true;
@@ -83,11 +71,12 @@ static json_t *v1_errors(const request_error *e)
 static enum MHD_Result submit_refusal(api_call *c, const request_error *e)
 {
     if (e->status == 503)
-        return j0_error(c, 503, "%s",
-                        !strcmp(e->code, "queue_full") ? "queue is full" : e->message);
+        return compat_reply_field(c, "error", 503, "%s",
+                                  !strcmp(e->code, "queue_full") ? "queue is full" : e->message);
     if (e->status == 422 || e->status == 400 || e->status == 403)
         return http_reply_json(c->req, 422, v1_errors(e));
-    return j0_error(c, (unsigned)(e->status ? e->status : 500), "%s", e->message);
+    return compat_reply_field(c, "error", (unsigned)(e->status ? e->status : 500), "%s",
+                              e->message);
 }
 
 static int hexval(char ch)
@@ -178,7 +167,7 @@ static enum MHD_Result j0_create(api_call *c)
     if (r == -EINVAL)
         return http_reply_json(c->req, 422, steal_pointer(&errors));
     if (r < 0)
-        return j0_error(c, 500, "out of memory");
+        return compat_reply_field(c, "error", 500, "out of memory");
     char id[64], token[37];
     request_error e;
     _cleanup_json_ json_t *view = NULL;
@@ -212,7 +201,7 @@ static enum MHD_Result j0_show(api_call *c)
     if (r == -ENOENT)
         return j0_not_found(c);
     if (r == -EILSEQ)
-        return j0_error(c, 400, "%s", JUDGE0_UTF8_ERROR);
+        return compat_reply_field(c, "error", 400, "%s", JUDGE0_UTF8_ERROR);
     if (r < 0)
         return api_store_error(c, r, "submission");
     return http_reply_json(c->req, 200, out);
@@ -260,9 +249,9 @@ static enum MHD_Result j0_list(api_call *c)
     parse_int(http_query(c->req, "page"), &page);
     parse_int(http_query(c->req, "per_page"), &per_page);
     if (page <= 0)
-        return j0_error(c, 400, "invalid page: %lld", page);
+        return compat_reply_field(c, "error", 400, "invalid page: %lld", page);
     if (per_page < 0)
-        return j0_error(c, 400, "invalid per_page: %lld", per_page);
+        return compat_reply_field(c, "error", 400, "invalid per_page: %lld", per_page);
     if (per_page > 1000)
         per_page = 1000;
     _cleanup_json_ json_t *ids = NULL;
@@ -273,14 +262,14 @@ static enum MHD_Result j0_list(api_call *c)
     size_t n = json_array_size(ids);
     const char **list = calloc(n ? n : 1, sizeof(*list));
     if (!list)
-        return j0_error(c, 500, "out of memory");
+        return compat_reply_field(c, "error", 500, "out of memory");
     for (size_t i = 0; i < n; i++)
         list[i] = json_string_value(json_array_get(ids, i));
     json_t *subs = NULL;
     r = render_many(c, list, n, &f, query_true(c, "base64_encoded"), &subs);
     free(list);
     if (r == -EILSEQ)
-        return j0_error(c, 400, "%s", J0_UTF8_ERROR_MANY);
+        return compat_reply_field(c, "error", 400, "%s", J0_UTF8_ERROR_MANY);
     if (r < 0)
         return api_store_error(c, r, "submission");
     long long pages = per_page ? (total + per_page - 1) / per_page : 0;
@@ -311,8 +300,9 @@ static enum MHD_Result j0_delete(api_call *c)
     json_t *status = json_object_get(cur, "status");
     int sid = (int)json_integer_value(json_object_get(status, "id"));
     if (sid == 1 || sid == 2)
-        return j0_error(c, 400, "submission cannot be deleted because its status is %d (%s)", sid,
-                        j0_status_name(sid));
+        return compat_reply_field(c, "error", 400,
+                                  "submission cannot be deleted because its status is %d (%s)", sid,
+                                  j0_status_name(sid));
     /* Judge0 answers with the submission, base64 forced; nixfarm keeps the
      * row (history stays visible in /v1, /metrics and the CLI). */
     json_t *out = NULL;
@@ -331,15 +321,16 @@ static enum MHD_Result j0_batch_create(api_call *c)
     json_t *list = json_object_get(in, "submissions");
     size_t n = json_is_array(list) ? json_array_size(list) : 0;
     if (n > J0_MAX_BATCH)
-        return j0_error(c, 400,
-                        "number of submissions in a batch should be less than or equal to %d",
-                        J0_MAX_BATCH);
+        return compat_reply_field(
+            c, "error", 400, "number of submissions in a batch should be less than or equal to %d",
+            J0_MAX_BATCH);
     if (n == 0)
-        return j0_error(c, 400, "there should be at least one submission in a batch");
+        return compat_reply_field(c, "error", 400,
+                                  "there should be at least one submission in a batch");
     bool b64 = query_true(c, "base64_encoded"), any = false;
     _cleanup_json_ json_t *out = json_array();
     if (!out)
-        return j0_error(c, 500, "out of memory");
+        return compat_reply_field(c, "error", 500, "out of memory");
     for (size_t i = 0; i < n; i++) {
         _cleanup_json_ json_t *v1 = NULL, *errors = NULL;
         int r = j0_to_v1(c, json_array_get(list, i), b64, &v1, &errors);
@@ -348,7 +339,7 @@ static enum MHD_Result j0_batch_create(api_call *c)
             continue;
         }
         if (r < 0)
-            return j0_error(c, 500, "out of memory");
+            return compat_reply_field(c, "error", 500, "out of memory");
         char id[64], token[37];
         request_error e;
         r = api_submit_v1(c, v1, false, id, NULL, &e);
@@ -376,7 +367,7 @@ static enum MHD_Result j0_batch_show(api_call *c)
         tokens = http_query(c->req, "tokens");
     _cleanup_free_ char *copy = strdup(tokens ? tokens : "");
     if (!copy)
-        return j0_error(c, 500, "out of memory");
+        return compat_reply_field(c, "error", 500, "out of memory");
     /* Ruby's strip + split(","): empty pieces in the middle stay */
     char *p = copy;
     while (*p == ' ' || *p == '\t' || *p == '\n')
@@ -392,9 +383,10 @@ static enum MHD_Result j0_batch_show(api_call *c)
         if (comma)
             *comma = '\0';
         if (n == J0_MAX_BATCH)
-            return j0_error(c, 400,
-                            "number of submissions in a batch should be less than or equal to %d",
-                            J0_MAX_BATCH);
+            return compat_reply_field(
+                c, "error", 400,
+                "number of submissions in a batch should be less than or equal to %d",
+                J0_MAX_BATCH);
         ids_buf[n] = j0_id_from_token(p, idstore[n]) ? idstore[n] : NULL;
         n++;
         if (!comma)
@@ -402,12 +394,13 @@ static enum MHD_Result j0_batch_show(api_call *c)
         p = comma + 1;
     }
     if (n == 0)
-        return j0_error(c, 400, "there should be at least one submission in a batch");
+        return compat_reply_field(c, "error", 400,
+                                  "there should be at least one submission in a batch");
     json_t *subs = NULL;
     int r =
         render_many(c, (const char *const *)ids_buf, n, &f, query_true(c, "base64_encoded"), &subs);
     if (r == -EILSEQ)
-        return j0_error(c, 400, "%s", J0_UTF8_ERROR_MANY);
+        return compat_reply_field(c, "error", 400, "%s", J0_UTF8_ERROR_MANY);
     if (r < 0)
         return api_store_error(c, r, "submission");
     return http_reply_json(c->req, 200, json_pack("{s:o}", "submissions", subs));
@@ -495,7 +488,7 @@ static enum MHD_Result j0_config_info(api_call *c)
         json_decref(o);
         json_decref(more);
         json_decref(rest);
-        return j0_error(c, 500, "out of memory");
+        return compat_reply_field(c, "error", 500, "out of memory");
     }
     json_object_update(o, more);
     json_object_update(o, rest);

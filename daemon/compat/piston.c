@@ -11,7 +11,6 @@
 #include "compat.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,25 +21,14 @@
 #include "piston_packages.h"
 #include "piston_translate.h"
 
-static enum MHD_Result reply_message(api_call *c, unsigned status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static enum MHD_Result reply_message(api_call *c, unsigned status, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return http_reply_json(c->req, status, json_pack("{s:s}", "message", msg));
-}
-
 /* Builds the runtimes of the moment; answers 500 itself on failure. */
 static int runtimes_now(api_call *c, piston_runtime **rts, size_t *n, enum MHD_Result *ret)
 {
     int r = piston_runtimes_now(c->ctx->cfg, rts, n);
     if (r < 0)
-        *ret = r == -ENOMEM ? reply_message(c, 500, "out of memory")
-                            : reply_message(c, 500, "the package set cannot be read");
+        *ret = r == -ENOMEM
+                   ? compat_reply_field(c, "message", 500, "out of memory")
+                   : compat_reply_field(c, "message", 500, "the package set cannot be read");
     return r;
 }
 
@@ -62,7 +50,7 @@ static json_t *body_json(api_call *c, enum MHD_Result *ret)
     json_error_t je;
     json_t *b = json_loadb(c->req->body ? c->req->body : "", c->req->body_len, 0, &je);
     if (!b)
-        *ret = reply_message(c, 400, "the body is not valid JSON: %s", je.text);
+        *ret = compat_reply_field(c, "message", 400, "the body is not valid JSON: %s", je.text);
     return b;
 }
 
@@ -93,8 +81,8 @@ static enum MHD_Result piston_execute(api_call *c)
     int r = piston_request_to_v1(body, rts, n, &max, &v1, &rt, msg, sizeof(msg));
     if (r < 0) {
         free(rts);
-        return r == -ENOMEM ? reply_message(c, 500, "out of memory")
-                            : reply_message(c, 400, "%s", msg);
+        return r == -ENOMEM ? compat_reply_field(c, "message", 500, "out of memory")
+                            : compat_reply_field(c, "message", 400, "%s", msg);
     }
     char id[64] = "";
     json_t *view = NULL;
@@ -105,8 +93,9 @@ static enum MHD_Result piston_execute(api_call *c)
         free(rts);
         unsigned st =
             e.status >= 400 && e.status < 500 ? 400 : (unsigned)(e.status ? e.status : 500);
-        return reply_message(c, st, "%s%s%s", e.field[0] ? e.field : "", e.field[0] ? ": " : "",
-                             e.message[0] ? e.message : "internal error");
+        return compat_reply_field(c, "message", st, "%s%s%s", e.field[0] ? e.field : "",
+                                  e.field[0] ? ": " : "",
+                                  e.message[0] ? e.message : "internal error");
     }
     json_t *out = view ? piston_response_from_view(view, rt, msg, sizeof(msg)) : NULL;
     if (!view)
@@ -117,7 +106,7 @@ static enum MHD_Result piston_execute(api_call *c)
     json_decref(view);
     free(rts);
     if (!out)
-        return reply_message(c, 500, "%s", msg);
+        return compat_reply_field(c, "message", 500, "%s", msg);
     snprintf(c->req->location, sizeof(c->req->location), "/v1/submissions/%s", id);
     return http_reply_json(c->req, 200, out);
 }

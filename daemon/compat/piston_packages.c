@@ -3,7 +3,6 @@
 #include "piston_packages.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,18 +12,6 @@
 #include "../../common/jsonutil.h"
 #include "compat.h"
 #include "piston_runtimes.h"
-
-static enum MHD_Result message(api_call *c, unsigned status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static enum MHD_Result message(api_call *c, unsigned status, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return http_reply_json(c->req, status, json_pack("{s:s}", "message", msg));
-}
 
 static const char *str_of(const json_t *o, const char *key, const char *dflt)
 {
@@ -53,7 +40,7 @@ enum MHD_Result piston_packages_list(api_call *c)
     piston_runtime *rts = NULL;
     size_t n = 0;
     if (piston_runtimes_now(c->ctx->cfg, &rts, &n) < 0)
-        return message(c, 500, "the package set cannot be read");
+        return compat_reply_field(c, "message", 500, "the package set cannot be read");
     json_t *out = json_array();
     for (size_t i = 0; out && i < n; i++) {
         _cleanup_json_ json_t *set = set_of(&rts[i]);
@@ -83,87 +70,87 @@ static const piston_runtime *named(api_call *c, const piston_runtime *rts, size_
     const char *lang = json_string_value(json_object_get(b, "language"));
     const char *ver = json_string_value(json_object_get(b, "version"));
     if (!lang || !ver) {
-        *ret = message(c, 400, "language and version are required as strings");
+        *ret =
+            compat_reply_field(c, "message", 400, "language and version are required as strings");
         return NULL;
     }
     const piston_runtime *rt = piston_runtime_find(rts, n, lang, ver);
     if (!rt)
-        *ret = message(c, 404, "Requested package %s-%s does not exist", lang, ver);
+        *ret = compat_reply_field(c, "message", 404, "Requested package %s-%s does not exist", lang,
+                                  ver);
     return rt;
 }
 
 static enum MHD_Result set_error(api_call *c, int r, const request_error *e)
 {
     if (e->status)
-        return message(c, e->status >= 500 ? 500 : 400, "%s", e->message);
-    return message(c, r == -EBUSY ? 503 : 500, "the database failed (%s)", strerror(-r));
+        return compat_reply_field(c, "message", e->status >= 500 ? 500 : 400, "%s", e->message);
+    return compat_reply_field(c, "message", r == -EBUSY ? 503 : 500, "the database failed (%s)",
+                              strerror(-r));
+}
+
+/* What the {language, version} body names, in the package set of the moment:
+ * its dependency set (*set) and the body of a success reply (*out), both the
+ * caller's. Returns 0, or -1 having answered itself (*ret). */
+static int chosen(api_call *c, json_t **set, json_t **out, enum MHD_Result *ret)
+{
+    piston_runtime *rts = NULL;
+    size_t n = 0;
+    if (piston_runtimes_now(c->ctx->cfg, &rts, &n) < 0) {
+        *ret = compat_reply_field(c, "message", 500, "the package set cannot be read");
+        return -1;
+    }
+    const piston_runtime *rt = named(c, rts, n, ret);
+    if (rt) {
+        *set = set_of(rt);
+        *out = json_pack("{s:s, s:s}", "language", rt->lang->language, "version", rt->version_str);
+    }
+    free(rts);
+    return rt ? 0 : -1;
 }
 
 enum MHD_Result piston_packages_install(api_call *c)
 {
-    piston_runtime *rts = NULL;
-    size_t n = 0;
+    _cleanup_json_ json_t *set = NULL;
+    _cleanup_json_ json_t *out = NULL;
     enum MHD_Result ret;
-    if (piston_runtimes_now(c->ctx->cfg, &rts, &n) < 0)
-        return message(c, 500, "the package set cannot be read");
-    const piston_runtime *rt = named(c, rts, n, &ret);
-    if (!rt) {
-        free(rts);
+    if (chosen(c, &set, &out, &ret) < 0)
         return ret;
-    }
-    _cleanup_json_ json_t *set = set_of(rt);
     _cleanup_json_ json_t *row = NULL;
     _cleanup_json_ json_t *done = NULL;
     request_error e = {0};
     int r = api_depset_ensure_v1(c, set, &row, &e);
     if (r >= 0)
         r = api_depset_wait_v1(c, str_of(row, "key", ""), &done);
-    if (r < 0) {
-        free(rts);
+    if (r < 0)
         return set_error(c, r, &e);
-    }
     const char *state = str_of(done, "state", "");
-    json_t *out =
-        json_pack("{s:s, s:s}", "language", rt->lang->language, "version", rt->version_str);
-    free(rts);
     if (!strcmp(state, "ready"))
-        return http_reply_json(c->req, 200, out);
-    json_decref(out);
-    return message(c, 500, "the package's dependency set is %s%s%s", state,
-                   json_is_string(json_object_get(done, "error")) ? ": " : "",
-                   str_of(done, "error", ""));
+        return http_reply_json(c->req, 200, steal_pointer(&out));
+    return compat_reply_field(c, "message", 500, "the package's dependency set is %s%s%s", state,
+                              json_is_string(json_object_get(done, "error")) ? ": " : "",
+                              str_of(done, "error", ""));
 }
 
 enum MHD_Result piston_packages_uninstall(api_call *c)
 {
-    piston_runtime *rts = NULL;
-    size_t n = 0;
+    _cleanup_json_ json_t *set = NULL;
+    _cleanup_json_ json_t *out = NULL;
     enum MHD_Result ret;
-    if (piston_runtimes_now(c->ctx->cfg, &rts, &n) < 0)
-        return message(c, 500, "the package set cannot be read");
-    const piston_runtime *rt = named(c, rts, n, &ret);
-    if (!rt) {
-        free(rts);
+    if (chosen(c, &set, &out, &ret) < 0)
         return ret;
-    }
-    _cleanup_json_ json_t *set = set_of(rt);
     char key[65], err[512] = "";
     request_error e = {0};
     int r = api_depset_key_v1(c, set, key, &e);
-    if (r < 0) {
-        free(rts);
+    if (r < 0)
         return set_error(c, r, &e);
-    }
     r = api_depset_evict_v1(c, key, err, sizeof(err));
-    json_t *out =
-        json_pack("{s:s, s:s}", "language", rt->lang->language, "version", rt->version_str);
-    free(rts);
     if (r == 1 || r == -ENOENT) /* not installed: nothing to drop */
-        return http_reply_json(c->req, 200, out);
-    json_decref(out);
+        return http_reply_json(c->req, 200, steal_pointer(&out));
     if (r == 0)
-        return message(c, 409, "the package is in use by running jobs");
+        return compat_reply_field(c, "message", 409, "the package is in use by running jobs");
     if (r == -EBUSY)
-        return message(c, 409, "the package is being installed; retry once it is done");
-    return message(c, 500, "cannot uninstall: %s", err);
+        return compat_reply_field(c, "message", 409,
+                                  "the package is being installed; retry once it is done");
+    return compat_reply_field(c, "message", 500, "cannot uninstall: %s", err);
 }

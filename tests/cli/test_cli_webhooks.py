@@ -57,15 +57,11 @@ class Receiver:
                     with outer.lock:
                         outer.successes += 1
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.server.daemon_threads = True
-        self.url = "http://127.0.0.1:%d/hook" % self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.hooks = farmtest.HookServer(H)
+        self.url = self.hooks.url
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.hooks.close()
 
 
 def db(f):

@@ -39,6 +39,19 @@ def short(b):
                       for t in b.get("tests", [])]}
 
 
+def submit_while(farm, body, act):
+    """farm.submit(body) with wait, while act(stop) works on the host from a
+    thread of its own; stop (a threading.Event) is set once the run is over."""
+    stop = threading.Event()
+    th = threading.Thread(target=act, args=(stop,))
+    th.start()
+    try:
+        return farm.submit(body, wait=True, timeout=600)
+    finally:
+        stop.set()
+        th.join()
+
+
 def main():
     cases = []
     with farmtest.Farm(workers=1, builders=1) as farm:
@@ -76,39 +89,24 @@ def main():
 
         def null_watch():
             before = os.stat("/dev/null")
-            stop = threading.Event()
 
-            def hammer():
+            def hammer(stop):
                 while not stop.is_set():
                     with open("/dev/null", "w") as f:
                         f.write("x")
-            th = threading.Thread(target=hammer)
-            th.start()
-            try:
-                st, b = farm.submit(sub(c, [{"name": "watch", "args": ["null-watch", "500"]}]), wait=True, timeout=600)
-            finally:
-                stop.set()
-                th.join()
+            st, b = submit_while(farm, sub(c, [{"name": "watch", "args": ["null-watch", "500"]}]), hammer)
             after = os.stat("/dev/null")
             assert st == 200 and b["state"] == "finished", short(b)
             assert "events 0\n" in b["tests"][0]["stdout"], short(b)
             assert (before.st_mtime_ns, before.st_ino) == (after.st_mtime_ns, after.st_ino), "host /dev/null changed"
         cases.append(("/dev/null watch: no host event reaches the run; the host's timestamps stay", null_watch))
         def uevents():
-            stop = threading.Event()
-
-            def trigger():
+            def trigger(stop):
                 while not stop.is_set():
                     with open("/sys/devices/virtual/mem/full/uevent", "w") as f:
                         f.write("change")
                     stop.wait(0.01)
-            th = threading.Thread(target=trigger)
-            th.start()
-            try:
-                st, b = farm.submit(sub(c, [{"name": "uevent", "args": ["uevent", "500"]}]), wait=True, timeout=600)
-            finally:
-                stop.set()
-                th.join()
+            st, b = submit_while(farm, sub(c, [{"name": "uevent", "args": ["uevent", "500"]}]), trigger)
             assert st == 200 and b["state"] == "finished", short(b)
             assert "uevents 0\n" in b["tests"][0]["stdout"], short(b)
         cases.append(("uevents: the host's device events do not reach the run", uevents))

@@ -14,6 +14,7 @@ FARM_SOURCE_ROOT (the source tree).
 """
 import sys
 import http.client
+import http.server
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 BUILD_ROOT = os.environ.get("FARM_BUILD_ROOT", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
@@ -62,6 +64,44 @@ def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def children_of(pid):
+    """Direct children pids of pid (all of its threads)."""
+    kids = []
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                kids += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    return kids
+
+
+def comm(pid):
+    """The process's name (farmd's children name themselves farmd-<role>-<n>); "" when gone."""
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+class HookServer:
+    """A loopback HTTP server for the callbacks a farm sends: handler (a
+    BaseHTTPRequestHandler class) answers each request on its own thread;
+    url is http://127.0.0.1:<port>/hook; close() stops it."""
+
+    def __init__(self, handler):
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.url = "http://127.0.0.1:%d/hook" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class Farm:

@@ -12,6 +12,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.environ.get("FARM_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", "..")), "tests", "lib"))
 import farmtest  # noqa: E402
+from farmtest import children_of, comm  # noqa: E402,F401 (the drivers import them from here)
 
 # Sandbox uids of this test process, apart from other farms that tests run at
 # the same time (RLIMIT_NPROC counts per uid, so shared uids would interfere).
@@ -111,26 +112,6 @@ def count_terminal_events(farm, sid):
             except ValueError:
                 pass
     return n
-
-
-def children_of(pid):
-    """Direct children pids of pid (all of its threads)."""
-    kids = []
-    try:
-        for tid in os.listdir("/proc/%d/task" % pid):
-            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
-                kids += [int(x) for x in f.read().split()]
-    except OSError:
-        pass
-    return kids
-
-
-def comm(pid):
-    try:
-        with open("/proc/%d/comm" % pid) as f:
-            return f.read().strip()
-    except OSError:
-        return ""
 
 
 def worker_pids(farm):

@@ -242,7 +242,7 @@ def case_lease_taken_is_dropped():
         sid = submit(sh("sleep 2; echo done", tests=[{"expected_output": "done\n"}],
                         limits={"run": {"wall_ms": 20000, "cpu_ms": 5000}}))
         wait_until(lambda: get(sid)["state"] == "running", 120, "running on B")
-        workers = [p for p in farmtest_children(b.proc.pid) if comm(p).startswith("farmd-worker")]
+        workers = [p for p in farmtest.children_of(b.proc.pid) if farmtest.comm(p).startswith("farmd-worker")]
         expect(len(workers) == 1, "workers %r" % workers)
         os.kill(workers[0], signal.SIGSTOP)
         try:
@@ -258,16 +258,6 @@ def case_lease_taken_is_dropped():
                             'msg="dropped" id=%s' % sid in b.logs()), 10, "B to notice the lost lease")
     finally:
         b.cleanup()
-
-
-def farmtest_children(pid):
-    from pipelib import children_of
-    return children_of(pid)
-
-
-def comm(pid):
-    from pipelib import comm as c
-    return c(pid)
 
 
 def case_bad_token_refused():

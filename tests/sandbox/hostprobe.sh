@@ -1,6 +1,6 @@
 # hostprobe.sh — what this machine offers, read by the tests themselves
 # (mountinfo, /proc/self/cgroup, /proc/self/ns), apart from sandbox/features.c.
-# Sourced by test_cli.sh and test_check.sh. Sets:
+# Sourced by test_cli.sh and test_check.sh (TAP itself is tap.sh). Sets:
 #   HP_V2_MNT   the cgroup2 mount (/sys/fs/cgroup preferred), "" if none
 #   HP_V2       1 if our v2 group offers memory, pids and cpu
 #   HP_V1       1 if v1 hierarchies with memory, pids and cpuacct are mounted

@@ -7,12 +7,11 @@
 set -u
 FS=$1
 ABUSE=$2
+. "$(dirname "$0")/tap.sh"
 FARMD=${3:-}
 . "$(dirname "$0")/hostprobe.sh"
 T=$(mktemp -d /tmp/nixfarm-sbxcheck-XXXXXX)
 UID0=$((74000 + ($$ % 1000) * 4)) # our own uids: other checkouts may test at once
-n=0
-fails=0
 FARMD_PID=
 cleanup() {
     [ -n "$FARMD_PID" ] && kill "$FARMD_PID" 2>/dev/null && wait "$FARMD_PID" 2>/dev/null
@@ -20,10 +19,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' TERM INT HUP
-ok() { # ok COND-EXIT-STATUS DESCRIPTION
-    n=$((n + 1))
-    if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); fi
-}
 yn() { [ "$1" -eq 0 ] && echo true || echo false; }
 
 "$FS" --uid $UID0 --check --json >"$T/json" 2>"$T/err"; rc=$?
@@ -132,5 +127,4 @@ else
 fi
 
 "$FS" --json >/dev/null 2>&1; ok $([ $? -eq 64 ]; echo $?) "--json alone is a bad command line (64)"
-echo "1..$n"
-exit $((fails > 0))
+tap_done

@@ -5,12 +5,11 @@
 set -u
 FS=$1
 ABUSE=$2
+. "$(dirname "$0")/tap.sh"
 . "$(dirname "$0")/hostprobe.sh"
 T=$(mktemp -d /tmp/nixfarm-sbxcli-XXXXXX)
 # a uid range of our own (other checkouts may run this test at the same time)
 UID0=$((70000 + ($$ % 1000) * 4))
-n=0
-fails=0
 cleanup() {
     umount -l "$T/boxes/b1" 2>/dev/null
     umount -l "$T/nix/store" 2>/dev/null
@@ -18,10 +17,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' TERM INT HUP
-ok() { # ok COND-EXIT-STATUS DESCRIPTION
-    n=$((n + 1))
-    if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); fi
-}
 mkdir -p "$T/nix/store"
 mount -t tmpfs -o size=32m teststore "$T/nix/store"
 SP=/nix/store/00000000000000000000000000000cli-abuse
@@ -126,5 +121,4 @@ ok $([ $rc -eq 2 ] && grep -q chdir "$T/err"; echo $?) "an internal error exits 
 left=$(for s in /proc/[0-9]*/status; do awk -v lo=$UID0 '/^Uid:/{if ($2==lo) print FILENAME}' "$s" 2>/dev/null; done | wc -l)
 ok $([ "$left" -eq 0 ]; echo $?) "no process of the sandbox uid is left"
 ok $(! grep -q "$T" /proc/self/mountinfo || [ "$(grep -c "$T" /proc/self/mountinfo)" -eq 1 ]; echo $?) "no mount left but the test store"
-echo "1..$n"
-exit $((fails > 0))
+tap_done

@@ -18,12 +18,12 @@
  *
  * usage: test-leftovers LEFTOVERS_PROGRAM TRUE_PROGRAM */
 #include "sandbox.h"
+#include "sbxtest.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,21 +45,7 @@ static char T[] = "/tmp/nixfarm-leftovers-XXXXXX";
 static char store_path[] = "/nix/store/0000000000000000000000000000left-leftovers";
 static char prog[256], true_prog[256];
 static struct sandbox_pool *pool;
-static int test_no, failures;
 static char box[600];
-
-static void ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ok(bool cond, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s %d - ", cond ? "ok" : "not ok", ++test_no);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    if (!cond)
-        failures++;
-}
 
 static void diag(const char *what, const struct sandbox_result *r)
 {
@@ -71,11 +57,6 @@ static void diag(const char *what, const struct sandbox_result *r)
         printf("# stdout: %.600s\n", r->stdout_buf);
     if (r->stderr_buf && r->stderr_len)
         printf("# stderr: %.300s\n", r->stderr_buf);
-}
-
-static bool has(const struct sandbox_result *r, const char *s)
-{
-    return r->stdout_buf && strstr(r->stdout_buf, s);
 }
 
 static void base_config(struct sandbox_config *c, const char **argv)
@@ -180,7 +161,8 @@ static void t_hang(void)
     base_config(&c, argv);
     struct sandbox_result r;
     int rc = run_fg(&c, &r, "hang");
-    ok(rc == 0 && r.status == SANDBOX_OK && r.limit == SANDBOX_LIMIT_NONE && has(&r, "hidden\n"),
+    ok(rc == 0 && r.status == SANDBOX_OK && r.limit == SANDBOX_LIMIT_NONE &&
+           sbxtest_has(&r, "hidden\n"),
        "hidden stdout/stderr: the run ends with the program's verdict and its output (rc %d, "
        "limit %s)",
        rc, sandbox_limit_name(r.limit));
@@ -200,7 +182,7 @@ static void t_pinned_memory(void)
     base_config(&c, pin);
     struct sandbox_result r;
     int rc = run_fg(&c, &r, "pin");
-    ok(rc == 0 && r.status == SANDBOX_OK && has(&r, "pinned 48"),
+    ok(rc == 0 && r.status == SANDBOX_OK && sbxtest_has(&r, "pinned 48"),
        "pinned memory: 48 MiB of memfd hidden in flight");
     if (rc != 0 || r.status != SANDBOX_OK)
         diag("pin", &r);
@@ -210,7 +192,7 @@ static void t_pinned_memory(void)
     base_config(&c, use);
     rc = run_fg(&c, &r, "alloc");
     ok(rc == 0 && r.status == SANDBOX_OK && r.limit == SANDBOX_LIMIT_NONE &&
-           has(&r, "allocated 100"),
+           sbxtest_has(&r, "allocated 100"),
        "pinned memory: the next run gets its full limit (limit %s, peak %llu KiB)",
        sandbox_limit_name(r.limit), (unsigned long long)r.memory_kib);
     /* Its peak counts its own 100 MiB, nothing less: memory still charged
@@ -231,7 +213,7 @@ static void t_sockets(void)
     base_config(&c, leave);
     struct sandbox_result r;
     int rc = run_fg(&c, &r, "sock-leave");
-    ok(rc == 0 && r.status == SANDBOX_OK && has(&r, "left port"),
+    ok(rc == 0 && r.status == SANDBOX_OK && sbxtest_has(&r, "left port"),
        "sockets: a TCP listener and an abstract socket hidden in flight");
     if (rc != 0 || r.status != SANDBOX_OK)
         diag("sock-leave", &r);
@@ -239,9 +221,10 @@ static void t_sockets(void)
     const char *probe[] = {prog, "sock-probe", "4242", "nixfarm-leftover", NULL};
     base_config(&c, probe);
     rc = run_fg(&c, &r, "sock-probe");
-    ok(rc == 0 && has(&r, "name-free"), "sockets: the next run does not see the abstract name");
-    ok(rc == 0 && has(&r, "port-free"), "sockets: the next run does not see the port");
-    if (!has(&r, "name-free") || !has(&r, "port-free"))
+    ok(rc == 0 && sbxtest_has(&r, "name-free"),
+       "sockets: the next run does not see the abstract name");
+    ok(rc == 0 && sbxtest_has(&r, "port-free"), "sockets: the next run does not see the port");
+    if (!sbxtest_has(&r, "name-free") || !sbxtest_has(&r, "port-free"))
         diag("sock-probe", &r);
     sandbox_result_free(&r);
 }
@@ -308,12 +291,12 @@ static void t_null_watch(void)
     struct sandbox_result r;
     int rc = run_with_host_act(argv, touch_dev_null, &r, "null-watch");
     stat("/dev/null", &after);
-    ok(rc == 0 && r.status == SANDBOX_OK && has(&r, "events 0\n"),
+    ok(rc == 0 && r.status == SANDBOX_OK && sbxtest_has(&r, "events 0\n"),
        "/dev/null watch: a watch on stdin and /dev/null sees no host event");
     ok(before.st_mtim.tv_sec == after.st_mtim.tv_sec &&
            before.st_mtim.tv_nsec == after.st_mtim.tv_nsec && before.st_ino == after.st_ino,
        "/dev/null watch: futimens on stdin changes nothing of the host's /dev/null");
-    if (rc != 0 || !has(&r, "events 0\n"))
+    if (rc != 0 || !sbxtest_has(&r, "events 0\n"))
         diag("null-watch", &r);
     sandbox_result_free(&r);
 }
@@ -332,9 +315,9 @@ static void t_uevent(void)
     const char *argv[] = {prog, "uevent", "/box/go", NULL};
     struct sandbox_result r;
     int rc = run_with_host_act(argv, host_uevent, &r, "uevent");
-    ok(rc == 0 && r.status == SANDBOX_OK && has(&r, "uevents 0\n"),
+    ok(rc == 0 && r.status == SANDBOX_OK && sbxtest_has(&r, "uevents 0\n"),
        "uevents: the host's uevent broadcasts do not reach a run");
-    if (rc != 0 || !has(&r, "uevents 0\n"))
+    if (rc != 0 || !sbxtest_has(&r, "uevents 0\n"))
         diag("uevent", &r);
     sandbox_result_free(&r);
 }
@@ -385,50 +368,17 @@ static void t_cpu(const char *true_host)
 
 /*** setup and teardown ***/
 
-static int copy_file(const char *from, const char *to)
-{
-    int in = open(from, O_RDONLY | O_CLOEXEC), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0755);
-    char buf[65536];
-    ssize_t n;
-    int ret = in >= 0 && out >= 0 ? 0 : -1;
-    while (ret == 0 && (n = read(in, buf, sizeof buf)) > 0)
-        if (write(out, buf, (size_t)n) != n)
-            ret = -1;
-    if (in >= 0)
-        close(in);
-    if (out >= 0)
-        close(out);
-    return ret;
-}
-
 static void cleanup(void)
 {
     if (box[0])
         sandbox_box_destroy(box, NULL, 0);
-    char p[700];
-    snprintf(p, sizeof p, "%s/nix/store", T);
-    umount2(p, MNT_DETACH);
-    char cmd[800];
-    snprintf(cmd, sizeof cmd, "rm -rf --one-file-system -- '%s'", T);
-    if (system(cmd) != 0)
-        printf("# could not remove %s\n", T);
-}
-
-static void on_fatal(int sig)
-{
-    signal(sig, SIG_DFL);
-    sandbox_pool_free(pool);
-    pool = NULL;
-    cleanup();
-    raise(sig);
+    sbxtest_remove_root(T);
 }
 
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    int fatal[] = {SIGTERM, SIGINT, SIGHUP, SIGSEGV, SIGABRT, SIGBUS};
-    for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++)
-        signal(fatal[i], on_fatal);
+    sbxtest_trap_fatal(&pool, cleanup);
     if (argc < 3) {
         fprintf(stderr, "usage: test-leftovers LEFTOVERS_PROGRAM TRUE_PROGRAM\n");
         return 2;
@@ -454,7 +404,7 @@ int main(int argc, char **argv)
     char p2[700];
     snprintf(p, sizeof p, "%s%s/bin/leftovers", T, store_path);
     snprintf(p2, sizeof p2, "%s%s/bin/true", T, store_path);
-    if (copy_file(argv[1], p) < 0 || copy_file(argv[2], p2) < 0) {
+    if (sbxtest_copy_file(argv[1], p, 0755) < 0 || sbxtest_copy_file(argv[2], p2, 0755) < 0) {
         printf("Bail out! copying the programs: %s\n", strerror(errno));
         cleanup();
         return 1;
@@ -490,6 +440,5 @@ int main(int argc, char **argv)
     cleanup();
     struct stat st;
     ok(stat(T, &st) < 0, "the test directory is gone");
-    printf("1..%d\n", test_no);
-    return failures ? 1 : 0;
+    return sbxtest_done();
 }

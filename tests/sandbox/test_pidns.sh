@@ -8,11 +8,10 @@
 set -u
 FS=$1
 ABUSE=$2
+. "$(dirname "$0")/tap.sh"
 T=$(mktemp -d /tmp/nixfarm-sbxpidns-XXXXXX)
 UA=64300
 UB=64301
-n=0
-fails=0
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
@@ -22,10 +21,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' TERM INT HUP
-ok() { # ok COND-EXIT-STATUS DESCRIPTION
-    n=$((n + 1))
-    if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); fi
-}
 # the pool groups (of the naming that says who made them) beneath our own cgroups
 groups() {
     while IFS=: read -r _ ctrl path; do
@@ -91,5 +86,4 @@ sleep_left=$(($(procs_of $UA) + $(procs_of $UB)))
 after=$(groups)
 ok $([ $sleep_left -eq 0 ] && [ "$before" = "$after" ]; echo $?) \
     "host clean: no process of the uids ($sleep_left), no new cgroup ($(comm -13 <(echo "$before") <(echo "$after") | tr '\n' ' '))"
-echo "1..$n"
-[ $fails -eq 0 ]
+tap_done

@@ -11,6 +11,7 @@
  *
  * usage: test-sandbox ABUSE_PROGRAM */
 #include "sandbox.h"
+#include "sbxtest.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -20,7 +21,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,23 +48,8 @@ static char store_suid[] = "/nix/store/0000000000000000000000000000suid-suid";
 static char prog[256], suid_prog[256];
 static struct sandbox_pool *pool;
 static enum sandbox_accounting acct_auto; /* what an AUTO pool uses on this machine */
-static int test_no, failures;
 static char boxes[8][512];
 static int n_boxes;
-
-static void ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ok(bool cond, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s %d - ", cond ? "ok" : "not ok", ++test_no);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    fflush(stdout);
-    if (!cond)
-        failures++;
-}
 
 static void diag(const char *what, const struct sandbox_result *r)
 {
@@ -371,11 +356,6 @@ static void drop_box(const char *path)
         }
 }
 
-static bool has(const struct sandbox_result *r, const char *s)
-{
-    return r->stdout_buf && strstr(r->stdout_buf, s);
-}
-
 /* Runs abuse NAME with extra args under c's limits; checks the verdict. */
 #define ARGV(...) ((const char *[]){prog, __VA_ARGS__, NULL})
 
@@ -405,7 +385,7 @@ static void expect_refusals_in(unsigned slot, bool check_host, const char *name,
     c.box_dir = box;
     struct sandbox_result r;
     int rc = run_in(slot, &c, &r, name);
-    bool good = rc == 0 && r.status == SANDBOX_OK && !has(&r, "ESCAPE");
+    bool good = rc == 0 && r.status == SANDBOX_OK && !sbxtest_has(&r, "ESCAPE");
     ok(good, "%s: every attempt refused", name);
     if (!good)
         diag(name, &r);
@@ -430,17 +410,20 @@ static void t_identity(void)
     struct sandbox_result r;
     int rc = run_in(0, &c, &r, "identity");
     ok(rc == 0 && r.status == SANDBOX_OK, "identity: runs");
-    ok(has(&r, "uid=1000 euid=1000 gid=1000 host=sandbox cwd=/box"),
+    ok(sbxtest_has(&r, "uid=1000 euid=1000 gid=1000 host=sandbox cwd=/box"),
        "identity: uid 1000, hostname, cwd /box");
-    ok(has(&r, "CapEff:\t0000000000000000") && has(&r, "CapBnd:\t0000000000000000") &&
-           has(&r, "CapPrm:\t0000000000000000") && has(&r, "CapAmb:\t0000000000000000"),
+    ok(sbxtest_has(&r, "CapEff:\t0000000000000000") &&
+           sbxtest_has(&r, "CapBnd:\t0000000000000000") &&
+           sbxtest_has(&r, "CapPrm:\t0000000000000000") &&
+           sbxtest_has(&r, "CapAmb:\t0000000000000000"),
        "identity: no capabilities at all");
-    ok(has(&r, "NoNewPrivs:\t1") && has(&r, "Seccomp:\t2"), "identity: no_new_privs and seccomp");
-    ok(has(&r, "env FOO=bar\npid=2 ppid=1"),
+    ok(sbxtest_has(&r, "NoNewPrivs:\t1") && sbxtest_has(&r, "Seccomp:\t2"),
+       "identity: no_new_privs and seccomp");
+    ok(sbxtest_has(&r, "env FOO=bar\npid=2 ppid=1"),
        "identity: only the given environment; pid 2 under keeper");
     ok(r.accounting == sandbox_pool_accounting(pool) && r.accounting != SANDBOX_ACCT_AUTO,
        "identity: reports the accounting in force (%s)", sandbox_accounting_name(r.accounting));
-    if (r.status != SANDBOX_OK || !has(&r, "uid=1000"))
+    if (r.status != SANDBOX_OK || !sbxtest_has(&r, "uid=1000"))
         diag("identity", &r);
     sandbox_result_free(&r);
 
@@ -448,8 +431,9 @@ static void t_identity(void)
     const char *sargv[] = {suid_prog, "whoami", NULL};
     base_config(&c, sargv);
     rc = run_in(0, &c, &r, "setuid");
-    ok(rc == 0 && has(&r, "uid=1000 euid=1000"), "setuid: a setuid-root binary gains nothing");
-    if (!has(&r, "euid=1000"))
+    ok(rc == 0 && sbxtest_has(&r, "uid=1000 euid=1000"),
+       "setuid: a setuid-root binary gains nothing");
+    if (!sbxtest_has(&r, "euid=1000"))
         diag("setuid", &r);
     sandbox_result_free(&r);
     host_clean("identity");
@@ -483,9 +467,9 @@ static void t_closure(void)
     c.store_paths = sp;
     struct sandbox_result r;
     int rc = run_in(0, &c, &r, "closure");
-    ok(rc == 0 && r.status == SANDBOX_OK && !has(&r, "ESCAPE"),
+    ok(rc == 0 && r.status == SANDBOX_OK && !sbxtest_has(&r, "ESCAPE"),
        "a closure of 5 paths (dir, file, symlink): runs through the link, all read-only");
-    if (r.status != SANDBOX_OK || has(&r, "ESCAPE"))
+    if (r.status != SANDBOX_OK || sbxtest_has(&r, "ESCAPE"))
         diag("closure", &r);
     sandbox_result_free(&r);
     host_clean("closure");
@@ -612,16 +596,16 @@ static void t_limits(void)
     struct statvfs sv;
     statvfs(box, &sv);
     uint64_t used = (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
-    ok(rc == 0 && r.status == SANDBOX_OK && has(&r, "ENOSPC") && used <= (4 << 20),
+    ok(rc == 0 && r.status == SANDBOX_OK && sbxtest_has(&r, "ENOSPC") && used <= (4 << 20),
        "disk fill in the box stops at its cap (%llu bytes used)", (unsigned long long)used);
     sandbox_result_free(&r);
     drop_box(box);
     base_config(&fc, ARGV("fill-tmp"));
     fc.limits.tmp_bytes = 4 << 20;
     rc = run_in(0, &fc, &r, "fill-tmp");
-    ok(rc == 0 && r.status == SANDBOX_OK && has(&r, "ENOSPC after 4194304"),
+    ok(rc == 0 && r.status == SANDBOX_OK && sbxtest_has(&r, "ENOSPC after 4194304"),
        "disk fill in /tmp stops at its cap");
-    if (!has(&r, "ENOSPC after 4194304"))
+    if (!sbxtest_has(&r, "ENOSPC after 4194304"))
         diag("fill-tmp", &r);
     sandbox_result_free(&r);
     host_clean("disk fill");
@@ -705,7 +689,7 @@ static void t_network(void)
     close(lo[0]);
     close(lo[1]);
     close(li[0]);
-    ok(listening && a.rc == 0 && a.r.status == SANDBOX_OK && has(&a.r, "listening"),
+    ok(listening && a.rc == 0 && a.r.status == SANDBOX_OK && sbxtest_has(&a.r, "listening"),
        "the other sandbox was listening meanwhile (it said so before the connect)");
     sandbox_result_free(&a.r);
     host_clean("network");
@@ -733,12 +717,12 @@ static void t_escapes(void)
     base_config(&c, ARGV("read-host", T, secret));
     struct sandbox_result r;
     int rc = run_in(0, &c, &r, "read-host");
-    ok(rc == 0 && r.status == SANDBOX_OK && !has(&r, "ESCAPE"),
+    ok(rc == 0 && r.status == SANDBOX_OK && !sbxtest_has(&r, "ESCAPE"),
        "reading host files, the state dir, other boxes and /proc: refused or empty");
     const char *mi = r.stdout_buf ? strstr(r.stdout_buf, "--- mountinfo") : NULL;
     ok(mi && !strstr(mi, T) && !strstr(mi, "/tmp/") && !strstr(mi, "nixfarm-sbxtest"),
        "/proc/self/mountinfo shows no host path");
-    if (r.status != SANDBOX_OK || has(&r, "ESCAPE") || !mi || strstr(mi, T))
+    if (r.status != SANDBOX_OK || sbxtest_has(&r, "ESCAPE") || !mi || strstr(mi, T))
         diag("read-host", &r);
     sandbox_result_free(&r);
     drop_box(other);
@@ -838,7 +822,7 @@ static void abi_case(int which)
     int rc = run_in(0, &c, &r, name);
     bool effect = box && marker_in(box, abi);
     bool refused = rc == 0 && (r.signal == SIGSYS || r.signal == SIGSEGV);
-    bool good = refused && !effect && !has(&r, "ESCAPE") && has(&r, "trying");
+    bool good = refused && !effect && !sbxtest_has(&r, "ESCAPE") && sbxtest_has(&r, "trying");
     printf("# %s in the sandbox: %s\n", name,
            r.signal == SIGSYS    ? "killed by SIGSYS (the seccomp filter saw the call)"
            : r.signal == SIGSEGV ? "killed by SIGSEGV (the kernel refused before any filter)"
@@ -881,7 +865,7 @@ static void t_processes(void)
         c.box_dir = box;
         struct sandbox_result r;
         int rc = run_in(0, &c, &r, names[i]);
-        ok(rc == 0 && r.status == SANDBOX_OK && has(&r, "parent leaving"),
+        ok(rc == 0 && r.status == SANDBOX_OK && sbxtest_has(&r, "parent leaving"),
            "%s: the run ends when the main process does", names[i]);
         sandbox_result_free(&r);
         host_clean(names[i]);
@@ -919,7 +903,8 @@ static void t_processes(void)
     clock_gettime(CLOCK_MONOTONIC, &m1);
     double dr = (double)(r1.tv_sec - r0.tv_sec) + (double)(r1.tv_nsec - r0.tv_nsec) / 1e9;
     double dm = (double)(m1.tv_sec - m0.tv_sec) + (double)(m1.tv_nsec - m0.tv_nsec) / 1e9;
-    ok(!has(&r, "ESCAPE") && has(&r, "ok settimeofday") && dr - dm < 1.0 && dm - dr < 1.0,
+    ok(!sbxtest_has(&r, "ESCAPE") && sbxtest_has(&r, "ok settimeofday") && dr - dm < 1.0 &&
+           dm - dr < 1.0,
        "clock setting refused; the host clock did not move");
     sandbox_result_free(&r);
     host_clean("clocks");
@@ -959,7 +944,8 @@ static void t_outputs(void)
     c.box_dir = box;
     struct sandbox_result r;
     int rc = run_in(0, &c, &r, "links");
-    ok(rc == 0 && r.status == SANDBOX_OK && has(&r, "traps set"), "links: traps set in the box");
+    ok(rc == 0 && r.status == SANDBOX_OK && sbxtest_has(&r, "traps set"),
+       "links: traps set in the box");
     if (r.status != SANDBOX_OK)
         diag("links", &r);
     sandbox_result_free(&r);
@@ -999,9 +985,9 @@ static void t_outputs(void)
     c.tmpfs = &scratch;
     c.n_tmpfs = 1;
     rc = run_in(0, &c, &r, "ro box");
-    ok(rc == 0 && has(&r, "open /box/fill: Read-only file system"),
+    ok(rc == 0 && sbxtest_has(&r, "open /box/fill: Read-only file system"),
        "a read-only box refuses writes");
-    if (!has(&r, "Read-only"))
+    if (!sbxtest_has(&r, "Read-only"))
         diag("ro box", &r);
     sandbox_result_free(&r);
     drop_box(box);
@@ -1389,55 +1375,19 @@ static void t_crash(void)
 
 /*** setup and teardown ***/
 
-static int copy_file(const char *from, const char *to, mode_t mode)
-{
-    int in = open(from, O_RDONLY | O_CLOEXEC), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0755);
-    char buf[65536];
-    ssize_t n;
-    while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof buf)) > 0)
-        if (write(out, buf, (size_t)n) != n)
-            break;
-    if (in >= 0)
-        close(in);
-    if (out < 0)
-        return -1;
-    fchmod(out, mode);
-    close(out);
-    return 0;
-}
-
 static void cleanup(void)
 {
     for (int i = 0; i < n_boxes; i++)
         if (boxes[i][0])
             sandbox_box_destroy(boxes[i], NULL, 0);
-    char p[700];
-    snprintf(p, sizeof p, "%s/nix/store", T);
-    umount2(p, MNT_DETACH);
-    char cmd[800];
-    snprintf(cmd, sizeof cmd, "rm -rf --one-file-system -- '%s'", T);
-    if (system(cmd) != 0)
-        printf("# could not remove %s\n", T);
-}
-
-/* A test killed by meson's timeout or crashing still leaves the host as it
- * found it: best effort, from the handler. */
-static void on_fatal(int sig)
-{
-    signal(sig, SIG_DFL);
-    sandbox_pool_free(pool);
-    pool = NULL;
-    cleanup();
-    raise(sig);
+    sbxtest_remove_root(T);
 }
 
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     first_uid_base = (uid_t)(66000 + (getpid() % 1000) * 4);
-    int fatal[] = {SIGTERM, SIGINT, SIGHUP, SIGSEGV, SIGABRT, SIGBUS};
-    for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++)
-        signal(fatal[i], on_fatal);
+    sbxtest_trap_fatal(&pool, cleanup);
     if (argc < 2) {
         fprintf(stderr, "usage: test-sandbox ABUSE_PROGRAM\n");
         return 2;
@@ -1467,7 +1417,7 @@ int main(int argc, char **argv)
         snprintf(p, sizeof p, "%s%s/bin", T, stores[i]);
         mkdir(p, 0755);
         snprintf(p, sizeof p, "%s%s/bin/abuse", T, stores[i]);
-        if (copy_file(argv[1], p, i ? 04755 : 0755) < 0) {
+        if (sbxtest_copy_file(argv[1], p, i ? 04755 : 0755) < 0) {
             printf("Bail out! copying %s: %s\n", argv[1], strerror(errno));
             cleanup();
             return 1;
@@ -1515,6 +1465,5 @@ int main(int argc, char **argv)
     cleanup();
     struct stat st;
     ok(stat(T, &st) < 0 && stray_mounts() == 0, "the test directory and its mounts are gone");
-    printf("1..%d\n", test_no);
-    return failures ? 1 : 0;
+    return sbxtest_done();
 }

@@ -1,0 +1,37 @@
+/* sbxtest.h — what the C drivers of suite sandbox (test_sandbox.c,
+ * test_leftovers.c) share: TAP output, and setting up and removing the
+ * temporary root with its store mount so that the host is left as found. */
+#ifndef NIXFARM_TESTS_SBXTEST_H
+#define NIXFARM_TESTS_SBXTEST_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "sandbox.h"
+
+/* Prints "ok N - ..." or "not ok N - ..." (counted for sbxtest_done) and
+ * flushes stdout, so that a crash later loses no line. */
+void ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prints the TAP plan; returns main's exit status: 1 when any ok() failed. */
+int sbxtest_done(void);
+
+/* Whether the run's stdout holds s. */
+bool sbxtest_has(const struct sandbox_result *r, const char *s);
+
+/* Copies the file from to to (created or truncated) with mode. Returns 0, or
+ * -1 with errno when either cannot be opened or a write fails. */
+int sbxtest_copy_file(const char *from, const char *to, mode_t mode);
+
+/* Best effort, also from a signal handler's exit path: detaches the store
+ * mount at root/nix/store and removes root on its own file system; says so
+ * on a TAP comment line when root stays. */
+void sbxtest_remove_root(const char *root);
+
+/* A test killed by meson's timeout or crashing (SIGTERM, SIGINT, SIGHUP,
+ * SIGSEGV, SIGABRT, SIGBUS) still leaves the host as it found it, best
+ * effort, from the handler: frees *pool, runs cleanup, then dies of the
+ * signal. */
+void sbxtest_trap_fatal(struct sandbox_pool **pool, void (*cleanup)(void));
+
+#endif
