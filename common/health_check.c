@@ -59,9 +59,9 @@ int health_expire_dead_local(store *s, const char *role, const char *host)
         if (!id || !brole || strcmp(brole, role) != 0 || strncmp(id, "remote:", 7) == 0 ||
             !health_local_dead(bhost, host, pid))
             continue;
-        if (item && (builders ? store_depset_renew(s, item, id, 1)
-                              : store_submission_renew(s, item, id, 1)) >= 0) {
-            log_info("dead-%s-lease-expired owner=%s item=%s", role, id, item);
+        if (builders ? item && store_depset_renew(s, item, id, 1) >= 0
+                     : store_submission_expire_owner(s, id) > 0) {
+            log_info("dead-%s-lease-expired owner=%s item=%s", role, id, item ? item : "-");
             n++;
         }
         store_heartbeat_remove(s, id);
@@ -113,9 +113,11 @@ static int health_sweep_beats(store *s, const health_params *p, const char *host
         if (remote) {
             if (age <= p->stale_ms)
                 continue;
-            if (item && !strcmp(role, "worker") && store_submission_renew(s, item, id, 1) >= 0) {
+            /* Every row leased to it, not only the heartbeat's item: it may
+             * have died before a beat named the item it had just claimed. */
+            if (!strcmp(role, "worker") && store_submission_expire_owner(s, id) > 0) {
                 log_notice("dead-remote-worker-lease-expired owner=%s item=%s silent_ms=%lld", id,
-                           item, (long long)age);
+                           item ? item : "-", (long long)age);
                 c->remote_expired++;
             }
             if (age > 10 * p->stale_ms && store_heartbeat_remove(s, id) >= 0)

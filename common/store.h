@@ -139,6 +139,10 @@ int store_submission_claim(store *s, const char *owner, int64_t lease_ms, store_
 int store_submission_renew(store *s, const char *id, const char *owner, int64_t lease_ms);
 /* Gives the row back to the queue without counting an attempt (graceful stop). */
 int store_submission_release(store *s, const char *id, const char *owner);
+/* Lets every lease owner holds run out now (the health checker requeues them
+ * on its next pass): for an owner known dead or silent whose heartbeat never
+ * named the item (it died before its first beat with it). How many rows. */
+int store_submission_expire_owner(store *s, const char *owner);
 /* Gives the row back after a failure of the farm's own (keeper died, slot
  * setup, mount, store write: never the program's), with the attempt counted:
  * {attempt, owner, kind, message} is appended to its attempt_reasons, and the

@@ -513,6 +513,23 @@ int store_submission_renew(store *s, const char *id, const char *owner, int64_t 
     return sqlite3_column_int(c, 0) ? -ECANCELED : 0;
 }
 
+int store_submission_expire_owner(store *s, const char *owner)
+{
+    if (!owner)
+        return -EINVAL;
+    _cleanup_stmt_ sqlite3_stmt *st =
+        store_stmt(s, "UPDATE submissions SET lease_expires_at = ?2 WHERE state = 'running' AND "
+                      "lease_owner = ?1 AND lease_expires_at > ?2");
+    if (!st)
+        return store_err(s);
+    sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, store_now_ms() + 1);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        return store_fail(s, rc);
+    return sqlite3_changes(s->db);
+}
+
 int store_submission_release(store *s, const char *id, const char *owner)
 {
     int r = store_tx_begin(s);
