@@ -172,6 +172,8 @@ in_root() { # in_root LOG CMD
 }
 # The demo's own verdict line (farm submit's summary), not the hello lines.
 demo_ok() { grep -q '^accepted (' "$1" && ! grep -q 'deps_failed' "$1"; }
+# What scripts/demo.sh installs makes these (debian-packages.txt).
+core_profiles="python3 c cpp c-tcc lua bash c-clang cpp-clang fortran java perl"
 line_accepted() { [[ "$1" == *" accepted "* ]]; }
 test_ok() { [ "$1" = 0 ] && [[ "$2" == *" passed, 0 failed"* ]]; }
 host_clean() {
@@ -194,7 +196,16 @@ if [[ ",$steps," == *,demo,* ]]; then
     pid=\$(cat var/nixfarm/farmd.pid) && kill \$pid && while kill -0 \$pid 2>/dev/null; do sleep 0.2; done" || true
   check "demo.sh: the demo submission is accepted" demo_ok "$logdir/demo.log"
   while read -r line; do
-    check "hello world in profile $(awk '{print $2}' <<<"$line")" line_accepted "$line"
+    name=$(awk '{print $2}' <<<"$line")
+    # The demo installs the core set only: a language whose Debian packages
+    # the demo does not install (scripts/install-languages.sh adds them) is
+    # reported unavailable, with the reason, and not run. The core profiles
+    # must all run: a fresh machine that cannot is the failure this suite is for.
+    if [[ "$line" == *" unavailable "* ]] && ! [[ " $core_profiles " == *" $name "* ]]; then
+      say "--   $name unavailable on a fresh machine: ${line#* unavailable }" | cut -c1-220
+      continue
+    fi
+    check "hello world in profile $name" line_accepted "$line"
   done < <(grep '^hello [a-z]' "$logdir/demo.log" || true)
   check "every profile of GET /v1/profiles answered" grep -q '^hello: [1-9][0-9]* passed, 0 failed' "$logdir/demo.log"
 fi
