@@ -403,6 +403,38 @@ def case_languages_run():
                "language %d: %r" % (lang, b))
 
 
+# The languages the package set gains (scripts/install-languages.sh): every
+# one the front offers here runs its hello world under its CE id.
+LANGUAGE_HELLOS = {
+ 45: "section .data\nmsg db 'hello', 10\nsection .text\nglobal _start\n_start:\nmov rax, 1\nmov rdi, 1\nmov rsi, msg\nmov rdx, 6\nsyscall\nmov rax, 60\nxor rdi, rdi\nsyscall\n",
+ 55: '(format t "hello~%")\n',
+ 56: 'import std.stdio;\nvoid main() { writeln("hello"); }\n',
+ 60: 'package main\nimport "fmt"\nfunc main() { fmt.Println("hello") }\n',
+ 65: 'print_endline "hello";;\n',
+ 67: "begin\n  writeln('hello');\nend.\n",
+ 68: '<?php echo "hello\\n";\n',
+ 72: 'puts "hello"\n',
+ 73: 'fn main() { println!("hello"); }\n',
+ 74: 'console.log("hello");\n',
+ 79: '#import <stdio.h>\nint main(void) { printf("hello\\n"); return 0; }\n',
+ 86: '(println "hello")\n',
+}
+
+
+def case_more_languages_run():
+    s, langs = req("GET", "/languages")
+    offered = {l["id"] for l in langs}
+    ran = 0
+    for lid, src in LANGUAGE_HELLOS.items():
+        if lid not in offered:
+            continue
+        b = run(src, lang=lid, query="wait=true&fields=*", memory_limit=512000,
+                wall_time_limit=20, cpu_time_limit=10)
+        expect(b["status"]["id"] == 3 and b["stdout"] == "hello\n", "language %d: %r" % (lid, b))
+        ran += 1
+    print("# %d of %d further languages offered and run here" % (ran, len(LANGUAGE_HELLOS)))
+
+
 # ---- validation ----
 
 def case_validation():
@@ -626,6 +658,7 @@ def main():
         ("additional_files and the multi-file program", case_additional_files_and_multifile),
         ("a form-encoded body", case_form_body),
         ("the languages run", case_languages_run),
+        ("the languages the package set gained run under their CE ids", case_more_languages_run),
         ("validation texts and bounds", case_validation),
         ("bad input gets an answer, never a crash", case_bad_input_never_crashes),
         ("batches", case_batches),
