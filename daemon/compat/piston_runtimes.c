@@ -18,6 +18,28 @@ const piston_lang piston_langs[] = {
      "node {entry}"},
     {"perl", {"pl", NULL}, "perl", NULL, NULL, NULL, "perl {entry}"},
     {"lua", {NULL}, "lua", NULL, NULL, NULL, "lua {entry}"},
+    /* the languages the package set gains (scripts/install-languages.sh) */
+    {"ruby", {"ruby3", "rb", NULL}, "ruby", NULL, NULL, NULL, "ruby {entry}"},
+    {"php", {NULL}, "php", NULL, NULL, NULL, "php {entry}"},
+    /* go, ocamlc and gdc go by the file's extension: an unnamed file
+     * (file0.code) is compiled as main.<ext> (bash builtins: the set has no cp) */
+    {"go", {"golang", NULL}, "go", NULL, NULL,
+     "case {entry} in *.go) go build -o binary {files};; "
+     "*) printf '%s\\n' \"$(<{entry})\" >main.go && go build -o binary main.go;; esac", "./binary"},
+    {"rust", {"rs", NULL}, "rust", "gcc", NULL, "rustc -O -o binary {files}", "./binary"},
+    {"ocaml", {"ml", NULL}, "ocaml", NULL, NULL,
+     "case {entry} in *.ml) ocamlc -o binary {files};; "
+     "*) printf '%s\\n' \"$(<{entry})\" >main.ml && ocamlc -o binary main.ml;; esac", "ocamlrun ./binary"},
+    {"lisp", {"cl", "sbcl", "commonlisp", NULL}, "sbcl", NULL, NULL, NULL,
+     "sbcl --dynamic-space-size 512MB --script {entry}"},
+    {"nasm64", {"asm64", NULL}, "nasm", "gcc", NULL,
+     "nasm -f elf64 -o binary.o {files} && ld -o binary binary.o", "./binary"},
+    {"pascal", {"freepascal", "pp", "pas", NULL}, "fpc", "gcc", NULL,
+     "fpc -O2 -v0 -obinary {files}", "./binary"},
+    {"d", {"gdc", NULL}, "gdc", "gcc", NULL,
+     "case {entry} in *.d) gdc -O2 -o binary {files};; "
+     "*) printf '%s\\n' \"$(<{entry})\" >main.d && gdc -O2 -o binary main.d;; esac", "./binary"},
+    {"clojure", {"clj", NULL}, "clojure", "java", NULL, NULL, "clojure {entry}"},
     {NULL, {NULL}, NULL, NULL, NULL, NULL, NULL},
 };
 /* clang-format on */

@@ -69,7 +69,20 @@ def main():
                  "c": '#include <stdio.h>\nint main(void){printf("hello %d\\n", 6*7);}',
                  "c++": '#include <iostream>\nint main(){std::cout << "hello " << 6*7 << std::endl;}',
                  "javascript": "console.log('hello', 6*7)", "perl": 'print "hello ", 6*7, "\\n";',
-                 "lua": "print('hello ' .. 6*7)"}
+                 "lua": "print('hello ' .. 6*7)",
+                 # the languages scripts/install-languages.sh adds
+                 "ruby": 'puts "hello #{6*7}"', "php": '<?php echo "hello ", 6*7, "\\n";',
+                 "go": 'package main\nimport "fmt"\nfunc main() { fmt.Println("hello", 6*7) }',
+                 "rust": 'fn main() { println!("hello {}", 6*7); }',
+                 "ocaml": 'Printf.printf "hello %d\\n" (6*7);;',
+                 "lisp": '(format t "hello ~a~%" (* 6 7))',
+                 "nasm64": ("section .data\nmsg db 'hello 42', 10\nsection .text\nglobal _start\n"
+                            "_start:\nmov rax, 1\nmov rdi, 1\nmov rsi, msg\nmov rdx, 9\nsyscall\n"
+                            "mov rax, 60\nxor rdi, rdi\nsyscall\n"),
+                 "pascal": "begin\n  writeln('hello ', 6*7);\nend.",
+                 "d": 'import std.stdio;\nvoid main() { writeln("hello ", 6*7); }',
+                 "clojure": '(println "hello" (* 6 7))'}
+        compiled = {"c", "c++", "go", "rust", "ocaml", "nasm64", "pascal", "d"}
 
         def every_runtime():
             assert set(by_lang) <= set(hello), "a runtime without a smoke program: %s" % sorted(by_lang)
@@ -79,7 +92,7 @@ def main():
                                  "files": [{"content": hello[lang]}]})
                     assert b["language"] == lang and b["version"] == rt["version"], (name, b)
                     assert b["run"]["stdout"] == "hello 42\n", (name, b)
-                    assert ("compile" in b) == (lang in ("c", "c++")), (name, b)
+                    assert ("compile" in b) == (lang in compiled), (name, b)
         cases.append(("execute: every runtime of the set, under its name and each alias", every_runtime))
 
         def python_text_plain():
