@@ -154,7 +154,11 @@ def main():
             for p in b["profiles"]:
                 assert p["run"] and p["packages"] and set(p["limits"]) == {"run", "compile"}, p
                 assert len(p["limits"]["run"]) == 8
-                assert isinstance(p["version"], str) and p["version"], p
+                if p.get("available", True):
+                    assert isinstance(p["version"], str) and p["version"], p
+                else:  # not installed here: no version, and the reason by package
+                    assert p["version"] is None and p["unavailable"], p
+                    assert all(u["package"] and u["reason"] for u in p["unavailable"]), p
             st, d = farm.request("POST", "/v1/depsets", {"packages": ["python3"]})
             assert st == 201 and d["state"] == "queued" and d["spec"]["packages"] == ["bash", "python3"], (st, d)
             st, d2 = farm.request("POST", "/v1/depsets", {"profile": "python3"})
