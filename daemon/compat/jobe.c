@@ -80,11 +80,6 @@ static void package_version(const json_t *pkgs, const char *name, char *out, siz
     snprintf(out, outlen, "%.*s", (int)(n ? n : strlen(v)), v);
 }
 
-static json_t *packages_file(const config *cfg)
-{
-    return compat_package_set(cfg);
-}
-
 static enum MHD_Result jobe_languages(api_call *c)
 {
     char err[512] = "";
@@ -93,7 +88,7 @@ static enum MHD_Result jobe_languages(api_call *c)
         log_error("jobe_languages err=\"%s\"", err);
         return reply_string(c, 500, "Server exception (the package set cannot be read)");
     }
-    _cleanup_json_ json_t *pkgs = packages_file(c->ctx->cfg);
+    _cleanup_json_ json_t *pkgs = compat_package_set(c->ctx->cfg);
     json_t *list = json_array();
     for (const jobe_lang *l = jobe_langs; l->id; l++) {
         if (!lang_known(l, names))

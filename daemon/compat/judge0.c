@@ -410,13 +410,13 @@ static enum MHD_Result j0_batch_show(api_call *c)
 
 static enum MHD_Result j0_languages(api_call *c)
 {
-    _cleanup_json_ json_t *set = j0_package_set(c->ctx->cfg);
+    _cleanup_json_ json_t *set = compat_package_set(c->ctx->cfg);
     return http_reply_json(c->req, 200, j0_languages_list(set, false));
 }
 
 static enum MHD_Result j0_languages_all(api_call *c)
 {
-    _cleanup_json_ json_t *set = j0_package_set(c->ctx->cfg);
+    _cleanup_json_ json_t *set = compat_package_set(c->ctx->cfg);
     return http_reply_json(c->req, 200, j0_languages_list(set, true));
 }
 
@@ -425,7 +425,7 @@ static enum MHD_Result j0_language_show(api_call *c)
     char *end;
     long id = strtol(c->param, &end, 10);
     const j0_language *l = *end || end == c->param ? NULL : j0_language_get((int)id);
-    _cleanup_json_ json_t *set = l ? j0_package_set(c->ctx->cfg) : NULL;
+    _cleanup_json_ json_t *set = l ? compat_package_set(c->ctx->cfg) : NULL;
     if (!l || !j0_language_available(l, set))
         return j0_not_found(c);
     return http_reply_json(c->req, 200, j0_language_json(l, set, true));
@@ -630,7 +630,7 @@ static enum MHD_Result j0_statistics(api_call *c)
 {
     int64_t now = store_now_ms();
     int64_t day0 = now - now % 86400000;
-    _cleanup_json_ json_t *st = NULL, *set = j0_package_set(c->ctx->cfg);
+    _cleanup_json_ json_t *st = NULL, *set = compat_package_set(c->ctx->cfg);
     int r = store_submission_stats(c->st, "judge0", day0 - 30LL * 86400000, &st);
     if (r < 0)
         return api_store_error(c, r, "submission");

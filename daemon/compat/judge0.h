@@ -62,9 +62,6 @@ typedef struct {
 
 /* The language with Judge0 id, or NULL. */
 const j0_language *j0_language_get(int id);
-/* The package set (api.packages.file or the nix dir's packages.json), read
- * now; NULL when unreadable. New reference. */
-json_t *j0_package_set(const config *cfg);
 /* Whether every package of l is in the set (NULL set: unknown, true). */
 bool j0_language_available(const j0_language *l, const json_t *pkgset);
 /* l's display name with the set's version ("Python (3.11.2)"). */

@@ -160,11 +160,6 @@ const j0_language *j0_language_get(int id)
     return NULL;
 }
 
-json_t *j0_package_set(const config *cfg)
-{
-    return compat_package_set(cfg);
-}
-
 static const json_t *package(const json_t *set, const char *name)
 {
     if (json_is_object(set))

@@ -270,7 +270,7 @@ int j0_to_v1(api_call *c, json_t *in, bool base64, json_t **v1, json_t **errors_
         }
         if (ok && lid >= 0 && lid < 1e6)
             lang = j0_language_get((int)lid);
-        _cleanup_json_ json_t *set = lang ? j0_package_set(c->ctx->cfg) : NULL;
+        _cleanup_json_ json_t *set = lang ? compat_package_set(c->ctx->cfg) : NULL;
         if (lang && !j0_language_available(lang, set))
             lang = NULL;
         if (!lang) {

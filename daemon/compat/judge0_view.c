@@ -605,7 +605,7 @@ static int render_row(store *s, const config *cfg, const json_t *row, const j0_f
             v = json_pack("{s:i, s:s}", "id", oc.status, "description", j0_status_name(oc.status));
             break;
         case 34: {
-            _cleanup_json_ json_t *set = j0_package_set(cfg);
+            _cleanup_json_ json_t *set = compat_package_set(cfg);
             v = lang ? j0_language_json(lang, set, false) : json_null();
             break;
         }
