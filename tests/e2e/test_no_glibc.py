@@ -20,22 +20,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import apitest  # noqa: E402,F401
 from apitest import farmtest  # noqa: E402
 
-SRC = os.path.join(os.environ["FARM_SOURCE_ROOT"], "nix")
 MISSING = "nixfarm-test-no-libc6"
 
 
 def main():
     tmp = tempfile.mkdtemp(prefix="farm-no-glibc-")
     try:
-        nix = os.path.join(tmp, "nix")
-        shutil.copytree(SRC, nix, ignore=shutil.ignore_patterns("manifests", "packages.json"))
-        with open(os.path.join(nix, "spec.json")) as f:
-            spec = json.load(f)
-        # libc6 stays glibc's (so every package still needs glibc); the
-        # missing package makes glibc unavailable, as libc6 "unpacked" did.
-        spec["bootstrap"]["glibc"].setdefault("partial", {})[MISSING] = ["/usr/lib/"]
-        with open(os.path.join(nix, "spec.json"), "w") as f:
-            json.dump(spec, f)
+        def without_glibc(spec):
+            # libc6 stays glibc's (so every package still needs glibc); the
+            # missing package makes glibc unavailable, as libc6 "unpacked" did.
+            spec["bootstrap"]["glibc"].setdefault("partial", {})[MISSING] = ["/usr/lib/"]
+
+        nix = farmtest.nix_copy_with_spec(tmp, without_glibc)
         settings = {"nix.dir": nix, "nix.pkgset_dir": os.path.join(tmp, "pkgset")}
         with farmtest.Farm(workers=1, builders=1, settings=settings) as farm:
             def python_422():

@@ -18,20 +18,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import apitest  # noqa: E402
 from apitest import farmtest  # noqa: E402
 
-SRC = os.path.join(os.environ["FARM_SOURCE_ROOT"], "nix")
 MISSING = "nixfarm-test-not-installed"
 
 
 def main():
     tmp = tempfile.mkdtemp(prefix="farm-unavailable-")
     try:
-        nix = os.path.join(tmp, "nix")
-        shutil.copytree(SRC, nix, ignore=shutil.ignore_patterns("manifests", "packages.json"))
-        with open(os.path.join(nix, "spec.json")) as f:
-            spec = json.load(f)
-        spec["packages"]["lua"]["debian"] = [MISSING]
-        with open(os.path.join(nix, "spec.json"), "w") as f:
-            json.dump(spec, f)
+        def lua_missing(spec):
+            spec["packages"]["lua"]["debian"] = [MISSING]
+
+        nix = farmtest.nix_copy_with_spec(tmp, lua_missing)
         settings = {"nix.dir": nix, "nix.pkgset_dir": os.path.join(tmp, "pkgset")}
         with farmtest.Farm(workers=1, builders=1, settings=settings) as farm:
             def profiles():

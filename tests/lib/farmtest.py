@@ -44,6 +44,22 @@ def farm_sandbox_path():
 _accounting = None
 
 
+def nix_copy_with_spec(tmp, edit):
+    """A copy of the source tree's nix/ in tmp/nix (without generated files)
+    whose spec.json edit(spec) has changed: a package set of the test's own,
+    generated from this machine's dpkg like the real one. Returns its path."""
+    nix = os.path.join(tmp, "nix")
+    src = os.path.join(os.environ["FARM_SOURCE_ROOT"], "nix")
+    shutil.copytree(src, nix, ignore=shutil.ignore_patterns("manifests", "packages.json"))
+    path = os.path.join(nix, "spec.json")
+    with open(path) as f:
+        spec = json.load(f)
+    edit(spec)
+    with open(path, "w") as f:
+        json.dump(spec, f)
+    return nix
+
+
 def sandbox_accounting():
     """The accounting a sandbox pool really uses on this machine ("cgroup-v2",
     "cgroup-v1" or "rlimits"), as `farm-sandbox --check --json` finds it by
