@@ -58,6 +58,21 @@ int sbxtest_copy_file(const char *from, const char *to, mode_t mode)
     return ret;
 }
 
+int sbxtest_make_store(const char *root, const char *fsname, const char *size)
+{
+    char p[700], opts[64];
+    snprintf(p, sizeof p, "%s/nix", root);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/nix/store", root);
+    mkdir(p, 0755);
+    snprintf(opts, sizeof opts, "size=%s,mode=0755", size);
+    if (mount(fsname, p, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0) {
+        printf("Bail out! store tmpfs: %s\n", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 void sbxtest_remove_root(const char *root)
 {
     char p[700];

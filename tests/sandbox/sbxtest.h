@@ -23,6 +23,11 @@ bool sbxtest_has(const struct sandbox_result *r, const char *s);
  * -1 with errno when either cannot be opened or a write fails. */
 int sbxtest_copy_file(const char *from, const char *to, mode_t mode);
 
+/* Makes root/nix/store on a tmpfs of its own named fsname (as /nix/store is
+ * a file system of its own: mountinfo inside then shows only /<fsname> as
+ * the source), capped by size ("64m"). 0, or -1 after a TAP "Bail out!". */
+int sbxtest_make_store(const char *root, const char *fsname, const char *size);
+
 /* Best effort, also from a signal handler's exit path: detaches the store
  * mount at root/nix/store and removes root on its own file system; says so
  * on a TAP comment line when root stays. */

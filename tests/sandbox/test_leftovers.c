@@ -388,12 +388,7 @@ int main(int argc, char **argv)
         return 2;
     }
     char p[700];
-    snprintf(p, sizeof p, "%s/nix", T);
-    mkdir(p, 0755);
-    snprintf(p, sizeof p, "%s/nix/store", T);
-    mkdir(p, 0755);
-    if (mount("leftstore", p, "tmpfs", MS_NOSUID | MS_NODEV, "size=32m,mode=0755") < 0) {
-        printf("Bail out! store tmpfs: %s\n", strerror(errno));
+    if (sbxtest_make_store(T, "leftstore", "32m") < 0) {
         cleanup();
         return 1;
     }

@@ -1397,14 +1397,7 @@ int main(int argc, char **argv)
         return 2;
     }
     char p[700];
-    snprintf(p, sizeof p, "%s/nix", T);
-    mkdir(p, 0755);
-    snprintf(p, sizeof p, "%s/nix/store", T);
-    mkdir(p, 0755);
-    /* The store on a filesystem of its own, as /nix/store is: mountinfo
-     * inside then shows only /<name> as the source. */
-    if (mount("teststore", p, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=0755") < 0) {
-        printf("Bail out! store tmpfs: %s\n", strerror(errno));
+    if (sbxtest_make_store(T, "teststore", "64m") < 0) {
         cleanup();
         return 1;
     }
