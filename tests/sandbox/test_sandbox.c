@@ -271,7 +271,7 @@ static int strangers_in_cgroups(void)
         while (d && (de = readdir(d))) {
             if (strncmp(de->d_name, "run-", 4) != 0)
                 continue;
-            char p[1400];
+            char p[1500]; /* grp, "/", a name of up to 255 bytes */
             snprintf(p, sizeof p, "%s/%s", grp, de->d_name);
             strangers_below(p, 2, &n);
         }
