@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../builder/builder.h"
-#include "../../common/cleanup.h"
 
 #define GCC_C "gcc %s main.c"
 #define GCC_CXX "g++ %s main.cpp"

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../builder/builder.h"
 #include "../../common/cleanup.h"
 #include "../../common/jsonutil.h"
 #include "compat.h"
