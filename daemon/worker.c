@@ -22,7 +22,7 @@
 #include "../common/store_tokens.h"
 #include "../sandbox/sandbox.h"
 #include "roles.h"
-#include "worker_remote.h"
+#include "worker_source.h"
 
 /* SIGUSR1: the health checker took back the lease of a run stuck past its
  * wall limit (common/health_check.c); the renewer aborts the step. */
@@ -147,7 +147,7 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
      * tell its workers from the local ones at a glance. */
     snprintf(w.owner, sizeof(w.owner), "%s%s:%d:worker-%d", remote ? "remote:" : "", host,
              (int)getpid(), slot);
-    worker_remote_watch_stop(w.src, stop);
+    w.src->stop = stop;
     if (remote) {
         /* A token the API refuses can never work: say so, and stop farmd
          * instead of being restarted forever. */
