@@ -362,7 +362,13 @@ class Node:
             os.makedirs(d)
         self.cg = cluster.cgroups.child(name)
         share = cluster.store.share or ""
-        script = ('set -e; mount --bind "$N/nix" /nix; '
+        # Nix picks a build user (nixbld*) by a lock file in its userpool
+        # directory, and kills whatever that user runs before a build: stores
+        # on one kernel must share those locks, or a node's build and the
+        # host's (another test's) kill each other's builders.
+        script = ('set -e; mkdir -p /nix/var/nix/userpool "$N/nix/var/nix/userpool"; '
+                  'mount --bind /nix/var/nix/userpool "$N/nix/var/nix/userpool"; '
+                  'mount --rbind "$N/nix" /nix; '
                   '[ -z "$S" ] || mount --bind "$S" "$N/shared"; '
                   'hostname "$H"; ip link set lo up; echo ready; exec sleep infinity')
         env = dict(os.environ, N=self.dir, S=share, H=name)
