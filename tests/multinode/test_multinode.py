@@ -16,8 +16,10 @@ node keeps answering, and followers cut off with the API node resume on the
 other one with Last-Event-ID and get the rest. The numbers are printed.
 Then the host must be as found (links, namespaces, mounts, cgroups, temp dir).
 
-FARM_MULTINODE_DB=<db url> runs it on another shared store (postgresql://...);
-the default is one SQLite file in a directory every node binds.
+FARM_MULTINODE_DB=<db url> runs it on another shared store (postgresql://...),
+FARM_MULTINODE_DB=postgresql on a throwaway server tests/lib/pgserver.py
+starts (initdb in a temp dir, a Unix socket every node reaches); the default
+is one SQLite file in a directory every node binds.
 """
 import http.client
 import json
@@ -80,6 +82,7 @@ class S:
     lock = threading.Lock()
     killed = []
     requeued = set()
+    pg = None  # a PgServer this test started
     down = set()  # API nodes the client's "load balancer" took out
     failovers = 0
 
@@ -262,8 +265,19 @@ def leases_of(node):
 
 # -- setup ------------------------------------------------------------------
 
+def shared_db_url():
+    """The db url the farm shares: None for the default SQLite file."""
+    want = os.environ.get("FARM_MULTINODE_DB") or None
+    if want == "postgresql":
+        from pgserver import PgServer  # tests/lib, on sys.path through netfarm
+        S.pg = PgServer()
+        S.pg.start()
+        return S.pg.url
+    return want
+
+
 def setup():
-    c = S.cluster = netfarm.Cluster(db_url=os.environ.get("FARM_MULTINODE_DB") or None)
+    c = S.cluster = netfarm.Cluster(db_url=shared_db_url())
     keys = os.path.join(c.tmp, "keys")
     os.makedirs(keys)
     sec, pub = os.path.join(keys, "cache.sec"), os.path.join(keys, "cache.pub")
@@ -460,6 +474,8 @@ def main():
             if problems:
                 sys.stderr.write("host not clean: %s\n" % problems)
                 rc = 1
+        if S.pg:
+            S.pg.stop()
     return rc
 
 
