@@ -40,7 +40,7 @@ UID_BASE = 60000 + (os.getpid() % 100) * 16
 
 # Short leases and a fast health loop: a dead node's work is back in seconds.
 FAST = {"lease.ms": "2500", "lease.renew_ms": "400", "health.interval_ms": "300",
-        "heartbeat.interval_ms": "300", "worker.stop_grace_ms": "3000", "queue.poll_ms": "100",
+        "heartbeat.interval_ms": "300", "health.heartbeat_stale_ms": "1500", "worker.stop_grace_ms": "3000", "queue.poll_ms": "100",
         "supervisor.backoff_min_ms": "100", "api.auth": "true"}
 
 # kind -> (submission on the busybox set, expected state, expected verdict)
@@ -266,6 +266,13 @@ def running_owners(sid):
     return owners
 
 
+def roles_seen(api):
+    """{role: (live, stale)} as an API node's /v1/health reports the farm's processes."""
+    st, h = api.request("GET", "/v1/health")
+    expect(st in (200, 503), "%s /v1/health: %s %r" % (api.node.name, st, h))
+    return {r: (v["live"], v["stale"]) for r, v in h["roles"].items()}
+
+
 def leases_of(node):
     return [r[0] for r in S.cluster.store.query(
         "SELECT id FROM submissions WHERE state = 'running' AND lease_owner LIKE ?", (node.name + ":%",))]
@@ -374,6 +381,9 @@ def case_kill_worker_node():
         owners = running_owners(sid)
         expect(any(o.startswith("w1:") for o in owners) and owners[-1].startswith("w2:"),
                "%s: not run again on w2 after w1 died (owners %r)" % (sid, owners))
+    # what the failure looks like to an operator: w1's workers stale, w2's live
+    wait_until(lambda: roles_seen(S.apis[1]).get("worker") == (2, 2), 30,
+               "api2's /v1/health to show 2 live and 2 stale workers (now %r)" % (roles_seen(S.apis[1]),))
 
 
 def case_kill_api_node():
@@ -395,6 +405,8 @@ def case_kill_api_node():
     expect(not pending, "%d submissions never ended after api1 died" % len(pending))
     for f in S.followers[before:] + S.cut:
         f.join(120)
+    wait_until(lambda: roles_seen(S.apis[1]).get("api") == (1, 1), 30,
+               "api2's /v1/health to show api1 stale (now %r)" % (roles_seen(S.apis[1]),))
     # the followers whose stream api1 held when it died: each must end on
     # api2 (whether they saw every event is case_nothing_lost_nothing_twice's)
     expect(S.cut, "no follower had a stream open on api1 when it died")
