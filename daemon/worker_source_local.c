@@ -100,9 +100,12 @@ static int local_wait(worker_source *s, int timeout_ms)
 static int local_prepare_set(worker_source *s, const store_claimed *c, char *err, size_t errlen)
 {
     local_src *l = (local_src *)s;
-    _cleanup_json_ json_t *set = json_loads(c->depset_json, 0, NULL);
+    _cleanup_json_ json_t *set = NULL;
     int r;
 
+    if (!c->depset_json)
+        return 0; /* no set: the job says so itself (job_prepare_set) */
+    set = json_loads(c->depset_json, 0, NULL);
     if (!set) {
         snprintf(err, errlen, "dependency set %s: its stored JSON does not parse", c->depset_key);
         return -EPROTO;
