@@ -493,14 +493,19 @@ class Cluster:
             os.makedirs(os.path.join(self.tmp, "share"))
             db_url = "sqlite:" + os.path.join(self.tmp, "share", "farm.db")
         self.store = SharedStore.of(db_url)
-        self.cgroups = Cgroups.for_test("nixfarm-multinode-%d" % os.getpid())
+        self.cgroups = None
         self.nodes = {}
         self.fabric = None
         self.client = None
         self.in_client = False
-        self.fabric = Fabric(self.cgroups, free_subnet(), self.link_prefix)
-        # /nix is where each node binds its own store (made if the host has none yet)
-        os.makedirs("/nix", exist_ok=True)
+        try:
+            self.cgroups = Cgroups.for_test("nixfarm-multinode-%d" % os.getpid())
+            self.fabric = Fabric(self.cgroups, free_subnet(), self.link_prefix)
+            # /nix is where each node binds its own store (made if the host has none yet)
+            os.makedirs("/nix", exist_ok=True)
+        except BaseException:
+            self.teardown()
+            raise
 
     def node(self, name):
         n = Node(self, name, len(self.nodes) + 2)
@@ -530,16 +535,20 @@ class Cluster:
             if _libc.setns(self.host_net, CLONE_NEWNET) != 0:
                 problems.append("cannot return to the host's network namespace")
             self.in_client = False
-        os.close(self.host_net)
+        if self.host_net is not None:
+            os.close(self.host_net)
+            self.host_net = None
         for n in list(self.nodes.values()) + ([self.client] if self.client else []):
             if not n.killed and not n.kill9():
                 problems.append("%s: processes survived SIGKILL" % n.name)
         if self.fabric:
             self.fabric.kill()
-        left = self.cgroups.procs()
-        if left:
-            problems.append("processes left in the test's cgroups: %s" % sorted(left))
-        self.cgroups.remove()
+        if self.cgroups:
+            # a holder whose node never finished starting is in them too
+            if not self.cgroups.kill_all():
+                problems.append("processes survived SIGKILL in the test's cgroups: %s"
+                                % sorted(self.cgroups.procs()))
+            self.cgroups.remove()
         # the store's paths are read-only; rmtree as root removes them anyway
         shutil.rmtree(self.tmp, ignore_errors=True)
-        return problems + self.host.diff(self.cgroups)
+        return problems + self.host.diff(self.cgroups or Cgroups([]))
