@@ -35,8 +35,9 @@ import netfarm  # noqa: E402
 from netfarm import farmtest  # noqa: E402
 
 TERMINAL = {"finished", "compile_error", "deps_failed", "cancelled", "internal_error"}
-# Sandbox uids apart from other farms' on this host (one kernel: RLIMIT_NPROC is per uid).
-UID_BASE = 60000 + (os.getpid() % 100) * 16
+# Sandbox uids apart from other farms' on this host (one kernel: RLIMIT_NPROC is
+# per uid): 60000-60959 is used by no other test (pipelib 63000+, farm run 61000+).
+UID_BASE = 60000 + (os.getpid() % 120) * 8
 
 # Short leases and a fast health loop: a dead node's work is back in seconds.
 FAST = {"lease.ms": "2500", "lease.renew_ms": "400", "health.interval_ms": "300",
