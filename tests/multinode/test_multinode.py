@@ -274,6 +274,20 @@ def roles_seen(api):
     return {r: (v["live"], v["stale"]) for r, v in h["roles"].items()}
 
 
+def uid_processes(first, count):
+    """Pids running as one of the sandbox uids first..first+count-1."""
+    found = []
+    for d in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/status" % d) as f:
+                uid = int(next(l for l in f if l.startswith("Uid:")).split()[1])
+        except (OSError, ValueError, StopIteration):
+            continue
+        if first <= uid < first + count:
+            found.append(int(d))
+    return found
+
+
 def leases_of(node):
     return [r[0] for r in S.cluster.store.query(
         "SELECT id FROM submissions WHERE state = 'running' AND lease_owner LIKE ?", (node.name + ":%",))]
@@ -369,6 +383,8 @@ def case_kill_worker_node():
     def kill():
         held = wait_until(lambda: leases_of(w1), 60, "w1 to hold a lease")
         expect(w1.kill9(), "w1 survived kill -9")
+        # its sandboxes too, wherever their cgroups were
+        wait_until(lambda: not uid_processes(UID_BASE, 2), 20, "w1's sandboxed programs to be gone")
         S.requeued.update(held)
         S.killed.append("w1 (worker node: %d leases held)" % len(held))
 
@@ -444,8 +460,10 @@ def case_nothing_lost_nothing_twice():
           "%d attempts in the store"
           % (len(S.accepted), len(S.phase_a) + len(S.phase_b), S.load_s, S.failovers, len(S.followers),
              resumed, len(S.cut), int(attempts)), flush=True)
-    print("# nodes killed: %d (%s); w1's leases requeued and finished elsewhere: %d"
-          % (len(S.killed), "; ".join(S.killed), len(S.requeued)), flush=True)
+    extra = int(attempts) - len(rows)
+    print("# nodes killed: %d (%s); w1's leases requeued and finished elsewhere: %d; "
+          "claims beyond one per submission: %d"
+          % (len(S.killed), "; ".join(S.killed), len(S.requeued), extra), flush=True)
     print("# lost %d, duplicated %d, wrong verdicts %d, followers with gaps %d"
           % (len(lost), len(twice), len(wrong), len(gaps)), flush=True)
     expect(not lost, "lost: %r" % lost[:10])
