@@ -139,8 +139,11 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
     r = worker_source_open(cfg, true, &w.src, err, sizeof(err));
     if (r < 0) {
         log_error("store-open-failed error=\"%s\"", err);
-        /* A remote URL that is not one never will be. */
-        return r == -EINVAL && *config_str(cfg, "worker.remote_url") ? ROLE_REFUSED_CONFIG : r;
+        /* A remote URL that is not one never will be, nor a cache without its key. */
+        return r == -EINVAL && (*config_str(cfg, "worker.remote_url") ||
+                                *config_str(cfg, "worker.cache_url"))
+                   ? ROLE_REFUSED_CONFIG
+                   : r;
     }
     remote = w.src->remote;
     /* A remote worker's owner says so: the farm's rows and heartbeats then

@@ -152,6 +152,13 @@ int worker_source_local_open(const config *cfg, bool listen, worker_source **out
     local_src *l;
     int r;
 
+    /* An unsigned cache could hand this machine any store path: refuse. */
+    if (*config_str(cfg, "worker.cache_url") && !*config_str(cfg, "worker.cache_public_key")) {
+        snprintf(err, errlen,
+                 "worker.cache_url is set but worker.cache_public_key is empty: give the "
+                 "public key the cache is signed with (the .pub line of cache.secret_key_file)");
+        return -EINVAL;
+    }
     if (listen) {
         r = fsutil_mkdir_p(state, 0755);
         if (r < 0) {
