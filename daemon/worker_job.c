@@ -1043,10 +1043,12 @@ int worker_job_run(worker *w, const store_claimed *c, store_claimed *next)
     j.fail_kind = "set";
     if ((r = job_prepare_set(&j, err, sizeof(err))) < 0)
         goto internal;
-    /* A remote worker gets the set's closure from the farm's binary cache. */
+    /* A worker with a Nix store of its own (a remote worker, or one on a
+     * machine without a builder) gets the set's closure from the farm's
+     * signed binary cache. */
     if ((r = w->src->ops->prepare_set(w->src, c, err, sizeof(err))) < 0)
         goto internal;
-    if (w->src->remote) {
+    if (r > 0) {
         /* The import may take a while: the wall budget starts after it. */
         j.deadline_us = mono_us() + job_wall_budget_ms(&j) * 1000;
         job_beat(&j);
