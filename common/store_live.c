@@ -93,8 +93,8 @@ int store_live_read(store *s, const char *id, const char *dir, int64_t after, si
 
 int store_live_drop(store *s, const char *id, int64_t max_age_ms)
 {
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
-        s, "DELETE FROM live_chunks WHERE submission_id = ?1 OR created_at < ?2");
+    _cleanup_stmt_ sqlite3_stmt *st =
+        store_stmt(s, "DELETE FROM live_chunks WHERE submission_id = ?1 OR created_at < ?2");
     if (!st)
         return store_err(s);
     sqlite3_bind_text(st, 1, id ? id : "", -1, SQLITE_STATIC);

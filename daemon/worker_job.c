@@ -493,8 +493,8 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
     worker_live *live = NULL;
     if (j->live) {
         r = worker_live_begin(j->w->cfg, j->c->id, st->compile ? "compile" : "run", !st->compile,
-                              st->stdin_data, st->stdin_len, job_signal_step, j->w->sb, &live,
-                              err, errlen);
+                              st->stdin_data, st->stdin_len, job_signal_step, j->w->sb, &live, err,
+                              errlen);
         if (r < 0)
             log_warn("live-channel-failed id=%s error=\"%s\"", j->c->id, err), err[0] = 0;
         else

@@ -88,7 +88,8 @@ static void *out_main(void *arg)
                 open_n--;
                 continue;
             }
-            int64_t r = store_live_append(l->out_st, l->id, STORE_LIVE_OUT, kind[i], buf, (size_t)n);
+            int64_t r =
+                store_live_append(l->out_st, l->id, STORE_LIVE_OUT, kind[i], buf, (size_t)n);
             if (r < 0)
                 log_warn("live-append-failed id=%s error=\"%s\"", l->id,
                          store_last_error(l->out_st));
@@ -220,8 +221,8 @@ static void append_rest(worker_live *l, const char *kind, const char *buf, size_
                         size_t streamed)
 {
     if (buf && streamed < len &&
-        store_live_append(l->out_st, l->id, STORE_LIVE_OUT, kind, buf + streamed,
-                          len - streamed) < 0)
+        store_live_append(l->out_st, l->id, STORE_LIVE_OUT, kind, buf + streamed, len - streamed) <
+            0)
         log_warn("live-append-failed id=%s error=\"%s\"", l->id, store_last_error(l->out_st));
 }
 
@@ -246,8 +247,9 @@ void worker_live_end(worker_live *l, const struct sandbox_result *res)
         const char *lim = res->limit != SANDBOX_LIMIT_NONE ? sandbox_limit_name(res->limit) : NULL;
         json_object_set_new(exit, "exit_code",
                             res->signal ? json_null() : json_integer(res->exit_code));
-        json_object_set_new(exit, "signal", res->signal ? json_string(verdict_signal_name(res->signal))
-                                                        : json_null());
+        json_object_set_new(exit, "signal",
+                            res->signal ? json_string(verdict_signal_name(res->signal))
+                                        : json_null());
         json_object_set_new(exit, "limit", lim ? json_string(lim) : json_null());
     } else if (exit) {
         json_object_set_new(exit, "exit_code", json_null());
@@ -259,7 +261,8 @@ void worker_live_end(worker_live *l, const struct sandbox_result *res)
     _cleanup_free_ char *text = exit ? json_dumps(exit, JSON_COMPACT) : NULL;
     json_decref(exit);
     /* The exit chunk also rings the doorbell the in thread waits on. */
-    if (!text || store_live_append(l->out_st, l->id, STORE_LIVE_OUT, "exit", text, strlen(text)) < 0)
+    if (!text ||
+        store_live_append(l->out_st, l->id, STORE_LIVE_OUT, "exit", text, strlen(text)) < 0)
         log_warn("live-append-failed id=%s error=\"%s\"", l->id, store_last_error(l->out_st));
     if (l->in_started)
         pthread_join(l->in_thread, NULL);

@@ -35,8 +35,8 @@
 #include "compat.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#define WS_TICK_IDLE_MS 100   /* poll timeout before init */
-#define WS_TICK_RUN_MS 20     /* poll timeout while a job runs: output latency bound */
+#define WS_TICK_IDLE_MS 100 /* poll timeout before init */
+#define WS_TICK_RUN_MS 20   /* poll timeout while a job runs: output latency bound */
 #define WS_CLOSE_LINGER_MS 1000
 
 typedef struct {
@@ -62,8 +62,7 @@ static int64_t mono_ms(void)
 
 /* ---- wslay callbacks ---- */
 
-static ssize_t ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
-                       void *user)
+static ssize_t ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user)
 {
     ws_session *s = user;
     (void)flags;
@@ -185,7 +184,8 @@ static void ws_loop(ws_session *s, api_ctx *ctx)
                 break;
             continue;
         }
-        struct pollfd p = {.fd = s->sock, .events = (short)((rd ? POLLIN : 0) | (wr ? POLLOUT : 0))};
+        struct pollfd p = {.fd = s->sock,
+                           .events = (short)((rd ? POLLIN : 0) | (wr ? POLLOUT : 0))};
         int timeout = piston_ws_proto_running(s->proto) ? WS_TICK_RUN_MS : WS_TICK_IDLE_MS;
         int n = poll(&p, 1, timeout);
         if (n < 0 && errno != EINTR)
@@ -211,15 +211,15 @@ static int ws_identify(api_call *c)
         snprintf(bearer, sizeof(bearer), "Bearer %s", token);
         authz = bearer;
     }
-    int r = auth_identify(c->ctx->auth, c->st, authz, c->req->client_addr, &c->who, err,
-                          sizeof(err));
+    int r =
+        auth_identify(c->ctx->auth, c->st, authz, c->req->client_addr, &c->who, err, sizeof(err));
     if (r < 0)
         return r;
     return (c->who.scopes & AUTH_SUBMIT) == AUTH_SUBMIT ? 0 : -EACCES;
 }
 
-static void ws_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls,
-                        const char *extra_in, size_t extra_in_size, MHD_socket sock,
+static void ws_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
+                        size_t extra_in_size, MHD_socket sock,
                         struct MHD_UpgradeResponseHandle *urh)
 {
     api_ctx *ctx = cls;

@@ -51,6 +51,7 @@ struct piston_ws_proto {
     bool inited, done;
     char id[64];
     int64_t after;      /* last live chunk forwarded */
+    unsigned exits;     /* exit chunks forwarded */
     uint64_t bell_seen; /* api_bell generation at the last look */
     int64_t next_look_ms;
     /* a UTF-8 sequence cut by a chunk's end, per stream (stdout, stderr) */
@@ -160,7 +161,8 @@ static void on_init(piston_ws_proto *p, json_t *msg)
     if (!json_is_string(in) || !json_string_length(in))
         json_object_del(json_array_get(json_object_get(v1, "tests"), 0), "stdin");
     json_object_set_new(v1, "live", json_true());
-    json_object_set_new(v1, "meta", json_pack("{s:s, s:s}", "front", "piston", "mode", "websocket"));
+    json_object_set_new(v1, "meta",
+                        json_pack("{s:s, s:s}", "front", "piston", "mode", "websocket"));
     request_error e = {0};
     r = api_submit_v1(c, v1, false, p->id, NULL, &e);
     json_decref(v1);
@@ -296,12 +298,15 @@ static void forward_exit(piston_ws_proto *p, const unsigned char *d, size_t len)
     send_json(p, json_pack("{s:s, s:s, s:o, s:o}", "type", "exit", "stage", stage ? stage : "run",
                            "code", killed || !json_is_integer(code) ? json_null() : json_copy(code),
                            "signal",
-                           killed ? json_string("SIGKILL")
-                                  : json_is_string(sig) ? json_copy(sig) : json_null()));
+                           killed                ? json_string("SIGKILL")
+                           : json_is_string(sig) ? json_copy(sig)
+                                                 : json_null()));
 }
 
-/* The submission's state and, when it ended badly, why. */
-static int job_state(piston_ws_proto *p, char *state, size_t len, char *why, size_t whylen)
+/* The submission's state and, when it ended badly, why; *view (if not
+ * NULL) gets the whole view (new reference). */
+static int job_state(piston_ws_proto *p, char *state, size_t len, char *why, size_t whylen,
+                     json_t **view)
 {
     json_t *v = NULL;
     int r = api_submission_view(p->c->st, p->id, &v);
@@ -310,24 +315,56 @@ static int job_state(piston_ws_proto *p, char *state, size_t len, char *why, siz
     snprintf(state, len, "%s", json_string_value(json_object_get(v, "state")) ?: "");
     const char *err = json_string_value(json_object_get(v, "error"));
     snprintf(why, whylen, "%s", err ? err : "");
-    json_decref(v);
+    if (view)
+        *view = v;
+    else
+        json_decref(v);
     return 0;
+}
+
+/* A job that ran without the live channel (a remote worker, whose store is
+ * another farm's API; or a channel that could not start): its stages from
+ * the result, at the end, in the same messages. */
+static void replay_stage(piston_ws_proto *p, const char *stage, const json_t *st)
+{
+    if (!json_is_object(st))
+        return;
+    _cleanup_json_ json_t *o = piston_stage_from_v1(st, false, NULL);
+    if (!o)
+        return;
+    send_json(p, json_pack("{s:s, s:s}", "type", "stage", "stage", stage));
+    static const char *const streams[] = {"stdout", "stderr"};
+    for (int k = 0; k < 2; k++) {
+        const char *t = json_string_value(json_object_get(o, streams[k]));
+        if (t && *t)
+            send_json(
+                p, json_pack("{s:s, s:s, s:s}", "type", "data", "stream", streams[k], "data", t));
+    }
+    send_json(p, json_pack("{s:s, s:s, s:O, s:O}", "type", "exit", "stage", stage, "code",
+                           json_object_get(o, "code"), "signal", json_object_get(o, "signal")));
+}
+
+static void replay(piston_ws_proto *p, const json_t *view)
+{
+    replay_stage(p, "compile", json_object_get(view, "compile"));
+    replay_stage(p, "run", json_array_get(json_object_get(view, "tests"), 0));
 }
 
 static void look(piston_ws_proto *p)
 {
     char state[32] = "", why[512] = "";
+    _cleanup_json_ json_t *view = NULL;
     /* The state first: a state that is terminal now has all its chunks
      * written before it (the worker appends them before it finishes). */
-    int r = job_state(p, state, sizeof(state), why, sizeof(why));
+    int r = job_state(p, state, sizeof(state), why, sizeof(why), &view);
     if (r < 0) {
         fail(p, "the job cannot be read: %s", strerror(-r));
         return;
     }
     store_live_chunk *ch = NULL;
     size_t n = 0;
-    if ((r = store_live_read(p->c->st, p->id, STORE_LIVE_OUT, p->after, LIVE_READ_BATCH, &ch,
-                             &n)) < 0) {
+    if ((r = store_live_read(p->c->st, p->id, STORE_LIVE_OUT, p->after, LIVE_READ_BATCH, &ch, &n)) <
+        0) {
         fail(p, "the job's output cannot be read: %s", store_last_error(p->c->st));
         return;
     }
@@ -338,10 +375,11 @@ static void look(piston_ws_proto *p)
         else if (!strcmp(ch[i].kind, "stderr"))
             forward_output(p, 1, "stderr", ch[i].data, ch[i].len, false);
         else if (!strcmp(ch[i].kind, "stage"))
-            send_json(p, json_pack("{s:s, s:s%}", "type", "stage", "stage", ch[i].data,
-                                   ch[i].len));
-        else if (!strcmp(ch[i].kind, "exit"))
+            send_json(p, json_pack("{s:s, s:s%}", "type", "stage", "stage", ch[i].data, ch[i].len));
+        else if (!strcmp(ch[i].kind, "exit")) {
             forward_exit(p, ch[i].data, ch[i].len);
+            p->exits++;
+        }
     }
     store_live_chunks_free(ch, n);
     if (n == LIVE_READ_BATCH) {
@@ -350,9 +388,11 @@ static void look(piston_ws_proto *p)
     }
     if (!api_state_is_terminal(state))
         return;
-    if (!strcmp(state, "finished") || !strcmp(state, "compile_error"))
+    if (!strcmp(state, "finished") || !strcmp(state, "compile_error")) {
+        if (!p->exits)
+            replay(p, view);
         finish(p, 4999, "Job Completed");
-    else
+    } else
         fail(p, "the job ended %s%s%s", state, why[0] ? ": " : "", why);
 }
 
@@ -381,7 +421,7 @@ void piston_ws_proto_free(piston_ws_proto *p)
         return;
     if (p->id[0]) {
         char state[32] = "", why[8];
-        if (job_state(p, state, sizeof(state), why, sizeof(why)) == 0 &&
+        if (job_state(p, state, sizeof(state), why, sizeof(why), NULL) == 0 &&
             !api_state_is_terminal(state)) {
             /* The client left (or we stop): the run must not go on alone. */
             int r = api_cancel_v1(p->c, p->id, NULL);

@@ -151,6 +151,21 @@ def main():
             assert s.output("stderr") == "err1\n", s.messages
         cases.append(("stdout and stderr arrive as their own data streams", streams))
 
+        def utf8_across_chunks():
+            # far more than one pipe read: multi-byte characters are cut
+            # between chunks, and must come back whole
+            text = "\u00e9\u20ac\U0001F600x" * 40000
+            s = Session(farm)
+            s.send({"type": "init", "language": "python", "version": "*",
+                    "files": [{"content": "import sys\nsys.stdout.write(%r)\n" % text}],
+                    "run_timeout": 60000})
+            s.until(lambda m: m["type"] == "exit")
+            assert s.until_closed() == 4999
+            chunks = [m for m in s.messages if m["type"] == "data"]
+            assert len(chunks) > 1, len(chunks)
+            assert s.output("stdout") == text, (len(s.output("stdout")), len(text))
+        cases.append(("UTF-8 text cut between output chunks arrives whole", utf8_across_chunks))
+
         def init_stdin_and_args():
             s = Session(farm)
             s.send({"type": "init", "language": "python", "version": py_ver,
