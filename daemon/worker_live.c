@@ -39,6 +39,7 @@ struct worker_live {
     pthread_t out_thread, in_thread;
     bool out_started, in_started;
     atomic_bool stop_in;
+    int64_t signal_floor; /* signals at or before this seq were for an earlier step */
     worker_live_signal_fn sig_fn;
     void *sig_ud;
 };
@@ -136,7 +137,7 @@ static void *in_main(void *arg)
             if (!strcmp(c[i].kind, "stdin") && l->in_w >= 0) {
                 if (!write_all(l->in_w, c[i].data, c[i].len))
                     close_fd(&l->in_w);
-            } else if (!strcmp(c[i].kind, "signal") && l->sig_fn) {
+            } else if (!strcmp(c[i].kind, "signal") && l->sig_fn && c[i].seq > l->signal_floor) {
                 int sig = atoi((const char *)c[i].data);
                 int r = sig > 0 ? l->sig_fn(l->sig_ud, sig) : -EINVAL;
                 log_info("live-signal id=%s signal=%d delivered=%d", l->id, sig, r);
@@ -179,6 +180,18 @@ int worker_live_begin(const config *cfg, const char *id, const char *stage, bool
         (with_stdin && (r = make_pipe(&l->in_r, &l->in_w)) < 0)) {
         snprintf(err, errlen, "live channel pipes: %s", strerror(-r));
         goto fail;
+    }
+    /* Every step reads the client's stdin from the start (what came during
+     * the compile is the run's), but a signal is for the step in flight. */
+    for (;;) {
+        store_live_chunk *c = NULL;
+        size_t n = 0;
+        if (store_live_read(l->out_st, id, STORE_LIVE_IN, l->signal_floor, LIVE_READ_MAX, &c, &n) <
+                0 ||
+            n == 0)
+            break;
+        l->signal_floor = c[n - 1].seq;
+        store_live_chunks_free(c, n);
     }
     if (store_live_append(l->out_st, id, STORE_LIVE_OUT, "stage", stage, strlen(stage)) < 0)
         log_warn("live-append-failed id=%s error=\"%s\"", id, store_last_error(l->out_st));

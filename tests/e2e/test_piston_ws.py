@@ -8,9 +8,12 @@ a compile error, exit codes, limits, the job in /v1, a client that leaves
 (the run is cancelled), Piston's close codes for every bad message, auth."""
 import json
 import os
+import shutil
 import sqlite3
 import struct
+import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -72,6 +75,32 @@ class Session:
 
     def types(self):
         return [m["type"] for m in self.messages]
+
+
+class RemoteWorker(farmtest.Farm):
+    """farmd --role worker --remote URL --token T: a worker with no store of
+    its own, so no live channel."""
+
+    def __init__(self, url, token):
+        super().__init__(workers=1, builders=0, roles="worker",
+                         settings={"worker.first_uid": str(63000 + (os.getpid() % 250) * 8),
+                                   "worker.remote_wait_ms": "1000"})
+        self.url = url
+        self.token = token
+
+    def start(self, timeout=60):
+        args = [farmtest.farmd_path(), "--role", "worker", "--workers", "1",
+                "--remote", self.url, "--token", self.token]
+        for k, v in self.settings.items():
+            args += ["--set", "%s=%s" % (k, v)]
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(args, env=self.env(), stdout=self.log, stderr=self.log,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.time() + timeout
+        while "worker-ready" not in self.logs():
+            assert self.proc.poll() is None and time.time() < deadline, self.logs()
+            time.sleep(0.05)
+        return self
 
 
 def latest_submission(farm):
@@ -308,6 +337,38 @@ def main():
                 assert s.until_closed() == 4001, s.close_code
         cases.append(("api.auth: no token -> 401 before the upgrade; a submit token in "
                       "Authorization is accepted", auth))
+
+        def remote_worker_replays():
+            keys = tempfile.mkdtemp(prefix="farmtest-keys-")
+            cache = tempfile.mkdtemp(prefix="farmtest-cache-")
+            try:
+                sec, pub = os.path.join(keys, "c.sec"), os.path.join(keys, "c.pub")
+                subprocess.run(["nix-store", "--generate-binary-cache-key", "farm-ws-1", sec, pub],
+                               check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                a = farmtest.Farm(workers=0, builders=1, roles="api,builder,health",
+                                  settings={"api.auth": "true",
+                                            "cache.export_url": "file://" + cache,
+                                            "cache.secret_key_file": sec})
+                with a:
+                    wtok = apitest.token(a, "remote", "worker")["token"]
+                    stok = apitest.token(a, "client", "submit,read")["token"]
+                    b = RemoteWorker("http://127.0.0.1:%d" % a.port, wtok)
+                    with b:
+                        s = Session(a, headers=["Authorization: " + stok])
+                        s.send({"type": "init", "language": "bash", "version": "*",
+                                "files": [{"content": "echo out; echo err >&2; exit 4\n"}]})
+                        assert s.until_closed() == 4999, (s.close_code, s.messages, b.logs())
+                        seq = [(m["type"], m.get("stage") or m.get("stream")) for m in s.messages]
+                        assert seq == [("runtime", None), ("stage", "run"), ("data", "stdout"),
+                                       ("data", "stderr"), ("exit", "run")], s.messages
+                        assert s.output("stdout") == "out\n" and s.output("stderr") == "err\n"
+                        assert s.messages[-1] == {"type": "exit", "stage": "run", "code": 4,
+                                                  "signal": None}, s.messages
+            finally:
+                shutil.rmtree(keys, ignore_errors=True)
+                shutil.rmtree(cache, ignore_errors=True)
+        cases.append(("a remote worker (no live channel): the result comes as the same messages "
+                      "at the end", remote_worker_replays))
 
         rc = farmtest.run_cases(cases)
     sys.exit(rc)
