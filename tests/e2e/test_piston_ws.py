@@ -266,6 +266,19 @@ def main():
         cases.append(("run_timeout still applies: a program waiting on stdin is killed (SIGKILL)",
                       time_limit))
 
+        def output_cap():
+            s = Session(farm)
+            s.send({"type": "init", "language": "python", "version": "*", "run_timeout": 60000,
+                    "files": [{"content": "import sys\nwhile True:\n    sys.stdout.write('y' * 65536)\n"}]})
+            ex = s.until(lambda m: m["type"] == "exit")
+            assert ex == {"type": "exit", "stage": "run", "code": None, "signal": "SIGKILL"}, ex
+            assert s.until_closed() == 4999
+            out = s.output("stdout")
+            # the farm's default cap (api.limits.default.run.output_bytes), no more
+            assert 0 < len(out) <= 1048576 and set(out) == {"y"}, len(out)
+        cases.append(("the output cap still applies: a flood is cut and killed (SIGKILL)",
+                      output_cap))
+
         def disconnect_cancels():
             s = Session(farm)
             s.send({"type": "init", "language": "python", "version": "*",
