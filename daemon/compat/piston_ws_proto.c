@@ -11,7 +11,8 @@
  *   signal {signal: "SIGINT"...}: Piston's signal names; another closes
  *          4005 "Invalid signal"; before init 4003.
  * Anything that cannot be handled (not JSON, a bad init, an unknown type,
- * data that is not a string) is answered {type: "error", message} and
+ * data that is not a string, more stdin than api.max_body_bytes or more than
+ * MAX_SIGNALS signals in one session: each waits in the store as a row) is answered {type: "error", message} and
  * closed 4002 "Notified Error", as Piston does for whatever throws.
  *
  * Server -> client: runtime {language, version} once the job is accepted,
@@ -43,6 +44,7 @@
 #define POLL_FALLBACK_MS 250       /* a look at the store without a doorbell ring */
 #define LIVE_READ_BATCH 256        /* chunks forwarded per look */
 #define LIVE_MAX_AGE_MS 86400000LL /* chunks of sessions whose API died */
+#define MAX_SIGNALS 1000           /* per session: each is a row in the store */
 
 struct piston_ws_proto {
     api_call *c;
@@ -50,8 +52,10 @@ struct piston_ws_proto {
     int64_t started_ms;
     bool inited, done;
     char id[64];
-    int64_t after;      /* last live chunk forwarded */
-    unsigned exits;     /* exit chunks forwarded */
+    int64_t after;         /* last live chunk forwarded */
+    unsigned exits;        /* exit chunks forwarded */
+    long long stdin_bytes; /* sent so far; at most api.max_body_bytes per session */
+    unsigned signals;
     uint64_t bell_seen; /* api_bell generation at the last look */
     int64_t next_look_ms;
     /* a UTF-8 sequence cut by a chunk's end, per stream (stdout, stderr) */
@@ -199,6 +203,13 @@ static void on_data(piston_ws_proto *p, json_t *msg)
         fail(p, "data must be a string");
         return;
     }
+    /* Rows wait in the store until the session ends: a session's stdin may
+     * be as large as an execute request's body, no larger. */
+    p->stdin_bytes += (long long)json_string_length(data);
+    if (p->stdin_bytes > p->c->ctx->max_body) {
+        fail(p, "stdin exceeds %lld bytes in total (api.max_body_bytes)", p->c->ctx->max_body);
+        return;
+    }
     if (json_string_length(data) &&
         store_live_append(p->c->st, p->id, STORE_LIVE_IN, "stdin", json_string_value(data),
                           json_string_length(data)) < 0)
@@ -214,6 +225,10 @@ static void on_signal(piston_ws_proto *p, json_t *msg)
     }
     if (!sig) {
         finish(p, 4005, "Invalid signal");
+        return;
+    }
+    if (++p->signals > MAX_SIGNALS) {
+        fail(p, "more than %d signals in one session", MAX_SIGNALS);
         return;
     }
     char num[16];

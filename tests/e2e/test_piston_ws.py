@@ -336,6 +336,21 @@ def main():
         cases.append(("a plain GET of /api/v2/connect: 400 with Piston's {message}",
                       not_a_websocket))
 
+        def stdin_cap():
+            small = apitest.api_farm(settings={"api.max_body_bytes": "4096"})
+            with small:  # the API alone: the job stays queued, stdin waits in the store
+                s = Session(small)
+                s.send({"type": "init", "language": "python", "version": "*",
+                        "files": [{"content": "import sys\nsys.stdin.read()\n"}]})
+                s.until(lambda m: m["type"] == "runtime")
+                for _ in range(3):
+                    s.send({"type": "data", "stream": "stdin", "data": "z" * 1500})
+                assert s.until_closed() == 4002, (s.close_code, s.messages)
+                err = [m for m in s.messages if m["type"] == "error"]
+                assert err and "api.max_body_bytes" in err[0]["message"], s.messages
+        cases.append(("stdin of a session is capped at api.max_body_bytes: error + 4002",
+                      stdin_cap))
+
         def auth():
             farm_auth = apitest.api_farm(settings={"api.auth": "true"})
             with farm_auth:
