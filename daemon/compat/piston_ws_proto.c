@@ -12,8 +12,9 @@
  *          4005 "Invalid signal"; before init 4003.
  * Anything that cannot be handled (not JSON, a bad init, an unknown type,
  * data that is not a string, more stdin than api.max_body_bytes or more than
- * MAX_SIGNALS signals in one session: each waits in the store as a row) is answered {type: "error", message} and
- * closed 4002 "Notified Error", as Piston does for whatever throws.
+ * MAX_SIGNALS signals in one session: each waits in the store as a row)
+ * is answered {type: "error", message} and closed 4002 "Notified Error", as
+ * Piston does for whatever throws.
  *
  * Server -> client: runtime {language, version} once the job is accepted,
  * then per stage stage {stage: "compile"|"run"}, data {stream, data} as the
