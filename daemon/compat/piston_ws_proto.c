@@ -57,6 +57,8 @@ struct piston_ws_proto {
     unsigned exits;        /* exit chunks forwarded */
     long long stdin_bytes; /* sent so far; at most api.max_body_bytes per session */
     unsigned signals;
+    int64_t event_seq;  /* the submission's last event looked at */
+    bool ended;         /* a terminal state event was seen */
     uint64_t bell_seen; /* api_bell generation at the last look */
     int64_t next_look_ms;
     /* a UTF-8 sequence cut by a chunk's end, per stream (stdout, stderr) */
@@ -366,13 +368,36 @@ static void replay(piston_ws_proto *p, const json_t *view)
     replay_stage(p, "run", json_array_get(json_object_get(view, "tests"), 0));
 }
 
+/* Whether the submission has ended: from its new events (cheap; the whole
+ * view is read only once it has). 1 ended, 0 not yet, <0 store errors. */
+static int job_ended(piston_ws_proto *p)
+{
+    _cleanup_json_ json_t *ev = NULL;
+    int r = store_submission_events(p->c->st, p->id, p->event_seq, &ev);
+    if (r < 0)
+        return r;
+    size_t i;
+    json_t *e;
+    json_array_foreach(ev, i, e)
+    {
+        p->event_seq = json_integer_value(json_object_get(e, "seq"));
+        const char *type = json_string_value(json_object_get(e, "type"));
+        const char *st = json_string_value(json_object_get(json_object_get(e, "data"), "state"));
+        if (type && !strcmp(type, "state") && api_state_is_terminal(st))
+            p->ended = true;
+    }
+    return p->ended;
+}
+
 static void look(piston_ws_proto *p)
 {
     char state[32] = "", why[512] = "";
     _cleanup_json_ json_t *view = NULL;
     /* The state first: a state that is terminal now has all its chunks
      * written before it (the worker appends them before it finishes). */
-    int r = job_state(p, state, sizeof(state), why, sizeof(why), &view);
+    int r = job_ended(p);
+    if (r > 0)
+        r = job_state(p, state, sizeof(state), why, sizeof(why), &view);
     if (r < 0) {
         fail(p, "the job cannot be read: %s", strerror(-r));
         return;
