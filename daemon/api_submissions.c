@@ -72,6 +72,13 @@ int api_submission_view(store *s, const char *id, json_t **out)
     json_t *meta = json_object_get(json_object_get(o, "request"), "meta");
     if (json_is_object(meta))
         json_object_set(o, "meta", meta);
+    /* what was asked for, for the dashboard's detail page: the profile,
+     * packages and limits in force (defaults filled in by the normalizer) */
+    json_t *req = json_object_get(o, "request");
+    static const char *const shown[] = {"profile", "packages", "limits"};
+    for (size_t i = 0; i < sizeof(shown) / sizeof(*shown); i++)
+        if (json_object_get(req, shown[i]))
+            json_object_set(o, shown[i], json_object_get(req, shown[i]));
     /* internal bookkeeping stays inside */
     static const char *const hidden[] = {"request",  "lease_owner", "lease_expires_at",
                                          "token_id", "cache_key",   "max_attempts"};
