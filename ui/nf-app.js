@@ -98,8 +98,13 @@ NF.can = (scope) => NF.me.scopes.includes(scope);
 
   document.getElementById("signout").addEventListener("click", () => {
     NF.api.setToken("");
-    location.hash = "#/overview";
-    location.reload();
+    if (leave) { try { leave(); } catch (e) { /* ignore */ } leave = null; }
+    NF.me = { scopes: [], auth: true };
+    for (const el of document.querySelectorAll(".admin-only")) el.hidden = true;
+    document.getElementById("who").textContent = "";
+    document.getElementById("signout").hidden = true;
+    NF.clear(main).appendChild(NF.h("p", { class: "muted" }, "Signed out."));
+    showLogin("");
   });
 
   window.addEventListener("hashchange", () => { if (document.getElementById("login").hidden) route(); });

@@ -39,7 +39,7 @@ NF.followSubmission = function (box, id) {
         h("td", { class: "num" }, t.memory_kib !== undefined ? NF.fmtBytes(t.memory_kib * 1024) : "—")),
     ]);
     const outputs = (v.tests || []).map((t, i) => h("details", { open: (v.tests.length <= 3) || null },
-      h("summary", null, "Test " + (i + 1) + (t.name ? " (" + t.name + ")" : "") + ": output"),
+      h("summary", null, "Test " + (i + 1) + (t.name && t.name !== String(i + 1) ? " (" + t.name + ")" : "") + ": output"),
       NF.streamView("stdout", t.stdout, t.encoding, t.stdout_truncated),
       NF.streamView("stderr", t.stderr, t.encoding, t.stderr_truncated)));
     const c = v.compile;

@@ -16,7 +16,7 @@ NF.views.overview = function (main) {
   const h = NF.h;
   const depthS = h("ul", { class: "tiles", "aria-label": "Submissions per state" });
   const depthD = h("ul", { class: "tiles", "aria-label": "Dependency sets per state" });
-  const latency = h("dl", { class: "kv" });
+  const latency = h("ul", { class: "tiles", "aria-label": "Last hour in figures" });
   const mix = h("ul", { class: "legend-list", "aria-label": "Verdict mix, last hour" });
   const procs = h("div");
   const drain = h("p");
@@ -29,12 +29,12 @@ NF.views.overview = function (main) {
     h("div", { class: "grid" },
       h("section", { class: "card", "aria-labelledby": "q-h" }, h("h2", { id: "q-h" }, "Queue"),
         h("h3", { class: "muted" }, "Submissions"), depthS, h("h3", { class: "muted" }, "Dependency sets"), depthD, drain),
-      h("section", { class: "card", "aria-labelledby": "l-h" }, h("h2", { id: "l-h" }, "Last hour"), latency, mix)),
+      h("section", { class: "card", "aria-labelledby": "p-h" }, h("h2", { id: "p-h" }, "Workers, builders and other processes"), procs)),
+    h("section", { class: "card", "aria-labelledby": "l-h" }, h("h2", { id: "l-h" }, "Last hour"), latency, mix),
     h("div", { class: "grid" },
       h("section", { class: "card" }, h("h2", null, "Submissions per second"), chartRate),
       h("section", { class: "card" }, h("h2", null, "Verdict mix (per minute)"), chartMix),
       h("section", { class: "card" }, h("h2", null, "Latency, submit to result"), chartLat)),
-    h("section", { class: "card", "aria-labelledby": "p-h" }, h("h2", { id: "p-h" }, "Workers, builders and other processes"), procs),
   ]);
 
   const charts = {};
@@ -77,10 +77,8 @@ NF.views.overview = function (main) {
     for (const b of st.buckets) { fin += b.finished; sub += b.submitted; }
     NF.clear(latency);
     for (const [k, v] of [["submitted", String(sub)], ["finished", String(fin)],
-      ["latency p50", NF.fmtMs(lat.p50_ms)], ["latency p99", NF.fmtMs(lat.p99_ms)]]) {
-      latency.appendChild(h("dt", null, k));
-      latency.appendChild(h("dd", { "data-k": k }, v));
-    }
+      ["latency p50", NF.fmtMs(lat.p50_ms)], ["latency p99", NF.fmtMs(lat.p99_ms)]])
+      latency.appendChild(h("li", null, h("span", { class: "n", "data-k": k }, v), h("span", { class: "k" }, k)));
     NF.clear(mix);
     const outs = Object.entries(st.outcomes).sort((a, b) => b[1] - a[1]);
     if (!outs.length) mix.appendChild(h("li", { class: "muted" }, "No submission finished in the last hour."));

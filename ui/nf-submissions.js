@@ -50,7 +50,7 @@ NF.views.submissions = function (main) {
       summary.textContent = r.total + " submission" + (r.total === 1 ? "" : "s") + " match · page " + (page + 1) +
         " of " + Math.max(1, Math.ceil(r.total / 50));
       const rows = r.submissions.map((s) => h("tr", null,
-        h("td", { class: "mono" }, h("a", { href: "#/submissions/" + encodeURIComponent(s.id) }, s.id)),
+        h("td", { class: "mono id" }, h("a", { href: "#/submissions/" + encodeURIComponent(s.id), title: s.id }, s.id)),
         h("td", null, NF.word(s.state, "state")), h("td", null, NF.word(s.verdict)),
         h("td", null, s.profile || "—"), h("td", { class: "num" }, String(s.n_tests)),
         h("td", { class: "hide-narrow" }, NF.fmtTime(s.created_at)),
