@@ -33,18 +33,24 @@ NF.can = (scope) => NF.me.scopes.includes(scope);
   }
   NF.route = route;
 
+  /* /v1/health is public and says both the drain state and the health; a
+     failing farm answers 503 with the same body. */
   async function refreshBadge() {
     const b = document.getElementById("drain-badge");
     try {
-      const h = await NF.api.call("GET", "/v1/health", undefined, { noLogin: true });
-      NF.setAccepting(h.accepting);
+      const r = await fetch("/v1/health", { cache: "no-store" });
+      const h = await r.json();
+      NF.setAccepting(h.accepting, h.status);
     } catch (e) {
-      if (e.status === 503) { b.textContent = "Unhealthy"; b.className = "badge draining"; }
+      b.textContent = "farmd unreachable";
+      b.className = "badge draining";
     }
   }
-  NF.setAccepting = function (acc) {
+  let health = "";
+  NF.setAccepting = function (acc, status) {
     const b = document.getElementById("drain-badge");
-    b.textContent = acc ? "Accepting work" : "Draining: no new work";
+    if (status) health = status;
+    b.textContent = (acc ? "Accepting work" : "Draining: no new work") + (health && health !== "ok" ? " · health " + health : "");
     b.className = "badge " + (acc ? "accepting" : "draining");
   };
 

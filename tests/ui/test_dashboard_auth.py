@@ -113,7 +113,7 @@ def main():
 
         def page_had_no_errors():
             # 401s the test provoked are logged by the browser as failed loads
-            errors = [e for e in b.errors if "status of 401" not in e]
+            errors = [e for e in b.errors if "status of 401" not in e and not e.endswith("/v1/health")]
             assert not errors, errors
 
         return farmtest.run_cases([("the page asks for a token", asks_for_token),
