@@ -54,9 +54,16 @@ NF.can = (scope) => NF.me.scopes.includes(scope);
     b.className = "badge " + (acc ? "accepting" : "draining");
   };
 
+  /* While the token form is up, the page behind it takes no focus or click. */
+  function behind(inert) {
+    document.querySelector("header.top").inert = inert;
+    main.inert = inert;
+  }
+
   function showLogin(message) {
     const box = document.getElementById("login");
     box.hidden = false;
+    behind(true);
     document.getElementById("login-error").textContent = message || "";
     const inp = document.getElementById("login-token");
     inp.value = "";
@@ -70,6 +77,7 @@ NF.can = (scope) => NF.me.scopes.includes(scope);
   function started(me) {
     NF.me = me;
     document.getElementById("login").hidden = true;
+    behind(false);
     for (const el of document.querySelectorAll(".admin-only")) el.hidden = !NF.isAdmin();
     document.getElementById("who").textContent = me.anonymous
       ? "open farm (no token needed) · " + me.scopes.join(", ")

@@ -166,7 +166,7 @@ def main():
             assert st["latency"]["p50_ms"] <= st["latency"]["p99_ms"]
             for k in ("accepted", "time_limit", "cancelled"):
                 assert st["outcomes"].get(k, 0) >= 1, st["outcomes"]
-            b.screenshot("overview.png")
+            b.screenshot("overview.png", full=True)
 
         def phone_width():
             b.viewport(390, 844, mobile=True)

@@ -42,6 +42,7 @@ def main():
             b.goto(base)
             b.wait("!document.querySelector('#login').hidden", what="the token form")
             assert b.eval("document.activeElement.id") == "login-token", "the token field has the focus"
+            assert b.eval("document.querySelector('main').inert"), "the page behind the form takes no focus"
             b.screenshot("login.png")
 
         def wrong_token_refused():
