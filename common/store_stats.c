@@ -7,6 +7,7 @@
 #include "store_stats.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -273,7 +274,9 @@ int store_stats_depsets(store *s, json_t **out)
     _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
         s, "SELECT key, state, closure_bytes, json_array_length(closure), last_used_at, holders, "
            "(SELECT COUNT(*) FROM submissions s WHERE s.state = 'running' AND "
-           "s.depset_key = depsets.key), pinned, attempts, error, created_at, finished_at, "
+           "s.depset_key = depsets.key), "
+           "(SELECT COUNT(*) FROM depset_pins p WHERE p.key = depsets.key), attempts, error, "
+           "created_at, finished_at, "
            "json_extract(spec, '$.packages'), json_extract(spec, '$.expr') "
            "FROM depsets ORDER BY COALESCE(last_used_at, created_at) DESC, key");
     if (!st)
@@ -307,20 +310,7 @@ int store_stats_depset_pin(store *s, const char *key, bool pin)
     if (r < 0)
         return r;
     _cleanup_tx_ store *tx = s;
-    int changed;
-    if (pin)
-        changed = store_exec(s,
-                             "UPDATE depsets SET pinned = 1, holders = holders + 1 "
-                             "WHERE key = ?1 AND pinned = 0",
-                             1, key);
-    else
-        changed = store_exec(s,
-                             "UPDATE depsets SET pinned = 0, holders = MAX(holders - 1, 0) "
-                             "WHERE key = ?1 AND pinned = 1",
-                             1, key);
-    if (changed < 0)
-        return changed;
-    if (changed == 0) {
+    {
         _cleanup_stmt_ sqlite3_stmt *st = store_stmt(s, "SELECT 1 FROM depsets WHERE key = ?1");
         if (!st)
             return store_err(s);
@@ -330,6 +320,27 @@ int store_stats_depset_pin(store *s, const char *key, bool pin)
             return -ENOENT;
         if (rc != SQLITE_ROW)
             return store_fail(s, rc);
+    }
+    char now[24];
+    snprintf(now, sizeof(now), "%lld", (long long)store_now_ms());
+    int changed;
+    if (pin)
+        changed =
+            store_exec(s,
+                       "INSERT INTO depset_pins (key, pinned_at) SELECT ?1, CAST(?2 AS INTEGER) "
+                       "WHERE NOT EXISTS (SELECT 1 FROM depset_pins WHERE key = ?1)",
+                       2, key, now);
+    else
+        changed = store_exec(s, "DELETE FROM depset_pins WHERE key = ?1", 1, key);
+    if (changed < 0)
+        return changed;
+    if (changed > 0) {
+        r = store_exec(s,
+                       pin ? "UPDATE depsets SET holders = holders + 1 WHERE key = ?1"
+                           : "UPDATE depsets SET holders = MAX(holders - 1, 0) WHERE key = ?1",
+                       1, key);
+        if (r < 0)
+            return r;
     }
     r = store_tx_commit(s);
     return r < 0 ? r : changed > 0;

@@ -1,10 +1,15 @@
 -- 070_dashboard.sql — what the dashboard (issue 17) needs from the store.
+-- IF NOT EXISTS: safe to apply again (a database rebuilt without its ledger).
 --
--- pinned: an operator's pin on a dependency set. A pinned set also holds one
--- explicit hold (depsets.holders), so the builder's quota eviction, which
--- already skips held sets, never takes it; the flag tells the pin from the
--- holds of local runs, so unpinning drops exactly the one hold it took.
-ALTER TABLE depsets ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+-- depset_pins: an operator's pins. A pinned set also holds one explicit hold
+-- (depsets.holders), so the builder's quota eviction, which already skips
+-- held sets, never takes it; the row tells the pin from the holds of local
+-- runs, so unpinning drops exactly the one hold it took. A table of its own
+-- rather than a column: the depsets row stays as the builder knows it.
+CREATE TABLE IF NOT EXISTS depset_pins (
+    key TEXT PRIMARY KEY,
+    pinned_at INTEGER NOT NULL
+);
 
 -- The charts of the last hour read the submissions finished since a time.
 -- finished_at is written once per submission (at its end), so this index

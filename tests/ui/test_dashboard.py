@@ -8,6 +8,7 @@ a phone-width screen. Screenshots of every view go to <build>/ui-screenshots.
 import json
 import os
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -15,11 +16,14 @@ import uitest  # noqa: E402
 from uitest import cdp, farmtest  # noqa: E402
 
 HTML_PROGRAM = "echo '<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\"><b>bold</b>'\n"
+FAILING_EXPR = ('derivation { name = "boom"; system = "x86_64-linux"; builder = "/bin/sh"; '
+                'args = ["-c" "echo expr-says-boom; exit 1"]; }')
 LOOP_C = "int main(void)\n{\n    for (volatile unsigned long i = 0;; i++)\n        ;\n}\n"
 
 
 def main():
-    settings = {"cache.quota_bytes": str(4 << 30)}
+    # nix-expr for the anonymous caller: the failing set of the cache case is an expression
+    settings = {"cache.quota_bytes": str(4 << 30), "api.anonymous_scopes": "submit,read,admin,nix-expr"}
     with farmtest.Farm(workers=2, builders=1, settings=settings) as farm, \
             cdp.Browser(uitest.ARTIFACTS) as b:
         base = "http://127.0.0.1:%d/ui/" % farm.port
@@ -155,6 +159,29 @@ def main():
             b.click_text("button", "Unpin")
             b.wait("![...document.querySelectorAll('main td')].some((td) => td.textContent.startsWith('pinned'))")
 
+        def failed_set_log_and_rebuild():
+            status, d = farm.request("POST", "/v1/depsets", {"expr": FAILING_EXPR})
+            assert status in (200, 201), d
+            key = d["key"]
+            deadline = time.time() + 240
+            while d["state"] != "failed" and time.time() < deadline:
+                time.sleep(0.2)
+                status, d = farm.request("GET", "/v1/depsets/" + key)
+            assert d["state"] == "failed", d
+            open_view("overview", "document.querySelectorAll('.tiles li').length >= 8")
+            open_view("cache", "document.body.innerText.includes('(Nix expression)')")
+            b.click_text("button", "Build log")
+            b.wait("[...document.querySelectorAll('pre.out')].some((p) => p.textContent.includes('expr-says-boom'))",
+                   what="the failed set's build log")
+            b.screenshot("cache-failed.png", full=True)
+            row = "[...document.querySelectorAll('main tbody tr')].find((tr) => tr.textContent.includes('(Nix expression)'))"
+            b.eval("%s.querySelector('button:nth-child(2)').click()" % row)  # Rebuild: press, then confirm
+            b.eval("%s.querySelector('button:nth-child(2)').click()" % row)
+            deadline = time.time() + 60
+            while "depset-rebuild key=" + key not in farm.logs() and time.time() < deadline:
+                time.sleep(0.2)
+            assert "depset-rebuild key=" + key in farm.logs(), "the rebuild reached the server"
+
         def overview_screenshot():
             open_view("overview", "document.querySelectorAll('.tiles li').length >= 8")
             b.wait("document.querySelector('[data-k=\"latency p99\"]') && document.querySelector('[data-k=\"latency p99\"]').textContent !== '—'")
@@ -195,6 +222,7 @@ def main():
                  ("cancel a long run", cancel_long_run),
                  ("submissions: filter by verdict", submissions_list),
                  ("cache: quota bar, pin and unpin", cache_view),
+                 ("cache: a failed set's build log, and rebuild", failed_set_log_and_rebuild),
                  ("overview charts after the runs", overview_screenshot),
                  ("phone width: no sideways scroll", phone_width),
                  ("drain: the queue refuses new work, undrain takes it again", lambda: drain_case(b, farm)),
