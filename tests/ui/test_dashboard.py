@@ -178,9 +178,9 @@ def main():
             b.eval("%s.querySelector('button:nth-child(2)').click()" % row)  # Rebuild: press, then confirm
             b.eval("%s.querySelector('button:nth-child(2)').click()" % row)
             deadline = time.time() + 60
-            while "depset-rebuild key=" + key not in farm.logs() and time.time() < deadline:
+            while "msg=\"depset-rebuild\" key=" + key not in farm.logs() and time.time() < deadline:
                 time.sleep(0.2)
-            assert "depset-rebuild key=" + key in farm.logs(), "the rebuild reached the server"
+            assert "msg=\"depset-rebuild\" key=" + key in farm.logs(), "the rebuild reached the server"
 
         def overview_screenshot():
             open_view("overview", "document.querySelectorAll('.tiles li').length >= 8")
