@@ -513,8 +513,31 @@ enum MHD_Result api_submission_show(api_call *c)
     return http_reply_json(c->req, 200, v);
 }
 
+/* Whether the caller may cancel submission id: an admin any, anyone else
+ * only those made with its own token (anonymous callers those made without
+ * one). 1 yes, 0 no, < 0 store errors (-ENOENT no such id). */
+static int may_cancel(api_call *c, const char *id)
+{
+    if (c->who.scopes & AUTH_ADMIN)
+        return 1;
+    _cleanup_json_ json_t *row = NULL;
+    int r = store_submission_get(c->st, id, &row);
+    if (r < 0)
+        return r;
+    const char *owner = json_string_value(json_object_get(row, "token_id"));
+    return !strcmp(owner ? owner : "", c->who.token_id);
+}
+
 enum MHD_Result api_submission_cancel(api_call *c)
 {
+    int m = may_cancel(c, c->param);
+    if (m < 0)
+        return api_store_error(c, m, "submission");
+    if (m == 0)
+        return http_reply_error(c->req, 403, "forbidden", "Authorization",
+                                "submission %s was made with another token; cancelling it needs "
+                                "the admin scope",
+                                c->param);
     json_t *v = NULL;
     int r = api_cancel_v1(c, c->param, &v);
     if (r == -EALREADY)

@@ -65,6 +65,14 @@ NF.views.overview = function (main) {
       ul.appendChild(h("li", null, h("span", { class: "n" }, String(v)), h("span", { class: "k" }, k.replace(/_/g, " "))));
   }
 
+  /* "running submission <id>" links to the submission */
+  function doingCell(p) {
+    const d = p.doing || p.current_item || "—";
+    const m = /^running submission ([0-9a-f]+)$/.exec(d);
+    if (!m) return d;
+    return h("span", null, "running ", h("a", { href: "#/submissions/" + m[1], class: "mono" }, m[1].slice(0, 12) + "…"));
+  }
+
   function render(st) {
     tiles(depthS, st.depths.submissions);
     tiles(depthD, st.depths.depsets);
@@ -111,7 +119,7 @@ NF.views.overview = function (main) {
     const rows = st.processes.map((p) => h("tr", null,
       h("td", null, p.role), h("td", { class: "mono" }, p.id),
       h("td", { class: "hide-narrow" }, (p.host || "") + (p.pid ? " pid " + p.pid : "")),
-      h("td", null, p.doing || p.current_item || "—", p.doing_since ? h("span", { class: "muted" }, " since " + NF.fmtAge(p.doing_since)) : null),
+      h("td", null, doingCell(p), p.doing_since ? h("span", { class: "muted" }, " since " + NF.fmtAge(p.doing_since)) : null),
       h("td", null, NF.fmtAge(p.last_seen_at)),
       h("td", null, p.stale ? h("strong", { class: "v-failed" }, "stale") : h("span", { class: "v-accepted" }, "live"))));
     NF.clear(procs).appendChild(rows.length ? NF.table(["role", "id", { label: "host", cls: "hide-narrow" }, "doing", "heartbeat", "state"], rows)

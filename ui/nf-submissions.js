@@ -11,7 +11,8 @@ NF.views.submissions = function (main) {
   const fState = NF.select(any.concat(NF.STATES.map((s) => ({ value: s, label: s.replace(/_/g, " ") }))), "");
   const fVerdict = NF.select(any.concat(NF.VERDICTS.map((s) => ({ value: s, label: s.replace(/_/g, " ") }))), "");
   const fProfile = NF.select(any, "");
-  const fToken = h("input", { type: "text", placeholder: "token id", spellcheck: "false", size: 20 });
+  const fToken = h("input", { type: "text", placeholder: "token id", spellcheck: "false", size: 20, list: "token-ids" });
+  const tokenIds = h("datalist", { id: "token-ids" });
   const err = h("p", { class: "error", role: "alert" });
   const summary = h("p", { class: "muted", role: "status", id: "sub-summary" });
   const list = h("div");
@@ -19,7 +20,7 @@ NF.views.submissions = function (main) {
   const next = h("button", { type: "button", class: "secondary" }, "Older →");
   const form = h("form", { class: "row card", "aria-label": "Filters" },
     NF.field("State", fState, "f-state"), NF.field("Verdict", fVerdict, "f-verdict"),
-    NF.field("Profile", fProfile, "f-profile"), NF.field("Token", fToken, "f-token"),
+    NF.field("Profile", fProfile, "f-profile"), NF.field("Token", fToken, "f-token"), tokenIds,
     h("div", null, h("button", { type: "submit" }, "Apply")));
   NF.append(main, [h("h1", null, "Submissions"), form, err, summary,
     h("section", { class: "card" }, list, h("div", { class: "pager" }, prev, next))]);
@@ -27,6 +28,12 @@ NF.views.submissions = function (main) {
   NF.api.get("/v1/profiles").then((r) => {
     for (const p of r.profiles) fProfile.appendChild(h("option", { value: p.name }, p.name));
   }).catch(() => { /* the filter still works with "any" */ });
+
+  /* admins may list the tokens: offer their ids with names */
+  if (NF.isAdmin())
+    NF.api.get("/v1/tokens").then((r) => {
+      for (const t of r.tokens) tokenIds.appendChild(h("option", { value: t.id }, t.name));
+    }).catch(() => { /* typing an id still works */ });
 
   let cursors = [""]; /* cursors[i] = the "before" of page i */
   let page = 0;

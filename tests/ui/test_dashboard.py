@@ -128,6 +128,12 @@ def main():
             b.eval("location.hash = '#/submissions/' + %s" % json.dumps(sid))
             b.wait("(document.querySelector('[data-k=state]') || {}).textContent === 'running  ● following live'", timeout=240,
                    what="the run shown running, live")
+            # the overview shows which worker runs it, linked to it
+            open_view("overview", "document.querySelectorAll('.tiles li').length >= 8")
+            b.wait("document.querySelector('main td a[href=\"#/submissions/%s\"]') !== null" % sid,
+                   what="the worker running it on the overview")
+            b.click("main td a[href=\"#/submissions/%s\"]" % sid)
+            b.wait("((document.querySelector('[data-k=state]') || {}).textContent || '').startsWith('running')")
             b.click_text("button", "Cancel submission")
             assert "Press again" in b.eval("[...document.querySelectorAll('button')].find((x) => x.textContent.includes('confirm')).textContent")
             b.click_text("button", "Press again")

@@ -82,6 +82,21 @@ def main():
             status, resp = farm.request("GET", "/v1/whoami", headers={"Authorization": "Bearer nft_nope"})
             assert status == 401, resp
 
+        def cancel_own_or_admin():
+            other = make_token(farm, "other", "read,submit")
+            subs = []
+            for _ in range(2):
+                status, body = farm.submit(uitest.HELLO, wait=False, headers={"Authorization": "Bearer " + reader})
+                assert status == 202, body
+                subs.append(body["id"])
+            # another submitter may not cancel it; its own token and an admin may
+            status, body = farm.request("DELETE", "/v1/submissions/" + subs[0], headers={"Authorization": "Bearer " + other})
+            assert status == 403 and body["error"]["code"] == "forbidden", (status, body)
+            status, body = farm.request("DELETE", "/v1/submissions/" + subs[0], headers={"Authorization": "Bearer " + reader})
+            assert status == 200 and body["state"] == "cancelled", (status, body)
+            status, body = farm.request("DELETE", "/v1/submissions/" + subs[1], headers={"Authorization": "Bearer " + admin})
+            assert status == 200 and body["state"] == "cancelled", (status, body)
+
         def admin_manages_tokens():
             b.click("#signout")
             sign_in(admin)
@@ -121,6 +136,7 @@ def main():
                                    ("a wrong token is refused", wrong_token_refused),
                                    ("without admin scope no admin control is shown", reader_sees_no_admin),
                                    ("the server refuses admin calls without the scope", server_refuses_admin_calls),
+                                   ("cancel: own submissions, or any with admin", cancel_own_or_admin),
                                    ("an admin creates and revokes a token", admin_manages_tokens),
                                    ("a revoked token is asked for again", revoked_token_asks_again),
                                    ("no console error, exception or CSP violation", page_had_no_errors)])
