@@ -16,6 +16,7 @@
 
 #define STORE_STATS_PAGE_MAX 200
 #define STORE_STATS_BUCKETS_MAX 1440
+#define STORE_STATS_COUNT_MAX 100000
 
 /* A list filter: NULL or "" fields match anything. */
 typedef struct {
@@ -29,7 +30,8 @@ typedef struct {
 
 /* Submissions matching f, newest first: *rows = [{id, state, verdict,
  * profile, token_id, n_tests, created_at, started_at, finished_at}], *total
- * the number matching f without the page bounds, *next the id to pass as
+ * the number matching f without the page bounds (counted up to
+ * STORE_STATS_COUNT_MAX + 1: more than the maximum means "at least"), *next the id to pass as
  * before_id for the next page (new reference: a string, or null on the last
  * page). -ENOENT when before_id names no submission. */
 int store_stats_submissions(store *s, const store_stats_filter *f, json_t **rows, int64_t *total,

@@ -139,9 +139,11 @@ enum MHD_Result api_submissions_list(api_call *c)
                                 "before names no submission");
     if (r < 0)
         return api_store_error(c, r, "submission");
+    bool exact = total <= STORE_STATS_COUNT_MAX;
     return http_reply_json(c->req, 200,
-                           json_pack("{s:o, s:I, s:o}", "submissions", rows, "total",
-                                     (json_int_t)total, "next_before", next));
+                           json_pack("{s:o, s:I, s:b, s:o}", "submissions", rows, "total",
+                                     (json_int_t)(exact ? total : STORE_STATS_COUNT_MAX),
+                                     "total_exact", exact, "next_before", next));
 }
 
 /* GET /v1/cache */

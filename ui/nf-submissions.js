@@ -54,8 +54,10 @@ NF.views.submissions = function (main) {
       if (stopped) return;
       err.textContent = "";
       nextCursor = r.next_before;
-      summary.textContent = r.total + " submission" + (r.total === 1 ? "" : "s") + " match · page " + (page + 1) +
-        " of " + Math.max(1, Math.ceil(r.total / 50));
+      summary.textContent = r.total_exact === false
+        ? "More than " + r.total + " submissions match · page " + (page + 1)
+        : r.total + " submission" + (r.total === 1 ? "" : "s") + " match · page " + (page + 1) +
+          " of " + Math.max(1, Math.ceil(r.total / 50));
       const rows = r.submissions.map((s) => h("tr", null,
         h("td", { class: "mono id" }, h("a", { href: "#/submissions/" + encodeURIComponent(s.id), title: s.id }, s.id)),
         h("td", null, NF.word(s.state, "state")), h("td", null, NF.word(s.verdict)),

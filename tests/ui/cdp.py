@@ -130,16 +130,18 @@ class Browser:
         """Polls expr until it is truthy; returns its value. The deadline only
         bounds a failure: nothing is asserted about how fast it came."""
         deadline = time.time() + (timeout or self.timeout)
-        last = None
+        problem = ""
         while time.time() < deadline:
             try:
-                last = self.eval(expr)
-            except RuntimeError as e:
-                last = str(e)
-            if last:
-                return last
+                value = self.eval(expr)
+                problem = ""
+            except RuntimeError as e:  # not there yet (e.g. null.textContent): keep waiting
+                value, problem = None, str(e)
+            if value:
+                return value
             time.sleep(0.1)
-        raise AssertionError("waited %ss for %s; page shows:\n%s" % (timeout or self.timeout, what or expr, self.text()[:3000]))
+        raise AssertionError("waited %ss for %s%s; page shows:\n%s" % (
+            timeout or self.timeout, what or expr, " (last: %s)" % problem[:300] if problem else "", self.text()[:3000]))
 
     def text(self, selector="body"):
         return self.eval("(document.querySelector(%s) || {}).innerText || ''" % json.dumps(selector))
