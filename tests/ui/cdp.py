@@ -29,7 +29,9 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-default-apps", "--mute-audio", "--hide-scrollbars",
                   "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-                  "--remote-allow-origins=*", "--window-size=1280,800"]
+                  "--remote-allow-origins=*", "--window-size=1280,800",
+                  # a fresh root may have no /dev/shm of a useful size
+                  "--disable-dev-shm-usage"]
 
 
 def chromium_path():

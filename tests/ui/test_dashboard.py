@@ -214,6 +214,19 @@ def main():
             finally:
                 b.viewport(1280, 800)
 
+        def readable_contrast():
+            with open(os.path.join(HERE, "contrast.js")) as f:
+                script = f.read()
+            for view, ready in (("overview", "document.querySelectorAll('.tiles li').length >= 8 && document.querySelector('main td')"),
+                                ("submissions", "document.querySelector('main tbody tr')"),
+                                ("submissions/" + state["accepted"], "document.querySelector('[data-k=verdict]')"),
+                                ("cache", "document.querySelector('main tbody tr')"),
+                                ("try", "document.querySelectorAll('#t-profile option').length > 1"),
+                                ("admin", "document.querySelector('[data-k=drain]')")):
+                open_view(view, "!!(%s)" % ready)
+                low = b.eval(script)
+                assert not low, "text below WCAG AA contrast on %s: %s" % (view, low)
+
         def page_had_no_errors():
             # the drain case's refused POST is logged by the browser as a failed load
             errors = [e for e in b.errors if not ("status of 503" in e and e.endswith("/v1/submissions"))]
@@ -232,6 +245,7 @@ def main():
                  ("overview charts after the runs", overview_screenshot),
                  ("phone width: no sideways scroll", phone_width),
                  ("drain: the queue refuses new work, undrain takes it again", lambda: drain_case(b, farm)),
+                 ("readable contrast (WCAG AA) on every view", readable_contrast),
                  ("no console error, exception or CSP violation", page_had_no_errors)]
         return farmtest.run_cases(cases)
 
