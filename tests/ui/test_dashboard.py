@@ -102,6 +102,12 @@ def main():
             assert "cpu 300 ms" in b.text("main"), b.text("main")
             b.screenshot("detail.png", full=True)
 
+        def compile_log():
+            try_submit("c", "main.c", "int main(void) { return undefined_name; }\n")
+            b.wait("((document.querySelector('[data-k=state]') || {}).textContent || '').startsWith('compile error')",
+                   timeout=240, what="compile error")
+            assert "undefined_name" in b.text("main") and "error" in b.text("main"), b.text("main")[:2000]
+
         def html_shown_as_text():
             try_submit("bash", "main.sh", HTML_PROGRAM)
             b.wait("(document.querySelector('[data-k=verdict]') || {}).textContent === 'accepted'", timeout=240)
@@ -236,6 +242,7 @@ def main():
         cases = [("open the overview", overview), ("keyboard: tab to the nav, enter to follow", keyboard),
                  ("Try it: a C program, accepted arrives live", try_accepted),
                  ("follow a time limit", time_limit),
+                 ("a compile error shows the compiler's log", compile_log),
                  ("HTML and script in the output are shown as text", html_shown_as_text),
                  ("binary output is shown as hex", binary_output),
                  ("cancel a long run", cancel_long_run),
