@@ -1,0 +1,157 @@
+/* nixpkgs_eval.c — attribute paths of a nixpkgs set, through the evaluation
+ * cache (nixpkgs_eval.h).
+ *
+ * Why a cache in the store and not in the process: every API process and
+ * every front asks, a restart should not pay again, and a farm of several
+ * API machines shares one store. Entries are keyed by the set's id, which
+ * changes with its revision, so an answer is never used for another
+ * revision; a failed lookup (a missing attribute) is cached too, since it
+ * cannot start to exist at the same revision. What is not cached: Nix
+ * failing to evaluate the set at all (a broken checkout, a tarball it could
+ * not fetch) — that may be passing, and is reported as it is. */
+#include "nixpkgs_eval.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builder_internal.h"
+#include "../common/cleanup.h"
+#include "../common/jsonutil.h"
+#include "../common/store_evalcache.h"
+
+/* Runs nix/nixpkgs-eval.nix for the blank-separated attrs; *out the parsed
+ * object attr -> result. */
+static int evaluate(const config *cfg, const pkgsource *src, const char *attrs, json_t **out,
+                    char *err, size_t errlen)
+{
+    builder_nix nix;
+    int r = builder_nix_init(cfg, &nix);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *expr = NULL;
+    if (asprintf(&expr, "%s/nixpkgs-eval.nix", nix.nix_dir) < 0) {
+        builder_nix_done(&nix);
+        return -ENOMEM;
+    }
+    const char *argv[32];
+    int i = 0;
+    argv[i++] = "nix-instantiate";
+    argv[i++] = "--eval";
+    argv[i++] = "--strict";
+    argv[i++] = "--json";
+    argv[i++] = expr;
+    argv[i++] = "--argstr";
+    argv[i++] = "source";
+    argv[i++] = src->source_arg;
+    argv[i++] = "--argstr";
+    argv[i++] = "attrs";
+    argv[i++] = attrs;
+    argv[i++] = "--argstr";
+    argv[i++] = "system";
+    argv[i++] = src->system;
+    pkgsource_nix_options(src, argv, &i);
+    argv[i] = NULL;
+    _cleanup_free_ char *text = NULL;
+    char e[2048] = "";
+    r = builder_nix_simple(&nix, argv, 0, &text, e, sizeof e);
+    builder_nix_done(&nix);
+    if (r < 0) {
+        snprintf(err, errlen, "package set %s: evaluating nixpkgs failed: %s", src->name, e);
+        return r == -ENOEXEC ? -ENOEXEC : r;
+    }
+    json_error_t je;
+    json_t *j = json_loads(text ? text : "", 0, &je);
+    if (!json_is_object(j)) {
+        snprintf(err, errlen, "package set %s: nix-instantiate gave no object: %s", src->name,
+                 j ? "not an object" : je.text);
+        json_decref(j);
+        return -EPROTO;
+    }
+    *out = j;
+    return 0;
+}
+
+int builder_nixpkgs_check(const config *cfg, store *s, const pkgsource *src, json_t *names,
+                          size_t index_base, json_t **info_out, size_t *evaluated_out,
+                          char *err, size_t errlen)
+{
+    if (evaluated_out)
+        *evaluated_out = 0;
+    if (!json_is_array(names)) {
+        snprintf(err, errlen, "packages: must be an array of attribute paths");
+        return -EINVAL;
+    }
+    _cleanup_json_ json_t *info = json_object();
+    if (!info)
+        return -ENOMEM;
+    size_t i, missing = 0, len = 1;
+    json_t *v;
+    json_array_foreach(names, i, v)
+    {
+        const char *a = json_string_value(v);
+        if (!a || !pkgsources_attr_ok(a)) {
+            snprintf(err, errlen,
+                     "packages[%zu]: \"%.64s\" is not an attribute path (names separated by "
+                     "dots, e.g. python3Packages.numpy)",
+                     i + index_base, a ? a : "");
+            return -EINVAL;
+        }
+        if (json_object_get(info, a))
+            continue;
+        json_t *hit = NULL;
+        int r = s ? store_evalcache_get(s, src->id, a, &hit) : 0;
+        if (r < 0) {
+            snprintf(err, errlen, "evaluation cache: %s", strerror(-r));
+            return r;
+        }
+        if (r > 0) {
+            json_object_set_new(info, a, hit);
+        } else {
+            missing++;
+            len += strlen(a) + 1;
+        }
+    }
+    if (missing) {
+        _cleanup_free_ char *attrs = calloc(1, len);
+        _cleanup_json_ json_t *queued = json_object();
+        if (!attrs || !queued)
+            return -ENOMEM;
+        json_array_foreach(names, i, v)
+        {
+            const char *a = json_string_value(v);
+            if (json_object_get(info, a) || json_object_get(queued, a))
+                continue;
+            json_object_set_new(queued, a, json_true());
+            if (attrs[0])
+                strcat(attrs, " ");
+            strcat(attrs, a);
+        }
+        _cleanup_json_ json_t *fresh = NULL;
+        int r = evaluate(cfg, src, attrs, &fresh, err, errlen);
+        if (r < 0)
+            return r;
+        if (s && (r = store_evalcache_put_many(s, src->name, src->id, fresh)) < 0) {
+            snprintf(err, errlen, "evaluation cache: %s", strerror(-r));
+            return r;
+        }
+        json_object_update(info, fresh);
+        if (evaluated_out)
+            *evaluated_out = missing;
+    }
+    json_array_foreach(names, i, v)
+    {
+        const char *a = json_string_value(v);
+        json_t *res = json_object_get(info, a);
+        if (!json_is_true(json_object_get(res, "ok"))) {
+            const char *why = json_string_value(json_object_get(res, "error"));
+            snprintf(err, errlen, "packages[%zu]: package set %s has no package %s: %s",
+                     i + index_base, src->name, a, why ? why : "Nix said nothing of it");
+            return -EINVAL;
+        }
+    }
+    if (info_out)
+        *info_out = steal_pointer(&info);
+    return 0;
+}

@@ -1,0 +1,35 @@
+# What the farm caches per attribute path of a nixpkgs package set
+# (builder/nixpkgs_eval.c, common/store_evalcache.c):
+#   nix-instantiate --eval --strict --json nix/nixpkgs-eval.nix \
+#     --argstr source '{"path": "/srv/nixpkgs"}' --argstr attrs "python3 python3Packages.numpy"
+# gives { "<attr>": { ok = true; name; version; out_path; description; }
+#       | { ok = false; error; } }. Never throws for a bad name: a missing
+# attribute, one that throws (a removed alias) and one that is not a
+# derivation each get their sentence.
+{ source, attrs, system ? "x86_64-linux" }:
+let
+  inherit (builtins) listToAttrs map tryEval deepSeq parseDrvName isAttrs isString;
+  pkgs = import (import ./lib/nixpkgs-source.nix { inherit source; }) { inherit system; };
+  a = import ./lib/nixpkgs-attrs.nix { inherit pkgs attrs; };
+  info = n: v:
+    if !(isAttrs v && (v.type or null) == "derivation") then {
+      ok = false;
+      error = "\"${n}\" is not a derivation" + (if isAttrs v then " (an attribute set: name a package inside it)" else "");
+    }
+    else {
+      ok = true;
+      name = v.name;
+      version = if isString (v.version or null) then v.version else (parseDrvName v.name).version;
+      out_path = v.outPath;
+      description = if isString (v.meta.description or null) then v.meta.description else null;
+    };
+  describe = n:
+    let
+      w = a.lookup n;
+      r = tryEval (let i = info n w.value; in deepSeq i i);
+    in
+    if !w.ok then { ok = false; inherit (w) error; }
+    else if r.success then r.value
+    else { ok = false; error = "evaluating \"${n}\" failed (it throws, e.g. a removed or broken package)"; };
+in
+listToAttrs (map (n: { name = n; value = describe n; }) a.names)
