@@ -285,7 +285,11 @@ enum MHD_Result api_profiles_list(api_call *c)
                       "compile", full_limits(o, json_object_get(pl, "compile"), o->def_compile));
         json_object_set_new(p, "limits", lim);
         json_object_set_new(p, "name", json_string(name));
-        profile_availability(p, set);
+        const char *ps = json_string_value(json_object_get(p, "package_set"));
+        if (ps && strcmp(ps, "debian"))
+            api_profile_nixpkgs_availability(c, p);
+        else
+            profile_availability(p, set);
         /* what the worker really installs: the profile's packages plus bash */
         json_array_append(list, p);
     }
