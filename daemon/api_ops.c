@@ -73,12 +73,13 @@ static int depset_normalize(api_call *c, const json_t *in, request_norm *n, requ
     json_t *v;
     json_object_foreach((json_t *)in, k, v)
     {
-        if (strcmp(k, "packages") && strcmp(k, "profile") && strcmp(k, "expr")) {
+        if (strcmp(k, "packages") && strcmp(k, "profile") && strcmp(k, "expr") &&
+            strcmp(k, "package_set")) {
             e->status = 422;
             snprintf(e->code, sizeof(e->code), "unknown_field");
             snprintf(e->field, sizeof(e->field), "%.*s", (int)sizeof(e->field) - 1, k);
             snprintf(e->message, sizeof(e->message),
-                     "unknown field %.200s (packages, profile or expr)", k);
+                     "unknown field %.200s (packages, profile, expr or package_set)", k);
             return -EINVAL;
         }
         json_object_set(probe, k, v);
