@@ -74,8 +74,8 @@ static int evaluate(const config *cfg, const pkgsource *src, const char *attrs, 
 }
 
 int builder_nixpkgs_check(const config *cfg, store *s, const pkgsource *src, json_t *names,
-                          size_t index_base, json_t **info_out, size_t *evaluated_out,
-                          char *err, size_t errlen)
+                          size_t index_base, json_t **info_out, size_t *evaluated_out, char *err,
+                          size_t errlen)
 {
     if (evaluated_out)
         *evaluated_out = 0;

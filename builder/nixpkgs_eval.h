@@ -22,5 +22,5 @@
  * of every name. *evaluated_out (may be NULL) says how many names Nix had to
  * evaluate now (0: all came from the cache). */
 int builder_nixpkgs_check(const config *cfg, store *s, const pkgsource *src, json_t *names,
-                          size_t index_base, json_t **info_out, size_t *evaluated_out,
-                          char *err, size_t errlen);
+                          size_t index_base, json_t **info_out, size_t *evaluated_out, char *err,
+                          size_t errlen);

@@ -88,8 +88,8 @@ static int load_file(const config *cfg, json_t **out, char *err, size_t errlen)
         return -EPROTO;
     }
     if (!json_is_object(j)) {
-        snprintf(err, errlen,
-                 "nix.sources_file %s: must be an object of package sets by name", path);
+        snprintf(err, errlen, "nix.sources_file %s: must be an object of package sets by name",
+                 path);
         json_decref(j);
         return -EPROTO;
     }
@@ -175,7 +175,6 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-
 /* Hashes names, types, sizes and mtimes under dir (rel: its name in the
  * tree) in sorted order; .git is left out (it changes on every fetch). */
 static int walk(hash_ctx *h, const char *dir, const char *rel, int depth)
@@ -222,8 +221,7 @@ static int walk(hash_ctx *h, const char *dir, const char *rel, int depth)
             continue; /* went away meanwhile: the next walk sees it */
         char line[160];
         int len = snprintf(line, sizeof line, "\n%o %lld %lld.%09ld ", (unsigned)st.st_mode,
-                           (long long)st.st_size, (long long)st.st_mtim.tv_sec,
-                           st.st_mtim.tv_nsec);
+                           (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
         hash_update(h, line, (size_t)len);
         hash_update(h, sub, strlen(sub));
         if (S_ISDIR(st.st_mode))
@@ -298,11 +296,9 @@ static int resolve(pkgsource *p, char *err, size_t errlen)
     const char *sha = json_string_value(json_object_get(def, "sha256"));
     const char *rev = json_string_value(json_object_get(def, "rev"));
     const char *system = json_string_value(json_object_get(def, "system"));
-    static const char *const known[] = {"path",         "tarball",
-                                        "sha256",       "rev",
-                                        "system",       "substituters",
-                                        "trusted_public_keys", "packages",
-                                        "description",  NULL};
+    static const char *const known[] = {
+        "path",     "tarball",     "sha256", "rev", "system", "substituters", "trusted_public_keys",
+        "packages", "description", NULL};
     const char *k;
     json_t *v;
     json_object_foreach(def, k, v)
@@ -338,15 +334,14 @@ static int resolve(pkgsource *p, char *err, size_t errlen)
     const char *kind;
     if (path) {
         if (path[0] != '/') {
-            snprintf(err, errlen, "package set %s: path must be absolute, got \"%.200s\"",
-                     p->name, path);
+            snprintf(err, errlen, "package set %s: path must be absolute, got \"%.200s\"", p->name,
+                     path);
             return -EINVAL;
         }
         struct stat st;
         int se = stat(path, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
         if (se) {
-            snprintf(err, errlen, "package set %s: path %.200s: %s", p->name, path,
-                     strerror(se));
+            snprintf(err, errlen, "package set %s: path %.200s: %s", p->name, path, strerror(se));
             return -se;
         }
         kind = "path";
@@ -381,17 +376,19 @@ static int resolve(pkgsource *p, char *err, size_t errlen)
     hash_ctx *h = hash_new();
     if (!h)
         return -ENOMEM;
-    const char *parts[] = {"nixpkgs\n", kind, "\n", path ? "" : url, "\n",
-                           path && !rev && !strncmp(p->revision, "tree:", 5) ? path : "",
-                           "\n", p->revision, "\n", p->system};
+    const char *parts[] = {
+        "nixpkgs\n", kind,
+        "\n",        path ? "" : url,
+        "\n",        path && !rev && !strncmp(p->revision, "tree:", 5) ? path : "",
+        "\n",        p->revision,
+        "\n",        p->system};
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
         hash_update(h, parts[i], strlen(parts[i]));
     hash_final_hex(h, p->id);
     return 0;
 }
 
-int pkgsources_get(const config *cfg, const char *name, pkgsource **out, char *err,
-                   size_t errlen)
+int pkgsources_get(const config *cfg, const char *name, pkgsource **out, char *err, size_t errlen)
 {
     _cleanup_json_ json_t *file = NULL;
     int r = load_file(cfg, &file, err, errlen);

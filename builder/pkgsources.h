@@ -26,10 +26,11 @@
 
 typedef struct {
     char *name;
-    json_t *def;      /* owned: the entry of the sources file */
-    char id[65];      /* the package-set id at the current revision */
-    char *revision;   /* owned: what the id was computed from, for people */
-    char *source_arg; /* owned: {"path"} or {"url", "sha256"} JSON, the --argstr of nix/nixpkgs-*.nix */
+    json_t *def;        /* owned: the entry of the sources file */
+    char id[65];        /* the package-set id at the current revision */
+    char *revision;     /* owned: what the id was computed from, for people */
+    char *source_arg;   /* owned: {"path"} or {"url", "sha256"} JSON, the --argstr of
+                           nix/nixpkgs-*.nix */
     char *system;       /* owned: "x86_64-linux" unless the entry says */
     char *substituters; /* owned: space-separated, NULL when none given */
     char *trusted_keys; /* owned: space-separated, NULL when none given */
@@ -50,8 +51,7 @@ bool pkgsources_name_ok(const char *name);
  * 1 with *out filled (caller frees); 0 when cfg names no such source (err
  * says which ones it has); -errno with err when the sources file or the
  * entry is wrong (the sentence names the entry and the field). */
-int pkgsources_get(const config *cfg, const char *name, pkgsource **out, char *err,
-                   size_t errlen);
+int pkgsources_get(const config *cfg, const char *name, pkgsource **out, char *err, size_t errlen);
 
 /* The names of the configured nixpkgs sources, sorted (new reference; empty
  * when nix.sources_file is unset). 0 or -errno with err. */

@@ -57,8 +57,8 @@ int depset_key_for_packages(const char *set_id, const char *const *names, size_t
     return 0;
 }
 
-int depset_key_for_set(const char *set_name, const char *set_id, const char *const *names,
-                       size_t n, char key_out[65], char **spec_json_out)
+int depset_key_for_set(const char *set_name, const char *set_id, const char *const *names, size_t n,
+                       char key_out[65], char **spec_json_out)
 {
     if (!set_name || !set_name[0])
         return -EINVAL;

@@ -19,6 +19,6 @@ int depset_key_for_packages(const char *set_id, const char *const *names, size_t
                             char key_out[65], char **spec_json_out);
 /* The same for the set called set_name (not the default "debian"), whose id
  * is set_id; names are attribute paths. */
-int depset_key_for_set(const char *set_name, const char *set_id, const char *const *names,
-                       size_t n, char key_out[65], char **spec_json_out);
+int depset_key_for_set(const char *set_name, const char *set_id, const char *const *names, size_t n,
+                       char key_out[65], char **spec_json_out);
 int depset_key_for_expr(const char *expr, char key_out[65], char **spec_json_out);

@@ -25,36 +25,35 @@ static void debian_entries(api_call *c, json_t *sets, json_t *list)
     char e[512] = "";
     _cleanup_json_ json_t *set = NULL;
     if (builder_pkgset_describe(c->ctx->cfg, &set, e, sizeof e) < 0) {
-        json_array_append_new(sets, json_pack("{s:s, s:s, s:n, s:b, s:s}", "name",
-                                              PKGSOURCES_DEFAULT, "kind", "debian", "id",
-                                              "default", 1, "error", e));
+        json_array_append_new(sets,
+                              json_pack("{s:s, s:s, s:n, s:b, s:s}", "name", PKGSOURCES_DEFAULT,
+                                        "kind", "debian", "id", "default", 1, "error", e));
         return;
     }
-    json_array_append_new(sets, json_pack("{s:s, s:s, s:O, s:b}", "name", PKGSOURCES_DEFAULT,
-                                          "kind", "debian", "id", json_object_get(set, "id"),
-                                          "default", 1));
+    json_array_append_new(sets,
+                          json_pack("{s:s, s:s, s:O, s:b}", "name", PKGSOURCES_DEFAULT, "kind",
+                                    "debian", "id", json_object_get(set, "id"), "default", 1));
     const char *name;
     json_t *p;
     json_object_foreach(json_object_get(set, "packages"), name, p)
     {
         json_t *d = json_object_get(p, "description");
         json_array_append_new(
-            list, json_pack("{s:s, s:s, s:O, s:O, s:b}", "name", name, "package_set",
-                            PKGSOURCES_DEFAULT, "version",
-                            json_object_get(p, "version") ? json_object_get(p, "version")
-                                                          : json_null(),
-                            "description", d ? d : json_null(), "available", 1));
+            list,
+            json_pack("{s:s, s:s, s:O, s:O, s:b}", "name", name, "package_set", PKGSOURCES_DEFAULT,
+                      "version",
+                      json_object_get(p, "version") ? json_object_get(p, "version") : json_null(),
+                      "description", d ? d : json_null(), "available", 1));
     }
     json_object_foreach(json_object_get(set, "unavailable"), name, p)
     {
         json_t *r = json_object_get(p, "reason");
-        json_array_append_new(list, json_pack("{s:s, s:s, s:n, s:O, s:b, s:O}", "name", name,
-                                              "package_set", PKGSOURCES_DEFAULT, "version",
-                                              "description",
-                                              json_object_get(p, "description")
-                                                  ? json_object_get(p, "description")
-                                                  : json_null(),
-                                              "available", 0, "reason", r ? r : json_null()));
+        json_array_append_new(
+            list, json_pack("{s:s, s:s, s:n, s:O, s:b, s:O}", "name", name, "package_set",
+                            PKGSOURCES_DEFAULT, "version", "description",
+                            json_object_get(p, "description") ? json_object_get(p, "description")
+                                                              : json_null(),
+                            "available", 0, "reason", r ? r : json_null()));
     }
 }
 
@@ -96,9 +95,8 @@ static void nixpkgs_entries(api_call *c, const char *name, json_t *sets, json_t 
     {
         _cleanup_json_ json_t *one = json_array();
         json_array_append(one, a);
-        if (json_is_string(a) &&
-            builder_nixpkgs_check(c->ctx->cfg, c->st, src, one, 0, NULL, NULL, e, sizeof e) ==
-                -ENOEXEC)
+        if (json_is_string(a) && builder_nixpkgs_check(c->ctx->cfg, c->st, src, one, 0, NULL, NULL,
+                                                       e, sizeof e) == -ENOEXEC)
             log_warn("packages-eval-failed set=%s error=\"%.300s\"", name, e);
     }
     _cleanup_json_ json_t *cached = NULL;
@@ -106,8 +104,8 @@ static void nixpkgs_entries(api_call *c, const char *name, json_t *sets, json_t 
         return;
     const char *attr;
     json_t *res;
-    json_object_foreach(cached, attr, res) json_array_append_new(list,
-                                                                 nixpkgs_entry(name, attr, res));
+    json_object_foreach(cached, attr, res)
+        json_array_append_new(list, nixpkgs_entry(name, attr, res));
 }
 
 enum MHD_Result api_packages_list(api_call *c)
@@ -148,8 +146,8 @@ void api_profile_nixpkgs_availability(api_call *c, json_t *p)
     json_t *missing = json_array();
     int r = pkgsources_get(c->ctx->cfg, set, &src, e, sizeof e);
     if (r > 0)
-        r = builder_nixpkgs_check(c->ctx->cfg, c->st, src, json_object_get(p, "packages"), 0,
-                                  &info, NULL, e, sizeof e);
+        r = builder_nixpkgs_check(c->ctx->cfg, c->st, src, json_object_get(p, "packages"), 0, &info,
+                                  NULL, e, sizeof e);
     else if (r == 0)
         r = -ENOENT;
     if (r < 0)

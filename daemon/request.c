@@ -513,7 +513,6 @@ static int build(const request_opts *o, json_t *in, json_t *norm, request_blobs 
 {
     static const char *const known[] = {"profile",
                                         "packages",
-                                        "package_set",
                                         "expr",
                                         "files",
                                         "source",
@@ -528,6 +527,7 @@ static int build(const request_opts *o, json_t *in, json_t *norm, request_blobs 
                                         "cache",
                                         "callback_url",
                                         "meta",
+                                        "package_set",
                                         NULL};
     if (request_check_known(in, "", known, e) < 0)
         return -EINVAL;

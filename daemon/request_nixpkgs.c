@@ -81,8 +81,7 @@ int request_nixpkgs_environment(const request_opts *o, json_t *in, const json_t 
             json_array_append(all, v);
         }
         if (json_array_size(pk) > 0 &&
-            (r = builder_nixpkgs_check(o->cfg, o->st, src, pk, 0, NULL, NULL, msg,
-                                       sizeof msg)) < 0)
+            (r = builder_nixpkgs_check(o->cfg, o->st, src, pk, 0, NULL, NULL, msg, sizeof msg)) < 0)
             return check_error(r, msg, "packages", e);
     }
     if (profile) {
@@ -91,8 +90,8 @@ int request_nixpkgs_environment(const request_opts *o, json_t *in, const json_t 
             0) {
             if (r == -EINVAL)
                 return request_fail(e, 422, "profile_unavailable", "profile",
-                                    "package set %s cannot provide %s: %s", set_name,
-                                    profile_name, msg);
+                                    "package set %s cannot provide %s: %s", set_name, profile_name,
+                                    msg);
             return check_error(r, msg, "profile", e);
         }
         json_array_extend(all, pp);
