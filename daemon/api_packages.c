@@ -87,18 +87,12 @@ static void nixpkgs_entries(api_call *c, const char *name, json_t *sets, json_t 
     json_t *subs = json_object_get(src->def, "substituters");
     json_object_set(s, "substituters", subs ? subs : json_array());
     json_array_append_new(sets, s);
-    /* The advertised ones, each evaluated once per revision (one by one:
-     * one broken attribute must not hide the others). */
-    size_t i;
-    json_t *a;
-    json_array_foreach(json_object_get(src->def, "packages"), i, a)
-    {
-        _cleanup_json_ json_t *one = json_array();
-        json_array_append(one, a);
-        if (json_is_string(a) && builder_nixpkgs_check(c->ctx->cfg, c->st, src, one, 0, NULL, NULL,
-                                                       e, sizeof e) == -ENOEXEC)
-            log_warn("packages-eval-failed set=%s error=\"%.300s\"", name, e);
-    }
+    /* The advertised ones, evaluated together once per revision; the check
+     * records every answer before it reports the first bad one. */
+    json_t *adv = json_object_get(src->def, "packages");
+    if (json_is_array(adv) && json_array_size(adv) > 0 &&
+        builder_nixpkgs_check(c->ctx->cfg, c->st, src, adv, 0, NULL, NULL, e, sizeof e) == -ENOEXEC)
+        log_warn("packages-eval-failed set=%s error=\"%.300s\"", name, e);
     _cleanup_json_ json_t *cached = NULL;
     if (store_evalcache_list(c->st, src->id, &cached) < 0)
         return;
