@@ -120,6 +120,11 @@ def case_attribute_paths_run(farm):
                                 "run": "greet", "tests": [{"stdin": "world\n"}]}, timeout=600)
     assert status == 200 and body["verdict"] == "accepted", body
     assert body["tests"][0]["stdout"] == "greetings, world\n", body
+    # Shell syntax in a set without bash: the farm's own static sh runs it.
+    status, body = farm.submit({"package_set": "fixture", "packages": ["hello"],
+                                "run": "hello && echo \"two: $((1 + 1))\""})
+    assert status == 200 and body["verdict"] == "accepted", body
+    assert body["tests"][0]["stdout"] == "Hello from the nixpkgs fixture\ntwo: 2\n", body
 
 
 def case_errors_name_the_attribute(farm):
