@@ -12,6 +12,7 @@
 #include "nixpkgs_eval.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,21 +74,16 @@ static int evaluate(const config *cfg, const pkgsource *src, const char *attrs, 
     return 0;
 }
 
-int builder_nixpkgs_check(const config *cfg, store *s, const pkgsource *src, json_t *names,
-                          size_t index_base, json_t **info_out, size_t *evaluated_out, char *err,
-                          size_t errlen)
+/* Fills info with the cached answers of names; *missing and *len count the
+ * others (and the bytes of their blank-joined list). 0, or -EINVAL for a
+ * name that is not an attribute path, or a store error. */
+static int from_cache(store *s, const pkgsource *src, json_t *names, size_t index_base,
+                      json_t *info, size_t *missing, size_t *len, char *err, size_t errlen)
 {
-    if (evaluated_out)
-        *evaluated_out = 0;
-    if (!json_is_array(names)) {
-        snprintf(err, errlen, "packages: must be an array of attribute paths");
-        return -EINVAL;
-    }
-    _cleanup_json_ json_t *info = json_object();
-    if (!info)
-        return -ENOMEM;
-    size_t i, missing = 0, len = 1;
+    size_t i;
     json_t *v;
+    *missing = 0;
+    *len = 1;
     json_array_foreach(names, i, v)
     {
         const char *a = json_string_value(v);
@@ -109,9 +105,48 @@ int builder_nixpkgs_check(const config *cfg, store *s, const pkgsource *src, jso
         if (r > 0) {
             json_object_set_new(info, a, hit);
         } else {
-            missing++;
-            len += strlen(a) + 1;
+            (*missing)++;
+            *len += strlen(a) + 1;
         }
+    }
+    return 0;
+}
+
+/* One evaluation at a time in a process: API threads asking for the same
+ * new attribute at once run Nix once, the others find its answer. */
+static pthread_mutex_t eval_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void unlockp(pthread_mutex_t **m)
+{
+    if (*m)
+        pthread_mutex_unlock(*m);
+}
+
+int builder_nixpkgs_check(const config *cfg, store *s, const pkgsource *src, json_t *names,
+                          size_t index_base, json_t **info_out, size_t *evaluated_out, char *err,
+                          size_t errlen)
+{
+    if (evaluated_out)
+        *evaluated_out = 0;
+    if (!json_is_array(names)) {
+        snprintf(err, errlen, "packages: must be an array of attribute paths");
+        return -EINVAL;
+    }
+    _cleanup_json_ json_t *info = json_object();
+    if (!info)
+        return -ENOMEM;
+    size_t i, missing = 0, len = 1;
+    json_t *v;
+    int r = from_cache(s, src, names, index_base, info, &missing, &len, err, errlen);
+    if (r < 0)
+        return r;
+    __attribute__((cleanup(unlockp))) pthread_mutex_t *locked = NULL;
+    if (missing) {
+        pthread_mutex_lock(&eval_lock);
+        locked = &eval_lock;
+        r = from_cache(s, src, names, index_base, info, &missing, &len, err, errlen);
+        if (r < 0)
+            return r;
     }
     if (missing) {
         _cleanup_free_ char *attrs = calloc(1, len);
@@ -129,7 +164,7 @@ int builder_nixpkgs_check(const config *cfg, store *s, const pkgsource *src, jso
             strcat(attrs, a);
         }
         _cleanup_json_ json_t *fresh = NULL;
-        int r = evaluate(cfg, src, attrs, &fresh, err, errlen);
+        r = evaluate(cfg, src, attrs, &fresh, err, errlen);
         if (r < 0)
             return r;
         if (s && (r = store_evalcache_put_many(s, src->name, src->id, fresh)) < 0) {
