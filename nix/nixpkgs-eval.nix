@@ -32,4 +32,8 @@ let
     else if r.success then r.value
     else { ok = false; error = "evaluating \"${n}\" failed (it throws, e.g. a removed or broken package)"; };
 in
-listToAttrs (map (n: { name = n; value = describe n; }) a.names)
+# The set itself is forced outside any tryEval: a checkout that does not
+# evaluate fails the whole command (the farm reports Nix's error and caches
+# nothing), rather than reading as "no such attribute".
+if !(builtins.isAttrs pkgs) then throw "nixfarm: the nixpkgs source did not give an attribute set"
+else listToAttrs (map (n: { name = n; value = describe n; }) a.names)

@@ -82,10 +82,15 @@ class Env:
                              check=True, capture_output=True, text=True,
                              env=dict(os.environ, NIX_CONF_DIR=os.path.join(SOURCE, "nix")))
         sha = out.stdout.strip().splitlines()[-1]
+        broken = os.path.join(self.dir, "broken-checkout")
+        os.makedirs(broken)
+        with open(os.path.join(broken, "default.nix"), "w") as f:
+            f.write('{ ... }: throw "this checkout is broken"\n')
         with open(self.sources, "w") as f:
             json.dump({
                 "fixture": {"path": tree, "packages": ["hello", "python3Packages.greet"]},
                 "fixture-tar": {"tarball": "file://" + tarball, "sha256": sha},
+                "fixture-broken": {"path": broken, "rev": "1"},
             }, f)
         self.tree = tree
 
@@ -149,6 +154,10 @@ def case_errors_name_the_attribute(farm):
     assert status == 422 and body["error"]["field"] == "package_set", body
     msg = error_of(*sub(["hello"], profile="python3"), "package_set")
     assert "runs on package set debian" in msg, msg
+    # A set Nix cannot evaluate at all: the farm's fault, said as it is.
+    status, body = sub(["hello"], package_set="fixture-broken")
+    assert status == 500 and body["error"]["code"] == "package_set_unavailable", (status, body)
+    assert "this checkout is broken" in body["error"]["message"], body
     # A derivation that fails to build: deps_failed with Nix's log.
     status, body = sub(["broken"])
     if body.get("state") != "deps_failed":
