@@ -118,8 +118,8 @@ int local_interrupted(void)
     return local_signal;
 }
 
-int local_env_open(local_env *e, const char *state_dir, json_t *packages, bool verbose, char *err,
-                   size_t errlen)
+int local_env_open(local_env *e, const char *state_dir, const char *package_set, json_t *packages,
+                   bool verbose, char *err, size_t errlen)
 {
     memset(e, 0, sizeof *e);
     local_guard_signals();
@@ -139,7 +139,7 @@ int local_env_open(local_env *e, const char *state_dir, json_t *packages, bool v
      * WAL (an fdatasync each): one checkpoint per run instead of three. */
     if ((r = store_open_config(e->cfg, &e->st, err, errlen)) < 0)
         return r;
-    r = builder_realise_local(e->cfg, packages, &e->depset, err, errlen);
+    r = builder_realise_local_set(e->cfg, package_set, packages, &e->depset, err, errlen);
     if (r < 0)
         return r;
     const char *key = json_string_value(json_object_get(e->depset, "key"));

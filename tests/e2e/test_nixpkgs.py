@@ -248,6 +248,23 @@ def case_packages_and_profiles_name_their_set(farm):
     assert g["package_set"] == "fixture" and g["available"] and g["version"] == "1.0", g
 
 
+def case_farm_run_on_a_nixpkgs_set():
+    """`farm run --package-set` (no daemon) on the same sources file."""
+    state = os.path.join(ENV.dir, "farm-run-state")
+    env = dict(os.environ, FARM_STATE_DIR=state, FARM_NIX_SOURCES_FILE=ENV.sources,
+               NO_COLOR="1")
+    out = subprocess.run([farmtest.farm_path(), "run", "-q", "--package-set", "fixture",
+                          "-P", "python3Packages.greet", "-i", "--", "greet"],
+                         input="from farm run\n", capture_output=True, text=True, env=env,
+                         cwd=ENV.dir, timeout=600)
+    assert out.returncode == 0, (out.returncode, out.stdout, out.stderr)
+    assert out.stdout == "greetings, from farm run\n", out
+    out = subprocess.run([farmtest.farm_path(), "run", "-q", "-S", "fixture", "-P", "nope",
+                          "--", "true"], capture_output=True, text=True, env=env,
+                         cwd=ENV.dir, timeout=600)
+    assert out.returncode == 125 and 'no attribute "nope"' in out.stderr, out
+
+
 def case_quota_evicts_a_nixpkgs_set():
     with farmtest.Farm(workers=1, builders=1,
                        settings=ENV.settings(**{"cache.quota_bytes": "1"})) as farm:
@@ -317,6 +334,7 @@ def main():
                  lambda: case_evaluation_paid_once(farm)),
             ]
             rc = farmtest.run_cases(cases + [
+                ("farm run --package-set, without a daemon", case_farm_run_on_a_nixpkgs_set),
                 ("quota evicts a nixpkgs set", case_quota_evicts_a_nixpkgs_set),
                 ("export to a signed binary cache, import into another store",
                  case_export_and_import_through_binary_cache),
