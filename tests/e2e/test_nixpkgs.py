@@ -251,17 +251,21 @@ def case_packages_and_profiles_name_their_set(farm):
 def case_farm_run_on_a_nixpkgs_set():
     """`farm run --package-set` (no daemon) on the same sources file."""
     state = os.path.join(ENV.dir, "farm-run-state")
+    # farm run copies its working directory into the box: an empty one
+    # (not one holding the state directory).
+    work = os.path.join(ENV.dir, "farm-run-work")
+    os.makedirs(work)
     env = dict(os.environ, FARM_STATE_DIR=state, FARM_NIX_SOURCES_FILE=ENV.sources,
                NO_COLOR="1")
     out = subprocess.run([farmtest.farm_path(), "run", "-q", "--package-set", "fixture",
                           "-P", "python3Packages.greet", "-i", "--", "greet"],
                          input="from farm run\n", capture_output=True, text=True, env=env,
-                         cwd=ENV.dir, timeout=600)
+                         cwd=work, timeout=600)
     assert out.returncode == 0, (out.returncode, out.stdout, out.stderr)
     assert out.stdout == "greetings, from farm run\n", out
     out = subprocess.run([farmtest.farm_path(), "run", "-q", "-S", "fixture", "-P", "nope",
                           "--", "true"], capture_output=True, text=True, env=env,
-                         cwd=ENV.dir, timeout=600)
+                         cwd=work, timeout=600)
     assert out.returncode == 125 and 'no attribute "nope"' in out.stderr, out
 
 
