@@ -250,11 +250,11 @@ def case_packages_and_profiles_name_their_set(farm):
 
 def case_farm_run_on_a_nixpkgs_set():
     """`farm run --package-set` (no daemon) on the same sources file."""
-    state = os.path.join(ENV.dir, "farm-run-state")
-    # farm run copies its working directory into the box: an empty one
-    # (not one holding the state directory).
     work = os.path.join(ENV.dir, "farm-run-work")
     os.makedirs(work)
+    # The state directory inside the working directory, which farm run
+    # copies into the box: the box itself is left out of the copy.
+    state = os.path.join(work, "state")
     env = dict(os.environ, FARM_STATE_DIR=state, FARM_NIX_SOURCES_FILE=ENV.sources,
                NO_COLOR="1")
     out = subprocess.run([farmtest.farm_path(), "run", "-q", "--package-set", "fixture",
