@@ -166,10 +166,13 @@ static int resolve_environment(const request_opts *o, json_t *in, const json_t *
         return -EINVAL;
     if (profile)
         profile_set = json_string_value(json_object_get(profile, "package_set"));
-    if (set_name && profile_set && strcmp(set_name, profile_set))
+    if (set_name && profile_set && strcmp(set_name, profile_set)) {
+        char ex[80];
+        request_excerpt(set_name, ex, sizeof(ex));
         return request_fail(e, 422, "conflicting_fields", "package_set",
                             "profile %s runs on package set %s, not %s", profile_name, profile_set,
-                            set_name);
+                            ex);
+    }
     if (!set_name)
         set_name = profile_set;
     if (set_name && strcmp(set_name, "debian")) {
