@@ -21,7 +21,11 @@ let
       name = v.name;
       version = if isString (v.version or null) then v.version else (parseDrvName v.name).version;
       out_path = v.outPath;
-      description = if isString (v.meta.description or null) then v.meta.description else null;
+      # meta is only informative: one that throws does not make the package
+      # unavailable.
+      description =
+        let d = tryEval (v.meta.description or null);
+        in if d.success && isString d.value then d.value else null;
     };
   describe = n:
     let
