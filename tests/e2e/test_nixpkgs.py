@@ -269,6 +269,19 @@ def case_farm_run_on_a_nixpkgs_set():
     assert out.returncode == 125 and 'no attribute "nope"' in out.stderr, out
 
 
+def case_farm_submit_on_a_nixpkgs_set(farm):
+    """`farm submit --package-set` against the running farmd."""
+    work = os.path.join(ENV.dir, "farm-submit-work")
+    os.makedirs(work)
+    out = subprocess.run([farmtest.farm_path(), "--server", "http://127.0.0.1:%d" % farm.port,
+                          "submit", "--json", "-S", "fixture", "-P", "hello", "-r", "hello"],
+                         capture_output=True, text=True, cwd=work, timeout=600,
+                         env=dict(os.environ, NO_COLOR="1"))
+    assert out.returncode == 0, (out.returncode, out.stdout, out.stderr)
+    body = json.loads(out.stdout)
+    assert body["tests"][0]["stdout"] == "Hello from the nixpkgs fixture\n", body
+
+
 def case_quota_evicts_a_nixpkgs_set():
     with farmtest.Farm(workers=1, builders=1,
                        settings=ENV.settings(**{"cache.quota_bytes": "1"})) as farm:
@@ -339,6 +352,7 @@ def main():
             ]
             rc = farmtest.run_cases(cases + [
                 ("farm run --package-set, without a daemon", case_farm_run_on_a_nixpkgs_set),
+                ("farm submit --package-set", lambda: case_farm_submit_on_a_nixpkgs_set(farm)),
                 ("quota evicts a nixpkgs set", case_quota_evicts_a_nixpkgs_set),
                 ("export to a signed binary cache, import into another store",
                  case_export_and_import_through_binary_cache),
