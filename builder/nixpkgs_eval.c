@@ -12,6 +12,8 @@
 #include "nixpkgs_eval.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,17 +24,18 @@
 #include "../common/jsonutil.h"
 #include "../common/store_evalcache.h"
 
-/* Runs nix/nixpkgs-eval.nix for the blank-separated attrs; *out the parsed
- * object attr -> result. */
-static int evaluate(const config *cfg, const pkgsource *src, const char *attrs, json_t **out,
-                    char *err, size_t errlen)
+/* Runs nix/<file> on src (with --argstr attrs when attrs is not NULL); *out
+ * the JSON it printed, an object (attr -> result) or, without attrs, an
+ * array (the top-level names). */
+static int nix_eval(const config *cfg, const pkgsource *src, const char *file, const char *attrs,
+                    json_t **out, char *err, size_t errlen)
 {
     builder_nix nix;
     int r = builder_nix_init(cfg, &nix);
     if (r < 0)
         return r;
     _cleanup_free_ char *expr = NULL;
-    if (asprintf(&expr, "%s/nixpkgs-eval.nix", nix.nix_dir) < 0) {
+    if (asprintf(&expr, "%s/%s", nix.nix_dir, file) < 0) {
         builder_nix_done(&nix);
         return -ENOMEM;
     }
@@ -46,9 +49,11 @@ static int evaluate(const config *cfg, const pkgsource *src, const char *attrs, 
     argv[i++] = "--argstr";
     argv[i++] = "source";
     argv[i++] = src->source_arg;
-    argv[i++] = "--argstr";
-    argv[i++] = "attrs";
-    argv[i++] = attrs;
+    if (attrs) {
+        argv[i++] = "--argstr";
+        argv[i++] = "attrs";
+        argv[i++] = attrs;
+    }
     argv[i++] = "--argstr";
     argv[i++] = "system";
     argv[i++] = src->system;
@@ -64,14 +69,100 @@ static int evaluate(const config *cfg, const pkgsource *src, const char *attrs, 
     }
     json_error_t je;
     json_t *j = json_loads(text ? text : "", 0, &je);
-    if (!json_is_object(j)) {
-        snprintf(err, errlen, "package set %s: nix-instantiate gave no object: %s", src->name,
-                 j ? "not an object" : je.text);
+    if (attrs ? !json_is_object(j) : !json_is_array(j)) {
+        snprintf(err, errlen, "package set %s: nix-instantiate gave no %s: %s", src->name,
+                 attrs ? "object" : "list", j ? "wrong type" : je.text);
         json_decref(j);
         return -EPROTO;
     }
     *out = j;
     return 0;
+}
+
+/* The key of the top-level names in the cache: not an attribute path, so
+ * never a package's. */
+#define TOP_NAMES_KEY "."
+
+/* The set's top-level attribute names (sorted, new reference), from the
+ * cache or evaluated once per revision. */
+static int top_names(const config *cfg, store *s, const pkgsource *src, json_t **out, char *err,
+                     size_t errlen)
+{
+    json_t *row = NULL;
+    int r = s ? store_evalcache_get(s, src->id, TOP_NAMES_KEY, &row) : 0;
+    if (r < 0) {
+        snprintf(err, errlen, "evaluation cache: %s", strerror(-r));
+        return r;
+    }
+    if (r > 0 && json_is_array(json_object_get(row, "names"))) {
+        *out = json_incref(json_object_get(row, "names"));
+        json_decref(row);
+        return 0;
+    }
+    json_decref(row);
+    _cleanup_json_ json_t *names = NULL;
+    if ((r = nix_eval(cfg, src, "nixpkgs-names.nix", NULL, &names, err, errlen)) < 0)
+        return r;
+    if (s) {
+        _cleanup_json_ json_t *put =
+            json_pack("{s:{s:b, s:O}}", TOP_NAMES_KEY, "ok", 1, "names", names);
+        if (!put)
+            return -ENOMEM;
+        if ((r = store_evalcache_put_many(s, src->name, src->id, put)) < 0) {
+            snprintf(err, errlen, "evaluation cache: %s", strerror(-r));
+            return r;
+        }
+    }
+    *out = steal_pointer(&names);
+    return 0;
+}
+
+/* The answer for a name whose first part is not a top-level attribute:
+ * "no attribute" with up to three close names. */
+static json_t *not_at_top(const char *first, const json_t *names)
+{
+    size_t best[3] = {SIZE_MAX, SIZE_MAX, SIZE_MAX}, idx[3] = {0, 0, 0};
+    size_t len = strlen(first), limit = len / 3 > 2 ? len / 3 : 2, i;
+    json_t *v;
+    json_array_foreach(names, i, v)
+    {
+        size_t d = builder_edit_distance(first, json_string_value(v));
+        for (size_t k = 0; k < 3 && d <= limit; k++) {
+            if (d < best[k]) {
+                for (size_t m = 2; m > k; m--) {
+                    best[m] = best[m - 1];
+                    idx[m] = idx[m - 1];
+                }
+                best[k] = d;
+                idx[k] = i;
+                break;
+            }
+        }
+    }
+    char msg[512];
+    int o = snprintf(msg, sizeof msg, "no attribute \"%.64s\"", first);
+    for (size_t k = 0; k < 3 && best[k] != SIZE_MAX && o < (int)sizeof msg; k++)
+        o += snprintf(msg + o, sizeof msg - (size_t)o, "%s%s",
+                      k ? ", " : "; closest: ", json_string_value(json_array_get(names, idx[k])));
+    return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+}
+
+/* Whether attr's first part is one of names (sorted). */
+static bool first_part_known(const char *attr, const json_t *names, char *first, size_t len)
+{
+    snprintf(first, len, "%.*s", (int)strcspn(attr, "."), attr);
+    size_t lo = 0, hi = json_array_size(names);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(json_string_value(json_array_get(names, mid)), first);
+        if (c == 0)
+            return true;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
 }
 
 /* Fills info with the cached answers of names; *missing and *len count the
@@ -149,29 +240,44 @@ int builder_nixpkgs_check(const config *cfg, store *s, const pkgsource *src, jso
             return r;
     }
     if (missing) {
+        /* A name whose first part the set does not have is answered from
+         * its top-level names (kept in the cache), without Nix and without
+         * a row of its own: typos and made-up names cost no evaluation. */
+        _cleanup_json_ json_t *top = NULL;
+        if (s && (r = top_names(cfg, s, src, &top, err, errlen)) < 0)
+            return r;
         _cleanup_free_ char *attrs = calloc(1, len);
         _cleanup_json_ json_t *queued = json_object();
         if (!attrs || !queued)
             return -ENOMEM;
+        missing = 0;
         json_array_foreach(names, i, v)
         {
             const char *a = json_string_value(v);
+            char first[260];
             if (json_object_get(info, a) || json_object_get(queued, a))
                 continue;
+            if (top && !first_part_known(a, top, first, sizeof first)) {
+                json_object_set_new(info, a, not_at_top(first, top));
+                continue;
+            }
             json_object_set_new(queued, a, json_true());
+            missing++;
             if (attrs[0])
                 strcat(attrs, " ");
             strcat(attrs, a);
         }
         _cleanup_json_ json_t *fresh = NULL;
-        r = evaluate(cfg, src, attrs, &fresh, err, errlen);
-        if (r < 0)
-            return r;
-        if (s && (r = store_evalcache_put_many(s, src->name, src->id, fresh)) < 0) {
-            snprintf(err, errlen, "evaluation cache: %s", strerror(-r));
-            return r;
+        if (missing) {
+            r = nix_eval(cfg, src, "nixpkgs-eval.nix", attrs, &fresh, err, errlen);
+            if (r < 0)
+                return r;
+            if (s && (r = store_evalcache_put_many(s, src->name, src->id, fresh)) < 0) {
+                snprintf(err, errlen, "evaluation cache: %s", strerror(-r));
+                return r;
+            }
+            json_object_update(info, fresh);
         }
-        json_object_update(info, fresh);
         if (evaluated_out)
             *evaluated_out = missing;
     }

@@ -99,7 +99,10 @@ static void nixpkgs_entries(api_call *c, const char *name, json_t *sets, json_t 
     const char *attr;
     json_t *res;
     json_object_foreach(cached, attr, res)
-        json_array_append_new(list, nixpkgs_entry(name, attr, res));
+    {
+        if (pkgsources_attr_ok(attr)) /* not the row of the set's top-level names */
+            json_array_append_new(list, nixpkgs_entry(name, attr, res));
+    }
 }
 
 enum MHD_Result api_packages_list(api_call *c)

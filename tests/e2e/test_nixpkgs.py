@@ -140,6 +140,11 @@ def case_errors_name_the_attribute(farm):
 
     msg = error_of(*sub(["hello", "nope"]), "packages[1]")
     assert 'no package nope: no attribute "nope"' in msg, msg
+    # A typo of a top-level name: answered from the set's names, no Nix run.
+    before = ENV.calls("nix-instantiate")
+    msg = error_of(*sub(["hellp"]), "packages[0]")
+    assert 'no attribute "hellp"; closest: hello' in msg, msg
+    assert ENV.calls("nix-instantiate") == before, "a typo ran nix-instantiate"
     msg = error_of(*sub(["python3Packages.nump"]), "packages[0]")
     assert 'no attribute "nump" in "python3Packages"' in msg, msg
     msg = error_of(*sub(["python3Packages"]), "packages[0]")
@@ -222,7 +227,8 @@ def case_evaluation_paid_once(farm):
     time.sleep(2.1)  # the tree fingerprint is kept for 2 s per process
     status, body = farm.submit({"package_set": "fixture", "packages": ["hello"], "run": "hello"})
     assert status == 200 and body["verdict"] == "accepted", body
-    assert ENV.calls("nix-instantiate") == before + 1, ENV.calls("nix-instantiate")
+    # Its top-level names, then the attribute: two evaluations.
+    assert ENV.calls("nix-instantiate") == before + 2, ENV.calls("nix-instantiate")
 
 
 def case_packages_and_profiles_name_their_set(farm):
