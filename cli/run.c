@@ -31,6 +31,9 @@ static void run_help(void)
            "PID/mount/user namespaces, limits) with a copy of the current directory at /box.\n"
            "No daemon is needed; packages are realised into the local state directory.\n\n"
            "  -P, --packages LIST   Nix packages: python3,gcc (required)\n"
+           "  -S, --package-set NAME  the package set (default debian; a nixpkgs set of\n"
+           "                        nix.sources_file takes attribute paths: -P "
+           "python3Packages.numpy)\n"
            "      --ro              bind the current directory read-only instead of copying\n"
            "      --box-size SIZE   size of the box tmpfs (default 256M)\n"
            "  -e, --env KEY=VALUE   environment (repeatable)\n"
@@ -91,6 +94,7 @@ int verb_run(int argc, char **argv)
         FARM_COMMON_LONG_OPTS,
         FARM_LIMIT_LONG_OPTS,
         {"packages", required_argument, NULL, 'P'},
+        {"package-set", required_argument, NULL, 'S'},
         {"ro", no_argument, NULL, OPT_RO},
         {"box-size", required_argument, NULL, OPT_BOX_SIZE},
         {"env", required_argument, NULL, 'e'},
@@ -102,12 +106,12 @@ int verb_run(int argc, char **argv)
     _cleanup_json_decref_ json_t *limits = json_object();
     bool ro = false, inherit_stdin = false;
     uint64_t box_bytes = 256u << 20;
-    const char *state_flag = NULL;
+    const char *state_flag = NULL, *package_set = NULL;
     const char *envv[129];
     size_t nenv = 0;
     int c;
     /* "+": options end at the command, whose own options are its business. */
-    while ((c = getopt_long(argc, argv, "+hqs:P:e:i", opts, NULL)) >= 0) {
+    while ((c = getopt_long(argc, argv, "+hqs:P:S:e:i", opts, NULL)) >= 0) {
         if (farm_common_opt(c, optarg))
             continue;
         int l = farm_limit_opt(c, optarg, limits);
@@ -123,6 +127,9 @@ int verb_run(int argc, char **argv)
         case 'P':
             json_decref(packages);
             packages = cli_split_list(optarg);
+            break;
+        case 'S':
+            package_set = optarg;
             break;
         case OPT_RO:
             ro = true;
@@ -168,7 +175,7 @@ int verb_run(int argc, char **argv)
     char err[4096] = "";
     _cleanup_free_ char *state_dir = local_state_dir(state_flag);
     _cleanup_(run_env_closep) local_env env = {0};
-    int r = local_env_open(&env, state_dir, packages, false, err, sizeof err);
+    int r = local_env_open(&env, state_dir, package_set, packages, false, err, sizeof err);
     if (local_interrupted())
         return 128 + local_interrupted();
     if (r < 0) {
