@@ -9,6 +9,11 @@
  * set's own sh if it has one, else the host's static busybox bound read-only
  * at /.farm/sh. A test's args follow the command's words (or "$@").
  *
+ * /bin/sh. Programs that hard-code it (C's system() and popen(), Python's
+ * shell=True, GnuCOBOL's cobc, which runs the C compiler through system())
+ * get the set's own sh there, bound read-only from the store: it is a file of
+ * the closure, so the root still holds nothing else.
+ *
  * Inside every step: cwd /box; PATH=<set>/bin; HOME and TMPDIR point at
  * writable places; the request's env on top. The compile step gets /box
  * writable; a test gets /box read-only and a fresh writable /scratch. */
@@ -58,6 +63,7 @@ typedef struct {
     const char **store_paths; /* borrowed strings from set.closure, NULL-terminated */
     size_t n_store_paths;
     char bin_dir[PATH_MAX];
+    char set_sh[PATH_MAX]; /* the set's sh in the store (bound at /bin/sh), or "" */
     char path_env[PATH_MAX + 8];
     const char *fail_kind; /* the last failed step's reason kind (static) */
     int64_t deadline_us;   /* monotonic: every step's wall limit from the start */
@@ -424,6 +430,8 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
 {
     struct sandbox_config cfg;
     struct sandbox_bind bind = {.src = HOST_BUSYBOX, .dst = SHELL_INSIDE, .writable = false};
+    struct sandbox_bind binds[2];
+    size_t n_binds = 0;
     struct sandbox_tmpfs scratch = {.dst = "/scratch", .bytes = 0};
     job_argv a = {.n = 0};
     job_env e = {.n = 0};
@@ -456,10 +464,13 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
         cfg.stdin_buf = st->stdin_data;
         cfg.stdin_len = st->stdin_len;
     }
-    if (a.host_shell) {
-        cfg.binds = &bind;
-        cfg.n_binds = 1;
-    }
+    if (a.host_shell)
+        binds[n_binds++] = bind;
+    if (j->set_sh[0])
+        binds[n_binds++] =
+            (struct sandbox_bind){.src = j->set_sh, .dst = "/bin/sh", .writable = false};
+    cfg.binds = n_binds ? binds : NULL;
+    cfg.n_binds = n_binds;
     if (!st->compile) {
         scratch.bytes = scratch_bytes;
         cfg.tmpfs = &scratch;
@@ -697,6 +708,26 @@ static void job_done(job *j)
     json_decref(j->set);
 }
 
+/* Sets j->set_sh to the store file the set's bin/sh resolves to, when that
+ * file lies inside one of the set's store paths (never a host file). */
+static void job_find_set_sh(job *j)
+{
+    char link[PATH_MAX + 4];
+    char real[PATH_MAX];
+
+    j->set_sh[0] = '\0';
+    if ((size_t)snprintf(link, sizeof(link), "%s/sh", j->bin_dir) >= sizeof(link) ||
+        !realpath(link, real))
+        return;
+    for (size_t i = 0; i < j->n_store_paths; i++) {
+        size_t len = strlen(j->store_paths[i]);
+        if (strncmp(real, j->store_paths[i], len) == 0 && real[len] == '/') {
+            snprintf(j->set_sh, sizeof(j->set_sh), "%s", real);
+            return;
+        }
+    }
+}
+
 static int job_prepare_set(job *j, char *err, size_t errlen)
 {
     json_t *closure = json_object_get(j->set, "closure");
@@ -736,6 +767,7 @@ static int job_prepare_set(job *j, char *err, size_t errlen)
         }
     }
     j->n_store_paths = n;
+    job_find_set_sh(j);
     return 0;
 }
 
