@@ -9,10 +9,12 @@
  * set's own sh if it has one, else the host's static busybox bound read-only
  * at /.farm/sh. A test's args follow the command's words (or "$@").
  *
- * /bin/sh. Programs that hard-code it (C's system() and popen(), Python's
- * shell=True, GnuCOBOL's cobc, which runs the C compiler through system())
- * get the set's own sh there, bound read-only from the store: it is a file of
- * the closure, so the root still holds nothing else.
+ * Host paths. Programs that hard-code /bin/sh (C's system() and popen(),
+ * Python's shell=True, GnuCOBOL's cobc, which runs the C compiler through
+ * system()) get the set's own sh there, and those that read
+ * /usr/share/zoneinfo (Debian's PHP, glibc with TZ set) the set's time zone
+ * database when it has one; both bound read-only from the store. They are
+ * files of the closure, so the root still holds nothing else.
  *
  * Inside every step: cwd /box; PATH=<set>/bin; HOME and TMPDIR point at
  * writable places; the request's env on top. The compile step gets /box
@@ -63,7 +65,9 @@ typedef struct {
     const char **store_paths; /* borrowed strings from set.closure, NULL-terminated */
     size_t n_store_paths;
     char bin_dir[PATH_MAX];
-    char set_sh[PATH_MAX]; /* the set's sh in the store (bound at /bin/sh), or "" */
+    /* Store files the set provides for well-known host paths (root_paths). */
+    char root_src[2][PATH_MAX];
+    size_t n_root_src;
     char path_env[PATH_MAX + 8];
     const char *fail_kind; /* the last failed step's reason kind (static) */
     int64_t deadline_us;   /* monotonic: every step's wall limit from the start */
@@ -412,6 +416,16 @@ static verdict_limit map_limit(enum sandbox_limit l)
     }
 }
 
+/* Host paths a run root gets from the set when the set has them: the set's
+ * file (under its out path) and where it appears inside. */
+static const struct {
+    const char *in_set;
+    const char *inside;
+} root_paths[] = {
+    {"bin/sh", "/bin/sh"},
+    {"share/zoneinfo", "/usr/share/zoneinfo"},
+};
+
 /* ---- one step ---- */
 
 typedef struct {
@@ -430,7 +444,7 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
 {
     struct sandbox_config cfg;
     struct sandbox_bind bind = {.src = HOST_BUSYBOX, .dst = SHELL_INSIDE, .writable = false};
-    struct sandbox_bind binds[2];
+    struct sandbox_bind binds[3];
     size_t n_binds = 0;
     struct sandbox_tmpfs scratch = {.dst = "/scratch", .bytes = 0};
     job_argv a = {.n = 0};
@@ -466,9 +480,10 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
     }
     if (a.host_shell)
         binds[n_binds++] = bind;
-    if (j->set_sh[0])
-        binds[n_binds++] =
-            (struct sandbox_bind){.src = j->set_sh, .dst = "/bin/sh", .writable = false};
+    for (size_t i = 0; i < j->n_root_src; i++)
+        if (j->root_src[i][0])
+            binds[n_binds++] = (struct sandbox_bind){
+                .src = j->root_src[i], .dst = root_paths[i].inside, .writable = false};
     cfg.binds = n_binds ? binds : NULL;
     cfg.n_binds = n_binds;
     if (!st->compile) {
@@ -708,22 +723,28 @@ static void job_done(job *j)
     json_decref(j->set);
 }
 
-/* Sets j->set_sh to the store file the set's bin/sh resolves to, when that
- * file lies inside one of the set's store paths (never a host file). */
-static void job_find_set_sh(job *j)
+/* Fills j->root_src[i] with the store path root_paths[i].in_set resolves to,
+ * when that lies inside one of the set's store paths (never a host file), or
+ * with "". */
+static void job_find_root_paths(job *j, const char *set_out)
 {
-    char link[PATH_MAX + 4];
+    char link[PATH_MAX + 32];
     char real[PATH_MAX];
 
-    j->set_sh[0] = '\0';
-    if ((size_t)snprintf(link, sizeof(link), "%s/sh", j->bin_dir) >= sizeof(link) ||
-        !realpath(link, real))
-        return;
-    for (size_t i = 0; i < j->n_store_paths; i++) {
-        size_t len = strlen(j->store_paths[i]);
-        if (strncmp(real, j->store_paths[i], len) == 0 && real[len] == '/') {
-            snprintf(j->set_sh, sizeof(j->set_sh), "%s", real);
-            return;
+    j->n_root_src = sizeof(root_paths) / sizeof(*root_paths);
+    for (size_t k = 0; k < j->n_root_src; k++) {
+        j->root_src[k][0] = '\0';
+        if ((size_t)snprintf(link, sizeof(link), "%s/%s", set_out, root_paths[k].in_set) >=
+                sizeof(link) ||
+            !realpath(link, real))
+            continue;
+        for (size_t i = 0; i < j->n_store_paths; i++) {
+            size_t len = strlen(j->store_paths[i]);
+            if (strncmp(real, j->store_paths[i], len) == 0 &&
+                (real[len] == '/' || real[len] == '\0')) {
+                snprintf(j->root_src[k], sizeof(j->root_src[k]), "%s", real);
+                break;
+            }
         }
     }
 }
@@ -767,7 +788,14 @@ static int job_prepare_set(job *j, char *err, size_t errlen)
         }
     }
     j->n_store_paths = n;
-    job_find_set_sh(j);
+    /* The set's out path: its bin dir without "/bin". */
+    char set_out[PATH_MAX];
+    size_t blen = strlen(j->bin_dir);
+    snprintf(set_out, sizeof(set_out), "%s", j->bin_dir);
+    if (blen > 4 && strcmp(set_out + blen - 4, "/bin") == 0) {
+        set_out[blen - 4] = '\0';
+        job_find_root_paths(j, set_out);
+    }
     return 0;
 }
 

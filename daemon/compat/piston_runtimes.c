@@ -20,7 +20,7 @@ const piston_lang piston_langs[] = {
     {"lua", {NULL}, "lua", NULL, NULL, NULL, "lua {entry}"},
     /* the languages the package set gains (scripts/install-languages.sh) */
     {"ruby", {"ruby3", "rb", NULL}, "ruby", NULL, NULL, NULL, "ruby {entry}"},
-    {"php", {NULL}, "php", NULL, NULL, NULL, "php {entry}"},
+    {"php", {NULL}, "php", "tzdata", NULL, NULL, "php {entry}"},
     /* go, ocamlc and gdc go by the file's extension: an unnamed file
      * (file0.code) is compiled as main.<ext> (bash builtins: the set has no cp) */
     {"go", {"golang", NULL}, "go", NULL, NULL,
@@ -40,6 +40,24 @@ const piston_lang piston_langs[] = {
      "case {entry} in *.d) gdc -O2 -o binary {files};; "
      "*) printf '%s\\n' \"$(<{entry})\" >main.d && gdc -O2 -o binary main.d;; esac", "./binary"},
     {"clojure", {"clj", NULL}, "clojure", "java", NULL, NULL, "clojure {entry}"},
+    /* issue 15's second round: Piston's names and aliases */
+    {"csharp", {"mono", "mono-csharp", "mono-cs", "c#", "cs", NULL}, "mono", NULL, "mono",
+     "mcs -out:binary.exe {files}", "mono binary.exe"},
+    {"haskell", {"hs", NULL}, "ghc", NULL, NULL,
+     "case {entry} in *.hs) ghc -O -o binary {files};; "
+     "*) printf '%s\\n' \"$(<{entry})\" >main.hs && ghc -O -o binary main.hs;; esac", "./binary"},
+    {"kotlin", {"kt", NULL}, "kotlin", "java", NULL,
+     "case {entry} in *.kt) kotlinc {files} -include-runtime -d binary.jar;; "
+     "*) printf '%s\\n' \"$(<{entry})\" >main.kt && kotlinc main.kt -include-runtime -d binary.jar;; esac",
+     "java -jar binary.jar"},
+    {"scala", {"sc", NULL}, "scala", "java", NULL, NULL, "scala {entry}"},
+    {"groovy", {"gvy", NULL}, "groovy", "java", NULL, NULL, "groovy {entry}"},
+    {"cobol", {"cob", NULL}, "gnucobol", "gcc", NULL,
+     "case {entry} in *.cob) cobc -x -free -o binary {files};; "
+     "*) printf '%s\\n' \"$(<{entry})\" >main.cob && cobc -x -free -o binary main.cob;; esac", "./binary"},
+    {"rscript", {"r", NULL}, "r", "coreutils", NULL, NULL, "Rscript {entry}"},
+    {"octave", {"matlab", "m", NULL}, "octave", NULL, NULL, NULL,
+     "octave-cli --norc -q --no-history {entry}"},
     {NULL, {NULL}, NULL, NULL, NULL, NULL, NULL},
 };
 /* clang-format on */

@@ -23,6 +23,17 @@ done
 	done
 } | sort -u >"$out/closure"
 
+# Host paths a run root gets from the set (the worker binds them read-only,
+# daemon/worker_job.c): share/zoneinfo, the time zone database that PHP and
+# glibc look up under /usr/share/zoneinfo, when a package of the closure has it.
+while read -r p; do
+	if [ -d "$p/share/zoneinfo" ]; then
+		mkdir -p "$out/share"
+		ln -s "$p/share/zoneinfo" "$out/share/zoneinfo"
+		break
+	fi
+done <"$out/closure"
+
 # Environment a process using this set needs, one KEY=VALUE per line: PATH,
 # and LOCPATH when glibc is in the closure (its compiled-in /usr/lib/locale
 # does not exist in a closure-only root; C.UTF-8 is in the store glibc).

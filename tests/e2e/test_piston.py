@@ -81,8 +81,19 @@ def main():
                             "mov rax, 60\nxor rdi, rdi\nsyscall\n"),
                  "pascal": "begin\n  writeln('hello ', 6*7);\nend.",
                  "d": 'import std.stdio;\nvoid main() { writeln("hello ", 6*7); }',
-                 "clojure": '(println "hello" (* 6 7))'}
-        compiled = {"c", "c++", "go", "rust", "ocaml", "nasm64", "pascal", "d"}
+                 "clojure": '(println "hello" (* 6 7))',
+                 "csharp": 'class P { static void Main() { System.Console.WriteLine("hello " + 6*7); } }',
+                 "haskell": 'main = putStrLn ("hello " ++ show (6*7))',
+                 "kotlin": 'fun main() { println("hello " + 6*7) }',
+                 "scala": 'object Main { def main(a: Array[String]): Unit = println("hello " + 6*7) }',
+                 "groovy": 'println "hello " + 6*7',
+                 "cobol": ("IDENTIFICATION DIVISION.\nPROGRAM-ID. MAIN.\nDATA DIVISION.\n"
+                           "WORKING-STORAGE SECTION.\n01 N PIC 99.\nPROCEDURE DIVISION.\n"
+                           "    COMPUTE N = 6 * 7.\n    DISPLAY \"hello \" N.\n    STOP RUN.\n"),
+                 "rscript": 'cat(paste("hello", 6*7), "\\n", sep = "")',
+                 "octave": 'printf("hello %d\\n", 6*7)'}
+        compiled = {"c", "c++", "go", "rust", "ocaml", "nasm64", "pascal", "d", "csharp", "haskell",
+                    "kotlin", "cobol"}
 
         def every_runtime():
             assert set(by_lang) <= set(hello), "a runtime without a smoke program: %s" % sorted(by_lang)
