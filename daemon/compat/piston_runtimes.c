@@ -50,7 +50,7 @@ const piston_lang piston_langs[] = {
      "case {entry} in *.kt) kotlinc {files} -include-runtime -d binary.jar;; "
      "*) printf '%s\\n' \"$(<{entry})\" >main.kt && kotlinc main.kt -include-runtime -d binary.jar;; esac",
      "java -jar binary.jar", 0},
-    {"scala", {"sc", NULL}, "scala", "java", NULL, NULL, "scala {entry}", 0},
+    {"scala", {"sc", NULL}, "scala", "java", NULL, NULL, "scala -nc {entry}", 0},
     {"groovy", {"gvy", NULL}, "groovy", "java", NULL, NULL, "groovy {entry}", 0},
     {"cobol", {"cob", NULL}, "gnucobol", "gcc", NULL,
      "case {entry} in *.cob) cobc -x -free -o binary {files};; "

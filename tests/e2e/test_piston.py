@@ -155,7 +155,7 @@ def main():
                 ({"language": "python", "version": "*", "files": "x"}, "files is required as an array"),
                 ({"language": "python", "version": "*", "files": [{"content": "x"}, {"name": "a"}]},
                  "files[1].content is required as a string"),
-                ({"language": "cobol", "version": "*", "files": f}, "cobol-* runtime is unknown"),
+                ({"language": "brainfuck", "version": "*", "files": f}, "brainfuck-* runtime is unknown"),
                 ({"language": "python", "version": "*",
                   "files": [{"content": "eA==", "encoding": "base64"}]},
                  "files must include at least one utf8 encoded file"),
@@ -289,8 +289,8 @@ def main():
             assert st == 200 and b["language"] == "lua", (st, b)
             st, lst = farm.request("GET", "/api/v2/packages")
             assert [p for p in lst if p["language"] == "lua"][0]["installed"] is False, lst
-            st, b = post({"language": "cobol", "version": "*"}, path="/api/v2/packages")
-            assert st == 404 and b == {"message": "Requested package cobol-* does not exist"}, (st, b)
+            st, b = post({"language": "brainfuck", "version": "*"}, path="/api/v2/packages")
+            assert st == 404 and b == {"message": "Requested package brainfuck-* does not exist"}, (st, b)
         cases.append(("packages: list, install (built now), uninstall (root dropped), unknown",
                       packages))
 
