@@ -99,8 +99,11 @@ def main():
             assert set(by_lang) <= set(hello), "a runtime without a smoke program: %s" % sorted(by_lang)
             for lang, rt in by_lang.items():
                 for name in [lang] + rt["aliases"]:
-                    b = execute({"language": name, "version": rt["version"],
-                                 "files": [{"content": hello[lang]}]})
+                    body = {"language": name, "version": rt["version"],
+                            "files": [{"content": hello[lang]}]}
+                    if lang == "scala":  # the script runner compiles at run time
+                        body.update(run_timeout=60000, run_cpu_time=60000)
+                    b = execute(body)
                     assert b["language"] == lang and b["version"] == rt["version"], (name, b)
                     assert b["run"]["stdout"] == "hello 42\n", (name, b)
                     assert ("compile" in b) == (lang in compiled), (name, b)
