@@ -13,7 +13,8 @@
  * Python's shell=True, GnuCOBOL's cobc, which runs the C compiler through
  * system()) get the set's own sh there, and those that read
  * /usr/share/zoneinfo (Debian's PHP, glibc with TZ set) the set's time zone
- * database when it has one; both bound read-only from the store. They are
+ * database when it has one, and Debian's gplc its objects at /usr/lib/gprolog;
+ * all bound read-only from the store. They are
  * files of the closure, so the root still holds nothing else.
  *
  * Inside every step: cwd /box; PATH=<set>/bin; HOME and TMPDIR point at
@@ -46,6 +47,7 @@
 #define SHELL_INSIDE "/.farm/sh"
 #define MAX_ARGV 512
 #define MAX_ENV 256
+#define N_ROOT_PATHS 3 /* entries of root_paths */
 
 struct worker_sandbox {
     pthread_mutex_t mu; /* guards pool against the renewer's cancel while rebuilt */
@@ -66,7 +68,7 @@ typedef struct {
     size_t n_store_paths;
     char bin_dir[PATH_MAX];
     /* Store files the set provides for well-known host paths (root_paths). */
-    char root_src[2][PATH_MAX];
+    char root_src[N_ROOT_PATHS][PATH_MAX];
     size_t n_root_src;
     char path_env[PATH_MAX + 8];
     const char *fail_kind; /* the last failed step's reason kind (static) */
@@ -421,9 +423,10 @@ static verdict_limit map_limit(enum sandbox_limit l)
 static const struct {
     const char *in_set;
     const char *inside;
-} root_paths[] = {
+} root_paths[N_ROOT_PATHS] = {
     {"bin/sh", "/bin/sh"},
     {"share/zoneinfo", "/usr/share/zoneinfo"},
+    {"lib/gprolog", "/usr/lib/gprolog"},
 };
 
 /* ---- one step ---- */
@@ -444,7 +447,7 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
 {
     struct sandbox_config cfg;
     struct sandbox_bind bind = {.src = HOST_BUSYBOX, .dst = SHELL_INSIDE, .writable = false};
-    struct sandbox_bind binds[3];
+    struct sandbox_bind binds[N_ROOT_PATHS + 1];
     size_t n_binds = 0;
     struct sandbox_tmpfs scratch = {.dst = "/scratch", .bytes = 0};
     job_argv a = {.n = 0};

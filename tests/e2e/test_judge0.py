@@ -426,6 +426,7 @@ LANGUAGE_HELLOS = {
  80: 'cat("hello\\n")\n',
  81: 'object Main { def main(a: Array[String]): Unit = println("hello") }\n',
  88: 'println "hello"\n',
+ 69: ':- initialization(main).\nmain :- write(hello), nl.\n',
 }
 
 

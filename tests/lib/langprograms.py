@@ -126,5 +126,9 @@ PROGRAMS = {
               COB_HEAD + 'PROCEDURE DIVISION.\n    MOVE 3 TO RETURN-CODE.\n    STOP RUN.\n'),
     "r": ('cat("hello\\n")\n', 'l <- readLines(file("stdin"), n = 1)\ncat("got ", l, "\\n", sep = "")\n', None,
           'stop("boom")\n'),
+    "prolog-gnu": (':- initialization(main).\nmain :- write(hello), nl.\n',
+                   ':- initialization(main).\nmain :- read(T), write(\'got \'), write(T), nl.\n',
+                   ':- initialization(main).\nmain :- write(hello.\n',
+                   ':- initialization(main).\nmain :- halt(3).\n'),
     "octave": ('disp("hello")\n', 'l = fgetl(stdin);\nprintf("got %s\\n", l);\n', None, 'error("boom");\n'),
 }

@@ -25,8 +25,8 @@ from langprograms import PROGRAMS  # noqa: E402
 PACKAGES = {"pylint", "numpy"}
 
 # Input of the stdin test; prolog's program reads a term, so it gets one.
-STDIN = {"prolog": "abc.\n"}
-STDOUT = {"prolog": "got abc\n"}
+STDIN = {"prolog": "abc.\n", "prolog-gnu": "abc.\n"}
+STDOUT = {"prolog": "got abc\n", "prolog-gnu": "got abc\n"}
 
 
 def ci_languages():
