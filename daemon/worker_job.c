@@ -9,6 +9,14 @@
  * set's own sh if it has one, else the host's static busybox bound read-only
  * at /.farm/sh. A test's args follow the command's words (or "$@").
  *
+ * Host paths. Programs that hard-code /bin/sh (C's system() and popen(),
+ * Python's shell=True, GnuCOBOL's cobc, which runs the C compiler through
+ * system()) get the set's own sh there, and those that read
+ * /usr/share/zoneinfo (Debian's PHP, glibc with TZ set) the set's time zone
+ * database when it has one, and Debian's gplc its objects at /usr/lib/gprolog;
+ * all bound read-only from the store. They are
+ * files of the closure, so the root still holds nothing else.
+ *
  * Inside every step: cwd /box; PATH=<set>/bin; HOME and TMPDIR point at
  * writable places; the request's env on top. The compile step gets /box
  * writable; a test gets /box read-only and a fresh writable /scratch. */
@@ -40,6 +48,7 @@
 #define SHELL_INSIDE "/.farm/sh"
 #define MAX_ARGV 512
 #define MAX_ENV 256
+#define N_ROOT_PATHS 3 /* entries of root_paths */
 
 struct worker_sandbox {
     pthread_mutex_t mu; /* guards pool against the renewer's cancel while rebuilt */
@@ -59,6 +68,9 @@ typedef struct {
     const char **store_paths; /* borrowed strings from set.closure, NULL-terminated */
     size_t n_store_paths;
     char bin_dir[PATH_MAX];
+    /* Store files the set provides for well-known host paths (root_paths). */
+    char root_src[N_ROOT_PATHS][PATH_MAX];
+    size_t n_root_src;
     char path_env[PATH_MAX + 8];
     const char *fail_kind; /* the last failed step's reason kind (static) */
     int64_t deadline_us;   /* monotonic: every step's wall limit from the start */
@@ -421,6 +433,17 @@ static verdict_limit map_limit(enum sandbox_limit l)
     }
 }
 
+/* Host paths a run root gets from the set when the set has them: the set's
+ * file (under its out path) and where it appears inside. */
+static const struct {
+    const char *in_set;
+    const char *inside;
+} root_paths[N_ROOT_PATHS] = {
+    {"bin/sh", "/bin/sh"},
+    {"share/zoneinfo", "/usr/share/zoneinfo"},
+    {"lib/gprolog", "/usr/lib/gprolog"},
+};
+
 /* ---- one step ---- */
 
 typedef struct {
@@ -439,6 +462,8 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
 {
     struct sandbox_config cfg;
     struct sandbox_bind bind = {.src = HOST_BUSYBOX, .dst = SHELL_INSIDE, .writable = false};
+    struct sandbox_bind binds[N_ROOT_PATHS + 1];
+    size_t n_binds = 0;
     struct sandbox_tmpfs scratch = {.dst = "/scratch", .bytes = 0};
     job_argv a = {.n = 0};
     job_env e = {.n = 0};
@@ -471,10 +496,14 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
         cfg.stdin_buf = st->stdin_data;
         cfg.stdin_len = st->stdin_len;
     }
-    if (a.host_shell) {
-        cfg.binds = &bind;
-        cfg.n_binds = 1;
-    }
+    if (a.host_shell)
+        binds[n_binds++] = bind;
+    for (size_t i = 0; i < j->n_root_src; i++)
+        if (j->root_src[i][0])
+            binds[n_binds++] = (struct sandbox_bind){
+                .src = j->root_src[i], .dst = root_paths[i].inside, .writable = false};
+    cfg.binds = n_binds ? binds : NULL;
+    cfg.n_binds = n_binds;
     if (!st->compile) {
         scratch.bytes = scratch_bytes;
         cfg.tmpfs = &scratch;
@@ -723,6 +752,32 @@ static void job_done(job *j)
     json_decref(j->set);
 }
 
+/* Fills j->root_src[i] with the store path root_paths[i].in_set resolves to,
+ * when that lies inside one of the set's store paths (never a host file), or
+ * with "". */
+static void job_find_root_paths(job *j, const char *set_out)
+{
+    char link[PATH_MAX + 32];
+    char real[PATH_MAX];
+
+    j->n_root_src = sizeof(root_paths) / sizeof(*root_paths);
+    for (size_t k = 0; k < j->n_root_src; k++) {
+        j->root_src[k][0] = '\0';
+        if ((size_t)snprintf(link, sizeof(link), "%s/%s", set_out, root_paths[k].in_set) >=
+                sizeof(link) ||
+            !realpath(link, real))
+            continue;
+        for (size_t i = 0; i < j->n_store_paths; i++) {
+            size_t len = strlen(j->store_paths[i]);
+            if (strncmp(real, j->store_paths[i], len) == 0 &&
+                (real[len] == '/' || real[len] == '\0')) {
+                snprintf(j->root_src[k], sizeof(j->root_src[k]), "%s", real);
+                break;
+            }
+        }
+    }
+}
+
 static int job_prepare_set(job *j, char *err, size_t errlen)
 {
     json_t *closure = json_object_get(j->set, "closure");
@@ -762,6 +817,14 @@ static int job_prepare_set(job *j, char *err, size_t errlen)
         }
     }
     j->n_store_paths = n;
+    /* The set's out path: its bin dir without "/bin". */
+    char set_out[PATH_MAX];
+    size_t blen = strlen(j->bin_dir);
+    snprintf(set_out, sizeof(set_out), "%s", j->bin_dir);
+    if (blen > 4 && strcmp(set_out + blen - 4, "/bin") == 0) {
+        set_out[blen - 4] = '\0';
+        job_find_root_paths(j, set_out);
+    }
     return 0;
 }
 

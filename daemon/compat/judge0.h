@@ -58,6 +58,7 @@ typedef struct {
     const char *compile_cmd; /* "%s": compiler_options; NULL: none */
     const char *run_cmd;
     bool executable; /* the source file is made executable (44) */
+    int open_files;  /* the run's open_files when the language needs more (R), or 0 */
 } j0_language;
 
 /* The language with Judge0 id, or NULL. */

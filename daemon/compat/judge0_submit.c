@@ -420,6 +420,8 @@ int j0_to_v1(api_call *c, json_t *in, bool base64, json_t **v1, json_t **errors_
     double fsize = val[N_FSIZE] > 0 ? val[N_FSIZE] : J0_MAX_MAX_FILE_SIZE;
     json_object_set_new(run, "file_bytes", json_integer((json_int_t)fsize * 1024));
     json_object_set_new(run, "output_bytes", json_integer((json_int_t)fsize * 1024));
+    if (lang->open_files > 0)
+        json_object_set_new(run, "open_files", json_integer(lang->open_files));
     if (has_cb > 0 && cb_len)
         json_object_set_new(req, "callback_url", json_stringn((const char *)cb, cb_len));
     /* what v1 has no place for comes back through meta */

@@ -8,39 +8,58 @@
 /* Commands run with sh -c in /box; "$@" (the args) is appended by the worker. */
 /* clang-format off */
 const piston_lang piston_langs[] = {
-    {"python", {"py", "py3", "python3", NULL}, "python3", NULL, NULL, NULL, "python3 {entry}"},
+    {"python", {"py", "py3", "python3", NULL}, "python3", NULL, NULL, NULL, "python3 {entry}", 0},
     {"c", {"gcc", NULL}, "gcc", NULL, "gcc",
-     "gcc -std=gnu17 -O2 -pipe -x c {files} -o a.out -lm", "./a.out"},
+     "gcc -std=gnu17 -O2 -pipe -x c {files} -o a.out -lm", "./a.out", 0},
     {"c++", {"cpp", "g++", NULL}, "gcc", NULL, "gcc",
-     "g++ -std=gnu++17 -O2 -pipe -x c++ {files} -o a.out", "./a.out"},
-    {"bash", {"sh", NULL}, "bash", "coreutils", NULL, NULL, "bash {entry}"},
+     "g++ -std=gnu++17 -O2 -pipe -x c++ {files} -o a.out", "./a.out", 0},
+    {"bash", {"sh", NULL}, "bash", "coreutils", NULL, NULL, "bash {entry}", 0},
     {"javascript", {"js", "node-js", "node-javascript", NULL}, "nodejs", NULL, NULL, NULL,
-     "node {entry}"},
-    {"perl", {"pl", NULL}, "perl", NULL, NULL, NULL, "perl {entry}"},
-    {"lua", {NULL}, "lua", NULL, NULL, NULL, "lua {entry}"},
+     "node {entry}", 0},
+    {"perl", {"pl", NULL}, "perl", NULL, NULL, NULL, "perl {entry}", 0},
+    {"lua", {NULL}, "lua", NULL, NULL, NULL, "lua {entry}", 0},
     /* the languages the package set gains (scripts/install-languages.sh) */
-    {"ruby", {"ruby3", "rb", NULL}, "ruby", NULL, NULL, NULL, "ruby {entry}"},
-    {"php", {NULL}, "php", NULL, NULL, NULL, "php {entry}"},
+    {"ruby", {"ruby3", "rb", NULL}, "ruby", NULL, NULL, NULL, "ruby {entry}", 0},
+    {"php", {NULL}, "php", "tzdata", NULL, NULL, "php {entry}", 0},
     /* go, ocamlc and gdc go by the file's extension: an unnamed file
      * (file0.code) is compiled as main.<ext> (bash builtins: the set has no cp) */
     {"go", {"golang", NULL}, "go", NULL, NULL,
      "case {entry} in *.go) go build -o binary {files};; "
-     "*) printf '%s\\n' \"$(<{entry})\" >main.go && go build -o binary main.go;; esac", "./binary"},
-    {"rust", {"rs", NULL}, "rust", "gcc", NULL, "rustc -O -o binary {files}", "./binary"},
+     "*) printf '%s\\n' \"$(<{entry})\" >main.go && go build -o binary main.go;; esac", "./binary", 0},
+    {"rust", {"rs", NULL}, "rust", "gcc", NULL, "rustc -O -o binary {files}", "./binary", 0},
     {"ocaml", {"ml", NULL}, "ocaml", NULL, NULL,
      "case {entry} in *.ml) ocamlc -o binary {files};; "
-     "*) printf '%s\\n' \"$(<{entry})\" >main.ml && ocamlc -o binary main.ml;; esac", "ocamlrun ./binary"},
+     "*) printf '%s\\n' \"$(<{entry})\" >main.ml && ocamlc -o binary main.ml;; esac", "ocamlrun ./binary", 0},
     {"lisp", {"cl", "sbcl", "commonlisp", NULL}, "sbcl", NULL, NULL, NULL,
-     "sbcl --dynamic-space-size 512MB --script {entry}"},
+     "sbcl --dynamic-space-size 512MB --script {entry}", 0},
     {"nasm64", {"asm64", NULL}, "nasm", "gcc", NULL,
-     "nasm -f elf64 -o binary.o {files} && ld -o binary binary.o", "./binary"},
+     "nasm -f elf64 -o binary.o {files} && ld -o binary binary.o", "./binary", 0},
     {"pascal", {"freepascal", "pp", "pas", NULL}, "fpc", "gcc", NULL,
-     "fpc -O2 -v0 -obinary {files}", "./binary"},
+     "fpc -O2 -v0 -obinary {files}", "./binary", 0},
     {"d", {"gdc", NULL}, "gdc", "gcc", NULL,
      "case {entry} in *.d) gdc -O2 -o binary {files};; "
-     "*) printf '%s\\n' \"$(<{entry})\" >main.d && gdc -O2 -o binary main.d;; esac", "./binary"},
-    {"clojure", {"clj", NULL}, "clojure", "java", NULL, NULL, "clojure {entry}"},
-    {NULL, {NULL}, NULL, NULL, NULL, NULL, NULL},
+     "*) printf '%s\\n' \"$(<{entry})\" >main.d && gdc -O2 -o binary main.d;; esac", "./binary", 0},
+    {"clojure", {"clj", NULL}, "clojure", "java", NULL, NULL, "clojure {entry}", 0},
+    /* issue 15's second round: Piston's names and aliases */
+    {"csharp", {"mono", "mono-csharp", "mono-cs", "c#", "cs", NULL}, "mono", NULL, "mono",
+     "mcs -out:binary.exe {files}", "mono binary.exe", 0},
+    {"haskell", {"hs", NULL}, "ghc", NULL, NULL,
+     "case {entry} in *.hs) ghc -O -o binary {files};; "
+     "*) printf '%s\\n' \"$(<{entry})\" >main.hs && ghc -O -o binary main.hs;; esac", "./binary", 0},
+    {"kotlin", {"kt", NULL}, "kotlin", "java", NULL,
+     "case {entry} in *.kt) kotlinc {files} -include-runtime -d binary.jar;; "
+     "*) printf '%s\\n' \"$(<{entry})\" >main.kt && kotlinc main.kt -include-runtime -d binary.jar;; esac",
+     "java -jar binary.jar", 0},
+    {"scala", {"sc", NULL}, "scala", "java", NULL, NULL, "scala -nc {entry}", 0},
+    {"groovy", {"gvy", NULL}, "groovy", "java", NULL, NULL, "groovy {entry}", 0},
+    {"cobol", {"cob", NULL}, "gnucobol", "gcc", NULL,
+     "case {entry} in *.cob) cobc -x -free -o binary {files};; "
+     "*) printf '%s\\n' \"$(<{entry})\" >main.cob && cobc -x -free -o binary main.cob;; esac", "./binary", 0},
+    /* R refuses to start with fewer than about 170 open files */
+    {"rscript", {"r", NULL}, "r", "coreutils", NULL, NULL, "Rscript {entry}", 256},
+    {"octave", {"matlab", "m", NULL}, "octave", NULL, NULL, NULL,
+     "octave-cli --norc -q --no-history {entry}", 0},
+    {NULL, {NULL}, NULL, NULL, NULL, NULL, NULL, 0},
 };
 /* clang-format on */
 

@@ -23,6 +23,7 @@ typedef struct {
     const char *runtime;    /* the package's name when it serves several languages, else NULL */
     const char *compile;    /* NULL for interpreted; "{files}" = the code files, quoted */
     const char *run;        /* "{entry}" = the entry file, quoted */
+    int open_files;         /* the run's open_files when the language needs more (R), or 0 */
 } piston_lang;
 
 typedef struct {

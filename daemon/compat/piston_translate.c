@@ -302,6 +302,14 @@ int piston_request_to_v1(const json_t *body, const piston_runtime *rts, size_t n
         goto out;
     if ((r = translate_limits(body, max, compiled, limits, msg, msglen)) < 0)
         goto out;
+    if (rt->lang->open_files > 0) {
+        json_t *st = json_object_get(limits, "run");
+        if (!st) {
+            st = json_object();
+            json_object_set_new(limits, "run", st);
+        }
+        json_object_set_new(st, "open_files", json_integer(rt->lang->open_files));
+    }
     if ((r = translate_files(files, out_files, code_names, msg, msglen)) < 0)
         goto out;
     /* args: each one argv entry; numbers and booleans as JavaScript prints them */

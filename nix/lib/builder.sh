@@ -26,6 +26,10 @@ cp -RP "$src/usr/." "$out/"
 if [ -d "$src/etc" ]; then
 	cp -RP "$src/etc" "$out/etc"
 fi
+# A spec's "roots" outside /usr (GHC's package database in /var/lib/ghc).
+if [ -d "$src/var" ]; then
+	cp -RP "$src/var" "$out/var"
+fi
 chmod -R u+w "$out"
 
 libc=${glibc:-$out}
@@ -36,6 +40,16 @@ for d in "$out" $deps; do
 	if [ -d "$d/lib/x86_64-linux-gnu" ]; then
 		rpath=${rpath:+$rpath:}$d/lib/x86_64-linux-gnu
 	fi
+done
+# A few Debian libraries live in /usr/lib itself (GraphicsMagick, which
+# Octave needs): those trees' lib dirs come after the multiarch ones.
+for d in "$out" $deps; do
+	for so in "$d"/lib/*.so*; do
+		if [ -f "$so" ]; then
+			rpath=${rpath:+$rpath:}$d/lib
+			break
+		fi
+	done
 done
 
 # Host path (Debian, merged /usr) -> the same file in $out or a dependency.

@@ -23,6 +23,21 @@ done
 	done
 } | sort -u >"$out/closure"
 
+# Host paths a run root gets from the set (the worker binds them read-only,
+# daemon/worker_job.c), linked here when a package of the closure has them:
+# share/zoneinfo, the time zone database that PHP and glibc look up under
+# /usr/share/zoneinfo; lib/gprolog, where Debian's gplc looks for its objects
+# and libraries (/usr/lib/gprolog is compiled in).
+for rel in share/zoneinfo lib/gprolog; do
+	while read -r p; do
+		if [ "$p" != "$out" ] && [ -d "$p/$rel" ]; then
+			mkdir -p "$out/${rel%/*}"
+			ln -s "$p/$rel" "$out/$rel"
+			break
+		fi
+	done <"$out/closure"
+done
+
 # Environment a process using this set needs, one KEY=VALUE per line: PATH,
 # and LOCPATH when glibc is in the closure (its compiled-in /usr/lib/locale
 # does not exist in a closure-only root; C.UTF-8 is in the store glibc).

@@ -1,4 +1,5 @@
-# Extra build step of the clang package (sourced by lib/builder.sh, busybox sh).
+# Extra build step of the clang packages (clang, clang15, clang16; sourced by
+# lib/builder.sh, busybox sh). The LLVM major is the tree's lib/llvm-<N>.
 # Debian's clang finds its resource headers relative to itself, but takes the
 # GCC installation (crtbegin.o, libgcc, libstdc++ headers), glibc's headers
 # and crt files and the linker from /usr. The clang and clang++ wrappers pass
@@ -15,6 +16,11 @@ done
 for v in bash libcdev stdcxx libgcc gcc; do
 	eval "[ -n \"\$$v\" ]" || { echo "clang.sh: no $v among deps" >&2; exit 1; }
 done
+llvm=
+for d in "$out"/lib/llvm-*; do
+	[ -x "$d/bin/clang" ] && llvm=${d##*/llvm-}
+done
+[ -n "$llvm" ] || { echo "clang.sh: no lib/llvm-<N>/bin/clang in the tree" >&2; exit 1; }
 multi=lib/x86_64-linux-gnu
 flags="--gcc-toolchain=$gcc -B$gcc/bin/ -B$libcdev/$multi/ -L$libcdev/$multi"
 flags="$flags -idirafter $libcdev/include/x86_64-linux-gnu -idirafter $libcdev/include"
@@ -22,14 +28,13 @@ flags="$flags -Wl,-dynamic-linker=$glibc/$multi/ld-linux-x86-64.so.2"
 for l in "$glibc/$multi" "$stdcxx/$multi" "$libgcc/$multi"; do
 	flags="$flags -L$l -Wl,-rpath,$l"
 done
-for name in clang clang++ clang-14 clang++-14; do
+for name in clang clang++ "clang-$llvm" "clang++-$llvm"; do
 	rm -f "$out/bin/$name"
-	real=$name
-	case $name in *-14) real=${name%-14} ;; esac
+	real=${name%-"$llvm"}
 	{
 		echo "#!$bash"
 		echo "# nixfarm: $name wrapper; see nix/scripts/clang.sh"
-		echo "exec $out/lib/llvm-14/bin/$real $flags \"\$@\""
+		echo "exec $out/lib/llvm-$llvm/bin/$real $flags \"\$@\""
 	} >"$out/bin/$name"
 	chmod 555 "$out/bin/$name"
 done

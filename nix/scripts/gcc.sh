@@ -1,5 +1,5 @@
-# Extra build step of the gcc, gfortran, gdc and gobjc packages (sourced by
-# lib/builder.sh, busybox sh).
+# Extra build step of the gcc, gcc11, gfortran, gdc and gobjc packages (sourced
+# by lib/builder.sh, busybox sh). The GCC major is the tree's lib/gcc/<triplet>/<N>.
 # Debian's gcc-12 finds its own libexec and lib/gcc when relocated, but not
 # glibc's headers, crt files, ld.so or the runtime libraries, which it
 # expects under /usr and /lib. Wrappers (gcc g++ cc c++ cpp) add them from
@@ -29,6 +29,11 @@ done
 for v in bash libcdev stdcxx libgcc binutils; do
 	eval "[ -n \"\$$v\" ]" || { echo "gcc.sh: no $v among deps" >&2; exit 1; }
 done
+major=
+for d in "$out"/lib/gcc/x86_64-linux-gnu/*; do
+	[ -d "$d" ] && major=${d##*/}
+done
+[ -n "$major" ] || { echo "gcc.sh: no lib/gcc/x86_64-linux-gnu/<N> in the tree" >&2; exit 1; }
 multi=lib/x86_64-linux-gnu
 libdirs="$glibc/$multi $stdcxx/$multi $libgcc/$multi$runtimes"
 
@@ -47,7 +52,7 @@ link="-B$binutils/bin/ -B$libcdev/$multi/ -Wl,-dynamic-linker=$glibc/$multi/ld-l
 for l in $libdirs; do
 	link="$link -L$l -Wl,-rpath,$l"
 done
-cxxinc="-isystem $out/include/c++/12 -isystem $out/include/x86_64-linux-gnu/c++/12 -isystem $out/include/c++/12/backward"
+cxxinc="-isystem $out/include/c++/$major -isystem $out/include/x86_64-linux-gnu/c++/$major -isystem $out/include/c++/$major/backward"
 
 if [ -x "$out/bin/gcc-12" ] && [ -x "$out/bin/g++-12" ]; then
 	wrap gcc gcc-12 "$link $inc"
@@ -55,6 +60,14 @@ if [ -x "$out/bin/gcc-12" ] && [ -x "$out/bin/g++-12" ]; then
 	wrap g++ g++-12 "$link $cxxinc $inc"
 	wrap c++ g++-12 "$link $cxxinc $inc"
 	wrap cpp cpp-12 "$inc"
+fi
+# gcc11: an older GCC beside the gcc package (whose binutils it takes); its
+# wrappers keep the versioned names (gcc-11, g++-11) and run Debian's
+# x86_64-linux-gnu-* drivers, which find cc1 relative to themselves.
+if [ "$major" != 12 ] && [ -x "$out/bin/x86_64-linux-gnu-g++-$major" ]; then
+	wrap "gcc-$major" "x86_64-linux-gnu-gcc-$major" "$link $inc"
+	wrap "g++-$major" "x86_64-linux-gnu-g++-$major" "$link $cxxinc $inc"
+	rm -f "$out/bin/cpp-$major"
 fi
 if [ -x "$out/bin/gdc-12" ]; then
 	wrap gdc gdc-12 "$link"

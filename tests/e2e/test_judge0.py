@@ -418,6 +418,15 @@ LANGUAGE_HELLOS = {
  74: 'console.log("hello");\n',
  79: '#import <stdio.h>\nint main(void) { printf("hello\\n"); return 0; }\n',
  86: '(println "hello")\n',
+ 51: 'class P { static void Main() { System.Console.WriteLine("hello"); } }\n',
+ 61: 'main = putStrLn "hello"\n',
+ 66: 'disp("hello")\n',
+ 77: 'IDENTIFICATION DIVISION.\nPROGRAM-ID. MAIN.\nPROCEDURE DIVISION.\n    DISPLAY "hello".\n    STOP RUN.\n',
+ 78: 'fun main() { println("hello") }\n',
+ 80: 'cat("hello\\n")\n',
+ 81: 'object Main { def main(a: Array[String]): Unit = println("hello") }\n',
+ 88: 'println "hello"\n',
+ 69: ':- initialization(main).\nmain :- write(hello), nl.\n',
 }
 
 

@@ -81,15 +81,29 @@ def main():
                             "mov rax, 60\nxor rdi, rdi\nsyscall\n"),
                  "pascal": "begin\n  writeln('hello ', 6*7);\nend.",
                  "d": 'import std.stdio;\nvoid main() { writeln("hello ", 6*7); }',
-                 "clojure": '(println "hello" (* 6 7))'}
-        compiled = {"c", "c++", "go", "rust", "ocaml", "nasm64", "pascal", "d"}
+                 "clojure": '(println "hello" (* 6 7))',
+                 "csharp": 'class P { static void Main() { System.Console.WriteLine("hello " + 6*7); } }',
+                 "haskell": 'main = putStrLn ("hello " ++ show (6*7))',
+                 "kotlin": 'fun main() { println("hello " + 6*7) }',
+                 "scala": 'object Main { def main(a: Array[String]): Unit = println("hello " + 6*7) }',
+                 "groovy": 'println "hello " + 6*7',
+                 "cobol": ("IDENTIFICATION DIVISION.\nPROGRAM-ID. MAIN.\nDATA DIVISION.\n"
+                           "WORKING-STORAGE SECTION.\n01 N PIC 99.\nPROCEDURE DIVISION.\n"
+                           "    COMPUTE N = 6 * 7.\n    DISPLAY \"hello \" N.\n    STOP RUN.\n"),
+                 "rscript": 'cat(paste("hello", 6*7), "\\n", sep = "")',
+                 "octave": 'printf("hello %d\\n", 6*7)'}
+        compiled = {"c", "c++", "go", "rust", "ocaml", "nasm64", "pascal", "d", "csharp", "haskell",
+                    "kotlin", "cobol"}
 
         def every_runtime():
             assert set(by_lang) <= set(hello), "a runtime without a smoke program: %s" % sorted(by_lang)
             for lang, rt in by_lang.items():
                 for name in [lang] + rt["aliases"]:
-                    b = execute({"language": name, "version": rt["version"],
-                                 "files": [{"content": hello[lang]}]})
+                    body = {"language": name, "version": rt["version"],
+                            "files": [{"content": hello[lang]}]}
+                    if lang == "scala":  # the script runner compiles at run time
+                        body.update(run_timeout=60000, run_cpu_time=60000)
+                    b = execute(body)
                     assert b["language"] == lang and b["version"] == rt["version"], (name, b)
                     assert b["run"]["stdout"] == "hello 42\n", (name, b)
                     assert ("compile" in b) == (lang in compiled), (name, b)
@@ -144,7 +158,7 @@ def main():
                 ({"language": "python", "version": "*", "files": "x"}, "files is required as an array"),
                 ({"language": "python", "version": "*", "files": [{"content": "x"}, {"name": "a"}]},
                  "files[1].content is required as a string"),
-                ({"language": "cobol", "version": "*", "files": f}, "cobol-* runtime is unknown"),
+                ({"language": "brainfuck", "version": "*", "files": f}, "brainfuck-* runtime is unknown"),
                 ({"language": "python", "version": "*",
                   "files": [{"content": "eA==", "encoding": "base64"}]},
                  "files must include at least one utf8 encoded file"),
@@ -278,8 +292,8 @@ def main():
             assert st == 200 and b["language"] == "lua", (st, b)
             st, lst = farm.request("GET", "/api/v2/packages")
             assert [p for p in lst if p["language"] == "lua"][0]["installed"] is False, lst
-            st, b = post({"language": "cobol", "version": "*"}, path="/api/v2/packages")
-            assert st == 404 and b == {"message": "Requested package cobol-* does not exist"}, (st, b)
+            st, b = post({"language": "brainfuck", "version": "*"}, path="/api/v2/packages")
+            assert st == 404 and b == {"message": "Requested package brainfuck-* does not exist"}, (st, b)
         cases.append(("packages: list, install (built now), uninstall (root dropped), unknown",
                       packages))
 

@@ -14,6 +14,8 @@ CPP_HELLO = '#include <iostream>\nint main() { std::cout << "hello" << std::endl
 CPP_ECHO = ('#include <iostream>\n#include <string>\nint main() { std::string s;\n'
             '  std::getline(std::cin, s); std::cout << "got " << s << std::endl; }\n')
 CPP_CRASH = '#include <stdexcept>\nint main() { throw std::runtime_error("boom"); }\n'
+COB_HEAD = 'IDENTIFICATION DIVISION.\nPROGRAM-ID. MAIN.\n'
+CPP_BAD = 'int main() { return x; }\n'
 
 # profile -> (hello, echo, compile error or None, runtime error)
 PROGRAMS = {
@@ -94,4 +96,39 @@ PROGRAMS = {
                "program main;\nbegin\n  halt(3);\nend.\n"),
     "clojure": ('(println "hello")\n', '(println (str "got " (read-line)))\n', None,
                 '(throw (Exception. "boom"))\n'),
+    "c-gcc11": (C_HELLO, C_ECHO, C_BAD, C_CRASH),
+    "cpp-gcc11": (CPP_HELLO, CPP_ECHO, CPP_BAD, CPP_CRASH),
+    "c-clang15": (C_HELLO, C_ECHO, C_BAD, C_CRASH),
+    "cpp-clang15": (CPP_HELLO, CPP_ECHO, CPP_BAD, CPP_CRASH),
+    "c-clang16": (C_HELLO, C_ECHO, C_BAD, C_CRASH),
+    "cpp-clang16": (CPP_HELLO, CPP_ECHO, CPP_BAD, CPP_CRASH),
+    "haskell": ('main :: IO ()\nmain = putStrLn "hello"\n',
+                'main :: IO ()\nmain = getLine >>= \\l -> putStrLn ("got " ++ l)\n',
+                'main :: IO ()\nmain = putStrLn (1 + True)\n',
+                'main :: IO ()\nmain = error "boom"\n'),
+    "csharp": ('class Hello { static void Main() { System.Console.WriteLine("hello"); } }\n',
+               'class Echo { static void Main() {\n'
+               '  System.Console.WriteLine("got " + System.Console.ReadLine()); } }\n',
+               'class Bad { static void Main() { int x = "no"; } }\n',
+               'class Boom { static void Main() { throw new System.Exception("boom"); } }\n'),
+    "kotlin": ('fun main() { println("hello") }\n', 'fun main() { println("got " + readLine()) }\n',
+               'fun main() { val x: Int = "no" }\n', 'fun main() { throw RuntimeException("boom") }\n'),
+    "scala": ('object Main { def main(a: Array[String]): Unit = println("hello") }\n',
+              'object Main { def main(a: Array[String]): Unit = println("got " + scala.io.StdIn.readLine()) }\n',
+              'object Main { def main(a: Array[String]): Unit = { val x: Int = "no" } }\n',
+              'object Main { def main(a: Array[String]): Unit = throw new RuntimeException("boom") }\n'),
+    "groovy": ('println "hello"\n', 'println "got " + System.in.newReader().readLine()\n', None,
+               'throw new RuntimeException("boom")\n'),
+    "cobol": (COB_HEAD + 'PROCEDURE DIVISION.\n    DISPLAY "hello".\n    STOP RUN.\n',
+              COB_HEAD + 'DATA DIVISION.\nWORKING-STORAGE SECTION.\n01 L PIC X(100).\n'
+              'PROCEDURE DIVISION.\n    ACCEPT L.\n    DISPLAY "got " FUNCTION TRIM(L).\n    STOP RUN.\n',
+              COB_HEAD + 'PROCEDURE DIVISION.\n    DISPLAY UNDEFINED-NAME.\n    STOP RUN.\n',
+              COB_HEAD + 'PROCEDURE DIVISION.\n    MOVE 3 TO RETURN-CODE.\n    STOP RUN.\n'),
+    "r": ('cat("hello\\n")\n', 'l <- readLines(file("stdin"), n = 1)\ncat("got ", l, "\\n", sep = "")\n', None,
+          'stop("boom")\n'),
+    "prolog-gnu": (':- initialization(main).\nmain :- write(hello), nl.\n',
+                   ':- initialization(main).\nmain :- read(T), write(\'got \'), write(T), nl.\n',
+                   ':- initialization(main).\nmain :- write(hello.\n',
+                   ':- initialization(main).\nmain :- halt(3).\n'),
+    "octave": ('disp("hello")\n', 'l = fgetl(stdin);\nprintf("got %s\\n", l);\n', None, 'error("boom");\n'),
 }

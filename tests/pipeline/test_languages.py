@@ -25,8 +25,8 @@ from langprograms import PROGRAMS  # noqa: E402
 PACKAGES = {"pylint", "numpy"}
 
 # Input of the stdin test; prolog's program reads a term, so it gets one.
-STDIN = {"prolog": "abc.\n"}
-STDOUT = {"prolog": "got abc\n"}
+STDIN = {"prolog": "abc.\n", "prolog-gnu": "abc.\n"}
+STDOUT = {"prolog": "got abc\n", "prolog-gnu": "got abc\n"}
 
 
 def ci_languages():
@@ -94,7 +94,10 @@ def pylint_case(farm):
     clients run it: an undefined name is reported (E0602, non-zero exit), a
     clean file passes."""
     def case():
-        base = {"packages": ["python3", "pylint"], "run": "pylint --disable=C,R --score=n main.py"}
+        # pylint starts astroid's whole inference engine: more than the
+        # default wall limit on a loaded machine.
+        base = {"packages": ["python3", "pylint"], "run": "pylint --disable=C,R --score=n main.py",
+                "limits": {"run": {"cpu_ms": 30000, "wall_ms": 60000}}}
         bad = dict(base, files=[{"name": "main.py", "content": "print(undefined_name)\n"}])
         b = submit_wait(farm, bad, timeout=900)
         t = b["tests"][0]
@@ -114,6 +117,28 @@ def numpy_case(farm):
         b = submit_wait(farm, {"packages": ["python3", "numpy"], "run": "python3 main.py",
                                "files": [{"name": "main.py", "content": src}],
                                "tests": [{"expected_output": "15 0.25\n"}]}, timeout=900)
+        expect(b["state"] == "finished" and b["verdict"] == "accepted", b)
+    return case
+
+
+def php_time_case(farm):
+    """PHP's date functions read /usr/share/zoneinfo: the profile's set has
+    tzdata, which the worker binds there, so there is no start-up warning on
+    stderr and a zone name resolves."""
+    def case():
+        src = ('<?php echo date_default_timezone_get(), " ",\n'
+               '  (new DateTime("2024-07-01 12:00", new DateTimeZone("Europe/Paris")))->format("T"), "\\n";\n')
+        b = run(farm, "php", src, expected="UTC CEST\n")
+        t = b["tests"][0]
+        expect(b["verdict"] == "accepted" and t["stderr"] == "", b)
+    return case
+
+
+def bin_sh_case(farm):
+    """A C program's system() runs /bin/sh: the set's own sh, bound there."""
+    def case():
+        src = '#include <stdlib.h>\nint main(void) { return system("echo sh-ok") != 0; }\n'
+        b = run(farm, "c", src, expected="sh-ok\n")
         expect(b["state"] == "finished" and b["verdict"] == "accepted", b)
     return case
 
@@ -144,6 +169,9 @@ def main():
             cases.append(("python3 with pylint", pylint_case(farm)))
         if "numpy" not in missing:
             cases.append(("python3 with numpy", numpy_case(farm)))
+        if "php" in available:
+            cases.append(("php: time zones from tzdata, no start-up warning", php_time_case(farm)))
+        cases.append(("c: system() runs the set's sh at /bin/sh", bin_sh_case(farm)))
         for name in available:
             if name not in PROGRAMS:
                 continue
