@@ -310,9 +310,9 @@ def main():
                                 "Not yet initialized")
             session_closed_with([{"type": "signal", "signal": "SIGINT"}], 4003,
                                 "Not yet initialized")
-            session_closed_with([{"type": "init", "language": "cobol", "version": "*",
+            session_closed_with([{"type": "init", "language": "brainfuck", "version": "*",
                                   "files": [{"content": "x"}]}], 4002, "Notified Error",
-                                "cobol-* runtime is unknown")
+                                "brainfuck-* runtime is unknown")
             session_closed_with([{"type": "init", "language": "python", "version": "*"}], 4002,
                                 "Notified Error", "files is required as an array")
             session_closed_with([{"type": "hello"}], 4002, "Notified Error",
