@@ -3,7 +3,9 @@
 p50 of submit->result through farmd's /v1 (wait=true, warm set: the first
 submission, which builds the set, is not counted), beside the floor measured
 in the same run: the profile's compile and run commands executed directly
-(bash -c, PATH=<the same set>/bin, a fresh temporary directory each time).
+(bash -c, PATH=<the same set>/bin, a fresh temporary directory each time,
+/nix/store read-only in a mount namespace of its own: unshare and two mounts
+are in the floor).
 
   python3 bench/languages.py [--n 5] [--langs ruby,go,...]
 
@@ -45,7 +47,12 @@ def direct(binp, prof, src):
         t0 = time.perf_counter()
         # a compiler's chatter on stdout (ghc's "Linking main ...") is not the program's
         cmd = ("{ %s; } >&2 && " % prof["compile"] if prof["compile"] else "") + prof["run"]
-        r = subprocess.run([os.path.join(binp, "bash"), "-c", cmd], cwd=d, env=env,
+        # as root the store is writable: a toolchain run straight from it would
+        # leave caches there (python's __pycache__) and break the paths' hashes,
+        # so the direct run sees it read-only, in a mount namespace of its own
+        ro = "/bin/mount --bind /nix/store /nix/store && /bin/mount -o remount,bind,ro /nix/store && exec \"$0\" -c \"$1\""
+        r = subprocess.run(["/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c", ro,
+                            os.path.join(binp, "bash"), cmd], cwd=d, env=env,
                            capture_output=True, text=True)
         dt = time.perf_counter() - t0
         if r.stdout != "hello\n":

@@ -34,7 +34,7 @@ CASES = [
     ("string body", '"hello"', 400, "body"),
     ("unknown top-level field", sub(colour="red"), 422, "colour"),
     ("no profile nor packages", {"run": "echo hi"}, 422, "profile"),
-    ("unknown profile", sub(profile="cobol"), 422, "profile"),
+    ("unknown profile", sub(profile="brainfuck"), 422, "profile"),
     ("profile wrong type", sub(profile=3), 422, "profile"),
     ("packages not array", {"packages": "gcc", "run": "x"}, 422, "packages"),
     ("package wrong type", {"packages": ["gcc", 3], "run": "x"}, 422, "packages[1]"),
