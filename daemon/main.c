@@ -21,10 +21,10 @@
 #include "../common/log.h"
 #include "compat/compat.h"
 #include "roles.h"
-#include "webhook.h"
+#include "webhook/webhook.h"
 #include "supervisor.h"
-#include "sandbox_features.h"
-#include "auth.h"
+#include "worker/sandbox_features.h"
+#include "api/auth.h"
 
 #define MAX_SETS 64
 #define MAX_CHILDREN 1024

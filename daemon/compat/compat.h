@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <microhttpd.h>
 
-#include "../api.h"
+#include "../api/api.h"
 
 typedef struct compat_front {
     const char *name;        /* "judge0", "piston", "jobe" */

@@ -19,9 +19,9 @@
 #include "../../common/config.h"
 #include "../../common/store.h"
 #include "../../common/store_webhooks.h"
-#include "../../daemon/webhook.h"
-#include "../../daemon/webhook_addr.h"
-#include "../../daemon/webhook_policy.h"
+#include "../../daemon/webhook/webhook.h"
+#include "../../common/netaddr_url.h"
+#include "../../daemon/webhook/webhook_policy.h"
 
 /* ---- pure policy ---------------------------------------------------------- */
 

@@ -12,7 +12,7 @@
 
 #include "../../common/config.h"
 #include "../../common/log.h"
-#include "../../daemon/auth.h"
+#include "../../daemon/api/auth.h"
 #include "../../daemon/roles.h"
 
 static volatile sig_atomic_t stop_flag;

@@ -73,7 +73,7 @@ def schema_name(resp_doc, doc):
 
 
 def route_table():
-    with open(os.path.join(SRC, "daemon", "api_routes.c")) as f:
+    with open(os.path.join(SRC, "daemon", "api", "api_routes.c")) as f:
         text = f.read()
     return {(m.lower(), p) for m, p in re.findall(r'^\s*\{"(GET|POST|DELETE|PUT|PATCH)", "([^"]+)"', text, re.M)}
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../daemon/lease_parse.h"
-#include "../../daemon/request.h"
+#include "../../daemon/api/lease_parse.h"
+#include "../../daemon/request/request.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "../../common/config.h"
-#include "../../daemon/profiles.h"
-#include "../../daemon/request.h"
+#include "../../daemon/request/profiles.h"
+#include "../../daemon/request/request.h"
 #include "fuzz.h"
 
 static config *cfg;

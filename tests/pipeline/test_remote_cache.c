@@ -17,7 +17,7 @@
 #include <jansson.h>
 
 #include "log.h"
-#include "../../daemon/worker_remote.h"
+#include "../../daemon/worker/worker_remote.h"
 
 static int n_tests, n_failed;
 static char tmp[] = "/tmp/farm-remote-cache-XXXXXX";

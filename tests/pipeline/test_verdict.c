@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "../../common/base64.h"
-#include "../../daemon/verdict.h"
+#include "../../daemon/worker/verdict.h"
 
 START_TEST(decide_follows_the_documented_order)
 {

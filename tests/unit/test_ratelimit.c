@@ -7,8 +7,8 @@
 #include <stdint.h>
 
 #include "../../common/config.h"
-#include "../../daemon/auth.h"
-#include "../../daemon/ratetable.h"
+#include "../../daemon/api/auth.h"
+#include "../../daemon/api/ratetable.h"
 
 static auth *new_auth(const char *per_s, const char *burst)
 {

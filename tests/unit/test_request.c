@@ -10,8 +10,8 @@
 #include "../../common/config.h"
 #include "../../common/depset_key.h"
 #include "../../common/hash.h"
-#include "../../daemon/profiles.h"
-#include "../../daemon/request.h"
+#include "../../daemon/request/profiles.h"
+#include "../../daemon/request/request.h"
 
 static const char *PROFILES =
     "{\"py\": {\"packages\": [\"python3\"], \"run\": \"python3 main.py\", \"compile\": null,"
