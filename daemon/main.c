@@ -24,7 +24,7 @@
 #include "webhook/webhook.h"
 #include "supervisor.h"
 #include "worker/sandbox_features.h"
-#include "api/auth.h"
+#include "token.h"
 
 #define MAX_SETS 64
 #define MAX_CHILDREN 1024
@@ -260,7 +260,7 @@ int main(int argc, char **argv)
 
     if (optind < argc) {
         if (strcmp(argv[optind], "token") == 0) {
-            r = auth_token_command(cfg, argc - optind, argv + optind);
+            r = token_command(cfg, argc - optind, argv + optind);
             config_free(cfg);
             return r;
         }

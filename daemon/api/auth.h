@@ -12,8 +12,7 @@
  * one 401, a missing scope 403. The rate limit is a token bucket per caller
  * held in this process (one API process serves a farm; see docs/operations.md).
  *
- * `farmd token create --name N --scopes a,b | list | revoke ID` manages tokens
- * from the command line (auth_token_command). */
+ * `farmd token` (daemon/token.h) manages tokens from the command line. */
 #pragma once
 
 #include <stdbool.h>
@@ -59,6 +58,3 @@ int auth_scopes_parse(const char *csv, unsigned *out, char *err, size_t errlen);
 /* "submit", "read", ... for one bit. */
 const char *auth_scope_name(unsigned bit);
 
-/* `farmd token ...`: argv[0] is "token". Prints to stdout, errors to stderr;
- * returns the process exit status (0 ok, 1 failure, 2 usage). */
-int auth_token_command(const config *cfg, int argc, char **argv);
