@@ -98,8 +98,8 @@ int verb_run(int argc, char **argv)
         {"state-dir", required_argument, NULL, OPT_STATE_DIR},
         {NULL, 0, NULL, 0},
     };
-    _cleanup_json_decref_ json_t *packages = NULL;
-    _cleanup_json_decref_ json_t *limits = json_object();
+    _cleanup_json_ json_t *packages = NULL;
+    _cleanup_json_ json_t *limits = json_object();
     bool ro = false, inherit_stdin = false;
     uint64_t box_bytes = 256u << 20;
     const char *state_flag = NULL;

@@ -129,10 +129,10 @@ int verb_submit(int argc, char **argv)
         {"detach", no_argument, NULL, 'd'},
         {NULL, 0, NULL, 0},
     };
-    _cleanup_json_decref_ json_t *req = json_object();
-    _cleanup_json_decref_ json_t *limits = json_object();
-    _cleanup_json_decref_ json_t *tests = json_array();
-    _cleanup_json_decref_ json_t *env = json_object();
+    _cleanup_json_ json_t *req = json_object();
+    _cleanup_json_ json_t *limits = json_object();
+    _cleanup_json_ json_t *tests = json_array();
+    _cleanup_json_ json_t *env = json_object();
     const char *stdin_file = NULL, *expect_file = NULL, *git = NULL, *rev = NULL, *subdir = NULL;
     bool detach = false;
     char err[1024] = "";
@@ -283,7 +283,7 @@ int verb_submit(int argc, char **argv)
     }
     if (!cl.json && !cl.quiet && !cl.tty)
         fprintf(stderr, "submitted %s\n", id);
-    _cleanup_json_decref_ json_t *view = NULL;
+    _cleanup_json_ json_t *view = NULL;
     e = submission_follow(&cl, id, (int)json_array_size(tests), &view, err, sizeof err);
     if (e) {
         cli_errorf("%s", err);
@@ -340,7 +340,7 @@ int verb_status(int argc, char **argv)
 {
     const char *id;
     _cleanup_client_ farm_client cl = {0};
-    _cleanup_json_decref_ json_t *view = NULL;
+    _cleanup_json_ json_t *view = NULL;
     int e = verbs_open_view(argc, argv,
                             "Usage: farm status [--json] ID\n\nShows the state and results; "
                             "exits with the verdict's status (6 while not finished).\n",
@@ -354,7 +354,7 @@ int verb_watch(int argc, char **argv)
 {
     const char *id;
     _cleanup_client_ farm_client cl = {0};
-    _cleanup_json_decref_ json_t *first = NULL;
+    _cleanup_json_ json_t *first = NULL;
     int e = verbs_open_view(argc, argv,
                             "Usage: farm watch [--json] ID\n\nFollows the submission's event "
                             "stream until it ends, then prints the results.\n",
@@ -363,7 +363,7 @@ int verb_watch(int argc, char **argv)
         return e < 0 ? FARM_EXIT_OK : e;
     char err[512];
     int n_tests = (int)json_integer_value(json_object_get(first, "n_tests"));
-    _cleanup_json_decref_ json_t *view = NULL;
+    _cleanup_json_ json_t *view = NULL;
     if ((e = submission_follow(&cl, id, n_tests, &view, err, sizeof err))) {
         cli_errorf("%s", err);
         return e;
@@ -386,7 +386,7 @@ int verb_cancel(int argc, char **argv)
     char err[512] = "", path[128];
     snprintf(path, sizeof path, "/v1/submissions/%s", id);
     long status = 0;
-    _cleanup_json_decref_ json_t *resp = NULL;
+    _cleanup_json_ json_t *resp = NULL;
     int r = client_request(&cl, "DELETE", path, NULL, 60000, &status, &resp, err, sizeof err);
     if (r < 0) {
         cli_errorf("%s", err);
@@ -506,7 +506,7 @@ static void verbs_join(json_t *arr, char *buf, size_t len)
 int verb_profiles(int argc, char **argv)
 {
     _cleanup_client_ farm_client cl = {0};
-    _cleanup_json_decref_ json_t *resp = NULL;
+    _cleanup_json_ json_t *resp = NULL;
     int e = verbs_get_list(argc, argv, "/v1/profiles",
                            "Usage: farm profiles [--json]\n\nLists the language profiles.\n", &resp,
                            &cl);
@@ -546,7 +546,7 @@ int verb_profiles(int argc, char **argv)
 int verb_depsets(int argc, char **argv)
 {
     _cleanup_client_ farm_client cl = {0};
-    _cleanup_json_decref_ json_t *resp = NULL;
+    _cleanup_json_ json_t *resp = NULL;
     int e = verbs_get_list(argc, argv, "/v1/depsets",
                            "Usage: farm depsets [--json]\n\nLists the dependency sets the farm "
                            "has built or is building.\n",
@@ -564,7 +564,7 @@ int verb_depsets(int argc, char **argv)
         char pk[256] = "", sz[32];
         json_t *spec = json_object_get(d, "spec");
         if (json_is_string(spec)) {
-            _cleanup_json_decref_ json_t *sp = json_loads(json_string_value(spec), 0, NULL);
+            _cleanup_json_ json_t *sp = json_loads(json_string_value(spec), 0, NULL);
             verbs_join(json_object_get(sp, "packages"), pk, sizeof pk);
             if (!pk[0] && json_object_get(sp, "expr"))
                 snprintf(pk, sizeof pk, "(nix expression)");

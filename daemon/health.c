@@ -12,14 +12,7 @@
 #include "../common/log.h"
 #include "../common/store.h"
 #include "roles.h"
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "../common/monotime.h"
 
 int health_run(const config *cfg, volatile sig_atomic_t *stop)
 {
@@ -47,7 +40,7 @@ int health_run(const config *cfg, volatile sig_atomic_t *stop)
              interval, (long long)hp.stale_ms, (long long)hp.stuck_grace_ms);
     int64_t next_pass = 0, next_beat = 0;
     while (!*stop) {
-        int64_t now = mono_ms();
+        int64_t now = monotime_ms();
         if (now >= next_beat) {
             if (store_heartbeat_doing(s, id, "health", host, (int)getpid(), NULL, "checking", 0) <
                 0)

@@ -5,12 +5,9 @@
 #include <stdlib.h>
 
 #include "../../common/cleanup.h"
+#include "../../common/jsonutil.h"
 #include "../../common/junit.h"
 
-static inline void junit_json_decrefp(json_t **j)
-{
-    json_decref(*j);
-}
 static inline void junit_docp(junit_doc **d)
 {
     junit_free(*d);
@@ -18,7 +15,7 @@ static inline void junit_docp(junit_doc **d)
 
 enum MHD_Result junit_handler(api_call *c)
 {
-    _cleanup_(junit_json_decrefp) json_t *view = NULL;
+    _cleanup_json_ json_t *view = NULL;
     int r = api_submission_view(c->st, c->param, &view);
     if (r < 0 || !view)
         return api_store_error(c, r < 0 ? r : -ENOMEM, "submission");

@@ -14,6 +14,7 @@
 #include "../../common/hash.h"
 #include "../../common/jsonutil.h"
 #include "../../common/store_tokens.h"
+#include "../../common/monotime.h"
 
 #define RATE_SLOTS 4096 /* callers held; the least recently seen go first */
 #define TOUCH_EVERY_MS 60000
@@ -128,13 +129,6 @@ bool auth_required(const auth *a)
     return a->required;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The caller's entry (created if new); a->lock held. */
 static rate_entry *slot_for(auth *a, const char *key, int64_t now)
 {
@@ -143,7 +137,7 @@ static rate_entry *slot_for(auth *a, const char *key, int64_t now)
 
 int auth_rate_take(auth *a, const auth_identity *id)
 {
-    return auth_rate_take_at(a, id, mono_ms());
+    return auth_rate_take_at(a, id, monotime_ms());
 }
 
 int auth_rate_take_at(auth *a, const auth_identity *id, int64_t now)
@@ -171,7 +165,7 @@ int auth_rate_take_at(auth *a, const auth_identity *id, int64_t now)
 /* Whether this process should write last_used_at now (at most once a minute). */
 static bool should_touch(auth *a, const char *token_id)
 {
-    int64_t now = mono_ms();
+    int64_t now = monotime_ms();
     char key[80];
     snprintf(key, sizeof(key), "tok:%s", token_id);
     pthread_mutex_lock(&a->lock);

@@ -15,6 +15,7 @@
 
 #include "../../common/cleanup.h"
 #include "../../common/hash.h"
+#include "../../common/jsonutil.h"
 #include "../../common/log.h"
 #include "../../common/store_webhooks.h"
 #include "farm-build-config.h"
@@ -22,10 +23,6 @@
 #include "../../common/netaddr_url.h"
 #include "webhook_policy.h"
 
-static inline void webhook_json_decrefp(json_t **j)
-{
-    json_decref(*j);
-}
 static inline void webhook_curl_cleanupp(CURL **c)
 {
     if (*c)
@@ -111,7 +108,7 @@ void webhook_set_front_body(webhook_front_body_fn fn)
 static char *webhook_body(const config *cfg, store *s, const char *submission_id, char *state_out,
                           size_t state_len, const char **method)
 {
-    _cleanup_(webhook_json_decrefp) json_t *view = NULL;
+    _cleanup_json_ json_t *view = NULL;
     *method = "POST";
     if (store_submission_get(s, submission_id, &view) < 0 || !view)
         return NULL;

@@ -23,6 +23,7 @@
 #include "../../sandbox/sandbox.h"
 #include "../roles.h"
 #include "worker_remote.h"
+#include "../../common/monotime.h"
 
 /* SIGUSR1: the health checker took back the lease of a run stuck past its
  * wall limit (common/health_check.c); the renewer aborts the step. */
@@ -30,14 +31,6 @@ static void worker_on_kick(int sig)
 {
     (void)sig;
     worker_lease_kick();
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Removes boxes left by dead worker processes of this host (named
@@ -192,7 +185,7 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
         log_info("worker-ready slot=%d owner=%s", slot, w.owner);
 
     while (!*stop) {
-        int64_t now = mono_ms();
+        int64_t now = monotime_ms();
         store_claimed next = {0};
 
         if (!have) {

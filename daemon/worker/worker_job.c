@@ -34,6 +34,7 @@
 #include "worker_box.h"
 #include "verdict.h"
 #include "worker_faults.h"
+#include "../../common/monotime.h"
 
 #define HOST_BUSYBOX "/bin/busybox"
 #define SHELL_INSIDE "/.farm/sh"
@@ -67,14 +68,6 @@ typedef struct {
     int64_t t_start_us;   /* monotonic, for the "finished" log line */
     int64_t t_sandbox_us; /* time spent inside sandbox_run */
 } job;
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* ---- sandbox pool ---- */
 
@@ -475,7 +468,7 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
     sigaddset(&stop_sigs, SIGINT);
     sigaddset(&stop_sigs, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &stop_sigs, &old_sigs);
-    t0 = mono_us();
+    t0 = monotime_us();
     if (!j->w->sb->pool) {
         /* A rebuild that failed: the slot is unusable until the next one. */
         snprintf(err, errlen, "slot setup failed: no sandbox pool (the last rebuild failed)");
@@ -497,7 +490,7 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
         }
         r = sandbox_run(j->w->sb->pool, 0, &cfg, res, err, errlen);
     }
-    j->t_sandbox_us += mono_us() - t0;
+    j->t_sandbox_us += monotime_us() - t0;
     /* A step we cancelled (lease lost) says nothing about the sandbox. */
     if (r != -ECANCELED)
         j->w->sandbox_failures = r < 0 ? j->w->sandbox_failures + 1 : 0;
@@ -551,7 +544,7 @@ static int64_t job_wall_budget_ms(const job *j)
  * checker kills it past that plus health.stuck_grace_ms). */
 static void job_beat(job *j)
 {
-    int64_t left_ms = (j->deadline_us - mono_us()) / 1000;
+    int64_t left_ms = (j->deadline_us - monotime_us()) / 1000;
 
     j->w->src->ops->heartbeat(j->w->src, j->w->owner, j->w->host, (int)getpid(), j->c->id, NULL,
                               left_ms > 0 ? left_ms : 1);
@@ -763,7 +756,7 @@ static int job_finish(job *j, const char *state, const char *verdict, json_t *re
         return 0; /* the lease will expire and the row be requeued */
     }
     log_info("finished id=%s state=%s verdict=%s total_us=%lld sandbox_us=%lld", j->c->id, state,
-             verdict ? verdict : "-", (long long)(mono_us() - j->t_start_us),
+             verdict ? verdict : "-", (long long)(monotime_us() - j->t_start_us),
              (long long)j->t_sandbox_us);
     return 0;
 }
@@ -787,8 +780,8 @@ static int job_finish_and_claim(job *j, const char *verdict, json_t *result, sto
         return 0;
     }
     log_info("finished id=%s state=finished verdict=%s total_us=%lld sandbox_us=%lld next=%s",
-             j->c->id, verdict, (long long)(mono_us() - j->t_start_us), (long long)j->t_sandbox_us,
-             r == 1 ? next->id : "-");
+             j->c->id, verdict, (long long)(monotime_us() - j->t_start_us),
+             (long long)j->t_sandbox_us, r == 1 ? next->id : "-");
     return r == 1 ? 1 : 0;
 }
 
@@ -1012,7 +1005,7 @@ static const char *job_test(job *j, size_t k, size_t n, const json_t *t, json_t 
 
 int worker_job_run(worker *w, const store_claimed *c, store_claimed *next)
 {
-    job j = {.w = w, .c = c, .t_start_us = mono_us()};
+    job j = {.w = w, .c = c, .t_start_us = monotime_us()};
     _cleanup_json_ json_t *result = json_object();
     json_t *tests_in, *tests_out, *git;
     const char *compile, *first_fail = NULL;
@@ -1038,7 +1031,7 @@ int worker_job_run(worker *w, const store_claimed *c, store_claimed *next)
         job_done(&j);
         return 0;
     }
-    j.deadline_us = mono_us() + job_wall_budget_ms(&j) * 1000;
+    j.deadline_us = monotime_us() + job_wall_budget_ms(&j) * 1000;
     job_beat(&j);
     j.fail_kind = "set";
     if ((r = job_prepare_set(&j, err, sizeof(err))) < 0)
@@ -1048,7 +1041,7 @@ int worker_job_run(worker *w, const store_claimed *c, store_claimed *next)
         goto internal;
     if (w->src->remote) {
         /* The import may take a while: the wall budget starts after it. */
-        j.deadline_us = mono_us() + job_wall_budget_ms(&j) * 1000;
+        j.deadline_us = monotime_us() + job_wall_budget_ms(&j) * 1000;
         job_beat(&j);
     }
     j.compare =

@@ -13,6 +13,7 @@
 #include "../../common/log.h"
 #include "../../common/store.h"
 #include "worker_source.h"
+#include "../../common/monotime.h"
 
 #define WORKER_LEASE_TICK_MS 100
 
@@ -61,14 +62,6 @@ static void deadline_in(struct timespec *ts, int64_t ms)
     }
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Marks the lease lost with reason r and aborts the step in flight. Called
  * with the mutex held. */
 static void lose(worker_lease *l, int r)
@@ -103,7 +96,7 @@ static void *renewer_main(void *arg)
             ;
         if (l->quit || !l->active || l->generation != gen || l->state < 0)
             continue;
-        now = mono_ms();
+        now = monotime_ms();
         if (lease_kicked) {
             lease_kicked = 0;
             log_warn("stuck-run-killed id=%s reason=\"past its wall limit + grace: the health "
@@ -211,7 +204,7 @@ void worker_lease_begin(worker_lease *l, const char *id, const char *owner, int6
     l->lease_ms = lease_ms;
     l->state = 0;
     lease_kicked = 0; /* a kick meant for an earlier run */
-    l->last_renew_at = mono_ms();
+    l->last_renew_at = monotime_ms();
     l->active = true;
     l->generation++;
     l->abort_fn = abort_fn;

@@ -1458,5 +1458,5 @@ int main(int argc, char **argv)
     cleanup();
     struct stat st;
     ok(stat(T, &st) < 0 && stray_mounts() == 0, "the test directory and its mounts are gone");
-    return sbxtest_done();
+    return tap_done();
 }
