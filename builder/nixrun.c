@@ -33,6 +33,7 @@
 
 #include "../common/cleanup.h"
 #include "../common/fsutil.h"
+#include "../sandbox/sandbox.h"
 
 extern char **environ;
 
@@ -58,50 +59,24 @@ typedef struct {
     int procs_fd; /* open for the child to write "0" into before exec */
 } nix_cgroup;
 
-/* Our own memory cgroup directory, from /proc/self/cgroup: the v1 "memory"
- * hierarchy, else the v2 unified one when it offers the memory controller. */
+/* Our own memory cgroup directory (the sandbox library's discovery): the v1
+ * "memory" hierarchy, else the v2 unified one when it offers controllers. */
 static int own_memory_cgroup(char *dir, size_t len, bool *v2)
 {
-    FILE *f = fopen("/proc/self/cgroup", "re");
-    if (!f)
-        return -errno;
-    char line[1024], unified[1024] = "";
-    int found = 0;
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = 0;
-        char *c1 = strchr(line, ':');
-        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2)
-            continue;
-        *c2 = 0;
-        const char *ctrls = c1 + 1, *path = c2 + 1;
-        if (!strcmp(ctrls, "")) {
-            snprintf(unified, sizeof unified, "%s", path);
-            continue;
-        }
-        for (char *save = NULL, *t = strtok_r((char *)ctrls, ",", &save); t;
-             t = strtok_r(NULL, ",", &save)) {
-            if (!strcmp(t, "memory")) {
-                /* A cut path would name some other group: refuse it. */
-                found = (size_t)snprintf(dir, len, "/sys/fs/cgroup/memory%s",
-                                         strcmp(path, "/") ? path : "") < len
-                            ? 1
-                            : -1;
-                *v2 = false;
-            }
-        }
+    int r = sandbox_cgroup_own_dir("memory", dir, len);
+    if (r == 0 || r == -ENAMETOOLONG) {
+        *v2 = false;
+        return r;
     }
-    fclose(f);
-    if (found)
-        return found > 0 ? 0 : -ENAMETOOLONG;
-    if (unified[0] && access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0) {
-        if ((size_t)snprintf(dir, len, "/sys/fs/cgroup%s", strcmp(unified, "/") ? unified : "") >=
-            len)
-            return -ENAMETOOLONG;
-        *v2 = true;
-        return 0;
-    }
-    return -ENOENT;
+    r = sandbox_cgroup_own_dir(NULL, dir, len);
+    if (r < 0)
+        return r;
+    char ctl[600];
+    if ((size_t)snprintf(ctl, sizeof ctl, "%s/cgroup.controllers", dir) >= sizeof ctl ||
+        access(ctl, F_OK) != 0)
+        return -ENOENT;
+    *v2 = true;
+    return 0;
 }
 
 static int write_file(const char *path, const char *value)
