@@ -2,12 +2,11 @@
  * every test in a fresh sandbox, verdicts, lease-checked writes, box removal.
  * See worker.h for the theory of operation.
  *
- * Commands. A command is run without a shell when it is plain words (no
- * quoting, no $, no redirections...): argv[0] is then looked up in the set's
- * bin/ on the host (the store is the same path inside) and exec'd directly,
- * which saves a shell start per test. Anything else runs as `sh -c`, with the
- * set's own sh if it has one, else the host's static busybox bound read-only
- * at /.farm/sh. A test's args follow the command's words (or "$@").
+ * Commands become argv as common/cmdargv.h says: plain words are exec'd
+ * directly (argv[0] looked up in the set's bin/ on the host: the store is the
+ * same path inside), anything else runs as `sh -c` with the set's own sh, else
+ * the host's static busybox bound read-only at /.farm/sh. A test's args follow
+ * the command's words (or "$@").
  *
  * Inside every step: cwd /box; PATH=<set>/bin; HOME and TMPDIR point at
  * writable places; the request's env on top. The compile step gets /box
@@ -28,6 +27,7 @@
 #include <unistd.h>
 
 #include "../../common/cleanup.h"
+#include "../../common/cmdargv.h"
 #include "../../common/jsonutil.h"
 #include "../../common/log.h"
 #include "../../sandbox/sandbox.h"
@@ -36,9 +36,6 @@
 #include "worker_faults.h"
 #include "../../common/monotime.h"
 
-#define HOST_BUSYBOX "/bin/busybox"
-#define SHELL_INSIDE "/.farm/sh"
-#define MAX_ARGV 512
 #define MAX_ENV 256
 
 struct worker_sandbox {
@@ -89,7 +86,7 @@ int worker_job_init(worker *w, char *err, size_t errlen)
     }
     pthread_mutex_init(&sb->mu, NULL);
     sb->uid = o.first_uid;
-    sb->have_host_busybox = access(HOST_BUSYBOX, X_OK) == 0;
+    sb->have_host_busybox = cmdargv_host_has_busybox();
     log_info("sandbox-pool-ready uid=%u accounting=%s", (unsigned)o.first_uid,
              sandbox_accounting_name(sandbox_pool_accounting(sb->pool)));
     w->sb = sb;
@@ -144,147 +141,21 @@ static void job_abort_step(void *userdata)
 
 /* ---- commands ---- */
 
-/* True unless cmd is plain words whose first word is a program we can exec
- * directly: a path, or a name found in the set's bin/ (a shell builtin such
- * as `exit` or `cd` is not, so it goes through the shell). */
-static bool needs_shell(const char *bin_dir, const char *cmd)
-{
-    size_t first_len = strcspn(cmd, " \t");
-    char path[PATH_MAX];
-    struct stat st;
-
-    for (const char *p = cmd; *p; p++) {
-        if (strchr("|&;<>()$`\\\"'*?[#~{}\n", *p))
-            return true;
-        if (*p == '=' && p < cmd + first_len)
-            return true; /* VAR=value cmd */
-    }
-    if (first_len == 0 || memchr(cmd, '/', first_len))
-        return false;
-    if ((size_t)snprintf(path, sizeof(path), "%s/%.*s", bin_dir, (int)first_len, cmd) >=
-        sizeof(path))
-        return true;
-    return stat(path, &st) < 0 || !S_ISREG(st.st_mode);
-}
-
-/* Whether "$@" can follow cmd in `sh -c`: not after a compound command or a
- * list terminator, where it would be a syntax error. */
-static bool can_append_args(const char *cmd)
-{
-    static const char *const ends[] = {"done", "fi", "esac", "}", ")", ";", "&"};
-    size_t n = strlen(cmd);
-
-    while (n > 0 && strchr(" \t\n", cmd[n - 1]))
-        n--;
-    for (size_t i = 0; i < sizeof(ends) / sizeof(*ends); i++) {
-        size_t k = strlen(ends[i]);
-        if (n >= k && memcmp(cmd + n - k, ends[i], k) == 0)
-            return false;
-    }
-    return true;
-}
-
-typedef struct {
-    const char *argv[MAX_ARGV + 1];
-    char *owned[MAX_ARGV + 1]; /* strings to free */
-    size_t n, n_owned;
-    bool host_shell; /* needs the host busybox bound at SHELL_INSIDE */
-} job_argv;
-
-static void job_argv_done(job_argv *a)
-{
-    for (size_t i = 0; i < a->n_owned; i++)
-        free(a->owned[i]);
-    a->n_owned = a->n = 0;
-}
-
-static int argv_push(job_argv *a, const char *s, bool own)
-{
-    if (a->n >= MAX_ARGV)
-        return -E2BIG;
-    if (own) {
-        char *d = strdup(s);
-        if (!d)
-            return -ENOMEM;
-        a->owned[a->n_owned++] = d;
-        s = d;
-    }
-    a->argv[a->n++] = s;
-    a->argv[a->n] = NULL;
-    return 0;
-}
-
-/* Where argv[0] lives inside: a path as given (relative to /box), or the
- * set's bin/ entry when it exists on the host. */
-static int resolve_program(const job *j, const char *word, job_argv *a)
-{
-    char buf[PATH_MAX];
-
-    if (word[0] == '/')
-        return argv_push(a, word, true);
-    if (strchr(word, '/')) {
-        if ((size_t)snprintf(buf, sizeof(buf), "/box/%s", word) >= sizeof(buf))
-            return -ENAMETOOLONG;
-        return argv_push(a, buf, true);
-    }
-    if ((size_t)snprintf(buf, sizeof(buf), "%s/%s", j->bin_dir, word) >= sizeof(buf))
-        return -ENAMETOOLONG;
-    return argv_push(a, buf, true);
-}
-
-/* Builds argv for cmd with extra args (a JSON array of strings, may be NULL). */
-static int build_argv(const job *j, const char *cmd, const json_t *args, job_argv *a)
+/* Builds argv for cmd with extra args (a JSON array of strings, may be NULL);
+ * common/cmdargv.h decides between exec and the shell. */
+static int build_argv(const job *j, const char *cmd, const json_t *args, cmdargv *a)
 {
     size_t i;
     json_t *v;
-    int r;
+    int r =
+        cmdargv_from_line(a, j->bin_dir, j->w->sb->have_host_busybox, cmd, json_array_size(args));
 
-    if (!needs_shell(j->bin_dir, cmd)) {
-        _cleanup_free_ char *copy = strdup(cmd);
-        char *save = NULL;
-        bool first = true;
-
-        if (!copy)
-            return -ENOMEM;
-        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-            r = first ? resolve_program(j, w, a) : argv_push(a, w, true);
-            if (r < 0)
-                return r;
-            first = false;
-        }
-        if (first)
-            return -EINVAL; /* empty command */
-    } else {
-        char sh[PATH_MAX];
-        _cleanup_free_ char *script = NULL;
-        struct stat st;
-
-        if ((size_t)snprintf(sh, sizeof(sh), "%s/sh", j->bin_dir) < sizeof(sh) &&
-            stat(sh, &st) == 0) {
-            r = argv_push(a, sh, true);
-        } else {
-            if (!j->w->sb->have_host_busybox)
-                return -ENOENT;
-            a->host_shell = true;
-            r = argv_push(a, SHELL_INSIDE, false);
-        }
-        if (r < 0)
-            return r;
-        /* The args are the script's positional parameters either way; they
-         * follow the command itself when that parses. */
-        if (asprintf(&script, "%s%s", cmd,
-                     json_array_size(args) > 0 && can_append_args(cmd) ? " \"$@\"" : "") < 0)
-            return -ENOMEM;
-        if ((r = argv_push(a, "-c", false)) < 0 || (r = argv_push(a, script, true)) < 0 ||
-            (r = argv_push(a, "sh", false)) < 0)
-            return r;
-    }
     json_array_foreach(args, i, v)
     {
-        if (json_is_string(v) && (r = argv_push(a, json_string_value(v), true)) < 0)
-            return r;
+        if (r == 0 && json_is_string(v))
+            r = cmdargv_push(a, json_string_value(v));
     }
-    return 0;
+    return r;
 }
 
 /* ---- environment ---- */
@@ -416,9 +287,10 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
                     size_t errlen)
 {
     struct sandbox_config cfg;
-    struct sandbox_bind bind = {.src = HOST_BUSYBOX, .dst = SHELL_INSIDE, .writable = false};
+    struct sandbox_bind bind = {
+        .src = CMDARGV_HOST_BUSYBOX, .dst = CMDARGV_SHELL_INSIDE, .writable = false};
     struct sandbox_tmpfs scratch = {.dst = "/scratch", .bytes = 0};
-    job_argv a = {.n = 0};
+    cmdargv a = {.n = 0};
     job_env e = {.n = 0};
     uint64_t scratch_bytes = (uint64_t)config_int(j->w->cfg, "worker.scratch_bytes");
     sigset_t stop_sigs, old_sigs;
@@ -432,7 +304,7 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
     if (r < 0) {
         snprintf(err, errlen, "cannot prepare command \"%s\": %s", st->cmd,
                  r == -ENOENT ? "no shell in the set and none on the host" : strerror(-r));
-        job_argv_done(&a);
+        cmdargv_done(&a);
         job_env_done(&e);
         res->status = SANDBOX_INTERNAL_ERROR;
         return r;
@@ -478,7 +350,7 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
         res->status = SANDBOX_INTERNAL_ERROR;
         r = -EIO;
     } else {
-        static const char *const hang_argv[] = {SHELL_INSIDE, "-c", "sleep 86400", NULL};
+        static const char *const hang_argv[] = {CMDARGV_SHELL_INSIDE, "-c", "sleep 86400", NULL};
         if (!st->compile && j->c->attempts == 1 && worker_fault_hang(j->w->slot)) {
             /* A run that outlives its wall limit, as a wedged keeper would;
              * only a cancel (lease lost, the health checker) ends it. */
@@ -506,7 +378,7 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
                   (unsigned long long)res->step_ns[SANDBOX_STEP_USERNS] / 1000,
                   (unsigned long long)res->step_ns[SANDBOX_STEP_SECCOMP] / 1000,
                   (unsigned long long)res->step_ns[SANDBOX_STEP_TEARDOWN] / 1000);
-    job_argv_done(&a);
+    cmdargv_done(&a);
     job_env_done(&e);
     return r;
 }
