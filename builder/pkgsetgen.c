@@ -233,11 +233,11 @@ static int make_current(const char *base, const char *id, const char *reason, ch
         fclose(f);
     }
     if (old[0])
-        log_notice("pkgset_changed old=%.12s new=%.12s reason=\"%s\" (ready sets keep serving; new "
+        log_notice("pkgset-changed old=%.12s new=%.12s reason=\"%s\" (ready sets keep serving; new "
                    "sets build from the new files)",
                    old, id, reason);
     else
-        log_notice("pkgset_generated id=%.12s dir=%s/%s", id, base, id);
+        log_notice("pkgset-generated id=%.12s dir=%s/%s", id, base, id);
     return 0;
 }
 

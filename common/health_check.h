@@ -45,5 +45,6 @@ typedef struct {
  *   SIGUSR1 to abort the step and rebuild its slot; a build past
  *   builder.timeout_ms + grace has its lease expired. Both count in
  *   farm_stuck_runs_total{role}.
- * Fills *out (may be NULL). 0 or -errno. */
+ * Fills *out (may be NULL), also when the stuck counters could not be
+ * written afterwards. 0 or -errno (store_last_error says why). */
 int health_act(store *s, const health_params *p, const char *host, health_act_counts *out);

@@ -149,7 +149,7 @@ static enum MHD_Result dispatch(api_listener *l, http_req *req)
     char err[512] = "";
     c.st = api_pool_get(ctx->pool, err, sizeof(err));
     if (!c.st) {
-        log_error("store_open_failed err=\"%s\"", err);
+        log_error("store-open-failed error=\"%s\"", err);
         return refuse(&c, 503, "unavailable", NULL, "the database is not available");
     }
     enum MHD_Result ret;
@@ -361,7 +361,7 @@ int api_run(const config *cfg, volatile sig_atomic_t *stop)
     const char *laddr[API_MAX_LISTENERS] = {listen};
     size_t n = 1;
     if (check_listen(cfg, "api.listen", listen, &ss[0], &sslen, err, sizeof(err)) < 0) {
-        log_error("api_refused listen=%s err=\"%s\"", listen, err);
+        log_error("api-refused listen=%s error=\"%s\"", listen, err);
         return ROLE_REFUSED_CONFIG;
     }
     for (const compat_front *const *fp = compat_fronts; *fp && n < API_MAX_LISTENERS; fp++) {
@@ -371,7 +371,7 @@ int api_run(const config *cfg, volatile sig_atomic_t *stop)
         char key[96];
         snprintf(key, sizeof(key), "compat.%s.listen", (*fp)->name);
         if (check_listen(cfg, key, fl, &ss[n], &sslen, err, sizeof(err)) < 0) {
-            log_error("api_refused listen=%s err=\"%s\"", fl, err);
+            log_error("api-refused listen=%s error=\"%s\"", fl, err);
             return ROLE_REFUSED_CONFIG;
         }
         lfront[n] = *fp;
@@ -380,7 +380,7 @@ int api_run(const config *cfg, volatile sig_atomic_t *stop)
     api_ctx ctx;
     int r = ctx_init(&ctx, cfg, stop, err, sizeof(err));
     if (r < 0) {
-        log_error("api_start_failed err=\"%s\"", err[0] ? err : strerror(-r));
+        log_error("api-start-failed error=\"%s\"", err[0] ? err : strerror(-r));
         ctx_done(&ctx);
         return r;
     }
@@ -389,12 +389,12 @@ int api_run(const config *cfg, volatile sig_atomic_t *stop)
         ls[i] = (api_listener){.ctx = &ctx, .front = lfront[i]};
         ls[i].d = start_listener(cfg, &ls[i], &ss[i]);
         if (!ls[i].d) {
-            log_error("api_listen_failed listen=%s err=\"%s\"", laddr[i], strerror(errno));
+            log_error("api-listen-failed listen=%s error=\"%s\"", laddr[i], strerror(errno));
             stop_listeners(&ctx, ls, i);
             ctx_done(&ctx);
             return -EADDRINUSE;
         }
-        log_info("api_listening listen=%s front=%s auth=%s", laddr[i],
+        log_info("api-listening listen=%s front=%s auth=%s", laddr[i],
                  lfront[i] ? lfront[i]->name : "v1", config_bool(cfg, "api.auth") ? "on" : "off");
     }
     char hid[64], host[128] = "";
@@ -412,7 +412,7 @@ int api_run(const config *cfg, volatile sig_atomic_t *stop)
             store_heartbeat(own, hid, "api", host, (int)getpid(), NULL);
         }
     }
-    log_info("api_stopping");
+    log_info("api-stopping");
     stop_listeners(&ctx, ls, n);
     if (own) {
         metrics_flush(ctx.metrics, own);

@@ -207,7 +207,7 @@ enum MHD_Result api_depset_evict(api_call *c)
         return http_reply_error(c->req, 503, "busy", NULL, "the database is busy; retry");
     }
     if (r < 0) {
-        log_error("evict_failed key=%s err=\"%s\"", c->param, err);
+        log_error("evict-failed key=%s error=\"%s\"", c->param, err);
         return http_reply_error(c->req, 500, "internal", NULL, "cannot evict: %s", err);
     }
     return http_reply_json(c->req, 200, json_pack("{s:s, s:b}", "key", c->param, "evicted", 1));
@@ -272,7 +272,7 @@ enum MHD_Result api_profiles_list(api_call *c)
     char e[512] = "";
     _cleanup_json_ json_t *set = NULL;
     if (builder_pkgset_describe(c->ctx->cfg, &set, e, sizeof e) < 0)
-        log_warn("profiles_pkgset err=\"%s\"", e);
+        log_warn("profiles-pkgset-failed error=\"%s\"", e);
     json_t *list = json_array();
     const char *name;
     json_t *p;
@@ -366,7 +366,7 @@ enum MHD_Result api_health(api_call *c)
     int r = health_report(c->st, &hp, writable, &o);
     if (r < 0) {
         /* The database cannot even be read: that is the answer. */
-        log_warn("health_report_failed errno=%d error=\"%s\"", -r, store_last_error(c->st));
+        log_warn("health-report-failed errno=%d error=\"%s\"", -r, store_last_error(c->st));
         return http_reply_json(c->req, 503,
                                json_pack("{s:s,s:[s],s:b,s:b}", "status", "failing", "reasons",
                                          "database not readable", "database_writable", writable,
@@ -425,6 +425,6 @@ enum MHD_Result api_admin_drain(api_call *c)
     int r = store_setting_set(c->st, "accepting", json_is_true(acc) ? "true" : "false");
     if (r < 0)
         return api_store_error(c, r, "setting");
-    log_info("api_drain accepting=%s", json_is_true(acc) ? "true" : "false");
+    log_info("api-drain accepting=%s", json_is_true(acc) ? "true" : "false");
     return http_reply_json(c->req, 200, json_pack("{s:b}", "accepting", json_is_true(acc)));
 }

@@ -47,7 +47,7 @@ enum MHD_Result api_store_error(api_call *c, int r, const char *what)
                                 c->param[0] ? c->param : "?");
     if (r == -EBUSY)
         return http_reply_error(c->req, 503, "busy", NULL, "the database is busy; retry");
-    log_error("store_failed what=%s err=\"%s\"", what, store_last_error(c->st));
+    log_error("store-failed what=%s error=\"%s\"", what, store_last_error(c->st));
     return http_reply_error(c->req, 500, "internal", NULL, "database error");
 }
 
@@ -149,7 +149,7 @@ static int store_error_e(api_call *c, int r, const char *id, request_error *e)
         c->req->retry_after_s = 1;
         set_error(e, 503, "busy", "the database is busy; retry");
     } else {
-        log_error("store_failed what=submission err=\"%s\"", store_last_error(c->st));
+        log_error("store-failed what=submission error=\"%s\"", store_last_error(c->st));
         set_error(e, 500, "internal", "database error");
     }
     return r < 0 ? r : -EIO;
@@ -359,7 +359,7 @@ int api_submit_v1(api_call *c, json_t *body, bool wait, char id_out[64], json_t 
     r = store_submission_enqueue(c->st, &sub, err, sizeof(err));
     prepared_done(&p);
     if (r < 0) {
-        log_error("enqueue_failed err=\"%s\"", err);
+        log_error("enqueue-failed error=\"%s\"", err);
         if (r == -EBUSY) {
             c->req->retry_after_s = 1;
             set_error(e, 503, "busy", "database busy; retry");
@@ -472,7 +472,7 @@ enum MHD_Result api_submission_batch(api_call *c)
         if (e.status || r == -ENOMEM)
             ret = reply_request_error(c, r, &e);
         else {
-            log_error("enqueue_failed err=\"%s\"", err);
+            log_error("enqueue-failed error=\"%s\"", err);
             ret = http_reply_error(c->req, 500, "internal", NULL, "cannot queue: %s", err);
         }
     } else {
