@@ -1,4 +1,4 @@
-/* health_check.h — one pass of the two health checkers (DESIGN.md):
+/* health_check.h — one pass of the two health checkers (docs/architecture.md):
  * the WorkerHealthChecker requeues submissions whose worker lease expired, the
  * CacheBuilderHealthChecker requeues dependency sets whose builder lease
  * expired; both end an item that used up its attempts. daemon/health.c runs

@@ -1,6 +1,6 @@
 /* request.h — validation and normalization of a submission request.
  *
- * Input: the client's JSON (DESIGN.md "Interfaces", docs/api.yaml). Output:
+ * Input: the client's JSON (docs/api.yaml, SubmissionRequest). Output:
  * the normalized request of docs/contracts.md, which is what the worker reads:
  * profile resolved into packages (+ "bash", since the worker runs commands with
  * `bash -c`) and commands, every limit filled from the profile, then the

@@ -41,7 +41,8 @@ typedef struct {
     bool output_matches; /* only read when has_expected */
 } verdict_input;
 
-/* One of the verdict names of DESIGN.md "State" (static string). */
+/* One of the verdict names (schema/submission.json, the verdict enum; the rule is in
+ * docs/architecture.md, "the worker loop"). A static string. */
 const char *verdict_decide(const verdict_input *in);
 
 /* The limit's name for the result's "limit" field, or NULL for none. */

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The direction of dependency of DESIGN.md and docs/architecture.md, checked
+"""The direction of dependency of docs/architecture.md, checked
 on the source tree.
 
 Every folder (recursively) that holds C sources, headers or a meson.build is an
