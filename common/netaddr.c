@@ -1,6 +1,6 @@
-/* netaddr.c — address classification against SSRF (see netaddr.h). Moved
- * here from daemon/webhook_addr.c so git sources (common/gitsrc.c) and the
- * API check addresses with the same list as webhooks. */
+/* netaddr.c — address classification against SSRF (see netaddr.h), one list
+ * for webhooks and callback URLs (netaddr_url.c), git sources
+ * (common/gitsrc.c) and the API. */
 #include "netaddr.h"
 
 #include <arpa/inet.h>

@@ -1,4 +1,4 @@
-/* webhook_addr.c — callback URL checks against SSRF (see webhook_addr.h). */
+/* netaddr_url.c — callback URL checks against SSRF (see netaddr_url.h). */
 #include "netaddr_url.h"
 
 #include <arpa/inet.h>
@@ -17,22 +17,17 @@
 #include "fsutil.h"
 #include "netaddr.h"
 
-static inline void webhook_curlu_freep(CURLU **u)
+static inline void netaddr_url_curlu_freep(CURLU **u)
 {
     curl_url_cleanup(*u);
 }
-static inline void webhook_curlfreep(char **p)
+static inline void netaddr_url_curl_freep(char **p)
 {
     curl_free(*p);
 }
 
-bool webhook_addr_is_public(const struct sockaddr *sa)
-{
-    return netaddr_is_public(sa);
-}
-
 /* Parses url into host (brackets stripped) and port. */
-static int webhook_url_parse(const char *url, char *host, size_t hostlen, int *port, char *err,
+static int netaddr_url_parse(const char *url, char *host, size_t hostlen, int *port, char *err,
                              size_t errlen)
 {
     if (!url || !*url || strlen(url) > 2048) {
@@ -50,17 +45,17 @@ static int webhook_url_parse(const char *url, char *host, size_t hostlen, int *p
         errbuf_set(err, errlen, "callback_url: '%s' has no host", url);
         return -EINVAL;
     }
-    _cleanup_(webhook_curlu_freep) CURLU *u = curl_url();
+    _cleanup_(netaddr_url_curlu_freep) CURLU *u = curl_url();
     if (!u)
         return -ENOMEM;
     if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
         errbuf_set(err, errlen, "callback_url: '%s' is not a valid absolute URL", url);
         return -EINVAL;
     }
-    _cleanup_(webhook_curlfreep) char *scheme = NULL;
-    _cleanup_(webhook_curlfreep) char *h = NULL;
-    _cleanup_(webhook_curlfreep) char *p = NULL;
-    _cleanup_(webhook_curlfreep) char *user = NULL;
+    _cleanup_(netaddr_url_curl_freep) char *scheme = NULL;
+    _cleanup_(netaddr_url_curl_freep) char *h = NULL;
+    _cleanup_(netaddr_url_curl_freep) char *p = NULL;
+    _cleanup_(netaddr_url_curl_freep) char *user = NULL;
     curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
     if (!sl || !scheme || (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)) {
         errbuf_set(err, errlen, "callback_url: only http:// and https:// are allowed");
@@ -99,18 +94,18 @@ static int webhook_url_parse(const char *url, char *host, size_t hostlen, int *p
     return 0;
 }
 
-int webhook_url_validate(const char *url, char *err, size_t errlen)
+int netaddr_url_validate(const char *url, char *err, size_t errlen)
 {
     char host[256];
     int port;
-    return webhook_url_parse(url, host, sizeof host, &port, err, errlen);
+    return netaddr_url_parse(url, host, sizeof host, &port, err, errlen);
 }
 
-int webhook_url_check(const char *url, bool allow_private, char *err, size_t errlen)
+int netaddr_url_check(const char *url, bool allow_private, char *err, size_t errlen)
 {
     char host[256];
     int port;
-    int r = webhook_url_parse(url, host, sizeof host, &port, err, errlen);
+    int r = netaddr_url_parse(url, host, sizeof host, &port, err, errlen);
     if (r < 0 || allow_private)
         return r;
     if (netaddr_is_localhost_name(host)) {
@@ -131,11 +126,11 @@ int webhook_url_check(const char *url, bool allow_private, char *err, size_t err
     return 0;
 }
 
-int webhook_target_resolve(const char *url, bool allow_private, webhook_target *out, char *err,
-                           size_t errlen)
+int netaddr_url_resolve(const char *url, bool allow_private, netaddr_url_target *out, char *err,
+                        size_t errlen)
 {
-    webhook_target t = {0};
-    int r = webhook_url_parse(url, t.host, sizeof t.host, &t.port, err, errlen);
+    netaddr_url_target t = {0};
+    int r = netaddr_url_parse(url, t.host, sizeof t.host, &t.port, err, errlen);
     if (r < 0)
         return r;
     /* localhost names are loopback by definition (RFC 6761), whatever

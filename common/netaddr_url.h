@@ -1,4 +1,5 @@
-/* webhook_addr.h — where a callback may go.
+/* netaddr_url.h — where a callback URL may go (the API checks it on accept,
+ * the webhook role at each delivery).
  *
  * A farm that POSTs to any URL a client names could be used to reach services
  * behind its firewall (SSRF). So before each delivery the host is resolved,
@@ -24,28 +25,25 @@ typedef struct {
     char key[300];     /* "host:port", the circuit breaker's key */
     char addr[64];     /* the checked address the connection is pinned to */
     char resolve[400]; /* CURLOPT_RESOLVE entry: "host:port:addr" */
-} webhook_target;
+} netaddr_url_target;
 
 /* Form only, no DNS: an absolute http:// or https:// URL with a host, no
  * user:password, at most 2048 bytes. 0 or -EINVAL with a sentence naming
  * "callback_url". For the API when it accepts a submission. */
-int webhook_url_validate(const char *url, char *err, size_t errlen);
+int netaddr_url_validate(const char *url, char *err, size_t errlen);
 
 /* For the API when it accepts a submission, without DNS (an accept must not
- * wait on a resolver): the form of webhook_url_validate, then, unless
+ * wait on a resolver): the form of netaddr_url_validate, then, unless
  * allow_private, refuses a host that is an address literal in any form the
  * resolver reads ("127.1", "2130706433", "[::ffff:10.0.0.1]") and is not
  * public, and the localhost names ("localhost", "*.localhost", RFC 6761).
  * Other names are resolved and checked at each delivery
- * (webhook_target_resolve), where the checked address is also the one used.
+ * (netaddr_url_resolve), where the checked address is also the one used.
  * 0; -EINVAL malformed; -EACCES not public. err names "callback_url". */
-int webhook_url_check(const char *url, bool allow_private, char *err, size_t errlen);
+int netaddr_url_check(const char *url, bool allow_private, char *err, size_t errlen);
 
 /* Validates url, resolves its host and checks every address. 0 and *out
  * filled; -EINVAL bad URL; -EHOSTUNREACH no address; -EACCES an address is
  * not public and allow_private is false (err names host and address). */
-int webhook_target_resolve(const char *url, bool allow_private, webhook_target *out, char *err,
-                           size_t errlen);
-
-/* Whether one address is a public unicast address (netaddr_is_public). */
-bool webhook_addr_is_public(const struct sockaddr *sa);
+int netaddr_url_resolve(const char *url, bool allow_private, netaddr_url_target *out, char *err,
+                        size_t errlen);

@@ -1,5 +1,5 @@
 /* api_leases.c — the lease protocol over HTTP, for remote workers (scope
- * `worker`; the client is daemon/worker_remote.c).
+ * `worker`; the client is daemon/worker/worker_remote.c).
  *
  * Each endpoint is one store call a local worker makes, with the owner string
  * the worker sends: the server does the lease check exactly as for a local

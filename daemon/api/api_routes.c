@@ -2,7 +2,7 @@
  *
  * One line per endpoint: method, path pattern, handler, scope. Other parts
  * append their endpoints here (e.g. the CLI/CI work's JUnit rendering in
- * daemon/junit.c: {"GET", "/v1/submissions/{id}/junit", junit_handler,
+ * daemon/api/api_junit.c: {"GET", "/v1/submissions/{id}/junit", junit_handler,
  * AUTH_READ}, with its prototype in junit.h taking an api_call *). Keep
  * docs/api.yaml in step: tests/e2e/test_openapi.py checks every path there
  * against this server. */

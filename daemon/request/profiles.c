@@ -1,4 +1,4 @@
-/* profiles.c — loading and checking daemon/profiles.json. See profiles.h.
+/* profiles.c — loading and checking daemon/request/profiles.json. See profiles.h.
  *
  * The file maps a profile name to {description, packages, version_package,
  * file, compile, run, limits, aliases}. An alias (Judge0's "javascript" for

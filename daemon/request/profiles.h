@@ -1,4 +1,4 @@
-/* profiles.h — language presets (daemon/profiles.json).
+/* profiles.h — language presets (daemon/request/profiles.json).
  *
  * A profile names the packages a language needs, its compile and run commands,
  * the file name its examples use, and limits that differ from the config

@@ -430,7 +430,7 @@ static int parse_source(const request_opts *o, json_t *in, json_t *norm, bool *c
 
 /* callback_url: refused now rather than failing its delivery later when it
  * is malformed or names a loopback/private address (SSRF; see
- * daemon/webhook_addr.h). Host names are checked again, resolved, at each
+ * common/netaddr_url.h). Host names are checked again, resolved, at each
  * delivery. */
 static int parse_callback(const request_opts *o, json_t *in, json_t *norm, request_error *e)
 {
@@ -440,7 +440,7 @@ static int parse_callback(const request_opts *o, json_t *in, json_t *norm, reque
         return -EINVAL;
     if (url) {
         char msg[512] = "";
-        int r = webhook_url_check(url, o->callback_allow_private, msg, sizeof(msg));
+        int r = netaddr_url_check(url, o->callback_allow_private, msg, sizeof(msg));
         if (r == -EACCES)
             return request_fail(e, 422, "forbidden_address", "callback_url", "%s", msg);
         if (r < 0)

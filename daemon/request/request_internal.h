@@ -1,6 +1,6 @@
 /* request_internal.h — what request.c, request_check.c and request_content.c
  * share: the error helpers that name a field, typed reads of client JSON,
- * and the content blobs of one request. Only daemon/request*.c include it. */
+ * and the content blobs of one request. Only daemon/request/request*.c include it. */
 #pragma once
 
 #include <stdbool.h>

@@ -155,7 +155,7 @@ static int webhook_progress(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut
 
 /* Sends body (POST, or method); returns the HTTP status (> 0), or 0 with err
  * when no answer. */
-static long webhook_post(const config *cfg, const webhook_target *t, const char *url,
+static long webhook_post(const config *cfg, const netaddr_url_target *t, const char *url,
                          const char *method, const char *delivery_id, const char *submission_id,
                          const char *state, const char *secret, const char *body,
                          volatile sig_atomic_t *stop, char *err, size_t errlen)
@@ -270,9 +270,8 @@ int webhook_deliver_one(const config *cfg, store *s, const char *owner, volatile
     }
 
     char err[512] = "";
-    webhook_target t;
-    r = webhook_target_resolve(w.url, config_bool(cfg, "webhook.allow_private"), &t, err,
-                               sizeof err);
+    netaddr_url_target t;
+    r = netaddr_url_resolve(w.url, config_bool(cfg, "webhook.allow_private"), &t, err, sizeof err);
     if (r == -EACCES || r == -EINVAL) {
         /* Refused for good: retrying cannot make the address public. */
         log_warn("webhook-refused delivery=%s submission=%s reason=\"%s\"", w.id, w.submission_id,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""docs/api.yaml against the real server: every route of daemon/api_routes.c
+"""docs/api.yaml against the real server: every route of daemon/api/api_routes.c
 is documented and every documented operation is served; every request
 example is answered with the status that documents it, in the documented
 shape; JSON answers validate against schema/*.json."""

@@ -1,5 +1,5 @@
 /* fuzz_lease.c — libFuzzer target: the bodies the lease protocol accepts
- * (daemon/lease_parse.c). The first byte picks the operation, the rest is
+ * (daemon/api/lease_parse.c). The first byte picks the operation, the rest is
  * the body, parsed as the API parses it (request_parse_body). */
 #include <stddef.h>
 #include <stdint.h>

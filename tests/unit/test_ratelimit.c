@@ -1,4 +1,4 @@
-/* test_ratelimit.c — the API's per-caller rate limit (daemon/auth.c) under a
+/* test_ratelimit.c — the API's per-caller rate limit (daemon/api/auth.c) under a
  * flood of callers: a busy caller keeps its empty bucket however many new
  * addresses arrive (issue 10: the table was wiped when three-quarters full,
  * refilling everyone). The clock is driven by the test. */

@@ -1,5 +1,5 @@
 /* test_request.c — validation and normalization of submission requests
- * (daemon/request.c), against a small static package set of the test's own
+ * (daemon/request/request.c), against a small static package set of the test's own
  * (a temporary packages.json: nothing of the machine's dpkg) and a small
  * inline profile file. */
 #include "testutil.h"

@@ -1,5 +1,5 @@
 /* test_verdict.c — the verdict rule, output comparison, UTF-8 check and
- * base64 of daemon/verdict.c. */
+ * base64 of daemon/worker/verdict.c. */
 #include <check.h>
 #include <signal.h>
 #include <stdlib.h>

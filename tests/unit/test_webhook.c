@@ -20,6 +20,7 @@
 #include "../../common/store.h"
 #include "../../common/store_webhooks.h"
 #include "../../daemon/webhook/webhook.h"
+#include "../../common/netaddr.h"
 #include "../../common/netaddr_url.h"
 #include "../../daemon/webhook/webhook_policy.h"
 
@@ -107,7 +108,7 @@ static bool public_addr(const char *a)
         s4->sin_family = AF_INET;
         ck_assert_int_eq(inet_pton(AF_INET, a, &s4->sin_addr), 1);
     }
-    return webhook_addr_is_public((struct sockaddr *)&ss);
+    return netaddr_is_public((struct sockaddr *)&ss);
 }
 
 START_TEST(private_and_loopback_addresses_are_refused)
@@ -143,32 +144,30 @@ START_TEST(private_and_loopback_addresses_are_refused)
         ck_assert_msg(public_addr(allowed[i]), "%s should be allowed", allowed[i]);
 
     char err[256];
-    webhook_target t;
-    ck_assert_int_eq(webhook_target_resolve("http://127.0.0.1:9/hook", false, &t, err, sizeof err),
+    netaddr_url_target t;
+    ck_assert_int_eq(netaddr_url_resolve("http://127.0.0.1:9/hook", false, &t, err, sizeof err),
                      -EACCES);
     ck_assert_ptr_nonnull(strstr(err, "webhook.allow_private"));
-    ck_assert_int_eq(webhook_target_resolve("http://localhost:8080/x", false, &t, err, sizeof err),
+    ck_assert_int_eq(netaddr_url_resolve("http://localhost:8080/x", false, &t, err, sizeof err),
                      -EACCES);
-    ck_assert_int_eq(webhook_target_resolve("http://[::1]:8080/x", false, &t, err, sizeof err),
+    ck_assert_int_eq(netaddr_url_resolve("http://[::1]:8080/x", false, &t, err, sizeof err),
                      -EACCES);
-    ck_assert_int_eq(webhook_target_resolve("http://127.0.0.1:9/hook", true, &t, err, sizeof err),
-                     0);
+    ck_assert_int_eq(netaddr_url_resolve("http://127.0.0.1:9/hook", true, &t, err, sizeof err), 0);
     ck_assert_str_eq(t.key, "127.0.0.1:9");
     ck_assert_str_eq(t.resolve, "");
     /* A name is pinned to the address that was checked. */
-    ck_assert_int_eq(webhook_target_resolve("http://localhost:8080/x", true, &t, err, sizeof err),
-                     0);
+    ck_assert_int_eq(netaddr_url_resolve("http://localhost:8080/x", true, &t, err, sizeof err), 0);
     ck_assert_str_eq(t.key, "localhost:8080");
     ck_assert_ptr_nonnull(strstr(t.resolve, "localhost:8080:"));
-    ck_assert_int_eq(webhook_url_validate("ftp://example.org/x", err, sizeof err), -EINVAL);
+    ck_assert_int_eq(netaddr_url_validate("ftp://example.org/x", err, sizeof err), -EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "callback_url"));
-    ck_assert_int_eq(webhook_url_validate("http://u:p@example.org/x", err, sizeof err), -EINVAL);
-    ck_assert_int_eq(webhook_url_validate("not a url", err, sizeof err), -EINVAL);
-    ck_assert_int_eq(webhook_url_validate("https://example.org:8443/hook?x=1", err, sizeof err), 0);
+    ck_assert_int_eq(netaddr_url_validate("http://u:p@example.org/x", err, sizeof err), -EINVAL);
+    ck_assert_int_eq(netaddr_url_validate("not a url", err, sizeof err), -EINVAL);
+    ck_assert_int_eq(netaddr_url_validate("https://example.org:8443/hook?x=1", err, sizeof err), 0);
     /* curl would read these as host "hook": no authority is no host */
-    ck_assert_int_eq(webhook_url_validate("http:///hook", err, sizeof err), -EINVAL);
-    ck_assert_int_eq(webhook_url_validate("http:hook", err, sizeof err), -EINVAL);
-    ck_assert_int_eq(webhook_url_validate("https://", err, sizeof err), -EINVAL);
+    ck_assert_int_eq(netaddr_url_validate("http:///hook", err, sizeof err), -EINVAL);
+    ck_assert_int_eq(netaddr_url_validate("http:hook", err, sizeof err), -EINVAL);
+    ck_assert_int_eq(netaddr_url_validate("https://", err, sizeof err), -EINVAL);
 }
 END_TEST
 
@@ -200,21 +199,21 @@ START_TEST(submission_check_refuses_literals_and_localhost_without_dns)
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         err[0] = 0;
-        ck_assert_msg(webhook_url_check(refused[i], false, err, sizeof err) == -EACCES, "%s: %s",
+        ck_assert_msg(netaddr_url_check(refused[i], false, err, sizeof err) == -EACCES, "%s: %s",
                       refused[i], err);
         ck_assert_ptr_nonnull(strstr(err, "callback_url"));
         ck_assert_ptr_nonnull(strstr(err, "webhook.allow_private"));
-        ck_assert_int_eq(webhook_url_check(refused[i], true, err, sizeof err), 0);
+        ck_assert_int_eq(netaddr_url_check(refused[i], true, err, sizeof err), 0);
     }
     static const char *const accepted[] = {
         "https://93.184.216.34/h", "http://[2606:4700::1111]/h",     "https://ci.example.org/h",
         "http://notlocalhost/h",   "http://localhost.example.org/h",
     };
     for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++)
-        ck_assert_msg(webhook_url_check(accepted[i], false, err, sizeof err) == 0, "%s: %s",
+        ck_assert_msg(netaddr_url_check(accepted[i], false, err, sizeof err) == 0, "%s: %s",
                       accepted[i], err);
-    ck_assert_int_eq(webhook_url_check("ftp://1.1.1.1/x", true, err, sizeof err), -EINVAL);
-    ck_assert_int_eq(webhook_url_check("http:///h", true, err, sizeof err), -EINVAL);
+    ck_assert_int_eq(netaddr_url_check("ftp://1.1.1.1/x", true, err, sizeof err), -EINVAL);
+    ck_assert_int_eq(netaddr_url_check("http:///h", true, err, sizeof err), -EINVAL);
 }
 END_TEST
 
