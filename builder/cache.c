@@ -255,7 +255,7 @@ int builder_import_from_cache(const config *cfg, const char *url, const char *pu
         nix.conf_dir = NULL;
         nix.bin_dir = "";
     }
-    const char *head[16];
+    const char *head[20];
     size_t h = 0;
     head[h++] = "nix";
     head[h++] = "--extra-experimental-features";
@@ -274,6 +274,11 @@ int builder_import_from_cache(const config *cfg, const char *url, const char *pu
     head[h++] = "--option";
     head[h++] = "require-sigs";
     head[h++] = "true";
+    /* A worker may ask before the builder's export has landed and retries:
+     * Nix must not remember "not in the cache" (an hour by default). */
+    head[h++] = "--option";
+    head[h++] = "narinfo-cache-negative-ttl";
+    head[h++] = "0";
     r = run_copy(&nix, head, h, paths, n_paths, err, errlen);
     builder_nix_done(&nix);
     return r;

@@ -300,6 +300,12 @@ int sandbox_run(struct sandbox_pool *p, unsigned slot, const struct sandbox_conf
  * 0 if none (nothing is remembered for a later run), <0 on a bad slot. */
 int sandbox_cancel(struct sandbox_pool *p, unsigned slot);
 
+/* Sends sig to the program of the run in progress in slot (its process
+ * group: the target leads its own session), from any thread, e.g. an
+ * interactive client's SIGINT. Returns 1 when sent, 0 when no program is
+ * running (not started yet, or already gone), <0 on a bad slot or signal. */
+int sandbox_signal(struct sandbox_pool *p, unsigned slot, int sig);
+
 /*** Boxes: host directories bound at /box ***/
 
 /* Makes directory path (parents must exist) and mounts a tmpfs capped at bytes

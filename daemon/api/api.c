@@ -315,7 +315,8 @@ static struct MHD_Daemon *start_listener(const config *cfg, api_listener *l,
                                          const struct sockaddr_storage *ss)
 {
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_POLL | MHD_USE_ERROR_LOG;
+                     MHD_USE_POLL | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_UPGRADE; /* Piston's WebSocket (compat/piston_ws.c) */
     if (ss->ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     uint16_t port = ss->ss_family == AF_INET6 ? ntohs(((const struct sockaddr_in6 *)ss)->sin6_port)

@@ -363,7 +363,10 @@ static char *wrap_compile(const char *cmd)
  * truncated, not killed, and never counts as a file against disklimit. The
  * program runs as a job of its own (set -m): when it exits, what it left
  * behind in its process group is killed so the reader sees the end of its
- * output, as runguard ends a run when the program exits. */
+ * output, as runguard ends a run when the program exits. The reader forks
+ * nothing once the program runs (it execs cat): what the program left behind
+ * may hold every process the limit allows, and a shell's "fork: retry" on
+ * stderr would turn the outcome into a runtime error. */
 static char *wrap_run(const char *cmd, long long mem_kib, long long stream_bytes)
 {
     char ulimit[64] = "";
@@ -372,7 +375,7 @@ static char *wrap_run(const char *cmd, long long mem_kib, long long stream_bytes
     char *out = NULL;
     if (asprintf(&out,
                  "cp -R /box/. /scratch/ && cd /scratch && mkfifo /tmp/.jobe_out || exit 120\n"
-                 "{ head -c %lld; cat >/dev/null; } </tmp/.jobe_out &\n"
+                 "{ head -c %lld; exec cat >/dev/null; } </tmp/.jobe_out 2>/dev/null &\n"
                  "r=$!\n"
                  "set -m\n"
                  "( %s%s\n"

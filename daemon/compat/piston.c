@@ -20,6 +20,7 @@
 #include "../../common/jsonutil.h"
 #include "piston_packages.h"
 #include "piston_translate.h"
+#include "piston_ws.h"
 
 /* Builds the runtimes of the moment; answers 500 itself on failure. */
 static int runtimes_now(api_call *c, piston_runtime **rts, size_t *n, enum MHD_Result *ret)
@@ -54,7 +55,7 @@ static json_t *body_json(api_call *c, enum MHD_Result *ret)
     return b;
 }
 
-static void maxima(const api_ctx *ctx, piston_maxima *m)
+void piston_maxima_of(const api_ctx *ctx, piston_maxima *m)
 {
     m->timeout_ms = ctx->ropts.max[REQUEST_LIM_WALL_MS];
     m->cpu_time_ms = ctx->ropts.max[REQUEST_LIM_CPU_MS];
@@ -74,7 +75,7 @@ static enum MHD_Result piston_execute(api_call *c)
     if (runtimes_now(c, &rts, &n, &ret) < 0)
         return ret;
     piston_maxima max;
-    maxima(c->ctx, &max);
+    piston_maxima_of(c->ctx, &max);
     json_t *v1 = NULL;
     const piston_runtime *rt = NULL;
     char msg[1024] = "";
@@ -114,6 +115,7 @@ static enum MHD_Result piston_execute(api_call *c)
 static const api_route piston_routes[] = {
     {"GET", "/api/v2/runtimes", piston_runtimes, AUTH_READ},
     {"POST", "/api/v2/execute", piston_execute, AUTH_SUBMIT},
+    {"GET", "/api/v2/connect", piston_ws_connect, AUTH_SUBMIT},
     {"GET", "/api/v2/packages", piston_packages_list, AUTH_READ},
     {"POST", "/api/v2/packages", piston_packages_install, AUTH_ADMIN},
     {"DELETE", "/api/v2/packages", piston_packages_uninstall, AUTH_ADMIN},
@@ -121,7 +123,7 @@ static const api_route piston_routes[] = {
 };
 
 /* Authorization: the token alone, or "Bearer <token>". */
-static int piston_token(struct MHD_Connection *conn, char *token, size_t len)
+int piston_token(struct MHD_Connection *conn, char *token, size_t len)
 {
     const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     if (!v || !*v)

@@ -424,7 +424,7 @@ static size_t utf8_seq(const unsigned char *p, size_t left)
 
 /* The bytes as text the way Node's Buffer.toString('utf8') shows them: every
  * ill-formed byte becomes U+FFFD. New reference. */
-static json_t *utf8_lossy(const unsigned char *p, size_t len)
+json_t *piston_utf8_lossy(const unsigned char *p, size_t len)
 {
     char *out = malloc(len * 3 + 1);
     if (!out)
@@ -461,7 +461,7 @@ static json_t *stream_text(const json_t *st, const char *key)
     size_t n = 0;
     if (base64_decode(json_string_value(v), json_string_length(v), &raw, &n) < 0)
         return json_incref((json_t *)v);
-    json_t *o = utf8_lossy(raw, n);
+    json_t *o = piston_utf8_lossy(raw, n);
     free(raw);
     return o;
 }

@@ -38,3 +38,7 @@ json_t *piston_response_from_view(const json_t *view, const piston_runtime *rt, 
  * cpu_time, wall_time, memory} from a v1 stage/test object; internal sets
  * status XX. New reference. */
 json_t *piston_stage_from_v1(const json_t *st, bool internal, const char *internal_msg);
+
+/* The bytes as text the way Node's Buffer.toString('utf8') shows them: every
+ * ill-formed byte becomes U+FFFD. New reference (NULL on ENOMEM). */
+json_t *piston_utf8_lossy(const unsigned char *p, size_t len);

@@ -507,6 +507,7 @@ static int build(const request_opts *o, json_t *in, json_t *norm, request_blobs 
                                         "compare",
                                         "stop_on_first_failure",
                                         "cache",
+                                        "live",
                                         "callback_url",
                                         "meta",
                                         NULL};
@@ -601,6 +602,18 @@ static int build(const request_opts *o, json_t *in, json_t *norm, request_blobs 
         request_get_flag(in, "cache", &out->use_cache, e) < 0)
         return -EINVAL;
     json_object_set_new(norm, "stop_on_first_failure", json_boolean(stop_first));
+    /* live: the run's stdin, signals and output go through the store's live
+     * channel (store_live.h) while it runs; one test, never a cache hit. */
+    bool live = false;
+    if (request_get_flag(in, "live", &live, e) < 0)
+        return -EINVAL;
+    if (live && out->n_tests != 1)
+        return request_fail(e, 422, "invalid_value", "live",
+                            "a live submission has exactly one test (it has %d)", out->n_tests);
+    if (live) {
+        json_object_set_new(norm, "live", json_true());
+        out->use_cache = false;
+    }
     json_t *prio = json_object_get(in, "priority");
     if (prio && !json_is_null(prio)) {
         if (!json_is_integer(prio)) {

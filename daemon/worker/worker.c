@@ -22,7 +22,7 @@
 #include "../../common/store_tokens.h"
 #include "../../sandbox/sandbox.h"
 #include "../roles.h"
-#include "worker_remote.h"
+#include "worker_source.h"
 #include "../../common/monotime.h"
 
 /* SIGUSR1: the health checker took back the lease of a run stuck past its
@@ -132,15 +132,18 @@ int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop)
     r = worker_source_open(cfg, true, &w.src, err, sizeof(err));
     if (r < 0) {
         log_error("store-open-failed error=\"%s\"", err);
-        /* A remote URL that is not one never will be. */
-        return r == -EINVAL && *config_str(cfg, "worker.remote_url") ? ROLE_REFUSED_CONFIG : r;
+        /* A remote URL that is not one never will be, nor a cache without its key. */
+        return r == -EINVAL && (*config_str(cfg, "worker.remote_url") ||
+                                *config_str(cfg, "worker.cache_url"))
+                   ? ROLE_REFUSED_CONFIG
+                   : r;
     }
     remote = w.src->remote;
     /* A remote worker's owner says so: the farm's rows and heartbeats then
      * tell its workers from the local ones at a glance. */
     snprintf(w.owner, sizeof(w.owner), "%s%s:%d:worker-%d", remote ? "remote:" : "", host,
              (int)getpid(), slot);
-    worker_remote_watch_stop(w.src, stop);
+    w.src->stop = stop;
     if (remote) {
         /* A token the API refuses can never work: say so, and stop farmd
          * instead of being restarted forever. */

@@ -35,6 +35,7 @@
 #include "verdict.h"
 #include "worker_faults.h"
 #include "../../common/monotime.h"
+#include "worker_live.h"
 
 #define MAX_ENV 256
 
@@ -64,6 +65,7 @@ typedef struct {
     size_t budget_left;   /* output bytes the whole result may still keep */
     int64_t t_start_us;   /* monotonic, for the "finished" log line */
     int64_t t_sandbox_us; /* time spent inside sandbox_run */
+    bool live;            /* request "live": steps use the live channel (worker_live.h) */
 } job;
 
 /* ---- sandbox pool ---- */
@@ -137,6 +139,19 @@ static void job_abort_step(void *userdata)
     if (sb->pool)
         sandbox_cancel(sb->pool, 0);
     pthread_mutex_unlock(&sb->mu);
+}
+
+/* A live client's signal for the step in flight (worker_live's in thread). */
+static int job_signal_step(void *userdata, int sig)
+{
+    worker_sandbox *sb = userdata;
+    int r = 0;
+
+    pthread_mutex_lock(&sb->mu);
+    if (sb->pool)
+        r = sandbox_signal(sb->pool, 0, sig);
+    pthread_mutex_unlock(&sb->mu);
+    return r;
 }
 
 /* ---- commands ---- */
@@ -340,6 +355,16 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
     sigaddset(&stop_sigs, SIGINT);
     sigaddset(&stop_sigs, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &stop_sigs, &old_sigs);
+    worker_live *live = NULL;
+    if (j->live) {
+        r = worker_live_begin(j->w->cfg, j->c->id, st->compile ? "compile" : "run", !st->compile,
+                              st->stdin_data, st->stdin_len, job_signal_step, j->w->sb, &live, err,
+                              errlen);
+        if (r < 0)
+            log_warn("live-channel-failed id=%s error=\"%s\"", j->c->id, err), err[0] = 0;
+        else
+            worker_live_config(live, &cfg);
+    }
     t0 = monotime_us();
     if (!j->w->sb->pool) {
         /* A rebuild that failed: the slot is unusable until the next one. */
@@ -363,6 +388,7 @@ static int run_step(job *j, const job_step *st, struct sandbox_result *res, char
         r = sandbox_run(j->w->sb->pool, 0, &cfg, res, err, errlen);
     }
     j->t_sandbox_us += monotime_us() - t0;
+    worker_live_end(live, res);
     /* A step we cancelled (lease lost) says nothing about the sandbox. */
     if (r != -ECANCELED)
         j->w->sandbox_failures = r < 0 ? j->w->sandbox_failures + 1 : 0;
@@ -908,10 +934,12 @@ int worker_job_run(worker *w, const store_claimed *c, store_claimed *next)
     j.fail_kind = "set";
     if ((r = job_prepare_set(&j, err, sizeof(err))) < 0)
         goto internal;
-    /* A remote worker gets the set's closure from the farm's binary cache. */
+    /* A worker with a Nix store of its own (a remote worker, or one on a
+     * machine without a builder) gets the set's closure from the farm's
+     * signed binary cache. */
     if ((r = w->src->ops->prepare_set(w->src, c, err, sizeof(err))) < 0)
         goto internal;
-    if (w->src->remote) {
+    if (r > 0) {
         /* The import may take a while: the wall budget starts after it. */
         j.deadline_us = monotime_us() + job_wall_budget_ms(&j) * 1000;
         job_beat(&j);
@@ -919,6 +947,8 @@ int worker_job_run(worker *w, const store_claimed *c, store_claimed *next)
     j.compare =
         verdict_compare_mode_from_string(json_string_value(json_object_get(j.req, "compare")));
     stop_first = json_is_true(json_object_get(j.req, "stop_on_first_failure"));
+    /* The live channel is in the store: a remote worker runs it as a plain job. */
+    j.live = json_is_true(json_object_get(j.req, "live")) && !w->src->remote;
 
     /* The pid in the name keeps a worker that lost its lease (and may still
      * be cleaning up) apart from the new holder on the same host. */

@@ -35,7 +35,7 @@
 #include "../../common/cleanup.h"
 #include "../../common/jsonutil.h"
 #include "../../common/log.h"
-#include "worker_remote.h"
+#include "worker_cache.h"
 
 #define REMOTE_TIMEOUT_MS 60000L
 #define REMOTE_CONNECT_TIMEOUT_MS 5000L
@@ -46,9 +46,8 @@ typedef struct {
     const config *cfg;
     CURL *curl;
     struct curl_slist *headers;
-    char *url;                   /* base URL without a trailing slash */
-    volatile sig_atomic_t *stop; /* ends the retries of a closure import */
-    bool refused_logged;         /* 401/403 said once */
+    char *url;           /* base URL without a trailing slash */
+    bool refused_logged; /* 401/403 said once */
     char cache_url[1024];
     char cache_key[256];
 } remote_src;
@@ -453,14 +452,15 @@ static int remote_prepare_set(worker_source *s, const store_claimed *c, char *er
 {
     remote_src *r = (remote_src *)s;
     _cleanup_json_ json_t *set = json_loads(c->depset_json, 0, NULL);
-    int e = worker_remote_import_closure(r->cfg, set, r->cache_url, r->cache_key,
-                                         REMOTE_IMPORT_TRIES, r->stop, err, errlen);
+    int e = worker_cache_import_closure(r->cfg, set, r->cache_url, r->cache_key,
+                                        "the farm's cache.export_url and cache.secret_key_file",
+                                        REMOTE_IMPORT_TRIES, s->stop, err, errlen);
     if (e > 0)
         log_info("closure-imported id=%s key=%s paths=%d url=%s", c->id, c->depset_key, e,
                  r->cache_url);
     else if (e == 0)
         log_debug("closure-present id=%s key=%s", c->id, c->depset_key);
-    return e < 0 ? e : 0;
+    return e;
 }
 
 static void remote_close(worker_source *s)
@@ -537,10 +537,4 @@ int worker_remote_open(const config *cfg, worker_source **out, char *err, size_t
     curl_easy_setopt(r->curl, CURLOPT_USERAGENT, "nixfarm-remote-worker");
     *out = &r->base;
     return 0;
-}
-
-void worker_remote_watch_stop(worker_source *s, volatile sig_atomic_t *stop)
-{
-    if (s && s->remote)
-        ((remote_src *)s)->stop = stop;
 }

@@ -1,5 +1,5 @@
 /* worker_source.h — where a worker takes its work from: the local store, or
- * another farm's API over HTTP (a remote worker, daemon/worker_remote*.c).
+ * another farm's API over HTTP (a remote worker, daemon/worker/worker_remote.c).
  *
  * The worker pipeline (worker.c, worker_job.c, worker_lease.c) makes exactly
  * the store calls listed here, with the same meaning and the same errors as
@@ -14,6 +14,7 @@
  * (worker_source_open). */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,8 +51,11 @@ typedef struct {
     int (*heartbeat_remove)(worker_source *s, const char *id);
     /* Idle wait after an empty claim: 1 rung, 0 timeout, <0 no doorbell. */
     int (*wait)(worker_source *s, int timeout_ms);
-    /* Makes the claimed set's closure usable here (a remote worker imports
-     * it from the farm's binary cache). 0 or -errno with err. */
+    /* Makes the claimed set's closure usable here: paths this machine's Nix
+     * store lacks are imported from the farm's signed binary cache (named in
+     * the claim answer for a remote source, by worker.cache_url for a local
+     * one). Returns how many paths it imported (0: all were there), or
+     * -errno with err. */
     int (*prepare_set)(worker_source *s, const store_claimed *c, char *err, size_t errlen);
     void (*close)(worker_source *s);
 } worker_source_ops;
@@ -60,6 +64,9 @@ struct worker_source {
     const worker_source_ops *ops;
     store *st; /* the local store (NULL for a remote source) */
     bool remote;
+    /* Set by the worker to its SIGTERM flag (may stay NULL): it ends the
+     * retries of a closure import early. */
+    volatile sig_atomic_t *stop;
 };
 
 /* Opens the source cfg names: remote when worker.remote_url is set, else the

@@ -9,6 +9,18 @@
 
 #include "../../common/cleanup.h"
 #include "../../common/fsutil.h"
+#include "../../common/jsonutil.h"
+#include "../../common/log.h"
+#include "worker_cache.h"
+
+/* Like a remote worker's: the builder exports a set right after marking it
+ * ready, so the cache may lag the claim by a moment (1+2+4+8 s of waits). */
+#define LOCAL_IMPORT_TRIES 5
+
+typedef struct {
+    worker_source base;
+    const config *cfg; /* the worker's, outlives the source */
+} local_src;
 
 static int local_claim(worker_source *s, const char *owner, int64_t lease_ms, int wait_ms,
                        store_claimed *out)
@@ -81,20 +93,37 @@ static int local_wait(worker_source *s, int timeout_ms)
     return store_wait(s->st, timeout_ms);
 }
 
-/* The builders of this farm realised the set into this machine's store. */
+/* On the builders' machine the set's closure is in this Nix store already;
+ * a worker on a machine of its own copies what is missing from the signed
+ * binary cache worker.cache_url names (the builders export every ready set
+ * there: cache.export_url). */
 static int local_prepare_set(worker_source *s, const store_claimed *c, char *err, size_t errlen)
 {
-    (void)s;
-    (void)c;
-    (void)err;
-    (void)errlen;
-    return 0;
+    local_src *l = (local_src *)s;
+    _cleanup_json_ json_t *set = NULL;
+    int r;
+
+    if (!c->depset_json)
+        return 0; /* no set: the job says so itself (job_prepare_set) */
+    set = json_loads(c->depset_json, 0, NULL);
+    if (!set) {
+        snprintf(err, errlen, "dependency set %s: its stored JSON does not parse", c->depset_key);
+        return -EPROTO;
+    }
+    r = worker_cache_import_closure(l->cfg, set, config_str(l->cfg, "worker.cache_url"),
+                                    config_str(l->cfg, "worker.cache_public_key"),
+                                    "worker.cache_url and worker.cache_public_key",
+                                    LOCAL_IMPORT_TRIES, s->stop, err, errlen);
+    if (r > 0)
+        log_info("closure-imported id=%s key=%s paths=%d url=%s", c->id, c->depset_key, r,
+                 config_str(l->cfg, "worker.cache_url"));
+    return r;
 }
 
 static void local_close(worker_source *s)
 {
     store_close(s->st);
-    free(s);
+    free((local_src *)s);
 }
 
 static const worker_source_ops local_ops = {
@@ -120,9 +149,16 @@ int worker_source_local_open(const config *cfg, bool listen, worker_source **out
     _cleanup_free_ char *db = NULL;
     const char *path = config_str(cfg, "db_path");
     const char *state = config_str(cfg, "state_dir");
-    worker_source *s;
+    local_src *l;
     int r;
 
+    /* An unsigned cache could hand this machine any store path: refuse. */
+    if (*config_str(cfg, "worker.cache_url") && !*config_str(cfg, "worker.cache_public_key")) {
+        snprintf(err, errlen,
+                 "worker.cache_url is set but worker.cache_public_key is empty: give the "
+                 "public key the cache is signed with (the .pub line of cache.secret_key_file)");
+        return -EINVAL;
+    }
     if (listen) {
         r = fsutil_mkdir_p(state, 0755);
         if (r < 0) {
@@ -134,16 +170,17 @@ int worker_source_local_open(const config *cfg, bool listen, worker_source **out
         path = db = config_state_path(cfg, "farm.db");
     if (!path)
         return -ENOMEM;
-    s = calloc(1, sizeof(*s));
-    if (!s)
+    l = calloc(1, sizeof(*l));
+    if (!l)
         return -ENOMEM;
-    s->ops = &local_ops;
-    r = store_open(path, listen ? state : NULL, &s->st, err, errlen);
+    l->base.ops = &local_ops;
+    l->cfg = cfg;
+    r = store_open(path, listen ? state : NULL, &l->base.st, err, errlen);
     if (r < 0) {
-        free(s);
+        free(l);
         return r;
     }
-    *out = s;
+    *out = &l->base;
     return 0;
 }
 

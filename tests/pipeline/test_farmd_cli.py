@@ -59,9 +59,21 @@ def test_bad_input_named():
     assert p.returncode != 0 and "frobnicate" in p.stderr, (p.returncode, p.stderr)
 
 
+def test_cache_url_without_key_refused():
+    """A worker told to import from a cache whose key it was not given would
+    trust nothing it fetched: it refuses to start, naming the key, and farmd
+    stops instead of restarting it."""
+    with tempfile.TemporaryDirectory() as d:
+        p = farmd("--role", "worker", "--workers", "1", "--set", "worker.cache_url=http://10.0.0.1:8000",
+                  "--set", "worker.first_uid=60990", env={"FARM_STATE_DIR": d})
+        assert p.returncode != 0, (p.returncode, p.stderr)
+        assert "worker.cache_public_key" in p.stderr and "refused" in p.stderr, p.stderr
+
+
 if __name__ == "__main__":
     sys.exit(farmtest.run_cases([
         ("config shows defaults < file < env < --set", test_config_layers),
         ("a relative state_dir is made absolute", test_relative_state_dir_is_made_absolute),
         ("bad keys, values, files and verbs are named", test_bad_input_named),
+        ("a worker cache URL without its public key is refused", test_cache_url_without_key_refused),
     ]))

@@ -1,5 +1,5 @@
 /* test_remote_cache.c — a remote worker's import of a set's closure from the
- * farm's signed binary cache (worker_remote_import_closure), with real Nix:
+ * farm's signed binary cache (worker_cache_import_closure), with real Nix:
  * a store path built for this test (rooted meanwhile) is copied to a file://
  * cache signed with a fresh key, then deleted from this machine's store; the
  * import refuses a cache it has no key for and a wrong key (nothing lands),
@@ -17,7 +17,7 @@
 #include <jansson.h>
 
 #include "log.h"
-#include "../../daemon/worker/worker_remote.h"
+#include "../../daemon/worker/worker_cache.h"
 #include "../lib/tap.h"
 
 static char tmp[] = "/tmp/farm-remote-cache-XXXXXX";
@@ -110,24 +110,24 @@ int main(void)
     }
     set = json_pack("{s:[s]}", "closure", path);
 
-    r = worker_remote_import_closure(NULL, set, "", "", 1, NULL, err, sizeof(err));
+    r = worker_cache_import_closure(NULL, set, "", "", NULL, 1, NULL, err, sizeof(err));
     ok(r == -ENOENT && strstr(err, "not in this machine's Nix store"),
        "a missing path and no cache: refused with the reason (r=%d: %s)", r, err);
 
     err[0] = '\0';
-    r = worker_remote_import_closure(NULL, set, url, wrong, 1, NULL, err, sizeof(err));
+    r = worker_cache_import_closure(NULL, set, url, wrong, NULL, 1, NULL, err, sizeof(err));
     ok(r < 0 && access(path, F_OK) != 0,
        "a cache signed with another key: refused, nothing imported (r=%d)", r);
 
     err[0] = '\0';
     /* Retried as a worker does: a garbage collection another test runs on
      * this store at the same moment fails an import (Nix 2.8). */
-    r = worker_remote_import_closure(NULL, set, url, pub, 3, NULL, err, sizeof(err));
+    r = worker_cache_import_closure(NULL, set, url, pub, NULL, 3, NULL, err, sizeof(err));
     ok(r == 1, "the missing path is imported from the signed cache (r=%d: %.300s)", r, err);
     ok(access(path, F_OK) == 0 && sh(NULL, 0, "nix-store --check-validity %s", path) == 0,
        "%s is now a valid path of this machine's store", path);
 
-    r = worker_remote_import_closure(NULL, set, "", "", 1, NULL, err, sizeof(err));
+    r = worker_cache_import_closure(NULL, set, "", "", NULL, 1, NULL, err, sizeof(err));
     ok(r == 0, "a closure already present needs no cache (r=%d)", r);
 
     json_decref(set);

@@ -384,7 +384,8 @@ int main(int argc, char **argv)
     if (o)
         ok(strcmp(sget(o, "tests.0.stdout"), "hello\n") == 0 &&
                strcmp(sget(o, "tests.0.encoding"), "utf8") == 0,
-           "hello: stdout \"%s\"", sget(o, "tests.0.stdout"));
+           "hello: stdout \"%.*s\" (to its first newline: TAP is one line)",
+           (int)strcspn(sget(o, "tests.0.stdout"), "\n"), sget(o, "tests.0.stdout"));
     json_decref(o);
 
     o = run_case("script file",

@@ -1107,6 +1107,48 @@ static void t_live_stdin(void)
     host_clean("live-stdin");
 }
 
+/* sandbox_signal: a signal from another thread reaches the running program
+ * (an interactive client's SIGTERM), not the keeper: the run ends with that
+ * signal as the program's own end. Without a run it sends nothing. */
+static void t_signal(void)
+{
+    ok(sandbox_signal(pool, 0, SIGTERM) == 0, "signal: nothing is sent while no run is in flight");
+    int in[2], so[2];
+    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(so, O_CLOEXEC) < 0) {
+        ok(false, "signal: pipes: %s", strerror(errno));
+        return;
+    }
+    struct sandbox_config c;
+    base_config(&c, ARGV("echo-lines"));
+    c.stdin_kind = SANDBOX_STDIN_FD;
+    c.stdin_fd = in[0];
+    c.stream = true;
+    c.stream_stdout_fd = so[1];
+    c.stream_stderr_fd = -1;
+    struct stream_job j = {.c = &c};
+    atomic_init(&j.done, false);
+    pthread_t th;
+    pthread_create(&th, NULL, stream_runner, &j);
+    char line[256];
+    bool wrote = write(in[1], "up\n", 3) == 3;
+    size_t n = read_line_by(so[0], line, sizeof line, 30000); /* the program runs now */
+    int sent = sandbox_signal(pool, 0, SIGTERM);
+    pthread_join(th, NULL);
+    struct sandbox_result *r = &j.r;
+    bool good = wrote && n == 3 && sent == 1 && j.rc == 0 && r->status == SANDBOX_PROGRAM_FAILED &&
+                r->signal == SIGTERM && r->limit == SANDBOX_LIMIT_NONE;
+    ok(good, "signal: SIGTERM from another thread ends the program (sent %d, signal %d)", sent,
+       r->signal);
+    if (!good)
+        diag("signal", r);
+    sandbox_result_free(r);
+    close(in[0]);
+    close(in[1]);
+    close(so[0]);
+    close(so[1]);
+    host_clean("signal");
+}
+
 static void t_stream(void)
 {
     /* 1. The first line reaches the stream fd while the program still runs. */
@@ -1457,6 +1499,7 @@ int main(int argc, char **argv)
     t_order();
     t_stream();
     t_live_stdin();
+    t_signal();
     t_cancel();
     t_second_pool();
 

@@ -341,6 +341,32 @@ START_TEST(meta_is_kept_and_does_not_decide_the_result)
 }
 END_TEST
 
+START_TEST(live_has_one_test_and_skips_the_cache)
+{
+    request_norm a;
+    request_error e;
+    ck_assert_int_eq(norm("{\"profile\": \"py\", \"files\": [{\"name\": \"main.py\", "
+                          "\"content\": \"print(1)\"}], \"live\": true, \"cache\": true}",
+                          &a, &e),
+                     0);
+    ck_assert(json_is_true(json_object_get(a.normalized, "live")));
+    ck_assert(!a.use_cache); /* a live run is never answered from the cache */
+    request_norm_done(&a);
+    ck_assert_int_eq(norm("{\"profile\": \"py\", \"files\": [{\"name\": \"main.py\", "
+                          "\"content\": \"print(1)\"}], \"live\": false}",
+                          &a, &e),
+                     0);
+    ck_assert_ptr_null(json_object_get(a.normalized, "live"));
+    request_norm_done(&a);
+    expect_error("{\"profile\": \"py\", \"files\": [{\"name\": \"main.py\", "
+                 "\"content\": \"x\"}], \"live\": true, \"tests\": [{}, {}]}",
+                 422, "live");
+    expect_error("{\"profile\": \"py\", \"files\": [{\"name\": \"main.py\", "
+                 "\"content\": \"x\"}], \"live\": \"yes\"}",
+                 422, "live");
+}
+END_TEST
+
 START_TEST(unknown_package_lists_close_names)
 {
     request_norm n;
@@ -429,6 +455,7 @@ static Suite *suite(void)
     tcase_add_test(tc, unknown_package_lists_close_names);
     tcase_add_test(tc, body_parse_errors_are_400);
     tcase_add_test(tc, many_tests_keep_their_own_blobs);
+    tcase_add_test(tc, live_has_one_test_and_skips_the_cache);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,7 +1,6 @@
-/* worker_remote_cache.c — a remote worker's Nix store: the closure of a
- * claimed set comes from the farm's signed binary cache (see worker_remote.h),
- * never through a home-made protocol. */
-#include "worker_remote.h"
+/* worker_cache.c — the import of a claimed set's closure from the farm's
+ * signed binary cache into this machine's Nix store (see worker_cache.h). */
+#include "worker_cache.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -13,9 +12,9 @@
 #include "../../common/cleanup.h"
 #include "../../common/log.h"
 
-int worker_remote_import_closure(const config *cfg, const json_t *set, const char *cache_url,
-                                 const char *cache_key, int tries, volatile sig_atomic_t *stop,
-                                 char *err, size_t errlen)
+int worker_cache_import_closure(const config *cfg, const json_t *set, const char *cache_url,
+                                const char *cache_key, const char *config_hint, int tries,
+                                volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
     const json_t *paths = json_object_get(set, "closure");
     _cleanup_free_ const char **missing = NULL;
@@ -40,9 +39,8 @@ int worker_remote_import_closure(const config *cfg, const json_t *set, const cha
     if (!cache_url || !*cache_url || !cache_key || !*cache_key) {
         snprintf(err, errlen,
                  "%zu store paths of the set (first %s) are not in this machine's Nix store, "
-                 "and the farm names no signed binary cache (cache.export_url and "
-                 "cache.secret_key_file) to copy them from",
-                 n, missing[0]);
+                 "and no signed binary cache is named to copy them from (%s)",
+                 n, missing[0], config_hint ? config_hint : "no cache configured");
         return -ENOENT;
     }
     for (int k = 0; k < tries; k++) {
