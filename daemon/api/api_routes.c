@@ -7,6 +7,7 @@
  * docs/api.yaml in step: tests/e2e/test_openapi.py checks every path there
  * against this server. */
 #include "api.h"
+#include "api_dashboard.h" /* dashboard (issue 17) */
 #include "api_junit.h" /* CLI/CI work: GET /v1/submissions/{id}/junit */
 
 #include <string.h>
@@ -37,6 +38,18 @@ const api_route api_routes[] = {
     {"POST", "/v1/leases/{id}/tests", api_lease_test_result, AUTH_WORKER},
     {"POST", "/v1/leases/{id}/finish", api_lease_finish, AUTH_WORKER},
     {"GET", "/v1/blobs/{key}", api_blob_get, AUTH_WORKER},
+    /* the dashboard (api_stats.c, api_tokens.c, ui_static.c) */
+    {"GET", "/v1/submissions", api_submissions_list, AUTH_READ},
+    {"GET", "/v1/stats", api_stats_show, AUTH_READ},
+    {"GET", "/v1/cache", api_cache_show, AUTH_READ},
+    {"POST", "/v1/depsets/{key}/pin", api_depset_pin, AUTH_ADMIN},
+    {"POST", "/v1/depsets/{key}/rebuild", api_depset_rebuild, AUTH_ADMIN},
+    {"GET", "/v1/whoami", api_whoami, 0},
+    {"GET", "/v1/tokens", api_tokens_list, AUTH_ADMIN},
+    {"POST", "/v1/tokens", api_token_create, AUTH_ADMIN},
+    {"DELETE", "/v1/tokens/{id}", api_token_revoke, AUTH_ADMIN},
+    {"GET", "/ui", ui_static_index, 0},
+    {"GET", "/ui/{file}", ui_static_file, 0},
     {NULL, NULL, NULL, 0},
 };
 

@@ -72,6 +72,13 @@ int api_submission_view(store *s, const char *id, json_t **out)
     json_t *meta = json_object_get(json_object_get(o, "request"), "meta");
     if (json_is_object(meta))
         json_object_set(o, "meta", meta);
+    /* what was asked for, for the dashboard's detail page: the profile,
+     * packages and limits in force (defaults filled in by the normalizer) */
+    json_t *req = json_object_get(o, "request");
+    static const char *const shown[] = {"profile", "packages", "limits"};
+    for (size_t i = 0; i < sizeof(shown) / sizeof(*shown); i++)
+        if (json_object_get(req, shown[i]))
+            json_object_set(o, shown[i], json_object_get(req, shown[i]));
     /* internal bookkeeping stays inside */
     static const char *const hidden[] = {"request",  "lease_owner", "lease_expires_at",
                                          "token_id", "cache_key",   "max_attempts"};
@@ -506,8 +513,31 @@ enum MHD_Result api_submission_show(api_call *c)
     return http_reply_json(c->req, 200, v);
 }
 
+/* Whether the caller may cancel submission id: an admin any, anyone else
+ * only those made with its own token (anonymous callers those made without
+ * one). 1 yes, 0 no, < 0 store errors (-ENOENT no such id). */
+static int may_cancel(api_call *c, const char *id)
+{
+    if (c->who.scopes & AUTH_ADMIN)
+        return 1;
+    _cleanup_json_ json_t *row = NULL;
+    int r = store_submission_get(c->st, id, &row);
+    if (r < 0)
+        return r;
+    const char *owner = json_string_value(json_object_get(row, "token_id"));
+    return !strcmp(owner ? owner : "", c->who.token_id);
+}
+
 enum MHD_Result api_submission_cancel(api_call *c)
 {
+    int m = may_cancel(c, c->param);
+    if (m < 0)
+        return api_store_error(c, m, "submission");
+    if (m == 0)
+        return http_reply_error(c->req, 403, "forbidden", "Authorization",
+                                "submission %s was made with another token; cancelling it needs "
+                                "the admin scope",
+                                c->param);
     json_t *v = NULL;
     int r = api_cancel_v1(c, c->param, &v);
     if (r == -EALREADY)

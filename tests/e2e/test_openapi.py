@@ -115,7 +115,7 @@ def main():
     cases.append(("every response example with a schema validates against it", examples_match_schemas))
 
     farm = farmtest.Farm(workers=1, builders=1)
-    ids = {}
+    ids = {"file": "app.css"}  # /ui/{file}: a file of the dashboard (ui/)
     exercised = []
 
     def call(method, path, body=None, query=None, stream=False):
