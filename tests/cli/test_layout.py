@@ -13,7 +13,7 @@ are whitelists: a new edge fails until someone states it here.
     common/           no process folder: only schema/ (its migrations)
     builder/          common/ and the sandbox library, never daemon/ or cli/
     cli/              common/, builder/, sandbox/; never daemon/
-    daemon/           main, supervisor, health, token: anything below
+    daemon/           main, supervisor, health, token: anything below, and ui/
     daemon/request/   the v1 normalizer: common/, builder/; no HTTP, no other daemon part
     daemon/api/       request/, compat/compat.h (the fronts it serves), roles.h;
                       never worker/ or webhook/
@@ -54,6 +54,7 @@ RULES = {
         "common": ANY,
         "builder": ANY,
         "sandbox": ANY,
+        "ui": ANY,  # the dashboard's files farmd installs and serves at /ui/
         BUILD: ANY,
     },
     "daemon/request": {"common": ANY, "builder": ANY, BUILD: ANY},
@@ -159,6 +160,8 @@ def uses(src):
 def allowed(src_area, target):
     if target.startswith(BUILD + "/"):
         t_area, name = BUILD, target.split("/", 1)[1]
+    elif os.path.isdir(os.path.join(ROOT, target)):
+        t_area, name = target, ""  # a whole folder (meson's install_subdir)
     else:
         t_area, name = area_of(target), os.path.basename(target)
     if t_area == src_area or src_area in FREE:
