@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "builder_internal.h"
+#include "pkgsources.h"
 #include "../common/cleanup.h"
 #include "../common/fsutil.h"
 #include "../common/jsonutil.h"
@@ -106,12 +107,13 @@ static json_t *path_lines(const char *text)
 
 /* argv for the set's nix-build; the strings live in spec, nix or bufs. */
 typedef struct {
-    const char *argv[24];
+    const char *argv[32];
     char *names;      /* owned: "a b c" */
     char *include;    /* owned: nixfarm=<nix_dir> */
     char *depset_nix; /* owned */
     char *gen;        /* owned: the generated package-set directory */
     int gen_arg;      /* its index in argv (0: none) */
+    pkgsource *src;   /* owned: the nixpkgs source of a named set, else NULL */
 } build_cmd;
 
 static void build_cmd_done(build_cmd *c)
@@ -120,6 +122,55 @@ static void build_cmd_done(build_cmd *c)
     free(c->include);
     free(c->depset_nix);
     free(c->gen);
+    pkgsource_free(c->src);
+}
+
+/* A named nixpkgs set: nix/nixpkgs-depset.nix over the source as the sources
+ * file says now (like the Debian set, a set requested at an older revision
+ * is built from the current one: its names are what was asked for), with the
+ * source's substituters and keys. Fills argv from *i. */
+static int nixpkgs_build_cmd(const config *cfg, const builder_nix *nix, json_t *spec,
+                             build_cmd *cmd, int *i, char *err, size_t errlen)
+{
+    const char *name = json_string_value(json_object_get(spec, "package_set"));
+    int r = pkgsources_get(cfg, name, &cmd->src, err, errlen);
+    if (r == 0)
+        return -EINVAL; /* no longer configured: err says which sets there are */
+    if (r < 0)
+        return r == -ENOENT || r == -ENOTDIR ? -EINVAL : r;
+    json_t *pkgs = json_object_get(spec, "packages");
+    size_t len = 1, k;
+    json_t *v;
+    json_array_foreach(pkgs, k, v)
+    {
+        if (!pkgsources_attr_ok(json_string_value(v))) {
+            snprintf(err, errlen, "packages[%zu]: not an attribute path", k);
+            return -EINVAL;
+        }
+        len += strlen(json_string_value(v)) + 1;
+    }
+    if (!(cmd->names = calloc(1, len)) ||
+        asprintf(&cmd->depset_nix, "%s/nixpkgs-depset.nix", nix->nix_dir) < 0)
+        return -ENOMEM;
+    json_array_foreach(pkgs, k, v)
+    {
+        if (k)
+            strcat(cmd->names, " ");
+        strcat(cmd->names, json_string_value(v));
+    }
+    cmd->argv[(*i)++] = "nix-build";
+    cmd->argv[(*i)++] = cmd->depset_nix;
+    cmd->argv[(*i)++] = "--argstr";
+    cmd->argv[(*i)++] = "source";
+    cmd->argv[(*i)++] = cmd->src->source_arg;
+    cmd->argv[(*i)++] = "--argstr";
+    cmd->argv[(*i)++] = "attrs";
+    cmd->argv[(*i)++] = cmd->names;
+    cmd->argv[(*i)++] = "--argstr";
+    cmd->argv[(*i)++] = "system";
+    cmd->argv[(*i)++] = cmd->src->system;
+    pkgsource_nix_options(cmd->src, cmd->argv, i);
+    return 0;
 }
 
 /* Fills cmd from the spec; -EINVAL with err for a spec this builder refuses. */
@@ -143,6 +194,10 @@ static int make_build_cmd(const config *cfg, const builder_nix *nix, json_t *spe
         cmd->argv[i++] = "--option";
         cmd->argv[i++] = "restrict-eval";
         cmd->argv[i++] = "true";
+    } else if (json_is_array(pkgs) && json_is_string(json_object_get(spec, "package_set"))) {
+        int r = nixpkgs_build_cmd(cfg, nix, spec, cmd, &i, err, errlen);
+        if (r < 0)
+            return r;
     } else if (json_is_array(pkgs)) {
         /* The set is built from the current generation even when the row
          * was requested under an older package-set id (a Debian update came

@@ -161,6 +161,12 @@ int builder_build_claimed(const config *cfg, store *s, const char *owner,
  * failed (err holds the log tail); other -errno. */
 int builder_realise_local(const config *cfg, json_t *names, json_t **depset_out, char *err,
                           size_t errlen);
+/* The same on the package set called set_name: NULL or "debian" is the
+ * default set; another name is a nixpkgs set of nix.sources_file, whose names
+ * are attribute paths checked through the evaluation cache (-EINVAL with the
+ * sentence for an unknown set or attribute). */
+int builder_realise_local_set(const config *cfg, const char *set_name, json_t *names,
+                              json_t **depset_out, char *err, size_t errlen);
 
 /* ---- the binary cache (optional sharing with other machines) ---- */
 

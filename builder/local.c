@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "builder_internal.h"
+#include "nixpkgs_eval.h"
+#include "pkgsources.h"
 #include "../common/cleanup.h"
 #include "../common/depset_key.h"
 #include "../common/jsonutil.h"
@@ -30,14 +32,39 @@ static void store_closep(store **s)
         store_close(*s);
 }
 
+/* The key and spec of names on the nixpkgs set set_name, checked through
+ * the evaluation cache in the configured store. */
+static int nixpkgs_key(const config *cfg, const char *set_name, json_t *names, const char **nv,
+                       size_t n, char key[65], char **spec, char *err, size_t errlen)
+{
+    pkgsource *src = NULL;
+    int r = pkgsources_get(cfg, set_name, &src, err, errlen);
+    if (r <= 0)
+        return r < 0 ? r : -EINVAL;
+    __attribute__((cleanup(store_closep))) store *s = NULL;
+    if ((r = store_open_config(cfg, &s, err, errlen)) == 0 &&
+        (r = builder_nixpkgs_check(cfg, s, src, names, 0, NULL, NULL, err, errlen)) == 0 &&
+        (r = depset_key_for_set(set_name, src->id, nv, n, key, spec)) < 0)
+        snprintf(err, errlen, "packages: cannot compute the set's key: %s", strerror(-r));
+    pkgsource_free(src);
+    return r;
+}
+
 int builder_realise_local(const config *cfg, json_t *names, json_t **depset_out, char *err,
                           size_t errlen)
 {
-    int r = builder_validate_packages(cfg, names, err, errlen);
+    return builder_realise_local_set(cfg, NULL, names, depset_out, err, errlen);
+}
+
+int builder_realise_local_set(const config *cfg, const char *set_name, json_t *names,
+                              json_t **depset_out, char *err, size_t errlen)
+{
+    bool nixpkgs = set_name && strcmp(set_name, PKGSOURCES_DEFAULT);
+    int r = nixpkgs ? 0 : builder_validate_packages(cfg, names, err, errlen);
     if (r < 0)
         return r;
     char set_id[65];
-    if ((r = builder_pkgset_id(cfg, set_id, err, errlen)) < 0)
+    if (!nixpkgs && (r = builder_pkgset_id(cfg, set_id, err, errlen)) < 0)
         return r;
     size_t n = json_array_size(names);
     _cleanup_free_ const char **nv = calloc(n + 1, sizeof *nv);
@@ -47,7 +74,13 @@ int builder_realise_local(const config *cfg, json_t *names, json_t **depset_out,
         nv[i] = json_string_value(json_array_get(names, i));
     store_depset_ref ref = {0};
     _cleanup_free_ char *spec = NULL;
-    r = depset_key_for_packages(set_id, nv, n, ref.key, &spec);
+    if (nixpkgs) {
+        r = nixpkgs_key(cfg, set_name, names, nv, n, ref.key, &spec, err, errlen);
+        if (r < 0)
+            return r;
+    } else {
+        r = depset_key_for_packages(set_id, nv, n, ref.key, &spec);
+    }
     if (r < 0) {
         snprintf(err, errlen, "packages: cannot compute the set's key: %s", strerror(-r));
         return r;

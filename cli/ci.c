@@ -283,7 +283,8 @@ static int ci_local(const ci_args *a, const char *toplevel, const char *commit, 
     }
     _cleanup_free_ char *state_dir = local_state_dir(a->state_dir);
     _cleanup_(ci_env_closep) local_env env = {0};
-    int r = local_env_open(&env, state_dir, json_object_get(job, "packages"), false, err, errlen);
+    int r =
+        local_env_open(&env, state_dir, NULL, json_object_get(job, "packages"), false, err, errlen);
     if (r < 0)
         return r == -EINVAL ? FARM_EXIT_REJECTED : FARM_EXIT_DEPS_FAILED;
     char box[PATH_MAX];

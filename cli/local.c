@@ -117,8 +117,8 @@ int local_interrupted(void)
     return local_signal;
 }
 
-int local_env_open(local_env *e, const char *state_dir, json_t *packages, bool verbose, char *err,
-                   size_t errlen)
+int local_env_open(local_env *e, const char *state_dir, const char *package_set, json_t *packages,
+                   bool verbose, char *err, size_t errlen)
 {
     memset(e, 0, sizeof *e);
     local_guard_signals();
@@ -138,7 +138,7 @@ int local_env_open(local_env *e, const char *state_dir, json_t *packages, bool v
      * WAL (an fdatasync each): one checkpoint per run instead of three. */
     if ((r = store_open_config(e->cfg, &e->st, err, errlen)) < 0)
         return r;
-    r = builder_realise_local(e->cfg, packages, &e->depset, err, errlen);
+    r = builder_realise_local_set(e->cfg, package_set, packages, &e->depset, err, errlen);
     if (r < 0)
         return r;
     const char *key = json_string_value(json_object_get(e->depset, "key"));
@@ -223,7 +223,11 @@ static int local_copy_file(int sfd, int dfd, const char *name, mode_t mode)
     }
 }
 
-static int local_copy_tree(int sfd, int dfd, char *err, size_t errlen, const char *where)
+/* Copies the tree at sfd into dfd. box is the box's root: a state directory
+ * inside the tree being copied holds it, and copying it into itself would
+ * never end. */
+static int local_copy_tree(int sfd, int dfd, const struct stat *box, char *err, size_t errlen,
+                           const char *where)
 {
     int fd2 = dup(sfd);
     if (fd2 < 0)
@@ -242,6 +246,8 @@ static int local_copy_tree(int sfd, int dfd, char *err, size_t errlen, const cha
         struct stat sb;
         if (fstatat(sfd, n, &sb, AT_SYMLINK_NOFOLLOW) < 0)
             continue;
+        if (S_ISDIR(sb.st_mode) && sb.st_dev == box->st_dev && sb.st_ino == box->st_ino)
+            continue;
         if (S_ISDIR(sb.st_mode)) {
             if (mkdirat(dfd, n, sb.st_mode & 0777) < 0 && errno != EEXIST) {
                 r = -errno;
@@ -255,7 +261,7 @@ static int local_copy_tree(int sfd, int dfd, char *err, size_t errlen, const cha
                 r = -errno;
                 break;
             }
-            r = local_copy_tree(s2, d2, err, errlen, n);
+            r = local_copy_tree(s2, d2, box, err, errlen, n);
         } else if (S_ISREG(sb.st_mode)) {
             r = local_copy_file(sfd, dfd, n, sb.st_mode);
         } else if (S_ISLNK(sb.st_mode)) {
@@ -347,7 +353,14 @@ int local_box_new(local_env *e, const char *src_dir, uint64_t bytes, char *path,
         local_box_destroy(path);
         return r;
     }
-    r = local_copy_tree(sfd, dfd, err, errlen, ".");
+    struct stat box;
+    if (fstat(dfd, &box) < 0) {
+        r = -errno;
+        snprintf(err, errlen, "stat %s: %s", path, strerror(errno));
+        local_box_destroy(path);
+        return r;
+    }
+    r = local_copy_tree(sfd, dfd, &box, err, errlen, ".");
     if (r < 0)
         local_box_destroy(path);
     return r;

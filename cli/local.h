@@ -41,11 +41,12 @@ typedef struct {
  * $XDG_STATE_HOME/nixfarm, else ~/.local/state/nixfarm. Caller frees. */
 char *local_state_dir(const char *flag);
 
-/* Opens everything for packages (a JSON array of names). progress, when not
- * NULL, is told "building dependencies" before a possible build. 0 or -errno
- * with err: -EINVAL bad names, -ENOEXEC the build failed (log tail in err). */
-int local_env_open(local_env *e, const char *state_dir, json_t *packages, bool verbose, char *err,
-                   size_t errlen);
+/* Opens everything for packages (a JSON array of names) of the package set
+ * called package_set (NULL: the default, debian; else a nixpkgs set of
+ * nix.sources_file, packages then attribute paths). 0 or -errno with err:
+ * -EINVAL bad names, -ENOEXEC the build failed (log tail in err). */
+int local_env_open(local_env *e, const char *state_dir, const char *package_set, json_t *packages,
+                   bool verbose, char *err, size_t errlen);
 void local_env_close(local_env *e);
 
 /* Makes a box directory (tmpfs of bytes) under <state_dir>/boxes and copies

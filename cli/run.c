@@ -31,6 +31,9 @@ static void run_help(void)
            "PID/mount/user namespaces, limits) with a copy of the current directory at /box.\n"
            "No daemon is needed; packages are realised into the local state directory.\n\n"
            "  -P, --packages LIST   Nix packages: python3,gcc (required)\n"
+           "  -S, --package-set NAME  the package set (default debian; a nixpkgs set of\n"
+           "                        nix.sources_file takes attribute paths: -P "
+           "python3Packages.numpy)\n"
            "      --ro              bind the current directory read-only instead of copying\n"
            "      --box-size SIZE   size of the box tmpfs (default 256M)\n"
            "  -e, --env KEY=VALUE   environment (repeatable)\n"
@@ -91,7 +94,8 @@ struct run_args {
     bool ro, inherit_stdin;
     uint64_t box_bytes;
     const char *state_flag;
-    const char *envv[129]; /* --env KEY=VALUE, NULL-terminated */
+    const char *package_set; /* --package-set, NULL: the default set */
+    const char *envv[129];   /* --env KEY=VALUE, NULL-terminated */
     size_t nenv;
     const char *const *command; /* argv of the command, NULL-terminated */
 };
@@ -110,6 +114,7 @@ static int run_parse_argv(int argc, char **argv, struct run_args *a)
         FARM_COMMON_LONG_OPTS,
         FARM_LIMIT_LONG_OPTS,
         {"packages", required_argument, NULL, 'P'},
+        {"package-set", required_argument, NULL, 'S'},
         {"ro", no_argument, NULL, OPT_RO},
         {"box-size", required_argument, NULL, OPT_BOX_SIZE},
         {"env", required_argument, NULL, 'e'},
@@ -123,7 +128,7 @@ static int run_parse_argv(int argc, char **argv, struct run_args *a)
     if (!a->limits)
         return -ENOMEM;
     /* "+": options end at the command, whose own options are its business. */
-    while ((c = getopt_long(argc, argv, "+hqs:P:e:i", opts, NULL)) >= 0) {
+    while ((c = getopt_long(argc, argv, "+hqs:P:S:e:i", opts, NULL)) >= 0) {
         if (farm_common_opt(c, optarg))
             continue;
         int l = farm_limit_opt(c, optarg, a->limits);
@@ -139,6 +144,9 @@ static int run_parse_argv(int argc, char **argv, struct run_args *a)
         case 'P':
             json_decref(a->packages);
             a->packages = cli_split_list(optarg);
+            break;
+        case 'S':
+            a->package_set = optarg;
             break;
         case OPT_RO:
             a->ro = true;
@@ -243,7 +251,7 @@ int verb_run(int argc, char **argv)
     char err[4096] = "";
     _cleanup_free_ char *state_dir = local_state_dir(a.state_flag);
     _cleanup_(run_env_closep) local_env env = {0};
-    r = local_env_open(&env, state_dir, a.packages, false, err, sizeof err);
+    r = local_env_open(&env, state_dir, a.package_set, a.packages, false, err, sizeof err);
     if (local_interrupted())
         return 128 + local_interrupted();
     if (r < 0) {

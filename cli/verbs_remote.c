@@ -92,6 +92,8 @@ static void submit_help(void)
            "and prints the verdict table.\n\n"
            "  -p, --profile NAME     a language profile (farm profiles)\n"
            "  -P, --packages LIST    Nix packages: python3,gcc\n"
+           "  -S, --package-set NAME the package set (default debian; farm's nixpkgs sets\n"
+           "                         take attribute paths: -P python3Packages.numpy)\n"
            "  -c, --compile CMD      compile command\n"
            "  -r, --run CMD          run command (once per test)\n"
            "  -t, --tests DIR        tests: NAME.in (stdin) / NAME.out (expected) pairs\n"
@@ -135,6 +137,7 @@ static int submit_parse_argv(int argc, char **argv, struct submit_args *a)
         FARM_LIMIT_LONG_OPTS,
         {"profile", required_argument, NULL, 'p'},
         {"packages", required_argument, NULL, 'P'},
+        {"package-set", required_argument, NULL, 'S'},
         {"compile", required_argument, NULL, 'c'},
         {"run", required_argument, NULL, 'r'},
         {"tests", required_argument, NULL, 't'},
@@ -156,7 +159,7 @@ static int submit_parse_argv(int argc, char **argv, struct submit_args *a)
     a->env = json_object();
     if (!a->req || !a->limits || !a->tests || !a->env)
         return -FARM_EXIT_SOFTWARE;
-    while ((c = getopt_long(argc, argv, "hqs:p:P:c:r:t:e:d", opts, NULL)) >= 0) {
+    while ((c = getopt_long(argc, argv, "hqs:p:P:S:c:r:t:e:d", opts, NULL)) >= 0) {
         if (farm_common_opt(c, optarg))
             continue;
         int l = farm_limit_opt(c, optarg, a->limits);
@@ -173,6 +176,9 @@ static int submit_parse_argv(int argc, char **argv, struct submit_args *a)
             break;
         case 'P':
             json_object_set_new(a->req, "packages", cli_split_list(optarg));
+            break;
+        case 'S':
+            json_object_set_new(a->req, "package_set", json_string(optarg));
             break;
         case 'c':
             json_object_set_new(a->req, "compile", json_string(optarg));

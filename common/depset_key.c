@@ -57,6 +57,22 @@ int depset_key_for_packages(const char *set_id, const char *const *names, size_t
     return 0;
 }
 
+int depset_key_for_set(const char *set_name, const char *set_id, const char *const *names, size_t n,
+                       char key_out[65], char **spec_json_out)
+{
+    if (!set_name || !set_name[0])
+        return -EINVAL;
+    _cleanup_free_ char *spec = NULL;
+    int r = depset_key_for_packages(set_id, names, n, key_out, spec_json_out ? &spec : NULL);
+    if (r < 0 || !spec_json_out)
+        return r;
+    _cleanup_json_ json_t *j = json_loads(spec, 0, NULL);
+    if (!j || json_object_set_new(j, "package_set", json_string(set_name)) < 0 ||
+        !(*spec_json_out = jsonutil_dump_sorted(j)))
+        return -ENOMEM;
+    return 0;
+}
+
 int depset_key_for_expr(const char *expr, char key_out[65], char **spec_json_out)
 {
     if (!expr || !expr[0])

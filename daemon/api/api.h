@@ -94,6 +94,10 @@ enum MHD_Result api_depsets_create(api_call *c);
 enum MHD_Result api_depset_show(api_call *c);
 enum MHD_Result api_depset_evict(api_call *c);
 enum MHD_Result api_profiles_list(api_call *c);
+/* api_packages.c: GET /v1/packages; a nixpkgs profile's version and
+ * availability, filled into p as profile_availability does for debian's. */
+enum MHD_Result api_packages_list(api_call *c);
+void api_profile_nixpkgs_availability(api_call *c, json_t *p);
 enum MHD_Result api_health(api_call *c);
 enum MHD_Result api_metrics(api_call *c);
 enum MHD_Result api_admin_drain_get(api_call *c);

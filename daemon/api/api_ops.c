@@ -73,12 +73,13 @@ static int depset_normalize(api_call *c, const json_t *in, request_norm *n, requ
     json_t *v;
     json_object_foreach((json_t *)in, k, v)
     {
-        if (strcmp(k, "packages") && strcmp(k, "profile") && strcmp(k, "expr")) {
+        if (strcmp(k, "packages") && strcmp(k, "profile") && strcmp(k, "expr") &&
+            strcmp(k, "package_set")) {
             e->status = 422;
             snprintf(e->code, sizeof(e->code), "unknown_field");
             snprintf(e->field, sizeof(e->field), "%.*s", (int)sizeof(e->field) - 1, k);
             snprintf(e->message, sizeof(e->message),
-                     "unknown field %.200s (packages, profile or expr)", k);
+                     "unknown field %.200s (packages, profile, expr or package_set)", k);
             return -EINVAL;
         }
         json_object_set(probe, k, v);
@@ -285,7 +286,11 @@ enum MHD_Result api_profiles_list(api_call *c)
                       "compile", full_limits(o, json_object_get(pl, "compile"), o->def_compile));
         json_object_set_new(p, "limits", lim);
         json_object_set_new(p, "name", json_string(name));
-        profile_availability(p, set);
+        const char *ps = json_string_value(json_object_get(p, "package_set"));
+        if (ps && strcmp(ps, "debian"))
+            api_profile_nixpkgs_availability(c, p);
+        else
+            profile_availability(p, set);
         /* what the worker really installs: the profile's packages plus bash */
         json_array_append(list, p);
     }

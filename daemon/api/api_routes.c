@@ -23,6 +23,7 @@ const api_route api_routes[] = {
     {"GET", "/v1/depsets/{key}", api_depset_show, AUTH_READ},
     {"DELETE", "/v1/depsets/{key}", api_depset_evict, AUTH_ADMIN},
     {"GET", "/v1/profiles", api_profiles_list, AUTH_READ},
+    {"GET", "/v1/packages", api_packages_list, AUTH_READ},
     {"GET", "/v1/health", api_health, 0},
     {"GET", "/metrics", api_metrics, 0},
     {"GET", "/v1/admin/drain", api_admin_drain_get, AUTH_ADMIN},

@@ -220,6 +220,7 @@ int api_request_opts(api_call *c, request_opts *o, char pkgset[65], request_erro
     *o = c->ctx->ropts;
     o->allow_expr = (c->who.scopes & AUTH_NIX_EXPR) != 0;
     o->pkgset_id = pkgset;
+    o->st = c->st;
     return 0;
 }
 

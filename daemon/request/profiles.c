@@ -15,6 +15,7 @@
 
 #include "farm-build-config.h"
 #include "../../builder/builder.h"
+#include "../../builder/pkgsources.h"
 #include "../../common/cleanup.h"
 #include "../../common/jsonutil.h"
 
@@ -121,6 +122,15 @@ static int check_profile(const char *name, json_t *p, char *err, size_t errlen)
         json_object_set_new(p, "file", json_string("main"));
     if (!json_is_string(json_object_get(p, "description")))
         json_object_set_new(p, "description", json_string(name));
+    /* The package set the packages are names of: a nixpkgs set's profile
+     * names attribute paths (docs/packages.md). */
+    json_t *set = json_object_get(p, "package_set");
+    if (set && (!json_is_string(set) || !pkgsources_name_ok(json_string_value(set)))) {
+        snprintf(err, errlen, "profile %s: package_set must be the name of a package set", name);
+        return -EINVAL;
+    }
+    if (!set)
+        json_object_set_new(p, "package_set", json_string(PKGSOURCES_DEFAULT));
     return 0;
 }
 

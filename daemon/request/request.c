@@ -160,6 +160,27 @@ static int resolve_environment(const request_opts *o, json_t *in, const json_t *
 {
     json_t *pk = json_object_get(in, "packages");
     json_t *expr = json_object_get(in, "expr");
+    /* The package set: the request's, else the profile's, else debian. */
+    const char *set_name = NULL, *profile_set = NULL;
+    if (request_get_text(in, "package_set", "package_set", true, 64, false, &set_name, e) < 0)
+        return -EINVAL;
+    if (profile)
+        profile_set = json_string_value(json_object_get(profile, "package_set"));
+    if (set_name && profile_set && strcmp(set_name, profile_set)) {
+        char ex[80];
+        request_excerpt(set_name, ex, sizeof(ex));
+        return request_fail(e, 422, "conflicting_fields", "package_set",
+                            "profile %s runs on package set %s, not %s", profile_name, profile_set,
+                            ex);
+    }
+    if (!set_name)
+        set_name = profile_set;
+    if (set_name && strcmp(set_name, "debian")) {
+        if (expr && !json_is_null(expr))
+            return request_fail(e, 422, "conflicting_fields", "expr",
+                                "expr cannot be combined with package_set");
+        return request_nixpkgs_environment(o, in, profile, profile_name, set_name, norm, out, e);
+    }
     if (expr && !json_is_null(expr)) {
         if (!o->allow_expr)
             return request_fail(e, 403, "forbidden", "expr",
@@ -510,6 +531,7 @@ static int build(const request_opts *o, json_t *in, json_t *norm, request_blobs 
                                         "live",
                                         "callback_url",
                                         "meta",
+                                        "package_set",
                                         NULL};
     if (request_check_known(in, "", known, e) < 0)
         return -EINVAL;

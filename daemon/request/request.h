@@ -45,6 +45,7 @@ typedef struct {
     const config *cfg; /* for the package-set checks (builder_*) */
     const profiles *profiles;
     const char *pkgset_id; /* SHA-256 of packages.json */
+    store *st;             /* the nixpkgs sets' evaluation cache; NULL: none (Nix every time) */
     long long max[REQUEST_N_LIMITS];
     long long def_run[REQUEST_N_LIMITS];
     long long def_compile[REQUEST_N_LIMITS];

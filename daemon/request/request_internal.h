@@ -64,3 +64,12 @@ int request_content_blob(request_blobs *l, json_t *content, const char *encoding
 /* files[] -> [{name, blob, size, executable}] appended to out_files. */
 int request_parse_files(json_t *in, request_blobs *bl, int max_files, json_t *out_files,
                         request_error *e);
+
+/* ---- request_nixpkgs.c: a request on a nixpkgs package set ---- */
+
+/* Resolves packages (attribute paths) and the profile's packages against
+ * the nixpkgs set set_name, fills out's dependency-set key and spec, and
+ * norm's "packages" and "package_set". 0 or <0 with e filled. */
+int request_nixpkgs_environment(const request_opts *o, json_t *in, const json_t *profile,
+                                const char *profile_name, const char *set_name, json_t *norm,
+                                request_norm *out, request_error *e);

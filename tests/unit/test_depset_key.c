@@ -67,6 +67,23 @@ START_TEST(expression_key)
 }
 END_TEST
 
+START_TEST(named_set_key_and_spec)
+{
+    const char *names[] = {"python3Packages.numpy", "python3"};
+    char k[65], plain[65];
+    char *spec = NULL;
+    ck_assert_int_eq(depset_key_for_set("nixpkgs-24.11", "ID", names, 2, k, &spec), 0);
+    /* The key is the documented one over the set's own id... */
+    ck_assert_int_eq(depset_key_for_packages("ID", names, 2, plain, NULL), 0);
+    ck_assert_str_eq(k, plain);
+    /* ...and the spec names the set, so a builder knows what to build. */
+    ck_assert_str_eq(spec, "{\"package_set\":\"nixpkgs-24.11\",\"packages\":[\"python3\","
+                           "\"python3Packages.numpy\"],\"set\":\"ID\"}");
+    free(spec);
+    ck_assert_int_eq(depset_key_for_set("", "ID", names, 2, k, NULL), -EINVAL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("depset_key");
@@ -76,6 +93,7 @@ int main(void)
     tcase_add_test(tc, package_set_id_changes_key);
     tcase_add_test(tc, bad_names_rejected);
     tcase_add_test(tc, expression_key);
+    tcase_add_test(tc, named_set_key_and_spec);
     suite_add_tcase(s, tc);
     return testutil_main(s);
 }
