@@ -33,6 +33,8 @@
 
 #include "../common/cleanup.h"
 #include "../common/fsutil.h"
+#include "../sandbox/sandbox.h"
+#include "../common/monotime.h"
 
 extern char **environ;
 
@@ -43,13 +45,6 @@ unsigned long nixrun_exec_count(void)
     return atomic_load(&exec_count);
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*** Memory cgroup ***/
 
 typedef struct {
@@ -58,50 +53,24 @@ typedef struct {
     int procs_fd; /* open for the child to write "0" into before exec */
 } nix_cgroup;
 
-/* Our own memory cgroup directory, from /proc/self/cgroup: the v1 "memory"
- * hierarchy, else the v2 unified one when it offers the memory controller. */
+/* Our own memory cgroup directory (the sandbox library's discovery): the v1
+ * "memory" hierarchy, else the v2 unified one when it offers controllers. */
 static int own_memory_cgroup(char *dir, size_t len, bool *v2)
 {
-    FILE *f = fopen("/proc/self/cgroup", "re");
-    if (!f)
-        return -errno;
-    char line[1024], unified[1024] = "";
-    int found = 0;
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = 0;
-        char *c1 = strchr(line, ':');
-        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2)
-            continue;
-        *c2 = 0;
-        const char *ctrls = c1 + 1, *path = c2 + 1;
-        if (!strcmp(ctrls, "")) {
-            snprintf(unified, sizeof unified, "%s", path);
-            continue;
-        }
-        for (char *save = NULL, *t = strtok_r((char *)ctrls, ",", &save); t;
-             t = strtok_r(NULL, ",", &save)) {
-            if (!strcmp(t, "memory")) {
-                /* A cut path would name some other group: refuse it. */
-                found = (size_t)snprintf(dir, len, "/sys/fs/cgroup/memory%s",
-                                         strcmp(path, "/") ? path : "") < len
-                            ? 1
-                            : -1;
-                *v2 = false;
-            }
-        }
+    int r = sandbox_cgroup_own_dir("memory", dir, len);
+    if (r == 0 || r == -ENAMETOOLONG) {
+        *v2 = false;
+        return r;
     }
-    fclose(f);
-    if (found)
-        return found > 0 ? 0 : -ENAMETOOLONG;
-    if (unified[0] && access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0) {
-        if ((size_t)snprintf(dir, len, "/sys/fs/cgroup%s", strcmp(unified, "/") ? unified : "") >=
-            len)
-            return -ENAMETOOLONG;
-        *v2 = true;
-        return 0;
-    }
-    return -ENOENT;
+    r = sandbox_cgroup_own_dir(NULL, dir, len);
+    if (r < 0)
+        return r;
+    char ctl[600];
+    if ((size_t)snprintf(ctl, sizeof ctl, "%s/cgroup.controllers", dir) >= sizeof ctl ||
+        access(ctl, F_OK) != 0)
+        return -ENOENT;
+    *v2 = true;
+    return 0;
 }
 
 static int write_file(const char *path, const char *value)
@@ -406,11 +375,185 @@ void nixrun_result_done(nixrun_result *r)
     memset(r, 0, sizeof *r);
 }
 
+/* The pipes of one run: the child's stdout, its stderr, and the pipe its
+ * exec failure comes back on. Closed by nixrun_pipes_close (a cleanup
+ * attribute), so every way out of nixrun unwinds them. */
+typedef struct {
+    int out[2], err[2], ep[2];
+} nixrun_pipes;
+
+static void nixrun_pipes_close(nixrun_pipes *p)
+{
+    int *all[] = {&p->out[0], &p->out[1], &p->err[0], &p->err[1], &p->ep[0], &p->ep[1]};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
+        cleanup_closep(all[i]);
+        *all[i] = -1;
+    }
+}
+
+/* One running command as the poll loop sees it. */
+typedef struct {
+    const nixrun_opts *o;
+    pid_t pid;
+    int pidfd;            /* -1 before Linux 5.3: exits are found by polling */
+    int *out_fd, *err_fd; /* read ends; -1 once at EOF */
+    nix_cgroup *cg;
+    char *out; /* stdout, up to out_max bytes */
+    size_t out_len, out_cap, out_max;
+    tail_buf *tail; /* the end of stderr */
+    int64_t deadline, next_tick, drain_until;
+    bool reaped, killed;
+    int status;
+} nixrun_watch;
+
+static void nixrun_kill(nixrun_watch *w)
+{
+    kill(-w->pid, SIGKILL);
+    nix_cgroup_kill(w->cg);
+    w->killed = true;
+}
+
+/* Stops the command for the caller's stop flag, its deadline or the tick's
+ * answer. The reason (-EINTR, the tick's <0), or 0. */
+static int nixrun_check_stop(nixrun_watch *w, nixrun_result *r, int64_t now)
+{
+    int why = 0;
+    if (w->killed)
+        return 0;
+    if (w->o->stop && *w->o->stop)
+        why = -EINTR;
+    else if (w->deadline && now >= w->deadline)
+        r->timed_out = true;
+    else if (w->next_tick && now >= w->next_tick) {
+        why = w->o->tick(w->o->tick_arg);
+        w->next_tick = now + w->o->tick_ms;
+    }
+    if (why || r->timed_out)
+        nixrun_kill(w);
+    return why;
+}
+
+/* How long poll may wait: until the deadline, the next tick, or the end of
+ * the drain after the command was reaped. */
+static int nixrun_wait_ms(const nixrun_watch *w, int64_t now)
+{
+    int wait_ms = w->pidfd >= 0 ? 200 : 10;
+    if (w->reaped)
+        wait_ms = (int)(w->drain_until - now);
+    else {
+        if (w->deadline && !w->killed && w->deadline - now < wait_ms)
+            wait_ms = (int)(w->deadline - now);
+        if (w->next_tick && !w->killed && w->next_tick - now < wait_ms)
+            wait_ms = (int)(w->next_tick - now);
+    }
+    return wait_ms < 0 ? 0 : wait_ms;
+}
+
+/* Keeps n more bytes of stdout, up to out_max; what does not fit is dropped. */
+static void nixrun_out_append(nixrun_watch *w, const char *buf, size_t n)
+{
+    size_t keep = w->out_len + n > w->out_max ? w->out_max - w->out_len : n;
+    if (w->out_len + keep > w->out_cap) {
+        size_t nc = w->out_cap;
+        while (nc < w->out_len + keep)
+            nc *= 2;
+        char *t = realloc(w->out, nc + 1);
+        if (t) {
+            w->out = t;
+            w->out_cap = nc;
+        } else
+            keep = w->out_cap - w->out_len;
+    }
+    memcpy(w->out + w->out_len, buf, keep);
+    w->out_len += keep;
+}
+
+/* Reads what one pipe holds into stdout or the stderr tail; closes it at
+ * EOF or on an error. */
+static void nixrun_read(nixrun_watch *w, int *fd, bool is_out)
+{
+    char buf[65536];
+    ssize_t n = read(*fd, buf, sizeof buf);
+    if (n > 0) {
+        if (is_out)
+            nixrun_out_append(w, buf, (size_t)n);
+        else
+            tail_put(w->tail, buf, (size_t)n);
+    } else if (n == 0 || errno != EINTR) {
+        close(steal_fd(fd));
+    }
+}
+
+/* The command ended (or, without a pidfd, may have): reap it, kill what
+ * outlived it, and drain the pipes for at most a second more. */
+static void nixrun_reap(nixrun_watch *w)
+{
+    pid_t got = waitpid(w->pid, &w->status, w->pidfd < 0 ? WNOHANG : 0);
+    if (got == w->pid) {
+        w->reaped = true;
+        /* Helpers that outlived the command die with it. */
+        kill(-w->pid, SIGKILL);
+        nix_cgroup_kill(w->cg);
+        w->drain_until = monotime_ms() + 1000;
+    } else if (w->pidfd < 0) {
+        usleep(10000);
+    }
+}
+
+/* The poll loop: output in, limits and the stop flag checked, until the
+ * command is reaped and its pipes are drained (or a leftover holds them past
+ * the drain). 0, or the reason the run was stopped (err says so for poll). */
+static int nixrun_watch_loop(nixrun_watch *w, nixrun_result *r, char *err, size_t errlen)
+{
+    int ret = 0;
+    for (;;) {
+        if (w->reaped && (*w->out_fd < 0 && *w->err_fd < 0))
+            break;
+        int64_t now = monotime_ms();
+        if (w->reaped && now >= w->drain_until)
+            break; /* a leftover holds our pipes: stop reading them */
+        int why = nixrun_check_stop(w, r, now);
+        if (why)
+            ret = why;
+        struct pollfd pf[3];
+        int np = 0, i_out = -1, i_err = -1, i_pid = -1;
+        if (*w->out_fd >= 0) {
+            i_out = np;
+            pf[np++] = (struct pollfd){.fd = *w->out_fd, .events = POLLIN};
+        }
+        if (*w->err_fd >= 0) {
+            i_err = np;
+            pf[np++] = (struct pollfd){.fd = *w->err_fd, .events = POLLIN};
+        }
+        if (!w->reaped && w->pidfd >= 0) {
+            i_pid = np;
+            pf[np++] = (struct pollfd){.fd = w->pidfd, .events = POLLIN};
+        }
+        int pr = poll(pf, np, nixrun_wait_ms(w, now));
+        if (pr < 0 && errno != EINTR) {
+            ret = -errno;
+            errbuf_set(err, errlen, "poll: %s", strerror(errno));
+            nixrun_kill(w);
+            pr = 0;
+        }
+        if (pr <= 0 && !(w->pidfd < 0 && !w->reaped))
+            continue;
+        if (i_out >= 0 && pf[i_out].revents)
+            nixrun_read(w, w->out_fd, true);
+        if (i_err >= 0 && pf[i_err].revents)
+            nixrun_read(w, w->err_fd, false);
+        if ((i_pid >= 0 && pf[i_pid].revents) || (w->pidfd < 0 && !w->reaped))
+            nixrun_reap(w);
+    }
+    if (!w->reaped)
+        waitpid(w->pid, &w->status, 0);
+    return ret;
+}
+
 int nixrun(const nixrun_opts *o, nixrun_result *r, char *err, size_t errlen)
 {
     memset(r, 0, sizeof *r);
     size_t log_cap = o->log_bytes ? o->log_bytes : 65536;
-    size_t out_max = o->out_max ? o->out_max : 1 << 20;
 
     _cleanup_free_ char *prog = find_program(o->argv[0], o->bin_dir);
     if (!prog) {
@@ -421,12 +564,10 @@ int nixrun(const nixrun_opts *o, nixrun_result *r, char *err, size_t errlen)
     _cleanup_free_ char *env_owned = NULL;
     _cleanup_free_ char **envp = make_env(o->conf_dir, &env_owned);
     _cleanup_free_ char *tail_mem = malloc(log_cap);
-    size_t out_cap = 4096;
-    _cleanup_free_ char *out = malloc(out_cap + 1);
+    _cleanup_free_ char *out = malloc(4096 + 1);
     if (!envp || !tail_mem || !out)
         return -ENOMEM;
     tail_buf tail = {.buf = tail_mem, .cap = log_cap};
-    size_t out_len = 0;
 
     nix_cgroup cg = {.procs_fd = -1};
     int64_t rlimit_kib = 0;
@@ -434,35 +575,25 @@ int nixrun(const nixrun_opts *o, nixrun_result *r, char *err, size_t errlen)
     if (o->memory_kib > 0 && nix_cgroup_create(&cg, o->memory_kib) < 0)
         rlimit_kib = o->memory_kib;
 
-    int outp[2] = {-1, -1}, errp[2] = {-1, -1}, ep[2] = {-1, -1};
-    if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0) {
+    _cleanup_(nixrun_pipes_close) nixrun_pipes pp = {{-1, -1}, {-1, -1}, {-1, -1}};
+    if (pipe2(pp.out, O_CLOEXEC) < 0 || pipe2(pp.err, O_CLOEXEC) < 0 ||
+        pipe2(pp.ep, O_CLOEXEC) < 0) {
         int e = -errno;
-        for (int i = 0; i < 2; i++) {
-            if (outp[i] >= 0)
-                close(outp[i]);
-            if (errp[i] >= 0)
-                close(errp[i]);
-            if (ep[i] >= 0)
-                close(ep[i]);
-        }
         nix_cgroup_destroy(&cg);
         errbuf_set(err, errlen, "pipe: %s", strerror(-e));
         return e;
     }
 
-    int64_t t0 = mono_ms();
+    int64_t t0 = monotime_ms();
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0)
-        child_exec(prog, (char *const *)o->argv, envp, outp[1], errp[1], ep[1], cg.procs_fd,
+        child_exec(prog, (char *const *)o->argv, envp, pp.out[1], pp.err[1], pp.ep[1], cg.procs_fd,
                    rlimit_kib, parent);
     int fork_errno = errno;
-    close(outp[1]);
-    close(errp[1]);
-    close(ep[1]);
-    _cleanup_close_ int out_fd = outp[0];
-    _cleanup_close_ int err_fd = errp[0];
-    _cleanup_close_ int ep_fd = ep[0];
+    close(steal_fd(&pp.out[1]));
+    close(steal_fd(&pp.err[1]));
+    close(steal_fd(&pp.ep[1]));
     if (pid < 0) {
         nix_cgroup_destroy(&cg);
         errbuf_set(err, errlen, "fork: %s", strerror(fork_errno));
@@ -472,7 +603,7 @@ int nixrun(const nixrun_opts *o, nixrun_result *r, char *err, size_t errlen)
 
     int child_errno = 0;
     ssize_t n;
-    while ((n = read(ep_fd, &child_errno, sizeof child_errno)) < 0 && errno == EINTR)
+    while ((n = read(pp.ep[0], &child_errno, sizeof child_errno)) < 0 && errno == EINTR)
         ;
     if (n == sizeof child_errno) {
         waitpid(pid, NULL, 0);
@@ -482,124 +613,27 @@ int nixrun(const nixrun_opts *o, nixrun_result *r, char *err, size_t errlen)
     }
 
     _cleanup_close_ int pidfd = pidfd_open(pid, 0);
-    int64_t deadline = o->timeout_ms > 0 ? t0 + o->timeout_ms : 0;
-    int64_t next_tick = o->tick && o->tick_ms > 0 ? t0 + o->tick_ms : 0;
-    int64_t drain_until = 0;
-    bool reaped = false, killed = false;
-    int ret = 0, status = 0;
+    nixrun_watch w = {.o = o,
+                      .pid = pid,
+                      .pidfd = pidfd,
+                      .out_fd = &pp.out[0],
+                      .err_fd = &pp.err[0],
+                      .cg = &cg,
+                      .out = steal_pointer(&out),
+                      .out_cap = 4096,
+                      .out_max = o->out_max ? o->out_max : 1 << 20,
+                      .tail = &tail,
+                      .deadline = o->timeout_ms > 0 ? t0 + o->timeout_ms : 0,
+                      .next_tick = o->tick && o->tick_ms > 0 ? t0 + o->tick_ms : 0};
+    int ret = nixrun_watch_loop(&w, r, err, errlen);
 
-    for (;;) {
-        if (reaped && (out_fd < 0 && err_fd < 0))
-            break;
-        int64_t now = mono_ms();
-        if (reaped && now >= drain_until)
-            break; /* a leftover holds our pipes: stop reading them */
-        if (!killed) {
-            int why = 0;
-            if (o->stop && *o->stop)
-                why = -EINTR;
-            else if (deadline && now >= deadline)
-                r->timed_out = true;
-            else if (next_tick && now >= next_tick) {
-                why = o->tick(o->tick_arg);
-                next_tick = now + o->tick_ms;
-            }
-            if (why || r->timed_out) {
-                ret = why;
-                killed = true;
-                kill(-pid, SIGKILL);
-                nix_cgroup_kill(&cg);
-            }
-        }
-        /* Without a pidfd (kernels before 5.3) exits are found by polling. */
-        int wait_ms = pidfd >= 0 ? 200 : 10;
-        if (reaped)
-            wait_ms = (int)(drain_until - now);
-        else {
-            if (deadline && !killed && deadline - now < wait_ms)
-                wait_ms = (int)(deadline - now);
-            if (next_tick && !killed && next_tick - now < wait_ms)
-                wait_ms = (int)(next_tick - now);
-        }
-        if (wait_ms < 0)
-            wait_ms = 0;
-        struct pollfd pf[3];
-        int np = 0, i_out = -1, i_err = -1, i_pid = -1;
-        if (out_fd >= 0) {
-            i_out = np;
-            pf[np++] = (struct pollfd){.fd = out_fd, .events = POLLIN};
-        }
-        if (err_fd >= 0) {
-            i_err = np;
-            pf[np++] = (struct pollfd){.fd = err_fd, .events = POLLIN};
-        }
-        if (!reaped && pidfd >= 0) {
-            i_pid = np;
-            pf[np++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
-        }
-        int pr = poll(pf, np, wait_ms);
-        if (pr < 0 && errno != EINTR) {
-            ret = -errno;
-            errbuf_set(err, errlen, "poll: %s", strerror(errno));
-            kill(-pid, SIGKILL);
-            nix_cgroup_kill(&cg);
-            killed = true;
-            pr = 0;
-        }
-        if (pr <= 0 && !(pidfd < 0 && !reaped))
-            continue;
-        char buf[65536];
-        if (i_out >= 0 && pf[i_out].revents) {
-            n = read(out_fd, buf, sizeof buf);
-            if (n > 0) {
-                size_t keep = out_len + (size_t)n > out_max ? out_max - out_len : (size_t)n;
-                if (out_len + keep > out_cap) {
-                    size_t nc = out_cap;
-                    while (nc < out_len + keep)
-                        nc *= 2;
-                    char *t = realloc(out, nc + 1);
-                    if (t) {
-                        out = t;
-                        out_cap = nc;
-                    } else
-                        keep = out_cap - out_len;
-                }
-                memcpy(out + out_len, buf, keep);
-                out_len += keep;
-            } else if (n == 0 || errno != EINTR) {
-                close(steal_fd(&out_fd));
-            }
-        }
-        if (i_err >= 0 && pf[i_err].revents) {
-            n = read(err_fd, buf, sizeof buf);
-            if (n > 0)
-                tail_put(&tail, buf, (size_t)n);
-            else if (n == 0 || errno != EINTR)
-                close(steal_fd(&err_fd));
-        }
-        if ((i_pid >= 0 && pf[i_pid].revents) || (pidfd < 0 && !reaped)) {
-            pid_t w = waitpid(pid, &status, pidfd < 0 ? WNOHANG : 0);
-            if (w == pid) {
-                reaped = true;
-                /* Helpers that outlived the command die with it. */
-                kill(-pid, SIGKILL);
-                nix_cgroup_kill(&cg);
-                drain_until = mono_ms() + 1000;
-            } else if (pidfd < 0) {
-                usleep(10000);
-            }
-        }
-    }
-    if (!reaped)
-        waitpid(pid, &status, 0);
-
-    r->wall_ms = mono_ms() - t0;
+    r->wall_ms = monotime_ms() - t0;
     r->memory_limited = nix_cgroup_oom(&cg);
     nix_cgroup_destroy(&cg);
-    r->status = status;
-    out[out_len] = 0;
-    r->out = steal_pointer(&out);
-    r->out_len = out_len;
+    r->status = w.status;
+    w.out[w.out_len] = 0;
+    r->out = w.out;
+    r->out_len = w.out_len;
     r->log = tail_take(&tail, &r->log_len, &r->log_truncated);
     if (!r->log)
         return -ENOMEM;

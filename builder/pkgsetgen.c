@@ -51,6 +51,7 @@
 #include "../common/fsutil.h"
 #include "../common/hash.h"
 #include "../common/log.h"
+#include "../common/monotime.h"
 
 typedef struct {
     char *src;  /* nix.dir */
@@ -70,13 +71,6 @@ static gen_memo memo;
 enum { DEFER_LOCK_MS = 1000, DEFER_REGEN_MS = 5000, REGEN_BUSY_EXIT = 3 };
 static int64_t defer_until_ms;
 static char defer_logged[32];
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void memo_clear(gen_memo *m)
 {
@@ -233,11 +227,11 @@ static int make_current(const char *base, const char *id, const char *reason, ch
         fclose(f);
     }
     if (old[0])
-        log_notice("pkgset_changed old=%.12s new=%.12s reason=\"%s\" (ready sets keep serving; new "
+        log_notice("pkgset-changed old=%.12s new=%.12s reason=\"%s\" (ready sets keep serving; new "
                    "sets build from the new files)",
                    old, id, reason);
     else
-        log_notice("pkgset_generated id=%.12s dir=%s/%s", id, base, id);
+        log_notice("pkgset-generated id=%.12s dir=%s/%s", id, base, id);
     return 0;
 }
 
@@ -417,7 +411,7 @@ static char *current_dir(const char *base, const char *memo_dir)
 static int defer(char **keep, const char *kind, const char *why, int ms, bool force, char **dir_out,
                  char *err, size_t errlen)
 {
-    defer_until_ms = mono_ms() + ms;
+    defer_until_ms = monotime_ms() + ms;
     if (strcmp(defer_logged, kind)) {
         snprintf(defer_logged, sizeof defer_logged, "%s", kind);
         log_notice("pkgset-regen-deferred reason=%s detail=\"%s\" keep=%.12s (apt or dpkg is "
@@ -493,7 +487,7 @@ int builder_pkgset_dir(const config *cfg, bool force, char **dir_out, char *err,
         keep = current_dir(base, memo.dir);
     else
         keep = current_dir(base, NULL);
-    if (keep && !force && mono_ms() < defer_until_ms) {
+    if (keep && !force && monotime_ms() < defer_until_ms) {
         *dir_out = steal_pointer(&keep);
         pthread_mutex_unlock(&memo_lock);
         return 0;

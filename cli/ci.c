@@ -192,7 +192,7 @@ static int ci_local_step(ci_run *run, local_env *env, const char *box, const cha
                        NULL, NULL);
         return 0;
     }
-    _cleanup_json_decref_ json_t *limits = ci_job_step_limits(job, step);
+    _cleanup_json_ json_t *limits = ci_job_step_limits(job, step);
     local_cmd cmd = {.shell_cmd = ci_str(step, "run"), .box = box};
     cmd.limits.output_bytes = 16u << 20;
     local_limits_from_json(&cmd.limits, limits);
@@ -222,7 +222,7 @@ static int ci_local_step(ci_run *run, local_env *env, const char *box, const cha
     }
     /* Tests are read from the checkout, not from the box a build step may
      * have changed. */
-    _cleanup_json_decref_ json_t *tests = json_array();
+    _cleanup_json_ json_t *tests = json_array();
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/%s", tree, tests_dir);
     if (submission_add_tests_dir(tests, dir, err, sizeof err) < 0) {
@@ -322,7 +322,7 @@ static int ci_remote(const ci_args *a, const char *tree, const char *commit, jso
     int e = farm_client_open(&cl);
     if (e)
         return e;
-    _cleanup_json_decref_ json_t *files = NULL;
+    _cleanup_json_ json_t *files = NULL;
     if (!a->git_source) {
         files = json_array();
         if (submission_add_path(files, tree, "", err, errlen) < 0) {
@@ -351,7 +351,7 @@ static int ci_remote(const ci_args *a, const char *tree, const char *commit, jso
             continue;
         }
         const char *name = ci_str(step, "name");
-        _cleanup_json_decref_ json_t *req = json_pack(
+        _cleanup_json_ json_t *req = json_pack(
             "{s:O,s:s}", "packages", json_object_get(job, "packages"), "run", ci_str(step, "run"));
         if (clen)
             json_object_set_new(req, "compile", json_string(compile));
@@ -387,7 +387,7 @@ static int ci_remote(const ci_args *a, const char *tree, const char *commit, jso
         }
         if (!cl.json && !cl.quiet)
             fprintf(stderr, "farm ci: step %s is submission %s\n", name, id);
-        _cleanup_json_decref_ json_t *view = NULL;
+        _cleanup_json_ json_t *view = NULL;
         e = submission_follow(&cl, id, n_tests, &view, err, errlen);
         if (e) {
             client_done(&cl);
@@ -517,7 +517,7 @@ int verb_ci(int argc, char **argv)
         return FARM_EXIT_SOFTWARE;
     }
     int code = 0;
-    _cleanup_json_decref_ json_t *job = NULL;
+    _cleanup_json_ json_t *job = NULL;
     ci_run run = {.junit = NULL, .summary = json_array()};
     if (gitsrc_checkout_worktree(toplevel, commit, tree, CI_MAX_TREE, err, sizeof err) < 0) {
         cli_errorf("%s", err);
@@ -550,7 +550,7 @@ int verb_ci(int argc, char **argv)
         }
     }
     if (arg_globals.json) {
-        _cleanup_json_decref_ json_t *o = json_pack(
+        _cleanup_json_ json_t *o = json_pack(
             "{s:s,s:s,s:s,s:b,s:O}", "name", ci_str(job, "name"), "commit", commit, "mode",
             a.remote ? "remote" : "local", "passed", run.failed_steps == 0, "steps", run.summary);
         json_dumpf(o, stdout, JSON_INDENT(2));

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "farm-build-config.h"
+#include "../common/jsonutil.h"
 
 #define FARM_CLI_VERSION FARM_VERSION
 
@@ -41,12 +42,6 @@ enum {
     FARM_RUN_FILE_LIMIT = 153,
     FARM_RUN_PROCESS_LIMIT = 126,
 };
-
-static inline void cli_json_decrefp(json_t **j)
-{
-    json_decref(*j);
-}
-#define _cleanup_json_decref_ __attribute__((cleanup(cli_json_decrefp)))
 
 /* "1.5", "1500ms", "2s", "1m" -> milliseconds. -EINVAL on junk. */
 int cli_parse_ms(const char *s, uint64_t *out);

@@ -35,7 +35,7 @@ int client_init(farm_client *c, const char *server_flag, const char *token_flag,
         server = getenv("FARM_URL");
     if (!token)
         token = getenv("FARM_TOKEN");
-    _cleanup_(cli_json_decrefp) json_t *file = NULL;
+    _cleanup_json_ json_t *file = NULL;
     _cleanup_free_ char *def = config_path ? NULL : client_default_config_path();
     const char *path = config_path ? config_path : def;
     if (path && (config_path || access(path, F_OK) == 0)) {

@@ -14,11 +14,10 @@
 
 #include "../builder/builder.h"
 #include "../common/cleanup.h"
+#include "../common/cmdargv.h"
 #include "../common/fsutil.h"
 #include "../common/store.h"
 
-#define LOCAL_HOST_BUSYBOX "/bin/busybox"
-#define LOCAL_SHELL_INSIDE "/.farm/sh"
 #define LOCAL_MAX_ENV 128
 
 char *local_state_dir(const char *flag)
@@ -174,7 +173,7 @@ int local_env_open(local_env *e, const char *state_dir, const char *package_set,
     r = sandbox_pool_new(&o, &e->pool, err, errlen);
     if (r < 0)
         return r;
-    e->host_busybox = access(LOCAL_HOST_BUSYBOX, X_OK) == 0;
+    e->host_busybox = cmdargv_host_has_busybox();
     return 0;
 }
 
@@ -405,53 +404,23 @@ void local_limits_from_json(struct sandbox_limits *l, const json_t *o)
 int local_run(local_env *e, const local_cmd *cmd, struct sandbox_result *res, char *err,
               size_t errlen)
 {
-    const char *argv[512];
-    size_t argc = 0;
-    char exe[PATH_MAX + 64], sh[PATH_MAX + 64];
-    bool bind_busybox = false;
+    _cleanup_(cmdargv_done) cmdargv a = {.n = 0};
+    int r;
     memset(res, 0, sizeof *res);
 
     if (cmd->shell_cmd) {
-        snprintf(sh, sizeof sh, "%s/sh", e->bin_dir);
-        if (access(sh, X_OK) != 0) {
-            if (!e->host_busybox) {
-                snprintf(err, errlen, "no shell in the package set (add bash) and no %s",
-                         LOCAL_HOST_BUSYBOX);
-                return -ENOENT;
-            }
-            snprintf(sh, sizeof sh, "%s", LOCAL_SHELL_INSIDE);
-            bind_busybox = true;
-        }
-        argv[argc++] = sh;
-        argv[argc++] = "-c";
-        argv[argc++] = cmd->shell_cmd;
+        r = cmdargv_shell(&a, e->bin_dir, e->host_busybox, cmd->shell_cmd);
+        if (r == -ENOENT)
+            snprintf(err, errlen, "no shell in the package set (add bash) and no %s",
+                     CMDARGV_HOST_BUSYBOX);
     } else {
-        const char *a0 = cmd->argv[0];
-        if (a0[0] == '/') {
-            snprintf(exe, sizeof exe, "%s", a0);
-        } else if (strchr(a0, '/')) {
-            /* ./prog and sub/prog are relative to the box. */
-            snprintf(exe, sizeof exe, "/box/%s", a0[0] == '.' && a0[1] == '/' ? a0 + 2 : a0);
-        } else {
-            snprintf(exe, sizeof exe, "%s/%s", e->bin_dir, a0);
-            if (access(exe, X_OK) != 0 && strcmp(a0, "sh") == 0 && e->host_busybox) {
-                /* A set without a shell still gets `sh -c`, from the host's
-                 * static busybox (bound read-only), as the workers do. */
-                snprintf(exe, sizeof exe, "%s", LOCAL_SHELL_INSIDE);
-                bind_busybox = true;
-            } else if (access(exe, X_OK) != 0) {
-                snprintf(err, errlen,
-                         "%s: command not found in the package set (its bin/ is %s); add the "
-                         "package that provides it to --packages",
-                         a0, e->bin_dir);
-                return -ENOENT;
-            }
-        }
-        argv[argc++] = exe;
-        for (size_t i = 1; cmd->argv[i] && argc < 510; i++)
-            argv[argc++] = cmd->argv[i];
+        r = cmdargv_from_words(&a, e->bin_dir, e->host_busybox, cmd->argv, err, errlen);
     }
-    argv[argc] = NULL;
+    if (r < 0) {
+        if (r != -ENOENT)
+            snprintf(err, errlen, "cannot build the command: %s", strerror(-r));
+        return r;
+    }
 
     char path_env[PATH_MAX + 8];
     snprintf(path_env, sizeof path_env, "PATH=%s", e->bin_dir);
@@ -467,14 +436,14 @@ int local_run(local_env *e, const local_cmd *cmd, struct sandbox_result *res, ch
 
     struct sandbox_config c;
     sandbox_config_init(&c);
-    c.argv = argv;
+    c.argv = a.argv;
     c.env = env;
     c.cwd = "/box";
     c.store_paths = e->store_paths;
     c.box_dir = cmd->box;
     c.box_readonly = cmd->box_readonly;
-    struct sandbox_bind bind = {.src = LOCAL_HOST_BUSYBOX, .dst = LOCAL_SHELL_INSIDE};
-    if (bind_busybox) {
+    struct sandbox_bind bind = {.src = CMDARGV_HOST_BUSYBOX, .dst = CMDARGV_SHELL_INSIDE};
+    if (a.host_shell) {
         c.binds = &bind;
         c.n_binds = 1;
     }

@@ -8,13 +8,7 @@
 #include <unistd.h>
 
 #include "cli_util.h"
-
-int64_t report_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "../common/monotime.h"
 
 bool report_state_is_terminal(const char *state)
 {
@@ -181,7 +175,7 @@ void report_progress_init(report_progress *p, const farm_client *c, int n_tests)
 {
     memset(p, 0, sizeof *p);
     p->on = !c->json && !c->quiet && isatty(STDERR_FILENO);
-    p->start_ms = p->stage_ms = report_now_ms();
+    p->start_ms = p->stage_ms = monotime_ms();
     p->n_tests = n_tests;
     snprintf(p->stage, sizeof p->stage, "submitted");
 }
@@ -190,7 +184,7 @@ void report_progress_set(report_progress *p, const char *stage)
 {
     if (strcmp(p->stage, stage) != 0) {
         snprintf(p->stage, sizeof p->stage, "%s", stage);
-        p->stage_ms = report_now_ms();
+        p->stage_ms = monotime_ms();
     }
     report_progress_draw(p);
 }
@@ -199,7 +193,7 @@ void report_progress_draw(report_progress *p)
 {
     if (!p->on)
         return;
-    int64_t now = report_now_ms();
+    int64_t now = monotime_ms();
     fprintf(stderr, "\r\033[K%s  %.1fs (total %.1fs)", p->stage, (now - p->stage_ms) / 1000.0,
             (now - p->start_ms) / 1000.0);
     fflush(stderr);
@@ -209,7 +203,7 @@ void report_progress_draw(report_progress *p)
 
 void report_progress_tick(report_progress *p)
 {
-    if (p->on && report_now_ms() - p->drawn_ms >= 250)
+    if (p->on && monotime_ms() - p->drawn_ms >= 250)
         report_progress_draw(p);
 }
 

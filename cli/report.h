@@ -38,5 +38,3 @@ void report_progress_draw(report_progress *p);
 /* Redraws (new elapsed time) at most four times a second. */
 void report_progress_tick(report_progress *p);
 void report_progress_clear(report_progress *p);
-
-int64_t report_now_ms(void);

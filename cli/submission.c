@@ -212,7 +212,7 @@ int submission_exit_for(long status, int r)
 int submission_post(const farm_client *c, json_t *req, char id[33], char *err, size_t errlen)
 {
     long status = 0;
-    _cleanup_json_decref_ json_t *resp = NULL;
+    _cleanup_json_ json_t *resp = NULL;
     int r = client_request(c, "POST", "/v1/submissions", req, 120000, &status, &resp, err, errlen);
     if (r < 0)
         return submission_exit_for(0, r);
@@ -261,7 +261,7 @@ static int submission_on_event(const char *event, const char *data, void *ud)
         report_progress_tick(st->p);
         return 0;
     }
-    _cleanup_json_decref_ json_t *j = json_loads(data, JSON_DECODE_ANY, NULL);
+    _cleanup_json_ json_t *j = json_loads(data, JSON_DECODE_ANY, NULL);
     const char *type = event;
     json_t *payload = j;
     /* Events may come as {seq, type, data, at} (the store's shape) or as the

@@ -1,4 +1,4 @@
-/* submission.h — building a submission request (DESIGN.md shape) from the
+/* submission.h — building a submission request (docs/api.yaml shape) from the
  * command line or a CI job, and following one to its end. */
 #pragma once
 

@@ -110,7 +110,26 @@ static void submit_help(void)
            FARM_LIMITS_HELP);
 }
 
-int verb_submit(int argc, char **argv)
+/* What `farm submit`'s command line asks for: the request as far as options
+ * build it, and what the files, --git and --stdin/--expect add after. */
+struct submit_args {
+    json_t *req, *limits, *tests, *env;
+    const char *stdin_file, *expect_file, *git, *rev, *subdir;
+    bool detach;
+    int first_path; /* argv index of the first file argument */
+};
+
+static void submit_args_done(struct submit_args *a)
+{
+    json_decref(a->req);
+    json_decref(a->limits);
+    json_decref(a->tests);
+    json_decref(a->env);
+}
+
+/* 1 to go on, 0 when done (--help), or minus the exit status of a bad
+ * command line (said). */
+static int submit_parse_argv(int argc, char **argv, struct submit_args *a)
 {
     enum { OPT_STDIN = OPT_VERB_FIRST, OPT_EXPECT, OPT_GIT, OPT_REV, OPT_SUBDIR, OPT_CALLBACK };
     static const struct option opts[] = {
@@ -132,93 +151,118 @@ int verb_submit(int argc, char **argv)
         {"detach", no_argument, NULL, 'd'},
         {NULL, 0, NULL, 0},
     };
-    _cleanup_json_decref_ json_t *req = json_object();
-    _cleanup_json_decref_ json_t *limits = json_object();
-    _cleanup_json_decref_ json_t *tests = json_array();
-    _cleanup_json_decref_ json_t *env = json_object();
-    const char *stdin_file = NULL, *expect_file = NULL, *git = NULL, *rev = NULL, *subdir = NULL;
-    bool detach = false;
     char err[1024] = "";
     int c;
-    if (!req || !limits || !tests || !env)
-        return FARM_EXIT_SOFTWARE;
+    a->req = json_object();
+    a->limits = json_object();
+    a->tests = json_array();
+    a->env = json_object();
+    if (!a->req || !a->limits || !a->tests || !a->env)
+        return -FARM_EXIT_SOFTWARE;
     while ((c = getopt_long(argc, argv, "hqs:p:P:S:c:r:t:e:d", opts, NULL)) >= 0) {
         if (farm_common_opt(c, optarg))
             continue;
-        int l = farm_limit_opt(c, optarg, limits);
+        int l = farm_limit_opt(c, optarg, a->limits);
         if (l < 0)
-            return FARM_EXIT_USAGE;
+            return -FARM_EXIT_USAGE;
         if (l > 0)
             continue;
         switch (c) {
         case 'h':
             submit_help();
-            return FARM_EXIT_OK;
+            return 0;
         case 'p':
-            json_object_set_new(req, "profile", json_string(optarg));
+            json_object_set_new(a->req, "profile", json_string(optarg));
             break;
         case 'P':
-            json_object_set_new(req, "packages", cli_split_list(optarg));
+            json_object_set_new(a->req, "packages", cli_split_list(optarg));
             break;
         case 'S':
-            json_object_set_new(req, "package_set", json_string(optarg));
+            json_object_set_new(a->req, "package_set", json_string(optarg));
             break;
         case 'c':
-            json_object_set_new(req, "compile", json_string(optarg));
+            json_object_set_new(a->req, "compile", json_string(optarg));
             break;
         case 'r':
-            json_object_set_new(req, "run", json_string(optarg));
+            json_object_set_new(a->req, "run", json_string(optarg));
             break;
         case 't':
-            if (submission_add_tests_dir(tests, optarg, err, sizeof err) < 0) {
+            if (submission_add_tests_dir(a->tests, optarg, err, sizeof err) < 0) {
                 cli_errorf("--tests: %s", err);
-                return FARM_EXIT_NOINPUT;
+                return -FARM_EXIT_NOINPUT;
             }
             break;
         case OPT_STDIN:
-            stdin_file = optarg;
+            a->stdin_file = optarg;
             break;
         case OPT_EXPECT:
-            expect_file = optarg;
+            a->expect_file = optarg;
             break;
         case 'e': {
             char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg) {
                 cli_errorf("--env wants KEY=VALUE, got \"%s\"", optarg);
-                return FARM_EXIT_USAGE;
+                return -FARM_EXIT_USAGE;
             }
             char key[256];
             snprintf(key, sizeof key, "%.*s", (int)(eq - optarg), optarg);
-            json_object_set_new(env, key, json_string(eq + 1));
+            json_object_set_new(a->env, key, json_string(eq + 1));
             break;
         }
         case OPT_GIT:
-            git = optarg;
+            a->git = optarg;
             break;
         case OPT_REV:
-            rev = optarg;
+            a->rev = optarg;
             break;
         case OPT_SUBDIR:
-            subdir = optarg;
+            a->subdir = optarg;
             break;
         case OPT_CALLBACK:
-            json_object_set_new(req, "callback_url", json_string(optarg));
+            json_object_set_new(a->req, "callback_url", json_string(optarg));
             break;
         case 'd':
-            detach = true;
+            a->detach = true;
             break;
         default:
-            return FARM_EXIT_USAGE;
+            return -FARM_EXIT_USAGE;
         }
     }
-    _cleanup_client_ farm_client cl = {0};
-    int e = farm_client_open(&cl);
-    if (e)
-        return e;
+    a->first_path = optind;
+    return 1;
+}
 
+/* The one test --stdin/--expect describe, or NULL with the reason said. */
+static json_t *submit_single_test(const struct submit_args *a)
+{
+    json_t *t = json_pack("{s:s}", "name", "1");
+    const char *paths[2] = {a->stdin_file, a->expect_file};
+    const char *keys[2] = {"stdin", "expected_output"};
+    for (int k = 0; k < 2; k++) {
+        if (!paths[k])
+            continue;
+        _cleanup_free_ char *data = NULL;
+        size_t len;
+        int r = cli_read_file(paths[k], &data, &len, 64u << 20);
+        json_t *s = r < 0 ? NULL : json_stringn(data, len);
+        if (!s) {
+            cli_errorf("%s: %s", paths[k], r < 0 ? strerror(-r) : "not UTF-8 text");
+            json_decref(t);
+            return NULL;
+        }
+        json_object_set_new(t, keys[k], s);
+    }
+    return t;
+}
+
+/* Completes a->req: the files (NAME=PATH renames), the git source, the
+ * tests, limits and env. 0, or the exit status of what was wrong (said). */
+static int submit_build_request(struct submit_args *a, int argc, char **argv)
+{
+    char err[1024] = "";
     json_t *files = json_array();
-    json_object_set_new(req, "files", files);
-    for (int i = optind; i < argc; i++) {
+    json_object_set_new(a->req, "files", files);
+    for (int i = a->first_path; i < argc; i++) {
         /* NAME=PATH sends PATH under another name (solution.c as main.c),
          * unless a file of that very name exists. */
         const char *arg = argv[i], *eq = strchr(arg, '='), *name = NULL;
@@ -233,54 +277,58 @@ int verb_submit(int argc, char **argv)
             return FARM_EXIT_NOINPUT;
         }
     }
-    if (git) {
-        json_object_set_new(req, "source",
-                            json_pack("{s:{s:s,s:s,s:s}}", "git", "url", git, "rev",
-                                      rev ? rev : "HEAD", "subdir", subdir ? subdir : ""));
+    if (a->git) {
+        json_object_set_new(a->req, "source",
+                            json_pack("{s:{s:s,s:s,s:s}}", "git", "url", a->git, "rev",
+                                      a->rev ? a->rev : "HEAD", "subdir",
+                                      a->subdir ? a->subdir : ""));
         if (json_array_size(files) == 0)
-            json_object_del(req, "files");
-    } else if (json_array_size(files) == 0 && !json_object_get(req, "run")) {
+            json_object_del(a->req, "files");
+    } else if (json_array_size(files) == 0 && !json_object_get(a->req, "run")) {
         cli_errorf("nothing to run: give files, --git, or --run (see farm submit --help)");
         return FARM_EXIT_USAGE;
     }
-    if ((stdin_file || expect_file) && json_array_size(tests) > 0) {
+    if ((a->stdin_file || a->expect_file) && json_array_size(a->tests) > 0) {
         cli_errorf("--stdin/--expect describe a single test; they do not mix with --tests");
         return FARM_EXIT_USAGE;
     }
-    if (stdin_file || expect_file) {
-        json_t *t = json_pack("{s:s}", "name", "1");
-        const char *paths[2] = {stdin_file, expect_file};
-        const char *keys[2] = {"stdin", "expected_output"};
-        for (int k = 0; k < 2; k++) {
-            if (!paths[k])
-                continue;
-            _cleanup_free_ char *data = NULL;
-            size_t len;
-            int r = cli_read_file(paths[k], &data, &len, 64u << 20);
-            json_t *s = r < 0 ? NULL : json_stringn(data, len);
-            if (!s) {
-                cli_errorf("%s: %s", paths[k], r < 0 ? strerror(-r) : "not UTF-8 text");
-                json_decref(t);
-                return FARM_EXIT_NOINPUT;
-            }
-            json_object_set_new(t, keys[k], s);
-        }
-        json_array_append_new(tests, t);
+    if (a->stdin_file || a->expect_file) {
+        json_t *t = submit_single_test(a);
+        if (!t)
+            return FARM_EXIT_NOINPUT;
+        json_array_append_new(a->tests, t);
     }
-    if (json_array_size(tests) > 0)
-        json_object_set(req, "tests", tests);
-    if (json_object_size(limits) > 0)
-        json_object_set_new(req, "limits", json_pack("{s:O}", "run", limits));
-    if (json_object_size(env) > 0)
-        json_object_set(req, "env", env);
+    if (json_array_size(a->tests) > 0)
+        json_object_set(a->req, "tests", a->tests);
+    if (json_object_size(a->limits) > 0)
+        json_object_set_new(a->req, "limits", json_pack("{s:O}", "run", a->limits));
+    if (json_object_size(a->env) > 0)
+        json_object_set(a->req, "env", a->env);
+    return 0;
+}
+
+int verb_submit(int argc, char **argv)
+{
+    _cleanup_(submit_args_done) struct submit_args a = {0};
+    char err[1024] = "";
+    int e = submit_parse_argv(argc, argv, &a);
+    if (e <= 0)
+        return -e;
+    _cleanup_client_ farm_client cl = {0};
+    e = farm_client_open(&cl);
+    if (e)
+        return e;
+    e = submit_build_request(&a, argc, argv);
+    if (e)
+        return e;
 
     char id[33];
-    e = submission_post(&cl, req, id, err, sizeof err);
+    e = submission_post(&cl, a.req, id, err, sizeof err);
     if (e) {
         cli_errorf("%s", err);
         return e;
     }
-    if (detach) {
+    if (a.detach) {
         if (cl.json)
             printf("{\"id\": \"%s\"}\n", id);
         else
@@ -289,8 +337,8 @@ int verb_submit(int argc, char **argv)
     }
     if (!cl.json && !cl.quiet && !cl.tty)
         fprintf(stderr, "submitted %s\n", id);
-    _cleanup_json_decref_ json_t *view = NULL;
-    e = submission_follow(&cl, id, (int)json_array_size(tests), &view, err, sizeof err);
+    _cleanup_json_ json_t *view = NULL;
+    e = submission_follow(&cl, id, (int)json_array_size(a.tests), &view, err, sizeof err);
     if (e) {
         cli_errorf("%s", err);
         return e;
@@ -346,7 +394,7 @@ int verb_status(int argc, char **argv)
 {
     const char *id;
     _cleanup_client_ farm_client cl = {0};
-    _cleanup_json_decref_ json_t *view = NULL;
+    _cleanup_json_ json_t *view = NULL;
     int e = verbs_open_view(argc, argv,
                             "Usage: farm status [--json] ID\n\nShows the state and results; "
                             "exits with the verdict's status (6 while not finished).\n",
@@ -360,7 +408,7 @@ int verb_watch(int argc, char **argv)
 {
     const char *id;
     _cleanup_client_ farm_client cl = {0};
-    _cleanup_json_decref_ json_t *first = NULL;
+    _cleanup_json_ json_t *first = NULL;
     int e = verbs_open_view(argc, argv,
                             "Usage: farm watch [--json] ID\n\nFollows the submission's event "
                             "stream until it ends, then prints the results.\n",
@@ -369,7 +417,7 @@ int verb_watch(int argc, char **argv)
         return e < 0 ? FARM_EXIT_OK : e;
     char err[512];
     int n_tests = (int)json_integer_value(json_object_get(first, "n_tests"));
-    _cleanup_json_decref_ json_t *view = NULL;
+    _cleanup_json_ json_t *view = NULL;
     if ((e = submission_follow(&cl, id, n_tests, &view, err, sizeof err))) {
         cli_errorf("%s", err);
         return e;
@@ -392,7 +440,7 @@ int verb_cancel(int argc, char **argv)
     char err[512] = "", path[128];
     snprintf(path, sizeof path, "/v1/submissions/%s", id);
     long status = 0;
-    _cleanup_json_decref_ json_t *resp = NULL;
+    _cleanup_json_ json_t *resp = NULL;
     int r = client_request(&cl, "DELETE", path, NULL, 60000, &status, &resp, err, sizeof err);
     if (r < 0) {
         cli_errorf("%s", err);
@@ -512,7 +560,7 @@ static void verbs_join(json_t *arr, char *buf, size_t len)
 int verb_profiles(int argc, char **argv)
 {
     _cleanup_client_ farm_client cl = {0};
-    _cleanup_json_decref_ json_t *resp = NULL;
+    _cleanup_json_ json_t *resp = NULL;
     int e = verbs_get_list(argc, argv, "/v1/profiles",
                            "Usage: farm profiles [--json]\n\nLists the language profiles.\n", &resp,
                            &cl);
@@ -552,7 +600,7 @@ int verb_profiles(int argc, char **argv)
 int verb_depsets(int argc, char **argv)
 {
     _cleanup_client_ farm_client cl = {0};
-    _cleanup_json_decref_ json_t *resp = NULL;
+    _cleanup_json_ json_t *resp = NULL;
     int e = verbs_get_list(argc, argv, "/v1/depsets",
                            "Usage: farm depsets [--json]\n\nLists the dependency sets the farm "
                            "has built or is building.\n",
@@ -570,7 +618,7 @@ int verb_depsets(int argc, char **argv)
         char pk[256] = "", sz[32];
         json_t *spec = json_object_get(d, "spec");
         if (json_is_string(spec)) {
-            _cleanup_json_decref_ json_t *sp = json_loads(json_string_value(spec), 0, NULL);
+            _cleanup_json_ json_t *sp = json_loads(json_string_value(spec), 0, NULL);
             verbs_join(json_object_get(sp, "packages"), pk, sizeof pk);
             if (!pk[0] && json_object_get(sp, "expr"))
                 snprintf(pk, sizeof pk, "(nix expression)");

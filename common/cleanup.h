@@ -44,4 +44,5 @@ static inline void cleanup_closep(int *fd)
 #define _cleanup_close_ _cleanup_(cleanup_closep)
 
 /* Library handles get their helpers next to the code that uses the library:
- * jansson's in jsonutil.h, sqlite's in store_internal.h, curl's in cli/. */
+ * jansson's in jsonutil.h, sqlite's in store_internal.h, getaddrinfo's in
+ * netaddr.h, curl's beside each curl user. */

@@ -324,7 +324,10 @@ static const config_value *config_get(const config *c, const char *key, config_t
     int i = config_find(key);
     if (!c || i < 0 ||
         (config_keys[i].type != t && !(t == CONFIG_STR && config_is_text(config_keys[i].type)))) {
-        log_error("config_undeclared key=%s want=%s", key, config_type_name(t));
+        /* A key missing from config_keys.def is a programming error (every
+         * key is declared at build time), and the getters have no error
+         * channel: say so once here rather than return a silent default. */
+        log_error("config-undeclared key=%s want=%s", key, config_type_name(t));
         return NULL;
     }
     return &c->v[i];

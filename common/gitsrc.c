@@ -33,6 +33,7 @@
 #include "gitsrc_net.h"
 #include "hash.h"
 #include "netaddr.h"
+#include "monotime.h"
 
 /* Most entries one checkout writes: a tree of a million empty files is as bad
  * for a box as a large one. */
@@ -252,13 +253,6 @@ typedef struct {
     int64_t deadline_ms;
 } gitsrc_fetch_state;
 
-static int64_t gitsrc_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int gitsrc_credentials_cb(git_credential **out, const char *url,
                                  const char *username_from_url, unsigned int allowed_types,
                                  void *payload)
@@ -275,7 +269,7 @@ static int gitsrc_credentials_cb(git_credential **out, const char *url,
 static int gitsrc_transfer_cb(const git_indexer_progress *stats, void *payload)
 {
     gitsrc_fetch_state *st = payload;
-    if (gitsrc_now_ms() > st->deadline_ms) {
+    if (monotime_ms() > st->deadline_ms) {
         st->timed_out = true;
         git_error_set_str(GIT_ERROR_NET, "fetch timed out");
         return -1;
@@ -310,7 +304,7 @@ static int gitsrc_fetch(const config *cfg, git_repository *repo, const char *url
     }
     gitsrc_fetch_state st = {0};
     long long timeout = config_int(cfg, "git.fetch_timeout_ms");
-    st.deadline_ms = gitsrc_now_ms() + (timeout > 0 ? timeout : 120000);
+    st.deadline_ms = monotime_ms() + (timeout > 0 ? timeout : 120000);
 
     git_fetch_options fo;
     git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
@@ -403,10 +397,10 @@ static int gitsrc_fetch_bounded(const config *cfg, git_repository *repo, const c
     close(pfd[1]);
     _cleanup_close_ int rfd = pfd[0];
     gitsrc_fetch_answer a = {.r = -EIO};
-    int64_t deadline = gitsrc_now_ms() + timeout;
+    int64_t deadline = monotime_ms() + timeout;
     bool answered = false;
     for (;;) {
-        int64_t left = deadline - gitsrc_now_ms();
+        int64_t left = deadline - monotime_ms();
         if (left <= 0)
             break;
         struct pollfd p = {.fd = rfd, .events = POLLIN};
@@ -424,7 +418,7 @@ static int gitsrc_fetch_bounded(const config *cfg, git_repository *repo, const c
         ;
     if (!answered) {
         nftw(mirror, gitsrc_rm_lock, 16, FTW_PHYS);
-        if (gitsrc_now_ms() >= deadline) {
+        if (monotime_ms() >= deadline) {
             errbuf_set(err, errlen, "source.git.url: fetching %s took longer than %lld ms", url,
                        timeout);
             return -ETIMEDOUT;

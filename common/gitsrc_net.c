@@ -34,12 +34,6 @@ typedef struct {
     int fd;
 } gitsrc_net_stream;
 
-static inline void gitsrc_net_addrinfo_freep(struct addrinfo **ai)
-{
-    if (*ai)
-        freeaddrinfo(*ai);
-}
-
 static int gitsrc_net_connect(git_stream *stream)
 {
     gitsrc_net_stream *s = (gitsrc_net_stream *)stream;
@@ -64,7 +58,7 @@ static int gitsrc_net_connect(git_stream *stream)
     /* Connect to the literal we checked: no second lookup. */
     struct addrinfo hints = {
         .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST};
-    _cleanup_(gitsrc_net_addrinfo_freep) struct addrinfo *res = NULL;
+    _cleanup_addrinfo_ struct addrinfo *res = NULL;
     if (getaddrinfo(addr, s->port, &hints, &res) != 0 || !res) {
         git_error_set_str(GIT_ERROR_NET, "cannot use the resolved address");
         return -1;

@@ -21,10 +21,10 @@ int health_check_once(store *s, int64_t now_ms, store_requeue_counts *out)
     if (r < 0)
         return r;
     if (c.submissions_requeued || c.submissions_failed)
-        log_notice("lease_expired checker=WorkerHealthChecker requeued=%d failed=%d",
+        log_notice("lease-expired checker=WorkerHealthChecker requeued=%d failed=%d",
                    c.submissions_requeued, c.submissions_failed);
     if (c.depsets_requeued || c.depsets_failed)
-        log_notice("lease_expired checker=CacheBuilderHealthChecker requeued=%d failed=%d",
+        log_notice("lease-expired checker=CacheBuilderHealthChecker requeued=%d failed=%d",
                    c.depsets_requeued, c.depsets_failed);
     if (out)
         *out = c;
@@ -69,15 +69,15 @@ int health_expire_dead_local(store *s, const char *role, const char *host)
     return n;
 }
 
-static void health_count(store *s, const char *role, int n)
+/* Adds n to farm_stuck_runs_total{role}. 0 or -errno (store_last_error). */
+static int health_count(store *s, const char *role, int n)
 {
     char name[96];
     const char *names[1] = {name};
     int64_t d = n;
 
     snprintf(name, sizeof(name), "stuck_runs_total{role=\"%s\"}", role);
-    if (n > 0 && store_counters_add(s, names, &d, 1) < 0)
-        log_warn("stuck-count-failed role=%s", role);
+    return n > 0 ? store_counters_add(s, names, &d, 1) : 0;
 }
 
 /* Rows of dead processes of this host, any role; stale remote workers. */
@@ -200,9 +200,11 @@ int health_act(store *s, const health_params *p, const char *host, health_act_co
                  owner, (long long)ran);
         c.stuck_builds++;
     }
-    health_count(s, "worker", c.stuck_runs);
-    health_count(s, "builder", c.stuck_builds);
+    /* What the pass did stands even when its count cannot be written: the
+     * caller hears of the failure after the pass, not instead of it. */
+    r = health_count(s, "worker", c.stuck_runs);
+    int r2 = health_count(s, "builder", c.stuck_builds);
     if (out)
         *out = c;
-    return 0;
+    return r < 0 ? r : r2 < 0 ? r2 : 0;
 }

@@ -1,4 +1,4 @@
-/* health_check.h — one pass of the two health checkers (DESIGN.md):
+/* health_check.h — one pass of the two health checkers (docs/architecture.md):
  * the WorkerHealthChecker requeues submissions whose worker lease expired, the
  * CacheBuilderHealthChecker requeues dependency sets whose builder lease
  * expired; both end an item that used up its attempts. daemon/health.c runs
@@ -45,5 +45,6 @@ typedef struct {
  *   SIGUSR1 to abort the step and rebuild its slot; a build past
  *   builder.timeout_ms + grace has its lease expired. Both count in
  *   farm_stuck_runs_total{role}.
- * Fills *out (may be NULL). 0 or -errno. */
+ * Fills *out (may be NULL), also when the stuck counters could not be
+ * written afterwards. 0 or -errno (store_last_error says why). */
 int health_act(store *s, const health_params *p, const char *host, health_act_counts *out);

@@ -18,7 +18,7 @@
  * Text is escaped for XML 1.0; characters XML cannot carry at all (most
  * control characters, invalid UTF-8) become U+FFFD, so any parser accepts the
  * file. Pure code: no I/O, jansson only, so it lives in common/: farmd's
- * GET /v1/submissions/{id}/junit (daemon/junit.c) and `farm ci` (cli/) both
+ * GET /v1/submissions/{id}/junit (daemon/api/api_junit.c) and `farm ci` (cli/) both
  * render through it. */
 #pragma once
 

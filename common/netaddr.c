@@ -1,6 +1,6 @@
-/* netaddr.c — address classification against SSRF (see netaddr.h). Moved
- * here from daemon/webhook_addr.c so git sources (common/gitsrc.c) and the
- * API check addresses with the same list as webhooks. */
+/* netaddr.c — address classification against SSRF (see netaddr.h), one list
+ * for webhooks and callback URLs (netaddr_url.c), git sources
+ * (common/gitsrc.c) and the API. */
 #include "netaddr.h"
 
 #include <arpa/inet.h>
@@ -13,12 +13,6 @@
 #include <strings.h>
 
 #include "cleanup.h"
-
-static inline void netaddr_addrinfo_freep(struct addrinfo **ai)
-{
-    if (*ai)
-        freeaddrinfo(*ai);
-}
 
 /* a (host order) within net/bits */
 static bool netaddr_in4(uint32_t a, uint32_t net, int bits)
@@ -123,7 +117,7 @@ netaddr_host_class netaddr_classify_host(const char *host)
     /* AI_NUMERICHOST: parse an address literal, never ask DNS. Every numeric
      * spelling the resolver accepts when connecting is caught here too. */
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_flags = AI_NUMERICHOST};
-    _cleanup_(netaddr_addrinfo_freep) struct addrinfo *res = NULL;
+    _cleanup_addrinfo_ struct addrinfo *res = NULL;
     if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
         return NETADDR_HOST_NAME;
     for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
@@ -145,7 +139,7 @@ int netaddr_resolve_checked(const char *host, const char *port, bool allow_priva
                             size_t addrlen, int *gai_err)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    _cleanup_(netaddr_addrinfo_freep) struct addrinfo *res = NULL;
+    _cleanup_addrinfo_ struct addrinfo *res = NULL;
     int g = getaddrinfo(host, port, &hints, &res);
     if (gai_err)
         *gai_err = g;

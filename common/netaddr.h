@@ -16,7 +16,17 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <netdb.h>
 #include <sys/socket.h>
+
+static inline void netaddr_addrinfo_freep(struct addrinfo **ai)
+{
+    if (*ai)
+        freeaddrinfo(*ai);
+}
+/* _cleanup_addrinfo_ struct addrinfo *res = NULL; getaddrinfo(..., &res):
+ * freed when res leaves scope. */
+#define _cleanup_addrinfo_ __attribute__((cleanup(netaddr_addrinfo_freep)))
 
 /* Whether one address is a public unicast address (see the list above). */
 bool netaddr_is_public(const struct sockaddr *sa);

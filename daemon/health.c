@@ -12,14 +12,7 @@
 #include "../common/log.h"
 #include "../common/store.h"
 #include "roles.h"
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "../common/monotime.h"
 
 int health_run(const config *cfg, volatile sig_atomic_t *stop)
 {
@@ -28,7 +21,7 @@ int health_run(const config *cfg, volatile sig_atomic_t *stop)
     char err[512], host[64] = "";
     int r = store_open_config(cfg, &s, err, sizeof(err));
     if (r < 0) {
-        log_error("store_open_failed error=\"%s\"", err);
+        log_error("store-open-failed error=\"%s\"", err);
         return r;
     }
     gethostname(host, sizeof(host) - 1);
@@ -47,20 +40,20 @@ int health_run(const config *cfg, volatile sig_atomic_t *stop)
              interval, (long long)hp.stale_ms, (long long)hp.stuck_grace_ms);
     int64_t next_pass = 0, next_beat = 0;
     while (!*stop) {
-        int64_t now = mono_ms();
+        int64_t now = monotime_ms();
         if (now >= next_beat) {
             if (store_heartbeat_doing(s, id, "health", host, (int)getpid(), NULL, "checking", 0) <
                 0)
-                log_warn("heartbeat_failed error=\"%s\"", store_last_error(s));
+                log_warn("heartbeat-failed error=\"%s\"", store_last_error(s));
             next_beat = now + beat;
         }
         if (now >= next_pass) {
             if (health_act(s, &hp, host, NULL) < 0)
-                log_warn("health_act_failed error=\"%s\"", store_last_error(s));
+                log_warn("health-act-failed error=\"%s\"", store_last_error(s));
             /* +2 ms: the leases health_act just cut to 1 ms are taken back
              * in this same pass (a cut lease is renewed again next pass). */
             if (health_check_once(s, store_now_ms() + 2, NULL) < 0)
-                log_warn("health_check_failed error=\"%s\"", store_last_error(s));
+                log_warn("health-check-failed error=\"%s\"", store_last_error(s));
             next_pass = now + interval;
         }
         struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000000L};

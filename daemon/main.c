@@ -21,10 +21,10 @@
 #include "../common/log.h"
 #include "compat/compat.h"
 #include "roles.h"
-#include "webhook.h"
+#include "webhook/webhook.h"
 #include "supervisor.h"
-#include "sandbox_features.h"
-#include "auth.h"
+#include "worker/sandbox_features.h"
+#include "token.h"
 
 #define MAX_SETS 64
 #define MAX_CHILDREN 1024
@@ -260,7 +260,7 @@ int main(int argc, char **argv)
 
     if (optind < argc) {
         if (strcmp(argv[optind], "token") == 0) {
-            r = auth_token_command(cfg, argc - optind, argv + optind);
+            r = token_command(cfg, argc - optind, argv + optind);
             config_free(cfg);
             return r;
         }

@@ -19,6 +19,7 @@
 
 #include "../common/cleanup.h"
 #include "../common/log.h"
+#include "../common/monotime.h"
 
 /* A child that lived at least this long counts as healthy: its next crash
  * restarts after the minimum delay again. */
@@ -54,14 +55,6 @@ void supervisor_install_stop_handlers(volatile sig_atomic_t *stop)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* In the child, right after fork: undo the supervisor's signal set-up, tie the
@@ -109,7 +102,7 @@ static int start_child(const config *cfg, sup_entry *e, int sfd, supervisor_run_
         child_main(cfg, e, parent, run);
     }
     e->pid = pid;
-    e->started_at = mono_ms();
+    e->started_at = monotime_ms();
     e->restart_at = 0;
     log_info("child-started role=%s slot=%d pid=%d", e->spec.role, e->spec.slot, (int)pid);
     return 0;
@@ -163,12 +156,12 @@ static void reap(sup_entry *ents, size_t n, bool stopping, const config *cfg, bo
                 *config_failed = true;
                 break;
             }
-            lived = mono_ms() - e->started_at;
+            lived = monotime_ms() - e->started_at;
             if (lived >= SUPERVISOR_HEALTHY_MS || e->backoff_ms <= 0)
                 e->backoff_ms = min_ms;
             else
                 e->backoff_ms = e->backoff_ms * 2 > max_ms ? max_ms : e->backoff_ms * 2;
-            e->restart_at = mono_ms() + e->backoff_ms;
+            e->restart_at = monotime_ms() + e->backoff_ms;
             log_warn("child-died role=%s slot=%d pid=%d %s lived_ms=%lld restart_in_ms=%lld",
                      e->spec.role, e->spec.slot, (int)pid, how, (long long)lived,
                      (long long)e->backoff_ms);
@@ -223,12 +216,12 @@ int supervisor_run(const config *cfg, const supervisor_child *children, size_t n
         ents[i].spec = children[i];
         if (start_child(cfg, &ents[i], sfd, run) < 0) {
             log_error("child-fork-failed role=%s slot=%zu errno=%d", children[i].role, i, errno);
-            ents[i].restart_at = mono_ms() + config_int(cfg, "supervisor.backoff_min_ms");
+            ents[i].restart_at = monotime_ms() + config_int(cfg, "supervisor.backoff_min_ms");
         }
     }
 
     for (;;) {
-        int64_t now = mono_ms(), next = -1;
+        int64_t now = monotime_ms(), next = -1;
         struct pollfd pfd = {.fd = sfd, .events = POLLIN};
         struct signalfd_siginfo si;
 
@@ -267,7 +260,7 @@ int supervisor_run(const config *cfg, const supervisor_child *children, size_t n
                 log_info("stopping signal=%s children=%zu", sigabbrev_np((int)si.ssi_signo),
                          count_alive(ents, n));
                 stopping = true;
-                kill_at = mono_ms() + config_int(cfg, "supervisor.kill_after_ms");
+                kill_at = monotime_ms() + config_int(cfg, "supervisor.kill_after_ms");
                 signal_all(ents, n, SIGTERM);
             } else if (!killed) {
                 log_warn("stopping-now reason=\"second signal: killing children\"");
@@ -278,7 +271,7 @@ int supervisor_run(const config *cfg, const supervisor_child *children, size_t n
         reap(ents, n, stopping, cfg, &config_failed);
         if (config_failed && !stopping) {
             stopping = true;
-            kill_at = mono_ms() + config_int(cfg, "supervisor.kill_after_ms");
+            kill_at = monotime_ms() + config_int(cfg, "supervisor.kill_after_ms");
             signal_all(ents, n, SIGTERM);
         }
     }

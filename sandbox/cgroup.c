@@ -539,22 +539,26 @@ int sbx_cg_remove_tree(const char *dir, char *err, size_t errlen)
                      dir);
 }
 
+int sandbox_cgroup_own_dir(const char *ctrl, char *dir, size_t dirlen)
+{
+    char mnt[512], own[512];
+    int r = find_mount(ctrl, mnt, sizeof mnt);
+    if (r == 0)
+        r = own_path(ctrl, own, sizeof own);
+    if (r < 0)
+        return r;
+    return (size_t)snprintf(dir, dirlen, "%s%s", mnt, own) < dirlen ? 0 : -ENAMETOOLONG;
+}
+
 int sbx_cg_own_dirs(char *dirs[5])
 {
     int n = 0;
-    char mnt[512], own[512], p[1100];
+    char p[1100];
     for (int i = 0; i < N_V1; i++)
-        if (find_mount(v1_ctrls[i], mnt, sizeof mnt) == 0 &&
-            own_path(v1_ctrls[i], own, sizeof own) == 0) {
-            snprintf(p, sizeof p, "%s%s", mnt, own);
-            if ((dirs[n] = strdup(p)))
-                n++;
-        }
-    if (find_mount(NULL, mnt, sizeof mnt) == 0 && own_path(NULL, own, sizeof own) == 0) {
-        snprintf(p, sizeof p, "%s%s", mnt, own);
-        if ((dirs[n] = strdup(p)))
+        if (sandbox_cgroup_own_dir(v1_ctrls[i], p, sizeof p) == 0 && (dirs[n] = strdup(p)))
             n++;
-    }
+    if (sandbox_cgroup_own_dir(NULL, p, sizeof p) == 0 && (dirs[n] = strdup(p)))
+        n++;
     dirs[n] = NULL;
     return n;
 }

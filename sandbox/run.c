@@ -622,6 +622,482 @@ static int fail(struct sandbox_result *r, char *err, size_t errlen, int ret, con
     return ret;
 }
 
+/* The supervisor's descriptors of one run. The write ends go to the keeper
+ * and are closed here once it has them; the rest live until the run is
+ * reported (run_fds_close, a cleanup attribute of run_in_unit). */
+struct run_fds {
+    int owned_stdin; /* a stdin pipe make_stdin made, or -1 */
+    int out_r, out_w, err_r, err_w, rep_r, rep_w;
+    int tfd;   /* the wall/CPU timer, re-armed to repeat a kill */
+    int pidfd; /* the keeper */
+};
+#define RUN_FDS_INIT                                                                               \
+    {                                                                                              \
+        -1, -1, -1, -1, -1, -1, -1, -1, -1                                                         \
+    }
+
+static void run_fds_close(struct run_fds *f)
+{
+    int *all[] = {&f->owned_stdin, &f->out_r, &f->out_w, &f->err_r, &f->err_w,
+                  &f->rep_r,       &f->rep_w, &f->tfd,   &f->pidfd};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
+        sbx_closep(all[i]);
+        *all[i] = -1;
+    }
+}
+
+/* What the run's output becomes: both captures, their order, and the
+ * SIGPIPE mask held while streaming. */
+struct run_output {
+    struct capture cap[2];
+    struct order_log order;
+    /* SIGPIPE of a stream pipe whose reader left is held back from this
+     * thread (it would kill the caller's process) and discarded after. */
+    sigset_t pipe_set, old_mask;
+    bool mask_set, pipe_was_pending;
+};
+
+static void run_output_init(struct run_output *o, const struct sandbox_config *cfg)
+{
+    memset(o, 0, sizeof *o);
+    o->order.on = cfg && cfg->record_order;
+    o->cap[0].sfd = o->cap[1].sfd = -1;
+    for (int i = 0; i < 2; i++) {
+        o->cap[i].order = &o->order;
+        o->cap[i].stream = (unsigned char)(i + 1);
+    }
+    sigemptyset(&o->pipe_set);
+    sigaddset(&o->pipe_set, SIGPIPE);
+}
+
+/* What the watch loop saw, for the measure and verdict. */
+struct run_watch {
+    struct reports rs;
+    struct run_state st;
+    bool eof[3]; /* stdout, stderr, reports */
+    uint64_t start, t_exit;
+    siginfo_t si; /* how the keeper ended */
+};
+
+/* Spawn: pipes and timer, the unit's cgroups set to the limits, the keeper
+ * cloned by the slot's thread and made visible to sandbox_cancel. 0, or a
+ * -errno with r failed. */
+static int run_spawn(struct sandbox_pool *p, struct sbx_slot *s, const struct sandbox_config *cfg,
+                     struct sbx_unit *u, struct run_fds *fds, struct run_ctx *c,
+                     struct sandbox_result *r, char *err, size_t errlen)
+{
+    char msg[256] = "";
+    int in_fd = make_stdin(cfg, &fds->owned_stdin, msg, sizeof msg);
+    if (in_fd < 0)
+        return fail(r, err, errlen, in_fd, "%s", msg);
+    int out_p[2], err_p[2], rep_p[2];
+    if (pipe2(out_p, O_CLOEXEC) < 0)
+        return fail(r, err, errlen, -errno, "pipe2: %s", strerror(errno));
+    fds->out_r = out_p[0], fds->out_w = out_p[1];
+    if (pipe2(err_p, O_CLOEXEC) < 0)
+        return fail(r, err, errlen, -errno, "pipe2: %s", strerror(errno));
+    fds->err_r = err_p[0], fds->err_w = err_p[1];
+    if (pipe2(rep_p, O_CLOEXEC) < 0)
+        return fail(r, err, errlen, -errno, "pipe2: %s", strerror(errno));
+    fds->rep_r = rep_p[0], fds->rep_w = rep_p[1];
+    fcntl(fds->out_r, F_SETFL, O_NONBLOCK);
+    fcntl(fds->err_r, F_SETFL, O_NONBLOCK);
+    fcntl(fds->rep_r, F_SETFL, O_NONBLOCK);
+    fds->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (fds->tfd < 0)
+        return fail(r, err, errlen, -errno, "timerfd_create: %s", strerror(errno));
+    int ret = sbx_cg_prepare(&u->cg, &cfg->limits, msg, sizeof msg);
+    if (ret < 0)
+        return fail(r, err, errlen, ret, "%s", msg);
+
+    c->cg = &u->cg;
+    c->stdin_fd = in_fd;
+    c->stdout_w = fds->out_w;
+    c->stderr_w = fds->err_w;
+    c->report_w = fds->rep_w;
+    c->rlimit_memory = u->cg.kind == SANDBOX_ACCT_RLIMITS;
+    c->reset_oom = !p->oom_neutral;
+
+    /* The slot's thread clones the keeper: it sits in the slot's network
+     * namespace and cgroups already. */
+    struct sbx_clone_req req = {.child = keeper_entry,
+                                .arg = c,
+                                .unit = u,
+                                .host_network = cfg->network,
+                                .t_clone = &c->t_clone,
+                                .pidfd = -1};
+    ret = sbx_slot_clone(s, &req);
+    if (ret < 0)
+        return fail(r, err, errlen, ret, "cloning the sandbox keeper: %s", strerror(-ret));
+    fds->pidfd = req.pidfd;
+    /* Visible to sandbox_cancel from now on (a cancel that came earlier
+     * takes effect here). */
+    pthread_mutex_lock(&s->run_mu);
+    s->live_pidfd = fds->pidfd;
+    if (s->cancel_pending)
+        syscall(SYS_pidfd_send_signal, fds->pidfd, SIGKILL, NULL, 0);
+    pthread_mutex_unlock(&s->run_mu);
+    /* The keeper holds the write ends now: ours go, so the pipes reach EOF. */
+    sbx_closep(&fds->out_w);
+    sbx_closep(&fds->err_w);
+    sbx_closep(&fds->rep_w);
+    fds->out_w = fds->err_w = fds->rep_w = -1;
+    return 0;
+}
+
+/* The captures take the output pipes; a live copy goes to the caller's
+ * stream fds, with SIGPIPE held back meanwhile. */
+static void run_output_start(struct run_output *o, const struct sandbox_config *cfg,
+                             const struct run_fds *fds)
+{
+    const struct sandbox_limits *l = &cfg->limits;
+    for (int i = 0; i < 2; i++) {
+        o->cap[i].fd = i ? fds->err_r : fds->out_r;
+        o->cap[i].max = l->output_bytes ? l->output_bytes : UNLIMITED_CAPTURE;
+    }
+    if (cfg->stream) {
+        stream_open(&o->cap[0], cfg->stream_stdout_fd);
+        stream_open(&o->cap[1], cfg->stream_stderr_fd);
+        if (pthread_sigmask(SIG_BLOCK, &o->pipe_set, &o->old_mask) == 0) {
+            o->mask_set = true;
+            sigset_t pend;
+            o->pipe_was_pending = sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE);
+        }
+    }
+}
+
+/* The timer fired: repeat a kill under way, or end the run at its wall
+ * limit, or check its CPU time and re-arm for the next check. */
+static void run_timer_fired(struct sandbox_pool *p, struct sbx_unit *u,
+                            const struct sandbox_limits *l, struct run_watch *w,
+                            uint64_t wall_deadline, bool cpu_watch)
+{
+    uint64_t exp;
+    if (read(w->st.tfd, &exp, sizeof exp) < 0) {
+        /* spurious: fall through to the checks */
+    }
+    uint64_t now = sbx_now_ns();
+    if (w->st.killed) {
+        /* The kill is under way: keep the timer firing (and the signal
+         * going) until the keeper is reported gone. */
+        syscall(SYS_pidfd_send_signal, w->st.pidfd, SIGKILL, NULL, 0);
+        arm_timer(w->st.tfd, now + KILL_RETRY_NS);
+    } else if (wall_deadline && now >= wall_deadline) {
+        kill_sandbox(&w->st, SANDBOX_LIMIT_WALL);
+    } else if (cpu_watch) {
+        uint64_t used = sbx_cg_cpu_ns(&u->cg);
+        uint64_t lim = l->cpu_ms * 1000000ull;
+        if (used >= lim) {
+            kill_sandbox(&w->st, SANDBOX_LIMIT_CPU);
+        } else {
+            uint64_t step = (lim - used) / (uint64_t)p->ncpus;
+            if (step < 2000000)
+                step = 2000000;
+            uint64_t next_check = now + step;
+            if (wall_deadline && wall_deadline < next_check)
+                next_check = wall_deadline;
+            arm_timer(w->st.tfd, next_check);
+        }
+    }
+}
+
+/* Watch: output, reports, limits, until the keeper is gone; then what the
+ * pipes still hold, without waiting, and the keeper reaped. */
+static void run_watch_loop(struct sandbox_pool *p, struct sbx_unit *u,
+                           const struct sandbox_config *cfg, const struct run_fds *fds,
+                           struct run_output *o, struct run_watch *w)
+{
+    const struct sandbox_limits *l = &cfg->limits;
+    struct capture *cap = o->cap;
+    w->st = (struct run_state){.pidfd = fds->pidfd, .tfd = fds->tfd};
+    uint64_t wall_deadline = l->wall_ms ? w->start + l->wall_ms * 1000000ull : 0;
+    bool cpu_watch = l->cpu_ms && u->cg.kind != SANDBOX_ACCT_RLIMITS;
+    uint64_t next_check = 0;
+    if (cpu_watch)
+        /* CPU time grows at most ncpus times faster than the clock. */
+        next_check = w->start + (l->cpu_ms * 1000000ull) / (uint64_t)p->ncpus;
+    if (wall_deadline && (!next_check || wall_deadline < next_check))
+        next_check = wall_deadline;
+    if (next_check)
+        arm_timer(fds->tfd, next_check);
+
+    bool keeper_exited = false;
+    /* Until the keeper is gone, not until the pipes reach EOF: a program can
+     * keep its own pipe ends alive after its death (in flight over a unix
+     * socket, in a reference cycle only the kernel's unix garbage collector
+     * frees). Once the keeper's pidfd is readable the PID namespace is empty
+     * (PID 1 waits for the rest before it exits): what is buffered is read
+     * without waiting, and the run is reported. */
+    while (!keeper_exited) {
+        struct pollfd pf[7];
+        int n = 0;
+        int idx_out = -1, idx_err = -1, idx_rep = -1, idx_pid = -1, idx_t = -1;
+        int idx_s[2] = {-1, -1};
+        for (int i = 0; i < 2; i++) {
+            if (stream_pending(&cap[i])) {
+                idx_s[i] = n;
+                pf[n++] = (struct pollfd){.fd = cap[i].sfd, .events = POLLOUT};
+            }
+        }
+        if (!w->eof[0]) {
+            idx_out = n;
+            pf[n++] = (struct pollfd){.fd = fds->out_r, .events = POLLIN};
+        }
+        if (!w->eof[1]) {
+            idx_err = n;
+            pf[n++] = (struct pollfd){.fd = fds->err_r, .events = POLLIN};
+        }
+        if (!w->eof[2]) {
+            idx_rep = n;
+            pf[n++] = (struct pollfd){.fd = fds->rep_r, .events = POLLIN};
+        }
+        idx_pid = n;
+        pf[n++] = (struct pollfd){.fd = fds->pidfd, .events = POLLIN};
+        idx_t = n;
+        pf[n++] = (struct pollfd){.fd = fds->tfd, .events = POLLIN};
+        int pr = poll(pf, (nfds_t)n, -1);
+        if (pr < 0) {
+            if (errno == EINTR)
+                continue;
+            kill_sandbox(&w->st, SANDBOX_LIMIT_NONE);
+            break;
+        }
+        for (int i = 0; i < 2; i++) {
+            int idx = i ? idx_err : idx_out;
+            if (idx < 0 || !pf[idx].revents)
+                continue;
+            int cr = capture_read(&cap[i]);
+            if (cr != 0)
+                w->eof[i] = true;
+            if (l->output_bytes && cap[i].total > l->output_bytes)
+                kill_sandbox(&w->st, SANDBOX_LIMIT_OUTPUT);
+            stream_flush(&cap[i]);
+        }
+        for (int i = 0; i < 2; i++)
+            if (idx_s[i] >= 0 && pf[idx_s[i]].revents)
+                stream_flush(&cap[i]);
+        if (idx_rep >= 0 && pf[idx_rep].revents) {
+            if (read_reports(fds->rep_r, &w->rs))
+                w->eof[2] = true;
+        }
+        if (pf[idx_pid].revents) {
+            keeper_exited = true;
+            w->t_exit = sbx_now_ns();
+        }
+        if (pf[idx_t].revents)
+            run_timer_fired(p, u, l, w, wall_deadline, cpu_watch);
+    }
+    /* Every process of the sandbox is gone. Descriptors it left in flight
+     * (SCM_RIGHTS in a cycle) are freed only by the unix garbage collector:
+     * start it now, then take what the pipes hold without waiting for EOF. */
+    sbx_unix_gc_kick();
+    for (int i = 0; i < 2; i++) {
+        if (!w->eof[i] && capture_read(&cap[i]) < 0)
+            w->eof[i] = true;
+        if (l->output_bytes && cap[i].total > l->output_bytes && !w->st.killed) {
+            w->st.killed = true;
+            w->st.kill_reason = SANDBOX_LIMIT_OUTPUT;
+        }
+    }
+    read_reports(fds->rep_r, &w->rs);
+    /* A last try for what the stream fds did not take yet; never waits. */
+    for (int i = 0; i < 2; i++)
+        stream_flush(&cap[i]);
+    memset(&w->si, 0, sizeof w->si);
+    while (waitid((idtype_t)P_PIDFD, (id_t)fds->pidfd, &w->si, WEXITED) < 0 && errno == EINTR)
+        ;
+    if (!w->t_exit)
+        w->t_exit = sbx_now_ns();
+}
+
+/* Measure and verdict: the slot made clean, the step times, then either
+ * our failure (a -errno, r failed) or the program's result in r (0). */
+static int run_measure(struct sbx_slot *s, struct sbx_unit *u, const struct sandbox_limits *l,
+                       struct run_watch *w, struct sandbox_result *r, char *err, size_t errlen)
+{
+    char msg[256] = "";
+    const struct reports *rs = &w->rs;
+    struct run_state *st = &w->st;
+
+    /* Measure, then make sure the slot is clean before anyone reuses it. */
+    struct sbx_cg_stats cs;
+    sbx_cg_stats(&u->cg, &cs);
+    int er = sbx_cg_empty(&u->cg, msg, sizeof msg);
+    /* From the target's end (or our kill) to a clean slot: the namespaces'
+     * teardown is most of it. */
+    r->step_ns[SANDBOX_STEP_TEARDOWN] = sbx_now_ns() - (rs->got_done ? rs->done.t_end : w->t_exit);
+    for (int i = 0; i < SANDBOX_STEP_COUNT; i++) {
+        if (rs->done.step_ns[i])
+            r->step_ns[i] = rs->done.step_ns[i];
+        if (rs->tsteps.step_ns[i])
+            r->step_ns[i] = rs->tsteps.step_ns[i];
+    }
+    if (rs->tsteps.t_fork && rs->done.t_fork && rs->tsteps.t_fork > rs->done.t_fork)
+        r->step_ns[SANDBOX_STEP_FORK] = rs->tsteps.t_fork - rs->done.t_fork;
+    if (er < 0)
+        return fail(r, err, errlen, er, "%s", msg);
+    pthread_mutex_lock(&s->run_mu);
+    bool cancelled = s->cancel_pending;
+    pthread_mutex_unlock(&s->run_mu);
+    if (cancelled)
+        return fail(r, err, errlen, -ECANCELED, "cancelled");
+    if (rs->got_setup_err)
+        return fail(r, err, errlen, -(rs->setup_err.err ? rs->setup_err.err : EIO), "%s: %s",
+                    rs->setup_err.what, strerror(rs->setup_err.err));
+    if (!rs->got_done && cs.oom_killed) {
+        /* The OOM killer chose the keeper: the memory limit ended the run. */
+        st->killed = true;
+        st->kill_reason = SANDBOX_LIMIT_MEMORY;
+    }
+    if (!rs->got_done && !st->killed)
+        return fail(r, err, errlen, -EIO, "the sandbox keeper died (%s %d) before reporting",
+                    w->si.si_code == CLD_EXITED ? "exit" : "signal", w->si.si_status);
+
+    /* The verdict. */
+    if (rs->got_done) {
+        if (WIFEXITED(rs->done.status)) {
+            r->exit_code = WEXITSTATUS(rs->done.status);
+        } else if (WIFSIGNALED(rs->done.status)) {
+            r->exit_code = -1;
+            r->signal = WTERMSIG(rs->done.status);
+        }
+        r->wall_ms = (rs->done.t_end - rs->done.t_fork) / 1000000ull;
+    } else {
+        /* We killed the keeper before the target ended. */
+        r->exit_code = -1;
+        r->signal = SIGKILL;
+        r->wall_ms = (w->t_exit - w->start) / 1000000ull;
+    }
+    if (u->cg.kind == SANDBOX_ACCT_RLIMITS) {
+        r->cpu_us = rs->done.cpu_us;
+        r->memory_kib = rs->done.maxrss_kib;
+    } else {
+        r->cpu_us = cs.cpu_ns / 1000ull;
+        r->memory_kib = cs.mem_peak_bytes / 1024;
+    }
+    r->cpu_ms = r->cpu_us / 1000;
+    if (rs->got_exec_err) {
+        snprintf(r->message, sizeof r->message, "%s: %s", rs->exec_err.what,
+                 strerror(rs->exec_err.err));
+        r->exit_code = 127;
+        r->signal = 0;
+    }
+    enum sandbox_limit lim = st->killed ? st->kill_reason : SANDBOX_LIMIT_NONE;
+    if (r->signal == SIGXCPU)
+        lim = SANDBOX_LIMIT_CPU;
+    if (r->signal == SIGXFSZ)
+        lim = SANDBOX_LIMIT_FILE_SIZE;
+    if (lim == SANDBOX_LIMIT_NONE && l->cpu_ms && r->cpu_ms > l->cpu_ms)
+        lim = SANDBOX_LIMIT_CPU;
+    if (lim == SANDBOX_LIMIT_NONE && l->wall_ms && r->wall_ms > l->wall_ms)
+        lim = SANDBOX_LIMIT_WALL;
+    bool clean = r->exit_code == 0 && r->signal == 0 && lim == SANDBOX_LIMIT_NONE;
+    /* A run that failed after running out of processes failed because of
+     * them (a fork bomb ends by time, but the verdict is the processes). */
+    if (cs.pids_hit && !clean)
+        lim = SANDBOX_LIMIT_PROCESSES;
+    if (cs.oom_killed)
+        lim = SANDBOX_LIMIT_MEMORY;
+    r->limit = lim;
+    r->status = (r->exit_code == 0 && r->signal == 0 && lim == SANDBOX_LIMIT_NONE)
+                    ? SANDBOX_OK
+                    : SANDBOX_PROGRAM_FAILED;
+    return 0;
+}
+
+/* Hands the captured output to r (whatever ret is), restores the caller's
+ * signal mask. Returns ret, or -ENOMEM when an empty buffer cannot be made. */
+static int run_output_publish(struct run_output *o, const struct sandbox_config *cfg, int ret,
+                              struct sandbox_result *r, char *err, size_t errlen)
+{
+    struct capture *cap = o->cap;
+    for (int i = 0; i < 2; i++) {
+        if (!cap[i].buf && ret == 0) {
+            cap[i].buf = malloc(1);
+            if (!cap[i].buf)
+                ret = fail(r, err, errlen, -ENOMEM, "out of memory");
+        }
+        if (cap[i].buf)
+            cap[i].buf[cap[i].len] = 0;
+    }
+    r->stdout_buf = cap[0].buf;
+    r->stdout_len = cap[0].len;
+    r->stdout_total = cap[0].total;
+    r->stdout_truncated = cap[0].truncated;
+    r->stderr_buf = cap[1].buf;
+    r->stderr_len = cap[1].len;
+    r->stderr_total = cap[1].total;
+    r->stderr_truncated = cap[1].truncated;
+    if (o->order.on && !o->order.failed) {
+        r->order = o->order.v;
+        r->n_order = o->order.n;
+    } else
+        free(o->order.v);
+    r->stdout_streamed = cap[0].sent;
+    r->stderr_streamed = cap[1].sent;
+    r->stdout_stream_failed = cfg && cfg->stream && cfg->stream_stdout_fd >= 0 && cap[0].sfailed;
+    r->stderr_stream_failed = cfg && cfg->stream && cfg->stream_stderr_fd >= 0 && cap[1].sfailed;
+    for (int i = 0; i < 2; i++)
+        if (cap[i].sowned)
+            close(cap[i].sfd);
+    if (o->mask_set) {
+        /* Discard the SIGPIPEs our stream writes raised (not one that was
+         * pending before the run), then restore the caller's mask. */
+        struct timespec zero = {0, 0};
+        if (!o->pipe_was_pending)
+            while (sigtimedwait(&o->pipe_set, NULL, &zero) == SIGPIPE)
+                ;
+        pthread_sigmask(SIG_SETMASK, &o->old_mask, NULL);
+    }
+    return ret;
+}
+
+/* One run in the unit *up takes (its own network namespace and cgroups,
+ * never used before; the caller gives it back): spawn, watch, measure, and
+ * the output handed over whatever happened. */
+static int run_in_unit(struct sandbox_pool *p, struct sbx_slot *s, const struct sandbox_config *cfg,
+                       const struct sbx_plan *plan, const char *cwd, const char *hostname,
+                       struct sbx_unit **up, struct sandbox_result *r, char *err, size_t errlen)
+{
+    _cleanup_(run_fds_close) struct run_fds fds = RUN_FDS_INIT;
+    struct run_output out;
+    struct run_watch w;
+    struct run_ctx c;
+    char msg[256] = "";
+
+    run_output_init(&out, cfg);
+    memset(&w, 0, sizeof w);
+    memset(&c, 0, sizeof c);
+    c.cfg = cfg;
+    c.plan = plan;
+    c.filter = &p->filter;
+    c.uid = s->uid;
+    c.gid = s->gid;
+    c.cwd = cwd;
+    c.hostname = hostname;
+    c.envp = (char *const *)cfg->env;
+    snprintf(c.uid_map, sizeof c.uid_map, "%d %u 1\n", INSIDE_ID, (unsigned)s->uid);
+    snprintf(c.gid_map, sizeof c.gid_map, "%d %u 1\n", INSIDE_ID, (unsigned)s->gid);
+
+    int ret = sbx_ready_take(p, up, msg, sizeof msg);
+    if (ret < 0)
+        ret = fail(r, err, errlen, ret, "%s", msg);
+    else
+        ret = run_spawn(p, s, cfg, *up, &fds, &c, r, err, errlen);
+    if (ret == 0) {
+        w.start = c.t_clone;
+        run_output_start(&out, cfg, &fds);
+        run_watch_loop(p, *up, cfg, &fds, &out, &w);
+        ret = run_measure(s, *up, &cfg->limits, &w, r, err, errlen);
+    }
+    ret = run_output_publish(&out, cfg, ret, r, err, errlen);
+    /* Out of sandbox_cancel's reach before its pidfd is closed. */
+    pthread_mutex_lock(&s->run_mu);
+    s->live_pidfd = -1;
+    pthread_mutex_unlock(&s->run_mu);
+    return ret;
+}
+
 static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct sandbox_config *cfg,
                     struct sandbox_result *r, char *err, size_t errlen)
 {
@@ -648,389 +1124,8 @@ static int run_slot(struct sandbox_pool *p, struct sbx_slot *s, const struct san
         sbx_plan_free(&plan);
         return fail(r, err, errlen, ret, "chown of box %s: %s", cfg->box_dir, strerror(-ret));
     }
-
-    int owned_stdin = -1;
     struct sbx_unit *u = NULL;
-    int in_fd = make_stdin(cfg, &owned_stdin, msg, sizeof msg);
-    int out_p[2] = {-1, -1}, err_p[2] = {-1, -1}, rep_p[2] = {-1, -1}, tfd = -1, pidfd = -1;
-    struct capture cap[2];
-    struct order_log order = {.on = cfg && cfg->record_order};
-    memset(cap, 0, sizeof cap);
-    cap[0].sfd = cap[1].sfd = -1;
-    for (int i = 0; i < 2; i++) {
-        cap[i].order = &order;
-        cap[i].stream = (unsigned char)(i + 1);
-    }
-    /* SIGPIPE of a stream pipe whose reader left is held back from this
-     * thread (it would kill the caller's process) and discarded after. */
-    sigset_t pipe_set, old_mask;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    bool mask_set = false, pipe_was_pending = false;
-    if (in_fd < 0) {
-        ret = fail(r, err, errlen, in_fd, "%s", msg);
-        goto out;
-    }
-    if (pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0 || pipe2(rep_p, O_CLOEXEC) < 0) {
-        ret = fail(r, err, errlen, -errno, "pipe2: %s", strerror(errno));
-        goto out;
-    }
-    fcntl(out_p[0], F_SETFL, O_NONBLOCK);
-    fcntl(err_p[0], F_SETFL, O_NONBLOCK);
-    fcntl(rep_p[0], F_SETFL, O_NONBLOCK);
-    tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-    if (tfd < 0) {
-        ret = fail(r, err, errlen, -errno, "timerfd_create: %s", strerror(errno));
-        goto out;
-    }
-    /* This run's own network namespace and cgroups, never used before and
-     * destroyed after it. */
-    ret = sbx_ready_take(p, &u, msg, sizeof msg);
-    if (ret < 0) {
-        ret = fail(r, err, errlen, ret, "%s", msg);
-        goto out;
-    }
-    ret = sbx_cg_prepare(&u->cg, &cfg->limits, msg, sizeof msg);
-    if (ret < 0) {
-        ret = fail(r, err, errlen, ret, "%s", msg);
-        goto out;
-    }
-
-    struct run_ctx c;
-    memset(&c, 0, sizeof c);
-    c.cfg = cfg;
-    c.plan = &plan;
-    c.filter = &p->filter;
-    c.cg = &u->cg;
-    c.uid = s->uid;
-    c.gid = s->gid;
-    c.stdin_fd = in_fd;
-    c.stdout_w = out_p[1];
-    c.stderr_w = err_p[1];
-    c.report_w = rep_p[1];
-    c.cwd = cwd;
-    c.hostname = hostname;
-    c.envp = (char *const *)cfg->env;
-    c.rlimit_memory = u->cg.kind == SANDBOX_ACCT_RLIMITS;
-    c.reset_oom = !p->oom_neutral;
-    snprintf(c.uid_map, sizeof c.uid_map, "%d %u 1\n", INSIDE_ID, (unsigned)s->uid);
-    snprintf(c.gid_map, sizeof c.gid_map, "%d %u 1\n", INSIDE_ID, (unsigned)s->gid);
-
-    /* The slot's thread clones the keeper: it sits in the slot's network
-     * namespace and cgroups already. */
-    struct sbx_clone_req req = {.child = keeper_entry,
-                                .arg = &c,
-                                .unit = u,
-                                .host_network = cfg->network,
-                                .t_clone = &c.t_clone,
-                                .pidfd = -1};
-    ret = sbx_slot_clone(s, &req);
-    if (ret < 0) {
-        ret = fail(r, err, errlen, ret, "cloning the sandbox keeper: %s", strerror(-ret));
-        goto out;
-    }
-    pidfd = req.pidfd;
-    /* Visible to sandbox_cancel from now on (a cancel that came earlier
-     * takes effect here). */
-    pthread_mutex_lock(&s->run_mu);
-    s->live_pidfd = pidfd;
-    if (s->cancel_pending)
-        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-    pthread_mutex_unlock(&s->run_mu);
-    uint64_t start = c.t_clone;
-    close(out_p[1]);
-    close(err_p[1]);
-    close(rep_p[1]);
-    out_p[1] = err_p[1] = rep_p[1] = -1;
-
-    const struct sandbox_limits *l = &cfg->limits;
-    for (int i = 0; i < 2; i++) {
-        cap[i].fd = i ? err_p[0] : out_p[0];
-        cap[i].max = l->output_bytes ? l->output_bytes : UNLIMITED_CAPTURE;
-    }
-    if (cfg->stream) {
-        stream_open(&cap[0], cfg->stream_stdout_fd);
-        stream_open(&cap[1], cfg->stream_stderr_fd);
-        if (pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask) == 0) {
-            mask_set = true;
-            sigset_t pend;
-            pipe_was_pending = sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE);
-        }
-    }
-    struct run_state st = {.pidfd = pidfd, .tfd = tfd};
-    uint64_t wall_deadline = l->wall_ms ? start + l->wall_ms * 1000000ull : 0;
-    bool cpu_watch = l->cpu_ms && u->cg.kind != SANDBOX_ACCT_RLIMITS;
-    uint64_t next_check = 0;
-    if (cpu_watch)
-        /* CPU time grows at most ncpus times faster than the clock. */
-        next_check = start + (l->cpu_ms * 1000000ull) / (uint64_t)p->ncpus;
-    if (wall_deadline && (!next_check || wall_deadline < next_check))
-        next_check = wall_deadline;
-    if (next_check)
-        arm_timer(tfd, next_check);
-
-    struct reports rs;
-    memset(&rs, 0, sizeof rs);
-    bool keeper_exited = false;
-    bool eof[3] = {false, false, false};
-    uint64_t t_exit = 0;
-    /* Until the keeper is gone, not until the pipes reach EOF: a program can
-     * keep its own pipe ends alive after its death (in flight over a unix
-     * socket, in a reference cycle only the kernel's unix garbage collector
-     * frees). Once the keeper's pidfd is readable the PID namespace is empty
-     * (PID 1 waits for the rest before it exits): what is buffered is read
-     * without waiting, and the run is reported. */
-    while (!keeper_exited) {
-        struct pollfd pf[7];
-        int n = 0;
-        int idx_out = -1, idx_err = -1, idx_rep = -1, idx_pid = -1, idx_t = -1;
-        int idx_s[2] = {-1, -1};
-        for (int i = 0; i < 2; i++) {
-            if (stream_pending(&cap[i])) {
-                idx_s[i] = n;
-                pf[n++] = (struct pollfd){.fd = cap[i].sfd, .events = POLLOUT};
-            }
-        }
-        if (!eof[0]) {
-            idx_out = n;
-            pf[n++] = (struct pollfd){.fd = out_p[0], .events = POLLIN};
-        }
-        if (!eof[1]) {
-            idx_err = n;
-            pf[n++] = (struct pollfd){.fd = err_p[0], .events = POLLIN};
-        }
-        if (!eof[2]) {
-            idx_rep = n;
-            pf[n++] = (struct pollfd){.fd = rep_p[0], .events = POLLIN};
-        }
-        if (!keeper_exited) {
-            idx_pid = n;
-            pf[n++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
-        }
-        idx_t = n;
-        pf[n++] = (struct pollfd){.fd = tfd, .events = POLLIN};
-        int pr = poll(pf, (nfds_t)n, -1);
-        if (pr < 0) {
-            if (errno == EINTR)
-                continue;
-            kill_sandbox(&st, SANDBOX_LIMIT_NONE);
-            break;
-        }
-        for (int i = 0; i < 2; i++) {
-            int idx = i ? idx_err : idx_out;
-            if (idx < 0 || !pf[idx].revents)
-                continue;
-            int cr = capture_read(&cap[i]);
-            if (cr != 0)
-                eof[i] = true;
-            if (l->output_bytes && cap[i].total > l->output_bytes)
-                kill_sandbox(&st, SANDBOX_LIMIT_OUTPUT);
-            stream_flush(&cap[i]);
-        }
-        for (int i = 0; i < 2; i++)
-            if (idx_s[i] >= 0 && pf[idx_s[i]].revents)
-                stream_flush(&cap[i]);
-        if (idx_rep >= 0 && pf[idx_rep].revents) {
-            if (read_reports(rep_p[0], &rs))
-                eof[2] = true;
-        }
-        if (idx_pid >= 0 && pf[idx_pid].revents) {
-            keeper_exited = true;
-            t_exit = sbx_now_ns();
-        }
-        if (pf[idx_t].revents) {
-            uint64_t exp;
-            if (read(tfd, &exp, sizeof exp) < 0) {
-                /* spurious: fall through to the checks */
-            }
-            uint64_t now = sbx_now_ns();
-            if (st.killed) {
-                /* The kill is under way: keep the timer firing (and the
-                 * signal going) until the keeper is reported gone. */
-                syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-                arm_timer(tfd, now + KILL_RETRY_NS);
-            } else if (wall_deadline && now >= wall_deadline) {
-                kill_sandbox(&st, SANDBOX_LIMIT_WALL);
-            } else if (cpu_watch && !st.killed) {
-                uint64_t used = sbx_cg_cpu_ns(&u->cg);
-                uint64_t lim = l->cpu_ms * 1000000ull;
-                if (used >= lim) {
-                    kill_sandbox(&st, SANDBOX_LIMIT_CPU);
-                } else {
-                    uint64_t step = (lim - used) / (uint64_t)p->ncpus;
-                    if (step < 2000000)
-                        step = 2000000;
-                    next_check = now + step;
-                    if (wall_deadline && wall_deadline < next_check)
-                        next_check = wall_deadline;
-                    arm_timer(tfd, next_check);
-                }
-            }
-        }
-    }
-    /* Every process of the sandbox is gone. Descriptors it left in flight
-     * (SCM_RIGHTS in a cycle) are freed only by the unix garbage collector:
-     * start it now, then take what the pipes hold without waiting for EOF. */
-    sbx_unix_gc_kick();
-    for (int i = 0; i < 2; i++) {
-        if (!eof[i] && capture_read(&cap[i]) < 0)
-            eof[i] = true;
-        if (l->output_bytes && cap[i].total > l->output_bytes && !st.killed) {
-            st.killed = true;
-            st.kill_reason = SANDBOX_LIMIT_OUTPUT;
-        }
-    }
-    read_reports(rep_p[0], &rs);
-    /* A last try for what the stream fds did not take yet; never waits. */
-    for (int i = 0; i < 2; i++)
-        stream_flush(&cap[i]);
-    siginfo_t si;
-    memset(&si, 0, sizeof si);
-    while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
-        ;
-    if (!t_exit)
-        t_exit = sbx_now_ns();
-
-    /* Measure, then make sure the slot is clean before anyone reuses it. */
-    struct sbx_cg_stats cs;
-    sbx_cg_stats(&u->cg, &cs);
-    int er = sbx_cg_empty(&u->cg, msg, sizeof msg);
-    /* From the target's end (or our kill) to a clean slot: the namespaces'
-     * teardown is most of it. */
-    r->step_ns[SANDBOX_STEP_TEARDOWN] = sbx_now_ns() - (rs.got_done ? rs.done.t_end : t_exit);
-    for (int i = 0; i < SANDBOX_STEP_COUNT; i++) {
-        if (rs.done.step_ns[i])
-            r->step_ns[i] = rs.done.step_ns[i];
-        if (rs.tsteps.step_ns[i])
-            r->step_ns[i] = rs.tsteps.step_ns[i];
-    }
-    if (rs.tsteps.t_fork && rs.done.t_fork && rs.tsteps.t_fork > rs.done.t_fork)
-        r->step_ns[SANDBOX_STEP_FORK] = rs.tsteps.t_fork - rs.done.t_fork;
-    if (er < 0) {
-        ret = fail(r, err, errlen, er, "%s", msg);
-        goto out;
-    }
-    pthread_mutex_lock(&s->run_mu);
-    bool cancelled = s->cancel_pending;
-    pthread_mutex_unlock(&s->run_mu);
-    if (cancelled) {
-        ret = fail(r, err, errlen, -ECANCELED, "cancelled");
-        goto out;
-    }
-    if (rs.got_setup_err) {
-        ret = fail(r, err, errlen, -(rs.setup_err.err ? rs.setup_err.err : EIO), "%s: %s",
-                   rs.setup_err.what, strerror(rs.setup_err.err));
-        goto out;
-    }
-    if (!rs.got_done && cs.oom_killed) {
-        /* The OOM killer chose the keeper: the memory limit ended the run. */
-        st.killed = true;
-        st.kill_reason = SANDBOX_LIMIT_MEMORY;
-    }
-    if (!rs.got_done && !st.killed) {
-        ret = fail(r, err, errlen, -EIO, "the sandbox keeper died (%s %d) before reporting",
-                   si.si_code == CLD_EXITED ? "exit" : "signal", si.si_status);
-        goto out;
-    }
-
-    /* The verdict. */
-    if (rs.got_done) {
-        if (WIFEXITED(rs.done.status)) {
-            r->exit_code = WEXITSTATUS(rs.done.status);
-        } else if (WIFSIGNALED(rs.done.status)) {
-            r->exit_code = -1;
-            r->signal = WTERMSIG(rs.done.status);
-        }
-        r->wall_ms = (rs.done.t_end - rs.done.t_fork) / 1000000ull;
-    } else {
-        /* We killed the keeper before the target ended. */
-        r->exit_code = -1;
-        r->signal = SIGKILL;
-        r->wall_ms = (t_exit - start) / 1000000ull;
-    }
-    if (u->cg.kind == SANDBOX_ACCT_RLIMITS) {
-        r->cpu_us = rs.done.cpu_us;
-        r->memory_kib = rs.done.maxrss_kib;
-    } else {
-        r->cpu_us = cs.cpu_ns / 1000ull;
-        r->memory_kib = cs.mem_peak_bytes / 1024;
-    }
-    r->cpu_ms = r->cpu_us / 1000;
-    if (rs.got_exec_err) {
-        snprintf(r->message, sizeof r->message, "%s: %s", rs.exec_err.what,
-                 strerror(rs.exec_err.err));
-        r->exit_code = 127;
-        r->signal = 0;
-    }
-    enum sandbox_limit lim = st.killed ? st.kill_reason : SANDBOX_LIMIT_NONE;
-    if (r->signal == SIGXCPU)
-        lim = SANDBOX_LIMIT_CPU;
-    if (r->signal == SIGXFSZ)
-        lim = SANDBOX_LIMIT_FILE_SIZE;
-    if (lim == SANDBOX_LIMIT_NONE && l->cpu_ms && r->cpu_ms > l->cpu_ms)
-        lim = SANDBOX_LIMIT_CPU;
-    if (lim == SANDBOX_LIMIT_NONE && l->wall_ms && r->wall_ms > l->wall_ms)
-        lim = SANDBOX_LIMIT_WALL;
-    bool clean = r->exit_code == 0 && r->signal == 0 && lim == SANDBOX_LIMIT_NONE;
-    /* A run that failed after running out of processes failed because of
-     * them (a fork bomb ends by time, but the verdict is the processes). */
-    if (cs.pids_hit && !clean)
-        lim = SANDBOX_LIMIT_PROCESSES;
-    if (cs.oom_killed)
-        lim = SANDBOX_LIMIT_MEMORY;
-    r->limit = lim;
-    r->status = (r->exit_code == 0 && r->signal == 0 && lim == SANDBOX_LIMIT_NONE)
-                    ? SANDBOX_OK
-                    : SANDBOX_PROGRAM_FAILED;
-    ret = 0;
-
-out:
-    for (int i = 0; i < 2; i++) {
-        if (!cap[i].buf && ret == 0) {
-            cap[i].buf = malloc(1);
-            if (!cap[i].buf)
-                ret = fail(r, err, errlen, -ENOMEM, "out of memory");
-        }
-        if (cap[i].buf)
-            cap[i].buf[cap[i].len] = 0;
-    }
-    r->stdout_buf = cap[0].buf;
-    r->stdout_len = cap[0].len;
-    r->stdout_total = cap[0].total;
-    r->stdout_truncated = cap[0].truncated;
-    r->stderr_buf = cap[1].buf;
-    r->stderr_len = cap[1].len;
-    r->stderr_total = cap[1].total;
-    r->stderr_truncated = cap[1].truncated;
-    if (order.on && !order.failed) {
-        r->order = order.v;
-        r->n_order = order.n;
-    } else
-        free(order.v);
-    r->stdout_streamed = cap[0].sent;
-    r->stderr_streamed = cap[1].sent;
-    r->stdout_stream_failed = cfg && cfg->stream && cfg->stream_stdout_fd >= 0 && cap[0].sfailed;
-    r->stderr_stream_failed = cfg && cfg->stream && cfg->stream_stderr_fd >= 0 && cap[1].sfailed;
-    for (int i = 0; i < 2; i++)
-        if (cap[i].sowned)
-            close(cap[i].sfd);
-    if (mask_set) {
-        /* Discard the SIGPIPEs our stream writes raised (not one that was
-         * pending before the run), then restore the caller's mask. */
-        struct timespec zero = {0, 0};
-        if (!pipe_was_pending)
-            while (sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE)
-                ;
-        pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
-    }
-    pthread_mutex_lock(&s->run_mu);
-    s->live_pidfd = -1;
-    pthread_mutex_unlock(&s->run_mu);
-    int fds[] = {owned_stdin, out_p[0], out_p[1], err_p[0], err_p[1],
-                 rep_p[0],    rep_p[1], tfd,      pidfd};
-    for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
+    ret = run_in_unit(p, s, cfg, &plan, cwd, hostname, &u, r, err, errlen);
     /* Destroyed in the background; the unix garbage collector was started
      * when the keeper was gone, so what was in flight lets go of it. */
     sbx_ready_give_back(p, u);

@@ -246,6 +246,14 @@ const char *sandbox_status_name(enum sandbox_status s);         /* "ok", "failed
 const char *sandbox_limit_name(enum sandbox_limit l);           /* "none", "cpu", "wall", ... */
 const char *sandbox_accounting_name(enum sandbox_accounting a); /* "cgroup-v2", ... */
 
+/* The directory of this process's own cgroup in one hierarchy: the cgroup v1
+ * hierarchy that has controller ctrl ("memory", "pids", ...), or the v2
+ * unified one when ctrl is NULL. Read from /proc/self/cgroup and the mount
+ * table, so it holds wherever the hierarchy is mounted. 0 with dir filled;
+ * -ENOENT when the hierarchy is not mounted or this process is not in it;
+ * -ENAMETOOLONG when dir is too small (a cut path would name another group). */
+int sandbox_cgroup_own_dir(const char *ctrl, char *dir, size_t dirlen);
+
 /*** The resident supervisor ***/
 
 struct sandbox_pool;

@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <microhttpd.h>
 
-#include "../api.h"
+#include "../api/api.h"
 
 typedef struct compat_front {
     const char *name;        /* "judge0", "piston", "jobe" */
@@ -70,7 +70,7 @@ const api_route *compat_route_match(const config *cfg, const compat_front *only,
                                     bool *path_known, const compat_front **front);
 
 /* The front's callback body for a stored row (webhook_front_body_fn,
- * daemon/webhook.h): NULL when the row is not a front's or the front has
+ * daemon/webhook/webhook.h): NULL when the row is not a front's or the front has
  * none. */
 char *compat_callback_body(store *s, const config *cfg, const json_t *row, const char **method);
 

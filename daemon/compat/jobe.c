@@ -85,7 +85,7 @@ static enum MHD_Result jobe_languages(api_call *c)
     char err[512] = "";
     _cleanup_json_ json_t *names = NULL;
     if (builder_pkgset_names(c->ctx->cfg, &names, err, sizeof(err)) < 0) {
-        log_error("jobe_languages err=\"%s\"", err);
+        log_error("jobe-languages-failed error=\"%s\"", err);
         return reply_string(c, 500, "Server exception (the package set cannot be read)");
     }
     _cleanup_json_ json_t *pkgs = compat_package_set(c->ctx->cfg);
@@ -122,7 +122,7 @@ static enum MHD_Result jobe_file_put(api_call *c)
                                   config_int(c->ctx->cfg, "compat.jobe.file_ttl_ms"));
     free(data);
     if (r < 0) {
-        log_error("jobe_file_put id=%s err=\"%s\"", c->param, store_last_error(c->st));
+        log_error("jobe-file-put-failed id=%s error=\"%s\"", c->param, store_last_error(c->st));
         char msg[256];
         snprintf(msg, sizeof(msg), "put: failed to write file %s to cache", c->param);
         return reply_string(c, r == -EBUSY ? 503 : 500, msg);
@@ -298,7 +298,7 @@ static enum MHD_Result submit(api_call *c, const jobe_spec *spec, const loaded_f
     json_t *view = NULL;
     r = wait_run(c, id, config_int(c->ctx->cfg, "compat.jobe.overload_wait_ms"), &view);
     if (r < 0) {
-        log_error("jobe_wait id=%s err=\"%s\"", id, store_last_error(c->st));
+        log_error("jobe-wait-failed id=%s error=\"%s\"", id, store_last_error(c->st));
         return reply_server_error(c, "database error");
     }
     if (r == 0)
@@ -314,7 +314,7 @@ static enum MHD_Result jobe_runs(api_call *c)
     char err[512] = "";
     _cleanup_json_ json_t *names = NULL;
     if (builder_pkgset_names(c->ctx->cfg, &names, err, sizeof(err)) < 0) {
-        log_error("jobe_runs err=\"%s\"", err);
+        log_error("jobe-runs-failed error=\"%s\"", err);
         return reply_server_error(c, "the package set cannot be read");
     }
     jobe_spec spec;

@@ -4,7 +4,7 @@
  * GC root (v1: DELETE /v1/depsets/{key}). */
 #pragma once
 
-#include "../api.h"
+#include "../api/api.h"
 #include "piston_runtimes.h"
 
 /* The runtimes of the package set of the moment (api.packages.file, else

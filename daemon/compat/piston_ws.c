@@ -32,6 +32,7 @@
 #include "../../common/base64.h"
 #include "../../common/cleanup.h"
 #include "../../common/log.h"
+#include "../../common/monotime.h"
 #include "compat.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -52,13 +53,6 @@ typedef struct {
     int64_t close_at_ms;
     bool peer_gone;
 } ws_session;
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- wslay callbacks ---- */
 
@@ -155,7 +149,7 @@ static void flush_close(ws_session *s)
     if (!s->close_queued || s->close_sent || wslay_event_get_queued_msg_count(s->ws) > 0)
         return;
     s->close_sent = true;
-    s->close_at_ms = mono_ms();
+    s->close_at_ms = monotime_ms();
     wslay_event_queue_close(s->ws, s->close_code, (const uint8_t *)s->close_reason,
                             strlen(s->close_reason));
 }
@@ -165,7 +159,7 @@ static void flush_close(ws_session *s)
 static void ws_loop(ws_session *s, api_ctx *ctx)
 {
     for (;;) {
-        int64_t now = mono_ms();
+        int64_t now = monotime_ms();
         if (*ctx->stop && !s->close_queued)
             io_close(s, 1001, "Server shutting down");
         piston_ws_proto_tick(s->proto, now);

@@ -17,7 +17,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
-#include "../api.h"
+#include "../api/api.h"
 #include "piston_translate.h"
 
 /* GET /api/v2/connect (scope submit). */

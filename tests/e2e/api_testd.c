@@ -12,7 +12,7 @@
 
 #include "../../common/config.h"
 #include "../../common/log.h"
-#include "../../daemon/auth.h"
+#include "../../daemon/token.h"
 #include "../../daemon/roles.h"
 
 static volatile sig_atomic_t stop_flag;
@@ -63,7 +63,7 @@ int main(int argc, char **argv)
     if (lvl >= 0)
         log_set_level(lvl);
     if (optind < argc && !strcmp(argv[optind], "token")) {
-        int r = auth_token_command(cfg, argc - optind, argv + optind);
+        int r = token_command(cfg, argc - optind, argv + optind);
         config_free(cfg);
         return r;
     }

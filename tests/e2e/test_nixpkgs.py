@@ -46,7 +46,7 @@ class Env:
             os.chmod(path, 0o755)
         self.sources = os.path.join(self.dir, "sources.json")
         self.profiles = os.path.join(self.dir, "profiles.json")
-        with open(os.path.join(SOURCE, "daemon", "profiles.json")) as f:
+        with open(os.path.join(SOURCE, "daemon", "request", "profiles.json")) as f:
             profiles = json.load(f)
         profiles["greet-fixture"] = {
             "description": "the fixture's greet, a nixpkgs attribute path",

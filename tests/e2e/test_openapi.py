@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""docs/api.yaml against the real server: every route of daemon/api_routes.c
+"""docs/api.yaml against the real server: every route of daemon/api/api_routes.c
 is documented and every documented operation is served; every request
 example is answered with the status that documents it, in the documented
 shape; JSON answers validate against schema/*.json."""
@@ -73,7 +73,7 @@ def schema_name(resp_doc, doc):
 
 
 def route_table():
-    with open(os.path.join(SRC, "daemon", "api_routes.c")) as f:
+    with open(os.path.join(SRC, "daemon", "api", "api_routes.c")) as f:
         text = f.read()
     return {(m.lower(), p) for m, p in re.findall(r'^\s*\{"(GET|POST|DELETE|PUT|PATCH)", "([^"]+)"', text, re.M)}
 

@@ -1,13 +1,13 @@
 /* fuzz_lease.c — libFuzzer target: the bodies the lease protocol accepts
- * (daemon/lease_parse.c). The first byte picks the operation, the rest is
+ * (daemon/api/lease_parse.c). The first byte picks the operation, the rest is
  * the body, parsed as the API parses it (request_parse_body). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../daemon/lease_parse.h"
-#include "../../daemon/request.h"
+#include "../../daemon/api/lease_parse.h"
+#include "../../daemon/request/request.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

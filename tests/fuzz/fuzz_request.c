@@ -1,5 +1,5 @@
 /* fuzz_request.c — libFuzzer target: a POST /v1/submissions body through
- * request_parse_body and request_normalize (daemon/request*.c), with the
+ * request_parse_body and request_normalize (daemon/request/request*.c), with the
  * source tree's profiles, as the API runs them, over a static package set of
  * the target's own (the machine's dpkg-derived set would be generated on the
  * first input, which takes longer than libFuzzer's per-input timeout). */
@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "../../common/config.h"
-#include "../../daemon/profiles.h"
-#include "../../daemon/request.h"
+#include "../../daemon/request/profiles.h"
+#include "../../daemon/request/request.h"
 #include "fuzz.h"
 
 static config *cfg;

@@ -99,7 +99,7 @@ def case_changed_file_dpkg_not_told():
     expect(p["id"] != SEEN["a"] and p["changes"] == 1, "health pkgset %r (was %s)" % (p, SEEN["a"]))
     expect(metric("farm_pkgset_changes_total").endswith(" 1"), metric("farm_pkgset_changes_total"))
     logs = FARM.logs()
-    expect("pkgset_changed" in logs and "hash mismatch" in logs, logs[-6000:])
+    expect("pkgset-changed" in logs and "hash mismatch" in logs, logs[-6000:])
     SEEN["b"] = p["id"]
 
 

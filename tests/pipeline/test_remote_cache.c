@@ -17,27 +17,12 @@
 #include <jansson.h>
 
 #include "log.h"
-#include "../../daemon/worker_cache.h"
+#include "../../daemon/worker/worker_cache.h"
+#include "../lib/tap.h"
 
-static int n_tests, n_failed;
 static char tmp[] = "/tmp/farm-remote-cache-XXXXXX";
 static char path[512]; /* the store path built for the test */
 static char drv[512];  /* and its derivation */
-
-static void ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ok(bool cond, const char *fmt, ...)
-{
-    va_list ap;
-
-    n_tests++;
-    n_failed += !cond;
-    printf("%s %d - ", cond ? "ok" : "not ok", n_tests);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    fflush(stdout);
-}
 
 /* Runs a shell command; its first output line lands in out (may be NULL). */
 static int sh(char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -146,5 +131,5 @@ int main(void)
     ok(r == 0, "a closure already present needs no cache (r=%d)", r);
 
     json_decref(set);
-    return n_failed ? 1 : 0;
+    return tap_failed() ? 1 : 0;
 }

@@ -19,24 +19,9 @@
 #include "config.h"
 #include "log.h"
 #include "../../daemon/supervisor.h"
+#include "../lib/tap.h"
 
 static char log_path[] = "/tmp/farm-supervisor-XXXXXX";
-static int n_tests, n_failed;
-
-static void ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ok(bool cond, const char *fmt, ...)
-{
-    va_list ap;
-
-    n_tests++;
-    n_failed += !cond;
-    printf("%s %d - ", cond ? "ok" : "not ok", n_tests);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    fflush(stdout);
-}
 
 /* Each child start appends "<role>\n" to the log file (O_APPEND: one write
  * per line, so concurrent children do not interleave). */
@@ -210,8 +195,8 @@ int main(void)
         ok(count("clean-stop") == before + 2, "children stop when the supervisor is killed");
     }
 
-    printf("1..%d\n", n_tests);
+    int status = tap_done();
     config_free(cfg);
     unlink(log_path);
-    return n_failed ? 1 : 0;
+    return status;
 }

@@ -25,6 +25,7 @@
 #include "store.h"
 #include "../../daemon/roles.h"
 #include "../../daemon/supervisor.h"
+#include "../lib/tap.h"
 
 static config *cfg;
 static store *st;
@@ -32,25 +33,6 @@ static char state_dir[256];
 static char depset_key[65];
 static char *depset_spec;
 static pid_t worker_pid;
-static int n_tests, n_failed;
-
-/* ---- TAP ---- */
-
-static void ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void ok(bool cond, const char *fmt, ...)
-{
-    va_list ap;
-
-    n_tests++;
-    if (!cond)
-        n_failed++;
-    printf("%s %d - ", cond ? "ok" : "not ok", n_tests);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    fflush(stdout);
-}
 
 /* ---- building requests ---- */
 
@@ -560,7 +542,7 @@ int main(int argc, char **argv)
     }
 
     ok(stop_worker() == 0, "worker stops cleanly on SIGTERM");
-    printf("1..%d\n", n_tests);
+    int rc = tap_done();
     cleanup();
-    return n_failed ? 1 : 0;
+    return rc;
 }

@@ -12,27 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int test_no, failures;
-
-void ok(bool cond, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s %d - ", cond ? "ok" : "not ok", ++test_no);
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    fflush(stdout);
-    if (!cond)
-        failures++;
-}
-
-int sbxtest_done(void)
-{
-    printf("1..%d\n", test_no);
-    return failures ? 1 : 0;
-}
-
 bool sbxtest_has(const struct sandbox_result *r, const char *s)
 {
     return r->stdout_buf && strstr(r->stdout_buf, s);

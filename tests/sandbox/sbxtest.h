@@ -1,6 +1,7 @@
 /* sbxtest.h — what the C drivers of suite sandbox (test_sandbox.c,
- * test_leftovers.c) share: TAP output, and setting up and removing the
- * temporary root with its store mount so that the host is left as found. */
+ * test_leftovers.c) share: setting up and removing the temporary root with
+ * its store mount so that the host is left as found. TAP output is
+ * tests/lib/tap.h. */
 #ifndef NIXFARM_TESTS_SBXTEST_H
 #define NIXFARM_TESTS_SBXTEST_H
 
@@ -8,13 +9,7 @@
 #include <sys/types.h>
 
 #include "sandbox.h"
-
-/* Prints "ok N - ..." or "not ok N - ..." (counted for sbxtest_done) and
- * flushes stdout, so that a crash later loses no line. */
-void ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Prints the TAP plan; returns main's exit status: 1 when any ok() failed. */
-int sbxtest_done(void);
+#include "../lib/tap.h" /* ok(), tap_done() */
 
 /* Whether the run's stdout holds s. */
 bool sbxtest_has(const struct sandbox_result *r, const char *s);

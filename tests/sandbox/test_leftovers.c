@@ -435,5 +435,5 @@ int main(int argc, char **argv)
     cleanup();
     struct stat st;
     ok(stat(T, &st) < 0, "the test directory is gone");
-    return sbxtest_done();
+    return tap_done();
 }

@@ -21,7 +21,12 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' TERM INT HUP
-# the pool groups (of the naming that says who made them) beneath our own cgroups
+# The pid namespace this script runs in: every farm of the test runs in a new
+# one, so a pool group named for this namespace (nixfarm-sandbox.<ns>.<pid>...)
+# is another farm's on the same host (another test run), never ours.
+HOSTNS=$(stat -L -c %i /proc/self/ns/pid)
+# the pool groups (of the naming that says who made them) beneath our own
+# cgroups, made from a namespace other than ours
 groups() {
     while IFS=: read -r _ ctrl path; do
         case ",$ctrl," in *,memory,*|*,pids,*|*,cpuacct,*) ;; *) continue ;; esac
@@ -29,7 +34,7 @@ groups() {
         d=/sys/fs/cgroup/$ctrl$path
         [ -d "$d" ] || d=/sys/fs/cgroup/$c$path
         ls -d "$d"/nixfarm-sandbox.* 2>/dev/null
-    done </proc/self/cgroup | sort
+    done </proc/self/cgroup | grep -v "/nixfarm-sandbox\.$HOSTNS\." | sort
 }
 procs_of() { # number of processes of uid $1
     ps -e -o uid= | awk -v u="$1" '$1 == u' | wc -l

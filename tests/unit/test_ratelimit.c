@@ -1,4 +1,4 @@
-/* test_ratelimit.c — the API's per-caller rate limit (daemon/auth.c) under a
+/* test_ratelimit.c — the API's per-caller rate limit (daemon/api/auth.c) under a
  * flood of callers: a busy caller keeps its empty bucket however many new
  * addresses arrive (issue 10: the table was wiped when three-quarters full,
  * refilling everyone). The clock is driven by the test. */
@@ -7,8 +7,8 @@
 #include <stdint.h>
 
 #include "../../common/config.h"
-#include "../../daemon/auth.h"
-#include "../../daemon/ratetable.h"
+#include "../../daemon/api/auth.h"
+#include "../../daemon/api/ratetable.h"
 
 static auth *new_auth(const char *per_s, const char *burst)
 {

@@ -1,5 +1,5 @@
 /* test_request.c — validation and normalization of submission requests
- * (daemon/request.c), against a small static package set of the test's own
+ * (daemon/request/request.c), against a small static package set of the test's own
  * (a temporary packages.json: nothing of the machine's dpkg) and a small
  * inline profile file. */
 #include "testutil.h"
@@ -10,8 +10,8 @@
 #include "../../common/config.h"
 #include "../../common/depset_key.h"
 #include "../../common/hash.h"
-#include "../../daemon/profiles.h"
-#include "../../daemon/request.h"
+#include "../../daemon/request/profiles.h"
+#include "../../daemon/request/request.h"
 
 static const char *PROFILES =
     "{\"py\": {\"packages\": [\"python3\"], \"run\": \"python3 main.py\", \"compile\": null,"
