@@ -427,7 +427,7 @@ static void pages(void)
     bench_prepare(dir);
     store *s = bench_open(dir);
     int frames = 0;
-    sqlite3_wal_hook(s->db, frames_hook, &frames);
+    sqlite3_wal_hook(db_sqlite_handle(s->db), frames_hook, &frames);
     store_submission_new n = {.request_json = "{\"run\":\"./main\"}", .depset = &set_ref};
     const int warm = 50, runs = 200;
     long sum[3] = {0, 0, 0};
