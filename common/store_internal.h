@@ -52,6 +52,7 @@ struct store {
     int listen_fd[STORE_N_ROLES];
     char *listen_path[STORE_N_ROLES];
     int send_fd;
+    unsigned pg_listening; /* roles LISTENed to on PostgreSQL */
     /* Doorbell listing cache (store_doorbell.c): socket paths by role, valid
      * while the directory's mtime is unchanged and old enough to trust. */
     char **bell_paths;

@@ -17,8 +17,9 @@
  * PostgreSQL has its own files (schema/pg/, store_pg_migrations) and the same
  * ledger; there is no user_version, so the file version is the ledger's
  * highest number, and migrators queue on an advisory lock inside the
- * transaction instead of BEGIN IMMEDIATE. pg/001 holds SQLite's 001..060 in
- * one file; from there a change to the schema adds a file to each list. */
+ * transaction instead of BEGIN IMMEDIATE. pg/060 holds SQLite's 001..060 in
+ * one file; from there a change to the schema adds a file with the same
+ * number to each list, so store_schema_version() is both backends'. */
 #include "store_internal.h"
 
 #include <errno.h>

@@ -127,9 +127,9 @@ int store_counters_add(store *s, const char *const *names, const int64_t *deltas
         return r;
     _cleanup_tx_ store *tx = s;
     for (size_t i = 0; i < n; i++) {
-        _cleanup_stmt_ db_stmt *st =
-            store_stmt(s, "INSERT INTO api_counters (name, value) VALUES (?1, ?2) "
-                          "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value");
+        _cleanup_stmt_ db_stmt *st = store_stmt(
+            s, "INSERT INTO api_counters (name, value) VALUES (?1, ?2) "
+               "ON CONFLICT (name) DO UPDATE SET value = api_counters.value + excluded.value");
         if (!st)
             return store_err(s);
         db_bind_text(st, 1, names[i]);

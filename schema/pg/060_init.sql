@@ -1,10 +1,12 @@
--- pg/001_init.sql — the PostgreSQL schema: the tables of schema/001..060 (the
+-- pg/060_init.sql — the PostgreSQL schema: the tables of schema/001..060 (the
 -- SQLite migrations) in one file. Same tables, columns and meanings; the
 -- differences are the dialect's: BIGINT for the ms times and counters, an
 -- identity for SQLite's INTEGER PRIMARY KEY rowids (depsets keeps a column
 -- named rowid for its FIFO tie-break), bytea for blobs, trigger functions in
 -- PL/pgSQL. JSON stays TEXT, so the store's string appends (inline events)
 -- and its readers are the same on both backends.
+-- Numbered 060, the SQLite list's newest, so both backends report one schema
+-- version; a later change adds a file with the same number to each list.
 -- Applied by common/store_migrate.c inside one transaction under an advisory
 -- lock; the ledger is schema_migrations, as in SQLite.
 
