@@ -214,10 +214,51 @@ static PGresult *dbpg_run(db_stmt *st)
     return PQexecPrepared(d->pg, st->name, st->nparams, st->vals, st->lens, st->fmts, 0);
 }
 
+/* Is s valid UTF-8 (what the server's text type accepts)? */
+static bool dbpg_utf8_ok(const unsigned char *s)
+{
+    while (*s) {
+        int n = *s < 0x80             ? 0
+                : (*s & 0xe0) == 0xc0 ? 1
+                : (*s & 0xf0) == 0xe0 ? 2
+                : (*s & 0xf8) == 0xf0 ? 3
+                                      : -1;
+        if (n < 0 || (n == 1 && *s < 0xc2))
+            return false;
+        s++;
+        for (int i = 0; i < n; i++, s++)
+            if ((*s & 0xc0) != 0x80)
+                return false;
+    }
+    return true;
+}
+
+/* SQLite compares any bytes; PostgreSQL refuses text that is not UTF-8. A
+ * lookup by such a key (an id from a URL) finds nothing, as in SQLite; a
+ * write of it is refused with -EILSEQ. 1: go on, 0: answered, <0: error. */
+static int dbpg_check_text(db_stmt *st)
+{
+    for (int i = 0; i < st->nparams; i++) {
+        if (!st->vals[i] || st->fmts[i] || dbpg_utf8_ok((const unsigned char *)st->vals[i]))
+            continue;
+        if (strncmp(st->pg_sql, "SELECT", 6) == 0)
+            return 0;
+        return db_set_error(st->d, -EILSEQ, "database %s: parameter $%d is not valid UTF-8",
+                            st->d->name, i + 1);
+    }
+    return 1;
+}
+
 int dbpg_step(db_stmt *st)
 {
     if (!st->res) {
         db_conn *d = st->d;
+        int ok = dbpg_check_text(st);
+        if (ok <= 0) {
+            if (ok == 0)
+                d->changes = 0;
+            return ok < 0 ? ok : DB_DONE;
+        }
         bool in_tx = PQtransactionStatus(d->pg) != PQTRANS_IDLE;
         for (int attempt = 0;; attempt++) {
             PGresult *res = dbpg_run(st);

@@ -248,19 +248,20 @@ int store_open(const char *path, const char *state_dir, store **out, char *err, 
     return store_open_opts(path, state_dir, 0, 0, out, err, errlen);
 }
 
-int store_open_config(const config *cfg, store **out, char *err, size_t errlen)
+char *store_config_url(const config *cfg)
 {
     /* db.url names PostgreSQL (or sqlite:<path>); db_path is the SQLite file. */
     const char *db = config_str(cfg, "db.url");
     if (!db[0])
         db = config_str(cfg, "db_path");
-    _cleanup_free_ char *def = NULL;
-    if (!db[0]) {
-        def = config_state_path(cfg, "farm.db");
-        if (!def)
-            return -ENOMEM;
-        db = def;
-    }
+    return db[0] ? strdup(db) : config_state_path(cfg, "farm.db");
+}
+
+int store_open_config(const config *cfg, store **out, char *err, size_t errlen)
+{
+    _cleanup_free_ char *db = store_config_url(cfg);
+    if (!db)
+        return -ENOMEM;
     int r = store_open_opts(db, config_str(cfg, "state_dir"),
                             (int)config_int(cfg, "db.busy_timeout_ms"),
                             (int)config_int(cfg, "queue.max_attempts"), out, err, errlen);

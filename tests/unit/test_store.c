@@ -1476,6 +1476,35 @@ START_TEST(exactly_once_with_four_processes)
 }
 END_TEST
 
+/* Two connections (two API processes) take from one bucket; it refills with
+ * time, never past its burst, and says how long to wait when empty. */
+START_TEST(rate_buckets_are_shared)
+{
+    const char *dir = testutil_newdir();
+    store *a = open_store(dir);
+    store *b = open_store(dir);
+    int wait = -1;
+    int64_t t0 = 1000000;
+    ck_assert_int_eq(store_rate_take(a, "addr:1", 2, 3, t0, &wait), 0); /* 3 in the bucket */
+    ck_assert_int_eq(store_rate_take(b, "addr:1", 2, 3, t0, &wait), 0);
+    ck_assert_int_eq(store_rate_take(a, "addr:1", 2, 3, t0, &wait), 0);
+    ck_assert_int_eq(store_rate_take(b, "addr:1", 2, 3, t0, &wait), 1);
+    ck_assert_int_eq(wait, 1);
+    ck_assert_int_eq(store_rate_take(b, "addr:2", 2, 3, t0, &wait), 0);       /* its own bucket */
+    ck_assert_int_eq(store_rate_take(a, "addr:1", 2, 3, t0 + 500, &wait), 0); /* 2/s */
+    ck_assert_int_eq(store_rate_take(b, "addr:1", 2, 3, t0 + 500, &wait), 1);
+    /* An hour idle fills it to the burst, not beyond. */
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(store_rate_take(i % 2 ? a : b, "addr:1", 2, 3, t0 + 3600000, &wait), 0);
+    ck_assert_int_eq(store_rate_take(a, "addr:1", 2, 3, t0 + 3600000, &wait), 1);
+    /* Unlimited writes nothing. */
+    ck_assert_int_eq(store_rate_take(a, "addr:3", 0, 0, t0, &wait), 0);
+    ck_assert_int_eq(sql_int("SELECT COUNT(*) FROM rate_buckets WHERE key = 'addr:3'"), 0);
+    store_close(a);
+    store_close(b);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("store");
@@ -1514,6 +1543,7 @@ int main(void)
     tcase_add_test(q, eviction_respects_holds);
     tcase_add_test(q, depset_requeue_while_held_and_waited_on);
     tcase_add_test(q, heartbeats_depths_settings);
+    tcase_add_test(q, rate_buckets_are_shared);
     tcase_add_test(q, health_report_tells_the_truth);
     tcase_set_timeout(q, 60);
     suite_add_tcase(s, q);
