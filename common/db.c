@@ -392,6 +392,16 @@ int db_commit(db_conn *d)
     return rc < 0 ? rc : 0;
 }
 
+int db_commit_after(db_conn *d, const char *sql)
+{
+    if (d->kind != DB_PG || !sql || !sql[0])
+        return db_commit(d);
+    char buf[256];
+    if ((size_t)snprintf(buf, sizeof(buf), "%sCOMMIT", sql) >= sizeof(buf))
+        return db_set_error(d, -E2BIG, "commit statement too long");
+    return dbpg_exec(d, buf);
+}
+
 bool db_in_tx(db_conn *d)
 {
     if (d->kind == DB_PG)

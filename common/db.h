@@ -56,6 +56,9 @@ int db_exec_script(db_conn *d, const char *sql);
  * their row with FOR UPDATE SKIP LOCKED, owner checks with FOR UPDATE). */
 int db_begin(db_conn *d);
 int db_commit(db_conn *d);
+/* PostgreSQL: runs sql (e.g. "NOTIFY x; ") and COMMIT in one round trip;
+ * with sql empty, or on SQLite (sql must be empty there), db_commit. */
+int db_commit_after(db_conn *d, const char *sql);
 void db_rollback(db_conn *d);
 bool db_in_tx(db_conn *d);
 

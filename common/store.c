@@ -111,16 +111,21 @@ int store_tx_begin(store *s)
 
 int store_tx_commit(store *s)
 {
-    int r = db_commit(s->db);
+    unsigned ring = s->ring_after;
+    /* PostgreSQL delivers a NOTIFY at commit: send the rings with the COMMIT,
+     * one round trip for both. */
+    char notify[128] = "";
+    if (store_is_pg(s) && ring)
+        store_doorbell_notify_sql(ring, notify, sizeof(notify));
+    int r = db_commit_after(s->db, notify);
     if (r < 0) {
         store_fail(s, r);
         store_tx_rollback(s);
         return r;
     }
     s->tx_depth = 0;
-    unsigned ring = s->ring_after;
     s->ring_after = 0;
-    if (ring)
+    if (ring && !notify[0])
         store_ring_mask(s, ring);
     return 0;
 }

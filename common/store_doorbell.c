@@ -179,6 +179,16 @@ static bool store_bells_fresh(store *s, const struct stat *st)
     return age_ms > 200;
 }
 
+void store_doorbell_notify_sql(unsigned mask, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int r = 0; r < STORE_N_ROLES; r++)
+        if (mask & (1u << r))
+            n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "NOTIFY %s; ",
+                                  store_role_channels[r]);
+}
+
 void store_ring_mask(store *s, unsigned mask)
 {
     if (store_is_pg(s)) {

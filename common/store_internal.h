@@ -131,6 +131,8 @@ json_t *store_col_str_or_null(db_stmt *st, int col);
 
 /* Rings every role whose bit (1 << role) is set in mask, one directory look. */
 void store_ring_mask(store *s, unsigned mask);
+/* "NOTIFY farm_<role>; " for each role in mask (PostgreSQL), into buf. */
+void store_doorbell_notify_sql(unsigned mask, char *buf, size_t len);
 /* Closes the doorbell sockets and unlinks this process's socket files. */
 void store_doorbell_close(store *s);
 
