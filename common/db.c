@@ -366,12 +366,13 @@ int db_exec_script(db_conn *d, const char *sql)
     return d->kind == DB_PG ? dbpg_exec(d, sql) : dblite_exec_script(d, sql);
 }
 
-int db_begin(db_conn *d)
+/* SQLite: one cached statement without rows (sql a literal); PostgreSQL:
+ * the simple query pg_sql. */
+static int db_run(db_conn *d, const char *sql, const char *pg_sql)
 {
     if (d->kind == DB_PG)
-        return dbpg_exec(d, "BEGIN");
-    static const char begin[] = "BEGIN IMMEDIATE";
-    db_stmt *st = db_stmt_cached(d, begin);
+        return dbpg_exec(d, pg_sql);
+    db_stmt *st = db_stmt_cached(d, sql);
     if (!st)
         return db_last_errno(d);
     int rc = db_step(st);
@@ -379,17 +380,14 @@ int db_begin(db_conn *d)
     return rc < 0 ? rc : 0;
 }
 
+int db_begin(db_conn *d)
+{
+    return db_run(d, "BEGIN IMMEDIATE", "BEGIN");
+}
+
 int db_commit(db_conn *d)
 {
-    if (d->kind == DB_PG)
-        return dbpg_exec(d, "COMMIT");
-    static const char commit[] = "COMMIT";
-    db_stmt *st = db_stmt_cached(d, commit);
-    if (!st)
-        return db_last_errno(d);
-    int rc = db_step(st);
-    db_reset(st);
-    return rc < 0 ? rc : 0;
+    return db_run(d, "COMMIT", "COMMIT");
 }
 
 int db_commit_after(db_conn *d, const char *sql)

@@ -76,39 +76,32 @@ static const store_migration *store_migration_find(const store *s, int version)
           "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() "  \
           "AND table_name = 'schema_migrations'")
 
-static int store_ledger_exists(store *s)
+/* The integer a one-row query answers, or -errno. */
+static int store_query_int(store *s, const char *sql)
 {
-    _cleanup_stmt_ db_stmt *t = store_stmt(s, STORE_SQL(s, SQL_LEDGER_EXISTS));
-    if (!t)
-        return store_err(s);
-    int rc = db_step(t);
-    if (rc != DB_ROW)
-        return store_fail(s, rc);
-    return db_col_int(t, 0) > 0;
-}
-
-int store_file_version(store *s)
-{
-    if (!store_is_pg(s)) {
-        _cleanup_stmt_ db_stmt *st = store_stmt(s, "PRAGMA user_version");
-        if (!st)
-            return store_err(s);
-        int rc = db_step(st);
-        if (rc != DB_ROW)
-            return store_fail(s, rc);
-        return db_col_int(st, 0);
-    }
-    int have = store_ledger_exists(s);
-    if (have <= 0)
-        return have;
-    _cleanup_stmt_ db_stmt *st =
-        store_stmt(s, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    _cleanup_stmt_ db_stmt *st = store_stmt(s, sql);
     if (!st)
         return store_err(s);
     int rc = db_step(st);
     if (rc != DB_ROW)
         return store_fail(s, rc);
     return db_col_int(st, 0);
+}
+
+static int store_ledger_exists(store *s)
+{
+    int n = store_query_int(s, STORE_SQL(s, SQL_LEDGER_EXISTS));
+    return n < 0 ? n : n > 0;
+}
+
+int store_file_version(store *s)
+{
+    if (!store_is_pg(s))
+        return store_query_int(s, "PRAGMA user_version");
+    int have = store_ledger_exists(s);
+    if (have <= 0)
+        return have;
+    return store_query_int(s, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
 }
 
 /* Marks in applied[] (parallel to store_migrations) what the ledger lists.
