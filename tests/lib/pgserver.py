@@ -17,6 +17,10 @@ root): `postgres` (the Debian package makes it) or else `nobody`. The
 temporary directory is handed to that user; the socket is 0777 with trust
 authentication, so root's test processes connect as that user.
 
+For nodes in other network namespaces, PgServer(listen="10.77.0.1",
+allow="10.77.0.0/24") also listens on that address (port 5432 by default)
+with trust authentication for that range only; pg.tcp_url(dbname) names it.
+
 FARM_TEST_DB_URL is a libpq keyword string without dbname: a test appends
 " dbname=<its own database>" after creating it (tests/unit/testdb.h,
 farmtest.Farm), so cases never share a database. Durability is off
@@ -53,7 +57,10 @@ def _run_user():
 
 
 class PgServer:
-    def __init__(self):
+    def __init__(self, listen=None, allow=None, port=5432):
+        self.listen = listen
+        self.allow = allow
+        self.port = port
         self.dir = None
         self.user = _run_user()
         self.username = self.user.pw_name if self.user else pwd.getpwuid(os.geteuid()).pw_name
@@ -80,7 +87,12 @@ class PgServer:
 
     @property
     def url(self):
-        return "host=%s user=%s" % (self.dir, self.username)
+        return "host=%s port=%d user=%s" % (self.dir, self.port, self.username)
+
+    def tcp_url(self, dbname):
+        """The url of database dbname over TCP (PgServer(listen=...))."""
+        return "host=%s port=%d user=%s dbname=%s" % (self.listen, self.port, self.username,
+                                                      dbname)
 
     def start(self):
         base = os.environ.get("TMPDIR", "/tmp")
@@ -93,9 +105,12 @@ class PgServer:
                            "--no-sync", "-E", "UTF8", "--locale=C"], check=False)
             if r.returncode != 0:
                 raise RuntimeError("initdb failed:\n" + r.stdout.decode(errors="replace"))
-            opts = ("-c listen_addresses='' -k %s -c fsync=off -c synchronous_commit=off "
+            if self.allow:
+                with open(os.path.join(self.data, "pg_hba.conf"), "a") as f:
+                    f.write("host all all %s trust\n" % self.allow)
+            opts = ("-c listen_addresses='%s' -p %d -k %s -c fsync=off -c synchronous_commit=off "
                     "-c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB "
-                    "-c unix_socket_permissions=0777" % self.dir)
+                    "-c unix_socket_permissions=0777" % (self.listen or "", self.port, self.dir))
             r = self._run([_bin("pg_ctl"), "-D", self.data, "-l", os.path.join(self.dir, "log"),
                            "-o", opts, "-w", "-t", "120", "start"], check=False)
             if r.returncode != 0:
@@ -146,7 +161,8 @@ class PgServer:
 
     def psql(self, sql, dbname="postgres"):
         r = self._run([_bin("psql"), "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h",
-                       self.dir, "-U", self.username, "-d", dbname, "-c", sql], check=False)
+                       self.dir, "-p", str(self.port), "-U", self.username, "-d", dbname, "-c",
+                       sql], check=False)
         if r.returncode != 0:
             raise RuntimeError("psql %r: %s" % (sql, r.stdout.decode(errors="replace")))
         return r.stdout.decode().strip()
@@ -172,8 +188,9 @@ def create_database(base_url, prefix="e"):
     parts = dict(p.split("=", 1) for p in base_url.split())
     create_database.n = getattr(create_database, "n", 0) + 1
     name = "%s_%d_%d" % (prefix, os.getpid(), create_database.n)
-    r = subprocess.run([_bin("psql"), "-X", "-q", "-h", parts["host"], "-U", parts["user"], "-d",
-                        "postgres", "-v", "ON_ERROR_STOP=1", "-c", "CREATE DATABASE %s" % name],
+    r = subprocess.run([_bin("psql"), "-X", "-q", "-h", parts["host"], "-p", parts.get("port", "5432"),
+                        "-U", parts["user"], "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c",
+                        "CREATE DATABASE %s" % name],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     if r.returncode != 0:
         raise RuntimeError("CREATE DATABASE failed: " + r.stdout.decode(errors="replace"))
