@@ -163,10 +163,9 @@ static void cycler(const char *dir, int k, int cycles, int start_fd, bool combin
     bool holding = false;
     for (int i = 0; i < cycles; i++) {
         n.id[0] = '\0';
-        char err[256];
-        int r = store_submission_enqueue(s, &n, err, sizeof(err));
+        int r = store_submission_enqueue(s, &n);
         if (r < 0)
-            die(err, r);
+            die(store_last_error(s), r);
         store_claimed c;
         if (combined && holding) {
             r = store_submission_finish_and_claim(s, held.id, owner, "finished", "accepted", NULL,
@@ -468,10 +467,9 @@ static void latency(int samples)
         usleep(2000); /* the claimer is asleep in poll again */
         sh->t_wake = 0;
         sub.id[0] = '\0';
-        char err[256];
         sh->t_enqueue = now_s();
-        if (store_submission_enqueue(s, &sub, err, sizeof(err)) < 0)
-            die(err, EIO);
+        if (store_submission_enqueue(s, &sub) < 0)
+            die(store_last_error(s), EIO);
         if (read(ack[0], &ch, 1) != 1)
             die("claimer died", EIO);
         if (sh->t_wake > 0)
@@ -514,11 +512,10 @@ static void pages(void)
     const int warm = 50, runs = 200;
     long sum[3] = {0, 0, 0};
     for (int i = 0; i < warm + runs; i++) {
-        char err[256];
         int f0 = frames;
         n.id[0] = '\0';
-        if (store_submission_enqueue(s, &n, err, sizeof(err)) < 0)
-            die(err, EIO);
+        if (store_submission_enqueue(s, &n) < 0)
+            die(store_last_error(s), EIO);
         int f1 = frames;
         store_claimed c;
         if (store_submission_claim(s, "pages", 60000, &c) != 1)

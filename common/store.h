@@ -48,8 +48,9 @@
  * Submission ids made by the store are 32 hex digits: the time in ms (12) then
  * 80 random bits, so they sort by creation and still cannot be guessed.
  *
- * Errors: functions return >= 0 on success, -errno on failure; where a person
- * needs a sentence they take (char *err, size_t errlen), filled only on failure.
+ * Errors: functions return >= 0 on success, -errno on failure, and leave the
+ * sentence a person needs in the store: store_last_error(s). Only opening
+ * (there is no store yet) fills a (char *err, size_t errlen) instead.
  * -ESTALE: the lease is not the caller's. -ENOENT: no such row. -EBUSY: locked
  * past the busy timeout. -EROFS/-EACCES: read-only file. -EPROTO: corrupt file
  * or a database newer than this binary (the message says which). */
@@ -121,10 +122,10 @@ typedef struct {
 
 /* One transaction: blobs, the set row (if new), the submission row and its
  * events' first entry ("queued"). Rings the worker doorbell. */
-int store_submission_enqueue(store *s, store_submission_new *sub, char *err, size_t errlen);
-/* Same for many; all or nothing. */
-int store_submission_enqueue_batch(store *s, store_submission_new *subs, size_t n, char *err,
-                                   size_t errlen);
+int store_submission_enqueue(store *s, store_submission_new *sub);
+/* Same for many; all or nothing ("submission <i>: ..." names the one that
+ * failed). */
+int store_submission_enqueue_batch(store *s, store_submission_new *subs, size_t n);
 
 typedef struct {
     char id[33];

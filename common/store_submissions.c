@@ -167,66 +167,50 @@ static int store_enqueue_insert(store *s, store_submission_new *sub, int64_t now
     return 0;
 }
 
-static int store_enqueue_one(store *s, store_submission_new *sub, int64_t now, char *err,
-                             size_t errlen)
+static int store_enqueue_one(store *s, store_submission_new *sub, int64_t now)
 {
-    if (!sub->request_json || !sub->depset || !sub->depset->key[0] || !sub->depset->spec_json) {
-        if (err)
-            snprintf(err, errlen, "submission needs a request and a dependency set");
-        return -EINVAL;
-    }
+    if (!sub->request_json || !sub->depset || !sub->depset->key[0] || !sub->depset->spec_json)
+        return store_set_error(s, -EINVAL, "submission needs a request and a dependency set");
     if (!sub->id[0]) {
         int r = store_new_id(sub->id, now);
         if (r < 0)
-            return r;
+            return store_set_error(s, r, "cannot make a submission id: %s", strerror(-r));
     }
     for (size_t i = 0; i < sub->n_blobs; i++) {
         int r = store_blob_put(s, &sub->blobs[i]);
         if (r < 0) {
-            if (err)
-                snprintf(err, errlen, "blob %zu: %.400s", i, s->errmsg);
-            return r;
+            char e[400];
+            snprintf(e, sizeof(e), "%.399s", s->errmsg);
+            return store_set_error(s, r, "blob %zu: %s", i, e);
         }
     }
-    int r = store_enqueue_insert(s, sub, now);
-    if (r < 0 && err)
-        snprintf(err, errlen, "%.400s", s->errmsg);
-    return r;
+    return store_enqueue_insert(s, sub, now);
 }
 
-int store_submission_enqueue_batch(store *s, store_submission_new *subs, size_t n, char *err,
-                                   size_t errlen)
+int store_submission_enqueue_batch(store *s, store_submission_new *subs, size_t n)
 {
     int r = store_tx_begin(s);
-    if (r < 0) {
-        if (err)
-            snprintf(err, errlen, "%s", s->errmsg);
+    if (r < 0)
         return r;
-    }
     store *tx _cleanup_tx_ = s;
     int64_t now = store_now_ms();
     for (size_t i = 0; i < n; i++) {
-        char e[512] = "";
-        r = store_enqueue_one(s, &subs[i], now, e, sizeof(e));
+        r = store_enqueue_one(s, &subs[i], now);
         if (r < 0) {
-            if (err) {
-                if (n > 1)
-                    snprintf(err, errlen, "submission %zu: %.480s", i, e);
-                else
-                    snprintf(err, errlen, "%s", e);
+            if (n > 1) {
+                char e[480];
+                snprintf(e, sizeof(e), "%.479s", s->errmsg);
+                store_set_error(s, r, "submission %zu: %s", i, e);
             }
             return r;
         }
     }
-    r = store_tx_commit(s);
-    if (r < 0 && err)
-        snprintf(err, errlen, "%s", s->errmsg);
-    return r;
+    return store_tx_commit(s);
 }
 
-int store_submission_enqueue(store *s, store_submission_new *sub, char *err, size_t errlen)
+int store_submission_enqueue(store *s, store_submission_new *sub)
 {
-    return store_submission_enqueue_batch(s, sub, 1, err, errlen);
+    return store_submission_enqueue_batch(s, sub, 1);
 }
 
 /* ---- claim ---- */

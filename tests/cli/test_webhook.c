@@ -280,8 +280,7 @@ static void make_finished(const char *callback, char id[33])
                                 .depset = &ref,
                                 .n_tests = 1,
                                 .callback_url = callback};
-    char err[256];
-    ck_assert_msg(store_submission_enqueue(st, &sub, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(store_submission_enqueue(st, &sub) == 0, "%s", store_last_error(st));
     ck_assert_int_eq(store_submission_cancel(st, sub.id), 1);
     memcpy(id, sub.id, 33);
 }

@@ -104,7 +104,6 @@ static int enqueue(const sub_spec *sp, char id_out[33])
     json_t *tests = json_array(), *files = json_array();
     store_depset_ref ref = {.spec_json = depset_spec};
     store_submission_new sub = {0};
-    char err[256];
     int n = sp->n_tests ? sp->n_tests : 1, r;
 
     memcpy(ref.key, depset_key, sizeof(ref.key));
@@ -156,11 +155,11 @@ static int enqueue(const sub_spec *sp, char id_out[33])
     sub.blobs = b.blobs;
     sub.n_blobs = b.n;
     sub.n_tests = n;
-    r = store_submission_enqueue(st, &sub, err, sizeof(err));
+    r = store_submission_enqueue(st, &sub);
     for (size_t i = 0; i < b.n; i++)
         free(b.data[i]);
     if (r < 0) {
-        fprintf(stderr, "# enqueue: %s\n", err);
+        fprintf(stderr, "# enqueue: %s\n", store_last_error(st));
         return r;
     }
     memcpy(id_out, sub.id, 33);

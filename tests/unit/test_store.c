@@ -106,9 +106,8 @@ static void enqueue(store *s, test_set *t, int priority, int max_attempts, char 
                               .depset = &t->ref,
                               .n_tests = 1,
                               .max_attempts = max_attempts};
-    char err[256] = "";
-    int r = store_submission_enqueue(s, &n, err, sizeof(err));
-    ck_assert_msg(r == 0, "enqueue: %d %s", r, err);
+    int r = store_submission_enqueue(s, &n);
+    ck_assert_msg(r == 0, "enqueue: %d %s", r, store_last_error(s));
     if (id)
         memcpy(id, n.id, 33);
 }
@@ -385,14 +384,14 @@ START_TEST(locked_database_gives_ebusy)
     ck_assert_int_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
     store_submission_new n = {.request_json = "{}", .depset = &t.ref};
     char err[512] = "";
-    ck_assert_int_eq(store_submission_enqueue(s, &n, err, sizeof(err)), -EBUSY);
-    ck_assert_msg(strstr(err, "locked"), "message: %s", err);
+    ck_assert_int_eq(store_submission_enqueue(s, &n), -EBUSY);
+    ck_assert_msg(strstr(store_last_error(s), "locked"), "message: %s", store_last_error(s));
     store_claimed c;
     ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), -EBUSY);
     ck_assert_ptr_nonnull(strstr(store_last_error(s), "locked"));
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     /* The lock gone, the same connection works again. */
-    ck_assert_int_eq(store_submission_enqueue(s, &n, err, sizeof(err)), 0);
+    ck_assert_int_eq(store_submission_enqueue(s, &n), 0);
     store_close(s);
 
     /* Opening a fresh file another connection holds exclusively. */
@@ -517,8 +516,7 @@ START_TEST(set_and_blobs_deduplicated)
         store_blob b = {.data = input, .len = strlen(input)};
         store_submission_new n = {
             .request_json = "{}", .depset = &t.ref, .blobs = &b, .n_blobs = 1};
-        char err[256];
-        ck_assert_int_eq(store_submission_enqueue(s, &n, err, sizeof(err)), 0);
+        ck_assert_int_eq(store_submission_enqueue(s, &n), 0);
         ck_assert_uint_eq(strlen(b.sha256), 64);
     }
     ck_assert_int_eq(sql_int("SELECT COUNT(*) FROM blobs"), 1);
@@ -551,13 +549,12 @@ START_TEST(batch_is_all_or_nothing)
         {.request_json = "{}", .depset = &t.ref},
         {.request_json = NULL, .depset = &t.ref},
     };
-    char err[256] = "";
-    ck_assert_int_eq(store_submission_enqueue_batch(s, n, 3, err, sizeof(err)), -EINVAL);
-    ck_assert_msg(strstr(err, "submission 2"), "message: %s", err);
+    ck_assert_int_eq(store_submission_enqueue_batch(s, n, 3), -EINVAL);
+    ck_assert_msg(strstr(store_last_error(s), "submission 2"), "message: %s", store_last_error(s));
     ck_assert_int_eq(sql_int("SELECT COUNT(*) FROM submissions"), 0);
     ck_assert_int_eq(sql_int("SELECT COUNT(*) FROM depsets"), 0);
     n[2].request_json = "{}";
-    ck_assert_int_eq(store_submission_enqueue_batch(s, n, 3, err, sizeof(err)), 0);
+    ck_assert_int_eq(store_submission_enqueue_batch(s, n, 3), 0);
     ck_assert_int_eq(sql_int("SELECT COUNT(*) FROM submissions"), 3);
     store_close(s);
 }
@@ -944,8 +941,8 @@ START_TEST(find_cached_and_finish_validation)
     test_set t;
     ready_set(s, &t, "gcc");
     store_submission_new n = {.request_json = "{}", .depset = &t.ref, .cache_key = "ck1"};
-    char err[256], got[33];
-    ck_assert_int_eq(store_submission_enqueue(s, &n, err, sizeof(err)), 0);
+    char got[33];
+    ck_assert_int_eq(store_submission_enqueue(s, &n), 0);
     ck_assert_int_eq(store_submission_find_cached(s, "ck1", got), 0);
     store_claimed c;
     ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 1);
@@ -956,8 +953,8 @@ START_TEST(find_cached_and_finish_validation)
     ck_assert_str_eq(got, n.id);
     /* An explicit id that exists is refused with a sentence. */
     store_submission_new dup = n;
-    ck_assert_int_eq(store_submission_enqueue(s, &dup, err, sizeof(err)), -EEXIST);
-    ck_assert_ptr_nonnull(strstr(err, "already exists"));
+    ck_assert_int_eq(store_submission_enqueue(s, &dup), -EEXIST);
+    ck_assert_ptr_nonnull(strstr(store_last_error(s), "already exists"));
     store_close(s);
 }
 END_TEST
@@ -1325,8 +1322,7 @@ START_TEST(kill9_mid_write_loses_no_commit)
             _exit(2);
         for (;;) { /* enqueue and report each commit until killed */
             store_submission_new n = {.request_json = "{}", .depset = &t.ref, .n_tests = 1};
-            if (store_submission_enqueue(cs, &n, err, sizeof(err)) < 0 ||
-                write(pfd[1], n.id, 32) != 32)
+            if (store_submission_enqueue(cs, &n) < 0 || write(pfd[1], n.id, 32) != 32)
                 _exit(3);
         }
     }
@@ -1440,8 +1436,7 @@ START_TEST(exactly_once_with_four_processes)
         int m = n - done < 50 ? n - done : 50;
         for (int i = 0; i < m; i++)
             batch[i] = (store_submission_new){.request_json = "{}", .depset = &t.ref};
-        char err[256];
-        ck_assert_int_eq(store_submission_enqueue_batch(s, batch, (size_t)m, err, sizeof(err)), 0);
+        ck_assert_int_eq(store_submission_enqueue_batch(s, batch, (size_t)m), 0);
         done += m;
     }
     ck_assert_int_eq(store_setting_set(s, "test.done", "1"), 0);
