@@ -361,6 +361,31 @@ static int store_claim_take(store *s, db_stmt *st, const char *owner, int64_t le
     "OR s.queued_at < ?2) "                                                                        \
     "ORDER BY s.priority DESC, s.seq LIMIT 1" DB_IF(D, "", " FOR UPDATE OF s SKIP LOCKED")
 
+/* Before parking a row on its set (PostgreSQL): the claim read the set in
+ * its snapshot, and a builder may have marked it ready since and woken the
+ * waiting rows, which did not include this one yet; parked now, the row would
+ * wait for ever. So lock the set row (waiting for such a builder to commit)
+ * and read its state again: 1 still queued or building (the lock makes the
+ * builder's wake-up, later, see this row), 0 it moved on. SQLite's
+ * BEGIN IMMEDIATE already keeps builders out of the claim's transaction. */
+static int store_claim_set_still_pending(store *s, const char *key)
+{
+    if (!store_is_pg(s))
+        return 1;
+    _cleanup_stmt_ db_stmt *st =
+        store_stmt(s, "SELECT state FROM depsets WHERE key = ?1 FOR SHARE");
+    if (!st)
+        return store_err(s);
+    db_bind_text(st, 1, key);
+    int rc = db_step(st);
+    if (rc == DB_DONE)
+        return 0; /* gone: the claim's next look ends the row */
+    if (rc != DB_ROW)
+        return store_fail(s, rc);
+    const char *state = db_col_text(st, 0);
+    return strcmp(state, "queued") == 0 || strcmp(state, "building") == 0;
+}
+
 /* Inside the caller's transaction: 1 claimed (*out filled), 0 none. */
 static int store_claim_locked(store *s, const char *owner, int64_t lease_ms, int64_t now,
                               store_claimed *out)
@@ -401,6 +426,11 @@ static int store_claim_locked(store *s, const char *owner, int64_t lease_ms, int
         } else if (missing) {
             r = store_claim_end(s, id, seq, "internal_error", "dependency set row is missing", now);
         } else {
+            r = store_claim_set_still_pending(s, key);
+            if (r < 0)
+                return r;
+            if (r == 0)
+                continue; /* the set became ready or failed meanwhile: look again */
             _cleanup_stmt_ db_stmt *p =
                 store_stmt(s, "UPDATE submissions SET state = 'waiting_deps' WHERE seq = ?1");
             if (!p)

@@ -9,8 +9,9 @@
 The server lives in a temporary directory: initdb there, listening on a Unix
 socket in that directory only (listen_addresses = ''), no system service, no
 TCP port. It is started with the run and stopped (pg_ctl stop -m immediate,
-then SIGKILL of the postmaster's process group if it lingers) and its
-directory removed when the run ends, whatever the outcome.
+then SIGKILL of the postmaster if it lingers) and its directory removed when
+the run ends, whatever the outcome: a watcher process in its own session
+does both if the run itself is killed (meson's timeout ends with SIGKILL).
 
 As root it runs initdb and postgres as an unprivileged user (postgres refuses
 root): `postgres` (the Debian package makes it) or else `nobody`. The
@@ -94,9 +95,31 @@ class PgServer:
         return "host=%s port=%d user=%s dbname=%s" % (self.listen, self.port, self.username,
                                                       dbname)
 
+    def _watch(self):
+        """Forks a watcher that stops the server and removes its directory
+        once this process is gone, however it went."""
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(w)
+                os.setsid()  # out of the test's process group and its signals
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                while os.read(r, 1):
+                    pass
+                if os.path.isdir(self.dir):  # the run did not stop it
+                    self.stop()
+            finally:
+                os._exit(0)
+        os.close(r)
+        self._watch_fd = w
+        self._watch_pid = pid
+
     def start(self):
         base = os.environ.get("TMPDIR", "/tmp")
         self.dir = tempfile.mkdtemp(prefix="farm-pg-", dir=base)
+        self._watch()
         try:
             os.chmod(self.dir, 0o755)
             if self.user:
@@ -158,6 +181,15 @@ class PgServer:
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
+            if getattr(self, "_watch_fd", None) is not None:
+                os.close(self._watch_fd)  # the watcher finds nothing left to do
+                self._watch_fd = None
+            if getattr(self, "_watch_pid", None):
+                try:
+                    os.waitpid(self._watch_pid, 0)
+                except ChildProcessError:
+                    pass
+                self._watch_pid = None
 
     def psql(self, sql, dbname="postgres"):
         r = self._run([_bin("psql"), "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h",
