@@ -15,10 +15,17 @@
  *    process, no checkpoints, beside a floor transaction's: the I/O a cycle
  *    costs, without the noise of the timings.
  *
- * Usage: bench-queue [cycles (default 4000)] [samples (default 300)] [procs (default 2,4)] */
+ * On PostgreSQL (FARM_TEST_DB_URL set, as tests/lib/pgserver.py does for the
+ * queue-pg benchmark) the same cycles run against a database on that server,
+ * and the floor is that server's own: one single-statement transaction (an
+ * autocommit INSERT) per floor transaction, same process count. Pages are
+ * SQLite's WAL frames and are measured on SQLite only.
+ *
+ * Usage: bench-queue [cycles (default 4000)] [samples (default 300)] [procs (default 1,4,16)] */
 #include <errno.h>
 #include <stdbool.h>
 #include <ftw.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +44,8 @@
 #include "store_internal.h" /* s->db, for the WAL frame counts only */
 
 static char bench_root[256];
+static const char *pg_base; /* FARM_TEST_DB_URL: run on PostgreSQL */
+static int bench_pid;       /* the main process's, in database names */
 
 static double now_s(void)
 {
@@ -60,10 +69,40 @@ static void die(const char *what, int r)
     _exit(1);
 }
 
+/* The database of a bench directory: its farm.db, or on PostgreSQL a
+ * database named after the directory (made by bench_prepare). */
+static void bench_db(const char *dir, char *out, size_t len)
+{
+    if (!pg_base) {
+        snprintf(out, len, "%s/farm.db", dir);
+        return;
+    }
+    const char *tag = strrchr(dir, '/');
+    char name[64];
+    snprintf(name, sizeof(name), "bench_%d_%s", bench_pid, tag ? tag + 1 : dir);
+    for (char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9')))
+            *c = '_';
+    snprintf(out, len, "%s dbname=%s", pg_base, name);
+}
+
+/* Runs sql on the PostgreSQL database at url; exits on failure. */
+static void pg_exec(const char *url, const char *sql)
+{
+    PGconn *c = PQconnectdb(url);
+    PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "bench-queue: %s: %s\n", sql, PQerrorMessage(c));
+        _exit(1);
+    }
+    PQclear(r);
+    PQfinish(c);
+}
+
 static store *bench_open(const char *dir)
 {
     char db[512], err[512];
-    snprintf(db, sizeof(db), "%s/farm.db", dir);
+    bench_db(dir, db, sizeof(db));
     store *s = NULL;
     int r = store_open_opts(db, dir, 30000, 3, &s, err, sizeof(err));
     if (r < 0) {
@@ -81,6 +120,13 @@ static void bench_prepare(const char *dir)
 {
     if (mkdir(dir, 0755) < 0)
         die("mkdir", errno);
+    if (pg_base) {
+        char url[600], admin[600], sql[200];
+        bench_db(dir, url, sizeof(url));
+        snprintf(admin, sizeof(admin), "%s dbname=postgres", pg_base);
+        snprintf(sql, sizeof(sql), "CREATE DATABASE %s", strrchr(url, '=') + 1);
+        pg_exec(admin, sql);
+    }
     store *s = bench_open(dir);
     hash_sha256_hex(set_spec, strlen(set_spec), set_ref.key);
     set_ref.spec_json = set_spec;
@@ -117,10 +163,9 @@ static void cycler(const char *dir, int k, int cycles, int start_fd, bool combin
     bool holding = false;
     for (int i = 0; i < cycles; i++) {
         n.id[0] = '\0';
-        char err[256];
-        int r = store_submission_enqueue(s, &n, err, sizeof(err));
+        int r = store_submission_enqueue(s, &n);
         if (r < 0)
-            die(err, r);
+            die(store_last_error(s), r);
         store_claimed c;
         if (combined && holding) {
             r = store_submission_finish_and_claim(s, held.id, owner, "finished", "accepted", NULL,
@@ -164,12 +209,39 @@ static void cycler(const char *dir, int k, int cycles, int start_fd, bool combin
     _exit(0);
 }
 
+/* PostgreSQL's floor: one autocommit INSERT per transaction, prepared. */
+static void pg_floorer(const char *url, int txs, int start_fd)
+{
+    PGconn *c = PQconnectdb(url);
+    if (PQstatus(c) != CONNECTION_OK)
+        _exit(1);
+    PGresult *p =
+        PQprepare(c, "ins", "INSERT INTO q (state, payload) VALUES ('queued', $1)", 1, NULL);
+    if (PQresultStatus(p) != PGRES_COMMAND_OK)
+        _exit(2);
+    PQclear(p);
+    char go;
+    if (read(start_fd, &go, 1) != 1)
+        _exit(1);
+    const char *v[1] = {"{\"run\":\"./main\"}"};
+    for (int i = 0; i < txs; i++) {
+        PGresult *r = PQexecPrepared(c, "ins", 1, v, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            _exit(3);
+        PQclear(r);
+    }
+    PQfinish(c);
+    _exit(0);
+}
+
 /* The floor: one INSERT + one UPDATE per transaction, same pragmas. */
 static void floorer(const char *db, int txs, int start_fd)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() == 1)
         _exit(1); /* the parent died before prctl */
+    if (pg_base)
+        pg_floorer(db, txs, start_fd);
     sqlite3 *h = NULL;
     if (sqlite3_open(db, &h) != SQLITE_OK)
         _exit(1);
@@ -273,8 +345,11 @@ static void floor_body(int k, int fd, void *arg)
 {
     (void)k;
     group_arg *g = arg;
-    char db[400];
-    snprintf(db, sizeof(db), "%s/floor.db", g->dir);
+    char db[600];
+    if (pg_base)
+        bench_db(g->dir, db, sizeof(db)); /* table q beside the store's */
+    else
+        snprintf(db, sizeof(db), "%s/floor.db", g->dir);
     floorer(db, g->per_proc, fd);
 }
 
@@ -288,15 +363,21 @@ static void throughput(int nproc, int cycles)
     g.combined = true;
     double t_comb = run_group(nproc, cycler_body, &g, &cpu_comb);
 
-    char db[400];
-    snprintf(db, sizeof(db), "%s/floor.db", g.dir);
-    sqlite3 *h = NULL;
-    sqlite3_open(db, &h);
-    sqlite3_exec(h,
-                 "PRAGMA journal_mode=WAL; CREATE TABLE q (id INTEGER PRIMARY KEY, state TEXT, "
-                 "payload TEXT)",
-                 NULL, NULL, NULL);
-    sqlite3_close(h);
+    char db[600];
+    if (pg_base) {
+        bench_db(g.dir, db, sizeof(db));
+        pg_exec(db, "CREATE TABLE q (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, "
+                    "state TEXT, payload TEXT)");
+    } else {
+        snprintf(db, sizeof(db), "%s/floor.db", g.dir);
+        sqlite3 *h = NULL;
+        sqlite3_open(db, &h);
+        sqlite3_exec(h,
+                     "PRAGMA journal_mode=WAL; CREATE TABLE q (id INTEGER PRIMARY KEY, state "
+                     "TEXT, payload TEXT)",
+                     NULL, NULL, NULL);
+        sqlite3_close(h);
+    }
     double t_floor = run_group(nproc, floor_body, &g, &cpu_floor);
 
     int total = g.per_proc * nproc;
@@ -386,10 +467,9 @@ static void latency(int samples)
         usleep(2000); /* the claimer is asleep in poll again */
         sh->t_wake = 0;
         sub.id[0] = '\0';
-        char err[256];
         sh->t_enqueue = now_s();
-        if (store_submission_enqueue(s, &sub, err, sizeof(err)) < 0)
-            die(err, EIO);
+        if (store_submission_enqueue(s, &sub) < 0)
+            die(store_last_error(s), EIO);
         if (read(ack[0], &ch, 1) != 1)
             die("claimer died", EIO);
         if (sh->t_wake > 0)
@@ -427,16 +507,15 @@ static void pages(void)
     bench_prepare(dir);
     store *s = bench_open(dir);
     int frames = 0;
-    sqlite3_wal_hook(s->db, frames_hook, &frames);
+    sqlite3_wal_hook(db_sqlite_handle(s->db), frames_hook, &frames);
     store_submission_new n = {.request_json = "{\"run\":\"./main\"}", .depset = &set_ref};
     const int warm = 50, runs = 200;
     long sum[3] = {0, 0, 0};
     for (int i = 0; i < warm + runs; i++) {
-        char err[256];
         int f0 = frames;
         n.id[0] = '\0';
-        if (store_submission_enqueue(s, &n, err, sizeof(err)) < 0)
-            die(err, EIO);
+        if (store_submission_enqueue(s, &n) < 0)
+            die(store_last_error(s), EIO);
         int f1 = frames;
         store_claimed c;
         if (store_submission_claim(s, "pages", 60000, &c) != 1)
@@ -504,10 +583,18 @@ int main(int argc, char **argv)
         perror("mkdtemp");
         return 1;
     }
-    printf("bench queue: sqlite %s, %ld cpus\n", sqlite3_libversion(),
-           sysconf(_SC_NPROCESSORS_ONLN));
+    bench_pid = (int)getpid();
+    pg_base = getenv("FARM_TEST_DB_URL");
+    if (pg_base && !pg_base[0])
+        pg_base = NULL;
+    if (pg_base)
+        printf("bench queue: postgresql (libpq %d), %ld cpus\n", PQlibVersion(),
+               sysconf(_SC_NPROCESSORS_ONLN));
+    else
+        printf("bench queue: sqlite %s, %ld cpus\n", sqlite3_libversion(),
+               sysconf(_SC_NPROCESSORS_ONLN));
     fflush(stdout);
-    const char *procs = argc > 3 ? argv[3] : "2,4";
+    const char *procs = argc > 3 ? argv[3] : "1,4,16";
     pid_t pid = fork(); /* run in a child so the temp dir goes whatever happens */
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -523,7 +610,8 @@ int main(int argc, char **argv)
             p += *p == ',';
         }
         latency(samples);
-        pages();
+        if (!pg_base)
+            pages();
         fflush(stdout);
         _exit(0);
     }

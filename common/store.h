@@ -5,8 +5,9 @@
  * Every process (API, worker, builder, health checker, CLI local runs) opens its
  * own `store` (one SQLite connection in WAL mode with a busy timeout; prepared
  * statements cached per connection). A `store` is used by one thread at a time.
- * No SQL exists outside common/store*.c: a PostgreSQL implementation can stand
- * behind this header later.
+ * No SQL exists outside common/store*.c and the SQL layer they are written
+ * against (common/db.h): SQLite (one machine) or PostgreSQL (db.url, a farm of
+ * several machines) stands behind this header.
  *
  * Queues. Submissions and dependency sets are rows with a state and a lease
  * (`lease_owner`, `lease_expires_at`, ms since the epoch). A claim picks the
@@ -47,8 +48,9 @@
  * Submission ids made by the store are 32 hex digits: the time in ms (12) then
  * 80 random bits, so they sort by creation and still cannot be guessed.
  *
- * Errors: functions return >= 0 on success, -errno on failure; where a person
- * needs a sentence they take (char *err, size_t errlen), filled only on failure.
+ * Errors: functions return >= 0 on success, -errno on failure, and leave the
+ * sentence a person needs in the store: store_last_error(s). Only opening
+ * (there is no store yet) fills a (char *err, size_t errlen) instead.
  * -ESTALE: the lease is not the caller's. -ENOENT: no such row. -EBUSY: locked
  * past the busy timeout. -EROFS/-EACCES: read-only file. -EPROTO: corrupt file
  * or a database newer than this binary (the message says which). */
@@ -62,7 +64,9 @@
 typedef struct store store;
 
 /* Opens (creating if missing) the database at path and applies the migrations
- * in schema/ that are newer than its PRAGMA user_version. state_dir is where the
+ * in schema/ that are newer than its PRAGMA user_version. path may also be a
+ * PostgreSQL url (postgresql://... or "host=... dbname=..."): the same store
+ * on a shared server, with schema/pg/'s migrations. state_dir is where the
  * doorbell sockets live (may be NULL: no doorbell). The caller owns *out. */
 int store_open(const char *path, const char *state_dir, store **out, char *err, size_t errlen);
 void store_close(store *s);
@@ -74,6 +78,9 @@ int store_open_opts(const char *path, const char *state_dir, int busy_timeout_ms
  * state_dir, db.busy_timeout_ms, queue.max_attempts. Creates missing parents. */
 typedef struct config config;
 int store_open_config(const config *cfg, store **out, char *err, size_t errlen);
+/* The database a config names (malloc'd): db.url, else db_path, else
+ * <state_dir>/farm.db. */
+char *store_config_url(const config *cfg);
 /* The sentence describing the last failure on s (for callers without err). */
 const char *store_last_error(store *s);
 /* Schema version this binary knows and the file's version. */
@@ -115,10 +122,10 @@ typedef struct {
 
 /* One transaction: blobs, the set row (if new), the submission row and its
  * events' first entry ("queued"). Rings the worker doorbell. */
-int store_submission_enqueue(store *s, store_submission_new *sub, char *err, size_t errlen);
-/* Same for many; all or nothing. */
-int store_submission_enqueue_batch(store *s, store_submission_new *subs, size_t n, char *err,
-                                   size_t errlen);
+int store_submission_enqueue(store *s, store_submission_new *sub);
+/* Same for many; all or nothing ("submission <i>: ..." names the one that
+ * failed). */
+int store_submission_enqueue_batch(store *s, store_submission_new *subs, size_t n);
 
 typedef struct {
     char id[33];
@@ -268,6 +275,13 @@ int store_submission_ids(store *s, const char *front, int64_t offset, int64_t li
  * "languages": [{language_id, count}], "days": [{day "YYYY-MM-DD", count}]
  * (created since since_ms), "db_bytes"}. */
 int store_submission_stats(store *s, const char *front, int64_t since_ms, json_t **out);
+
+/* ---- rate limits shared by every API process (store_ratelimit.c) ---- */
+/* Takes one token from key's bucket (rate_per_s tokens a second, at most
+ * burst): 0 taken, 1 refused with *wait_s the seconds until one is there,
+ * <0 error. rate_per_s <= 0: unlimited (0, nothing written). */
+int store_rate_take(store *s, const char *key, int64_t rate_per_s, int64_t burst, int64_t now_ms,
+                    int *wait_s);
 
 /* ---- settings (e.g. "accepting" = "false" while draining) ---- */
 int store_setting_get(store *s, const char *key, char **value /* owned, NULL if unset */);

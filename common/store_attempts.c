@@ -2,7 +2,7 @@
  * gives a row back after a failure of the farm's own, with the attempt
  * counted and its reason kept; the last allowed attempt ends the row
  * internal_error with every reason in `error`. See schema/040_attempt_reasons.sql. */
-#include "store_internal.h"
+#include "store_lease.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -27,6 +27,13 @@ void store_owner_slot(const char *owner, char *buf, size_t len)
     snprintf(buf, len, "%.*s%s", (int)(prev - owner), owner, last);
 }
 
+#define SQL_REASON_ADD(D)                                                                          \
+    "UPDATE submissions SET attempt_reasons = " DB_IF(                                             \
+        D, "json_insert(COALESCE(attempt_reasons, '[]'), '$[#]', json(?2))",                       \
+        "(COALESCE(attempt_reasons, '[]')::jsonb || jsonb_build_array(?2::jsonb))::text") " WHERE" \
+                                                                                          " id = " \
+                                                                                          "?1"
+
 int store_attempt_reason_add(store *s, const char *id, int attempt, const char *owner,
                              const char *kind, const char *message, int64_t now)
 {
@@ -36,28 +43,25 @@ int store_attempt_reason_add(store *s, const char *id, int attempt, const char *
     _cleanup_free_ char *text = e ? jsonutil_dump(e) : NULL;
     if (!text)
         return -ENOMEM;
-    _cleanup_stmt_ sqlite3_stmt *st =
-        store_stmt(s, "UPDATE submissions SET attempt_reasons = "
-                      "json_insert(COALESCE(attempt_reasons, '[]'), '$[#]', json(?2)) "
-                      "WHERE id = ?1");
+    _cleanup_stmt_ db_stmt *st = store_stmt(s, STORE_SQL(s, SQL_REASON_ADD));
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    return rc == SQLITE_DONE ? 0 : store_fail(s, rc);
+    db_bind_text(st, 1, id);
+    db_bind_text(st, 2, text);
+    int rc = db_step(st);
+    return rc == DB_DONE ? 0 : store_fail(s, rc);
 }
 
 char *store_attempt_reasons_text(store *s, const char *id)
 {
-    _cleanup_stmt_ sqlite3_stmt *st =
+    _cleanup_stmt_ db_stmt *st =
         store_stmt(s, "SELECT attempt_reasons FROM submissions WHERE id = ?1");
     if (!st)
         return NULL;
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_ROW)
+    db_bind_text(st, 1, id);
+    if (db_step(st) != DB_ROW)
         return NULL;
-    const char *raw = (const char *)sqlite3_column_text(st, 0);
+    const char *raw = db_col_text(st, 0);
     _cleanup_json_ json_t *a = raw ? json_loads(raw, 0, NULL) : json_array();
     char *buf = NULL;
     size_t len = 0;
@@ -83,27 +87,28 @@ char *store_attempt_reasons_text(store *s, const char *id)
     return buf;
 }
 
-/* The row's attempts and max_attempts while owner holds it. */
+/* The row's attempts and max_attempts while owner holds it (locked). */
+#define SQL_ATTEMPT_COUNTS(D)                                                                      \
+    "SELECT attempts, max_attempts FROM submissions WHERE id = ?1 AND state = 'running' AND "      \
+    "lease_owner = ?2" DB_FOR_UPDATE(D)
+
 static int store_attempt_counts(store *s, const char *id, const char *owner, int *attempts,
                                 int *max)
 {
-    _cleanup_stmt_ sqlite3_stmt *st =
-        store_stmt(s, "SELECT attempts, max_attempts FROM submissions WHERE id = ?1 AND "
-                      "state = 'running' AND lease_owner = ?2");
+    _cleanup_stmt_ db_stmt *st = store_stmt(s, STORE_SQL(s, SQL_ATTEMPT_COUNTS));
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        snprintf(s->errmsg, sizeof(s->errmsg), "submission %s is not leased to %s any more", id,
-                 owner);
-        return s->last_err = -ESTALE;
+    db_bind_text(st, 1, id);
+    db_bind_text(st, 2, owner);
+    int rc = db_step(st);
+    if (rc == DB_DONE) {
+        db_reset(st);
+        return store_lease_lost(s, &store_lease_submission, id, owner);
     }
-    if (rc != SQLITE_ROW)
+    if (rc != DB_ROW)
         return store_fail(s, rc);
-    *attempts = sqlite3_column_int(st, 0);
-    *max = sqlite3_column_int(st, 1);
+    *attempts = db_col_int(st, 0);
+    *max = db_col_int(st, 1);
     return 0;
 }
 
@@ -136,19 +141,19 @@ int store_submission_release_failed(store *s, const char *id, const char *owner,
     char slot[160];
     store_owner_slot(owner, slot, sizeof(slot));
     /* The state moves first, so the metrics trigger on attempt_reasons sees it. */
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+    _cleanup_stmt_ db_stmt *st = store_stmt(
         s, "UPDATE submissions SET state = ?2, lease_owner = NULL, lease_expires_at = NULL, "
            "last_failed_slot = ?3, "
            "queued_at = CASE WHEN ?2 = 'queued' THEN ?4 ELSE queued_at END, "
            "finished_at = CASE WHEN ?2 = 'queued' THEN NULL ELSE ?4 END WHERE id = ?1");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, give_up ? "internal_error" : "queued", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, slot, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, now);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
+    db_bind_text(st, 1, id);
+    db_bind_text(st, 2, give_up ? "internal_error" : "queued");
+    db_bind_text(st, 3, slot);
+    db_bind_int64(st, 4, now);
+    int rc = db_step(st);
+    if (rc != DB_DONE)
         return store_fail(s, rc);
     if ((r = store_attempt_reason_add(s, id, attempts, owner, kind, message, now)) < 0)
         return r;

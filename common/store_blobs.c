@@ -27,41 +27,39 @@ int store_blob_put(store *s, store_blob *b)
     char hex[HASH_HEX_LEN + 1];
     hash_sha256_hex(b->data ? b->data : "", b->len, hex);
     if (b->sha256[0] && strcmp(b->sha256, hex) != 0) {
-        snprintf(s->errmsg, sizeof(s->errmsg), "blob sha256 %.64s does not match its content",
-                 b->sha256);
-        return s->last_err = -EBADMSG;
+        return store_set_error(s, -EBADMSG, "blob sha256 %.64s does not match its content",
+                               b->sha256);
     }
     memcpy(b->sha256, hex, sizeof(hex));
-    _cleanup_stmt_ sqlite3_stmt *st =
-        store_stmt(s, "INSERT OR IGNORE INTO blobs (sha256, size, data, created_at) "
-                      "VALUES (?1, ?2, ?3, ?4)");
+    _cleanup_stmt_ db_stmt *st = store_stmt(s, "INSERT INTO blobs (sha256, size, data, created_at) "
+                                               "VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, b->sha256, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)b->len);
-    sqlite3_bind_blob64(st, 3, b->data ? b->data : "", b->len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, store_now_ms());
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
+    db_bind_text(st, 1, b->sha256);
+    db_bind_int64(st, 2, (int64_t)b->len);
+    db_bind_blob(st, 3, b->data, b->len);
+    db_bind_int64(st, 4, store_now_ms());
+    int rc = db_step(st);
+    if (rc != DB_DONE)
         return store_fail(s, rc);
-    return sqlite3_changes(s->db) > 0 ? 1 : 0;
+    return db_changes(s->db) > 0 ? 1 : 0;
 }
 
 int store_blob_get(store *s, const char *sha256, void **data, size_t *len)
 {
     if (!sha256 || !store_is_sha256_hex(sha256))
         return -EINVAL;
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(s, "SELECT data FROM blobs WHERE sha256 = ?1");
+    _cleanup_stmt_ db_stmt *st = store_stmt(s, "SELECT data FROM blobs WHERE sha256 = ?1");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, sha256, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
+    db_bind_text(st, 1, sha256);
+    int rc = db_step(st);
+    if (rc == DB_DONE)
         return -ENOENT;
-    if (rc != SQLITE_ROW)
+    if (rc != DB_ROW)
         return store_fail(s, rc);
-    size_t n = (size_t)sqlite3_column_bytes(st, 0);
-    const void *p = sqlite3_column_blob(st, 0);
+    size_t n = 0;
+    const void *p = db_col_blob(st, 0, &n);
     char *copy = malloc(n + 1);
     if (!copy)
         return -ENOMEM;

@@ -1,7 +1,7 @@
 /* store_depsets.c — the dependency-set queue (BuildStore): one row per distinct
  * canonical spec, claimed by builders with a lease; ready/failed move the
  * submissions waiting on it; holds and LRU order drive cache eviction. */
-#include "store_internal.h"
+#include "store_lease.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 
 #include "jsonutil.h"
 
-json_t *store_depset_row_json(sqlite3_stmt *st)
+json_t *store_depset_row_json(db_stmt *st)
 {
     json_t *out_paths = store_col_json(st, 3);
     json_t *env_path = json_null();
@@ -26,14 +26,13 @@ json_t *store_depset_row_json(sqlite3_stmt *st)
         "{s:o,s:o,s:o,s:o,s:o,s:I,s:o,s:o,s:i,s:o,s:i,s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "key",
         store_col_str_or_null(st, 0), "spec", store_col_json(st, 1), "state",
         store_col_str_or_null(st, 2), "out_paths", out_paths, "closure", store_col_json(st, 4),
-        "closure_bytes", (json_int_t)sqlite3_column_int64(st, 5), "root",
-        store_col_str_or_null(st, 6), "log", store_col_str_or_null(st, 7), "holders",
-        sqlite3_column_int(st, 8), "last_used_at", store_col_int_or_null(st, 9), "attempts",
-        sqlite3_column_int(st, 10), "max_attempts", sqlite3_column_int(st, 11), "lease_owner",
-        store_col_str_or_null(st, 12), "lease_expires_at", store_col_int_or_null(st, 13), "error",
-        store_col_str_or_null(st, 14), "created_at", store_col_int_or_null(st, 15), "started_at",
-        store_col_int_or_null(st, 16), "finished_at", store_col_int_or_null(st, 17), "env_path",
-        env_path);
+        "closure_bytes", (json_int_t)db_col_int64(st, 5), "root", store_col_str_or_null(st, 6),
+        "log", store_col_str_or_null(st, 7), "holders", db_col_int(st, 8), "last_used_at",
+        store_col_int_or_null(st, 9), "attempts", db_col_int(st, 10), "max_attempts",
+        db_col_int(st, 11), "lease_owner", store_col_str_or_null(st, 12), "lease_expires_at",
+        store_col_int_or_null(st, 13), "error", store_col_str_or_null(st, 14), "created_at",
+        store_col_int_or_null(st, 15), "started_at", store_col_int_or_null(st, 16), "finished_at",
+        store_col_int_or_null(st, 17), "env_path", env_path);
 }
 
 void store_depset_claimed_done(store_depset_claimed *c)
@@ -48,19 +47,19 @@ int store_depset_insert(store *s, const store_depset_ref *ref, int64_t now)
 {
     if (!ref || !ref->key[0] || !ref->spec_json)
         return -EINVAL;
-    _cleanup_stmt_ sqlite3_stmt *st =
-        store_stmt(s, "INSERT OR IGNORE INTO depsets (key, spec, state, max_attempts, created_at) "
-                      "VALUES (?1, ?2, 'queued', ?3, ?4)");
+    _cleanup_stmt_ db_stmt *st =
+        store_stmt(s, "INSERT INTO depsets (key, spec, state, max_attempts, created_at) "
+                      "VALUES (?1, ?2, 'queued', ?3, ?4) ON CONFLICT DO NOTHING");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, ref->key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, ref->spec_json, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, s->default_max_attempts);
-    sqlite3_bind_int64(st, 4, now);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
+    db_bind_text(st, 1, ref->key);
+    db_bind_text(st, 2, ref->spec_json);
+    db_bind_int64(st, 3, s->default_max_attempts);
+    db_bind_int64(st, 4, now);
+    int rc = db_step(st);
+    if (rc != DB_DONE)
         return store_fail(s, rc);
-    if (sqlite3_changes(s->db) == 0)
+    if (db_changes(s->db) == 0)
         return 0;
     store_ring_later(s, STORE_ROLE_BUILDER);
     return 1;
@@ -79,6 +78,13 @@ int store_depset_ensure(store *s, const store_depset_ref *ref)
     return r < 0 ? r : inserted;
 }
 
+#define SQL_SET_CLAIM(D)                                                                           \
+    "UPDATE depsets SET state = 'building', lease_owner = ?1, lease_expires_at = ?2, "             \
+    "attempts = attempts + 1, started_at = ?3 WHERE key = (SELECT key FROM depsets "               \
+    "WHERE state = 'queued' ORDER BY created_at, rowid LIMIT 1" DB_SKIP_LOCKED(                    \
+        D) ") "                                                                                    \
+           "RETURNING key, spec, attempts"
+
 int store_depset_claim(store *s, const char *owner, int64_t lease_ms, store_depset_claimed *out)
 {
     if (!owner || !owner[0] || lease_ms <= 0)
@@ -90,31 +96,27 @@ int store_depset_claim(store *s, const char *owner, int64_t lease_ms, store_deps
         return r;
     store *tx _cleanup_tx_ = s;
     int64_t now = store_now_ms();
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
-        s, "UPDATE depsets SET state = 'building', lease_owner = ?1, lease_expires_at = ?2, "
-           "attempts = attempts + 1, started_at = ?3 WHERE key = (SELECT key FROM depsets "
-           "WHERE state = 'queued' ORDER BY created_at, rowid LIMIT 1) "
-           "RETURNING key, spec, attempts");
+    _cleanup_stmt_ db_stmt *st = store_stmt(s, STORE_SQL(s, SQL_SET_CLAIM));
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now + lease_ms);
-    sqlite3_bind_int64(st, 3, now);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        sqlite3_reset(st);
+    db_bind_text(st, 1, owner);
+    db_bind_int64(st, 2, now + lease_ms);
+    db_bind_int64(st, 3, now);
+    int rc = store_lease_claim(s, st);
+    if (rc < 0)
+        return rc;
+    if (rc == 0) {
+        db_reset(st);
         r = store_tx_commit(s);
         return r < 0 ? r : 0;
     }
-    if (rc != SQLITE_ROW)
-        return store_fail(s, rc);
     store_depset_claimed c = {0};
-    snprintf(c.key, sizeof(c.key), "%s", (const char *)sqlite3_column_text(st, 0));
+    snprintf(c.key, sizeof(c.key), "%s", db_col_text(st, 0));
     c.spec_json = store_col_strdup(st, 1);
-    c.attempts = sqlite3_column_int(st, 2);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE || !c.spec_json) {
+    c.attempts = db_col_int(st, 2);
+    rc = db_step(st);
+    db_reset(st);
+    if (rc != DB_DONE || !c.spec_json) {
         store_depset_claimed_done(&c);
         return c.spec_json ? store_fail(s, rc) : -ENOMEM;
     }
@@ -127,81 +129,29 @@ int store_depset_claim(store *s, const char *owner, int64_t lease_ms, store_deps
     return 1;
 }
 
-static int store_depset_missing_or_stale(store *s, const char *key, const char *owner)
-{
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(s, "SELECT state FROM depsets WHERE key = ?1");
-    if (!st)
-        return store_err(s);
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
-        return -ENOENT;
-    if (rc != SQLITE_ROW)
-        return store_fail(s, rc);
-    snprintf(s->errmsg, sizeof(s->errmsg),
-             "dependency set %s is not leased to %s any more (state %s)", key, owner,
-             (const char *)sqlite3_column_text(st, 0));
-    return s->last_err = -ESTALE;
-}
-
 int store_depset_renew(store *s, const char *key, const char *owner, int64_t lease_ms)
 {
-    if (!key || !owner || lease_ms <= 0)
-        return -EINVAL;
-    _cleanup_stmt_ sqlite3_stmt *st =
-        store_stmt(s, "UPDATE depsets SET lease_expires_at = ?3 WHERE key = ?1 AND "
-                      "state = 'building' AND lease_owner = ?2");
-    if (!st)
-        return store_err(s);
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, store_now_ms() + lease_ms);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
-        return store_fail(s, rc);
-    if (sqlite3_changes(s->db) == 0) {
-        sqlite3_reset(st);
-        return store_depset_missing_or_stale(s, key, owner);
-    }
-    return 0;
-}
-
-/* Inside a transaction: the row must be building under owner. */
-static int store_depset_check_owner(store *s, const char *key, const char *owner)
-{
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
-        s, "SELECT 1 FROM depsets WHERE key = ?1 AND state = 'building' AND lease_owner = ?2");
-    if (!st)
-        return store_err(s);
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        return 0;
-    if (rc != SQLITE_DONE)
-        return store_fail(s, rc);
-    sqlite3_reset(st);
-    return store_depset_missing_or_stale(s, key, owner);
+    return store_lease_renew(s, &store_lease_depset, key, owner, lease_ms);
 }
 
 /* Moves the submissions of a set that is now ready back to the queue, each
  * with a "state" event. */
 static int store_depset_wake_waiting(store *s, const char *key, int64_t now)
 {
-    _cleanup_stmt_ sqlite3_stmt *st =
+    _cleanup_stmt_ db_stmt *st =
         store_stmt(s, "UPDATE submissions SET state = 'queued', queued_at = ?2 "
                       "WHERE depset_key = ?1 AND state = 'waiting_deps' RETURNING id");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now);
+    db_bind_text(st, 1, key);
+    db_bind_int64(st, 2, now);
     _cleanup_json_ json_t *ids = json_array();
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
-    if (rc != SQLITE_DONE)
+    while ((rc = db_step(st)) == DB_ROW)
+        json_array_append_new(ids, json_string(db_col_text(st, 0)));
+    if (rc != DB_DONE)
         return store_fail(s, rc);
-    sqlite3_reset(st);
+    db_reset(st);
     size_t i;
     json_t *v;
     json_array_foreach(ids, i, v)
@@ -221,16 +171,16 @@ static int store_depset_wake_waiting(store *s, const char *key, int64_t now)
 static int store_depset_fail_state(store *s, const char *sql, const char *key, const char *msg,
                                    int64_t now, json_t *ids)
 {
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(s, sql);
+    _cleanup_stmt_ db_stmt *st = store_stmt(s, sql);
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, msg, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, now);
+    db_bind_text(st, 1, key);
+    db_bind_text(st, 2, msg);
+    db_bind_int64(st, 3, now);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
-    return rc == SQLITE_DONE ? 0 : store_fail(s, rc);
+    while ((rc = db_step(st)) == DB_ROW)
+        json_array_append_new(ids, json_string(db_col_text(st, 0)));
+    return rc == DB_DONE ? 0 : store_fail(s, rc);
 }
 
 int store_depset_fail_waiting(store *s, const char *key, const char *log, int64_t now)
@@ -275,28 +225,26 @@ int store_depset_ready(store *s, const char *key, const char *owner, json_t *out
     _cleanup_free_ char *cl = closure ? jsonutil_dump(closure) : strdup("[]");
     if (!op || !cl)
         return -ENOMEM;
-    int r = store_tx_begin(s);
+    int r = store_lease_begin(s, &store_lease_depset, key, owner);
     if (r < 0)
         return r;
     store *tx _cleanup_tx_ = s;
-    if ((r = store_depset_check_owner(s, key, owner)) < 0)
-        return r;
     int64_t now = store_now_ms();
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+    _cleanup_stmt_ db_stmt *st = store_stmt(
         s, "UPDATE depsets SET state = 'ready', out_paths = ?2, closure = ?3, "
            "closure_bytes = ?4, root = ?5, log = ?6, error = NULL, finished_at = ?7, "
            "last_used_at = ?7, lease_owner = NULL, lease_expires_at = NULL WHERE key = ?1");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, op, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, cl, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, closure_bytes);
-    sqlite3_bind_text(st, 5, root, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, log, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 7, now);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
+    db_bind_text(st, 1, key);
+    db_bind_text(st, 2, op);
+    db_bind_text(st, 3, cl);
+    db_bind_int64(st, 4, closure_bytes);
+    db_bind_text(st, 5, root);
+    db_bind_text(st, 6, log);
+    db_bind_int64(st, 7, now);
+    int rc = db_step(st);
+    if (rc != DB_DONE)
         return store_fail(s, rc);
     if ((r = store_depset_wake_waiting(s, key, now)) < 0)
         return r;
@@ -307,23 +255,21 @@ int store_depset_fail(store *s, const char *key, const char *owner, const char *
 {
     if (!key || !owner)
         return -EINVAL;
-    int r = store_tx_begin(s);
+    int r = store_lease_begin(s, &store_lease_depset, key, owner);
     if (r < 0)
         return r;
     store *tx _cleanup_tx_ = s;
-    if ((r = store_depset_check_owner(s, key, owner)) < 0)
-        return r;
     int64_t now = store_now_ms();
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+    _cleanup_stmt_ db_stmt *st = store_stmt(
         s, "UPDATE depsets SET state = 'failed', log = ?2, error = 'build failed', "
            "finished_at = ?3, lease_owner = NULL, lease_expires_at = NULL WHERE key = ?1");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, log, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, now);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
+    db_bind_text(st, 1, key);
+    db_bind_text(st, 2, log);
+    db_bind_int64(st, 3, now);
+    int rc = db_step(st);
+    if (rc != DB_DONE)
         return store_fail(s, rc);
     if ((r = store_depset_fail_waiting(s, key, log, now)) < 0)
         return r;
@@ -349,14 +295,14 @@ int store_depset_requeue(store *s, const char *key)
     if (r < 0)
         return r;
     if (r == 0) {
-        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(s, "SELECT 1 FROM depsets WHERE key = ?1");
+        _cleanup_stmt_ db_stmt *st = store_stmt(s, "SELECT 1 FROM depsets WHERE key = ?1");
         if (!st)
             return store_err(s);
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
+        db_bind_text(st, 1, key);
+        int rc = db_step(st);
+        if (rc == DB_DONE)
             return -ENOENT;
-        return rc == SQLITE_ROW ? 0 : store_fail(s, rc);
+        return rc == DB_ROW ? 0 : store_fail(s, rc);
     }
     store_ring_later(s, STORE_ROLE_BUILDER);
     r = store_tx_commit(s);
@@ -365,15 +311,15 @@ int store_depset_requeue(store *s, const char *key)
 
 int store_depset_get(store *s, const char *key, json_t **out)
 {
-    _cleanup_stmt_ sqlite3_stmt *st =
+    _cleanup_stmt_ db_stmt *st =
         store_stmt(s, "SELECT " STORE_DEPSET_COLS " FROM depsets WHERE key = ?1");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
+    db_bind_text(st, 1, key);
+    int rc = db_step(st);
+    if (rc == DB_DONE)
         return -ENOENT;
-    if (rc != SQLITE_ROW)
+    if (rc != DB_ROW)
         return store_fail(s, rc);
     json_t *o = store_depset_row_json(st);
     if (!o)
@@ -384,7 +330,7 @@ int store_depset_get(store *s, const char *key, json_t **out)
 
 int store_depset_list(store *s, json_t **out)
 {
-    _cleanup_stmt_ sqlite3_stmt *st =
+    _cleanup_stmt_ db_stmt *st =
         store_stmt(s, "SELECT " STORE_DEPSET_COLS " FROM depsets ORDER BY created_at, rowid");
     if (!st)
         return store_err(s);
@@ -392,9 +338,9 @@ int store_depset_list(store *s, json_t **out)
     if (!arr)
         return -ENOMEM;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = db_step(st)) == DB_ROW)
         json_array_append_new(arr, store_depset_row_json(st));
-    if (rc != SQLITE_DONE)
+    if (rc != DB_DONE)
         return store_fail(s, rc);
     *out = steal_pointer(&arr);
     return 0;
@@ -406,36 +352,39 @@ int store_depset_hold(store *s, const char *key)
     snprintf(now, sizeof(now), "%lld", (long long)store_now_ms());
     int r = store_exec(s,
                        "UPDATE depsets SET holders = holders + 1, "
-                       "last_used_at = CAST(?2 AS INTEGER) WHERE key = ?1",
+                       "last_used_at = CAST(?2 AS BIGINT) WHERE key = ?1",
                        2, key, now);
     return r < 0 ? r : r == 0 ? -ENOENT : 0;
 }
 
+#define SQL_SET_UNHOLD(D)                                                                          \
+    "UPDATE depsets SET holders = " DB_MAX2(D) "(holders - 1, 0), last_used_at = ?2 WHERE key = "  \
+                                               "?1"
+
 int store_depset_unhold(store *s, const char *key, int64_t now)
 {
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
-        s, "UPDATE depsets SET holders = MAX(holders - 1, 0), last_used_at = ?2 WHERE key = ?1");
+    _cleanup_stmt_ db_stmt *st = store_stmt(s, STORE_SQL(s, SQL_SET_UNHOLD));
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
+    db_bind_text(st, 1, key);
+    db_bind_int64(st, 2, now);
+    int rc = db_step(st);
+    if (rc != DB_DONE)
         return store_fail(s, rc);
-    return sqlite3_changes(s->db) ? 0 : -ENOENT;
+    return db_changes(s->db) ? 0 : -ENOENT;
 }
 
 int store_depset_touch(store *s, const char *key, int64_t now)
 {
-    _cleanup_stmt_ sqlite3_stmt *st =
+    _cleanup_stmt_ db_stmt *st =
         store_stmt(s, "UPDATE depsets SET last_used_at = ?2 WHERE key = ?1 AND "
                       "(last_used_at IS NULL OR last_used_at < ?2 - 1000)");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now);
-    int rc = sqlite3_step(st);
-    return rc == SQLITE_DONE ? 0 : store_fail(s, rc);
+    db_bind_text(st, 1, key);
+    db_bind_int64(st, 2, now);
+    int rc = db_step(st);
+    return rc == DB_DONE ? 0 : store_fail(s, rc);
 }
 
 int store_depset_release(store *s, const char *key)
@@ -454,7 +403,7 @@ int store_depset_release(store *s, const char *key)
 
 int store_depset_eviction_candidates(store *s, json_t **out)
 {
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+    _cleanup_stmt_ db_stmt *st = store_stmt(
         s, "SELECT d.key, d.closure_bytes, d.root, d.last_used_at FROM depsets d WHERE d.state = "
            "'ready' AND " STORE_DEPSET_UNNEEDED " ORDER BY d.last_used_at, d.rowid");
     if (!st)
@@ -463,13 +412,13 @@ int store_depset_eviction_candidates(store *s, json_t **out)
     if (!arr)
         return -ENOMEM;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = db_step(st)) == DB_ROW)
         json_array_append_new(arr,
                               json_pack("{s:o,s:I,s:o,s:o}", "key", store_col_str_or_null(st, 0),
-                                        "closure_bytes", (json_int_t)sqlite3_column_int64(st, 1),
-                                        "root", store_col_str_or_null(st, 2), "last_used_at",
+                                        "closure_bytes", (json_int_t)db_col_int64(st, 1), "root",
+                                        store_col_str_or_null(st, 2), "last_used_at",
                                         store_col_int_or_null(st, 3)));
-    if (rc != SQLITE_DONE)
+    if (rc != DB_DONE)
         return store_fail(s, rc);
     *out = steal_pointer(&arr);
     return 0;
@@ -485,25 +434,25 @@ int store_depset_evict(store *s, const char *key)
         return r;
     if (r > 0)
         return 1;
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(s, "SELECT 1 FROM depsets WHERE key = ?1");
+    _cleanup_stmt_ db_stmt *st = store_stmt(s, "SELECT 1 FROM depsets WHERE key = ?1");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
+    db_bind_text(st, 1, key);
+    int rc = db_step(st);
+    if (rc == DB_DONE)
         return -ENOENT;
-    return rc == SQLITE_ROW ? 0 : store_fail(s, rc);
+    return rc == DB_ROW ? 0 : store_fail(s, rc);
 }
 
 int store_depset_total_bytes(store *s, int64_t *out)
 {
-    _cleanup_stmt_ sqlite3_stmt *st =
+    _cleanup_stmt_ db_stmt *st =
         store_stmt(s, "SELECT COALESCE(SUM(closure_bytes), 0) FROM depsets WHERE state = 'ready'");
     if (!st)
         return store_err(s);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW)
+    int rc = db_step(st);
+    if (rc != DB_ROW)
         return store_fail(s, rc);
-    *out = sqlite3_column_int64(st, 0);
+    *out = db_col_int64(st, 0);
     return 0;
 }

@@ -8,7 +8,13 @@
  * full receive queue (EAGAIN) means the listener already has a ring pending; a
  * refused send means nobody is bound any more, so the file is unlinked. The
  * datagram stays queued until store_wait drains it, so a ring between a failed
- * claim and the wait is never lost. Claimers elsewhere just poll. */
+ * claim and the wait is never lost. Claimers elsewhere just poll.
+ *
+ * On PostgreSQL the doorbell is LISTEN/NOTIFY on channels farm_<role>, so it
+ * rings across machines: NOTIFY after the commit (store_ring_later keeps the
+ * same rule), and store_wait waits on the connection's socket. Notifications
+ * that arrive while the connection runs other statements are queued by libpq
+ * and seen by the next store_wait, so no ring is lost there either. */
 #include "store_internal.h"
 
 #include <dirent.h>
@@ -34,11 +40,21 @@ static int store_doorbell_addr(const char *path, struct sockaddr_un *sa)
     return 0;
 }
 
+static const char *const store_role_channels[STORE_N_ROLES] = {"farm_worker", "farm_builder",
+                                                               "farm_events"};
+
 int store_doorbell_listen(store *s, store_role role)
 {
     static unsigned counter; /* several stores in one process get distinct names */
     if ((unsigned)role >= STORE_N_ROLES)
         return -EINVAL;
+    if (store_is_pg(s)) {
+        int r = db_listen(s->db, store_role_channels[role]);
+        if (r < 0)
+            return store_fail(s, r);
+        s->pg_listening |= 1u << role;
+        return 0;
+    }
     if (!s->doorbell_dir)
         return -ENOTCONN;
     if (s->listen_fd[role] >= 0)
@@ -163,8 +179,24 @@ static bool store_bells_fresh(store *s, const struct stat *st)
     return age_ms > 200;
 }
 
+void store_doorbell_notify_sql(unsigned mask, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int r = 0; r < STORE_N_ROLES; r++)
+        if (mask & (1u << r))
+            n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "NOTIFY %s; ",
+                                  store_role_channels[r]);
+}
+
 void store_ring_mask(store *s, unsigned mask)
 {
+    if (store_is_pg(s)) {
+        for (int r = 0; r < STORE_N_ROLES; r++)
+            if (mask & (1u << r))
+                db_notify(s->db, store_role_channels[r]); /* a lost ring costs one poll */
+        return;
+    }
     if (!s->doorbell_dir || !mask)
         return;
     struct stat st;
@@ -204,6 +236,10 @@ void store_ring(store *s, store_role role)
 
 int store_wait(store *s, int timeout_ms)
 {
+    if (store_is_pg(s) && s->pg_listening) {
+        int r = db_wait_notify(s->db, timeout_ms);
+        return r < 0 ? store_fail(s, r) : r;
+    }
     struct pollfd p[STORE_N_ROLES];
     nfds_t n = 0;
     for (int i = 0; i < STORE_N_ROLES; i++)

@@ -9,16 +9,16 @@
 
 int store_evalcache_get(store *s, const char *set_id, const char *attr, json_t **result_out)
 {
-    _cleanup_stmt_ sqlite3_stmt *st =
+    _cleanup_stmt_ db_stmt *st =
         store_stmt(s, "SELECT result FROM eval_cache WHERE set_id = ?1 AND attr = ?2");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, set_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, attr, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
+    db_bind_text(st, 1, set_id);
+    db_bind_text(st, 2, attr);
+    int rc = db_step(st);
+    if (rc == DB_DONE)
         return 0;
-    if (rc != SQLITE_ROW)
+    if (rc != DB_ROW)
         return store_fail(s, rc);
     json_t *v = store_col_json(st, 0);
     if (!json_is_object(v)) {
@@ -48,19 +48,21 @@ int store_evalcache_put_many(store *s, const char *source, const char *set_id,
         _cleanup_free_ char *text = jsonutil_dump_sorted(v);
         if (!text)
             return -ENOMEM;
-        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
-            s, "INSERT OR REPLACE INTO eval_cache (set_id, source, attr, ok, result, created_at) "
-               "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+        _cleanup_stmt_ db_stmt *st = store_stmt(
+            s, "INSERT INTO eval_cache (set_id, source, attr, ok, result, created_at) "
+               "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (set_id, attr) DO UPDATE SET "
+               "source = excluded.source, ok = excluded.ok, result = excluded.result, "
+               "created_at = excluded.created_at");
         if (!st)
             return store_err(s);
-        sqlite3_bind_text(st, 1, set_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, attr, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 4, json_is_true(json_object_get(v, "ok")) ? 1 : 0);
-        sqlite3_bind_text(st, 5, text, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 6, now);
-        int rc = sqlite3_step(st);
-        if (rc != SQLITE_DONE)
+        db_bind_text(st, 1, set_id);
+        db_bind_text(st, 2, source);
+        db_bind_text(st, 3, attr);
+        db_bind_int64(st, 4, json_is_true(json_object_get(v, "ok")) ? 1 : 0);
+        db_bind_text(st, 5, text);
+        db_bind_int64(st, 6, now);
+        int rc = db_step(st);
+        if (rc != DB_DONE)
             return store_fail(s, rc);
     }
     (void)tx;
@@ -72,21 +74,21 @@ int store_evalcache_list(store *s, const char *set_id, json_t **out)
     _cleanup_json_ json_t *o = json_object();
     if (!o)
         return -ENOMEM;
-    _cleanup_stmt_ sqlite3_stmt *st =
+    _cleanup_stmt_ db_stmt *st =
         store_stmt(s, "SELECT attr, result FROM eval_cache WHERE set_id = ?1 ORDER BY attr");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, set_id, -1, SQLITE_STATIC);
+    db_bind_text(st, 1, set_id);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *attr = (const char *)sqlite3_column_text(st, 0);
+    while ((rc = db_step(st)) == DB_ROW) {
+        const char *attr = db_col_text(st, 0);
         json_t *v = store_col_json(st, 1);
         if (attr && json_is_object(v))
             json_object_set_new(o, attr, v);
         else
             json_decref(v);
     }
-    if (rc != SQLITE_DONE)
+    if (rc != DB_DONE)
         return store_fail(s, rc);
     *out = steal_pointer(&o);
     return 0;

@@ -6,7 +6,7 @@
  * Attempts are counted at claim time, so a row whose lease expires after its
  * max_attempts-th claim is ended here (internal_error / failed) with the reason
  * recorded, and a poison item cannot loop. */
-#include "store_internal.h"
+#include "store_lease.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,64 +15,16 @@
 
 #include "jsonutil.h"
 
-typedef struct {
-    char id[65];
-    char owner[128];
-    char key[65];
-    int attempts, max_attempts;
-} store_expired;
-
-/* Reads the expired rows of one query into a malloc'd array. */
-static int store_collect_expired(store *s, const char *sql, int64_t now, store_expired **out,
-                                 size_t *n)
-{
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(s, sql);
-    if (!st)
-        return store_err(s);
-    sqlite3_bind_int64(st, 1, now);
-    _cleanup_free_ store_expired *v = NULL;
-    size_t cap = 0, len = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            store_expired *nv = realloc(v, nc * sizeof(*v));
-            if (!nv)
-                return -ENOMEM;
-            v = nv;
-            cap = nc;
-        }
-        store_expired *e = &v[len++];
-        memset(e, 0, sizeof(*e));
-        snprintf(e->id, sizeof(e->id), "%s", (const char *)sqlite3_column_text(st, 0));
-        const char *o = (const char *)sqlite3_column_text(st, 1);
-        snprintf(e->owner, sizeof(e->owner), "%s", o ? o : "");
-        const char *k = (const char *)sqlite3_column_text(st, 2);
-        snprintf(e->key, sizeof(e->key), "%s", k ? k : "");
-        e->attempts = sqlite3_column_int(st, 3);
-        e->max_attempts = sqlite3_column_int(st, 4);
-    }
-    if (rc != SQLITE_DONE)
-        return store_fail(s, rc);
-    *out = steal_pointer(&v);
-    *n = len;
-    return 0;
-}
-
 /* WorkerHealthChecker half: running submissions whose lease ran out. */
 static int store_requeue_submissions(store *s, int64_t now, store_requeue_counts *c)
 {
-    _cleanup_free_ store_expired *v = NULL;
+    _cleanup_free_ store_lease_expired *v = NULL;
     size_t n = 0;
-    int r = store_collect_expired(s,
-                                  "SELECT id, lease_owner, depset_key, attempts, max_attempts "
-                                  "FROM submissions WHERE state IN ('queued', 'running') AND "
-                                  "state = 'running' AND lease_expires_at < ?1",
-                                  now, &v, &n);
+    int r = store_lease_collect_expired(s, &store_lease_submission, now, &v, &n);
     if (r < 0)
         return r;
     for (size_t i = 0; i < n; i++) {
-        store_expired *e = &v[i];
+        store_lease_expired *e = &v[i];
         bool give_up = e->attempts >= e->max_attempts;
         _cleanup_free_ char *why =
             give_up ? store_strdupf("lease of %s expired on attempt %d of %d: giving up (the "
@@ -82,20 +34,10 @@ static int store_requeue_submissions(store *s, int64_t now, store_requeue_counts
                                     e->attempts, e->max_attempts);
         if (!why)
             return -ENOMEM;
-        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
-            s, "UPDATE submissions SET state = ?2, error = ?3, lease_owner = NULL, "
-               "lease_expires_at = NULL, "
-               "queued_at = CASE WHEN ?2 = 'queued' THEN ?4 ELSE queued_at END, "
-               "finished_at = CASE WHEN ?2 = 'queued' THEN NULL ELSE ?4 END WHERE id = ?1");
-        if (!st)
-            return store_err(s);
-        sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, give_up ? "internal_error" : "queued", -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, why, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, now);
-        int rc = sqlite3_step(st);
-        if (rc != SQLITE_DONE)
-            return store_fail(s, rc);
+        r = store_lease_end(s, &store_lease_submission, e->id,
+                            give_up ? "internal_error" : "queued", why, now);
+        if (r < 0)
+            return r;
         /* Every attempt's reason is kept; the last one's error lists them all. */
         if ((r = store_attempt_reason_add(s, e->id, e->attempts, e->owner, "lease_expired",
                                           "the lease ran out (the worker died or hung)", now)) < 0)
@@ -124,36 +66,22 @@ static int store_requeue_submissions(store *s, int64_t now, store_requeue_counts
 /* CacheBuilderHealthChecker half: building sets whose lease ran out. */
 static int store_requeue_depsets(store *s, int64_t now, store_requeue_counts *c)
 {
-    _cleanup_free_ store_expired *v = NULL;
+    _cleanup_free_ store_lease_expired *v = NULL;
     size_t n = 0;
-    int r = store_collect_expired(s,
-                                  "SELECT key, lease_owner, key, attempts, max_attempts "
-                                  "FROM depsets WHERE state = 'building' AND lease_expires_at < ?1",
-                                  now, &v, &n);
+    int r = store_lease_collect_expired(s, &store_lease_depset, now, &v, &n);
     if (r < 0)
         return r;
     for (size_t i = 0; i < n; i++) {
-        store_expired *e = &v[i];
+        store_lease_expired *e = &v[i];
         bool give_up = e->attempts >= e->max_attempts;
         _cleanup_free_ char *why =
             store_strdupf("builder lease of %s expired on attempt %d of %d%s", e->owner,
                           e->attempts, e->max_attempts, give_up ? ": giving up" : "");
         if (!why)
             return -ENOMEM;
-        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
-            s, "UPDATE depsets SET state = ?2, error = ?3, "
-               "log = CASE WHEN ?2 = 'failed' THEN ?3 ELSE log END, lease_owner = NULL, "
-               "lease_expires_at = NULL, "
-               "finished_at = CASE WHEN ?2 = 'failed' THEN ?4 ELSE NULL END WHERE key = ?1");
-        if (!st)
-            return store_err(s);
-        sqlite3_bind_text(st, 1, e->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, give_up ? "failed" : "queued", -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, why, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, now);
-        int rc = sqlite3_step(st);
-        if (rc != SQLITE_DONE)
-            return store_fail(s, rc);
+        r = store_lease_end(s, &store_lease_depset, e->id, give_up ? "failed" : "queued", why, now);
+        if (r < 0)
+            return r;
         if (give_up) {
             if ((r = store_depset_fail_waiting(s, e->id, why, now)) < 0)
                 return r;
@@ -224,40 +152,44 @@ int store_heartbeat_doing(store *s, const char *id, const char *role, const char
     /* doing and deadline_at stay as they were while the item is the same and
      * the caller does not say otherwise (the renewer's beats keep them);
      * doing_since moves only when doing changes. */
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+    _cleanup_stmt_ db_stmt *st = store_stmt(
         s, "INSERT INTO heartbeats (id, role, host, pid, started_at, last_seen_at, current_item, "
            "doing, doing_since, deadline_at) "
            "VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, COALESCE(?7, ?8), ?5, ?9) "
            "ON CONFLICT (id) DO UPDATE SET "
            "role = excluded.role, host = excluded.host, pid = excluded.pid, "
            "last_seen_at = excluded.last_seen_at, current_item = excluded.current_item, "
-           "started_at = CASE WHEN heartbeats.pid IS excluded.pid THEN heartbeats.started_at "
+           "started_at = CASE WHEN heartbeats.pid IS NOT DISTINCT FROM excluded.pid "
+           "THEN heartbeats.started_at "
            "ELSE excluded.started_at END, "
-           "doing = CASE WHEN ?7 IS NOT NULL THEN ?7 WHEN heartbeats.current_item IS ?6 "
+           "doing = CASE WHEN ?7 IS NOT NULL THEN ?7 WHEN heartbeats.current_item "
+           "IS NOT DISTINCT FROM ?6 "
            "THEN COALESCE(heartbeats.doing, ?8) ELSE ?8 END, "
-           "doing_since = CASE WHEN heartbeats.current_item IS ?6 AND heartbeats.doing IS "
+           "doing_since = CASE WHEN heartbeats.current_item IS NOT DISTINCT FROM ?6 AND "
+           "heartbeats.doing IS NOT DISTINCT FROM "
            "(CASE WHEN ?7 IS NOT NULL THEN ?7 ELSE COALESCE(heartbeats.doing, ?8) END) "
            "THEN COALESCE(heartbeats.doing_since, ?5) ELSE ?5 END, "
-           "deadline_at = CASE WHEN ?10 THEN ?9 WHEN heartbeats.current_item IS ?6 "
+           "deadline_at = CASE WHEN ?10 <> 0 THEN ?9 WHEN heartbeats.current_item "
+           "IS NOT DISTINCT FROM ?6 "
            "THEN heartbeats.deadline_at ELSE NULL END");
     if (!st)
         return store_err(s);
     int64_t now = store_now_ms();
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, host, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, pid);
-    sqlite3_bind_int64(st, 5, now);
-    sqlite3_bind_text(st, 6, current_item, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, doing, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 8, def, -1, SQLITE_STATIC);
+    db_bind_text(st, 1, id);
+    db_bind_text(st, 2, role);
+    db_bind_text(st, 3, host);
+    db_bind_int64(st, 4, pid);
+    db_bind_int64(st, 5, now);
+    db_bind_text(st, 6, current_item);
+    db_bind_text(st, 7, doing);
+    db_bind_text(st, 8, def);
     if (deadline_in_ms > 0)
-        sqlite3_bind_int64(st, 9, now + deadline_in_ms);
+        db_bind_int64(st, 9, now + deadline_in_ms);
     else
-        sqlite3_bind_null(st, 9);
-    sqlite3_bind_int(st, 10, deadline_in_ms >= 0);
-    int rc = sqlite3_step(st);
-    return rc == SQLITE_DONE ? 0 : store_fail(s, rc);
+        db_bind_null(st, 9);
+    db_bind_int64(st, 10, deadline_in_ms >= 0);
+    int rc = db_step(st);
+    return rc == DB_DONE ? 0 : store_fail(s, rc);
 }
 
 int store_heartbeat_remove(store *s, const char *id)
@@ -268,7 +200,7 @@ int store_heartbeat_remove(store *s, const char *id)
 
 int store_heartbeats(store *s, json_t **out)
 {
-    _cleanup_stmt_ sqlite3_stmt *st =
+    _cleanup_stmt_ db_stmt *st =
         store_stmt(s, "SELECT id, role, host, pid, started_at, last_seen_at, current_item, doing, "
                       "doing_since, deadline_at FROM heartbeats ORDER BY role, id");
     if (!st)
@@ -277,17 +209,17 @@ int store_heartbeats(store *s, json_t **out)
     if (!arr)
         return -ENOMEM;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = db_step(st)) == DB_ROW)
         json_array_append_new(
-            arr, json_pack("{s:o,s:o,s:o,s:i,s:I,s:I,s:o,s:o,s:o,s:o}", "id",
-                           store_col_str_or_null(st, 0), "role", store_col_str_or_null(st, 1),
-                           "host", store_col_str_or_null(st, 2), "pid", sqlite3_column_int(st, 3),
-                           "started_at", (json_int_t)sqlite3_column_int64(st, 4), "last_seen_at",
-                           (json_int_t)sqlite3_column_int64(st, 5), "current_item",
-                           store_col_str_or_null(st, 6), "doing", store_col_str_or_null(st, 7),
-                           "doing_since", store_col_int_or_null(st, 8), "deadline_at",
-                           store_col_int_or_null(st, 9)));
-    if (rc != SQLITE_DONE)
+            arr,
+            json_pack("{s:o,s:o,s:o,s:i,s:I,s:I,s:o,s:o,s:o,s:o}", "id",
+                      store_col_str_or_null(st, 0), "role", store_col_str_or_null(st, 1), "host",
+                      store_col_str_or_null(st, 2), "pid", db_col_int(st, 3), "started_at",
+                      (json_int_t)db_col_int64(st, 4), "last_seen_at",
+                      (json_int_t)db_col_int64(st, 5), "current_item", store_col_str_or_null(st, 6),
+                      "doing", store_col_str_or_null(st, 7), "doing_since",
+                      store_col_int_or_null(st, 8), "deadline_at", store_col_int_or_null(st, 9)));
+    if (rc != DB_DONE)
         return store_fail(s, rc);
     *out = steal_pointer(&arr);
     return 0;
@@ -298,14 +230,13 @@ int store_heartbeats(store *s, json_t **out)
 /* Adds "state": count rows of sql (SELECT state, COUNT(*) ...) to o. */
 static int store_count_into(store *s, const char *sql, json_t *o)
 {
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(s, sql);
+    _cleanup_stmt_ db_stmt *st = store_stmt(s, sql);
     if (!st)
         return store_err(s);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_object_set_new(o, (const char *)sqlite3_column_text(st, 0),
-                            json_integer(sqlite3_column_int64(st, 1)));
-    return rc == SQLITE_DONE ? 0 : store_fail(s, rc);
+    while ((rc = db_step(st)) == DB_ROW)
+        json_object_set_new(o, db_col_text(st, 0), json_integer(db_col_int64(st, 1)));
+    return rc == DB_DONE ? 0 : store_fail(s, rc);
 }
 
 /* Live states (queued, waiting_deps, running) are counted exactly through
@@ -373,16 +304,15 @@ int store_queue_depths(store *s, json_t **out)
 /* Age in ms of the smallest value sql selects (one column), or JSON null. */
 static int store_age_of(store *s, const char *sql, int64_t now, json_t **out)
 {
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(s, sql);
+    _cleanup_stmt_ db_stmt *st = store_stmt(s, sql);
     if (!st)
         return store_err(s);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW)
+    int rc = db_step(st);
+    if (rc != DB_ROW)
         return store_fail(s, rc);
-    *out = sqlite3_column_type(st, 0) == SQLITE_NULL
+    *out = db_col_is_null(st, 0)
                ? json_null()
-               : json_integer(
-                     now - sqlite3_column_int64(st, 0) > 0 ? now - sqlite3_column_int64(st, 0) : 0);
+               : json_integer(now - db_col_int64(st, 0) > 0 ? now - db_col_int64(st, 0) : 0);
     return 0;
 }
 
@@ -403,28 +333,27 @@ int store_health_facts(store *s, json_t **out)
         return r;
     if (!o)
         return -ENOMEM;
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+    _cleanup_stmt_ db_stmt *st = store_stmt(
         s, "SELECT lease_owner, COUNT(*) FROM submissions WHERE state IN ('queued', 'running') "
            "AND state = 'running' AND lease_owner IS NOT NULL GROUP BY lease_owner");
     if (!st)
         return store_err(s);
     int rc;
     json_t *inflight = json_object_get(o, "inflight");
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_object_set_new(inflight, (const char *)sqlite3_column_text(st, 0),
-                            json_integer(sqlite3_column_int64(st, 1)));
-    if (rc != SQLITE_DONE)
+    while ((rc = db_step(st)) == DB_ROW)
+        json_object_set_new(inflight, db_col_text(st, 0), json_integer(db_col_int64(st, 1)));
+    if (rc != DB_DONE)
         return store_fail(s, rc);
-    _cleanup_stmt_ sqlite3_stmt *b =
+    _cleanup_stmt_ db_stmt *b =
         store_stmt(s, "SELECT key, lease_owner, started_at FROM depsets WHERE state = 'building'");
     if (!b)
         return store_err(s);
     json_t *builds = json_object_get(o, "builds");
-    while ((rc = sqlite3_step(b)) == SQLITE_ROW)
+    while ((rc = db_step(b)) == DB_ROW)
         json_array_append_new(builds, json_pack("{s:o,s:o,s:o}", "key", store_col_str_or_null(b, 0),
                                                 "owner", store_col_str_or_null(b, 1), "started_at",
                                                 store_col_int_or_null(b, 2)));
-    if (rc != SQLITE_DONE)
+    if (rc != DB_DONE)
         return store_fail(s, rc);
     *out = steal_pointer(&o);
     return 0;

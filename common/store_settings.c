@@ -6,19 +6,19 @@
 
 int store_setting_get(store *s, const char *key, char **value)
 {
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(s, "SELECT value FROM settings WHERE key = ?1");
+    _cleanup_stmt_ db_stmt *st = store_stmt(s, "SELECT value FROM settings WHERE key = ?1");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
+    db_bind_text(st, 1, key);
+    int rc = db_step(st);
+    if (rc == DB_DONE) {
         *value = NULL;
         return 0;
     }
-    if (rc != SQLITE_ROW)
+    if (rc != DB_ROW)
         return store_fail(s, rc);
     char *v = store_col_strdup(st, 0);
-    if (!v && sqlite3_column_type(st, 0) != SQLITE_NULL)
+    if (!v && !db_col_is_null(st, 0))
         return -ENOMEM;
     *value = v;
     return 0;

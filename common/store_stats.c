@@ -1,7 +1,7 @@
 /* store_stats.c — SQL for the dashboard. See store_stats.h.
  *
- * The SQL is plain (no window functions, no SQLite-only syntax beyond
- * json_extract) so a PostgreSQL store can say the same; percentiles are
+ * The SQL is plain (no window functions) and written once for SQLite and
+ * PostgreSQL (store_sql.h: only JSON reads and MAX differ); percentiles are
  * computed here in C over the rows of one window, which the finished_at
  * index of schema/070_dashboard.sql finds without a table scan. */
 #include "store_stats.h"
@@ -15,16 +15,16 @@
 #include "jsonutil.h"
 #include "store_internal.h"
 
-static void bind_opt(sqlite3_stmt *st, int i, const char *v)
+static void bind_opt(db_stmt *st, int i, const char *v)
 {
     if (v && *v)
-        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+        db_bind_text(st, i, v);
     else
-        sqlite3_bind_null(st, i);
+        db_bind_null(st, i);
 }
 
 /* Binds ?1..?4 of a filter: state, verdict, profile, token. */
-static void bind_filter(sqlite3_stmt *st, const store_stats_filter *f)
+static void bind_filter(db_stmt *st, const store_stats_filter *f)
 {
     bind_opt(st, 1, f->state);
     bind_opt(st, 2, f->verdict);
@@ -32,24 +32,41 @@ static void bind_filter(sqlite3_stmt *st, const store_stats_filter *f)
     bind_opt(st, 4, f->token_id);
 }
 
-#define FILTER_SQL                                                                                 \
-    "(?1 IS NULL OR state = ?1) AND (?2 IS NULL OR verdict = ?2) AND "                             \
-    "(?3 IS NULL OR json_extract(request, '$.profile') = ?3) AND "                                 \
-    "(?4 IS NULL OR token_id = ?4)"
+/* request.profile, request.<key> in general (SQL NULL when absent). */
+#define SQL_REQ(D, key)                                                                            \
+    DB_IF(D, "json_extract(request, '$." key "')", "(request::json #>> '{" key "}')")
+
+/* The casts give PostgreSQL the type of a parameter bound NULL. */
+#define FILTER_SQL(D)                                                                              \
+    "(CAST(?1 AS TEXT) IS NULL OR state = ?1) AND (CAST(?2 AS TEXT) IS NULL OR verdict = ?2) "     \
+    "AND (CAST(?3 AS TEXT) IS NULL OR " SQL_REQ(                                                   \
+        D, "profile") " = ?3) AND "                                                                \
+                      "(CAST(?4 AS TEXT) IS NULL OR token_id = ?4)"
+
+/* Counting stops past ?5 rows. The derived table needs its alias on
+ * PostgreSQL. */
+#define SQL_COUNT(D)                                                                               \
+    "SELECT COUNT(*) FROM (SELECT 1 FROM submissions WHERE " FILTER_SQL(D) " LIMIT ?5) AS f"
+#define SQL_PAGE(D)                                                                                \
+    "SELECT id, state, verdict, " SQL_REQ(                                                         \
+        D, "profile") ", token_id, n_tests, created_at, "                                          \
+                      "started_at, finished_at FROM submissions WHERE " FILTER_SQL(                \
+                          D) " AND seq < ?5 "                                                      \
+                             "ORDER BY seq DESC LIMIT ?6"
 
 /* The seq of submission id: 0 with *seq, -ENOENT when none. */
 static int seq_of(store *s, const char *id, int64_t *seq)
 {
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(s, "SELECT seq FROM submissions WHERE id = ?1");
+    _cleanup_stmt_ db_stmt *st = store_stmt(s, "SELECT seq FROM submissions WHERE id = ?1");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
+    db_bind_text(st, 1, id);
+    int rc = db_step(st);
+    if (rc == DB_DONE)
         return -ENOENT;
-    if (rc != SQLITE_ROW)
+    if (rc != DB_ROW)
         return store_fail(s, rc);
-    *seq = sqlite3_column_int64(st, 0);
+    *seq = db_col_int64(st, 0);
     return 0;
 }
 
@@ -71,34 +88,32 @@ int store_stats_submissions(store *s, const store_stats_filter *f, json_t **rows
     {
         /* counting stops past STORE_STATS_COUNT_MAX, so a page costs the
          * same with ten million rows as with a hundred thousand */
-        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
-            s, "SELECT COUNT(*) FROM (SELECT 1 FROM submissions WHERE " FILTER_SQL " LIMIT ?5)");
+        _cleanup_stmt_ db_stmt *st = store_stmt(s, STORE_SQL(s, SQL_COUNT));
         if (!st)
             return store_err(s);
         bind_filter(st, f);
-        sqlite3_bind_int64(st, 5, STORE_STATS_COUNT_MAX + 1);
-        int rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW)
+        db_bind_int64(st, 5, STORE_STATS_COUNT_MAX + 1);
+        int rc = db_step(st);
+        /* DB_DONE: PostgreSQL answers a lookup by text that is not UTF-8
+         * (it cannot be stored there) with no rows: none match. */
+        if (rc < 0)
             return store_fail(s, rc);
-        *total = sqlite3_column_int64(st, 0);
+        *total = rc == DB_ROW ? db_col_int64(st, 0) : 0;
     }
     _cleanup_json_ json_t *arr = json_array();
     if (!arr)
         return -ENOMEM;
     /* one row past the page tells whether there is a next page */
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
-        s, "SELECT id, state, verdict, json_extract(request, '$.profile'), token_id, n_tests, "
-           "created_at, started_at, finished_at FROM submissions WHERE " FILTER_SQL
-           " AND seq < ?5 ORDER BY seq DESC LIMIT ?6");
+    _cleanup_stmt_ db_stmt *st = store_stmt(s, STORE_SQL(s, SQL_PAGE));
     if (!st)
         return store_err(s);
     bind_filter(st, f);
-    sqlite3_bind_int64(st, 5, before);
-    sqlite3_bind_int64(st, 6, limit + 1);
+    db_bind_int64(st, 5, before);
+    db_bind_int64(st, 6, limit + 1);
     int rc;
     int64_t n = 0;
     bool more = false;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = db_step(st)) == DB_ROW) {
         if (n++ == limit) {
             more = true;
             break;
@@ -107,13 +122,13 @@ int store_stats_submissions(store *s, const store_stats_filter *f, json_t **rows
             "{s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:o}", "id", store_col_str_or_null(st, 0),
             "state", store_col_str_or_null(st, 1), "verdict", store_col_str_or_null(st, 2),
             "profile", store_col_str_or_null(st, 3), "token_id", store_col_str_or_null(st, 4),
-            "n_tests", (json_int_t)sqlite3_column_int64(st, 5), "created_at",
-            store_col_int_or_null(st, 6), "started_at", store_col_int_or_null(st, 7), "finished_at",
+            "n_tests", (json_int_t)db_col_int64(st, 5), "created_at", store_col_int_or_null(st, 6),
+            "started_at", store_col_int_or_null(st, 7), "finished_at",
             store_col_int_or_null(st, 8));
         if (!o || json_array_append_new(arr, o) < 0)
             return -ENOMEM;
     }
-    if (!more && rc != SQLITE_DONE)
+    if (!more && rc != DB_DONE)
         return store_fail(s, rc);
     json_t *last = json_array_get(arr, json_array_size(arr) - 1);
     *next = more && last ? json_incref(json_object_get(last, "id")) : json_null();
@@ -155,19 +170,28 @@ static void add_count(json_t *obj, const char *key)
     json_object_set_new(obj, key, json_integer(v ? json_integer_value(v) + 1 : 1));
 }
 
+/* Walks seq downwards from the newest. PostgreSQL sends a statement's whole
+ * result at once, so there the walk is bounded in SQL (?1, the window's start
+ * less the margin) through its index on created_at; SQLite stops stepping
+ * instead and needs no index. */
+#define SQL_CREATED(D)                                                                             \
+    "SELECT created_at FROM submissions" DB_IF(D, "",                                              \
+                                               " WHERE created_at >= ?1") " ORDER BY seq DESC"
+
 /* Counts the submissions created in [since, now) into buckets. Ids and seq
  * are time-ordered, so walking seq downwards from the newest ends soon after
  * the window; a margin covers clocks of API processes that differ a bit. */
 static int count_submitted(store *s, int64_t since, int64_t now, int64_t bucket_ms, json_t *buckets)
 {
     const int64_t margin = 60000;
-    _cleanup_stmt_ sqlite3_stmt *st =
-        store_stmt(s, "SELECT created_at FROM submissions ORDER BY seq DESC");
+    _cleanup_stmt_ db_stmt *st = store_stmt(s, STORE_SQL(s, SQL_CREATED));
     if (!st)
         return store_err(s);
+    if (store_is_pg(s))
+        db_bind_int64(st, 1, since - margin);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t t = sqlite3_column_int64(st, 0);
+    while ((rc = db_step(st)) == DB_ROW) {
+        int64_t t = db_col_int64(st, 0);
         if (t < since - margin)
             return 0;
         if (t < since || t >= now)
@@ -175,7 +199,7 @@ static int count_submitted(store *s, int64_t since, int64_t now, int64_t bucket_
         json_t *b = json_array_get(buckets, (size_t)((t - since) / bucket_ms));
         add_count(b, "submitted");
     }
-    return rc == SQLITE_DONE ? 0 : store_fail(s, rc);
+    return rc == DB_DONE ? 0 : store_fail(s, rc);
 }
 
 int store_stats_series(store *s, int64_t now_ms, int64_t window_ms, int64_t bucket_ms, json_t **out)
@@ -202,20 +226,20 @@ int store_stats_series(store *s, int64_t now_ms, int64_t window_ms, int64_t buck
     _cleanup_free_ lat_sample *lat = NULL;
     size_t nlat = 0, cap = 0;
     {
-        _cleanup_stmt_ sqlite3_stmt *st =
+        _cleanup_stmt_ db_stmt *st =
             store_stmt(s, "SELECT finished_at, created_at, state, verdict FROM submissions "
                           "WHERE finished_at >= ?1 AND finished_at < ?2");
         if (!st)
             return store_err(s);
-        sqlite3_bind_int64(st, 1, since);
-        sqlite3_bind_int64(st, 2, now_ms);
+        db_bind_int64(st, 1, since);
+        db_bind_int64(st, 2, now_ms);
         int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            int64_t fin = sqlite3_column_int64(st, 0);
+        while ((rc = db_step(st)) == DB_ROW) {
+            int64_t fin = db_col_int64(st, 0);
             int64_t bi = (fin - since) / bucket_ms;
             json_t *b = json_array_get(buckets, (size_t)bi);
-            const char *state = (const char *)sqlite3_column_text(st, 2);
-            const char *verdict = (const char *)sqlite3_column_text(st, 3);
+            const char *state = db_col_text(st, 2);
+            const char *verdict = db_col_text(st, 3);
             const char *outcome = state && !strcmp(state, "finished") && verdict ? verdict
                                   : state                                        ? state
                                                                                  : "unknown";
@@ -229,10 +253,10 @@ int store_stats_series(store *s, int64_t now_ms, int64_t window_ms, int64_t buck
                     return -ENOMEM;
                 lat = n;
             }
-            int64_t ms = fin - sqlite3_column_int64(st, 1);
+            int64_t ms = fin - db_col_int64(st, 1);
             lat[nlat++] = (lat_sample){bi, ms < 0 ? 0 : ms};
         }
-        if (rc != SQLITE_DONE)
+        if (rc != DB_DONE)
             return store_fail(s, rc);
     }
     json_t *latency = json_pack("{s:I, s:n, s:n}", "count", (json_int_t)nlat, "p50_ms", "p99_ms");
@@ -268,40 +292,57 @@ int store_stats_series(store *s, int64_t now_ms, int64_t window_ms, int64_t buck
 
 /* ---- dependency sets ---- */
 
+/* spec.expr is only tested for presence: #>> gives SQL NULL for a JSON null,
+ * as json_extract does. */
+#define SQL_DEPSETS(D)                                                                             \
+    "SELECT key, state, closure_bytes, " DB_IF(                                                    \
+        D, "json_array_length(closure)",                                                           \
+        "json_array_length(closure::json)") ", "                                                   \
+                                            "last_used_at, holders, "                              \
+                                            "(SELECT COUNT(*) FROM submissions s WHERE s.state = " \
+                                            "'running' AND "                                       \
+                                            "s.depset_key = depsets.key), "                        \
+                                            "(SELECT COUNT(*) FROM depset_pins p WHERE p.key = "   \
+                                            "depsets.key), attempts, error, "                      \
+                                            "created_at, finished_at, " DB_IF(                     \
+                                                D,                                                 \
+                                                "json_extract(spec, '$.packages'), "               \
+                                                "json_extract(spec, '$.expr') ",                   \
+                                                "spec::json -> 'packages', spec::json #>> "        \
+                                                "'{expr}' ") "FROM depsets ORDER BY "              \
+                                                             "COALESCE(last_used_at, created_at) " \
+                                                             "DESC, key"
+
+/* The pin decides its writes on the set's row: locked on PostgreSQL. */
+#define SQL_PIN_SET(D) "SELECT 1 FROM depsets WHERE key = ?1" DB_FOR_UPDATE(D)
+#define SQL_UNHOLD(D) "UPDATE depsets SET holders = " DB_MAX2(D) "(holders - 1, 0) WHERE key = ?1"
+
 int store_stats_depsets(store *s, json_t **out)
 {
     *out = NULL;
     _cleanup_json_ json_t *arr = json_array();
     if (!arr)
         return -ENOMEM;
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
-        s, "SELECT key, state, closure_bytes, json_array_length(closure), last_used_at, holders, "
-           "(SELECT COUNT(*) FROM submissions s WHERE s.state = 'running' AND "
-           "s.depset_key = depsets.key), "
-           "(SELECT COUNT(*) FROM depset_pins p WHERE p.key = depsets.key), attempts, error, "
-           "created_at, finished_at, "
-           "json_extract(spec, '$.packages'), json_extract(spec, '$.expr') "
-           "FROM depsets ORDER BY COALESCE(last_used_at, created_at) DESC, key");
+    _cleanup_stmt_ db_stmt *st = store_stmt(s, STORE_SQL(s, SQL_DEPSETS));
     if (!st)
         return store_err(s);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t holds = sqlite3_column_int64(st, 5), running = sqlite3_column_int64(st, 6);
+    while ((rc = db_step(st)) == DB_ROW) {
+        int64_t holds = db_col_int64(st, 5), running = db_col_int64(st, 6);
         json_t *o = json_pack(
             "{s:o, s:o, s:I, s:I, s:o, s:I, s:I, s:b, s:b, s:I, s:o, s:o, s:o, s:o, s:b}", "key",
             store_col_str_or_null(st, 0), "state", store_col_str_or_null(st, 1), "closure_bytes",
-            (json_int_t)sqlite3_column_int64(st, 2), "closure_paths",
-            (json_int_t)sqlite3_column_int64(st, 3), "last_used_at", store_col_int_or_null(st, 4),
-            "holds", (json_int_t)holds, "running", (json_int_t)running, "held",
-            holds > 0 || running > 0, "pinned", sqlite3_column_int64(st, 7) != 0, "attempts",
-            (json_int_t)sqlite3_column_int64(st, 8), "error", store_col_str_or_null(st, 9),
-            "created_at", store_col_int_or_null(st, 10), "finished_at",
-            store_col_int_or_null(st, 11), "packages", store_col_json(st, 12), "expr",
-            sqlite3_column_type(st, 13) != SQLITE_NULL);
+            (json_int_t)db_col_int64(st, 2), "closure_paths", (json_int_t)db_col_int64(st, 3),
+            "last_used_at", store_col_int_or_null(st, 4), "holds", (json_int_t)holds, "running",
+            (json_int_t)running, "held", holds > 0 || running > 0, "pinned",
+            db_col_int64(st, 7) != 0, "attempts", (json_int_t)db_col_int64(st, 8), "error",
+            store_col_str_or_null(st, 9), "created_at", store_col_int_or_null(st, 10),
+            "finished_at", store_col_int_or_null(st, 11), "packages", store_col_json(st, 12),
+            "expr", !db_col_is_null(st, 13));
         if (!o || json_array_append_new(arr, o) < 0)
             return -ENOMEM;
     }
-    if (rc != SQLITE_DONE)
+    if (rc != DB_DONE)
         return store_fail(s, rc);
     *out = steal_pointer(&arr);
     return 0;
@@ -314,25 +355,24 @@ int store_stats_depset_pin(store *s, const char *key, bool pin)
         return r;
     _cleanup_tx_ store *tx = s;
     {
-        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(s, "SELECT 1 FROM depsets WHERE key = ?1");
+        _cleanup_stmt_ db_stmt *st = store_stmt(s, STORE_SQL(s, SQL_PIN_SET));
         if (!st)
             return store_err(s);
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
+        db_bind_text(st, 1, key);
+        int rc = db_step(st);
+        if (rc == DB_DONE)
             return -ENOENT;
-        if (rc != SQLITE_ROW)
+        if (rc != DB_ROW)
             return store_fail(s, rc);
     }
     char now[24];
     snprintf(now, sizeof(now), "%lld", (long long)store_now_ms());
     int changed;
     if (pin)
-        changed =
-            store_exec(s,
-                       "INSERT INTO depset_pins (key, pinned_at) SELECT ?1, CAST(?2 AS INTEGER) "
-                       "WHERE NOT EXISTS (SELECT 1 FROM depset_pins WHERE key = ?1)",
-                       2, key, now);
+        changed = store_exec(s,
+                             "INSERT INTO depset_pins (key, pinned_at) "
+                             "VALUES (?1, CAST(?2 AS BIGINT)) ON CONFLICT (key) DO NOTHING",
+                             2, key, now);
     else
         changed = store_exec(s, "DELETE FROM depset_pins WHERE key = ?1", 1, key);
     if (changed < 0)
@@ -340,7 +380,7 @@ int store_stats_depset_pin(store *s, const char *key, bool pin)
     if (changed > 0) {
         r = store_exec(s,
                        pin ? "UPDATE depsets SET holders = holders + 1 WHERE key = ?1"
-                           : "UPDATE depsets SET holders = MAX(holders - 1, 0) WHERE key = ?1",
+                           : STORE_SQL(s, SQL_UNHOLD),
                        1, key);
         if (r < 0)
             return r;
@@ -353,14 +393,14 @@ int store_stats_depset_rebuild(store *s, const char *key)
 {
     _cleanup_free_ char *state = NULL;
     {
-        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(s, "SELECT state FROM depsets WHERE key = ?1");
+        _cleanup_stmt_ db_stmt *st = store_stmt(s, "SELECT state FROM depsets WHERE key = ?1");
         if (!st)
             return store_err(s);
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
+        db_bind_text(st, 1, key);
+        int rc = db_step(st);
+        if (rc == DB_DONE)
             return -ENOENT;
-        if (rc != SQLITE_ROW)
+        if (rc != DB_ROW)
             return store_fail(s, rc);
         state = store_col_strdup(st, 0);
     }

@@ -11,30 +11,30 @@
 /* Tests written so far (submission_tests), as result objects with index/name/verdict. */
 static int store_sub_tests(store *s, const char *id, json_t **out)
 {
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+    _cleanup_stmt_ db_stmt *st = store_stmt(
         s, "SELECT idx, name, result, verdict FROM submission_tests WHERE submission_id = ?1 "
            "ORDER BY idx");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    db_bind_text(st, 1, id);
     _cleanup_json_ json_t *arr = json_array();
     if (!arr)
         return -ENOMEM;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = db_step(st)) == DB_ROW) {
         json_t *t = store_col_json(st, 2);
         if (!json_is_object(t)) {
             json_decref(t);
             t = json_object();
         }
-        json_object_set_new(t, "index", json_integer(sqlite3_column_int(st, 0)));
+        json_object_set_new(t, "index", json_integer(db_col_int(st, 0)));
         if (!json_object_get(t, "name"))
             json_object_set_new(t, "name", store_col_str_or_null(st, 1));
         if (!json_object_get(t, "verdict"))
             json_object_set_new(t, "verdict", store_col_str_or_null(st, 3));
         json_array_append_new(arr, t);
     }
-    if (rc != SQLITE_DONE)
+    if (rc != DB_DONE)
         return store_fail(s, rc);
     *out = steal_pointer(&arr);
     return 0;
@@ -44,7 +44,7 @@ int store_submission_get(store *s, const char *id, json_t **out)
 {
     if (!id)
         return -EINVAL;
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+    _cleanup_stmt_ db_stmt *st = store_stmt(
         s, "SELECT s.id, s.state, s.verdict, s.priority, s.request, s.depset_key, d.state, "
            "s.n_tests, s.result, s.error, s.attempts, s.max_attempts, s.cancel_requested, "
            "s.token_id, s.callback_url, s.cache_key, s.created_at, s.queued_at, s.started_at, "
@@ -52,11 +52,11 @@ int store_submission_get(store *s, const char *id, json_t **out)
            "FROM submissions s LEFT JOIN depsets d ON d.key = s.depset_key WHERE s.id = ?1");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
+    db_bind_text(st, 1, id);
+    int rc = db_step(st);
+    if (rc == DB_DONE)
         return -ENOENT;
-    if (rc != SQLITE_ROW)
+    if (rc != DB_ROW)
         return store_fail(s, rc);
 
     /* The worker's result object first, then the row's fields over it. */
@@ -70,16 +70,16 @@ int store_submission_get(store *s, const char *id, json_t **out)
     json_object_set_new(o, "id", store_col_str_or_null(st, 0));
     json_object_set_new(o, "state", store_col_str_or_null(st, 1));
     json_object_set_new(o, "verdict", store_col_str_or_null(st, 2));
-    json_object_set_new(o, "priority", json_integer(sqlite3_column_int(st, 3)));
+    json_object_set_new(o, "priority", json_integer(db_col_int(st, 3)));
     json_object_set_new(o, "request", store_col_json(st, 4));
     json_object_set_new(o, "depset",
                         json_pack("{s:o,s:o}", "key", store_col_str_or_null(st, 5), "state",
                                   store_col_str_or_null(st, 6)));
-    json_object_set_new(o, "n_tests", json_integer(sqlite3_column_int(st, 7)));
+    json_object_set_new(o, "n_tests", json_integer(db_col_int(st, 7)));
     json_object_set_new(o, "error", store_col_str_or_null(st, 9));
-    json_object_set_new(o, "attempts", json_integer(sqlite3_column_int(st, 10)));
-    json_object_set_new(o, "max_attempts", json_integer(sqlite3_column_int(st, 11)));
-    json_object_set_new(o, "cancel_requested", json_boolean(sqlite3_column_int(st, 12)));
+    json_object_set_new(o, "attempts", json_integer(db_col_int(st, 10)));
+    json_object_set_new(o, "max_attempts", json_integer(db_col_int(st, 11)));
+    json_object_set_new(o, "cancel_requested", json_boolean(db_col_int(st, 12)));
     json_object_set_new(o, "token_id", store_col_str_or_null(st, 13));
     json_object_set_new(o, "callback_url", store_col_str_or_null(st, 14));
     json_object_set_new(o, "cache_key", store_col_str_or_null(st, 15));
@@ -94,7 +94,7 @@ int store_submission_get(store *s, const char *id, json_t **out)
     json_object_set_new(o, "attempt_reasons", json_is_array(reasons) ? reasons : json_array());
     if (!json_is_array(reasons))
         json_decref(reasons);
-    sqlite3_reset(st);
+    db_reset(st);
     if (!json_object_get(o, "compile"))
         json_object_set_new(o, "compile", json_null());
     /* Tests: the final result's list when it has one, else what has been
@@ -113,21 +113,21 @@ int store_submission_get(store *s, const char *id, json_t **out)
 /* Events with seq > after_seq from submission_event_rows, oldest first. */
 static int store_sub_table_events(store *s, const char *id, int64_t after_seq, json_t *arr)
 {
-    _cleanup_stmt_ sqlite3_stmt *st =
+    _cleanup_stmt_ db_stmt *st =
         store_stmt(s, "SELECT seq, type, data, at FROM submission_event_rows "
                       "WHERE submission_id = ?1 AND seq > ?2 ORDER BY seq");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, after_seq);
+    db_bind_text(st, 1, id);
+    db_bind_int64(st, 2, after_seq);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = db_step(st)) == DB_ROW)
         if (json_array_append_new(
-                arr, json_pack("{s:I,s:o,s:o,s:I}", "seq", (json_int_t)sqlite3_column_int64(st, 0),
-                               "type", store_col_str_or_null(st, 1), "data", store_col_json(st, 2),
-                               "at", (json_int_t)sqlite3_column_int64(st, 3))) < 0)
+                arr, json_pack("{s:I,s:o,s:o,s:I}", "seq", (json_int_t)db_col_int64(st, 0), "type",
+                               store_col_str_or_null(st, 1), "data", store_col_json(st, 2), "at",
+                               (json_int_t)db_col_int64(st, 3))) < 0)
             return -ENOMEM;
-    return rc == SQLITE_DONE ? 0 : store_fail(s, rc);
+    return rc == DB_DONE ? 0 : store_fail(s, rc);
 }
 
 static int64_t store_event_seq(json_t *e)
@@ -137,23 +137,24 @@ static int64_t store_event_seq(json_t *e)
 
 /* The row's inline events (schema/002_inline_events.sql) and the table's,
  * merged by seq; each list is already in seq order. */
+#define SQL_EVENTS_INLINE(D) "SELECT events, " STORE_EVENT_LAST(D) " FROM submissions WHERE id = ?1"
+
 int store_submission_events(store *s, const char *id, int64_t after_seq, json_t **out)
 {
     if (!id)
         return -EINVAL;
     _cleanup_json_ json_t *inl = NULL;
     {
-        _cleanup_stmt_ sqlite3_stmt *st =
-            store_stmt(s, "SELECT events, " STORE_EVENT_LAST " FROM submissions WHERE id = ?1");
+        _cleanup_stmt_ db_stmt *st = store_stmt(s, STORE_SQL(s, SQL_EVENTS_INLINE));
         if (!st)
             return store_err(s);
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
+        db_bind_text(st, 1, id);
+        int rc = db_step(st);
+        if (rc == DB_DONE)
             return -ENOENT;
-        if (rc != SQLITE_ROW)
+        if (rc != DB_ROW)
             return store_fail(s, rc);
-        if (sqlite3_column_int64(st, 1) <= after_seq) { /* nothing new: no parsing */
+        if (db_col_int64(st, 1) <= after_seq) { /* nothing new: no parsing */
             *out = json_array();
             return *out ? 0 : -ENOMEM;
         }
@@ -189,17 +190,17 @@ int store_submission_find_cached(store *s, const char *cache_key, char id_out[33
 {
     if (!cache_key || !cache_key[0])
         return 0;
-    _cleanup_stmt_ sqlite3_stmt *st =
+    _cleanup_stmt_ db_stmt *st =
         store_stmt(s, "SELECT id FROM submissions WHERE cache_key = ?1 AND state = 'finished' "
                       "ORDER BY finished_at DESC LIMIT 1");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, cache_key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
+    db_bind_text(st, 1, cache_key);
+    int rc = db_step(st);
+    if (rc == DB_DONE)
         return 0;
-    if (rc != SQLITE_ROW)
+    if (rc != DB_ROW)
         return store_fail(s, rc);
-    snprintf(id_out, 33, "%s", (const char *)sqlite3_column_text(st, 0));
+    snprintf(id_out, 33, "%s", db_col_text(st, 0));
     return 1;
 }

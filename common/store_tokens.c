@@ -18,24 +18,24 @@ int store_token_create(store *s, const char *name, json_t *scopes, const char *t
     _cleanup_free_ char *sc = jsonutil_dump(scopes);
     if (!sc)
         return -ENOMEM;
-    _cleanup_stmt_ sqlite3_stmt *st =
+    _cleanup_stmt_ db_stmt *st =
         store_stmt(s, "INSERT INTO api_tokens (id, name, token_sha256, scopes, created_at) "
                       "VALUES (?1, ?2, ?3, ?4, ?5)");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, token_sha256, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, sc, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, store_now_ms());
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
+    db_bind_text(st, 1, id);
+    db_bind_text(st, 2, name);
+    db_bind_text(st, 3, token_sha256);
+    db_bind_text(st, 4, sc);
+    db_bind_int64(st, 5, store_now_ms());
+    int rc = db_step(st);
+    if (rc != DB_DONE)
         return store_fail(s, rc);
     memcpy(id_out, id, sizeof(id));
     return 0;
 }
 
-static json_t *token_row(sqlite3_stmt *st)
+static json_t *token_row(db_stmt *st)
 {
     return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "id", store_col_str_or_null(st, 0), "name",
                      store_col_str_or_null(st, 1), "scopes", store_col_json(st, 2), "created_at",
@@ -45,16 +45,16 @@ static json_t *token_row(sqlite3_stmt *st)
 
 int store_token_find(store *s, const char *token_sha256, json_t **out)
 {
-    _cleanup_stmt_ sqlite3_stmt *st =
+    _cleanup_stmt_ db_stmt *st =
         store_stmt(s, "SELECT id, name, scopes, created_at, last_used_at, revoked_at "
                       "FROM api_tokens WHERE token_sha256 = ?1");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, token_sha256, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
+    db_bind_text(st, 1, token_sha256);
+    int rc = db_step(st);
+    if (rc == DB_DONE)
         return 0;
-    if (rc != SQLITE_ROW)
+    if (rc != DB_ROW)
         return store_fail(s, rc);
     json_t *row = token_row(st);
     if (!row)
@@ -65,17 +65,17 @@ int store_token_find(store *s, const char *token_sha256, json_t **out)
 
 int store_token_list(store *s, json_t **out)
 {
-    _cleanup_stmt_ sqlite3_stmt *st =
+    _cleanup_stmt_ db_stmt *st =
         store_stmt(s, "SELECT id, name, scopes, created_at, last_used_at, revoked_at "
                       "FROM api_tokens ORDER BY created_at, id");
     if (!st)
         return store_err(s);
     _cleanup_json_ json_t *arr = json_array();
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = db_step(st)) == DB_ROW)
         if (json_array_append_new(arr, token_row(st)) < 0)
             return -ENOMEM;
-    if (rc != SQLITE_DONE)
+    if (rc != DB_DONE)
         return store_fail(s, rc);
     *out = steal_pointer(&arr);
     return 0;
@@ -83,39 +83,39 @@ int store_token_list(store *s, json_t **out)
 
 int store_token_revoke(store *s, const char *id)
 {
-    _cleanup_stmt_ sqlite3_stmt *st =
+    _cleanup_stmt_ db_stmt *st =
         store_stmt(s, "UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, store_now_ms());
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
+    db_bind_text(st, 1, id);
+    db_bind_int64(st, 2, store_now_ms());
+    int rc = db_step(st);
+    if (rc != DB_DONE)
         return store_fail(s, rc);
-    if (sqlite3_changes(s->db) > 0)
+    if (db_changes(s->db) > 0)
         return 1;
-    _cleanup_stmt_ sqlite3_stmt *q = store_stmt(s, "SELECT 1 FROM api_tokens WHERE id = ?1");
+    _cleanup_stmt_ db_stmt *q = store_stmt(s, "SELECT 1 FROM api_tokens WHERE id = ?1");
     if (!q)
         return store_err(s);
-    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW)
+    db_bind_text(q, 1, id);
+    rc = db_step(q);
+    if (rc == DB_ROW)
         return 0;
-    if (rc == SQLITE_DONE)
+    if (rc == DB_DONE)
         return -ENOENT;
     return store_fail(s, rc);
 }
 
 int store_token_touch(store *s, const char *id, int64_t now_ms)
 {
-    _cleanup_stmt_ sqlite3_stmt *st =
+    _cleanup_stmt_ db_stmt *st =
         store_stmt(s, "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now_ms);
-    int rc = sqlite3_step(st);
-    return rc == SQLITE_DONE ? 0 : store_fail(s, rc);
+    db_bind_text(st, 1, id);
+    db_bind_int64(st, 2, now_ms);
+    int rc = db_step(st);
+    return rc == DB_DONE ? 0 : store_fail(s, rc);
 }
 
 int store_counters_add(store *s, const char *const *names, const int64_t *deltas, size_t n)
@@ -127,15 +127,15 @@ int store_counters_add(store *s, const char *const *names, const int64_t *deltas
         return r;
     _cleanup_tx_ store *tx = s;
     for (size_t i = 0; i < n; i++) {
-        _cleanup_stmt_ sqlite3_stmt *st =
-            store_stmt(s, "INSERT INTO api_counters (name, value) VALUES (?1, ?2) "
-                          "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value");
+        _cleanup_stmt_ db_stmt *st = store_stmt(
+            s, "INSERT INTO api_counters (name, value) VALUES (?1, ?2) "
+               "ON CONFLICT (name) DO UPDATE SET value = api_counters.value + excluded.value");
         if (!st)
             return store_err(s);
-        sqlite3_bind_text(st, 1, names[i], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, deltas[i]);
-        int rc = sqlite3_step(st);
-        if (rc != SQLITE_DONE)
+        db_bind_text(st, 1, names[i]);
+        db_bind_int64(st, 2, deltas[i]);
+        int rc = db_step(st);
+        if (rc != DB_DONE)
             return store_fail(s, rc);
     }
     return store_tx_commit(s);
@@ -143,16 +143,15 @@ int store_counters_add(store *s, const char *const *names, const int64_t *deltas
 
 int store_counters(store *s, json_t **out)
 {
-    _cleanup_stmt_ sqlite3_stmt *st =
+    _cleanup_stmt_ db_stmt *st =
         store_stmt(s, "SELECT name, value FROM api_counters ORDER BY name");
     if (!st)
         return store_err(s);
     _cleanup_json_ json_t *o = json_object();
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_object_set_new(o, (const char *)sqlite3_column_text(st, 0),
-                            json_integer(sqlite3_column_int64(st, 1)));
-    if (rc != SQLITE_DONE)
+    while ((rc = db_step(st)) == DB_ROW)
+        json_object_set_new(o, db_col_text(st, 0), json_integer(db_col_int64(st, 1)));
+    if (rc != DB_DONE)
         return store_fail(s, rc);
     *out = steal_pointer(&o);
     return 0;

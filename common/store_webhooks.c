@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_internal.h"
+#include "store_lease.h"
 
 void store_webhook_done(store_webhook *w)
 {
@@ -20,36 +20,36 @@ void store_webhook_done(store_webhook *w)
     w->url = NULL;
 }
 
+#define SQL_HOOK_CLAIM(D)                                                                          \
+    "UPDATE webhook_deliveries SET lease_owner = ?2, lease_expires_at = ?3 "                       \
+    "WHERE id = (SELECT id FROM webhook_deliveries WHERE state = 'pending' "                       \
+    "  AND next_attempt_at <= ?1 "                                                                 \
+    "  AND (lease_expires_at IS NULL OR lease_expires_at < ?1) "                                   \
+    "  ORDER BY next_attempt_at, created_at LIMIT 1" DB_SKIP_LOCKED(                               \
+        D) ") "                                                                                    \
+           "RETURNING id, submission_id, url, attempts, created_at"
+
 int store_webhook_claim(store *s, const char *owner, int64_t now, int64_t lease_ms,
                         store_webhook *out)
 {
-    _cleanup_stmt_ sqlite3_stmt *st =
-        store_stmt(s, "UPDATE webhook_deliveries SET lease_owner = ?2, lease_expires_at = ?3 "
-                      "WHERE id = (SELECT id FROM webhook_deliveries WHERE state = 'pending' "
-                      "  AND next_attempt_at <= ?1 "
-                      "  AND (lease_expires_at IS NULL OR lease_expires_at < ?1) "
-                      "  ORDER BY next_attempt_at, created_at LIMIT 1) "
-                      "RETURNING id, submission_id, url, attempts, created_at");
+    _cleanup_stmt_ db_stmt *st = store_stmt(s, STORE_SQL(s, SQL_HOOK_CLAIM));
     if (!st)
         return store_err(s);
-    sqlite3_bind_int64(st, 1, now);
-    sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, now + lease_ms);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
-        return 0;
-    if (rc != SQLITE_ROW)
-        return store_fail(s, rc);
+    db_bind_int64(st, 1, now);
+    db_bind_text(st, 2, owner);
+    db_bind_int64(st, 3, now + lease_ms);
+    int rc = store_lease_claim(s, st);
+    if (rc <= 0)
+        return rc;
     store_webhook w = {0};
-    snprintf(w.id, sizeof w.id, "%s", (const char *)sqlite3_column_text(st, 0));
-    snprintf(w.submission_id, sizeof w.submission_id, "%s",
-             (const char *)sqlite3_column_text(st, 1));
+    snprintf(w.id, sizeof w.id, "%s", db_col_text(st, 0));
+    snprintf(w.submission_id, sizeof w.submission_id, "%s", db_col_text(st, 1));
     w.url = store_col_strdup(st, 2);
-    w.attempts = sqlite3_column_int(st, 3);
-    w.created_at = sqlite3_column_int64(st, 4);
+    w.attempts = db_col_int(st, 3);
+    w.created_at = db_col_int64(st, 4);
     /* Step to the end so the write is complete before the statement resets. */
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE) {
+    rc = db_step(st);
+    if (rc != DB_DONE) {
         free(w.url);
         return store_fail(s, rc);
     }
@@ -72,7 +72,7 @@ int store_webhook_attempt(store *s, const char *id, const char *owner, int http_
                         : outcome == STORE_WEBHOOK_FAILED  ? "failed"
                                                            : "pending";
     {
-        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+        _cleanup_stmt_ db_stmt *st = store_stmt(
             s, "UPDATE webhook_deliveries SET attempts = attempts + 1, state = ?3, "
                "  last_status = ?4, last_error = ?5, next_attempt_at = ?6, "
                "  lease_owner = NULL, lease_expires_at = NULL, "
@@ -81,42 +81,40 @@ int store_webhook_attempt(store *s, const char *id, const char *owner, int http_
                "WHERE id = ?1 AND state = 'pending' AND lease_owner = ?2");
         if (!st)
             return store_err(s);
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, state, -1, SQLITE_STATIC);
+        db_bind_text(st, 1, id);
+        db_bind_text(st, 2, owner);
+        db_bind_text(st, 3, state);
         if (http_status > 0)
-            sqlite3_bind_int(st, 4, http_status);
+            db_bind_int64(st, 4, http_status);
         else
-            sqlite3_bind_null(st, 4);
-        sqlite3_bind_text(st, 5, error, -1, SQLITE_STATIC); /* NULL binds NULL */
+            db_bind_null(st, 4);
+        db_bind_text(st, 5, error); /* NULL binds NULL */
         if (outcome == STORE_WEBHOOK_RETRY)
-            sqlite3_bind_int64(st, 6, next_attempt_at);
+            db_bind_int64(st, 6, next_attempt_at);
         else
-            sqlite3_bind_null(st, 6);
-        sqlite3_bind_int64(st, 7, now);
-        int rc = sqlite3_step(st);
-        if (rc != SQLITE_DONE)
-            return store_fail(s, rc);
-        if (sqlite3_changes(s->db) == 0)
-            return -ESTALE;
+            db_bind_null(st, 6);
+        db_bind_int64(st, 7, now);
+        r = store_lease_write(s, &store_lease_webhook, st, id, owner);
+        if (r < 0)
+            return r;
     }
     {
-        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+        _cleanup_stmt_ db_stmt *st = store_stmt(
             s,
             "INSERT INTO webhook_attempts (delivery_id, status, error, at, duration_ms, attempt) "
             "SELECT ?1, ?2, ?3, ?4, ?5, attempts FROM webhook_deliveries WHERE id = ?1");
         if (!st)
             return store_err(s);
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        db_bind_text(st, 1, id);
         if (http_status > 0)
-            sqlite3_bind_int(st, 2, http_status);
+            db_bind_int64(st, 2, http_status);
         else
-            sqlite3_bind_null(st, 2);
-        sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, now);
-        sqlite3_bind_int64(st, 5, duration_ms);
-        int rc = sqlite3_step(st);
-        if (rc != SQLITE_DONE)
+            db_bind_null(st, 2);
+        db_bind_text(st, 3, error);
+        db_bind_int64(st, 4, now);
+        db_bind_int64(st, 5, duration_ms);
+        int rc = db_step(st);
+        if (rc != DB_DONE)
             return store_fail(s, rc);
     }
     r = store_tx_commit(s);
@@ -128,51 +126,50 @@ int store_webhook_attempt(store *s, const char *id, const char *owner, int http_
 
 int store_webhook_defer(store *s, const char *id, const char *owner, int64_t until)
 {
-    _cleanup_stmt_ sqlite3_stmt *st =
+    _cleanup_stmt_ db_stmt *st =
         store_stmt(s, "UPDATE webhook_deliveries SET next_attempt_at = ?3, lease_owner = NULL, "
                       "  lease_expires_at = NULL "
                       "WHERE id = ?1 AND state = 'pending' AND lease_owner = ?2");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, until);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
-        return store_fail(s, rc);
-    return sqlite3_changes(s->db) ? 0 : -ESTALE;
+    db_bind_text(st, 1, id);
+    db_bind_text(st, 2, owner);
+    db_bind_int64(st, 3, until);
+    return store_lease_write(s, &store_lease_webhook, st, id, owner);
 }
+
+#define SQL_HOOK_NEXT(D)                                                                           \
+    "SELECT min(" DB_MAX2(D) "(next_attempt_at, coalesce(lease_expires_at, 0))) "                  \
+                             "FROM webhook_deliveries WHERE state = 'pending'"
 
 int store_webhook_next_due(store *s, int64_t *at)
 {
     /* A leased row is due again when its lease expires. */
-    _cleanup_stmt_ sqlite3_stmt *st =
-        store_stmt(s, "SELECT min(max(next_attempt_at, coalesce(lease_expires_at, 0))) "
-                      "FROM webhook_deliveries WHERE state = 'pending'");
+    _cleanup_stmt_ db_stmt *st = store_stmt(s, STORE_SQL(s, SQL_HOOK_NEXT));
     if (!st)
         return store_err(s);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW)
+    int rc = db_step(st);
+    if (rc != DB_ROW)
         return store_fail(s, rc);
-    *at = sqlite3_column_type(st, 0) == SQLITE_NULL ? INT64_MAX : sqlite3_column_int64(st, 0);
+    *at = db_col_is_null(st, 0) ? INT64_MAX : db_col_int64(st, 0);
     return 0;
 }
 
 int store_webhook_host_get(store *s, const char *host, store_webhook_host *out)
 {
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+    _cleanup_stmt_ db_stmt *st = store_stmt(
         s, "SELECT state, failures, opened, open_until FROM webhook_hosts WHERE host = ?1");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
+    db_bind_text(st, 1, host);
+    int rc = db_step(st);
     store_webhook_host h = {.state = "closed"};
-    if (rc == SQLITE_ROW) {
-        snprintf(h.state, sizeof h.state, "%s", (const char *)sqlite3_column_text(st, 0));
-        h.failures = sqlite3_column_int(st, 1);
-        h.opened = sqlite3_column_int(st, 2);
-        h.open_until = sqlite3_column_int64(st, 3);
-    } else if (rc != SQLITE_DONE) {
+    if (rc == DB_ROW) {
+        snprintf(h.state, sizeof h.state, "%s", db_col_text(st, 0));
+        h.failures = db_col_int(st, 1);
+        h.opened = db_col_int(st, 2);
+        h.open_until = db_col_int64(st, 3);
+    } else if (rc != DB_DONE) {
         return store_fail(s, rc);
     }
     *out = h;
@@ -181,36 +178,36 @@ int store_webhook_host_get(store *s, const char *host, store_webhook_host *out)
 
 int store_webhook_host_put(store *s, const char *host, const store_webhook_host *h)
 {
-    _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+    _cleanup_stmt_ db_stmt *st = store_stmt(
         s, "INSERT INTO webhook_hosts (host, state, failures, opened, open_until, updated_at) "
            "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
            "ON CONFLICT (host) DO UPDATE SET state = ?2, failures = ?3, opened = ?4, "
            "  open_until = ?5, updated_at = ?6");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, h->state, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, h->failures);
-    sqlite3_bind_int(st, 4, h->opened);
+    db_bind_text(st, 1, host);
+    db_bind_text(st, 2, h->state);
+    db_bind_int64(st, 3, h->failures);
+    db_bind_int64(st, 4, h->opened);
     if (h->open_until)
-        sqlite3_bind_int64(st, 5, h->open_until);
+        db_bind_int64(st, 5, h->open_until);
     else
-        sqlite3_bind_null(st, 5);
-    sqlite3_bind_int64(st, 6, store_now_ms());
-    int rc = sqlite3_step(st);
-    return rc == SQLITE_DONE ? 0 : store_fail(s, rc);
+        db_bind_null(st, 5);
+    db_bind_int64(st, 6, store_now_ms());
+    int rc = db_step(st);
+    return rc == DB_DONE ? 0 : store_fail(s, rc);
 }
 
 static int store_webhook_attempts_json(store *s, const char *delivery_id, json_t *arr)
 {
-    _cleanup_stmt_ sqlite3_stmt *st =
+    _cleanup_stmt_ db_stmt *st =
         store_stmt(s, "SELECT attempt, status, error, duration_ms, at FROM webhook_attempts "
                       "WHERE delivery_id = ?1 ORDER BY at, id");
     if (!st)
         return store_err(s);
-    sqlite3_bind_text(st, 1, delivery_id, -1, SQLITE_STATIC);
+    db_bind_text(st, 1, delivery_id);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = db_step(st)) == DB_ROW) {
         json_t *a = json_object();
         json_object_set_new(a, "attempt", store_col_int_or_null(st, 0));
         json_object_set_new(a, "status", store_col_int_or_null(st, 1));
@@ -219,7 +216,7 @@ static int store_webhook_attempts_json(store *s, const char *delivery_id, json_t
         json_object_set_new(a, "at", store_col_int_or_null(st, 4));
         json_array_append_new(arr, a);
     }
-    return rc == SQLITE_DONE ? 0 : store_fail(s, rc);
+    return rc == DB_DONE ? 0 : store_fail(s, rc);
 }
 
 static inline void store_webhook_json_decrefp(json_t **j)
@@ -233,15 +230,15 @@ int store_webhook_deliveries_json(store *s, const char *submission_id, json_t **
     if (!arr)
         return -ENOMEM;
     {
-        _cleanup_stmt_ sqlite3_stmt *st = store_stmt(
+        _cleanup_stmt_ db_stmt *st = store_stmt(
             s, "SELECT id, url, state, attempts, next_attempt_at, last_status, last_error, "
                "  created_at, delivered_at, finished_at "
                "FROM webhook_deliveries WHERE submission_id = ?1 ORDER BY created_at, id");
         if (!st)
             return store_err(s);
-        sqlite3_bind_text(st, 1, submission_id, -1, SQLITE_STATIC);
+        db_bind_text(st, 1, submission_id);
         int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        while ((rc = db_step(st)) == DB_ROW) {
             json_t *d = json_object();
             json_object_set_new(d, "id", store_col_str_or_null(st, 0));
             json_object_set_new(d, "url", store_col_str_or_null(st, 1));
@@ -255,7 +252,7 @@ int store_webhook_deliveries_json(store *s, const char *submission_id, json_t **
             json_object_set_new(d, "finished_at", store_col_int_or_null(st, 9));
             json_array_append_new(arr, d);
         }
-        if (rc != SQLITE_DONE)
+        if (rc != DB_DONE)
             return store_fail(s, rc);
     }
     size_t i;

@@ -168,7 +168,7 @@ static enum MHD_Result dispatch(api_listener *l, http_req *req)
                          auth_scope_name(route->scope));
             goto out;
         }
-        int wait = auth_rate_take(ctx->auth, &c.who);
+        int wait = auth_rate_take(ctx->auth, c.st, &c.who);
         if (wait > 0) {
             metrics_count(ctx->metrics, METRIC_REJECTED_RATE, 1);
             req->retry_after_s = wait;

@@ -18,10 +18,7 @@ struct api_pool {
 
 char *api_db_path(const config *cfg)
 {
-    const char *p = config_str(cfg, "db_path");
-    if (p && *p)
-        return strdup(p);
-    return config_state_path(cfg, "farm.db");
+    return store_config_url(cfg);
 }
 
 int api_pool_new(const config *cfg, size_t max_idle, api_pool **out, char *err, size_t errlen)

@@ -363,10 +363,10 @@ int api_submit_v1(api_call *c, json_t *body, bool wait, char id_out[64], json_t 
     }
     store_submission_new sub;
     fill_new(c, &p, wait, &sub);
-    char err[512] = "";
-    r = store_submission_enqueue(c->st, &sub, err, sizeof(err));
+    r = store_submission_enqueue(c->st, &sub);
     prepared_done(&p);
     if (r < 0) {
+        const char *err = store_last_error(c->st);
         log_error("enqueue-failed error=\"%s\"", err);
         if (r == -EBUSY) {
             c->req->retry_after_s = 1;
@@ -474,8 +474,8 @@ enum MHD_Result api_submission_batch(api_call *c)
         }
     }
     char err[512] = "";
-    if (r >= 0 && n_new)
-        r = store_submission_enqueue_batch(c->st, subs, n_new, err, sizeof(err));
+    if (r >= 0 && n_new && (r = store_submission_enqueue_batch(c->st, subs, n_new)) < 0)
+        snprintf(err, sizeof(err), "%s", store_last_error(c->st));
     if (r < 0) {
         if (e.status || r == -ENOMEM)
             ret = reply_request_error(c, r, &e);

@@ -135,9 +135,20 @@ static rate_entry *slot_for(auth *a, const char *key, int64_t now)
     return ratetable_get(a->slots, key, a->burst, now, NULL);
 }
 
-int auth_rate_take(auth *a, const auth_identity *id)
+int auth_rate_take(auth *a, store *s, const auth_identity *id)
 {
-    return auth_rate_take_at(a, id, monotime_ms());
+    if (a->rate <= 0)
+        return 0;
+    if (!s)
+        return auth_rate_take_at(a, id, monotime_ms());
+    /* The bucket lives in the store: every API process (several nodes behind
+     * a load balancer) takes from the same one. */
+    int wait = 0;
+    int r = store_rate_take(s, id->rate_key, (int64_t)a->rate, (int64_t)a->burst, store_now_ms(),
+                            &wait);
+    if (r < 0)
+        return auth_rate_take_at(a, id, monotime_ms()); /* the store failed: limit here */
+    return wait;
 }
 
 int auth_rate_take_at(auth *a, const auth_identity *id, int64_t now)

@@ -48,9 +48,12 @@ bool auth_required(const auth *a);
 int auth_identify(auth *a, store *s, const char *authorization, const char *client_addr,
                   auth_identity *id, char *err, size_t errlen);
 /* Takes one request from the caller's bucket: 0 allowed, or the number of
- * seconds (>= 1) to wait before the next request would be allowed. */
-int auth_rate_take(auth *a, const auth_identity *id);
-/* The same at a given CLOCK_MONOTONIC time in ms (tests drive the clock). */
+ * seconds (>= 1) to wait before the next request would be allowed. The
+ * bucket is in the store s (store_rate_take), shared by every API process;
+ * without a store (or when it fails) in this process's table. */
+int auth_rate_take(auth *a, store *s, const auth_identity *id);
+/* This process's table at a given CLOCK_MONOTONIC time in ms (tests drive
+ * the clock). */
 int auth_rate_take_at(auth *a, const auth_identity *id, int64_t now_ms);
 
 /* "submit,read" or ["submit", "read"] -> bits; -EINVAL names the bad scope. */

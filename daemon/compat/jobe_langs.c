@@ -17,20 +17,20 @@
 /* clang-format off */
 const jobe_lang jobe_langs[] = {
     {"c", {"gcc", NULL}, JOBE_KIND_COMPILED, "prog.c", "gcc", "-Wall -Werror -std=c99 -x c",
-     NULL, "", 400, 30, 0, false},
+     NULL, "", 400, 30, 0, false, NULL},
     {"cpp", {"gcc", NULL}, JOBE_KIND_COMPILED, "prog.cpp", "g++", "-Wall -Werror",
-     NULL, "", 400, 30, 0, false},
+     NULL, "", 400, 30, 0, false, NULL},
     {"python3", {"python3", NULL}, JOBE_KIND_INTERPRETED, "prog.py", "python3 -m py_compile", "",
      "python3", "-BE", 1000, 30, 0, false, "pylint"},
     {"java", {"java", NULL}, JOBE_KIND_JAVA, "prog.java", "javac " JAVA_UTF8_J, "",
-     "java " JAVA_UTF8, "-Xrs -Xss8m -Xmx200m", 0, 256, 256, false},
+     "java " JAVA_UTF8, "-Xrs -Xss8m -Xmx200m", 0, 256, 256, false, NULL},
     {"nodejs", {"nodejs", NULL}, JOBE_KIND_INTERPRETED, "prog.js", NULL, "",
-     "node", "--use_strict", 400, 30, 0, true},
+     "node", "--use_strict", 400, 30, 0, true, NULL},
     /* php is not offered yet: Debian's PHP looks its timezone up in
      * /usr/share/zoneinfo, which a run root does not have, so every run
      * warns on stderr at start-up, and Jobe calls any compiler stderr
      * outcome 11. */
-    {NULL, {NULL}, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, false},
+    {NULL, {NULL}, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, false, NULL},
 };
 /* clang-format on */
 

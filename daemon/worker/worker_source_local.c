@@ -146,8 +146,7 @@ static const worker_source_ops local_ops = {
 int worker_source_local_open(const config *cfg, bool listen, worker_source **out, char *err,
                              size_t errlen)
 {
-    _cleanup_free_ char *db = NULL;
-    const char *path = config_str(cfg, "db_path");
+    _cleanup_free_ char *path = store_config_url(cfg);
     const char *state = config_str(cfg, "state_dir");
     local_src *l;
     int r;
@@ -166,8 +165,6 @@ int worker_source_local_open(const config *cfg, bool listen, worker_source **out
             return r;
         }
     }
-    if (!path || !*path)
-        path = db = config_state_path(cfg, "farm.db");
     if (!path)
         return -ENOMEM;
     l = calloc(1, sizeof(*l));

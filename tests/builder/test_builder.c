@@ -327,8 +327,7 @@ static void enqueue_submissions(const store_depset_ref *ref, int n, char ids[][3
     for (int i = 0; i < n; i++) {
         store_submission_new sub = {
             .request_json = "{\"run\":\"true\"}", .depset = ref, .n_tests = 1};
-        char err[512];
-        ck_assert_msg(store_submission_enqueue(st, &sub, err, sizeof err) == 0, "%.1500s", err);
+        ck_assert_msg(store_submission_enqueue(st, &sub) == 0, "%.1500s", store_last_error(st));
         memcpy(ids[i], sub.id, 33);
     }
 }

@@ -104,9 +104,18 @@ class RemoteWorker(farmtest.Farm):
 
 
 def latest_submission(farm):
+    """The newest submission's id, from the farm's store: its SQLite file, or
+    (the -pg run) its PostgreSQL database through psql."""
+    sql = "SELECT id FROM submissions ORDER BY id DESC LIMIT 1"
+    if farm.db_url:
+        import pgserver
+        out = subprocess.run([pgserver._bin("psql"), "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1",
+                              "-d", farm.db_url, "-c", sql], check=True, stdout=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, timeout=60).stdout.decode().strip()
+        return out or None
     db = sqlite3.connect(os.path.join(farm.state_dir, "farm.db"), timeout=30)
     try:
-        row = db.execute("SELECT id FROM submissions ORDER BY id DESC LIMIT 1").fetchone()
+        row = db.execute(sql).fetchone()
     finally:
         db.close()
     return row[0] if row else None

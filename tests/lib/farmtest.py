@@ -10,7 +10,9 @@ process group, and removes the state directory. Failure to clean up is itself a
 test failure: `Farm.stop()` asserts that no process of the group survives.
 
 Environment used: FARM_BUILD_ROOT (the meson build dir, set by meson test),
-FARM_SOURCE_ROOT (the source tree).
+FARM_SOURCE_ROOT (the source tree), FARM_TEST_DB_URL (set when the suite runs
+on PostgreSQL, by tests/lib/pgserver.py: each Farm then gets a database of its
+own on that server, kept across restarts, instead of <state_dir>/farm.db).
 """
 import sys
 import http.client
@@ -136,6 +138,11 @@ class Farm:
         self.port = free_port()
         self.proc = None
         self.log_path = os.path.join(self.state_dir, "farmd.log")
+        self.db_url = None
+        if os.environ.get("FARM_TEST_DB_URL") and "FARM_DB_URL" not in self.extra_env:
+            import pgserver
+            self.db_url = pgserver.create_database(os.environ["FARM_TEST_DB_URL"], "farm")
+            self.extra_env["FARM_DB_URL"] = self.db_url
 
     # -- lifecycle -------------------------------------------------------
     def env(self):

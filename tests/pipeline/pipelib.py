@@ -72,7 +72,55 @@ def submit_nowait(farm, sub):
     return body["id"]
 
 
+class _PsqlRows(list):
+    def fetchone(self):
+        return self[0] if self else None
+
+    def fetchall(self):
+        return list(self)
+
+
+class _PsqlConn:
+    """The bit of sqlite3's connection the drivers use (execute with ?
+    parameters, fetchone/fetchall, close), on the farm's PostgreSQL
+    database through psql. Values come back as text (None for NULL)."""
+
+    def __init__(self, url):
+        self.url = url
+
+    def execute(self, sql, params=()):
+        import subprocess
+        parts = sql.split("?")
+        expect(len(parts) == len(params) + 1, "parameters do not match %r" % sql)
+        text = parts[0]
+        for v, rest in zip(params, parts[1:]):
+            if v is None:
+                lit = "NULL"
+            elif isinstance(v, (int, float)):
+                lit = repr(v)
+            else:
+                lit = "'" + str(v).replace("'", "''") + "'"
+            text += lit + rest
+        out = subprocess.run(
+            ["psql", "-X", "-q", "-A", "-t", "-F", "\x1f", "-R", "\x1e", "-P", "null=\x1d",
+             "-v", "ON_ERROR_STOP=1", self.url, "-c", text],
+            check=True, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL).stdout.decode()
+        rows = _PsqlRows()
+        for r in out.strip("\n").split("\x1e"):
+            r = r.strip("\n")
+            if r:
+                rows.append(tuple(None if c == "\x1d" else c for c in r.split("\x1f")))
+        return rows
+
+    def close(self):
+        pass
+
+
 def db(farm):
+    """A read connection to the farm's store: its SQLite file, or (when the
+    suite runs on PostgreSQL) its database through psql."""
+    if getattr(farm, "db_url", None):
+        return _PsqlConn(farm.db_url)
     path = os.path.join(farm.state_dir, "farm.db")
     conn = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=30)
     return conn

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "builder.h"
 #include "cleanup.h"
 #include "config.h"
@@ -86,7 +88,6 @@ static int enqueue(const sub_spec *sp, char id_out[33])
     json_t *tests = json_array(), *files = json_array();
     store_depset_ref ref = {.spec_json = depset_spec};
     store_submission_new sub = {0};
-    char err[256];
     int n = sp->n_tests ? sp->n_tests : 1, r;
 
     memcpy(ref.key, depset_key, sizeof(ref.key));
@@ -138,11 +139,11 @@ static int enqueue(const sub_spec *sp, char id_out[33])
     sub.blobs = b.blobs;
     sub.n_blobs = b.n;
     sub.n_tests = n;
-    r = store_submission_enqueue(st, &sub, err, sizeof(err));
+    r = store_submission_enqueue(st, &sub);
     for (size_t i = 0; i < b.n; i++)
         free(b.data[i]);
     if (r < 0) {
-        fprintf(stderr, "# enqueue: %s\n", err);
+        fprintf(stderr, "# enqueue: %s\n", store_last_error(st));
         return r;
     }
     memcpy(id_out, sub.id, 33);
@@ -319,9 +320,27 @@ static void cleanup(void)
     }
 }
 
+/* worker-pg (FARM_TEST_DB_URL, tests/lib/pgserver.py): a database of this
+ * run's own on that server, into db; 0 or -EIO. */
+static int make_pg_database(const char *base, char *db, size_t len)
+{
+    char admin[600], sql[64];
+    snprintf(admin, sizeof(admin), "%s dbname=postgres", base);
+    snprintf(sql, sizeof(sql), "CREATE DATABASE w_%d", (int)getpid());
+    PGconn *c = PQconnectdb(admin);
+    PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        fprintf(stderr, "# %s: %s\n", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    snprintf(db, len, "%s dbname=w_%d", base, (int)getpid());
+    return ok ? 0 : -EIO;
+}
+
 static int setup(void)
 {
-    char err[1024], db[300], uid[16];
+    char err[1024], db[600], uid[16];
     _cleanup_json_ json_t *names = json_pack("[s]", "busybox");
     _cleanup_json_ json_t *set = NULL;
     static const char *const sets[][2] = {
@@ -350,13 +369,21 @@ static int setup(void)
     /* Own sandbox uids, apart from other farms tests run at the same time. */
     snprintf(uid, sizeof(uid), "%d", 63000 + (int)(getpid() % 250) * 8 + 4);
     config_set(cfg, "worker.first_uid", uid, err, sizeof(err));
+    /* Before the set is realised: it is recorded in the store db names. */
+    const char *pg = getenv("FARM_TEST_DB_URL");
+    if (pg && pg[0]) {
+        if (make_pg_database(pg, db, sizeof(db)) < 0 ||
+            config_set(cfg, "db.url", db, err, sizeof(err)) < 0)
+            return -EIO;
+    } else {
+        snprintf(db, sizeof(db), "%s/farm.db", state_dir);
+    }
     if (builder_realise_local(cfg, names, &set, err, sizeof(err)) < 0) {
         fprintf(stderr, "# realise busybox: %s\n", err);
         return -EIO;
     }
     snprintf(depset_key, sizeof(depset_key), "%s", sget(set, "key"));
     depset_spec = jsonutil_dump(jget(set, "spec"));
-    snprintf(db, sizeof(db), "%s/farm.db", state_dir);
     if (store_open(db, state_dir, &st, err, sizeof(err)) < 0) {
         fprintf(stderr, "# store: %s\n", err);
         return -EIO;

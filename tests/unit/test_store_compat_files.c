@@ -2,6 +2,7 @@
  * ids (common/store_compat_files.c): stored as blobs, replaced by id, kept
  * apart per front, expired, and kept alive by use. */
 #include "testutil.h"
+#include "testdb.h"
 
 #include <time.h>
 
@@ -13,7 +14,7 @@ static store *open_store(void)
 {
     const char *dir = testutil_newdir();
     char path[600], err[512] = "";
-    snprintf(path, sizeof(path), "%s/farm.db", dir);
+    testdb_url(dir, path, sizeof(path));
     store *s = NULL;
     int r = store_open(path, dir, &s, err, sizeof(err));
     ck_assert_msg(r == 0, "store_open: %d %s", r, err);

@@ -3,6 +3,7 @@
  * in place, listed per set, and a source's older revisions dropped when it
  * records under a new id (other sources untouched). */
 #include "testutil.h"
+#include "testdb.h"
 
 #include "../../common/store.h"
 #include "../../common/store_evalcache.h"
@@ -11,7 +12,7 @@ static store *open_store(void)
 {
     const char *dir = testutil_newdir();
     char path[600], err[512] = "";
-    snprintf(path, sizeof(path), "%s/farm.db", dir);
+    testdb_url(dir, path, sizeof(path));
     store *s = NULL;
     int r = store_open(path, dir, &s, err, sizeof(err));
     ck_assert_msg(r == 0, "store_open: %d %s", r, err);

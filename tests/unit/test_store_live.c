@@ -3,26 +3,31 @@
  * bytes kept exactly (NUL included), reads after a seq, batches, the
  * doorbell rung on append, and the drop of a session's chunks. */
 #include "testutil.h"
+#include "testdb.h"
 
 #include "../../common/store.h"
 #include "../../common/store_live.h"
 
-static store *open_store(const char **dir_out)
+/* A store on a new database; *dir_out and url_out (600 bytes) name it for a
+ * second opener. */
+static store *open_store(const char **dir_out, char *url_out)
 {
     const char *dir = testutil_newdir();
     char path[600], err[512] = "";
-    snprintf(path, sizeof(path), "%s/farm.db", dir);
+    testdb_url(dir, path, sizeof(path));
     store *s = NULL;
     int r = store_open(path, dir, &s, err, sizeof(err));
     ck_assert_msg(r == 0, "store_open: %d %s", r, err);
     if (dir_out)
         *dir_out = dir;
+    if (url_out)
+        snprintf(url_out, 600, "%s", path);
     return s;
 }
 
 START_TEST(order_direction_and_submission_apart)
 {
-    store *s = open_store(NULL);
+    store *s = open_store(NULL, NULL);
     int64_t a = store_live_append(s, "sub1", STORE_LIVE_IN, "stdin", "one\n", 4);
     int64_t b = store_live_append(s, "sub1", STORE_LIVE_OUT, "stdout", "ONE\n", 4);
     int64_t c = store_live_append(s, "sub2", STORE_LIVE_IN, "stdin", "other", 5);
@@ -52,7 +57,7 @@ END_TEST
 
 START_TEST(bytes_exact_and_bad_kind)
 {
-    store *s = open_store(NULL);
+    store *s = open_store(NULL, NULL);
     static const char bin[] = {'a', 0, '\xff', '\n'};
     ck_assert(store_live_append(s, "sub", STORE_LIVE_OUT, "stdout", bin, sizeof(bin)) > 0);
     ck_assert(store_live_append(s, "sub", STORE_LIVE_OUT, "stderr", "", 0) > 0);
@@ -73,9 +78,8 @@ END_TEST
 START_TEST(append_rings_events_doorbell)
 {
     const char *dir = NULL;
-    store *s = open_store(&dir);
     char path[600], err[512] = "";
-    snprintf(path, sizeof(path), "%s/farm.db", dir);
+    store *s = open_store(&dir, path);
     store *listener = NULL;
     ck_assert_int_eq(store_open(path, dir, &listener, err, sizeof(err)), 0);
     ck_assert_int_eq(store_doorbell_listen(listener, STORE_ROLE_EVENTS), 0);
@@ -89,7 +93,7 @@ END_TEST
 
 START_TEST(drop_by_submission)
 {
-    store *s = open_store(NULL);
+    store *s = open_store(NULL, NULL);
     store_live_append(s, "gone", STORE_LIVE_IN, "stdin", "a", 1);
     store_live_append(s, "gone", STORE_LIVE_OUT, "stdout", "b", 1);
     store_live_append(s, "kept", STORE_LIVE_OUT, "stdout", "c", 1);

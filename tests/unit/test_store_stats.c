@@ -3,6 +3,7 @@
  * to what was submitted and finished, pins hold a set from eviction exactly
  * once, rebuild sends ready and failed sets back and refuses busy ones. */
 #include "testutil.h"
+#include "testdb.h"
 
 #include <jansson.h>
 
@@ -21,7 +22,7 @@ static store *open_store(void)
 {
     const char *dir = testutil_newdir();
     char path[600], err[256] = "";
-    snprintf(path, sizeof(path), "%s/farm.db", dir);
+    testdb_url(dir, path, sizeof(path));
     store *s = NULL;
     int r = store_open_opts(path, dir, 2000, 3, &s, err, sizeof(err));
     ck_assert_msg(r == 0, "store_open: %s", err);
@@ -59,8 +60,7 @@ static void enqueue(store *s, test_set *t, const char *profile, char id[33])
     char req[128];
     snprintf(req, sizeof(req), "{\"profile\":\"%s\",\"run\":\"./main\"}", profile);
     store_submission_new n = {.request_json = req, .depset = &t->ref, .n_tests = 1};
-    char err[256] = "";
-    ck_assert_msg(store_submission_enqueue(s, &n, err, sizeof(err)) == 0, "enqueue: %s", err);
+    ck_assert_msg(store_submission_enqueue(s, &n) == 0, "enqueue: %s", store_last_error(s));
     if (id)
         memcpy(id, n.id, 33);
 }
@@ -102,7 +102,8 @@ START_TEST(pages_cover_every_row_newest_first)
         f.before_id = before[0] ? before : NULL;
         json_t *rows = NULL, *next = NULL;
         int64_t total = 0;
-        ck_assert_int_eq(store_stats_submissions(s, &f, &rows, &total, &next), 0);
+        int rc = store_stats_submissions(s, &f, &rows, &total, &next);
+        ck_assert_msg(rc == 0, "store_stats_submissions: %d %s", rc, store_last_error(s));
         ck_assert_int_eq(total, N);
         size_t i;
         json_t *r;

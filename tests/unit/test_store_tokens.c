@@ -3,6 +3,7 @@
  * triggers that count terminal states, test verdicts, requeues, lease
  * expiries and dependency-set cache hits. */
 #include "testutil.h"
+#include "testdb.h"
 
 #include <jansson.h>
 
@@ -15,7 +16,7 @@ static store *open_store(void)
 {
     const char *dir = testutil_newdir();
     char path[600], err[512] = "";
-    snprintf(path, sizeof(path), "%s/farm.db", dir);
+    testdb_url(dir, path, sizeof(path));
     store *s = NULL;
     int r = store_open(path, dir, &s, err, sizeof(err));
     ck_assert_msg(r == 0, "store_open: %d %s", r, err);
@@ -87,8 +88,7 @@ static void enqueue(store *s, const char *spec, char id[33])
     store_depset_ref ref = {.spec_json = spec};
     hash_sha256_hex(spec, strlen(spec), ref.key);
     store_submission_new sub = {.request_json = "{}", .depset = &ref, .n_tests = 1};
-    char err[256];
-    ck_assert_int_eq(store_submission_enqueue(s, &sub, err, sizeof(err)), 0);
+    ck_assert_int_eq(store_submission_enqueue(s, &sub), 0);
     memcpy(id, sub.id, 33);
 }
 
