@@ -20,7 +20,9 @@ vg=${FARM_VALGRIND_BUILDDIR:-build-valgrind}
 [ -d "$san" ] || meson setup "$san" -Dsanitizers=true
 ninja -C "$san"
 rc=0
-meson test -C "$san" --print-errorlogs --num-processes 2 "$@" || rc=1
+# One throwaway PostgreSQL for every -pg test of the run (each makes its own databases).
+python3 "$top/tests/lib/pgserver.py" serve -- \
+  meson test -C "$san" --print-errorlogs --num-processes 2 "$@" || rc=1
 logs=("$san/meson-logs/testlog.json")
 if [ $# -eq 0 ]; then
   [ -d "$vg" ] || meson setup "$vg"

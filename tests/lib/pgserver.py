@@ -5,6 +5,8 @@
         url = pg.create_database()        # "host=<socket dir> user=... dbname=t1"
 
     pgserver.py run -- CMD ARGS...        # CMD runs with FARM_TEST_DB_URL set
+    pgserver.py serve -- CMD ARGS...      # one server for every `run` inside CMD
+                                          # (FARM_TEST_PG_SHARED_URL; scripts/test.sh)
 
 The server lives in a temporary directory: initdb there, listening on a Unix
 socket in that directory only (listen_addresses = ''), no system service, no
@@ -230,10 +232,15 @@ def create_database(base_url, prefix="e"):
 
 
 def main(argv):
-    if len(argv) < 3 or argv[1] != "run" or "--" not in argv:
-        sys.stderr.write("usage: pgserver.py run -- CMD ARGS...\n")
+    if len(argv) < 3 or argv[1] not in ("run", "serve") or "--" not in argv:
+        sys.stderr.write("usage: pgserver.py run|serve -- CMD ARGS...\n")
         return 2
     cmd = argv[argv.index("--") + 1:]
+    shared = os.environ.get("FARM_TEST_PG_SHARED_URL")
+    if argv[1] == "run" and shared:
+        # One server for a whole test run (`serve`): initdb costs seconds and
+        # every case makes a database of its own anyway.
+        os.execvpe(cmd[0], cmd, dict(os.environ, FARM_TEST_DB_URL=shared))
     pg = PgServer()
     # meson's timeout sends SIGTERM: stop the server and remove it on the way out.
     def on_term(sig, frame):
@@ -241,7 +248,8 @@ def main(argv):
     signal.signal(signal.SIGTERM, on_term)
     try:
         pg.start()
-        env = dict(os.environ, FARM_TEST_DB_URL=pg.url)
+        var = "FARM_TEST_PG_SHARED_URL" if argv[1] == "serve" else "FARM_TEST_DB_URL"
+        env = dict(os.environ, **{var: pg.url})
         proc = subprocess.Popen(cmd, env=env)
         try:
             return proc.wait()
