@@ -72,7 +72,8 @@ class SharedStore:
 
     @staticmethod
     def of(url):
-        if url.startswith(("postgresql://", "postgres://")):
+        # a libpq url, or a libpq keyword string ("host=/tmp/... dbname=...")
+        if url.startswith(("postgresql://", "postgres://")) or "=" in url.split(None, 1)[0]:
             return PgStore(url)
         return SqliteStore(url[len("sqlite:"):] if url.startswith("sqlite:") else url)
 

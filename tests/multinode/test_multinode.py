@@ -302,7 +302,7 @@ def shared_db_url():
         from pgserver import PgServer  # tests/lib, on sys.path through netfarm
         S.pg = PgServer()
         S.pg.start()
-        return S.pg.url
+        return S.pg.create_database("mn")
     return want
 
 
