@@ -6,7 +6,9 @@
 #  2. build without sanitizers and run the unit suite again under valgrind
 #     (valgrind and ASan cannot share a process);
 #  3. build the libFuzzer targets with clang and run each for a bounded time
-#     (scripts/fuzz.sh; FARM_FUZZ_SECONDS, default 60).
+#     (scripts/fuzz.sh; FARM_FUZZ_SECONDS, default 30 here).
+# FARM_TEST_MESON_ARGS: more arguments for the first `meson test` that keep
+# steps 2 and 3 (tests/freshroot/run.sh leaves out suite pg-e2e with it).
 # Ends with one line "tests: N passed, N failed" over all runs.
 # Extra arguments go to the first `meson test` (e.g. --suite sandbox) and skip steps 2 and 3.
 set -euo pipefail
@@ -22,7 +24,7 @@ ninja -C "$san"
 rc=0
 # One throwaway PostgreSQL for every -pg test of the run (each makes its own databases).
 python3 "$top/tests/lib/pgserver.py" serve -- \
-  meson test -C "$san" --print-errorlogs --num-processes 2 "$@" || rc=1
+  meson test -C "$san" --print-errorlogs --num-processes 2 ${FARM_TEST_MESON_ARGS:-} "$@" || rc=1
 logs=("$san/meson-logs/testlog.json")
 if [ $# -eq 0 ]; then
   [ -d "$vg" ] || meson setup "$vg"
@@ -31,7 +33,7 @@ if [ $# -eq 0 ]; then
   logs+=("$vg/meson-logs/testlog.json")
   fz=${FARM_FUZZ_BUILDDIR:-build-fuzz}
   rm -f "$fz/meson-logs/testlog.json"
-  FARM_FUZZ_BUILDDIR=$fz "$top/scripts/fuzz.sh" || rc=1
+  FARM_FUZZ_BUILDDIR=$fz FARM_FUZZ_SECONDS=${FARM_FUZZ_SECONDS:-30} "$top/scripts/fuzz.sh" || rc=1
   if [ -f "$fz/meson-logs/testlog.json" ]; then
     logs+=("$fz/meson-logs/testlog.json")
   else # the fuzzers did not build: one failure in the count
