@@ -17,8 +17,9 @@
  * restarting the role forever. */
 #define ROLE_REFUSED_CONFIG (-ENOTRECOVERABLE)
 
-int api_run(const config *cfg, volatile sig_atomic_t *stop);               /* daemon/api/api.c */
-int worker_run(const config *cfg, int slot, volatile sig_atomic_t *stop);  /* daemon/worker/worker.c */
+int api_run(const config *cfg, volatile sig_atomic_t *stop); /* daemon/api/api.c */
+int worker_run(const config *cfg, int slot,
+               volatile sig_atomic_t *stop); /* daemon/worker/worker.c */
 /* builder_run(cfg, slot, stop): declared in builder/builder.h (builder/run.c). */
-int health_run(const config *cfg, volatile sig_atomic_t *stop);            /* daemon/health.c */
-int webhook_run(const config *cfg, volatile sig_atomic_t *stop);           /* daemon/webhook/webhook.c */
+int health_run(const config *cfg, volatile sig_atomic_t *stop);  /* daemon/health.c */
+int webhook_run(const config *cfg, volatile sig_atomic_t *stop); /* daemon/webhook/webhook.c */

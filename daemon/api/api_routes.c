@@ -8,7 +8,7 @@
  * against this server. */
 #include "api.h"
 #include "api_dashboard.h" /* dashboard (issue 17) */
-#include "api_junit.h" /* CLI/CI work: GET /v1/submissions/{id}/junit */
+#include "api_junit.h"     /* CLI/CI work: GET /v1/submissions/{id}/junit */
 
 #include <string.h>
 

@@ -60,4 +60,3 @@ int auth_rate_take_at(auth *a, const auth_identity *id, int64_t now_ms);
 int auth_scopes_parse(const char *csv, unsigned *out, char *err, size_t errlen);
 /* "submit", "read", ... for one bit. */
 const char *auth_scope_name(unsigned bit);
-
