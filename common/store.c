@@ -44,6 +44,14 @@ int store_fail(store *s, int e)
     return e;
 }
 
+int store_step_row(store *s, db_stmt *st)
+{
+    int rc = db_step(st);
+    if (rc == DB_ROW)
+        return 0;
+    return rc == DB_DONE ? -ENOENT : store_fail(s, rc);
+}
+
 int store_set_error(store *s, int e, const char *fmt, ...)
 {
     va_list ap;

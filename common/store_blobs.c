@@ -53,11 +53,9 @@ int store_blob_get(store *s, const char *sha256, void **data, size_t *len)
     if (!st)
         return store_err(s);
     db_bind_text(st, 1, sha256);
-    int rc = db_step(st);
-    if (rc == DB_DONE)
-        return -ENOENT;
-    if (rc != DB_ROW)
-        return store_fail(s, rc);
+    int rc = store_step_row(s, st);
+    if (rc < 0)
+        return rc;
     size_t n = 0;
     const void *p = db_col_blob(st, 0, &n);
     char *copy = malloc(n + 1);

@@ -299,10 +299,7 @@ int store_depset_requeue(store *s, const char *key)
         if (!st)
             return store_err(s);
         db_bind_text(st, 1, key);
-        int rc = db_step(st);
-        if (rc == DB_DONE)
-            return -ENOENT;
-        return rc == DB_ROW ? 0 : store_fail(s, rc);
+        return store_step_row(s, st);
     }
     store_ring_later(s, STORE_ROLE_BUILDER);
     r = store_tx_commit(s);
@@ -316,11 +313,9 @@ int store_depset_get(store *s, const char *key, json_t **out)
     if (!st)
         return store_err(s);
     db_bind_text(st, 1, key);
-    int rc = db_step(st);
-    if (rc == DB_DONE)
-        return -ENOENT;
-    if (rc != DB_ROW)
-        return store_fail(s, rc);
+    int rc = store_step_row(s, st);
+    if (rc < 0)
+        return rc;
     json_t *o = store_depset_row_json(st);
     if (!o)
         return -ENOMEM;
@@ -438,10 +433,7 @@ int store_depset_evict(store *s, const char *key)
     if (!st)
         return store_err(s);
     db_bind_text(st, 1, key);
-    int rc = db_step(st);
-    if (rc == DB_DONE)
-        return -ENOENT;
-    return rc == DB_ROW ? 0 : store_fail(s, rc);
+    return store_step_row(s, st);
 }
 
 int store_depset_total_bytes(store *s, int64_t *out)

@@ -95,6 +95,9 @@ int store_exec(store *s, const char *sql, int n, ...);
 /* Records the database's last failure (e: its -errno, as db_step returned;
  * >= 0 counts as -EIO) in s->errmsg; returns the -errno. */
 int store_fail(store *s, int e);
+/* Steps st to the one row it looks up: 0 there, -ENOENT when there is
+ * none, else the failure, recorded as store_fail does. */
+int store_step_row(store *s, db_stmt *st);
 /* Records the store's own failure e (-errno) with a sentence; returns e. */
 int store_set_error(store *s, int e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* -errno of the last failure recorded by store_fail/store_stmt. */

@@ -61,11 +61,9 @@ static int seq_of(store *s, const char *id, int64_t *seq)
     if (!st)
         return store_err(s);
     db_bind_text(st, 1, id);
-    int rc = db_step(st);
-    if (rc == DB_DONE)
-        return -ENOENT;
-    if (rc != DB_ROW)
-        return store_fail(s, rc);
+    int rc = store_step_row(s, st);
+    if (rc < 0)
+        return rc;
     *seq = db_col_int64(st, 0);
     return 0;
 }
@@ -359,11 +357,9 @@ int store_stats_depset_pin(store *s, const char *key, bool pin)
         if (!st)
             return store_err(s);
         db_bind_text(st, 1, key);
-        int rc = db_step(st);
-        if (rc == DB_DONE)
-            return -ENOENT;
-        if (rc != DB_ROW)
-            return store_fail(s, rc);
+        int rc = store_step_row(s, st);
+        if (rc < 0)
+            return rc;
     }
     char now[24];
     snprintf(now, sizeof(now), "%lld", (long long)store_now_ms());
@@ -397,11 +393,9 @@ int store_stats_depset_rebuild(store *s, const char *key)
         if (!st)
             return store_err(s);
         db_bind_text(st, 1, key);
-        int rc = db_step(st);
-        if (rc == DB_DONE)
-            return -ENOENT;
-        if (rc != DB_ROW)
-            return store_fail(s, rc);
+        int rc = store_step_row(s, st);
+        if (rc < 0)
+            return rc;
         state = store_col_strdup(st, 0);
     }
     if (state && !strcmp(state, "ready")) {

@@ -53,11 +53,9 @@ int store_submission_get(store *s, const char *id, json_t **out)
     if (!st)
         return store_err(s);
     db_bind_text(st, 1, id);
-    int rc = db_step(st);
-    if (rc == DB_DONE)
-        return -ENOENT;
-    if (rc != DB_ROW)
-        return store_fail(s, rc);
+    int rc = store_step_row(s, st);
+    if (rc < 0)
+        return rc;
 
     /* The worker's result object first, then the row's fields over it. */
     _cleanup_json_ json_t *o = store_col_json(st, 8);
@@ -149,11 +147,9 @@ int store_submission_events(store *s, const char *id, int64_t after_seq, json_t 
         if (!st)
             return store_err(s);
         db_bind_text(st, 1, id);
-        int rc = db_step(st);
-        if (rc == DB_DONE)
-            return -ENOENT;
-        if (rc != DB_ROW)
-            return store_fail(s, rc);
+        int rc = store_step_row(s, st);
+        if (rc < 0)
+            return rc;
         if (db_col_int64(st, 1) <= after_seq) { /* nothing new: no parsing */
             *out = json_array();
             return *out ? 0 : -ENOMEM;
