@@ -53,9 +53,9 @@ static void cleanup(void)
 {
     sh(NULL, 0, "rm -f %s/result %s/drv", tmp, tmp);
     if (path[0])
-        sh(NULL, 0, "nix-store --delete %s >/dev/null 2>&1", path);
+        sh(NULL, 0, "timeout 60 nix-store --delete %s >/dev/null 2>&1", path);
     if (drv[0])
-        sh(NULL, 0, "nix-store --delete %s >/dev/null 2>&1", drv);
+        sh(NULL, 0, "timeout 60 nix-store --delete %s >/dev/null 2>&1", drv);
     sh(NULL, 0, "rm -rf %s", tmp);
 }
 
@@ -72,6 +72,7 @@ int main(void)
     }
     atexit(cleanup);
     printf("1..5\n");
+    fflush(stdout);
     if (sh(NULL, 0,
            "nix-store --generate-binary-cache-key farm-remote-test-1 %s/k1.sec %s/k1.pub && "
            "nix-store --generate-binary-cache-key farm-remote-test-2 %s/k2.sec %s/k2.pub",
@@ -102,10 +103,14 @@ int main(void)
     snprintf(url, sizeof(url), "file://%s/cache", tmp);
     if (sh(NULL, 0,
            "nix --extra-experimental-features nix-command copy --to '%s?secret-key=%s/k1.sec' %s "
-           ">/dev/null 2>&1 && rm %s/result && nix-store --delete %s >/dev/null 2>&1",
+           ">/dev/null 2>&1 && rm %s/result && timeout 60 nix-store --delete %s >/dev/null 2>&1",
            url, tmp, path, tmp, path) < 0 ||
         access(path, F_OK) == 0) {
-        printf("Bail out! cannot export %s and remove it from the store\n", path);
+        /* --delete is a garbage collection: it waits for gc.lock, which a
+         * concurrent test_nixset holds shared for its whole run. */
+        printf("Bail out! cannot export %s and remove it from the store (within 60 s; "
+               "does something hold /nix/var/nix/gc.lock?)\n",
+               path);
         return 1;
     }
     set = json_pack("{s:[s]}", "closure", path);
