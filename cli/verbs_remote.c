@@ -20,52 +20,56 @@ static inline void verbs_client_donep(farm_client *c)
 }
 #define _cleanup_client_ __attribute__((cleanup(verbs_client_donep)))
 
+/* How a limit option's value reads: a duration, a size (bytes or KiB for a
+ * bare number) or a plain count. */
+enum farm_limit_unit { LIMIT_MS, LIMIT_BYTES, LIMIT_KIB, LIMIT_COUNT };
+
+/* Each limit option: the key it sets in the request's "limits" and its unit. */
+static const struct farm_limit_spec {
+    int opt;
+    const char *key;
+    enum farm_limit_unit unit;
+} farm_limit_specs[] = {
+    {OPT_LIM_TIME, "cpu_ms", LIMIT_MS},
+    {OPT_LIM_WALL, "wall_ms", LIMIT_MS},
+    {OPT_LIM_MEMORY, "memory_kib", LIMIT_KIB},
+    {OPT_LIM_PROCS, "processes", LIMIT_COUNT},
+    {OPT_LIM_OUTPUT, "output_bytes", LIMIT_BYTES},
+    {OPT_LIM_FSIZE, "file_bytes", LIMIT_BYTES},
+    {OPT_LIM_FILES, "open_files", LIMIT_COUNT},
+    {OPT_LIM_STACK, "stack_kib", LIMIT_KIB},
+};
+
+static int farm_limit_parse(enum farm_limit_unit unit, const char *arg, uint64_t *v)
+{
+    switch (unit) {
+    case LIMIT_MS:
+        return cli_parse_ms(arg, v);
+    case LIMIT_BYTES:
+        return cli_parse_size(arg, 'B', v);
+    case LIMIT_KIB:
+        return cli_parse_size(arg, 'K', v);
+    case LIMIT_COUNT:
+    default:
+        return cli_parse_uint(arg, v);
+    }
+}
+
 int farm_limit_opt(int c, const char *arg, json_t *limits)
 {
-    const char *key = NULL;
-    uint64_t v = 0;
-    int r = 0;
-    switch (c) {
-    case OPT_LIM_TIME:
-        key = "cpu_ms";
-        r = cli_parse_ms(arg, &v);
-        break;
-    case OPT_LIM_WALL:
-        key = "wall_ms";
-        r = cli_parse_ms(arg, &v);
-        break;
-    case OPT_LIM_MEMORY:
-        key = "memory_kib";
-        r = cli_parse_size(arg, 'K', &v);
-        break;
-    case OPT_LIM_PROCS:
-        key = "processes";
-        r = cli_parse_uint(arg, &v);
-        break;
-    case OPT_LIM_OUTPUT:
-        key = "output_bytes";
-        r = cli_parse_size(arg, 'B', &v);
-        break;
-    case OPT_LIM_FSIZE:
-        key = "file_bytes";
-        r = cli_parse_size(arg, 'B', &v);
-        break;
-    case OPT_LIM_FILES:
-        key = "open_files";
-        r = cli_parse_uint(arg, &v);
-        break;
-    case OPT_LIM_STACK:
-        key = "stack_kib";
-        r = cli_parse_size(arg, 'K', &v);
-        break;
-    default:
+    const struct farm_limit_spec *spec = NULL;
+    for (size_t i = 0; i < sizeof(farm_limit_specs) / sizeof(farm_limit_specs[0]); i++)
+        if (farm_limit_specs[i].opt == c)
+            spec = &farm_limit_specs[i];
+    if (!spec)
         return 0;
-    }
+    uint64_t v = 0;
+    int r = farm_limit_parse(spec->unit, arg, &v);
     if (r < 0 || v > (uint64_t)INT64_MAX) {
-        cli_errorf("bad value \"%s\" for the %s limit", arg, key);
+        cli_errorf("bad value \"%s\" for the %s limit", arg, spec->key);
         return -EINVAL;
     }
-    json_object_set_new(limits, key, json_integer((json_int_t)v));
+    json_object_set_new(limits, spec->key, json_integer((json_int_t)v));
     return 1;
 }
 
