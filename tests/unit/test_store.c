@@ -5,6 +5,7 @@
  * doorbell). Cases about one backend's files and locks run on that backend. */
 #include "testutil.h"
 #include "testdb.h"
+#include "testset.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -22,11 +23,6 @@
 #define LEASE 60000
 
 extern const size_t store_n_migrations; /* common/store_internal.h */
-
-typedef struct {
-    store_depset_ref ref;
-    char spec[128];
-} test_set;
 
 static char db_path[600]; /* the database url (a file path on SQLite) */
 static char db_dir[600];  /* the case directory db_path belongs to */
@@ -65,38 +61,10 @@ static store *open_store(const char *dir)
     return s;
 }
 
-static void make_set(test_set *t, const char *name)
-{
-    snprintf(t->spec, sizeof(t->spec), "{\"packages\":[\"%s\"],\"set\":\"test\"}", name);
-    hash_sha256_hex(t->spec, strlen(t->spec), t->ref.key);
-    t->ref.spec_json = t->spec;
-}
-
-static void build_set(store *s, test_set *t, bool ok)
-{
-    store_depset_ensure(s, &t->ref);
-    store_depset_claimed c;
-    ck_assert_int_eq(store_depset_claim(s, "builder-1", LEASE, &c), 1);
-    ck_assert_str_eq(c.key, t->ref.key);
-    store_depset_claimed_done(&c);
-    if (ok) {
-        json_t *paths = json_pack("[s]", "/nix/store/aaaa-env");
-        json_t *closure = json_pack("[s,s]", "/nix/store/aaaa-env", "/nix/store/bbbb-libc");
-        ck_assert_int_eq(store_depset_ready(s, t->ref.key, "builder-1", paths, closure, 1234,
-                                            "/var/roots/x", "built"),
-                         0);
-        json_decref(paths);
-        json_decref(closure);
-    } else {
-        ck_assert_int_eq(store_depset_fail(s, t->ref.key, "builder-1", "error: no such package"),
-                         0);
-    }
-}
-
 static void ready_set(store *s, test_set *t, const char *name)
 {
-    make_set(t, name);
-    build_set(s, t, true);
+    testset_make(t, name);
+    testset_build(s, t, true);
 }
 
 static void enqueue(store *s, test_set *t, int priority, int max_attempts, char id[33])
@@ -378,7 +346,7 @@ START_TEST(locked_database_gives_ebusy)
     const char *dir = testutil_newdir();
     store *s = open_store(dir);
     test_set t;
-    make_set(&t, "gcc");
+    testset_make(&t, "gcc");
     sqlite3 *db = NULL;
     ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
     ck_assert_int_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
@@ -510,7 +478,7 @@ START_TEST(set_and_blobs_deduplicated)
 {
     store *s = open_store(testutil_newdir());
     test_set t;
-    make_set(&t, "python3");
+    testset_make(&t, "python3");
     const char *input = "1 2\n";
     for (int i = 0; i < 50; i++) {
         store_blob b = {.data = input, .len = strlen(input)};
@@ -543,7 +511,7 @@ START_TEST(batch_is_all_or_nothing)
 {
     store *s = open_store(testutil_newdir());
     test_set t;
-    make_set(&t, "gcc");
+    testset_make(&t, "gcc");
     store_submission_new n[3] = {
         {.request_json = "{}", .depset = &t.ref},
         {.request_json = "{}", .depset = &t.ref},
@@ -825,13 +793,13 @@ START_TEST(waiting_deps_park_and_wake)
 {
     store *s = open_store(testutil_newdir());
     test_set t;
-    make_set(&t, "python3");
+    testset_make(&t, "python3");
     char id[33], buf[32];
     enqueue(s, &t, 0, 0, id);
     store_claimed c;
     ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 0);
     ck_assert_str_eq(state_of(s, id, buf), "waiting_deps");
-    build_set(s, &t, true);
+    testset_build(s, &t, true);
     ck_assert_str_eq(state_of(s, id, buf), "queued");
     ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 1);
     ck_assert_str_eq(c.id, id);
@@ -858,13 +826,13 @@ START_TEST(deps_failed_on_set_failure)
 {
     store *s = open_store(testutil_newdir());
     test_set t;
-    make_set(&t, "nosuchpkg");
+    testset_make(&t, "nosuchpkg");
     char parked[33], queued[33], later[33], buf[32];
     enqueue(s, &t, 0, 0, parked);
     store_claimed c;
     ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 0);
     enqueue(s, &t, 0, 0, queued);
-    build_set(s, &t, false);
+    testset_build(s, &t, false);
     ck_assert_str_eq(state_of(s, parked, buf), "deps_failed");
     ck_assert_str_eq(state_of(s, queued, buf), "deps_failed");
     json_t *o = NULL;
@@ -884,7 +852,7 @@ START_TEST(builder_lease_expiry_and_poison_set)
 {
     store *s = open_store(testutil_newdir());
     test_set t;
-    make_set(&t, "hangs");
+    testset_make(&t, "hangs");
     char id[33], buf[32];
     enqueue(s, &t, 0, 0, id);
     store_requeue_counts rc;
@@ -909,7 +877,7 @@ START_TEST(cancel_in_each_state)
     store *s = open_store(testutil_newdir());
     test_set ready, pending;
     ready_set(s, &ready, "gcc");
-    make_set(&pending, "slow");
+    testset_make(&pending, "slow");
     char q[33], w[33], r[33], buf[32];
     enqueue(s, &pending, 0, 0, w);
     store_claimed c;
@@ -965,7 +933,7 @@ START_TEST(ready_with_null_lists)
 {
     store *s = open_store(testutil_newdir());
     test_set t;
-    make_set(&t, "nolists");
+    testset_make(&t, "nolists");
     store_depset_ensure(s, &t.ref);
     store_depset_claimed c;
     ck_assert_int_eq(store_depset_claim(s, "builder-1", LEASE, &c), 1);
@@ -1030,7 +998,7 @@ START_TEST(depset_requeue_while_held_and_waited_on)
     ck_assert_int_eq(store_doorbell_listen(b, STORE_ROLE_BUILDER), 0);
     test_set t, other;
     ready_set(s, &t, "gcc");
-    make_set(&other, "nosuchset");
+    testset_make(&other, "nosuchset");
     char running[33], queued[33], waiting[33], buf[32];
     enqueue(s, &other, 0, 0, waiting); /* parked on another set, untouched */
     enqueue(s, &t, 5, 0, running);
@@ -1069,7 +1037,7 @@ START_TEST(depset_requeue_while_held_and_waited_on)
     ck_assert_int_eq(store_submission_finish(s, running, "w", "finished", "accepted", NULL), 0);
 
     /* The builder rebuilds it (attempts count from 1 again) and the parked row runs. */
-    build_set(s, &t, true);
+    testset_build(s, &t, true);
     ck_assert_str_eq(state_of(s, queued, buf), "queued");
     ck_assert_int_eq(store_submission_claim(s, "w2", LEASE, &c), 1);
     ck_assert_str_eq(c.id, queued);
@@ -1195,7 +1163,7 @@ START_TEST(heartbeats_depths_settings)
     ck_assert_int_eq(store_heartbeat_remove(s, "worker-1"), -ENOENT);
 
     test_set t;
-    make_set(&t, "gcc");
+    testset_make(&t, "gcc");
     enqueue(s, &t, 0, 0, NULL);
     enqueue(s, &t, 0, 0, NULL);
     json_t *d = NULL;
