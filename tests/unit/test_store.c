@@ -80,6 +80,34 @@ static void enqueue(store *s, test_set *t, int priority, int max_attempts, char 
         memcpy(id, n.id, 33);
 }
 
+/* Forks for a case that needs a second process: a pipe from the child
+ * (pfd[1]) to the parent (pfd[0]), each side's other end closed. 0 in the
+ * child, set up by testutil_child_init; the child's pid in the parent. */
+static pid_t fork_with_pipe(int pfd[2])
+{
+    ck_assert_int_eq(pipe(pfd), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        testutil_child_init();
+        close(pfd[0]);
+    } else {
+        close(pfd[1]);
+    }
+    return pid;
+}
+
+/* The child's own store on the case's database (a fork never uses the
+ * parent's connection); exits 2 when it cannot open. */
+static store *child_open_store(const char *dir)
+{
+    store *cs = NULL;
+    char err[256];
+    if (store_open(db_path, dir, &cs, err, sizeof(err)) < 0)
+        _exit(2);
+    return cs;
+}
+
 static const char *state_of(store *s, const char *id, char buf[32])
 {
     json_t *o = NULL;
@@ -315,12 +343,8 @@ START_TEST(read_only_file_refused)
     /* Root ignores file modes, so the opener runs as nobody. */
     ck_assert_int_eq(chmod(db_path, 0444), 0);
     int pfd[2];
-    ck_assert_int_eq(pipe(pfd), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
+    pid_t pid = fork_with_pipe(pfd);
     if (pid == 0) {
-        testutil_child_init();
-        close(pfd[0]);
         if (setgid(65534) < 0 || setuid(65534) < 0)
             _exit(3);
         store *c = NULL;
@@ -329,7 +353,6 @@ START_TEST(read_only_file_refused)
         dprintf(pfd[1], "%d %s", r, err);
         _exit(r == -EROFS || r == -EACCES ? 0 : 1);
     }
-    close(pfd[1]);
     char msg[600] = "";
     ssize_t n = read(pfd[0], msg, sizeof(msg) - 1);
     close(pfd[0]);
@@ -604,16 +627,9 @@ START_TEST(kill9_claimer_is_requeued_and_finished_once)
     enqueue(s, &t, 0, 0, id);
     store_close(s);
     int pfd[2];
-    ck_assert_int_eq(pipe(pfd), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
+    pid_t pid = fork_with_pipe(pfd);
     if (pid == 0) {
-        testutil_child_init();
-        close(pfd[0]);
-        store *cs = NULL;
-        char err[256];
-        if (store_open(db_path, dir, &cs, err, sizeof(err)) < 0)
-            _exit(2);
+        store *cs = child_open_store(dir);
         store_claimed c;
         if (store_submission_claim(cs, "victim", 500, &c) != 1)
             _exit(3);
@@ -622,7 +638,6 @@ START_TEST(kill9_claimer_is_requeued_and_finished_once)
         for (;;)
             pause(); /* mid-lease, until SIGKILL */
     }
-    close(pfd[1]);
     s = open_store(dir);
     char got[33] = "";
     ck_assert_int_eq(read(pfd[0], got, 32), 32);
@@ -1200,16 +1215,10 @@ START_TEST(doorbell_wakes_waiting_claimer)
      * connection is not usable, and valgrind would count it as leaked). */
     store_close(s);
     int pfd[2];
-    ck_assert_int_eq(pipe(pfd), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
+    pid_t pid = fork_with_pipe(pfd);
     if (pid == 0) {
-        testutil_child_init();
-        close(pfd[0]);
-        store *cs = NULL;
-        char err[256];
-        if (store_open(db_path, dir, &cs, err, sizeof(err)) < 0 ||
-            store_doorbell_listen(cs, STORE_ROLE_WORKER) < 0)
+        store *cs = child_open_store(dir);
+        if (store_doorbell_listen(cs, STORE_ROLE_WORKER) < 0)
             _exit(2);
         store_claimed c;
         if (store_submission_claim(cs, "sleeper", LEASE, &c) != 0)
@@ -1223,7 +1232,6 @@ START_TEST(doorbell_wakes_waiting_claimer)
         store_close(cs);
         _exit(rung == 1 && got == 1 ? 0 : 5);
     }
-    close(pfd[1]);
     s = open_store(dir);
     char ch;
     ck_assert_int_eq(read(pfd[0], &ch, 1), 1);
@@ -1278,23 +1286,15 @@ START_TEST(kill9_mid_write_loses_no_commit)
     ready_set(s, &t, "gcc");
     store_close(s);
     int pfd[2];
-    ck_assert_int_eq(pipe(pfd), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
+    pid_t pid = fork_with_pipe(pfd);
     if (pid == 0) {
-        testutil_child_init();
-        close(pfd[0]);
-        store *cs = NULL;
-        char err[256];
-        if (store_open(db_path, dir, &cs, err, sizeof(err)) < 0)
-            _exit(2);
+        store *cs = child_open_store(dir);
         for (;;) { /* enqueue and report each commit until killed */
             store_submission_new n = {.request_json = "{}", .depset = &t.ref, .n_tests = 1};
             if (store_submission_enqueue(cs, &n) < 0 || write(pfd[1], n.id, 32) != 32)
                 _exit(3);
         }
     }
-    close(pfd[1]);
     char ids[200][33];
     for (int i = 0; i < 200; i++) {
         ck_assert_int_eq(read(pfd[0], ids[i], 32), 32);
