@@ -378,15 +378,24 @@ static int verbs_one_id(int argc, char **argv, const char *usage, const char **i
     return 0;
 }
 
-/* status and watch both start the same way: one id, a client, the
- * submission's current view. Returns 0, -1 after --help, or an exit code. */
-static int verbs_open_view(int argc, char **argv, const char *usage, farm_client *cl,
-                           const char **id, json_t **view)
+/* The verbs about one submission start the same way: its id, then a client.
+ * Returns 0, -1 after --help, or an exit code. */
+static int verbs_open_one(int argc, char **argv, const char *usage, farm_client *cl,
+                          const char **id)
 {
     int e = verbs_one_id(argc, argv, usage, id);
     if (e)
         return e;
-    if ((e = farm_client_open(cl)))
+    return farm_client_open(cl);
+}
+
+/* status and watch go on to the submission's current view. Returns 0, -1
+ * after --help, or an exit code. */
+static int verbs_open_view(int argc, char **argv, const char *usage, farm_client *cl,
+                           const char **id, json_t **view)
+{
+    int e = verbs_open_one(argc, argv, usage, cl, id);
+    if (e)
         return e;
     char err[512];
     if ((e = submission_get(cl, *id, view, err, sizeof err)))
@@ -432,15 +441,13 @@ int verb_watch(int argc, char **argv)
 int verb_cancel(int argc, char **argv)
 {
     const char *id;
-    int e = verbs_one_id(argc, argv,
-                         "Usage: farm cancel [--json] ID\n\nCancels a queued submission at once "
-                         "and a running one at its next step.\n",
-                         &id);
+    _cleanup_client_ farm_client cl = {0};
+    int e = verbs_open_one(argc, argv,
+                           "Usage: farm cancel [--json] ID\n\nCancels a queued submission at once "
+                           "and a running one at its next step.\n",
+                           &cl, &id);
     if (e)
         return e < 0 ? FARM_EXIT_OK : e;
-    _cleanup_client_ farm_client cl = {0};
-    if ((e = farm_client_open(&cl)))
-        return e;
     char err[512] = "", path[128];
     snprintf(path, sizeof path, "/v1/submissions/%s", id);
     long status = 0;
@@ -468,15 +475,14 @@ int verb_cancel(int argc, char **argv)
 int verb_junit(int argc, char **argv)
 {
     const char *id;
-    int e = verbs_one_id(argc, argv,
-                         "Usage: farm junit ID > report.xml\n\nPrints the submission's results as "
-                         "JUnit XML (GET /v1/submissions/ID/junit).\n",
-                         &id);
+    _cleanup_client_ farm_client cl = {0};
+    int e =
+        verbs_open_one(argc, argv,
+                       "Usage: farm junit ID > report.xml\n\nPrints the submission's results as "
+                       "JUnit XML (GET /v1/submissions/ID/junit).\n",
+                       &cl, &id);
     if (e)
         return e < 0 ? FARM_EXIT_OK : e;
-    _cleanup_client_ farm_client cl = {0};
-    if ((e = farm_client_open(&cl)))
-        return e;
     char err[512] = "", path[128];
     snprintf(path, sizeof path, "/v1/submissions/%s/junit", id);
     long status = 0;
