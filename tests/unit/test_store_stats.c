@@ -16,13 +16,7 @@
 
 static store *open_store(void)
 {
-    const char *dir = testutil_newdir();
-    char path[600], err[256] = "";
-    testdb_url(dir, path, sizeof(path));
-    store *s = NULL;
-    int r = store_open_opts(path, dir, 2000, 3, &s, err, sizeof(err));
-    ck_assert_msg(r == 0, "store_open: %s", err);
-    return s;
+    return testdb_open_store(testutil_newdir(), 2000, 3, NULL);
 }
 
 static void make_set(store *s, test_set *t, const char *name,
