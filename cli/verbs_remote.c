@@ -20,52 +20,56 @@ static inline void verbs_client_donep(farm_client *c)
 }
 #define _cleanup_client_ __attribute__((cleanup(verbs_client_donep)))
 
+/* How a limit option's value reads: a duration, a size (bytes or KiB for a
+ * bare number) or a plain count. */
+enum farm_limit_unit { LIMIT_MS, LIMIT_BYTES, LIMIT_KIB, LIMIT_COUNT };
+
+/* Each limit option: the key it sets in the request's "limits" and its unit. */
+static const struct farm_limit_spec {
+    int opt;
+    const char *key;
+    enum farm_limit_unit unit;
+} farm_limit_specs[] = {
+    {OPT_LIM_TIME, "cpu_ms", LIMIT_MS},
+    {OPT_LIM_WALL, "wall_ms", LIMIT_MS},
+    {OPT_LIM_MEMORY, "memory_kib", LIMIT_KIB},
+    {OPT_LIM_PROCS, "processes", LIMIT_COUNT},
+    {OPT_LIM_OUTPUT, "output_bytes", LIMIT_BYTES},
+    {OPT_LIM_FSIZE, "file_bytes", LIMIT_BYTES},
+    {OPT_LIM_FILES, "open_files", LIMIT_COUNT},
+    {OPT_LIM_STACK, "stack_kib", LIMIT_KIB},
+};
+
+static int farm_limit_parse(enum farm_limit_unit unit, const char *arg, uint64_t *v)
+{
+    switch (unit) {
+    case LIMIT_MS:
+        return cli_parse_ms(arg, v);
+    case LIMIT_BYTES:
+        return cli_parse_size(arg, 'B', v);
+    case LIMIT_KIB:
+        return cli_parse_size(arg, 'K', v);
+    case LIMIT_COUNT:
+    default:
+        return cli_parse_uint(arg, v);
+    }
+}
+
 int farm_limit_opt(int c, const char *arg, json_t *limits)
 {
-    const char *key = NULL;
-    uint64_t v = 0;
-    int r = 0;
-    switch (c) {
-    case OPT_LIM_TIME:
-        key = "cpu_ms";
-        r = cli_parse_ms(arg, &v);
-        break;
-    case OPT_LIM_WALL:
-        key = "wall_ms";
-        r = cli_parse_ms(arg, &v);
-        break;
-    case OPT_LIM_MEMORY:
-        key = "memory_kib";
-        r = cli_parse_size(arg, 'K', &v);
-        break;
-    case OPT_LIM_PROCS:
-        key = "processes";
-        r = cli_parse_uint(arg, &v);
-        break;
-    case OPT_LIM_OUTPUT:
-        key = "output_bytes";
-        r = cli_parse_size(arg, 'B', &v);
-        break;
-    case OPT_LIM_FSIZE:
-        key = "file_bytes";
-        r = cli_parse_size(arg, 'B', &v);
-        break;
-    case OPT_LIM_FILES:
-        key = "open_files";
-        r = cli_parse_uint(arg, &v);
-        break;
-    case OPT_LIM_STACK:
-        key = "stack_kib";
-        r = cli_parse_size(arg, 'K', &v);
-        break;
-    default:
+    const struct farm_limit_spec *spec = NULL;
+    for (size_t i = 0; i < sizeof(farm_limit_specs) / sizeof(farm_limit_specs[0]); i++)
+        if (farm_limit_specs[i].opt == c)
+            spec = &farm_limit_specs[i];
+    if (!spec)
         return 0;
-    }
+    uint64_t v = 0;
+    int r = farm_limit_parse(spec->unit, arg, &v);
     if (r < 0 || v > (uint64_t)INT64_MAX) {
-        cli_errorf("bad value \"%s\" for the %s limit", arg, key);
+        cli_errorf("bad value \"%s\" for the %s limit", arg, spec->key);
         return -EINVAL;
     }
-    json_object_set_new(limits, key, json_integer((json_int_t)v));
+    json_object_set_new(limits, spec->key, json_integer((json_int_t)v));
     return 1;
 }
 
@@ -374,15 +378,24 @@ static int verbs_one_id(int argc, char **argv, const char *usage, const char **i
     return 0;
 }
 
-/* status and watch both start the same way: one id, a client, the
- * submission's current view. Returns 0, -1 after --help, or an exit code. */
-static int verbs_open_view(int argc, char **argv, const char *usage, farm_client *cl,
-                           const char **id, json_t **view)
+/* The verbs about one submission start the same way: its id, then a client.
+ * Returns 0, -1 after --help, or an exit code. */
+static int verbs_open_one(int argc, char **argv, const char *usage, farm_client *cl,
+                          const char **id)
 {
     int e = verbs_one_id(argc, argv, usage, id);
     if (e)
         return e;
-    if ((e = farm_client_open(cl)))
+    return farm_client_open(cl);
+}
+
+/* status and watch go on to the submission's current view. Returns 0, -1
+ * after --help, or an exit code. */
+static int verbs_open_view(int argc, char **argv, const char *usage, farm_client *cl,
+                           const char **id, json_t **view)
+{
+    int e = verbs_open_one(argc, argv, usage, cl, id);
+    if (e)
         return e;
     char err[512];
     if ((e = submission_get(cl, *id, view, err, sizeof err)))
@@ -428,15 +441,13 @@ int verb_watch(int argc, char **argv)
 int verb_cancel(int argc, char **argv)
 {
     const char *id;
-    int e = verbs_one_id(argc, argv,
-                         "Usage: farm cancel [--json] ID\n\nCancels a queued submission at once "
-                         "and a running one at its next step.\n",
-                         &id);
+    _cleanup_client_ farm_client cl = {0};
+    int e = verbs_open_one(argc, argv,
+                           "Usage: farm cancel [--json] ID\n\nCancels a queued submission at once "
+                           "and a running one at its next step.\n",
+                           &cl, &id);
     if (e)
         return e < 0 ? FARM_EXIT_OK : e;
-    _cleanup_client_ farm_client cl = {0};
-    if ((e = farm_client_open(&cl)))
-        return e;
     char err[512] = "", path[128];
     snprintf(path, sizeof path, "/v1/submissions/%s", id);
     long status = 0;
@@ -464,15 +475,14 @@ int verb_cancel(int argc, char **argv)
 int verb_junit(int argc, char **argv)
 {
     const char *id;
-    int e = verbs_one_id(argc, argv,
-                         "Usage: farm junit ID > report.xml\n\nPrints the submission's results as "
-                         "JUnit XML (GET /v1/submissions/ID/junit).\n",
-                         &id);
+    _cleanup_client_ farm_client cl = {0};
+    int e =
+        verbs_open_one(argc, argv,
+                       "Usage: farm junit ID > report.xml\n\nPrints the submission's results as "
+                       "JUnit XML (GET /v1/submissions/ID/junit).\n",
+                       &cl, &id);
     if (e)
         return e < 0 ? FARM_EXIT_OK : e;
-    _cleanup_client_ farm_client cl = {0};
-    if ((e = farm_client_open(&cl)))
-        return e;
     char err[512] = "", path[128];
     snprintf(path, sizeof path, "/v1/submissions/%s/junit", id);
     long status = 0;

@@ -82,9 +82,15 @@ static inline void gitsrc_lib_donep(int *inited)
     if (*inited > 0)
         git_libgit2_shutdown();
 }
-static int gitsrc_lib_init(void)
+/* The count for gitsrc_lib_donep, or -EIO (said in err) when libgit2 cannot
+ * start. */
+static int gitsrc_lib_init(char *err, size_t errlen)
 {
     int r = git_libgit2_init();
+    if (r < 0) {
+        errbuf_set(err, errlen, "libgit2 init failed: %s", gitsrc_lasterr());
+        return -EIO;
+    }
     if (r > 0) {
         /* Repositories handed to us as local paths may belong to another
          * user (a CI checkout); we only read them. */
@@ -561,19 +567,26 @@ static int gitsrc_open_rev(const config *cfg, const char *url, const char *rev,
     return 0;
 }
 
+/* A source as the request names it: well formed and allowed by the git
+ * policy of cfg. 0, or a negative errno said in err. */
+static int gitsrc_check_source(const config *cfg, const char *url, const char *rev,
+                               const char *subdir, char *err, size_t errlen)
+{
+    int r = gitsrc_validate(url, rev, subdir, err, errlen);
+    if (r < 0)
+        return r;
+    return gitsrc_url_check(url, gitsrc_policy_from_config(cfg), err, errlen);
+}
+
 int gitsrc_resolve(const config *cfg, const char *url, const char *rev, char commit_out[41],
                    char *err, size_t errlen)
 {
-    int r = gitsrc_validate(url, rev, NULL, err, errlen);
-    if (r >= 0)
-        r = gitsrc_url_check(url, gitsrc_policy_from_config(cfg), err, errlen);
+    int r = gitsrc_check_source(cfg, url, rev, NULL, err, errlen);
     if (r < 0)
         return r;
-    _cleanup_(gitsrc_lib_donep) int inited = gitsrc_lib_init();
-    if (inited < 0) {
-        errbuf_set(err, errlen, "libgit2 init failed: %s", gitsrc_lasterr());
-        return -EIO;
-    }
+    _cleanup_(gitsrc_lib_donep) int inited = gitsrc_lib_init(err, errlen);
+    if (inited < 0)
+        return inited;
     _cleanup_(gitsrc_repo_freep) git_repository *repo = NULL;
     _cleanup_(gitsrc_object_freep) git_object *commit = NULL;
     r = gitsrc_open_rev(cfg, url, rev, &repo, &commit, err, errlen);
@@ -781,19 +794,15 @@ static int gitsrc_open_dest(const char *dest_dir, char *err, size_t errlen)
 int gitsrc_checkout(const config *cfg, const char *url, const char *rev, const char *subdir,
                     const char *dest_dir, long long max_bytes, char *err, size_t errlen)
 {
-    int r = gitsrc_validate(url, rev, subdir, err, errlen);
-    if (r >= 0)
-        r = gitsrc_url_check(url, gitsrc_policy_from_config(cfg), err, errlen);
+    int r = gitsrc_check_source(cfg, url, rev, subdir, err, errlen);
     if (r < 0)
         return r;
     _cleanup_close_ int dest_fd = gitsrc_open_dest(dest_dir, err, errlen);
     if (dest_fd < 0)
         return dest_fd;
-    _cleanup_(gitsrc_lib_donep) int inited = gitsrc_lib_init();
-    if (inited < 0) {
-        errbuf_set(err, errlen, "libgit2 init failed: %s", gitsrc_lasterr());
-        return -EIO;
-    }
+    _cleanup_(gitsrc_lib_donep) int inited = gitsrc_lib_init(err, errlen);
+    if (inited < 0)
+        return inited;
     _cleanup_(gitsrc_repo_freep) git_repository *repo = NULL;
     _cleanup_(gitsrc_object_freep) git_object *commit = NULL;
     r = gitsrc_open_rev(cfg, url, rev, &repo, &commit, err, errlen);
@@ -821,9 +830,9 @@ static int gitsrc_open_worktree(const char *path, git_repository **repo, char *e
 int gitsrc_worktree_head(const char *path, char commit_out[41], char **toplevel, char *err,
                          size_t errlen)
 {
-    _cleanup_(gitsrc_lib_donep) int inited = gitsrc_lib_init();
+    _cleanup_(gitsrc_lib_donep) int inited = gitsrc_lib_init(err, errlen);
     if (inited < 0)
-        return -EIO;
+        return inited;
     _cleanup_(gitsrc_repo_freep) git_repository *repo = NULL;
     int r = gitsrc_open_worktree(path, &repo, err, errlen);
     if (r < 0)
@@ -853,9 +862,9 @@ int gitsrc_checkout_worktree(const char *path, const char *rev, const char *dest
     _cleanup_close_ int dest_fd = gitsrc_open_dest(dest_dir, err, errlen);
     if (dest_fd < 0)
         return dest_fd;
-    _cleanup_(gitsrc_lib_donep) int inited = gitsrc_lib_init();
+    _cleanup_(gitsrc_lib_donep) int inited = gitsrc_lib_init(err, errlen);
     if (inited < 0)
-        return -EIO;
+        return inited;
     _cleanup_(gitsrc_repo_freep) git_repository *repo = NULL;
     int r = gitsrc_open_worktree(path, &repo, err, errlen);
     if (r < 0)

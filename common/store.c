@@ -52,6 +52,15 @@ int store_step_row(store *s, db_stmt *st)
     return rc == DB_DONE ? -ENOENT : store_fail(s, rc);
 }
 
+int store_row_by_key(store *s, const char *sql, const char *key, db_stmt **st)
+{
+    *st = store_stmt(s, sql);
+    if (!*st)
+        return store_err(s);
+    db_bind_text(*st, 1, key);
+    return store_step_row(s, *st);
+}
+
 int store_set_error(store *s, int e, const char *fmt, ...)
 {
     va_list ap;

@@ -49,11 +49,8 @@ int store_blob_get(store *s, const char *sha256, void **data, size_t *len)
 {
     if (!sha256 || !store_is_sha256_hex(sha256))
         return -EINVAL;
-    _cleanup_stmt_ db_stmt *st = store_stmt(s, "SELECT data FROM blobs WHERE sha256 = ?1");
-    if (!st)
-        return store_err(s);
-    db_bind_text(st, 1, sha256);
-    int rc = store_step_row(s, st);
+    _cleanup_stmt_ db_stmt *st = NULL;
+    int rc = store_row_by_key(s, "SELECT data FROM blobs WHERE sha256 = ?1", sha256, &st);
     if (rc < 0)
         return rc;
     size_t n = 0;

@@ -295,11 +295,8 @@ int store_depset_requeue(store *s, const char *key)
     if (r < 0)
         return r;
     if (r == 0) {
-        _cleanup_stmt_ db_stmt *st = store_stmt(s, "SELECT 1 FROM depsets WHERE key = ?1");
-        if (!st)
-            return store_err(s);
-        db_bind_text(st, 1, key);
-        return store_step_row(s, st);
+        _cleanup_stmt_ db_stmt *st = NULL;
+        return store_row_by_key(s, "SELECT 1 FROM depsets WHERE key = ?1", key, &st);
     }
     store_ring_later(s, STORE_ROLE_BUILDER);
     r = store_tx_commit(s);
@@ -308,12 +305,9 @@ int store_depset_requeue(store *s, const char *key)
 
 int store_depset_get(store *s, const char *key, json_t **out)
 {
-    _cleanup_stmt_ db_stmt *st =
-        store_stmt(s, "SELECT " STORE_DEPSET_COLS " FROM depsets WHERE key = ?1");
-    if (!st)
-        return store_err(s);
-    db_bind_text(st, 1, key);
-    int rc = store_step_row(s, st);
+    _cleanup_stmt_ db_stmt *st = NULL;
+    int rc =
+        store_row_by_key(s, "SELECT " STORE_DEPSET_COLS " FROM depsets WHERE key = ?1", key, &st);
     if (rc < 0)
         return rc;
     json_t *o = store_depset_row_json(st);
@@ -429,11 +423,8 @@ int store_depset_evict(store *s, const char *key)
         return r;
     if (r > 0)
         return 1;
-    _cleanup_stmt_ db_stmt *st = store_stmt(s, "SELECT 1 FROM depsets WHERE key = ?1");
-    if (!st)
-        return store_err(s);
-    db_bind_text(st, 1, key);
-    return store_step_row(s, st);
+    _cleanup_stmt_ db_stmt *st = NULL;
+    return store_row_by_key(s, "SELECT 1 FROM depsets WHERE key = ?1", key, &st);
 }
 
 int store_depset_total_bytes(store *s, int64_t *out)

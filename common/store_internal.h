@@ -98,6 +98,11 @@ int store_fail(store *s, int e);
 /* Steps st to the one row it looks up: 0 there, -ENOENT when there is
  * none, else the failure, recorded as store_fail does. */
 int store_step_row(store *s, db_stmt *st);
+/* Prepares sql (through the cache), binds key as ?1 and steps to its one row:
+ * 0 with *st there, -ENOENT when none, else the failure as store_step_row
+ * says. *st is set whenever sql prepared, so the caller's _cleanup_stmt_
+ * resets it on every path. */
+int store_row_by_key(store *s, const char *sql, const char *key, db_stmt **st);
 /* Records the store's own failure e (-errno) with a sentence; returns e. */
 int store_set_error(store *s, int e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* -errno of the last failure recorded by store_fail/store_stmt. */

@@ -57,11 +57,8 @@ static void bind_filter(db_stmt *st, const store_stats_filter *f)
 /* The seq of submission id: 0 with *seq, -ENOENT when none. */
 static int seq_of(store *s, const char *id, int64_t *seq)
 {
-    _cleanup_stmt_ db_stmt *st = store_stmt(s, "SELECT seq FROM submissions WHERE id = ?1");
-    if (!st)
-        return store_err(s);
-    db_bind_text(st, 1, id);
-    int rc = store_step_row(s, st);
+    _cleanup_stmt_ db_stmt *st = NULL;
+    int rc = store_row_by_key(s, "SELECT seq FROM submissions WHERE id = ?1", id, &st);
     if (rc < 0)
         return rc;
     *seq = db_col_int64(st, 0);
@@ -353,11 +350,8 @@ int store_stats_depset_pin(store *s, const char *key, bool pin)
         return r;
     _cleanup_tx_ store *tx = s;
     {
-        _cleanup_stmt_ db_stmt *st = store_stmt(s, STORE_SQL(s, SQL_PIN_SET));
-        if (!st)
-            return store_err(s);
-        db_bind_text(st, 1, key);
-        int rc = store_step_row(s, st);
+        _cleanup_stmt_ db_stmt *st = NULL;
+        int rc = store_row_by_key(s, STORE_SQL(s, SQL_PIN_SET), key, &st);
         if (rc < 0)
             return rc;
     }
@@ -389,11 +383,8 @@ int store_stats_depset_rebuild(store *s, const char *key)
 {
     _cleanup_free_ char *state = NULL;
     {
-        _cleanup_stmt_ db_stmt *st = store_stmt(s, "SELECT state FROM depsets WHERE key = ?1");
-        if (!st)
-            return store_err(s);
-        db_bind_text(st, 1, key);
-        int rc = store_step_row(s, st);
+        _cleanup_stmt_ db_stmt *st = NULL;
+        int rc = store_row_by_key(s, "SELECT state FROM depsets WHERE key = ?1", key, &st);
         if (rc < 0)
             return rc;
         state = store_col_strdup(st, 0);

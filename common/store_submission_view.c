@@ -44,16 +44,15 @@ int store_submission_get(store *s, const char *id, json_t **out)
 {
     if (!id)
         return -EINVAL;
-    _cleanup_stmt_ db_stmt *st = store_stmt(
-        s, "SELECT s.id, s.state, s.verdict, s.priority, s.request, s.depset_key, d.state, "
-           "s.n_tests, s.result, s.error, s.attempts, s.max_attempts, s.cancel_requested, "
-           "s.token_id, s.callback_url, s.cache_key, s.created_at, s.queued_at, s.started_at, "
-           "s.finished_at, s.lease_owner, s.lease_expires_at, s.attempt_reasons "
-           "FROM submissions s LEFT JOIN depsets d ON d.key = s.depset_key WHERE s.id = ?1");
-    if (!st)
-        return store_err(s);
-    db_bind_text(st, 1, id);
-    int rc = store_step_row(s, st);
+    _cleanup_stmt_ db_stmt *st = NULL;
+    int rc = store_row_by_key(
+        s,
+        "SELECT s.id, s.state, s.verdict, s.priority, s.request, s.depset_key, d.state, "
+        "s.n_tests, s.result, s.error, s.attempts, s.max_attempts, s.cancel_requested, "
+        "s.token_id, s.callback_url, s.cache_key, s.created_at, s.queued_at, s.started_at, "
+        "s.finished_at, s.lease_owner, s.lease_expires_at, s.attempt_reasons "
+        "FROM submissions s LEFT JOIN depsets d ON d.key = s.depset_key WHERE s.id = ?1",
+        id, &st);
     if (rc < 0)
         return rc;
 
@@ -143,11 +142,8 @@ int store_submission_events(store *s, const char *id, int64_t after_seq, json_t 
         return -EINVAL;
     _cleanup_json_ json_t *inl = NULL;
     {
-        _cleanup_stmt_ db_stmt *st = store_stmt(s, STORE_SQL(s, SQL_EVENTS_INLINE));
-        if (!st)
-            return store_err(s);
-        db_bind_text(st, 1, id);
-        int rc = store_step_row(s, st);
+        _cleanup_stmt_ db_stmt *st = NULL;
+        int rc = store_row_by_key(s, STORE_SQL(s, SQL_EVENTS_INLINE), id, &st);
         if (rc < 0)
             return rc;
         if (db_col_int64(st, 1) <= after_seq) { /* nothing new: no parsing */

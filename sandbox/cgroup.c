@@ -210,18 +210,25 @@ int sbx_cg_root_init(struct sbx_cg_root *root, enum sandbox_accounting want, cha
     return 0;
 }
 
-void sbx_cg_root_destroy(struct sbx_cg_root *root)
+/* Closes the four per-hierarchy fds and removes the four group directories
+ * (a slot's root or a run's groups), leaving them -1 and NULL. */
+static void sbx_cg_release_groups(int fds[4], char *dirs[4])
 {
     for (int i = 0; i < 4; i++) {
-        if (root->park_fd[i] >= 0)
-            close(root->park_fd[i]);
-        root->park_fd[i] = -1;
-        if (root->group[i]) {
-            sbx_cg_remove_tree(root->group[i], NULL, 0);
-            free(root->group[i]);
-            root->group[i] = NULL;
+        if (fds[i] >= 0)
+            close(fds[i]);
+        fds[i] = -1;
+        if (dirs[i]) {
+            sbx_cg_remove_tree(dirs[i], NULL, 0);
+            free(dirs[i]);
+            dirs[i] = NULL;
         }
     }
+}
+
+void sbx_cg_root_destroy(struct sbx_cg_root *root)
+{
+    sbx_cg_release_groups(root->park_fd, root->group);
 }
 
 /* v2: makes dir/sub, returns its path in out. */
@@ -342,16 +349,7 @@ void sbx_cg_run_destroy(struct sbx_cgroup *cg)
             close(*fds[i]);
             *fds[i] = -1;
         }
-    for (int i = 0; i < 4; i++) {
-        if (cg->join_fd[i] >= 0)
-            close(cg->join_fd[i]);
-        cg->join_fd[i] = -1;
-        if (cg->dirs[i]) {
-            sbx_cg_remove_tree(cg->dirs[i], NULL, 0);
-            free(cg->dirs[i]);
-            cg->dirs[i] = NULL;
-        }
-    }
+    sbx_cg_release_groups(cg->join_fd, cg->dirs);
 }
 
 static uint64_t cpu_raw_ns(struct sbx_cgroup *cg);

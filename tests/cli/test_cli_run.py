@@ -167,49 +167,52 @@ def test_usage_errors_are_125():
         assert "pyhton3" in p.stderr, p.stderr
 
 
+def start_sleeper_run(t, seconds):
+    """Starts `farm run` of a python3 that sleeps for seconds (a number the
+    test's pgrep can tell apart) and waits until its box is there; returns
+    the process and the boxes directory."""
+    import time
+    env = dict(os.environ, FARM_STATE_DIR=STATE, NO_COLOR="1")
+    proc = subprocess.Popen([clitest.FARM, "run", "-P", "python3", "--", "python3", "-c",
+                             "import time; time.sleep(%d)" % seconds], cwd=t.path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    boxes = os.path.join(STATE, "boxes")
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(
+            n.startswith("local-%d-" % proc.pid) for n in (os.listdir(boxes) if os.path.isdir(boxes) else [])):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    return proc, boxes
+
+
+def assert_sleeper_gone(seconds):
+    """No process of start_sleeper_run(_, seconds) is left on the host."""
+    out = subprocess.run(["pgrep", "-f", "time.sleep\\(%d\\)" % seconds], capture_output=True,
+                         text=True).stdout
+    assert out.strip() == "", out
+
+
 def test_killed_run_is_cleaned_by_the_next():
     import signal
-    import time
     with Tmp() as t:
-        env = dict(os.environ, FARM_STATE_DIR=STATE, NO_COLOR="1")
-        proc = subprocess.Popen([clitest.FARM, "run", "-P", "python3", "--", "python3", "-c",
-                                 "import time; time.sleep(60)"], cwd=t.path, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        boxes = os.path.join(STATE, "boxes")
-        deadline = time.time() + 60
-        while time.time() < deadline and not any(
-                n.startswith("local-%d-" % proc.pid) for n in (os.listdir(boxes) if os.path.isdir(boxes) else [])):
-            time.sleep(0.05)
-        time.sleep(0.3)
+        proc, boxes = start_sleeper_run(t, 60)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert any(n.startswith("local-%d-" % proc.pid) for n in os.listdir(boxes)), "no box to clean"
         check(run(t, "-q", "-P", "python3", "--", "python3", "-c", "print(1)"), 0)
         assert os.listdir(boxes) == [], os.listdir(boxes)
         # The sandboxed sleeper died with its PID namespace.
-        out = subprocess.run(["pgrep", "-f", "time.sleep\\(60\\)"], capture_output=True, text=True).stdout
-        assert out.strip() == "", out
+        assert_sleeper_gone(60)
 
 
 def test_sigterm_stops_the_run_and_cleans_up():
     import signal
-    import time
     with Tmp() as t:
-        env = dict(os.environ, FARM_STATE_DIR=STATE, NO_COLOR="1")
-        proc = subprocess.Popen([clitest.FARM, "run", "-P", "python3", "--", "python3", "-c",
-                                 "import time; time.sleep(61)"], cwd=t.path, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        boxes = os.path.join(STATE, "boxes")
-        deadline = time.time() + 60
-        while time.time() < deadline and not any(
-                n.startswith("local-%d-" % proc.pid) for n in (os.listdir(boxes) if os.path.isdir(boxes) else [])):
-            time.sleep(0.05)
-        time.sleep(0.3)
+        proc, boxes = start_sleeper_run(t, 61)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 128 + signal.SIGTERM
         assert os.listdir(boxes) == [], os.listdir(boxes)
-        out = subprocess.run(["pgrep", "-f", "time.sleep\\(61\\)"], capture_output=True, text=True).stdout
-        assert out.strip() == "", out
+        assert_sleeper_gone(61)
 
 
 def own_cgroup_dirs():

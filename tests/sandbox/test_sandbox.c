@@ -1061,49 +1061,80 @@ static size_t drain(int fd, char *buf, size_t cap)
     return n;
 }
 
+/* A run of echo-lines on its own thread, stdin a pipe the case writes
+ * (in[1]) and stdout streamed to a pipe it reads (so[0]) while the program
+ * runs: what an interactive session does. */
+struct live_echo {
+    int in[2], so[2];
+    const char *argv[3];
+    struct sandbox_config c;
+    struct stream_job j;
+    pthread_t th;
+};
+
+/* Starts the run; false, said as a failed check of what, when the pipes
+ * cannot be made. */
+static bool live_echo_start(struct live_echo *le, const char *what)
+{
+    if (pipe2(le->in, O_CLOEXEC) < 0 || pipe2(le->so, O_CLOEXEC) < 0) {
+        ok(false, "%s: pipes: %s", what, strerror(errno));
+        return false;
+    }
+    le->argv[0] = prog;
+    le->argv[1] = "echo-lines";
+    le->argv[2] = NULL;
+    base_config(&le->c, le->argv);
+    le->c.stdin_kind = SANDBOX_STDIN_FD;
+    le->c.stdin_fd = le->in[0];
+    le->c.stream = true;
+    le->c.stream_stdout_fd = le->so[1];
+    le->c.stream_stderr_fd = -1;
+    le->j = (struct stream_job){.c = &le->c};
+    atomic_init(&le->j.done, false);
+    pthread_create(&le->th, NULL, stream_runner, &le->j);
+    return true;
+}
+
+/* After the thread is joined: frees the result and closes the pipe ends
+ * (in[1] only when the case has not closed it, marking it -1). */
+static void live_echo_end(struct live_echo *le)
+{
+    sandbox_result_free(&le->j.r);
+    close(le->in[0]);
+    if (le->in[1] >= 0)
+        close(le->in[1]);
+    close(le->so[0]);
+    close(le->so[1]);
+}
+
 /* A live stdin: stdin_fd is a pipe the caller writes while the program runs
  * (what an interactive session needs): the answer to the first line comes
  * back before the second line is even written. */
 static void t_live_stdin(void)
 {
-    int in[2], so[2];
-    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(so, O_CLOEXEC) < 0) {
-        ok(false, "live stdin: pipes: %s", strerror(errno));
+    struct live_echo le;
+    if (!live_echo_start(&le, "live stdin"))
         return;
-    }
-    struct sandbox_config c;
-    base_config(&c, ARGV("echo-lines"));
-    c.stdin_kind = SANDBOX_STDIN_FD;
-    c.stdin_fd = in[0];
-    c.stream = true;
-    c.stream_stdout_fd = so[1];
-    c.stream_stderr_fd = -1;
-    struct stream_job j = {.c = &c};
-    atomic_init(&j.done, false);
-    pthread_t th;
-    pthread_create(&th, NULL, stream_runner, &j);
     char line[256];
-    bool wrote = write(in[1], "ping1\n", 6) == 6;
-    size_t n = read_line_by(so[0], line, sizeof line, 30000);
-    bool running = !atomic_load(&j.done);
+    bool wrote = write(le.in[1], "ping1\n", 6) == 6;
+    size_t n = read_line_by(le.so[0], line, sizeof line, 30000);
+    bool running = !atomic_load(&le.j.done);
     ok(wrote && n == 6 && !strcmp(line, "ping1\n") && running,
        "live stdin: the program answers a line while it runs (got %zu bytes, running %d)", n,
        running);
-    wrote = write(in[1], "ping2\n", 6) == 6;
-    n = read_line_by(so[0], line, sizeof line, 30000);
+    wrote = write(le.in[1], "ping2\n", 6) == 6;
+    n = read_line_by(le.so[0], line, sizeof line, 30000);
     ok(wrote && n == 6 && !strcmp(line, "ping2\n"), "live stdin: and the next one");
-    close(in[1]); /* EOF: the program ends */
-    pthread_join(th, NULL);
-    struct sandbox_result *r = &j.r;
-    bool good = j.rc == 0 && r->status == SANDBOX_OK && r->stdout_buf &&
+    close(le.in[1]); /* EOF: the program ends */
+    le.in[1] = -1;
+    pthread_join(le.th, NULL);
+    struct sandbox_result *r = &le.j.r;
+    bool good = le.j.rc == 0 && r->status == SANDBOX_OK && r->stdout_buf &&
                 !strcmp(r->stdout_buf, "ping1\nping2\n");
     ok(good, "live stdin: the run ends at EOF with both answers captured");
     if (!good)
         diag("live-stdin", r);
-    sandbox_result_free(r);
-    close(in[0]);
-    close(so[0]);
-    close(so[1]);
+    live_echo_end(&le);
     host_clean("live-stdin");
 }
 
@@ -1113,39 +1144,23 @@ static void t_live_stdin(void)
 static void t_signal(void)
 {
     ok(sandbox_signal(pool, 0, SIGTERM) == 0, "signal: nothing is sent while no run is in flight");
-    int in[2], so[2];
-    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(so, O_CLOEXEC) < 0) {
-        ok(false, "signal: pipes: %s", strerror(errno));
+    struct live_echo le;
+    if (!live_echo_start(&le, "signal"))
         return;
-    }
-    struct sandbox_config c;
-    base_config(&c, ARGV("echo-lines"));
-    c.stdin_kind = SANDBOX_STDIN_FD;
-    c.stdin_fd = in[0];
-    c.stream = true;
-    c.stream_stdout_fd = so[1];
-    c.stream_stderr_fd = -1;
-    struct stream_job j = {.c = &c};
-    atomic_init(&j.done, false);
-    pthread_t th;
-    pthread_create(&th, NULL, stream_runner, &j);
     char line[256];
-    bool wrote = write(in[1], "up\n", 3) == 3;
-    size_t n = read_line_by(so[0], line, sizeof line, 30000); /* the program runs now */
+    bool wrote = write(le.in[1], "up\n", 3) == 3;
+    size_t n = read_line_by(le.so[0], line, sizeof line, 30000); /* the program runs now */
     int sent = sandbox_signal(pool, 0, SIGTERM);
-    pthread_join(th, NULL);
-    struct sandbox_result *r = &j.r;
-    bool good = wrote && n == 3 && sent == 1 && j.rc == 0 && r->status == SANDBOX_PROGRAM_FAILED &&
-                r->signal == SIGTERM && r->limit == SANDBOX_LIMIT_NONE;
+    pthread_join(le.th, NULL);
+    struct sandbox_result *r = &le.j.r;
+    bool good = wrote && n == 3 && sent == 1 && le.j.rc == 0 &&
+                r->status == SANDBOX_PROGRAM_FAILED && r->signal == SIGTERM &&
+                r->limit == SANDBOX_LIMIT_NONE;
     ok(good, "signal: SIGTERM from another thread ends the program (sent %d, signal %d)", sent,
        r->signal);
     if (!good)
         diag("signal", r);
-    sandbox_result_free(r);
-    close(in[0]);
-    close(in[1]);
-    close(so[0]);
-    close(so[1]);
+    live_echo_end(&le);
     host_clean("signal");
 }
 

@@ -252,8 +252,10 @@ START_TEST(unreachable_url_is_ehostunreach)
 }
 END_TEST
 
-/* A server that answers every request with 401 Basic, like a private forge. */
-static pid_t start_401_server(int *port)
+/* A loopback server in a child (gone after 30 s at the most) on a free port,
+ * said in *port: it answers every request with reply, or, with reply NULL,
+ * accepts connections and never says a word. */
+static pid_t start_server(const char *reply, int *port)
 {
     int s = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -270,12 +272,11 @@ static pid_t start_401_server(int *port)
             int c = accept(s, NULL, NULL);
             if (c < 0)
                 _exit(0);
+            if (!reply)
+                continue; /* silent: the connection stays open, unanswered */
             char buf[4096];
             (void)!read(c, buf, sizeof buf);
-            const char *resp = "HTTP/1.1 401 Unauthorized\r\n"
-                               "WWW-Authenticate: Basic realm=\"git\"\r\n"
-                               "Content-Length: 0\r\nConnection: close\r\n\r\n";
-            (void)!write(c, resp, strlen(resp));
+            (void)!write(c, reply, strlen(reply));
             close(c);
         }
     }
@@ -283,27 +284,10 @@ static pid_t start_401_server(int *port)
     return pid;
 }
 
-/* A server that accepts connections and never says a word. */
-static pid_t start_silent_server(int *port)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    ck_assert_int_eq(listen(s, 8), 0);
-    getsockname(s, (struct sockaddr *)&a, &al);
-    *port = ntohs(a.sin_port);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        alarm(30);
-        for (;;)
-            if (accept(s, NULL, NULL) < 0)
-                _exit(0);
-    }
-    close(s);
-    return pid;
-}
+/* What a private forge answers without credentials. */
+static const char http_401[] = "HTTP/1.1 401 Unauthorized\r\n"
+                               "WWW-Authenticate: Basic realm=\"git\"\r\n"
+                               "Content-Length: 0\r\nConnection: close\r\n\r\n";
 
 START_TEST(silent_server_times_out)
 {
@@ -311,7 +295,7 @@ START_TEST(silent_server_times_out)
     mkbox(box, sizeof box, "box");
     ck_assert_int_eq(config_set(cfg, "git.fetch_timeout_ms", "800", err, sizeof err), 0);
     int port;
-    pid_t pid = start_silent_server(&port);
+    pid_t pid = start_server(NULL, &port);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/slow.git", port);
     int r = gitsrc_checkout(cfg, url, "main", NULL, box, 0, err, sizeof err);
     kill(pid, SIGKILL);
@@ -329,7 +313,7 @@ START_TEST(credentials_needed_is_eacces)
     char box[300], err[512] = "", url[400];
     mkbox(box, sizeof box, "box");
     int port;
-    pid_t pid = start_401_server(&port);
+    pid_t pid = start_server(http_401, &port);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/private.git", port);
     int r = gitsrc_checkout(cfg, url, "main", NULL, box, 0, err, sizeof err);
     kill(pid, SIGKILL);

@@ -5,6 +5,7 @@
  * doorbell). Cases about one backend's files and locks run on that backend. */
 #include "testutil.h"
 #include "testdb.h"
+#include "testset.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -22,11 +23,6 @@
 #define LEASE 60000
 
 extern const size_t store_n_migrations; /* common/store_internal.h */
-
-typedef struct {
-    store_depset_ref ref;
-    char spec[128];
-} test_set;
 
 static char db_path[600]; /* the database url (a file path on SQLite) */
 static char db_dir[600];  /* the case directory db_path belongs to */
@@ -65,38 +61,10 @@ static store *open_store(const char *dir)
     return s;
 }
 
-static void make_set(test_set *t, const char *name)
-{
-    snprintf(t->spec, sizeof(t->spec), "{\"packages\":[\"%s\"],\"set\":\"test\"}", name);
-    hash_sha256_hex(t->spec, strlen(t->spec), t->ref.key);
-    t->ref.spec_json = t->spec;
-}
-
-static void build_set(store *s, test_set *t, bool ok)
-{
-    store_depset_ensure(s, &t->ref);
-    store_depset_claimed c;
-    ck_assert_int_eq(store_depset_claim(s, "builder-1", LEASE, &c), 1);
-    ck_assert_str_eq(c.key, t->ref.key);
-    store_depset_claimed_done(&c);
-    if (ok) {
-        json_t *paths = json_pack("[s]", "/nix/store/aaaa-env");
-        json_t *closure = json_pack("[s,s]", "/nix/store/aaaa-env", "/nix/store/bbbb-libc");
-        ck_assert_int_eq(store_depset_ready(s, t->ref.key, "builder-1", paths, closure, 1234,
-                                            "/var/roots/x", "built"),
-                         0);
-        json_decref(paths);
-        json_decref(closure);
-    } else {
-        ck_assert_int_eq(store_depset_fail(s, t->ref.key, "builder-1", "error: no such package"),
-                         0);
-    }
-}
-
 static void ready_set(store *s, test_set *t, const char *name)
 {
-    make_set(t, name);
-    build_set(s, t, true);
+    testset_make(t, name);
+    testset_build(s, t, true);
 }
 
 static void enqueue(store *s, test_set *t, int priority, int max_attempts, char id[33])
@@ -110,6 +78,34 @@ static void enqueue(store *s, test_set *t, int priority, int max_attempts, char 
     ck_assert_msg(r == 0, "enqueue: %d %s", r, store_last_error(s));
     if (id)
         memcpy(id, n.id, 33);
+}
+
+/* Forks for a case that needs a second process: a pipe from the child
+ * (pfd[1]) to the parent (pfd[0]), each side's other end closed. 0 in the
+ * child, set up by testutil_child_init; the child's pid in the parent. */
+static pid_t fork_with_pipe(int pfd[2])
+{
+    ck_assert_int_eq(pipe(pfd), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        testutil_child_init();
+        close(pfd[0]);
+    } else {
+        close(pfd[1]);
+    }
+    return pid;
+}
+
+/* The child's own store on the case's database (a fork never uses the
+ * parent's connection); exits 2 when it cannot open. */
+static store *child_open_store(const char *dir)
+{
+    store *cs = NULL;
+    char err[256];
+    if (store_open(db_path, dir, &cs, err, sizeof(err)) < 0)
+        _exit(2);
+    return cs;
 }
 
 static const char *state_of(store *s, const char *id, char buf[32])
@@ -347,12 +343,8 @@ START_TEST(read_only_file_refused)
     /* Root ignores file modes, so the opener runs as nobody. */
     ck_assert_int_eq(chmod(db_path, 0444), 0);
     int pfd[2];
-    ck_assert_int_eq(pipe(pfd), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
+    pid_t pid = fork_with_pipe(pfd);
     if (pid == 0) {
-        testutil_child_init();
-        close(pfd[0]);
         if (setgid(65534) < 0 || setuid(65534) < 0)
             _exit(3);
         store *c = NULL;
@@ -361,7 +353,6 @@ START_TEST(read_only_file_refused)
         dprintf(pfd[1], "%d %s", r, err);
         _exit(r == -EROFS || r == -EACCES ? 0 : 1);
     }
-    close(pfd[1]);
     char msg[600] = "";
     ssize_t n = read(pfd[0], msg, sizeof(msg) - 1);
     close(pfd[0]);
@@ -378,7 +369,7 @@ START_TEST(locked_database_gives_ebusy)
     const char *dir = testutil_newdir();
     store *s = open_store(dir);
     test_set t;
-    make_set(&t, "gcc");
+    testset_make(&t, "gcc");
     sqlite3 *db = NULL;
     ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
     ck_assert_int_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
@@ -510,7 +501,7 @@ START_TEST(set_and_blobs_deduplicated)
 {
     store *s = open_store(testutil_newdir());
     test_set t;
-    make_set(&t, "python3");
+    testset_make(&t, "python3");
     const char *input = "1 2\n";
     for (int i = 0; i < 50; i++) {
         store_blob b = {.data = input, .len = strlen(input)};
@@ -543,7 +534,7 @@ START_TEST(batch_is_all_or_nothing)
 {
     store *s = open_store(testutil_newdir());
     test_set t;
-    make_set(&t, "gcc");
+    testset_make(&t, "gcc");
     store_submission_new n[3] = {
         {.request_json = "{}", .depset = &t.ref},
         {.request_json = "{}", .depset = &t.ref},
@@ -636,16 +627,9 @@ START_TEST(kill9_claimer_is_requeued_and_finished_once)
     enqueue(s, &t, 0, 0, id);
     store_close(s);
     int pfd[2];
-    ck_assert_int_eq(pipe(pfd), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
+    pid_t pid = fork_with_pipe(pfd);
     if (pid == 0) {
-        testutil_child_init();
-        close(pfd[0]);
-        store *cs = NULL;
-        char err[256];
-        if (store_open(db_path, dir, &cs, err, sizeof(err)) < 0)
-            _exit(2);
+        store *cs = child_open_store(dir);
         store_claimed c;
         if (store_submission_claim(cs, "victim", 500, &c) != 1)
             _exit(3);
@@ -654,7 +638,6 @@ START_TEST(kill9_claimer_is_requeued_and_finished_once)
         for (;;)
             pause(); /* mid-lease, until SIGKILL */
     }
-    close(pfd[1]);
     s = open_store(dir);
     char got[33] = "";
     ck_assert_int_eq(read(pfd[0], got, 32), 32);
@@ -825,13 +808,13 @@ START_TEST(waiting_deps_park_and_wake)
 {
     store *s = open_store(testutil_newdir());
     test_set t;
-    make_set(&t, "python3");
+    testset_make(&t, "python3");
     char id[33], buf[32];
     enqueue(s, &t, 0, 0, id);
     store_claimed c;
     ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 0);
     ck_assert_str_eq(state_of(s, id, buf), "waiting_deps");
-    build_set(s, &t, true);
+    testset_build(s, &t, true);
     ck_assert_str_eq(state_of(s, id, buf), "queued");
     ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 1);
     ck_assert_str_eq(c.id, id);
@@ -858,13 +841,13 @@ START_TEST(deps_failed_on_set_failure)
 {
     store *s = open_store(testutil_newdir());
     test_set t;
-    make_set(&t, "nosuchpkg");
+    testset_make(&t, "nosuchpkg");
     char parked[33], queued[33], later[33], buf[32];
     enqueue(s, &t, 0, 0, parked);
     store_claimed c;
     ck_assert_int_eq(store_submission_claim(s, "w", LEASE, &c), 0);
     enqueue(s, &t, 0, 0, queued);
-    build_set(s, &t, false);
+    testset_build(s, &t, false);
     ck_assert_str_eq(state_of(s, parked, buf), "deps_failed");
     ck_assert_str_eq(state_of(s, queued, buf), "deps_failed");
     json_t *o = NULL;
@@ -884,7 +867,7 @@ START_TEST(builder_lease_expiry_and_poison_set)
 {
     store *s = open_store(testutil_newdir());
     test_set t;
-    make_set(&t, "hangs");
+    testset_make(&t, "hangs");
     char id[33], buf[32];
     enqueue(s, &t, 0, 0, id);
     store_requeue_counts rc;
@@ -909,7 +892,7 @@ START_TEST(cancel_in_each_state)
     store *s = open_store(testutil_newdir());
     test_set ready, pending;
     ready_set(s, &ready, "gcc");
-    make_set(&pending, "slow");
+    testset_make(&pending, "slow");
     char q[33], w[33], r[33], buf[32];
     enqueue(s, &pending, 0, 0, w);
     store_claimed c;
@@ -965,7 +948,7 @@ START_TEST(ready_with_null_lists)
 {
     store *s = open_store(testutil_newdir());
     test_set t;
-    make_set(&t, "nolists");
+    testset_make(&t, "nolists");
     store_depset_ensure(s, &t.ref);
     store_depset_claimed c;
     ck_assert_int_eq(store_depset_claim(s, "builder-1", LEASE, &c), 1);
@@ -1030,7 +1013,7 @@ START_TEST(depset_requeue_while_held_and_waited_on)
     ck_assert_int_eq(store_doorbell_listen(b, STORE_ROLE_BUILDER), 0);
     test_set t, other;
     ready_set(s, &t, "gcc");
-    make_set(&other, "nosuchset");
+    testset_make(&other, "nosuchset");
     char running[33], queued[33], waiting[33], buf[32];
     enqueue(s, &other, 0, 0, waiting); /* parked on another set, untouched */
     enqueue(s, &t, 5, 0, running);
@@ -1069,7 +1052,7 @@ START_TEST(depset_requeue_while_held_and_waited_on)
     ck_assert_int_eq(store_submission_finish(s, running, "w", "finished", "accepted", NULL), 0);
 
     /* The builder rebuilds it (attempts count from 1 again) and the parked row runs. */
-    build_set(s, &t, true);
+    testset_build(s, &t, true);
     ck_assert_str_eq(state_of(s, queued, buf), "queued");
     ck_assert_int_eq(store_submission_claim(s, "w2", LEASE, &c), 1);
     ck_assert_str_eq(c.id, queued);
@@ -1195,7 +1178,7 @@ START_TEST(heartbeats_depths_settings)
     ck_assert_int_eq(store_heartbeat_remove(s, "worker-1"), -ENOENT);
 
     test_set t;
-    make_set(&t, "gcc");
+    testset_make(&t, "gcc");
     enqueue(s, &t, 0, 0, NULL);
     enqueue(s, &t, 0, 0, NULL);
     json_t *d = NULL;
@@ -1232,16 +1215,10 @@ START_TEST(doorbell_wakes_waiting_claimer)
      * connection is not usable, and valgrind would count it as leaked). */
     store_close(s);
     int pfd[2];
-    ck_assert_int_eq(pipe(pfd), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
+    pid_t pid = fork_with_pipe(pfd);
     if (pid == 0) {
-        testutil_child_init();
-        close(pfd[0]);
-        store *cs = NULL;
-        char err[256];
-        if (store_open(db_path, dir, &cs, err, sizeof(err)) < 0 ||
-            store_doorbell_listen(cs, STORE_ROLE_WORKER) < 0)
+        store *cs = child_open_store(dir);
+        if (store_doorbell_listen(cs, STORE_ROLE_WORKER) < 0)
             _exit(2);
         store_claimed c;
         if (store_submission_claim(cs, "sleeper", LEASE, &c) != 0)
@@ -1255,7 +1232,6 @@ START_TEST(doorbell_wakes_waiting_claimer)
         store_close(cs);
         _exit(rung == 1 && got == 1 ? 0 : 5);
     }
-    close(pfd[1]);
     s = open_store(dir);
     char ch;
     ck_assert_int_eq(read(pfd[0], &ch, 1), 1);
@@ -1310,23 +1286,15 @@ START_TEST(kill9_mid_write_loses_no_commit)
     ready_set(s, &t, "gcc");
     store_close(s);
     int pfd[2];
-    ck_assert_int_eq(pipe(pfd), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
+    pid_t pid = fork_with_pipe(pfd);
     if (pid == 0) {
-        testutil_child_init();
-        close(pfd[0]);
-        store *cs = NULL;
-        char err[256];
-        if (store_open(db_path, dir, &cs, err, sizeof(err)) < 0)
-            _exit(2);
+        store *cs = child_open_store(dir);
         for (;;) { /* enqueue and report each commit until killed */
             store_submission_new n = {.request_json = "{}", .depset = &t.ref, .n_tests = 1};
             if (store_submission_enqueue(cs, &n) < 0 || write(pfd[1], n.id, 32) != 32)
                 _exit(3);
         }
     }
-    close(pfd[1]);
     char ids[200][33];
     for (int i = 0; i < 200; i++) {
         ck_assert_int_eq(read(pfd[0], ids[i], 32), 32);

@@ -10,13 +10,7 @@
 
 static store *open_store(void)
 {
-    const char *dir = testutil_newdir();
-    char path[600], err[512] = "";
-    testdb_url(dir, path, sizeof(path));
-    store *s = NULL;
-    int r = store_open(path, dir, &s, err, sizeof(err));
-    ck_assert_msg(r == 0, "store_open: %d %s", r, err);
-    return s;
+    return testdb_open_store(testutil_newdir(), 0, 0, NULL);
 }
 
 static void put(store *s, const char *source, const char *id, const char *json)

@@ -13,16 +13,9 @@
 static store *open_store(const char **dir_out, char *url_out)
 {
     const char *dir = testutil_newdir();
-    char path[600], err[512] = "";
-    testdb_url(dir, path, sizeof(path));
-    store *s = NULL;
-    int r = store_open(path, dir, &s, err, sizeof(err));
-    ck_assert_msg(r == 0, "store_open: %d %s", r, err);
     if (dir_out)
         *dir_out = dir;
-    if (url_out)
-        snprintf(url_out, 600, "%s", path);
-    return s;
+    return testdb_open_store(dir, 0, 0, url_out);
 }
 
 START_TEST(order_direction_and_submission_apart)

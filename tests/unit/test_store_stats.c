@@ -4,6 +4,7 @@
  * once, rebuild sends ready and failed sets back and refuses busy ones. */
 #include "testutil.h"
 #include "testdb.h"
+#include "testset.h"
 
 #include <jansson.h>
 
@@ -13,46 +14,19 @@
 
 #define LEASE 60000
 
-typedef struct {
-    char spec[256];
-    store_depset_ref ref;
-} test_set;
-
 static store *open_store(void)
 {
-    const char *dir = testutil_newdir();
-    char path[600], err[256] = "";
-    testdb_url(dir, path, sizeof(path));
-    store *s = NULL;
-    int r = store_open_opts(path, dir, 2000, 3, &s, err, sizeof(err));
-    ck_assert_msg(r == 0, "store_open: %s", err);
-    return s;
+    return testdb_open_store(testutil_newdir(), 2000, 3, NULL);
 }
 
 static void make_set(store *s, test_set *t, const char *name,
                      int outcome /* 1 ready, 0 failed, -1 none */)
 {
-    snprintf(t->spec, sizeof(t->spec), "{\"packages\":[\"%s\"],\"set\":\"test\"}", name);
-    hash_sha256_hex(t->spec, strlen(t->spec), t->ref.key);
-    t->ref.spec_json = t->spec;
-    ck_assert_int_ge(store_depset_ensure(s, &t->ref), 0);
+    testset_make(t, name);
     if (outcome < 0)
-        return;
-    store_depset_claimed c;
-    ck_assert_int_eq(store_depset_claim(s, "builder-1", LEASE, &c), 1);
-    store_depset_claimed_done(&c);
-    if (outcome) {
-        json_t *paths = json_pack("[s]", "/nix/store/aaaa-env");
-        json_t *closure = json_pack("[s,s]", "/nix/store/aaaa-env", "/nix/store/bbbb-libc");
-        ck_assert_int_eq(store_depset_ready(s, t->ref.key, "builder-1", paths, closure, 1234,
-                                            "/var/roots/x", "built"),
-                         0);
-        json_decref(paths);
-        json_decref(closure);
-    } else {
-        ck_assert_int_eq(store_depset_fail(s, t->ref.key, "builder-1", "error: no such package"),
-                         0);
-    }
+        ck_assert_int_ge(store_depset_ensure(s, &t->ref), 0);
+    else
+        testset_build(s, t, outcome);
 }
 
 static void enqueue(store *s, test_set *t, const char *profile, char id[33])

@@ -6,6 +6,7 @@
  *   char url[600];
  *   testdb_url(dir, url, sizeof(url));   // then store_open(url, dir, ...)
  *   long long n = testdb_int(url, "SELECT COUNT(*) FROM submissions");
+ *   store *s = testdb_open_store(testutil_newdir(), 0, 0, NULL);  // both at once
  *
  * The same test code runs on both; testdb_is_pg() is for the few cases that
  * are about one backend's files or locks. */
@@ -19,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "store.h"
 
 static inline bool testdb_is_pg(void)
 {
@@ -99,4 +102,20 @@ static inline void testdb_exec(const char *url, const char *sql)
     char *msg = NULL;
     ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK, "%s: %s", sql, msg);
     sqlite3_close(db);
+}
+
+/* A store on a new empty database for the case in dir (testutil_newdir()),
+ * opened by store_open_opts with busy_timeout_ms and max_attempts (0: the
+ * store's defaults). url (600 bytes; may be NULL) receives its url. */
+static inline store *testdb_open_store(const char *dir, int busy_timeout_ms, int max_attempts,
+                                       char *url)
+{
+    char path[600], err[512] = "";
+    testdb_url(dir, path, sizeof(path));
+    store *s = NULL;
+    int r = store_open_opts(path, dir, busy_timeout_ms, max_attempts, &s, err, sizeof(err));
+    ck_assert_msg(r == 0, "store_open: %d %s", r, err);
+    if (url)
+        snprintf(url, 600, "%s", path);
+    return s;
 }
