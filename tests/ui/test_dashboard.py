@@ -21,6 +21,16 @@ FAILING_EXPR = ('derivation { name = "boom"; system = "x86_64-linux"; builder = 
 LOOP_C = "int main(void)\n{\n    for (volatile unsigned long i = 0;; i++)\n        ;\n}\n"
 
 
+# The elements whose right edge passes the viewport's, widest first (for a failure's message).
+STICKING_OUT = """[...document.querySelectorAll('body *')]
+  .map(e => [e, e.getBoundingClientRect().right])
+  .filter(([e, r]) => r > window.innerWidth)
+  .sort((a, b) => b[1] - a[1]).slice(0, 6)
+  .map(([e, r]) => e.tagName.toLowerCase() + (e.className && e.className.baseVal === undefined
+       ? '.' + String(e.className).trim().replace(/ +/g, '.') : '') + ' right=' + Math.round(r)
+       + ' width=' + Math.round(e.getBoundingClientRect().width))"""
+
+
 def main():
     # nix-expr for the anonymous caller: the failing set of the cache case is an expression
     settings = {"cache.quota_bytes": str(4 << 30), "api.anonymous_scopes": "submit,read,admin,nix-expr"}
@@ -214,8 +224,16 @@ def main():
                                           ("submissions", "document.querySelector('main tbody tr') !== null", "phone-submissions.png"),
                                           ("submissions/" + state["accepted"], "document.querySelector('[data-k=verdict]') !== null", "phone-detail.png")):
                     open_view(view, ready)
+                    # Charts follow a viewport change on the resize event and a
+                    # refresh may redraw them: the page must come to fit.
+                    fits = "document.documentElement.scrollWidth <= 390"
+                    try:
+                        b.wait(fits, timeout=10)
+                    except Exception:
+                        pass
                     width = b.eval("document.documentElement.scrollWidth")
-                    assert width <= 390, "%s is %dpx wide on a 390px screen" % (view, width)
+                    assert width <= 390, "%s is %dpx wide on a 390px screen; sticking out: %s" % (
+                        view, width, b.eval(STICKING_OUT))
                     b.screenshot(shot)
             finally:
                 b.viewport(1280, 800)
