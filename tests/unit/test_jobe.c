@@ -301,7 +301,7 @@ END_TEST
 static json_t *result_of(const char *view)
 {
     json_t *v = J(view);
-    json_t *r = jobe_result_from_view(v, false);
+    json_t *r = jobe_result_from_view(v, NULL, false);
     json_decref(v);
     return r;
 }
@@ -370,7 +370,7 @@ END_TEST
 START_TEST(debug_and_overload)
 {
     json_t *v = J(TEST1("\"verdict\": \"accepted\", \"stdout\": \"\", \"stderr\": \"\""));
-    json_t *r = jobe_result_from_view(v, true);
+    json_t *r = jobe_result_from_view(v, NULL, true);
     ck_assert_str_eq(json_string_value(json_object_get(r, "run_id")), "abc");
     json_decref(r);
     json_decref(v);
