@@ -12,8 +12,10 @@
  * (`gcc <compileargs> -o prog.c.exe prog.c <linkargs>`,
  * `<interpreter> <interpreterargs> <file> <runargs>`), each wrapped in a
  * short sh script so the sandbox behaves as Jobe's runguard does:
- *   - compile: any compiler stderr fails the step (Jobe reports a compile
- *     error whenever cmpinfo is not empty, warnings included);
+ *   - compile: the step fails exactly when Jobe's task would set cmpinfo
+ *     (jobe_compile_rule: any compiler stderr, warnings included; php -l's
+ *     stderr after its stdout; fpc's error file when no executable
+ *     appeared), and its stderr is that cmpinfo;
  *   - run: the box is copied into the writable /scratch and the program runs
  *     there (Jobe's working directory is writable); memorylimit becomes
  *     `ulimit -v` (Jobe limits address space, so a 2 GB malloc fails);
@@ -24,7 +26,8 @@
  *     the program exits); the program's exit status is the step's, so a
  *     signal shows as 128 + its number.
  * The result view of that submission becomes {run_id, outcome, cmpinfo,
- * stdout, stderr} (jobe_result_from_view). */
+ * stdout, stderr} (jobe_result_from_view), Octave's stderr filtered first as
+ * Jobe's OctaveTask does. */
 #pragma once
 
 #include <stdbool.h>
