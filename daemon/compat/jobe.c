@@ -303,7 +303,7 @@ static enum MHD_Result submit(api_call *c, const jobe_spec *spec, const loaded_f
     }
     if (r == 0)
         return http_reply_json(c->req, 200, jobe_result_overload());
-    json_t *res = jobe_result_from_view(view, spec->debug);
+    json_t *res = jobe_result_from_view(view, spec->lang, spec->debug);
     json_decref(view);
     return http_reply_json(c->req, 200, res);
 }

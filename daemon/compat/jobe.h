@@ -12,8 +12,10 @@
  * (`gcc <compileargs> -o prog.c.exe prog.c <linkargs>`,
  * `<interpreter> <interpreterargs> <file> <runargs>`), each wrapped in a
  * short sh script so the sandbox behaves as Jobe's runguard does:
- *   - compile: any compiler stderr fails the step (Jobe reports a compile
- *     error whenever cmpinfo is not empty, warnings included);
+ *   - compile: the step fails exactly when Jobe's task would set cmpinfo
+ *     (jobe_compile_rule: any compiler stderr, warnings included; php -l's
+ *     stderr after its stdout; fpc's error file when no executable
+ *     appeared), and its stderr is that cmpinfo;
  *   - run: the box is copied into the writable /scratch and the program runs
  *     there (Jobe's working directory is writable); memorylimit becomes
  *     `ulimit -v` (Jobe limits address space, so a 2 GB malloc fails);
@@ -24,7 +26,8 @@
  *     the program exits); the program's exit status is the step's, so a
  *     signal shows as 128 + its number.
  * The result view of that submission becomes {run_id, outcome, cmpinfo,
- * stdout, stderr} (jobe_result_from_view). */
+ * stdout, stderr} (jobe_result_from_view), Octave's stderr filtered first as
+ * Jobe's OctaveTask does. */
 #pragma once
 
 #include <stdbool.h>
@@ -47,6 +50,15 @@ enum {
 
 typedef enum { JOBE_KIND_COMPILED, JOBE_KIND_INTERPRETED, JOBE_KIND_JAVA } jobe_kind;
 
+/* How a compile step's output becomes cmpinfo, as each Jobe task decides. */
+typedef enum {
+    JOBE_CMP_STDERR,      /* any compiler stderr is the error (c, cpp, python3, java) */
+    JOBE_CMP_PHP_LINT,    /* `php -l`: any stderr is the error, its stdout put before it
+                             ("<stdout>\n<stderr>"), as PhpTask does */
+    JOBE_CMP_FPC_ERRFILE, /* fpc writes its messages to <src>.err (-Fe); the error is that
+                             file when no executable appeared (warnings alone pass) */
+} jobe_compile_rule;
+
 typedef struct {
     const char *id;          /* Jobe's language_id */
     const char *packages[3]; /* package-set attributes, NULL-terminated; [0] gives the version */
@@ -63,6 +75,10 @@ typedef struct {
                                     space (V8 reserves gigabytes of address space up front) */
     const char *optional;        /* a package added when the set has it (python3: pylint,
                                     which CodeRunner's Python questions run), else NULL */
+    jobe_compile_rule compile_rule;
+    bool copy_to_m;     /* the source is copied to <src>.m before the run (OctaveTask's
+                           compile), the interpreter still runs <src> */
+    bool octave_stderr; /* stderr filtered as OctaveTask does (jobe_octave_stderr) */
 } jobe_lang;
 
 /* The table, NULL-id terminated. */
@@ -134,8 +150,16 @@ int jobe_spec_to_v1(const jobe_spec *spec, const jobe_file_data *files, const jo
  * *outlen set. */
 char *jobe_clean_output(const char *s, size_t len, size_t *outlen);
 
+/* OctaveTask's filteredStderr: CRs removed, trailing blank lines dropped,
+ * then a last line starting "error: ignoring octave_execution_exception" and
+ * then a last line "error: No such file or directory" (noise Octave adds in a
+ * sandbox); what is left ends with one newline, or is empty. malloc'd,
+ * NUL-terminated; *outlen set. */
+char *jobe_octave_stderr(const char *s, size_t len, size_t *outlen);
+
 /* The Jobe result for a v1 submission view (api_submission_view): new
- * reference. run_id is the submission id when debug, else null. */
-json_t *jobe_result_from_view(const json_t *view, bool debug);
+ * reference. run_id is the submission id when debug, else null. lang (may be
+ * NULL) says how its run's stderr is filtered before the outcome is chosen. */
+json_t *jobe_result_from_view(const json_t *view, const jobe_lang *lang, bool debug);
 /* {run_id: 0, outcome: 21, cmpinfo: "", stdout: "", stderr: ""}, as Jobe. */
 json_t *jobe_result_overload(void);

@@ -17,20 +17,30 @@
 /* clang-format off */
 const jobe_lang jobe_langs[] = {
     {"c", {"gcc", NULL}, JOBE_KIND_COMPILED, "prog.c", "gcc", "-Wall -Werror -std=c99 -x c",
-     NULL, "", 400, 30, 0, false, NULL},
+     NULL, "", 400, 30, 0, false, NULL, JOBE_CMP_STDERR, false, false},
     {"cpp", {"gcc", NULL}, JOBE_KIND_COMPILED, "prog.cpp", "g++", "-Wall -Werror",
-     NULL, "", 400, 30, 0, false, NULL},
+     NULL, "", 400, 30, 0, false, NULL, JOBE_CMP_STDERR, false, false},
     {"python3", {"python3", NULL}, JOBE_KIND_INTERPRETED, "prog.py", "python3 -m py_compile", "",
-     "python3", "-BE", 1000, 30, 0, false, "pylint"},
+     "python3", "-BE", 1000, 30, 0, false, "pylint", JOBE_CMP_STDERR, false, false},
     {"java", {"java", NULL}, JOBE_KIND_JAVA, "prog.java", "javac " JAVA_UTF8_J, "",
-     "java " JAVA_UTF8, "-Xrs -Xss8m -Xmx200m", 0, 256, 256, false, NULL},
+     "java " JAVA_UTF8, "-Xrs -Xss8m -Xmx200m", 0, 256, 256, false, NULL, JOBE_CMP_STDERR,
+     false, false},
     {"nodejs", {"nodejs", NULL}, JOBE_KIND_INTERPRETED, "prog.js", NULL, "",
-     "node", "--use_strict", 400, 30, 0, true, NULL},
-    /* php is not offered yet: Debian's PHP looks its timezone up in
-     * /usr/share/zoneinfo, which a run root does not have, so every run
-     * warns on stderr at start-up, and Jobe calls any compiler stderr
-     * outcome 11. */
-    {NULL, {NULL}, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, false, NULL},
+     "node", "--use_strict", 400, 30, 0, true, NULL, JOBE_CMP_STDERR, false, false},
+    /* PHP looks its time zone up in /usr/share/zoneinfo: the worker binds the
+     * set's tzdata there, without which every start warns on stderr. The
+     * lint runs without --no-php-ini, as PhpTask's does. */
+    {"php", {"php", "tzdata", NULL}, JOBE_KIND_INTERPRETED, "prog.php", "php -l", "",
+     "php", "--no-php-ini", 400, 30, 0, false, NULL, JOBE_CMP_PHP_LINT, false, false},
+    /* fpc links with the gcc package's ld. Jobe has no linkargs for Pascal. */
+    {"pascal", {"fpc", "gcc", NULL}, JOBE_KIND_COMPILED, "prog.pas", "fpc", "-vew -Se",
+     NULL, "", 400, 30, 0, false, NULL, JOBE_CMP_FPC_ERRFILE, false, false},
+    /* The set has octave-cli, not the GUI-capable octave binary Jobe runs
+     * with --no-window-system; the arguments are Jobe's either way. */
+    {"octave", {"octave", NULL}, JOBE_KIND_INTERPRETED, "prog.m", NULL, "",
+     "octave-cli", "--norc --no-window-system --silent -H", 500, 30, 0, false, NULL,
+     JOBE_CMP_STDERR, true, true},
+    {NULL, {NULL}, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, false, NULL, 0, false, false},
 };
 /* clang-format on */
 

@@ -79,9 +79,70 @@ char *jobe_clean_output(const char *s, size_t len, size_t *outlen)
     return out;
 }
 
+/* Where the last line of text[0, n) starts (lines are split at '\n'). */
+static size_t last_line(const char *text, size_t n)
+{
+    while (n && text[n - 1] != '\n')
+        n--;
+    return n;
+}
+
+/* PHP's trim() would leave nothing of text[0, n). */
+static bool blank(const char *text, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!memchr(" \t\n\r\v", text[i], 6)) /* 6: NUL counts as blank too */
+            return false;
+    return true;
+}
+
+/* Drops the last line: text[0, *n) keeps the ones before it; *lines counts
+ * what is left (explode() gives one line even for ""). */
+static void drop_last(size_t start, size_t *n, size_t *lines)
+{
+    *n = start ? start - 1 : 0;
+    (*lines)--;
+}
+
+char *jobe_octave_stderr(const char *s, size_t len, size_t *outlen)
+{
+    static const char ignoring[] = "error: ignoring octave_execution_exception";
+    static const char no_such[] = "error: No such file or directory";
+    char *out = malloc(len + 2);
+    if (!out)
+        return NULL;
+    size_t n = 0, lines = 1;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != '\r') {
+            out[n++] = s[i];
+            lines += s[i] == '\n';
+        }
+    for (;;) {
+        size_t st = last_line(out, n);
+        if (!lines || !blank(out + st, n - st))
+            break;
+        drop_last(st, &n, &lines);
+    }
+    size_t st = last_line(out, n);
+    if (lines && n - st >= sizeof(ignoring) - 1 &&
+        !memcmp(out + st, ignoring, sizeof(ignoring) - 1))
+        drop_last(st, &n, &lines);
+    st = last_line(out, n);
+    if (lines && n - st == sizeof(no_such) - 1 && !memcmp(out + st, no_such, sizeof(no_such) - 1))
+        drop_last(st, &n, &lines);
+    if (lines)
+        out[n++] = '\n';
+    else
+        n = 0;
+    out[n] = '\0';
+    *outlen = n;
+    return out;
+}
+
 /* A stream of a stage/test object as a Jobe string (decoded from base64 when
- * the stage says so, then cleaned). New reference. */
-static json_t *stream(const json_t *stage, const char *key)
+ * the stage says so, filtered as the language's task does, then cleaned). New
+ * reference. */
+static json_t *stream_filtered(const json_t *stage, const char *key, bool octave)
 {
     const json_t *v = json_object_get(stage, key);
     if (!json_is_string(v))
@@ -97,12 +158,28 @@ static json_t *stream(const json_t *stage, const char *key)
         data = (const char *)raw;
         len = rawlen;
     }
+    char *filtered = NULL;
+    if (octave) {
+        size_t flen = 0;
+        if (!(filtered = jobe_octave_stderr(data, len, &flen))) {
+            free(raw);
+            return json_string("");
+        }
+        data = filtered;
+        len = flen;
+    }
     size_t n = 0;
     char *clean = jobe_clean_output(data, len, &n);
+    free(filtered);
     free(raw);
     json_t *s = clean ? json_stringn(clean, n) : NULL;
     free(clean);
     return s ? s : json_string("");
+}
+
+static json_t *stream(const json_t *stage, const char *key)
+{
+    return stream_filtered(stage, key, false);
 }
 
 static bool is_empty(const json_t *s)
@@ -126,7 +203,7 @@ json_t *jobe_result_overload(void)
                      JOBE_RESULT_SERVER_OVERLOAD, "cmpinfo", "", "stdout", "", "stderr", "");
 }
 
-json_t *jobe_result_from_view(const json_t *view, bool debug)
+json_t *jobe_result_from_view(const json_t *view, const jobe_lang *lang, bool debug)
 {
     const char *state = json_string_value(json_object_get(view, "state"));
     const json_t *compile = json_object_get(view, "compile");
@@ -153,7 +230,7 @@ json_t *jobe_result_from_view(const json_t *view, bool debug)
     const json_t *ec = json_object_get(t, "exit_code");
     long long code = json_is_integer(ec) ? json_integer_value(ec) : 0;
     json_t *out = stream(t, "stdout");
-    json_t *err = stream(t, "stderr");
+    json_t *err = stream_filtered(t, "stderr", lang && lang->octave_stderr);
     int outcome;
     if (verdict && !strcmp(verdict, "time_limit")) {
         outcome = JOBE_RESULT_TIME_LIMIT;

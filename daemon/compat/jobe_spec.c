@@ -312,14 +312,20 @@ static int commands(const jobe_spec *s, const char *src, char **compile, char **
     int n = 0;
     switch (l->kind) {
     case JOBE_KIND_COMPILED:
-        n = asprintf(compile, "%s %s -o %s.exe %s %s", l->compiler, cargs, src, src, largs);
+        if (l->compile_rule == JOBE_CMP_FPC_ERRFILE) /* PascalTask's: no linkargs */
+            n = asprintf(compile, "%s %s -Fe%s.err -o%s.exe %s", l->compiler, cargs, src, src, src);
+        else
+            n = asprintf(compile, "%s %s -o %s.exe %s %s", l->compiler, cargs, src, src, largs);
         if (n >= 0)
             n = asprintf(run, "./%s.exe %s %s", src, iargs, rargs);
         break;
     case JOBE_KIND_INTERPRETED:
         if (l->compiler)
             n = asprintf(compile, "%s %s", l->compiler, src);
-        if (n >= 0)
+        if (n >= 0 && l->copy_to_m)
+            n = asprintf(run, "cp -- '%s' '%s.m' && %s %s %s %s", src, src, l->interpreter, iargs,
+                         src, rargs);
+        else if (n >= 0)
             n = asprintf(run, "%s %s %s %s", l->interpreter, iargs, src, rargs);
         break;
     case JOBE_KIND_JAVA: {
@@ -344,18 +350,41 @@ static int commands(const jobe_spec *s, const char *src, char **compile, char **
     return 0;
 }
 
-/* Any compiler stderr fails the step; the stderr is passed on. */
-static char *wrap_compile(const char *cmd)
+/* The compile step fails exactly when Jobe's task would set cmpinfo; what
+ * it writes on stderr is that cmpinfo. src is a legal Jobe file name (no
+ * quotes), so it can be single-quoted. */
+static char *wrap_compile(const char *cmd, jobe_compile_rule rule, const char *src)
 {
     char *out = NULL;
-    if (asprintf(&out,
-                 "{ %s\n} 2>/tmp/.jobe_cmperr\n"
-                 "s=$?\n"
-                 "cat /tmp/.jobe_cmperr >&2\n"
-                 "[ \"$s\" -eq 0 ] && [ ! -s /tmp/.jobe_cmperr ]\n",
-                 cmd) < 0)
-        return NULL;
-    return out;
+    int n = -1;
+    switch (rule) {
+    case JOBE_CMP_STDERR:
+        n = asprintf(&out,
+                     "{ %s\n} 2>/tmp/.jobe_cmperr\n"
+                     "s=$?\n"
+                     "cat /tmp/.jobe_cmperr >&2\n"
+                     "[ \"$s\" -eq 0 ] && [ ! -s /tmp/.jobe_cmperr ]\n",
+                     cmd);
+        break;
+    case JOBE_CMP_PHP_LINT: /* the exit status does not count, only stderr */
+        n = asprintf(&out,
+                     "{ %s\n} >/tmp/.jobe_cmpout 2>/tmp/.jobe_cmperr\n"
+                     "[ -s /tmp/.jobe_cmperr ] || exit 0\n"
+                     "if [ -s /tmp/.jobe_cmpout ]; then cat /tmp/.jobe_cmpout; echo; fi >&2\n"
+                     "cat /tmp/.jobe_cmperr >&2\n"
+                     "exit 1\n",
+                     cmd);
+        break;
+    case JOBE_CMP_FPC_ERRFILE: /* fpc's own stdout and stderr are not looked at */
+        n = asprintf(&out,
+                     "{ %s\n} >/dev/null 2>&1\n"
+                     "[ -e '%s.exe' ] && exit 0\n"
+                     "cat -- '%s.err' >&2\n"
+                     "exit 1\n",
+                     cmd, src, src);
+        break;
+    }
+    return n < 0 ? NULL : out;
 }
 
 /* Writable working copy; address-space limit; stdout through a FIFO whose
@@ -457,7 +486,7 @@ int jobe_spec_to_v1(const jobe_spec *s, const jobe_file_data *files, const jobe_
     long long compile_wall = clamp(ccpu * 2, 1, caps->wall_ms);
 
     _cleanup_free_ char *wrun = wrap_run(run, l->memory_rss_only ? 0 : mem_kib, stream);
-    _cleanup_free_ char *wcompile = compile ? wrap_compile(compile) : NULL;
+    _cleanup_free_ char *wcompile = compile ? wrap_compile(compile, l->compile_rule, src) : NULL;
     json_t *pk = json_array();
     json_t *fl = json_array();
     json_t *req = json_object();

@@ -8,8 +8,10 @@ import base64
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -78,6 +80,11 @@ def cases_for(farm):
         expect(node or "nodejs" not in langs, body)
     cases.append(("GET /languages lists [id, version] pairs of what the package set has", languages))
 
+    def listed(lang):
+        st, body = farm.request("GET", P + "/languages", headers=JOBE_KEY)
+        expect(st == 200, body)
+        return lang in dict(body)
+
     def success():
         r = outcome(farm, {"language_id": "c", "sourcecode": C_HELLO, "sourcefilename": "test.c"}, 15,
                     "Hello world\n")
@@ -88,6 +95,92 @@ def cases_for(farm):
                               timeout=900)
         expect(st == 200 and r2["outcome"] == 15 and r2["stdout"] == "cba\n", r2)
     cases.append(("15: success, on /runs and /runs/", success))
+
+    def set_packages():
+        st, body = farm.request("GET", "/v1/packages")
+        expect(st == 200, body)
+        return {p["name"]: p for p in body["packages"] if p.get("available", True)}
+
+    # Jobe's other languages: listed exactly when the set has their packages
+    # (octave is not installed by CI, php and pascal are), with the version the
+    # toolchain itself reports; each one's hello, compile error and runtime
+    # error as Jobe's task decides them.
+    more = {"php": ("php", "tzdata"), "pascal": ("fpc", "gcc"), "octave": ("octave",)}
+
+    def more_languages():
+        st, body = farm.request("GET", P + "/languages", headers=JOBE_KEY)
+        expect(st == 200, body)
+        langs = dict(body)
+        have = set_packages()
+        for lang, pkgs in more.items():
+            expect((lang in langs) == all(p in have for p in pkgs), (lang, body, sorted(have)))
+            if lang != "octave":  # debian-languages.txt: php and pascal are installed by CI
+                expect(lang in langs or pkgs[0] in unavailable_here(farm), (lang, body))
+        probes = {"php": "<?php echo PHP_VERSION;",
+                  "pascal": "begin write({$I %FPCVERSION%}); end.\n",
+                  "octave": "printf('%s', version());\n"}
+        for lang in more:
+            if lang not in langs:
+                print("# %s: not in this machine's set; checked to be refused" % lang)
+                r = run(farm, {"language_id": lang, "sourcecode": probes[lang]}, 400)
+                expect(r == "Language '%s' is not known" % lang, r)
+                continue
+            r = outcome(farm, {"language_id": lang, "sourcecode": probes[lang]}, 15)
+            expect(r["stdout"] == langs[lang], (lang, r, langs[lang]))
+    cases.append(("php, pascal, octave: listed when the set has them, with the toolchain's own version",
+                  more_languages))
+
+    def php():
+        if not listed("php"):
+            return
+        outcome(farm, {"language_id": "php", "sourcecode": "<?php\n$s = trim(fgets(STDIN));\necho \"Hello $s\\n\";\n",
+                       "input": "world\n"}, 15, "Hello world\n")
+        # dates work: the set's tzdata gives PHP its zoneinfo, so nothing warns on stderr
+        r = outcome(farm, {"language_id": "php", "sourcecode": "<?php\necho date('Y', 0), \"\\n\";\n"}, 15, "1970\n")
+        expect(r["stderr"] == "", r)
+        # `php -l` decides: its stdout, a blank line, its stderr
+        r = outcome(farm, {"language_id": "php", "sourcecode": "<?php\necho 'a'\necho 'b';\n"}, 11)
+        expect(r["cmpinfo"].startswith("Errors parsing prog.php\n\n") and "syntax error" in r["cmpinfo"]
+               and "line 3" in r["cmpinfo"] and r["stdout"] == "", r)
+        r = outcome(farm, {"language_id": "php", "sourcecode": "<?php\necho \"before\\n\";\nnosuch();\n"}, 12, "before\n")
+        expect("Call to undefined function nosuch()" in r["stderr"], r)
+        # Jobe's default --no-php-ini, replaced by interpreterargs
+        outcome(farm, {"language_id": "php", "parameters": {"interpreterargs": ["-d precision=3"]},
+                       "sourcecode": "<?php echo M_PI, \"\\n\";"}, 15, "3.14\n")
+    cases.append(("php: hello with input, dates, php -l compile error, runtime error, interpreterargs", php))
+
+    def pascal():
+        if not listed("pascal"):
+            return
+        outcome(farm, {"language_id": "pascal", "sourcecode": "program hello;\nvar s: string;\nbegin\n  readln(s);\n  writeln('Hello ', s);\nend.\n",
+                       "input": "world\n"}, 15, "Hello world\n")
+        # fpc's messages from its error file, read only when no executable appeared
+        r = outcome(farm, {"language_id": "pascal", "sourcecode": "program bad;\nbegin\n  writeln(x);\nend.\n"}, 11)
+        expect("prog.pas(3,11) Error: Identifier not found \"x\"" in r["cmpinfo"].replace("'", '"'), r)
+        # a warning alone is no compile error for Pascal (an executable appeared)
+        r = outcome(farm, {"language_id": "pascal", "sourcecode": "program w;\nvar i: integer;\nbegin\n  writeln(i);\nend.\n"}, 15)
+        expect(r["cmpinfo"] == "", r)
+        # a range-checked array access past its end: a runtime error on stderr
+        r = outcome(farm, {"language_id": "pascal", "parameters": {"compileargs": ["-vew -Se", "-Cr"]},
+                           "sourcecode": "program r;\nvar a: array[1..3] of integer; i: integer;\nbegin\n  i := 7;\n  a[i] := 1;\n  writeln(a[1]);\nend.\n"}, 12)
+        expect("Runtime error 201" in r["stderr"], r)
+    cases.append(("pascal: hello with input, compile error from fpc's error file, warnings pass, runtime error", pascal))
+
+    def octave():
+        if not listed("octave"):
+            return
+        outcome(farm, {"language_id": "octave", "sourcecode": "s = input('', 's');\nprintf('Hello %s\\n', s);\n",
+                       "input": "world\n"}, 15, "Hello world\n")
+        # CodeRunner's name: run as is, beside its .m copy
+        outcome(farm, {"language_id": "octave", "sourcefilename": "__tester__.octave",
+                       "sourcecode": "disp(exist('__tester__.octave.m', 'file') > 0)\n"}, 15, "1\n")
+        # Octave has no compile step: a syntax error is a runtime error, as under Jobe
+        r = outcome(farm, {"language_id": "octave", "sourcecode": "x = [1 2 3\ndisp(x)\n"}, 12)
+        expect("parse error" in r["stderr"] and r["cmpinfo"] == "", r)
+        r = outcome(farm, {"language_id": "octave", "sourcecode": "disp('before')\ny = nosuchvar + 1\n"}, 12, "before\n")
+        expect(r["stderr"].startswith("error: 'nosuchvar' undefined") and r["stderr"].endswith("\n")
+               and "octave_execution_exception" not in r["stderr"], r)
+    cases.append(("octave: hello with input, the .m copy, parse error and runtime error (12)", octave))
 
     def compile_errors():
         r = outcome(farm, {"language_id": "c", "sourcecode": "int main(void) { return x; }\n"}, 11)
@@ -333,11 +426,38 @@ def auth_cases():
     return [("api.auth on: a farm token in X-API-KEY is accepted, a Jobe key is not", case)]
 
 
+def missing_octave_cases():
+    """A farm whose set cannot have octave (its nix/ spec names a Debian package
+    that is not installed), whether or not this machine has Octave: the Jobe
+    front leaves it out of /languages and answers a run for it as Jobe answers
+    a language it does not know, while the others run."""
+    def case():
+        tmp = tempfile.mkdtemp(prefix="farm-jobe-octave-")
+        try:
+            def octave_missing(spec):
+                spec["packages"]["octave"]["debian"] = ["nixfarm-test-not-installed"]
+            nix = farmtest.nix_copy_with_spec(tmp, octave_missing)
+            with farmtest.Farm(workers=1, settings=settings({"nix.dir": nix,
+                               "nix.pkgset_dir": os.path.join(tmp, "pkgset")})) as farm:
+                st, body = farm.request("GET", P + "/languages", headers=JOBE_KEY)
+                expect(st == 200 and "octave" not in dict(body) and "c" in dict(body), (st, body))
+                expect("octave" in unavailable_here(farm), unavailable_here(farm))
+                r = run(farm, {"language_id": "octave", "sourcecode": "disp(1)\n"}, 400)
+                expect(r == "Language 'octave' is not known", r)
+                r = run(farm, {"language_id": "Octave", "sourcecode": "disp(1)\n"}, 400)
+                expect(r == "Language 'octave' is not known", r)
+                outcome(farm, {"language_id": "c", "sourcecode": C_HELLO}, 15, "Hello world\n")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return [("a set without octave: not listed, runs refused as an unknown language", case)]
+
+
 def main():
     farm = farmtest.Farm(workers=2, settings=settings({"compat.jobe.overload_wait_ms": "600000"}))
     try:
         farm.start()
-        rc = farmtest.run_cases(cases_for(farm) + overload_cases() + auth_cases())
+        rc = farmtest.run_cases(cases_for(farm) + overload_cases() + auth_cases() +
+                                missing_octave_cases())
     finally:
         farm.cleanup()
     sys.exit(rc)

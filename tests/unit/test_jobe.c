@@ -3,6 +3,7 @@
  * main-class inference, output cleaning and the outcome rule. */
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
@@ -301,7 +302,7 @@ END_TEST
 static json_t *result_of(const char *view)
 {
     json_t *v = J(view);
-    json_t *r = jobe_result_from_view(v, false);
+    json_t *r = jobe_result_from_view(v, NULL, false);
     json_decref(v);
     return r;
 }
@@ -370,7 +371,7 @@ END_TEST
 START_TEST(debug_and_overload)
 {
     json_t *v = J(TEST1("\"verdict\": \"accepted\", \"stdout\": \"\", \"stderr\": \"\""));
-    json_t *r = jobe_result_from_view(v, true);
+    json_t *r = jobe_result_from_view(v, NULL, true);
     ck_assert_str_eq(json_string_value(json_object_get(r, "run_id")), "abc");
     json_decref(r);
     json_decref(v);
@@ -378,6 +379,156 @@ START_TEST(debug_and_overload)
     ck_assert_int_eq(json_integer_value(json_object_get(r, "outcome")), 21);
     ck_assert_str_eq(json_string_value(json_object_get(r, "stdout")), "");
     json_decref(r);
+}
+END_TEST
+
+START_TEST(php_pascal_octave_commands)
+{
+    /* php: `php -l` lint as the compile step (stdout before stderr in cmpinfo), run with
+     * --no-php-ini; tzdata in the set for its time zone; 400 MB */
+    json_t *r =
+        to_v1("{\"run_spec\": {\"language_id\": \"php\", \"sourcecode\": \"<?php\"}}", NULL);
+    const char *cmp = get_str(r, "compile", NULL);
+    ck_assert(strstr(cmp, "{ php -l prog.php\n} >/tmp/.jobe_cmpout 2>/tmp/.jobe_cmperr\n"));
+    ck_assert(strstr(cmp, "[ -s /tmp/.jobe_cmperr ] || exit 0\n"));
+    ck_assert(strstr(cmp, "cat /tmp/.jobe_cmpout; echo; fi >&2\n"));
+    ck_assert(strstr(get_str(r, "run", NULL), "php --no-php-ini prog.php \n"));
+    ck_assert(strstr(get_str(r, "run", NULL), "ulimit -v 409600\n"));
+    json_t *pk = json_object_get(r, "packages");
+    ck_assert_str_eq(json_string_value(json_array_get(pk, 0)), "php");
+    ck_assert_str_eq(json_string_value(json_array_get(pk, 1)), "tzdata");
+    ck_assert_str_eq(json_string_value(json_array_get(pk, 2)), "coreutils");
+    json_decref(r);
+    r = to_v1("{\"run_spec\": {\"language_id\": \"php\", \"sourcecode\": \"<?php\", "
+              "\"parameters\": {\"interpreterargs\": [\"-d\", \"precision=3\"]}}}",
+              NULL);
+    ck_assert(strstr(get_str(r, "run", NULL), "php -d precision=3 prog.php \n"));
+    json_decref(r);
+
+    /* pascal: fpc with Jobe's -vew -Se, its messages in <src>.err, read only when no
+     * executable appeared; linkargs are not Pascal's */
+    r = to_v1("{\"run_spec\": {\"language_id\": \"pascal\", \"sourcecode\": \"begin end.\", "
+              "\"parameters\": {\"linkargs\": [\"-lm\"], \"runargs\": [\"a\"]}}}",
+              NULL);
+    cmp = get_str(r, "compile", NULL);
+    ck_assert(strstr(cmp, "{ fpc -vew -Se -Feprog.pas.err -oprog.pas.exe prog.pas\n} "
+                          ">/dev/null 2>&1\n"));
+    ck_assert(strstr(cmp, "[ -e 'prog.pas.exe' ] && exit 0\ncat -- 'prog.pas.err' >&2\nexit 1\n"));
+    ck_assert(!strstr(cmp, "-lm"));
+    ck_assert(strstr(get_str(r, "run", NULL), "./prog.pas.exe  a\n"));
+    pk = json_object_get(r, "packages");
+    ck_assert_str_eq(json_string_value(json_array_get(pk, 0)), "fpc");
+    ck_assert_str_eq(json_string_value(json_array_get(pk, 1)), "gcc");
+    json_decref(r);
+    r = to_v1("{\"run_spec\": {\"language_id\": \"pascal\", \"sourcecode\": \"x\", "
+              "\"sourcefilename\": \"__tester__.pascal\", \"parameters\": "
+              "{\"compileargs\": [\"-O2\"]}}}",
+              NULL);
+    ck_assert(
+        strstr(get_str(r, "compile", NULL),
+               "fpc -O2 -Fe__tester__.pascal.err -o__tester__.pascal.exe __tester__.pascal\n"));
+    json_decref(r);
+
+    /* octave: no compile step; the source copied to <src>.m, octave-cli run on the source
+     * with Jobe's arguments; 500 MB */
+    r = to_v1("{\"run_spec\": {\"language_id\": \"octave\", \"sourcecode\": \"disp(1)\", "
+              "\"sourcefilename\": \"__tester__.octave\"}}",
+              NULL);
+    ck_assert(!json_object_get(r, "compile"));
+    ck_assert(strstr(get_str(r, "run", NULL),
+                     "cp -- '__tester__.octave' '__tester__.octave.m' && octave-cli --norc "
+                     "--no-window-system --silent -H __tester__.octave \n"));
+    ck_assert(strstr(get_str(r, "run", NULL), "ulimit -v 512000\n"));
+    ck_assert_int_eq(lim(r, "run", "memory_kib"), 512000);
+    json_decref(r);
+    r = to_v1("{\"run_spec\": {\"language_id\": \"octave\", \"sourcecode\": \"1\", "
+              "\"parameters\": {\"memorylimit\": 0, \"runargs\": [\"q\"]}}}",
+              NULL);
+    ck_assert(strstr(get_str(r, "run", NULL), "-H prog.m q\n"));
+    ck_assert(!strstr(get_str(r, "run", NULL), "ulimit -v"));
+    json_decref(r);
+}
+END_TEST
+
+static void expect_octave(const char *in, const char *want)
+{
+    size_t n = 99;
+    char *out = jobe_octave_stderr(in, strlen(in), &n);
+    ck_assert_msg(!strcmp(out, want), "%s -> %s, wanted %s", in, out, want);
+    ck_assert_uint_eq(n, strlen(want));
+    free(out);
+}
+
+START_TEST(octave_stderr_filter)
+{
+    expect_octave("", "");
+    expect_octave("\n \n\t\n", "");
+    expect_octave("x", "x\n");
+    expect_octave("a\r\nb\r\n\r\n", "a\nb\n");
+    expect_octave("error: 'x' undefined\nerror: ignoring octave_execution_exception while x\n\n",
+                  "error: 'x' undefined\n");
+    expect_octave("e\nerror: ignoring octave_execution_exception\nerror: No such file or "
+                  "directory\n",
+                  "e\nerror: ignoring octave_execution_exception\n");
+    expect_octave("e\nerror: No such file or directory\n\n", "e\n");
+    /* blank lines are trimmed before the noise only: an empty line before it stays */
+    expect_octave("\nerror: No such file or directory\n", "\n");
+    expect_octave("error: No such file or directory\nerror: ignoring octave_execution_exception",
+                  "");
+    /* exactly that line, and each noise line once */
+    expect_octave("error: No such file or directory!\n", "error: No such file or directory!\n");
+    expect_octave("e\nerror: No such file or directory\nerror: No such file or directory\n",
+                  "e\nerror: No such file or directory\n");
+    expect_octave("  error: ignoring octave_execution_exception\n",
+                  "  error: ignoring octave_execution_exception\n");
+
+    /* the outcome is decided on the filtered stderr, as OctaveTask's */
+    const jobe_lang *oct = jobe_lang_find("octave");
+    json_t *v = J(TEST1("\"verdict\": \"accepted\", \"exit_code\": 0, \"stdout\": \"1\\n\", "
+                        "\"stderr\": \"error: No such file or directory\\n\""));
+    json_t *r = jobe_result_from_view(v, oct, false);
+    ck_assert_int_eq(json_integer_value(json_object_get(r, "outcome")), 15);
+    ck_assert_str_eq(json_string_value(json_object_get(r, "stderr")), "");
+    json_decref(r);
+    r = jobe_result_from_view(v, jobe_lang_find("php"), false); /* only octave's is filtered */
+    ck_assert_int_eq(json_integer_value(json_object_get(r, "outcome")), 12);
+    json_decref(r);
+    json_decref(v);
+    v = J(TEST1("\"verdict\": \"runtime_error\", \"exit_code\": 1, \"stdout\": \"\", \"stderr\": "
+                "\"error: boom\\r\\nerror: ignoring octave_execution_exception\\n\""));
+    r = jobe_result_from_view(v, oct, false);
+    ck_assert_int_eq(json_integer_value(json_object_get(r, "outcome")), 12);
+    ck_assert_str_eq(json_string_value(json_object_get(r, "stderr")), "error: boom\n");
+    json_decref(r);
+    json_decref(v);
+}
+END_TEST
+
+static bool only_c(const jobe_lang *l, void *arg)
+{
+    return !strcmp(l->id, (const char *)arg);
+}
+
+START_TEST(languages_the_set_lacks_are_unknown)
+{
+    ck_assert(jobe_lang_find("php") && jobe_lang_find("pascal") && jobe_lang_find("octave"));
+    ck_assert(!jobe_lang_find("python2") && !jobe_lang_find("matlab"));
+    static const char *const ids[] = {"php", "pascal", "octave"};
+    for (size_t i = 0; i < 3; i++) {
+        char body[160];
+        snprintf(body, sizeof(body),
+                 "{\"run_spec\": {\"language_id\": \"%s\", \"sourcecode\": \"x\"}}", ids[i]);
+        json_t *b = J(body);
+        jobe_spec s;
+        jobe_error e = {0};
+        ck_assert_int_eq(jobe_spec_parse(b, only_c, "c", &s, &e), -EINVAL);
+        char want[80];
+        snprintf(want, sizeof(want), "Language '%s' is not known", ids[i]);
+        ck_assert_str_eq(e.message, want);
+        ck_assert_int_eq(jobe_spec_parse(b, only_c, (void *)ids[i], &s, &e), 0);
+        jobe_spec_done(&s);
+        json_decref(b);
+    }
 }
 END_TEST
 
@@ -395,6 +546,9 @@ int main(void)
     tcase_add_test(tc, clean_output);
     tcase_add_test(tc, outcomes);
     tcase_add_test(tc, debug_and_overload);
+    tcase_add_test(tc, php_pascal_octave_commands);
+    tcase_add_test(tc, octave_stderr_filter);
+    tcase_add_test(tc, languages_the_set_lacks_are_unknown);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
