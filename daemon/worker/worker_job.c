@@ -12,9 +12,11 @@
  * Python's shell=True, GnuCOBOL's cobc, which runs the C compiler through
  * system()) get the set's own sh there, and those that read
  * /usr/share/zoneinfo (Debian's PHP, glibc with TZ set) the set's time zone
- * database when it has one, and Debian's gplc its objects at /usr/lib/gprolog;
- * all bound read-only from the store. They are
- * files of the closure, so the root still holds nothing else.
+ * database when it has one, Debian's gplc its objects at /usr/lib/gprolog,
+ * and Debian's nodejs 18 (libnode) the acorn, acorn-walk, cjs-module-lexer
+ * and undici trees it loads from /usr/share/nodejs; all bound read-only from
+ * the store. They are files of the closure, so the root still holds nothing
+ * else.
  *
  * Inside every step: cwd /box; PATH=<set>/bin; HOME and TMPDIR point at
  * writable places; the request's env on top. The compile step gets /box
@@ -46,7 +48,7 @@
 #include "worker_live.h"
 
 #define MAX_ENV 256
-#define N_ROOT_PATHS 3 /* entries of root_paths */
+#define N_ROOT_PATHS 7 /* entries of root_paths */
 
 struct worker_sandbox {
     pthread_mutex_t mu; /* guards pool against the renewer's cancel while rebuilt */
@@ -306,6 +308,11 @@ static const struct {
     {"bin/sh", "/bin/sh"},
     {"share/zoneinfo", "/usr/share/zoneinfo"},
     {"lib/gprolog", "/usr/lib/gprolog"},
+    /* Debian's nodejs 18: libnode loads these by absolute paths. */
+    {"share/nodejs/acorn", "/usr/share/nodejs/acorn"},
+    {"share/nodejs/acorn-walk", "/usr/share/nodejs/acorn-walk"},
+    {"share/nodejs/cjs-module-lexer", "/usr/share/nodejs/cjs-module-lexer"},
+    {"share/nodejs/undici", "/usr/share/nodejs/undici"},
 };
 
 /* ---- one step ---- */

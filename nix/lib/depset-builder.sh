@@ -27,8 +27,11 @@ done
 # daemon/worker_job.c), linked here when a package of the closure has them:
 # share/zoneinfo, the time zone database that PHP and glibc look up under
 # /usr/share/zoneinfo; lib/gprolog, where Debian's gplc looks for its objects
-# and libraries (/usr/lib/gprolog is compiled in).
-for rel in share/zoneinfo lib/gprolog; do
+# and libraries (/usr/lib/gprolog is compiled in); share/nodejs/<module>, the
+# JavaScript that Debian's libnode (nodejs 18) loads by absolute paths under
+# /usr/share/nodejs (only the nodejs package of a Debian 18 machine has them).
+for rel in share/zoneinfo lib/gprolog share/nodejs/acorn share/nodejs/acorn-walk \
+	share/nodejs/cjs-module-lexer share/nodejs/undici; do
 	while read -r p; do
 		if [ "$p" != "$out" ] && [ -d "$p/$rel" ]; then
 			mkdir -p "$out/${rel%/*}"

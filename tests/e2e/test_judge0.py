@@ -82,8 +82,8 @@ def req(method, path, body=None, headers=None, port=None, timeout=300):
 
 
 def unavailable_here():
-    """Packages this machine's package set cannot make (e.g. nodejs where only
-    Debian 12's own nodejs 18 is installed), as /v1/health names them."""
+    """Packages this machine's package set cannot make (e.g. nodejs where it is
+    not installed), as /v1/health names them."""
     s, h = req("GET", "/v1/health?verbose")
     return set((h.get("pkgset") or {}).get("unavailable") or []) if isinstance(h, dict) else set()
 

@@ -51,7 +51,7 @@ def main():
 
             def health():
                 st, body = farm.request("GET", "/v1/health")
-                # (nodejs may be unavailable too: Debian 12's own is 18)
+                # (others may be unavailable too: what is not installed)
                 assert st == 200 and "lua" in body["pkgset"]["unavailable"], body
 
             def python_runs():

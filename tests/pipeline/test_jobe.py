@@ -49,8 +49,8 @@ def put_file(farm, content):
 
 
 def unavailable_here(farm):
-    """Packages this machine's package set cannot make (e.g. nodejs where only
-    Debian 12's own nodejs 18 is installed): /v1/health names them."""
+    """Packages this machine's package set cannot make (e.g. nodejs where it is
+    not installed): /v1/health names them."""
     st, h = farm.request("GET", "/v1/health?verbose")
     return set((h.get("pkgset") or {}).get("unavailable") or []) if isinstance(h, dict) else set()
 
