@@ -51,13 +51,18 @@ NF.views.overview = function (main) {
       legend: { show: true },
     }, data, el);
   }
-  function onResize() {
-    for (const [k, c] of Object.entries(charts)) {
-      const el = { rate: chartRate, mix: chartMix, lat: chartLat }[k];
-      c.setSize({ width: width(el), height: 200 });
+  // Each chart follows its own box, not the window's resize event: a chart
+  // made while the layout was still changing (a rotated phone, a refresh
+  // during a resize) would otherwise keep a stale width and push the page
+  // sideways. The observer also reports each box once when it starts.
+  const boxes = new Map([[chartRate, "rate"], [chartMix, "mix"], [chartLat, "lat"]]);
+  const resizer = new ResizeObserver((entries) => {
+    for (const e of entries) {
+      const c = charts[boxes.get(e.target)];
+      if (c && c.width !== width(e.target)) c.setSize({ width: width(e.target), height: 200 });
     }
-  }
-  window.addEventListener("resize", onResize);
+  });
+  for (const el of boxes.keys()) resizer.observe(el);
 
   function tiles(ul, obj) {
     NF.clear(ul);
@@ -143,7 +148,7 @@ NF.views.overview = function (main) {
   return () => {
     stopped = true;
     clearTimeout(timer);
-    window.removeEventListener("resize", onResize);
+    resizer.disconnect();
     for (const c of Object.values(charts)) c.destroy();
   };
 };
