@@ -8,10 +8,8 @@ import base64
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -426,38 +424,11 @@ def auth_cases():
     return [("api.auth on: a farm token in X-API-KEY is accepted, a Jobe key is not", case)]
 
 
-def missing_octave_cases():
-    """A farm whose set cannot have octave (its nix/ spec names a Debian package
-    that is not installed), whether or not this machine has Octave: the Jobe
-    front leaves it out of /languages and answers a run for it as Jobe answers
-    a language it does not know, while the others run."""
-    def case():
-        tmp = tempfile.mkdtemp(prefix="farm-jobe-octave-")
-        try:
-            def octave_missing(spec):
-                spec["packages"]["octave"]["debian"] = ["nixfarm-test-not-installed"]
-            nix = farmtest.nix_copy_with_spec(tmp, octave_missing)
-            with farmtest.Farm(workers=1, settings=settings({"nix.dir": nix,
-                               "nix.pkgset_dir": os.path.join(tmp, "pkgset")})) as farm:
-                st, body = farm.request("GET", P + "/languages", headers=JOBE_KEY)
-                expect(st == 200 and "octave" not in dict(body) and "c" in dict(body), (st, body))
-                expect("octave" in unavailable_here(farm), unavailable_here(farm))
-                r = run(farm, {"language_id": "octave", "sourcecode": "disp(1)\n"}, 400)
-                expect(r == "Language 'octave' is not known", r)
-                r = run(farm, {"language_id": "Octave", "sourcecode": "disp(1)\n"}, 400)
-                expect(r == "Language 'octave' is not known", r)
-                outcome(farm, {"language_id": "c", "sourcecode": C_HELLO}, 15, "Hello world\n")
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return [("a set without octave: not listed, runs refused as an unknown language", case)]
-
-
 def main():
     farm = farmtest.Farm(workers=2, settings=settings({"compat.jobe.overload_wait_ms": "600000"}))
     try:
         farm.start()
-        rc = farmtest.run_cases(cases_for(farm) + overload_cases() + auth_cases() +
-                                missing_octave_cases())
+        rc = farmtest.run_cases(cases_for(farm) + overload_cases() + auth_cases())
     finally:
         farm.cleanup()
     sys.exit(rc)
