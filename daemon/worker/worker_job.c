@@ -304,7 +304,7 @@ static verdict_limit map_limit(enum sandbox_limit l)
 static const struct {
     const char *in_set;
     const char *inside;
-} root_paths[N_ROOT_PATHS] = {
+} root_paths[] = {
     {"bin/sh", "/bin/sh"},
     {"share/zoneinfo", "/usr/share/zoneinfo"},
     {"lib/gprolog", "/usr/lib/gprolog"},
@@ -314,6 +314,10 @@ static const struct {
     {"share/nodejs/cjs-module-lexer", "/usr/share/nodejs/cjs-module-lexer"},
     {"share/nodejs/undici", "/usr/share/nodejs/undici"},
 };
+/* job's root_src is sized before this table exists: a count that no longer
+ * matches the entries stops the build instead of leaving NULL entries. */
+_Static_assert(sizeof(root_paths) / sizeof(*root_paths) == N_ROOT_PATHS,
+               "N_ROOT_PATHS is the number of root_paths");
 
 /* ---- one step ---- */
 
